@@ -1,0 +1,4 @@
+//! One module per subcommand; each exposes `Args` (its clap arguments) and
+//! `run(Args) -> ExitCode`.
+
+pub mod imap_trace;

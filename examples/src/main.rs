@@ -1,0 +1,31 @@
+//! `columba`: the Columba mail server and its admin subcommands, in the manner of `doveadm`.
+//!
+//! Each subcommand lives in its own module under `cmd/` and is a thin wrapper
+//! over the library crates.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// Columba: a memory-safe, Dovecot-compatible mail server toolkit.
+#[derive(Parser)]
+#[command(name = "columba", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decode an IMAP transcript (`C: `/`S: ` lines) as real peers would, one line per message.
+    ImapTrace(cmd::imap_trace::Args),
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::ImapTrace(args) => cmd::imap_trace::run(args),
+    }
+}

@@ -1,0 +1,2 @@
+//! POP3 in both directions, sans-IO.
+#![forbid(unsafe_code)]
