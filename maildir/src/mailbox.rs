@@ -1,0 +1,740 @@
+//! One Maildir mailbox directory (`cur/`, `new/`, `tmp/` and its control
+//! files): listing, UID assignment, delivery, flag changes and expunges.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use crate::error::{Error, IoContext, Result};
+use crate::filename::{self, Flags, Info, MaildirFilename};
+use crate::fsutil::{self, Perms};
+use crate::keywords::{Keywords, KeywordsFile};
+use crate::message_size;
+use crate::uidlist::{Uidlist, UidlistFile, UidlistLock, UidlistRecord};
+use crate::uidvalidity;
+
+/// Stale `tmp/` files older than this are deleted (`MAILDIR_TMP_DELETE_SECS`).
+pub const TMP_DELETE_AGE: Duration = Duration::from_secs(36 * 3600);
+/// `tmp/` is scanned for stale files at most this often (judged by its atime).
+pub const TMP_SCAN_INTERVAL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Options for [`Mailbox::deliver`].
+#[derive(Debug, Clone)]
+pub struct DeliveryOptions {
+    /// System flags to store (non-empty flags or keywords deliver into `cur/`).
+    pub flags: Flags,
+    /// Keywords to store (added to `dovecot-keywords` when new).
+    pub keywords: Vec<String>,
+    /// Assign a UID now, under `dovecot-uidlist.lock`, as dovecot-lda does.
+    pub assign_uid: bool,
+    /// `fdatasync` the message and `fsync` the directory (full durability).
+    pub fsync: bool,
+    /// Store CRLF line endings as given (`mail_save_crlf = yes`); by default
+    /// CRLF is stored as LF, as Dovecot does.
+    pub keep_crlf: bool,
+}
+
+impl Default for DeliveryOptions {
+    fn default() -> Self {
+        DeliveryOptions {
+            flags: Flags::NONE,
+            keywords: Vec::new(),
+            assign_uid: true,
+            fsync: true,
+            keep_crlf: false,
+        }
+    }
+}
+
+/// What [`Mailbox::deliver`] stored.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    /// The message's file name (in `new/` or `cur/`).
+    pub file_name: MaildirFilename,
+    /// Full path of the file.
+    pub path: PathBuf,
+    /// The UID, when one was assigned.
+    pub uid: Option<u32>,
+    /// Physical size as stored.
+    pub size: u64,
+    /// Virtual (CRLF) size.
+    pub vsize: u64,
+    /// Why no UID was assigned although one was asked for. The message is
+    /// stored (durably) all the same; the next sync gives it a UID. A caller
+    /// such as an MTA must treat the delivery as done, not retry it.
+    pub uid_error: Option<String>,
+}
+
+/// One message as seen in a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageEntry {
+    /// UID from `dovecot-uidlist`, `None` if not assigned yet.
+    pub uid: Option<u32>,
+    /// Current file name.
+    pub file_name: MaildirFilename,
+    /// True when the file is in `new/` (Dovecot reports it `\Recent`).
+    pub in_new: bool,
+    /// System flags from the file name.
+    pub flags: Flags,
+    /// Keyword letters as bits (bit 0 = `a`).
+    pub keyword_bits: u32,
+    /// Keyword names, in letter order.
+    pub keywords: Vec<String>,
+    /// Physical size (file name `S=`, uidlist `S`, or the file's length).
+    pub size: u64,
+    /// Virtual size (file name `W=`, uidlist `W`, or computed).
+    pub vsize: u64,
+}
+
+impl MessageEntry {
+    /// The base name (Dovecot's GUID for Maildir messages).
+    pub fn base(&self) -> &str {
+        self.file_name.base()
+    }
+}
+
+/// A directory entry that is not listed as a message, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedFile {
+    /// The entry's name (lossy UTF-8), with `new/` or `cur/`.
+    pub name: String,
+    /// Why it was skipped.
+    pub reason: String,
+}
+
+/// A mailbox listing.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    /// UIDVALIDITY, when the mailbox has a uidlist.
+    pub uid_validity: Option<u32>,
+    /// The next UID that will be assigned.
+    pub next_uid: u32,
+    /// Mailbox GUID from the uidlist.
+    pub guid: Option<[u8; 16]>,
+    /// Messages: those with UIDs in UID order, then unassigned ones in the
+    /// order Dovecot would assign UIDs.
+    pub messages: Vec<MessageEntry>,
+    /// Entries of `new/` and `cur/` that are not messages.
+    pub skipped: Vec<SkippedFile>,
+}
+
+/// A change of flags and keywords.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlagUpdate {
+    /// Replace all flags and keywords.
+    Replace(Flags, Vec<String>),
+    /// Add flags and keywords.
+    Add(Flags, Vec<String>),
+    /// Remove flags and keywords.
+    Remove(Flags, Vec<String>),
+}
+
+/// The result of [`Mailbox::update_flags`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlagOutcome {
+    /// The file was renamed to this name.
+    Renamed(MaildirFilename),
+    /// The flags were already as requested.
+    Unchanged(MaildirFilename),
+    /// The message no longer exists (expunged by someone).
+    Expunged,
+}
+
+#[derive(Debug, Clone)]
+struct ScannedFile {
+    name: MaildirFilename,
+    in_new: bool,
+}
+
+/// One mailbox: a directory with `cur/`, `new/`, `tmp/`.
+#[derive(Debug, Clone)]
+pub struct Mailbox {
+    dir: PathBuf,
+    ns_root: PathBuf,
+    name: String,
+}
+
+impl Mailbox {
+    /// A mailbox in `dir`, whose namespace root (holding
+    /// `dovecot-uidvalidity`) is `ns_root`; `name` is its display name.
+    pub fn at(dir: &Path, ns_root: &Path, name: &str) -> Mailbox {
+        Mailbox {
+            dir: dir.to_path_buf(),
+            ns_root: ns_root.to_path_buf(),
+            name: name.to_string(),
+        }
+    }
+
+    /// The mailbox directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The mailbox name (`INBOX`, `Archive/2024`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The uidlist of this mailbox.
+    pub fn uidlist_file(&self) -> UidlistFile {
+        UidlistFile::new(&self.dir)
+    }
+
+    /// The keyword file of this mailbox.
+    pub fn keywords_file(&self) -> KeywordsFile {
+        KeywordsFile::new(&self.dir)
+    }
+
+    /// Reads `dovecot-keywords`.
+    pub fn keywords(&self) -> Result<Keywords> {
+        self.keywords_file().read()
+    }
+
+    /// Reads `dovecot-uidlist` (`None` when it does not exist yet).
+    pub fn uidlist(&self) -> Result<Option<Uidlist>> {
+        self.uidlist_file().read()
+    }
+
+    fn scan(&self, skipped: &mut Vec<SkippedFile>) -> Result<HashMap<String, ScannedFile>> {
+        let mut files: HashMap<String, ScannedFile> = HashMap::new();
+        // new/ first: Dovecot only moves new -> cur, so a file moved while
+        // we read is seen in one of the two (or both; cur wins).
+        for (sub, in_new) in [("new", true), ("cur", false)] {
+            let dir = self.dir.join(sub);
+            let rd = match std::fs::read_dir(&dir) {
+                Ok(rd) => rd,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).ctx("readdir", &dir),
+            };
+            for entry in rd {
+                let entry = entry.ctx("readdir", &dir)?;
+                let os = entry.file_name();
+                let Some(name) = os.to_str() else {
+                    skipped.push(SkippedFile {
+                        name: format!("{sub}/{}", os.to_string_lossy()),
+                        reason: "file name is not UTF-8".into(),
+                    });
+                    continue;
+                };
+                if name.starts_with('.') {
+                    continue;
+                }
+                match MaildirFilename::parse(name) {
+                    Ok(f) => {
+                        let base = f.base().to_string();
+                        files.insert(base, ScannedFile { name: f, in_new });
+                    }
+                    Err(e) => skipped.push(SkippedFile {
+                        name: format!("{sub}/{name}"),
+                        reason: e.to_string(),
+                    }),
+                }
+            }
+        }
+        Ok(files)
+    }
+
+    fn file_path(&self, f: &ScannedFile) -> PathBuf {
+        self.dir
+            .join(if f.in_new { "new" } else { "cur" })
+            .join(f.name.as_str())
+    }
+
+    fn entry(
+        &self,
+        uid: Option<u32>,
+        f: ScannedFile,
+        rec: Option<&UidlistRecord>,
+        kw: &Keywords,
+    ) -> Result<MessageEntry> {
+        let info = f.name.info().unwrap_or_default();
+        let path = self.file_path(&f);
+        let from_rec = |key| {
+            rec.and_then(|r| r.extension(key))
+                .and_then(|v| v.parse().ok())
+        };
+        let size = match f.name.size().or_else(|| from_rec(b'S')) {
+            Some(s) => s,
+            None => std::fs::metadata(&path).ctx("stat", &path)?.len(),
+        };
+        let vsize = match f.name.vsize().or_else(|| from_rec(b'W')) {
+            Some(v) => v,
+            None => {
+                let file = File::open(&path).ctx("open", &path)?;
+                message_size::sizes_of(std::io::BufReader::new(file))
+                    .ctx("read", &path)?
+                    .1
+            }
+        };
+        Ok(MessageEntry {
+            uid,
+            in_new: f.in_new,
+            flags: info.flags,
+            keyword_bits: info.keyword_bits,
+            keywords: kw.names(info.keyword_bits),
+            file_name: f.name,
+            size,
+            vsize,
+        })
+    }
+
+    fn build_listing(
+        &self,
+        uidlist: Option<&Uidlist>,
+        mut files: HashMap<String, ScannedFile>,
+        skipped: Vec<SkippedFile>,
+    ) -> Result<Listing> {
+        let kw = self.keywords()?;
+        let mut messages = Vec::with_capacity(files.len());
+        if let Some(list) = uidlist {
+            for rec in &list.records {
+                let Some(f) = files.remove(&rec.base) else {
+                    continue;
+                };
+                match self.entry(Some(rec.uid), f, Some(rec), &kw) {
+                    Ok(e) => messages.push(e),
+                    // Vanished between the scan and now: expunged.
+                    Err(e) if e.io_kind() == Some(std::io::ErrorKind::NotFound) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let mut rest: Vec<ScannedFile> = files.into_values().collect();
+        rest.sort_by(|a, b| filename::sort_cmp(a.name.base(), b.name.base()));
+        for f in rest {
+            match self.entry(None, f, None, &kw) {
+                Ok(e) => messages.push(e),
+                Err(e) if e.io_kind() == Some(std::io::ErrorKind::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Listing {
+            uid_validity: uidlist.map(|l| l.uid_validity),
+            next_uid: uidlist.map_or(1, Uidlist::next_uid),
+            guid: uidlist.and_then(|l| l.guid),
+            messages,
+            skipped,
+        })
+    }
+
+    /// Lists the messages without writing anything: UIDs from the uidlist,
+    /// files not in it yet have `uid: None`.
+    pub fn list(&self) -> Result<Listing> {
+        let uidlist = self.uidlist()?;
+        let mut skipped = Vec::new();
+        let files = self.scan(&mut skipped)?;
+        self.build_listing(uidlist.as_ref(), files, skipped)
+    }
+
+    /// Like Dovecot's maildir sync: takes the uidlist lock, gives new files
+    /// UIDs (in Dovecot's order) and writes the uidlist (append, or a full
+    /// rewrite when it is missing, old-format, or mostly expunged), then
+    /// lists.
+    pub fn sync(&self) -> Result<Listing> {
+        let lock = self.uidlist_file().lock()?;
+        let existing = lock.read()?;
+        let mut skipped = Vec::new();
+        let files = self.scan(&mut skipped)?;
+        let (list, _) = self.assign_uids(&lock, existing, &files, None)?;
+        drop(lock);
+        self.build_listing(Some(&list), files, skipped)
+    }
+
+    fn new_uidlist(&self) -> Result<Uidlist> {
+        let validity = uidvalidity::allocate(&self.ns_root)?;
+        Ok(Uidlist::new(validity, uidvalidity::generate_guid()))
+    }
+
+    /// Gives UIDs to the files of `files` that the uidlist lacks (all of
+    /// them, or only `only` when given) and writes the uidlist. Returns the
+    /// new list and the UIDs given, in order.
+    fn assign_uids(
+        &self,
+        lock: &UidlistLock,
+        existing: Option<Uidlist>,
+        files: &HashMap<String, ScannedFile>,
+        only: Option<&str>,
+    ) -> Result<(Uidlist, Vec<u32>)> {
+        let was_missing = existing.is_none();
+        let mut list = match existing {
+            Some(l) => l,
+            None => self.new_uidlist()?,
+        };
+        let known: std::collections::HashSet<&str> =
+            list.records.iter().map(|r| r.base.as_str()).collect();
+        let mut new: Vec<&str> = match only {
+            Some(b) if !known.contains(b) => vec![b],
+            Some(_) => vec![],
+            None => files
+                .keys()
+                .map(String::as_str)
+                .filter(|b| !known.contains(b))
+                .collect(),
+        };
+        drop(known);
+        new.sort_by(|a, b| filename::sort_cmp(a, b));
+        let mut next = list.next_uid();
+        let mut added = Vec::with_capacity(new.len());
+        for base in &new {
+            if next >= u32::MAX - 1 {
+                return Err(Error::UidsExhausted);
+            }
+            added.push(UidlistRecord {
+                uid: next,
+                extensions: Vec::new(),
+                base: (*base).to_string(),
+            });
+            next += 1;
+        }
+        let uids: Vec<u32> = added.iter().map(|r| r.uid).collect();
+        let file_records = list.records.len();
+        // Compress as Dovecot does when fewer than 75 % of the records are
+        // still alive (only judged on a full sync, where we saw every file).
+        let alive = if only.is_none() {
+            list.records
+                .iter()
+                .filter(|r| files.contains_key(&r.base))
+                .count()
+        } else {
+            file_records
+        };
+        let compress = only.is_none()
+            && (file_records + added.len()) * 75 / 100 >= alive + added.len()
+            && alive < file_records;
+        let needs_recreate = was_missing
+            || list.version != 3
+            || list.guid.is_none()
+            || !list.complete_last_line
+            || compress;
+        if compress {
+            list.header_next_uid = next;
+            list.records.retain(|r| files.contains_key(&r.base));
+        }
+        if needs_recreate {
+            list.records.extend(added);
+            list.version = 3;
+            list.complete_last_line = true;
+            if list.guid.is_none() {
+                list.guid = Some(uidvalidity::generate_guid());
+            }
+            lock.recreate(&list)?;
+        } else if !added.is_empty() {
+            lock.append(&added)?;
+            list.records.extend(added);
+        }
+        Ok((list, uids))
+    }
+
+    /// Deletes `tmp/` files older than 36 hours, at most once a week
+    /// (judged by `tmp/`'s atime, as Dovecot does). Returns how many files
+    /// were deleted.
+    pub fn clean_stale_tmp(&self, force: bool) -> Result<usize> {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = self.dir.join("tmp");
+        let meta = match std::fs::metadata(&tmp) {
+            Ok(m) => m,
+            Err(_) => return Ok(0),
+        };
+        let now = SystemTime::now();
+        let now_secs = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        if !force && meta.atime() + TMP_SCAN_INTERVAL.as_secs() as i64 > now_secs {
+            return Ok(0);
+        }
+        let mut removed = 0;
+        for entry in std::fs::read_dir(&tmp).ctx("readdir", &tmp)? {
+            let Ok(entry) = entry else { continue };
+            let Ok(m) = entry.metadata() else { continue };
+            if m.is_file()
+                && m.ctime() + (TMP_DELETE_AGE.as_secs() as i64) < now_secs
+                && std::fs::remove_file(entry.path()).is_ok()
+            {
+                removed += 1;
+            }
+        }
+        if let Ok(d) = File::open(&tmp) {
+            let _ = d.set_times(std::fs::FileTimes::new().set_accessed(now));
+        }
+        Ok(removed)
+    }
+
+    /// Delivers a message read from `input`: written to `tmp/` under a new
+    /// unique name, `fdatasync`ed, linked into `new/` (or `cur/` when flags
+    /// or keywords are given) with `,S=` and `,W=`, the directory
+    /// `fsync`ed, and (with `assign_uid`) appended to `dovecot-uidlist`
+    /// under its lock. A crash at any point leaves either no message or a
+    /// whole one (plus possibly a `tmp/` file that is cleaned later).
+    pub fn deliver(&self, input: impl Read, options: &DeliveryOptions) -> Result<Delivered> {
+        let _ = self.clean_stale_tmp(false);
+        let perms = Perms::of_dir(&self.dir)?;
+        let host = filename::hostname();
+        let tmp_dir = self.dir.join("tmp");
+        let mut created = None;
+        for _ in 0..100 {
+            let base = filename::generate_base(&host);
+            let path = tmp_dir.join(&base);
+            match fsutil::create_new(&path, &perms) {
+                Ok(f) => {
+                    created = Some((base, path, f));
+                    break;
+                }
+                Err(e) if e.io_kind() == Some(std::io::ErrorKind::AlreadyExists) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        let Some((base, tmp_path, file)) = created else {
+            return Err(Error::Io {
+                op: "create",
+                path: tmp_dir,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "no unique name found",
+                ),
+            });
+        };
+        let written = (|| -> Result<(u64, u64)> {
+            let mut w = std::io::BufWriter::with_capacity(64 * 1024, &file);
+            let sizes = message_size::copy_message(input, &mut w, options.keep_crlf)
+                .ctx("write", &tmp_path)?;
+            std::io::Write::flush(&mut w).ctx("write", &tmp_path)?;
+            drop(w);
+            if options.fsync {
+                file.sync_data().ctx("fdatasync", &tmp_path)?;
+            }
+            Ok(sizes)
+        })();
+        drop(file);
+        let (size, vsize) = match written {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp_path);
+                return Err(e);
+            }
+        };
+        let result = self.publish(&base, &tmp_path, size, vsize, options);
+        let _ = std::fs::remove_file(&tmp_path);
+        result
+    }
+
+    fn publish(
+        &self,
+        base: &str,
+        tmp_path: &Path,
+        size: u64,
+        vsize: u64,
+        options: &DeliveryOptions,
+    ) -> Result<Delivered> {
+        let full_base = format!("{base},S={size},W={vsize}");
+        let lock = if options.assign_uid || !options.keywords.is_empty() {
+            Some(self.uidlist_file().lock()?)
+        } else {
+            None
+        };
+        let mut info = Info {
+            flags: options.flags,
+            ..Info::default()
+        };
+        if !options.keywords.is_empty() {
+            let kwfile = self.keywords_file();
+            let mut kw = kwfile.read()?;
+            let mut changed = false;
+            for k in &options.keywords {
+                let (idx, added) = kw.index_or_add(k)?;
+                changed |= added;
+                info.keyword_bits |= 1 << idx;
+            }
+            if changed {
+                if let Some(l) = &lock {
+                    kwfile.write(&kw, l)?;
+                }
+            }
+        }
+        let flagged = !info.flags.is_empty() || info.keyword_bits != 0;
+        let file_name = MaildirFilename::from_parts(&full_base, flagged.then_some(&info))?;
+        let sub = if flagged { "cur" } else { "new" };
+        let dest_dir = self.dir.join(sub);
+        let dest = dest_dir.join(file_name.as_str());
+        std::fs::hard_link(tmp_path, &dest).ctx("link", &dest)?;
+        if options.fsync {
+            fsutil::fsync_dir(&dest_dir)?;
+        }
+        // From here on the message is delivered: failures only leave it
+        // without a UID for now.
+        let mut uid = None;
+        let mut uid_error = None;
+        if let Some(lock) = lock {
+            if options.assign_uid {
+                let mut files = HashMap::new();
+                files.insert(
+                    full_base.clone(),
+                    ScannedFile {
+                        name: file_name.clone(),
+                        in_new: !flagged,
+                    },
+                );
+                match lock.read().and_then(|existing| {
+                    self.assign_uids(&lock, existing, &files, Some(&full_base))
+                }) {
+                    Ok((_, uids)) => uid = uids.first().copied(),
+                    Err(e) => uid_error = Some(e.to_string()),
+                }
+            }
+            if let Err(e) = lock.unlock() {
+                uid_error.get_or_insert(e.to_string());
+                uid = None;
+            }
+        }
+        Ok(Delivered {
+            path: dest,
+            file_name,
+            uid,
+            size,
+            vsize,
+            uid_error,
+        })
+    }
+
+    /// Finds a message's current file by its base name (`None`: expunged).
+    pub fn find(&self, base: &str) -> Result<Option<(MaildirFilename, bool)>> {
+        for (sub, in_new) in [("cur", false), ("new", true)] {
+            let dir = self.dir.join(sub);
+            let rd = match std::fs::read_dir(&dir) {
+                Ok(rd) => rd,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).ctx("readdir", &dir),
+            };
+            for entry in rd {
+                let entry = entry.ctx("readdir", &dir)?;
+                if let Some(name) = entry.file_name().to_str() {
+                    let b = name.find(':').map_or(name, |i| &name[..i]);
+                    if b == base {
+                        if let Ok(f) = MaildirFilename::parse(name) {
+                            return Ok(Some((f, in_new)));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn locate(
+        &self,
+        hint: &MaildirFilename,
+        tried_hint: &mut bool,
+    ) -> Result<Option<(MaildirFilename, bool)>> {
+        if !*tried_hint {
+            *tried_hint = true;
+            for (sub, in_new) in [("cur", false), ("new", true)] {
+                if self.dir.join(sub).join(hint.as_str()).exists() {
+                    return Ok(Some((hint.clone(), in_new)));
+                }
+            }
+        }
+        self.find(hint.base())
+    }
+
+    /// Changes a message's flags and keywords by renaming its file (within
+    /// the same directory, as Dovecot does). `current` is the name last
+    /// seen; when another process renamed the file meanwhile, it is found
+    /// again by its base name and the change is applied to its new flags. A
+    /// file that no longer exists is [`FlagOutcome::Expunged`].
+    pub fn update_flags(
+        &self,
+        current: &MaildirFilename,
+        update: &FlagUpdate,
+    ) -> Result<FlagOutcome> {
+        let (flags_arg, names) = match update {
+            FlagUpdate::Replace(f, k) | FlagUpdate::Add(f, k) | FlagUpdate::Remove(f, k) => (*f, k),
+        };
+        // Map keyword names to letters, adding new ones under the uidlist lock.
+        let mut bits = 0u32;
+        if !names.is_empty() {
+            let kwfile = self.keywords_file();
+            let mut kw = kwfile.read()?;
+            let adding = !matches!(update, FlagUpdate::Remove(..));
+            let missing = names.iter().any(|n| kw.index_of(n).is_none());
+            if adding && missing {
+                let lock = self.uidlist_file().lock()?;
+                kw = kwfile.read()?;
+                let mut changed = false;
+                for n in names {
+                    let (i, added) = kw.index_or_add(n)?;
+                    changed |= added;
+                    bits |= 1 << i;
+                }
+                if changed {
+                    kwfile.write(&kw, &lock)?;
+                }
+                lock.unlock()?;
+            } else {
+                for n in names {
+                    if let Some(i) = kw.index_of(n) {
+                        bits |= 1 << i;
+                    }
+                }
+            }
+        }
+        let mut tried_hint = false;
+        for _ in 0..20 {
+            let Some((name, in_new)) = self.locate(current, &mut tried_hint)? else {
+                return Ok(FlagOutcome::Expunged);
+            };
+            let mut info = name.info().unwrap_or_default();
+            match update {
+                FlagUpdate::Replace(..) => {
+                    info.flags = flags_arg;
+                    info.keyword_bits = bits;
+                }
+                FlagUpdate::Add(..) => {
+                    info.flags |= flags_arg;
+                    info.keyword_bits |= bits;
+                }
+                FlagUpdate::Remove(..) => {
+                    info.flags = info.flags - flags_arg;
+                    info.keyword_bits &= !bits;
+                }
+            }
+            let new_name = name.with_info(&info);
+            if new_name == name {
+                return Ok(FlagOutcome::Unchanged(name));
+            }
+            let dir = self.dir.join(if in_new { "new" } else { "cur" });
+            match std::fs::rename(dir.join(name.as_str()), dir.join(new_name.as_str())) {
+                Ok(()) => return Ok(FlagOutcome::Renamed(new_name)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).ctx("rename", &dir.join(name.as_str())),
+            }
+        }
+        Err(Error::Io {
+            op: "rename",
+            path: self.dir.join(current.as_str()),
+            source: std::io::Error::other("file keeps being renamed by another process"),
+        })
+    }
+
+    /// Expunges a message by deleting its file. Returns false when it was
+    /// already gone.
+    pub fn expunge(&self, current: &MaildirFilename) -> Result<bool> {
+        let mut tried_hint = false;
+        for _ in 0..20 {
+            let Some((name, in_new)) = self.locate(current, &mut tried_hint)? else {
+                return Ok(false);
+            };
+            let path = self
+                .dir
+                .join(if in_new { "new" } else { "cur" })
+                .join(name.as_str());
+            match std::fs::remove_file(&path) {
+                Ok(()) => return Ok(true),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).ctx("unlink", &path),
+            }
+        }
+        Ok(false)
+    }
+}

@@ -1,0 +1,478 @@
+//! `dovecot-uidlist`: the map from base file names to IMAP UIDs.
+//!
+//! Version 3 is read and written, version 1 (Courier-compatible) is read and
+//! rewritten as version 3. Header keys and record extension fields this crate
+//! does not interpret are kept verbatim.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::dotlock::{Dotlock, DotlockSettings};
+use crate::error::{Error, IoContext, Result};
+use crate::fsutil::{self, Perms};
+
+/// File name of the UID list inside a mailbox's control directory.
+pub const UIDLIST_NAME: &str = "dovecot-uidlist";
+
+/// One record: a UID, its extension fields and the base file name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UidlistRecord {
+    /// The message's IMAP UID.
+    pub uid: u32,
+    /// Extension fields as written (`S336`, `W340`, `G…`, `P…`, `O…`): one
+    /// uppercase key letter directly followed by its value.
+    pub extensions: Vec<String>,
+    /// Base file name (up to, not including, the first `:`).
+    pub base: String,
+}
+
+impl UidlistRecord {
+    /// The value of extension field `key` (e.g. `b'S'`), if present.
+    pub fn extension(&self, key: u8) -> Option<&str> {
+        self.extensions
+            .iter()
+            .find(|e| e.as_bytes().first() == Some(&key))
+            .map(|e| &e[1..])
+    }
+}
+
+/// A parsed `dovecot-uidlist`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uidlist {
+    /// Format version read (1 or 3); always written as 3.
+    pub version: u8,
+    /// The mailbox's UIDVALIDITY (never 0).
+    pub uid_validity: u32,
+    /// `N` from the header. It may be stale: see [`Uidlist::next_uid`].
+    pub header_next_uid: u32,
+    /// Mailbox GUID (`G`), 16 bytes.
+    pub guid: Option<[u8; 16]>,
+    /// Other header fields (`key` letter, value), kept verbatim.
+    pub header_extensions: Vec<(char, String)>,
+    /// Records in ascending UID order.
+    pub records: Vec<UidlistRecord>,
+    /// Whether the file ended with a newline (appending is only safe then).
+    pub complete_last_line: bool,
+}
+
+fn broken(line: usize, reason: impl Into<String>) -> Error {
+    Error::Uidlist {
+        line,
+        reason: reason.into(),
+    }
+}
+
+fn parse_u32(s: &str) -> Option<u32> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Parses 32 hex digits into 16 bytes.
+pub fn parse_guid(s: &str) -> Option<[u8; 16]> {
+    if s.len() != 32 || !s.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&s[i * 2..i * 2 + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// 16 bytes as 32 lowercase hex digits.
+pub fn format_guid(guid: &[u8; 16]) -> String {
+    let mut s = String::with_capacity(32);
+    for b in guid {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+impl Uidlist {
+    /// A new, empty list.
+    pub fn new(uid_validity: u32, guid: [u8; 16]) -> Uidlist {
+        Uidlist {
+            version: 3,
+            uid_validity,
+            header_next_uid: 1,
+            guid: Some(guid),
+            header_extensions: Vec::new(),
+            records: Vec::new(),
+            complete_last_line: true,
+        }
+    }
+
+    /// Parses the file's bytes. Anything Dovecot would call a "broken file"
+    /// is an [`Error::Uidlist`] with the line number; duplicate base names
+    /// are resolved as Dovecot does (the later line wins).
+    pub fn parse(data: &[u8]) -> Result<Uidlist> {
+        let text = std::str::from_utf8(data).map_err(|e| {
+            let line = data[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+                + 1;
+            broken(line, format!("not UTF-8 at byte {}", e.valid_up_to()))
+        })?;
+        let complete_last_line = text.is_empty() || text.ends_with('\n');
+        let mut lines = text.split('\n');
+        let header = lines.next().unwrap_or("");
+        let hb = header.as_bytes();
+        if hb.len() < 2 || !hb[0].is_ascii_digit() || hb[1] != b' ' {
+            return Err(broken(1, "corrupted header (invalid version number)"));
+        }
+        let version = hb[0] - b'0';
+        let rest = &header[2..];
+        let mut list = Uidlist {
+            version,
+            uid_validity: 0,
+            header_next_uid: 0,
+            guid: None,
+            header_extensions: Vec::new(),
+            records: Vec::new(),
+            complete_last_line,
+        };
+        match version {
+            1 => {
+                let mut it = rest.split(' ').filter(|s| !s.is_empty());
+                let (Some(v), Some(n)) = (it.next(), it.next()) else {
+                    return Err(broken(1, "corrupted header (version 1)"));
+                };
+                list.uid_validity =
+                    parse_u32(v).ok_or_else(|| broken(1, "bad uidvalidity (version 1)"))?;
+                list.header_next_uid =
+                    parse_u32(n).ok_or_else(|| broken(1, "bad next uid (version 1)"))?;
+            }
+            3 => {
+                for field in rest.split(' ').filter(|s| !s.is_empty()) {
+                    let mut chars = field.chars();
+                    let key = chars.next().unwrap_or(' ');
+                    let value = chars.as_str();
+                    match key {
+                        'V' => {
+                            list.uid_validity = parse_u32(value)
+                                .ok_or_else(|| broken(1, format!("bad uidvalidity {value:?}")))?
+                        }
+                        'N' => {
+                            list.header_next_uid = parse_u32(value)
+                                .ok_or_else(|| broken(1, format!("bad next uid {value:?}")))?
+                        }
+                        'G' => {
+                            list.guid = Some(parse_guid(value).ok_or_else(|| {
+                                broken(1, format!("invalid mailbox GUID {value:?}"))
+                            })?)
+                        }
+                        _ => list.header_extensions.push((key, value.to_string())),
+                    }
+                }
+            }
+            v => return Err(broken(1, format!("unsupported version {v}"))),
+        }
+        if list.uid_validity == 0 || list.header_next_uid == 0 {
+            return Err(broken(
+                1,
+                format!(
+                    "broken header (uidvalidity = {}, next_uid = {})",
+                    list.uid_validity, list.header_next_uid
+                ),
+            ));
+        }
+        let mut prev_uid = 0u32;
+        let mut by_base: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::new();
+        let mut removed = false;
+        for (idx, line) in lines.enumerate() {
+            let lineno = idx + 2;
+            if line.is_empty() {
+                // Only the (empty) remainder after the final newline.
+                continue;
+            }
+            let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+            let uid: u32 = line[..digits].parse().unwrap_or(0);
+            if uid == 0 || line.as_bytes().get(digits) != Some(&b' ') {
+                return Err(broken(lineno, "invalid data (no UID followed by a space)"));
+            }
+            if uid <= prev_uid {
+                return Err(broken(
+                    lineno,
+                    format!("UIDs not ordered ({uid} <= {prev_uid})"),
+                ));
+            }
+            if uid == u32::MAX {
+                return Err(broken(lineno, format!("UID too high ({uid})")));
+            }
+            if version == 1 && uid >= list.header_next_uid {
+                return Err(broken(
+                    lineno,
+                    format!(
+                        "UID larger than next_uid ({uid} >= {})",
+                        list.header_next_uid
+                    ),
+                ));
+            }
+            prev_uid = uid;
+            let mut rest = line[digits..].trim_start_matches(' ');
+            let mut extensions = Vec::new();
+            if version == 3 {
+                while !rest.is_empty() && !rest.starts_with(':') {
+                    let end = rest.find(' ').unwrap_or(rest.len());
+                    let field = &rest[..end];
+                    // Dovecot drops invalid keys (with a warning) and keeps going.
+                    if field.as_bytes()[0].is_ascii_uppercase() {
+                        extensions.push(field.to_string());
+                    }
+                    rest = rest[end..].trim_start_matches(' ');
+                }
+                rest = rest.strip_prefix(':').unwrap_or(rest);
+                if rest.is_empty() {
+                    return Err(broken(lineno, "invalid extended fields (no file name)"));
+                }
+            }
+            if rest.is_empty() {
+                return Err(broken(lineno, "no file name"));
+            }
+            if rest.contains('/') {
+                return Err(broken(lineno, format!("broken file name {rest:?}")));
+            }
+            let base = match rest.find(':') {
+                Some(i) if version == 1 => &rest[..i],
+                _ => rest,
+            };
+            if let Some(old) = by_base.insert(base.to_string(), list.records.len()) {
+                // Duplicate file entry: the later UID wins.
+                list.records[old].uid = 0;
+                removed = true;
+            }
+            list.records.push(UidlistRecord {
+                uid,
+                extensions,
+                base: base.to_string(),
+            });
+        }
+        if removed {
+            list.records.retain(|r| r.uid != 0);
+        }
+        Ok(list)
+    }
+
+    /// The next UID to assign: `max(N, highest UID + 1)`.
+    pub fn next_uid(&self) -> u32 {
+        let last = self.records.last().map_or(0, |r| r.uid.saturating_add(1));
+        self.header_next_uid.max(last)
+    }
+
+    /// Looks up a record by base name (linear; build a map for many lookups).
+    pub fn find_base(&self, base: &str) -> Option<&UidlistRecord> {
+        self.records.iter().find(|r| r.base == base)
+    }
+
+    /// The record with this UID (binary search).
+    pub fn find_uid(&self, uid: u32) -> Option<&UidlistRecord> {
+        self.records
+            .binary_search_by_key(&uid, |r| r.uid)
+            .ok()
+            .map(|i| &self.records[i])
+    }
+
+    /// The header line as version 3 (with its newline).
+    pub fn header_line(&self) -> String {
+        let mut s = format!("3 V{} N{}", self.uid_validity, self.header_next_uid);
+        if let Some(g) = &self.guid {
+            s.push_str(" G");
+            s.push_str(&format_guid(g));
+        }
+        for (k, v) in &self.header_extensions {
+            s.push(' ');
+            s.push(*k);
+            s.push_str(v);
+        }
+        s.push('\n');
+        s
+    }
+
+    /// Appends one record line (version 3) to `out`.
+    pub fn record_line(rec: &UidlistRecord, out: &mut String) {
+        let _ = write!(out, "{}", rec.uid);
+        for e in &rec.extensions {
+            out.push(' ');
+            out.push_str(e);
+        }
+        out.push_str(" :");
+        out.push_str(&rec.base);
+        out.push('\n');
+    }
+
+    /// The whole file as version 3.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut s = self.header_line();
+        for r in &self.records {
+            Uidlist::record_line(r, &mut s);
+        }
+        s.into_bytes()
+    }
+}
+
+/// The uidlist file of one mailbox: reading, locking and writing.
+#[derive(Debug, Clone)]
+pub struct UidlistFile {
+    dir: PathBuf,
+}
+
+impl UidlistFile {
+    /// The uidlist in `control_dir` (the mailbox directory by default).
+    pub fn new(control_dir: &Path) -> UidlistFile {
+        UidlistFile {
+            dir: control_dir.to_path_buf(),
+        }
+    }
+
+    /// Path of `dovecot-uidlist`.
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(UIDLIST_NAME)
+    }
+
+    /// Reads and parses the file; `Ok(None)` if it does not exist.
+    pub fn read(&self) -> Result<Option<Uidlist>> {
+        match fsutil::read_limited(&self.path())? {
+            None => Ok(None),
+            Some(data) if data.is_empty() => Ok(None),
+            Some(data) => Uidlist::parse(&data).map(Some),
+        }
+    }
+
+    /// Takes `dovecot-uidlist.lock` as Dovecot does (stale after 120 s).
+    pub fn lock(&self) -> Result<UidlistLock> {
+        let mut settings = DotlockSettings::uidlist();
+        if self.dir.join("tmp").is_dir() {
+            settings.temp_prefix = Some(format!(
+                "tmp/temp.{}.{}.",
+                crate::filename::hostname(),
+                std::process::id()
+            ));
+        }
+        let lock = Dotlock::acquire(&self.path(), &settings)?;
+        Ok(UidlistLock {
+            file: self.clone(),
+            lock,
+        })
+    }
+}
+
+/// `dovecot-uidlist.lock` held: the only state in which the uidlist (and
+/// `dovecot-keywords`) may be changed.
+#[derive(Debug)]
+pub struct UidlistLock {
+    file: UidlistFile,
+    lock: Dotlock,
+}
+
+impl UidlistLock {
+    /// Re-reads the uidlist under the lock.
+    pub fn read(&self) -> Result<Option<Uidlist>> {
+        self.file.read()
+    }
+
+    /// The directory holding the uidlist.
+    pub fn dir(&self) -> &Path {
+        &self.file.dir
+    }
+
+    /// Appends records to the existing file (`fdatasync`ed). The header's
+    /// `N` is not changed, as Dovecot does for appends.
+    pub fn append(&self, records: &[UidlistRecord]) -> Result<()> {
+        self.lock.verify()?;
+        let path = self.file.path();
+        let mut s = String::new();
+        for r in records {
+            Uidlist::record_line(r, &mut s);
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .ctx("open", &path)?;
+        f.write_all(s.as_bytes())
+            .and_then(|()| f.sync_data())
+            .ctx("write", &path)
+    }
+
+    /// Rewrites the whole file: `dovecot-uidlist.tmp`, `fdatasync`,
+    /// `rename()` over `dovecot-uidlist`.
+    pub fn recreate(&self, list: &Uidlist) -> Result<()> {
+        self.lock.verify()?;
+        let perms = Perms::of_dir(&self.file.dir)?;
+        let tmp = self.file.dir.join(format!("{UIDLIST_NAME}.tmp"));
+        fsutil::replace_file(&tmp, &self.file.path(), &list.to_bytes(), &perms)
+    }
+
+    /// Refreshes the lock's mtime during long operations.
+    pub fn touch(&self) -> Result<()> {
+        self.lock.touch()
+    }
+
+    /// Releases the lock.
+    pub fn unlock(self) -> Result<()> {
+        self.lock.unlock()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_v3_with_extensions() {
+        let data = b"3 V1795907111 N17 G60f63735275e0b6bb05700009025be9a P1\n\
+1 :1795907111.M892860P22448.h,S=552,W=567\n\
+10 S336 :1705331715.M1P1.external-mda\n";
+        let l = Uidlist::parse(data).unwrap();
+        assert_eq!(l.uid_validity, 1795907111);
+        assert_eq!(l.next_uid(), 17);
+        assert_eq!(l.records[1].extension(b'S'), Some("336"));
+        assert_eq!(l.header_extensions, vec![('P', "1".to_string())]);
+        assert_eq!(l.to_bytes(), data.to_vec());
+    }
+
+    #[test]
+    fn next_uid_takes_records_into_account() {
+        let l = Uidlist::parse(b"3 V1 N1 G00000000000000000000000000000000\n5 :a\n").unwrap();
+        assert_eq!(l.next_uid(), 6);
+    }
+
+    #[test]
+    fn reads_v1() {
+        let l = Uidlist::parse(b"1 1234 5\n1 a:2,S\n4 b\n").unwrap();
+        assert_eq!(l.records[0].base, "a");
+        assert_eq!(l.next_uid(), 5);
+        assert!(Uidlist::parse(b"1 1234 3\n3 a\n").is_err());
+    }
+
+    #[test]
+    fn rejects_broken() {
+        for bad in [
+            &b"x"[..],
+            b"3 V0 N1\n",
+            b"2 V1 N1\n",
+            b"3 V1 N1\n2 :a\n1 :b\n",
+            b"3 V1 N1\n0 :a\n",
+            b"3 V1 N1\n1 :a/b\n",
+            b"3 V1 N1\n1 S3\n",
+            b"3 V1 N1\n99999999999 :a\n",
+            b"3 V1 N1 Gxyz\n",
+        ] {
+            assert!(
+                matches!(Uidlist::parse(bad), Err(Error::Uidlist { .. })),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn duplicate_base_later_wins() {
+        let l = Uidlist::parse(b"3 V1 N1\n1 :a\n2 :b\n3 :a\n").unwrap();
+        assert_eq!(l.records.len(), 2);
+        assert_eq!(l.find_base("a").unwrap().uid, 3);
+    }
+}
