@@ -1,0 +1,2 @@
+//! PLAIN authentications per second over the auth-client socket.
+fn main() {}
