@@ -22,10 +22,13 @@ struct Cli {
 enum Command {
     /// Decode an IMAP transcript (`C: `/`S: ` lines) as real peers would, one line per message.
     ImapTrace(cmd::imap_trace::Args),
+    /// Decode a POP3 transcript (`C: `/`S: ` lines) as real peers would, one line per message.
+    Pop3Trace(cmd::pop3_trace::Args),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::ImapTrace(args) => cmd::imap_trace::run(args),
+        Command::Pop3Trace(args) => cmd::pop3_trace::run(args),
     }
 }

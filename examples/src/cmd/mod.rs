@@ -2,3 +2,4 @@
 //! `run(Args) -> ExitCode`.
 
 pub mod imap_trace;
+pub mod pop3_trace;
