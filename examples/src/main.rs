@@ -20,6 +20,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Deliver a message from stdin into a Maildir (like dovecot-lda, without Sieve; sysexits exit codes).
+    Deliver(cmd::deliver::Args),
+    /// List a Maildir's messages: uid, flags, keywords, size, virtual size, base name.
+    MaildirList(cmd::maildir_list::Args),
     /// Decode an IMAP transcript (`C: `/`S: ` lines) as real peers would, one line per message.
     ImapTrace(cmd::imap_trace::Args),
     /// Decode a POP3 transcript (`C: `/`S: ` lines) as real peers would, one line per message.
@@ -28,6 +32,8 @@ enum Command {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Deliver(args) => cmd::deliver::run(args),
+        Command::MaildirList(args) => cmd::maildir_list::run(args),
         Command::ImapTrace(args) => cmd::imap_trace::run(args),
         Command::Pop3Trace(args) => cmd::pop3_trace::run(args),
     }

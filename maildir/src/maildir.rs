@@ -21,8 +21,12 @@ pub const TRASHED_NAME: &str = "..DOVECOT-TRASHED";
 pub struct FolderEntry {
     /// Name in UTF-8 with `/` between levels (`Archive/2024`); `INBOX` for the root.
     pub name: String,
-    /// Directory name on disk (`.Archive.2024`); empty for INBOX.
+    /// Directory name on disk (`.Archive.2024`); empty for INBOX and for
+    /// parents that exist only through their children.
     pub dir_name: String,
+    /// False for a parent that has no directory of its own (`.A.B` exists
+    /// but `.A` does not): IMAP shows it `\NoSelect`.
+    pub selectable: bool,
 }
 
 /// A Maildir++ root (the INBOX directory, with folders as `.Name` subdirectories).
@@ -171,15 +175,37 @@ impl Maildir {
                 continue;
             }
             if let Ok(name) = Maildir::name_of_dir(&dir_name) {
-                out.push(FolderEntry { name, dir_name });
+                out.push(FolderEntry {
+                    name,
+                    dir_name,
+                    selectable: true,
+                });
             }
         }
+        let existing: std::collections::HashSet<String> =
+            out.iter().map(|f| f.name.clone()).collect();
+        let mut implied = std::collections::BTreeSet::new();
+        for f in &out {
+            let mut prefix = f.name.as_str();
+            while let Some(i) = prefix.rfind(SEPARATOR) {
+                prefix = &prefix[..i];
+                if !existing.contains(prefix) {
+                    implied.insert(prefix.to_string());
+                }
+            }
+        }
+        out.extend(implied.into_iter().map(|name| FolderEntry {
+            name,
+            dir_name: String::new(),
+            selectable: false,
+        }));
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out.insert(
             0,
             FolderEntry {
                 name: "INBOX".into(),
                 dir_name: String::new(),
+                selectable: true,
             },
         );
         Ok(out)

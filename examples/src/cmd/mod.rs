@@ -3,3 +3,5 @@
 
 pub mod imap_trace;
 pub mod pop3_trace;
+pub mod deliver;
+pub mod maildir_list;
