@@ -1,0 +1,1 @@
+//! Human-readable dumps in the layout of `doveadm dump`, and JSON.

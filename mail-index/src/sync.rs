@@ -1,0 +1,807 @@
+//! Log replay: applies transaction-log records to an [`IndexMap`] with
+//! Dovecot's rules (`mail-index-sync-update.c`, `-sync-ext.c`,
+//! `-sync-keywords.c`, `mail-index-modseq.c`).
+
+use crate::bytes::{align8, u32_at, u64_at};
+use crate::error::{Error, FileKind, Result};
+use crate::index_file::{
+    build_keywords_header, ext_hdr_check, parse_keywords_header, Extension, IndexMap, EXT_KEYWORDS, EXT_MODSEQ,
+    FLAG_DELETED, FLAG_DIRTY, FLAG_SEEN, HDR_FLAG_HAVE_DIRTY,
+};
+use crate::log_file::{rtype, ExtIntro, LogFile, LogRecord, Payload};
+
+/// What a replay did besides changing the map.
+#[derive(Debug, Default)]
+pub struct SyncReport {
+    /// Records Dovecot would skip after logging corruption (applied as far as valid).
+    pub skipped: Vec<Error>,
+    /// The replay started from a reset log and discarded the snapshot.
+    pub reset: bool,
+    /// Log modseq at the end of the replay (HIGHESTMODSEQ).
+    pub highest_modseq: u64,
+    /// Highest offset the storage is known to be in sync with in the head log.
+    pub max_tail_offset: u32,
+    /// Number of records applied.
+    pub applied: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum CurExt {
+    /// No intro seen yet.
+    None,
+    /// The previous intro was broken: updates are ignored, resets refused.
+    Broken,
+    /// Selected extension.
+    Selected { idx: usize, record_size: u16, ignore: bool },
+}
+
+/// Applies records to a map. Use [`replay`] for whole log files.
+#[derive(Debug)]
+pub struct Applier<'m> {
+    map: &'m mut IndexMap,
+    cur: CurExt,
+    tracking_modseq: bool,
+    modseq: u64,
+    /// (file seq, offset) of the record being applied.
+    pub(crate) pos: (u32, u32),
+}
+
+fn fail(reason: impl Into<String>) -> String {
+    reason.into()
+}
+
+impl<'m> Applier<'m> {
+    /// Starts applying to `map`.
+    pub fn new(map: &'m mut IndexMap) -> Applier<'m> {
+        let tracking_modseq = map.modseq_header().is_some();
+        Applier {
+            map,
+            cur: CurExt::None,
+            tracking_modseq,
+            modseq: 0,
+            pos: (0, 0),
+        }
+    }
+
+    /// Applies one record; on error the record was applied only partly, as
+    /// Dovecot does before flagging corruption.
+    pub fn apply(&mut self, rec: &LogRecord<'_>) -> std::result::Result<(), String> {
+        self.modseq = rec.modseq;
+        let external = rec.is_external();
+        match &rec.payload {
+            Payload::Append(v) => {
+                for &(uid, flags) in v {
+                    self.append(uid, flags)?;
+                }
+            }
+            Payload::Expunge(ranges) => {
+                if external {
+                    let mut idxs = Vec::new();
+                    for &(a, b) in ranges {
+                        let (s, e) = self.map.range_of_uids(a, b);
+                        idxs.extend(s..e);
+                    }
+                    self.expunge(idxs);
+                }
+            }
+            Payload::ExpungeGuid(v) => {
+                if external {
+                    let idxs = v.iter().filter_map(|(uid, _)| self.map.position_of_uid(*uid).ok()).collect();
+                    self.expunge(idxs);
+                }
+            }
+            Payload::FlagUpdate(v) => {
+                for u in v {
+                    let (s, e) = self.map.range_of_uids(u.uid1, u.uid2);
+                    if s >= e {
+                        continue;
+                    }
+                    if !u.is_internal() {
+                        self.modseq_to_highest(s, e);
+                    }
+                    if u.add_flags & FLAG_DIRTY != 0 {
+                        self.map.header.flags |= HDR_FLAG_HAVE_DIRTY;
+                    }
+                    let counted = (u.add_flags | u.remove_flags) & (FLAG_SEEN | FLAG_DELETED) != 0;
+                    for idx in s..e {
+                        let old = self.map.flags_at(idx);
+                        let new = (old & !u.remove_flags) | u.add_flags;
+                        self.map.record_mut(idx)[4] = new;
+                        if counted {
+                            let uid = self.map.uid_at(idx);
+                            self.lowwaters(uid, new);
+                            self.update_counts(old, new)?;
+                        }
+                    }
+                }
+            }
+            Payload::HeaderUpdate(blocks) => {
+                for b in blocks {
+                    self.header_update(b.offset as usize, b.data)?;
+                }
+            }
+            Payload::ExtIntro(intros) => {
+                for i in intros {
+                    self.ext_intro(i, false)?;
+                }
+            }
+            Payload::ExtReset { new_reset_id, preserve_data } => {
+                let idx = match self.cur {
+                    CurExt::None => return Err(fail("extension reset without intro prefix")),
+                    CurExt::Broken => return Err(fail("extension reset after a broken intro")),
+                    CurExt::Selected { idx, .. } => idx,
+                };
+                let ext = &mut self.map.extensions[idx];
+                ext.reset_id = *new_reset_id;
+                if !preserve_data {
+                    ext.hdr.iter_mut().for_each(|b| *b = 0);
+                    let (off, size) = (usize::from(ext.record_offset), usize::from(ext.record_size));
+                    let is_kw = ext.name == EXT_KEYWORDS;
+                    if size > 0 {
+                        let rs = self.map.rec_size();
+                        for r in self.map.records.chunks_exact_mut(rs) {
+                            r[off..off + size].iter_mut().for_each(|b| *b = 0);
+                        }
+                    }
+                    if is_kw {
+                        self.map.keywords.clear();
+                    }
+                }
+            }
+            Payload::ExtHdrUpdate { blocks, .. } => {
+                let idx = match self.cur {
+                    CurExt::None => return Err(fail("extension header update without intro prefix")),
+                    CurExt::Broken | CurExt::Selected { ignore: true, .. } => return Ok(()),
+                    CurExt::Selected { idx, .. } => idx,
+                };
+                for b in blocks {
+                    let ext = &mut self.map.extensions[idx];
+                    let off = b.offset as usize;
+                    if off + b.data.len() > ext.hdr.len() {
+                        return Err(fail("extension header update points outside header size"));
+                    }
+                    ext.hdr[off..off + b.data.len()].copy_from_slice(b.data);
+                    if ext.name == EXT_MODSEQ && !self.tracking_modseq {
+                        self.start_modseq_tracking();
+                    }
+                }
+            }
+            Payload::ExtRecUpdate(raw) => {
+                let (idx, rsize) = match self.cur {
+                    CurExt::None => return Err(fail("extension record updated without intro prefix")),
+                    CurExt::Broken | CurExt::Selected { ignore: true, .. } => return Ok(()),
+                    CurExt::Selected { idx, record_size, .. } => (idx, usize::from(record_size)),
+                };
+                let entry = (4 + rsize + 3) & !3;
+                let mut i = 0;
+                while i < raw.len() {
+                    if i + entry > raw.len() {
+                        return Err(fail("ext rec update: invalid record size"));
+                    }
+                    let uid = u32_at(raw, i).unwrap_or(0);
+                    if uid == 0 || uid >= self.map.header.next_uid {
+                        return Err(fail(format!("extension record update for invalid uid={uid}")));
+                    }
+                    if let Ok(pos) = self.map.position_of_uid(uid) {
+                        let ext = &self.map.extensions[idx];
+                        let (off, esize) = (usize::from(ext.record_offset), usize::from(ext.record_size));
+                        let n = rsize.min(esize);
+                        let r = self.map.record_mut(pos);
+                        r[off..off + n].copy_from_slice(&raw[i + 4..i + 4 + n]);
+                        r[off + n..off + esize].iter_mut().for_each(|b| *b = 0);
+                    }
+                    i += entry;
+                }
+            }
+            Payload::ExtAtomicInc(v) => {
+                let (idx, rsize) = match self.cur {
+                    CurExt::None => return Err(fail("extension record inc without intro prefix")),
+                    CurExt::Broken | CurExt::Selected { ignore: true, .. } => return Ok(()),
+                    CurExt::Selected { idx, record_size, .. } => (idx, usize::from(record_size)),
+                };
+                for &(uid, diff) in v {
+                    if uid == 0 || uid >= self.map.header.next_uid {
+                        return Err(fail(format!("extension record inc for invalid uid={uid}")));
+                    }
+                    let Ok(pos) = self.map.position_of_uid(uid) else { continue };
+                    let ext = &self.map.extensions[idx];
+                    let off = usize::from(ext.record_offset);
+                    if !matches!(rsize, 1 | 2 | 4 | 8) || rsize > usize::from(ext.record_size) {
+                        return Err(fail(format!("extension record inc with invalid size={rsize}")));
+                    }
+                    let r = self.map.record_mut(pos);
+                    let mut buf = [0u8; 8];
+                    buf[..rsize].copy_from_slice(&r[off..off + rsize]);
+                    let orig = u64::from_le_bytes(buf);
+                    let max = if rsize == 8 { u64::MAX } else { (1u64 << (rsize * 8)) - 1 };
+                    let new = if diff >= 0 {
+                        orig.checked_add(diff as u64).filter(|n| *n <= max)
+                    } else {
+                        orig.checked_sub(u64::from(diff.unsigned_abs()))
+                    };
+                    let Some(new) = new else {
+                        return Err(fail(format!("extension record inc out of range (uid={uid}, diff={diff}, orig={orig})")));
+                    };
+                    r[off..off + rsize].copy_from_slice(&new.to_le_bytes()[..rsize]);
+                }
+            }
+            Payload::KeywordUpdate { add, name, ranges } => {
+                self.keyword_update(*add, name, ranges)?;
+            }
+            Payload::KeywordReset(ranges) => {
+                if let Some(ki) = self.map.ext_index(EXT_KEYWORDS) {
+                    for &(a, b) in ranges {
+                        let (s, e) = self.map.range_of_uids(a, b);
+                        if s >= e {
+                            continue;
+                        }
+                        self.modseq_to_highest(s, e);
+                        let ext = &self.map.extensions[ki];
+                        let (off, size) = (usize::from(ext.record_offset), usize::from(ext.record_size));
+                        for idx in s..e {
+                            self.map.record_mut(idx)[off..off + size].iter_mut().for_each(|b| *b = 0);
+                        }
+                    }
+                }
+            }
+            Payload::ModseqUpdate(v) => {
+                for &(uid, modseq) in v {
+                    if uid == 0 {
+                        continue;
+                    }
+                    let Ok(pos) = self.map.position_of_uid(uid) else { continue };
+                    let Some(mi) = self.map.ext_index(EXT_MODSEQ) else {
+                        return Err(fail("modseqs updated before they were enabled"));
+                    };
+                    let off = usize::from(self.map.extensions[mi].record_offset);
+                    let r = self.map.record_mut(pos);
+                    if u64_at(r, off).unwrap_or(0) <= modseq {
+                        r[off..off + 8].copy_from_slice(&modseq.to_le_bytes());
+                    }
+                }
+            }
+            Payload::IndexDeleted | Payload::IndexUndeleted | Payload::Boundary(_) | Payload::AttributeUpdate(_) => {}
+        }
+        Ok(())
+    }
+
+    fn append(&mut self, uid: u32, flags: u8) -> std::result::Result<(), String> {
+        let h = &mut self.map.header;
+        if uid < h.next_uid {
+            return Err(fail(format!("append with uid {uid}, but next_uid = {}", h.next_uid)));
+        }
+        let rs = h.record_size as usize;
+        let start = self.map.records.len();
+        self.map.records.resize(start + rs, 0);
+        self.map.records[start..start + 4].copy_from_slice(&uid.to_le_bytes());
+        self.map.records[start + 4] = flags;
+        let h = &mut self.map.header;
+        h.messages_count += 1;
+        h.next_uid = uid.wrapping_add(1).max(uid);
+        if flags & FLAG_DIRTY != 0 {
+            h.flags |= HDR_FLAG_HAVE_DIRTY;
+        }
+        let idx = self.map.messages_count() - 1;
+        self.modseq_to_highest(idx, idx + 1);
+        self.lowwaters(uid, flags);
+        self.update_counts(0, flags)
+    }
+
+    fn lowwaters(&mut self, uid: u32, flags: u8) {
+        let h = &mut self.map.header;
+        if flags & FLAG_SEEN == 0 && uid < h.first_unseen_uid_lowwater {
+            h.first_unseen_uid_lowwater = uid;
+        }
+        if flags & FLAG_DELETED != 0 && uid < h.first_deleted_uid_lowwater {
+            h.first_deleted_uid_lowwater = uid;
+        }
+    }
+
+    fn update_counts(&mut self, old: u8, new: u8) -> std::result::Result<(), String> {
+        let h = &mut self.map.header;
+        if (old ^ new) & FLAG_SEEN != 0 {
+            if old & FLAG_SEEN != 0 {
+                h.seen_messages_count = h.seen_messages_count.checked_sub(1).ok_or("seen counter wrong")?;
+            } else {
+                if h.seen_messages_count >= h.messages_count {
+                    return Err(fail("seen counter wrong"));
+                }
+                h.seen_messages_count += 1;
+                if h.seen_messages_count == h.messages_count {
+                    h.first_unseen_uid_lowwater = h.next_uid;
+                }
+            }
+        }
+        if (old ^ new) & FLAG_DELETED != 0 {
+            if old & FLAG_DELETED == 0 {
+                h.deleted_messages_count += 1;
+                if h.deleted_messages_count > h.messages_count {
+                    return Err(fail("deleted counter wrong"));
+                }
+            } else {
+                if h.deleted_messages_count == 0 || h.deleted_messages_count > h.messages_count {
+                    return Err(fail("deleted counter wrong"));
+                }
+                h.deleted_messages_count -= 1;
+                if h.deleted_messages_count == 0 {
+                    h.first_deleted_uid_lowwater = h.next_uid;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn expunge(&mut self, mut idxs: Vec<usize>) {
+        if idxs.is_empty() {
+            return;
+        }
+        idxs.sort_unstable();
+        idxs.dedup();
+        for &i in &idxs {
+            let f = self.map.flags_at(i);
+            // Counters can only go wrong on an already inconsistent map; ignore like a skipped record.
+            let _ = self.update_counts(f, 0);
+        }
+        let rs = self.map.rec_size();
+        let n = self.map.messages_count();
+        let mut out = Vec::with_capacity((n - idxs.len()) * rs);
+        let mut next = idxs.iter().peekable();
+        for (i, r) in self.map.records.chunks_exact(rs).enumerate() {
+            if next.peek() == Some(&&i) {
+                next.next();
+                continue;
+            }
+            out.extend_from_slice(r);
+        }
+        self.map.records = out;
+        self.map.header.messages_count = (n - idxs.len()) as u32;
+    }
+
+    fn header_update(&mut self, off: usize, data: &[u8]) -> std::result::Result<(), String> {
+        let base = usize::from(self.map.header.base_header_size);
+        if off >= base || off + data.len() > base {
+            return Err(fail(format!("header update outside range: {off} + {} > {base}", data.len())));
+        }
+        let old = self.map.header.clone();
+        let mut bytes = old.encode();
+        bytes[off..off + data.len()].copy_from_slice(data);
+        let mut h = crate::index_file::IndexHeader::decode(&bytes);
+        // Structural fields describe our buffers; Dovecot never updates them through the log.
+        h.major_version = old.major_version;
+        h.minor_version = old.minor_version;
+        h.base_header_size = old.base_header_size;
+        h.header_size = old.header_size;
+        h.record_size = old.record_size;
+        h.compat_flags = old.compat_flags;
+        h.messages_count = old.messages_count;
+        h.seen_messages_count = old.seen_messages_count;
+        h.deleted_messages_count = old.deleted_messages_count;
+        h.log_file_tail_offset = old.log_file_tail_offset;
+        if h.next_uid < old.next_uid {
+            h.next_uid = old.next_uid;
+        }
+        self.map.header = h;
+        Ok(())
+    }
+
+    fn ext_intro(&mut self, u: &ExtIntro, internal: bool) -> std::result::Result<(), String> {
+        self.cur = CurExt::Broken;
+        let count = self.map.extensions.len();
+        if u.ext_id != u32::MAX && u.ext_id as usize >= count {
+            return Err(fail(format!("extension introduction for unknown id {}", u.ext_id)));
+        }
+        if u.ext_id == u32::MAX && u.name.is_empty() {
+            return Err(fail("extension introduction without id or name"));
+        }
+        let (idx, name) = if u.ext_id != u32::MAX {
+            (Some(u.ext_id as usize), self.map.extensions[u.ext_id as usize].name.clone())
+        } else {
+            let name = String::from_utf8_lossy(&u.name).into_owned();
+            (self.map.ext_index(&name), name)
+        };
+        if !internal && name == EXT_KEYWORDS {
+            return Err(fail("extension introduction for keywords"));
+        }
+        ext_hdr_check(self.map.header.record_size, u.hdr_size, u.record_size, 0, u.record_align, name.as_bytes(), true)
+            .map_err(|e| format!("broken extension introduction: {e}"))?;
+        match idx {
+            Some(idx) => {
+                let ignore = u.reset_id != self.map.extensions[idx].reset_id;
+                if !ignore {
+                    self.resize_ext(idx, u);
+                }
+                self.cur = CurExt::Selected {
+                    idx,
+                    record_size: u.record_size,
+                    ignore,
+                };
+            }
+            None => {
+                self.map.extensions.push(Extension {
+                    name,
+                    hdr: vec![0; u.hdr_size as usize],
+                    reset_id: u.reset_id,
+                    record_offset: 0,
+                    record_size: u.record_size,
+                    record_align: u.record_align,
+                });
+                let idx = self.map.extensions.len() - 1;
+                self.map.recompute_header_size();
+                self.map.reorder_records(None);
+                self.cur = if internal {
+                    CurExt::None
+                } else {
+                    CurExt::Selected {
+                        idx,
+                        record_size: u.record_size,
+                        ignore: false,
+                    }
+                };
+            }
+        }
+        Ok(())
+    }
+
+    fn resize_ext(&mut self, idx: usize, u: &ExtIntro) {
+        let no_shrink = u.flags & 1 != 0;
+        let ext = &mut self.map.extensions[idx];
+        let old_padded = align8(ext.hdr.len());
+        let new_padded = align8(u.hdr_size as usize);
+        if ext.record_align == u.record_align && ext.record_size == u.record_size {
+            if new_padded < old_padded {
+                if no_shrink {
+                    return;
+                }
+            } else if ext.hdr.len() == u.hdr_size as usize {
+                return;
+            }
+        }
+        if new_padded < old_padded {
+            if !no_shrink {
+                ext.hdr.truncate(u.hdr_size as usize);
+            }
+        } else {
+            ext.hdr.resize(u.hdr_size as usize, 0);
+        }
+        let mut reorder = false;
+        if ext.record_align < u.record_align || (ext.record_align > u.record_align && !no_shrink) {
+            ext.record_align = u.record_align;
+            reorder = true;
+        }
+        let old_record_size = ext.record_size;
+        if ext.record_size < u.record_size || (ext.record_size > u.record_size && !no_shrink) {
+            ext.record_size = u.record_size;
+            reorder = true;
+        }
+        self.map.recompute_header_size();
+        if reorder {
+            self.map.reorder_records(Some((idx, old_record_size)));
+        }
+    }
+
+    fn keyword_update(&mut self, add: bool, name: &[u8], ranges: &[(u32, u32)]) -> std::result::Result<(), String> {
+        let name = String::from_utf8_lossy(name).into_owned();
+        let kw_idx = match self.map.keywords.iter().position(|k| k.eq_ignore_ascii_case(&name)) {
+            Some(i) if self.map.ext_index(EXT_KEYWORDS).is_some() => i,
+            _ => self.keywords_header_add(&name)?,
+        };
+        let ki = self.map.ext_index(EXT_KEYWORDS).ok_or("keywords extension missing")?;
+        if kw_idx / 8 >= usize::from(self.map.extensions[ki].record_size) {
+            if !add {
+                return Ok(());
+            }
+            let (reset_id, hdr_size) = (self.map.extensions[ki].reset_id, self.map.extensions[ki].hdr.len() as u32);
+            self.keywords_ext_register(Some(ki), reset_id, hdr_size, self.map.keywords.len())?;
+        }
+        let ext = &self.map.extensions[ki];
+        let byte = usize::from(ext.record_offset) + kw_idx / 8;
+        let mask = 1u8 << (kw_idx % 8);
+        for &(a, b) in ranges {
+            let (s, e) = self.map.range_of_uids(a, b);
+            if s >= e {
+                continue;
+            }
+            self.modseq_to_highest(s, e);
+            for idx in s..e {
+                let r = self.map.record_mut(idx);
+                if add {
+                    r[byte] |= mask;
+                } else {
+                    r[byte] &= !mask;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn keywords_ext_register(&mut self, idx: Option<usize>, reset_id: u32, hdr_size: u32, count: usize) -> std::result::Result<(), String> {
+        let mut record_size = count.div_ceil(8) as u16;
+        if record_size % 4 != 0 {
+            record_size += 1;
+        }
+        let intro = ExtIntro {
+            ext_id: idx.map_or(u32::MAX, |i| i as u32),
+            reset_id,
+            hdr_size,
+            record_size,
+            record_align: 1,
+            flags: 0,
+            name: if idx.is_none() { EXT_KEYWORDS.as_bytes().to_vec() } else { Vec::new() },
+        };
+        let saved = self.cur;
+        let r = self.ext_intro(&intro, true);
+        // An internal intro leaves no extension selected.
+        self.cur = match saved {
+            CurExt::Selected { .. } => CurExt::None,
+            other => other,
+        };
+        r
+    }
+
+    fn keywords_header_add(&mut self, name: &str) -> std::result::Result<usize, String> {
+        let ki = self.map.ext_index(EXT_KEYWORDS);
+        let mut names = match ki {
+            Some(i) => parse_keywords_header(&self.map.extensions[i].hdr).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        names.push(name.to_string());
+        let mut buf = build_keywords_header(&names);
+        buf.resize((buf.len() + 3) & !3, 0);
+        let need_grow = match ki {
+            None => true,
+            Some(i) => {
+                let e = &self.map.extensions[i];
+                buf.len() > e.hdr.len() || usize::from(e.record_size) * 8 < names.len()
+            }
+        };
+        if need_grow {
+            buf.resize(buf.len() + 128, 0);
+            let reset_id = ki.map_or(0, |i| self.map.extensions[i].reset_id);
+            self.keywords_ext_register(ki, reset_id, buf.len() as u32, names.len())?;
+        }
+        let ki = self.map.ext_index(EXT_KEYWORDS).ok_or("keywords extension missing")?;
+        let hdr = &mut self.map.extensions[ki].hdr;
+        let n = buf.len().min(hdr.len());
+        hdr[..n].copy_from_slice(&buf[..n]);
+        self.map.keywords = names;
+        Ok(self.map.keywords.len() - 1)
+    }
+
+    fn start_modseq_tracking(&mut self) {
+        self.tracking_modseq = true;
+        // mail_index_modseq_sync_init(): when the header's position lies
+        // before this record, the log between them was not seen with
+        // modseqs on; existing messages get the header's highest modseq.
+        if let Some((highest, hseq, hoff)) = self.map.modseq_header() {
+            if (hseq, hoff) < self.pos {
+                raise_all_modseqs(self.map, highest);
+            }
+        }
+    }
+
+    fn modseq_to_highest(&mut self, s: usize, e: usize) {
+        if !self.tracking_modseq {
+            return;
+        }
+        let Some(mi) = self.map.ext_index(EXT_MODSEQ) else { return };
+        let ext = &self.map.extensions[mi];
+        if ext.record_size < 8 {
+            return;
+        }
+        let off = usize::from(ext.record_offset);
+        let m = self.modseq;
+        for idx in s..e {
+            let r = self.map.record_mut(idx);
+            let cur = u64_at(r, off).unwrap_or(0);
+            if cur < m {
+                r[off..off + 8].copy_from_slice(&m.to_le_bytes());
+            }
+        }
+    }
+}
+
+fn raise_all_modseqs(map: &mut IndexMap, value: u64) {
+    let Some(mi) = map.ext_index(EXT_MODSEQ) else { return };
+    let off = usize::from(map.extensions[mi].record_offset);
+    if map.extensions[mi].record_size < 8 {
+        return;
+    }
+    let rs = map.rec_size();
+    for r in map.records.chunks_exact_mut(rs) {
+        if u64_at(r, off).unwrap_or(0) < value {
+            r[off..off + 8].copy_from_slice(&value.to_le_bytes());
+        }
+    }
+}
+
+/// Replaces zero per-message modseqs with `value` (Dovecot does this when
+/// modseqs were just enabled and the log is complete).
+fn fill_zero_modseqs(map: &mut IndexMap, value: u64) {
+    let Some(mi) = map.ext_index(EXT_MODSEQ) else { return };
+    let off = usize::from(map.extensions[mi].record_offset);
+    if map.extensions[mi].record_size < 8 {
+        return;
+    }
+    let rs = map.rec_size();
+    for r in map.records.chunks_exact_mut(rs) {
+        if u64_at(r, off) == Some(0) {
+            r[off..off + 8].copy_from_slice(&value.to_le_bytes());
+        }
+    }
+}
+
+fn wrap(file: &LogFile, rec: &LogRecord<'_>, reason: String) -> Error {
+    Error::corrupt(file.kind, rec.offset, reason)
+}
+
+/// Replays `logs` (oldest first, e.g. `[.log.2, .log]`) onto `map`, starting
+/// at the position its header records, and moves the header to the end.
+pub fn replay(map: &mut IndexMap, logs: &[&LogFile]) -> Result<SyncReport> {
+    let mut report = SyncReport::default();
+    if logs.is_empty() {
+        return Err(Error::LogLost("no transaction log file".into()));
+    }
+    for w in logs.windows(2) {
+        if w[1].header.prev_file_seq != 0 && w[1].header.prev_file_seq != w[0].header.file_seq {
+            return Err(Error::LogLost(format!(
+                "log seq {} follows seq {}, expected prev_file_seq {}",
+                w[1].header.file_seq, w[0].header.file_seq, w[1].header.prev_file_seq
+            )));
+        }
+    }
+    let seq = map.header.log_file_seq;
+    let mut start_file = logs.iter().position(|l| l.header.file_seq == seq);
+    if start_file.is_none() {
+        // A reset log newer than the snapshot replaces it.
+        if let Some(i) = logs.iter().rposition(|l| l.header.prev_file_seq == 0 && l.header.file_seq > seq) {
+            let indexid = if map.header.indexid != 0 { map.header.indexid } else { logs[i].header.indexid };
+            *map = IndexMap::new(indexid);
+            map.header.log_file_seq = logs[i].header.file_seq;
+            report.reset = true;
+            start_file = Some(i);
+        }
+    }
+    let Some(start_file) = start_file else {
+        return Err(Error::LogLost(format!("no log file with seq {seq} (index points to it) and no reset log")));
+    };
+    for l in &logs[start_file..] {
+        if map.header.indexid != 0 && l.header.indexid != map.header.indexid && !report.reset {
+            return Err(Error::corrupt(l.kind, 4, format!("indexid {} does not match the index's {}", l.header.indexid, map.header.indexid)));
+        }
+    }
+    let mut start_offset = map.header.log_file_head_offset;
+    let first = logs[start_file];
+    if start_offset < u32::from(first.header.hdr_size) {
+        start_offset = u32::from(first.header.hdr_size);
+    }
+    let start_end = first.committed_end()?;
+    if start_offset > start_end {
+        return Err(Error::corrupt(
+            FileKind::Index,
+            68,
+            format!("log_file_head_offset {start_offset} is beyond the end ({start_end}) of log seq {}", first.header.file_seq),
+        ));
+    }
+
+    // Bring per-message modseqs up to the start position if the modseq header lags.
+    if let Some((highest, hseq, hoff)) = map.modseq_header() {
+        if (hseq, hoff) < (first.header.file_seq, start_offset) {
+            fill_zero_modseqs(map, highest);
+            let mut a = Applier::new(map);
+            for l in logs {
+                if l.header.file_seq < hseq || l.header.file_seq > first.header.file_seq {
+                    continue;
+                }
+                for rec in l.records() {
+                    let rec = rec?;
+                    let pos = (l.header.file_seq, rec.offset);
+                    if pos < (hseq, hoff) || pos >= (first.header.file_seq, start_offset) {
+                        continue;
+                    }
+                    a.modseq = rec.modseq;
+                    a.modseq_only(&rec);
+                }
+            }
+        }
+    }
+
+    let mut max_tail = if map.header.log_file_seq == logs[logs.len() - 1].header.file_seq {
+        map.header.log_file_tail_offset
+    } else {
+        0
+    };
+    let mut a = Applier::new(map);
+    let mut end_pos = (first.header.file_seq, start_offset);
+    let mut modseq = first.header.initial_modseq;
+    for (fi, l) in logs.iter().enumerate().skip(start_file) {
+        let is_head = fi == logs.len() - 1;
+        if is_head && fi != start_file {
+            max_tail = 0;
+        }
+        let mut it = l.records();
+        let mut trans_start_tail = u32::from(l.header.hdr_size);
+        for rec in it.by_ref() {
+            let rec = rec?;
+            if is_head {
+                track_tail(&rec, &mut max_tail);
+            }
+            trans_start_tail = rec.end();
+            if fi == start_file && rec.offset < start_offset {
+                continue;
+            }
+            report.applied += 1;
+            a.pos = (l.header.file_seq, rec.offset);
+            if let Err(why) = a.apply(&rec) {
+                report.skipped.push(wrap(l, &rec, why));
+            }
+        }
+        let _ = trans_start_tail;
+        modseq = it.modseq();
+        end_pos = (l.header.file_seq, it.committed_end());
+    }
+    drop(a);
+    report.highest_modseq = modseq;
+    let h = &mut map.header;
+    h.log_file_seq = end_pos.0;
+    h.log_file_head_offset = end_pos.1;
+    if h.log_file_tail_offset < max_tail || h.log_file_seq != seq {
+        h.log_file_tail_offset = max_tail.max(if h.log_file_seq == seq { h.log_file_tail_offset } else { 0 });
+    }
+    report.max_tail_offset = max_tail;
+    // The modseq header follows the sync position.
+    if let Some(mi) = map.ext_index(EXT_MODSEQ) {
+        if let Some((_, hseq, hoff)) = map.modseq_header() {
+            if (hseq, hoff) < end_pos {
+                let hdr = &mut map.extensions[mi].hdr;
+                hdr[0..8].copy_from_slice(&modseq.to_le_bytes());
+                hdr[8..12].copy_from_slice(&end_pos.0.to_le_bytes());
+                hdr[12..16].copy_from_slice(&end_pos.1.to_le_bytes());
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn track_tail(rec: &LogRecord<'_>, max_tail: &mut u32) {
+    if !rec.is_external() {
+        return;
+    }
+    if let Payload::HeaderUpdate(blocks) = &rec.payload {
+        if let [b] = blocks.as_slice() {
+            if b.offset == 64 && b.data.len() == 4 {
+                let t = u32_at(b.data, 0).unwrap_or(0);
+                if t > *max_tail {
+                    *max_tail = t;
+                }
+                return;
+            }
+        }
+    }
+    if *max_tail == rec.offset {
+        *max_tail = rec.end();
+    }
+}
+
+impl Applier<'_> {
+    /// Applies only the modseq effect of a record (`mail_index_modseq_update_old_rec`).
+    fn modseq_only(&mut self, rec: &LogRecord<'_>) {
+        let ranges: Vec<(u32, u32)> = match &rec.payload {
+            Payload::Append(v) => v.iter().map(|(u, _)| (*u, *u)).collect(),
+            Payload::FlagUpdate(v) => v.iter().map(|u| (u.uid1, u.uid2)).collect(),
+            Payload::KeywordUpdate { ranges, .. } => ranges.clone(),
+            Payload::KeywordReset(r) => r.clone(),
+            _ => return,
+        };
+        for (a, b) in ranges {
+            let (s, e) = self.map.range_of_uids(a, b);
+            if s < e {
+                self.modseq_to_highest(s, e);
+            }
+        }
+    }
+}
+
+/// The `rtype` of a record, for callers matching on raw types.
+pub fn record_kind(rec: &LogRecord<'_>) -> u32 {
+    rec.type_word & rtype::MASK
+}
