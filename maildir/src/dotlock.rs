@@ -120,6 +120,18 @@ fn read_local_pid(lock_path: &Path, host: &str) -> Option<i32> {
     pid.parse().ok().filter(|p: &i32| *p > 0)
 }
 
+/// Lock files this process holds right now (a thread of ours holding a
+/// lock must not be mistaken for a stale lock left by a dead process that
+/// had our pid).
+static HELD: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn held_by_us(lock_path: &Path) -> bool {
+    HELD.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .any(|p| p == lock_path)
+}
+
 fn process_exists(pid: i32) -> bool {
     match rustix::process::Pid::from_raw(pid) {
         Some(p) => !matches!(
@@ -208,7 +220,12 @@ impl Dotlock {
                     let mut stale = false;
                     if meta.mtime() < now - 2 {
                         if let Some(other) = read_local_pid(&lock_path, &host) {
-                            stale = !process_exists(other) || other as u32 == pid;
+                            stale = if other as u32 == pid {
+                                // Our pid: stale unless one of our threads holds it.
+                                !held_by_us(&lock_path)
+                            } else {
+                                !process_exists(other)
+                            };
                         }
                     }
                     if !stale && !settings.stale_timeout.is_zero() {
@@ -299,6 +316,9 @@ impl Dotlock {
         match linked {
             Ok(()) => {
                 let meta = std::fs::symlink_metadata(lock_path).ctx("lstat", lock_path)?;
+                HELD.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(lock_path.to_path_buf());
                 Ok(Some(Dotlock {
                     path: path.to_path_buf(),
                     lock_path: lock_path.to_path_buf(),
@@ -346,6 +366,13 @@ impl Dotlock {
             .ctx("utime", &self.lock_path)
     }
 
+    fn forget(&self) {
+        let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = held.iter().position(|p| *p == self.lock_path) {
+            held.swap_remove(i);
+        }
+    }
+
     /// Replaces the protected file with `data` by writing it into the lock
     /// file and renaming the lock over the file (Dovecot's
     /// `file_dotlock_replace()`); the lock is released by the rename.
@@ -361,9 +388,12 @@ impl Dotlock {
             .ctx("write", &self.lock_path)?;
         drop(f);
         self.verify()?;
-        std::fs::rename(&self.lock_path, &self.path).ctx("rename", &self.path)?;
-        self.released = true;
-        Ok(())
+        let renamed = std::fs::rename(&self.lock_path, &self.path).ctx("rename", &self.path);
+        if renamed.is_ok() {
+            self.released = true;
+            self.forget();
+        }
+        renamed
     }
 
     /// Releases the lock: removes the lock file if it is still ours.
@@ -376,7 +406,9 @@ impl Dotlock {
             return Ok(());
         }
         self.released = true;
-        self.verify()?;
+        let ours = self.verify();
+        self.forget();
+        ours?;
         std::fs::remove_file(&self.lock_path).ctx("unlink", &self.lock_path)
     }
 }

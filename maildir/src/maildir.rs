@@ -82,6 +82,13 @@ impl Maildir {
                 .mode(0o700)
                 .create(root)
                 .ctx("mkdir", root)?;
+            // As root, hand the new Maildir to the owner of its parent
+            // (the user's home), so the mail user can use it.
+            if let Some(parent) = root.parent() {
+                if let Ok(parent_perms) = Perms::of_dir(parent) {
+                    parent_perms.apply_path(root)?;
+                }
+            }
         }
         let perms = Perms::of_dir(root)?;
         for sub in ["cur", "new", "tmp"] {
