@@ -10,3 +10,20 @@ mod peer;
 pub use channel::{FdChannel, ReceivedFrame};
 pub use frame::{decode_frame, encode_frame, Decoded, FrameHeader, FrameLimits};
 pub use peer::{peer_credentials, PeerCred, PeerPolicy};
+
+use std::io::IoSlice;
+use std::os::fd::{AsFd, BorrowedFd};
+
+use crate::PrivsepError;
+
+/// Sends `bytes` with `fds` attached in one sendmsg(2), without framing or
+/// peer check; returns the bytes sent (possibly fewer). For peers that
+/// speak another format, and for testing a receiver against malformed input.
+pub fn send_raw(
+    sock: impl AsFd,
+    bytes: &[u8],
+    fds: &[BorrowedFd<'_>],
+) -> Result<usize, PrivsepError> {
+    crate::sys::socket::send_with_fds(sock.as_fd(), &[IoSlice::new(bytes)], fds)
+        .map_err(|e| PrivsepError::os("sendmsg", e))
+}

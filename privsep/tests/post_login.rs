@@ -1,0 +1,207 @@
+//! The post-login recipe, checked from outside the restricted process.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+
+use columba_privsep::{PostLoginRecipe, PrivsepError};
+use common::*;
+
+#[test]
+fn post_login_status_from_outside() {
+    require_root!();
+    let mut cmd = probe(&[
+        "--post-login",
+        "5001:5002",
+        "--groups",
+        "5003,5004",
+        "--first-valid-uid",
+        "1000",
+        "--",
+        "ready",
+        "setuid0",
+    ]);
+    cmd.stdin(Stdio::piped());
+    let waiting = Waiting::start(cmd);
+    let status = waiting.status();
+    assert_eq!(status["Uid"], "5001 5001 5001 5001");
+    assert_eq!(status["Gid"], "5002 5002 5002 5002");
+    assert_eq!(status["Groups"], "5002 5003 5004");
+    assert_eq!(status["NoNewPrivs"], "1");
+    assert_eq!(status["Seccomp"], "0");
+    assert_eq!(status["CapEff"], "0000000000000000");
+    assert_eq!(status["CapPrm"], "0000000000000000");
+    assert_eq!(status["CapBnd"], "0000000000000000");
+    assert_eq!(
+        proc_limits(waiting.pid())["Max core file size"],
+        ("0".into(), "0".into())
+    );
+    let (after, exit) = waiting.resume();
+    assert!(exit.success(), "{exit:?}");
+    // setresuid(0, 0, 0) is refused with EPERM.
+    assert_eq!(after[1], "setuid0 err 1");
+}
+
+/// A copy of `id` made setuid root: exec'd by a process without
+/// no_new_privs it runs with euid 0; with no_new_privs it does not.
+#[test]
+fn setuid_binary_gives_nothing_under_no_new_privs() {
+    require_root!();
+    let dir = empty_dir();
+    let id = dir.path().join("id-setuid");
+    std::fs::copy("/usr/bin/id", &id).unwrap();
+    chown(&id, 0, 0);
+    std::fs::set_permissions(&id, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let exec = format!("exec:{}", id.display());
+
+    let (control, exit) = run_probe(&[
+        "--post-login",
+        "5001:5001",
+        "--no-nnp",
+        "--first-valid-uid",
+        "1000",
+        "--",
+        &exec,
+    ]);
+    assert!(exit.success());
+    let control = line_with(&control, "exec ");
+    assert!(
+        control.contains("euid=0(root)"),
+        "the setuid copy works without no_new_privs (is the file system mounted nosuid?): {control}"
+    );
+
+    let (lines, exit) = run_probe(&["--post-login", "5001:5001", "--", &exec]);
+    assert!(exit.success());
+    let line = line_with(&lines, "exec ");
+    assert!(line.contains("uid=5001"), "{line}");
+    assert!(!line.contains("euid="), "setuid bit honoured: {line}");
+}
+
+#[test]
+fn files_of_another_uid_stay_closed() {
+    require_root!();
+    let dir = empty_dir();
+    let theirs = dir.path().join("theirs");
+    let mine = dir.path().join("mine");
+    for (path, uid) in [(&theirs, OTHER_UID), (&mine, TEST_UID)] {
+        std::fs::write(path, "private mail").unwrap();
+        chown(path, uid, uid);
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let read_theirs = format!("read:{}", theirs.display());
+    let read_mine = format!("read:{}", mine.display());
+    let (lines, exit) = run_probe(&["--post-login", "5001:5001", "--", &read_theirs, &read_mine]);
+    assert!(exit.success());
+    assert_eq!(lines[1], format!("read {} err 13", theirs.display()));
+    assert_eq!(lines[2], format!("read {} ok 12", mine.display()));
+}
+
+#[test]
+fn chroot_to_the_mail_home() {
+    require_root!();
+    let root = empty_dir();
+    let home = root.path().join("home/alice");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join("Maildir-marker"), "x").unwrap();
+    let (lines, exit) = run_probe(&[
+        "--post-login",
+        "5001:5001",
+        "--chroot",
+        root.path().to_str().unwrap(),
+        "--home",
+        "/home/alice",
+        "--",
+        "open:Maildir-marker",
+        "open:/home/alice/Maildir-marker",
+        "open:/etc/passwd",
+    ]);
+    assert!(exit.success(), "{lines:?}");
+    assert!(line_with(&lines, "RECORD").contains("cwd /home/alice"));
+    assert_eq!(lines[1], "open Maildir-marker ok");
+    assert_eq!(lines[2], "open /home/alice/Maildir-marker ok");
+    assert_eq!(lines[3], "open /etc/passwd err 2");
+}
+
+#[test]
+fn refuses_root_and_low_uids() {
+    // Refused before anything changes: no root needed.
+    let root = PostLoginRecipe::new(0, 100).validate();
+    assert!(matches!(root, Err(PrivsepError::RefusedUid { uid: 0, .. })));
+    let low = PostLoginRecipe::new(499, 100).validate();
+    assert!(
+        matches!(&low, Err(PrivsepError::RefusedUid { uid: 499, reason }) if reason.contains("first_valid_uid 500")),
+        "{low:?}"
+    );
+    assert!(PostLoginRecipe::new(500, 100).validate().is_ok());
+    assert!(PostLoginRecipe::new(1500, 100)
+        .first_valid_uid(2000)
+        .validate()
+        .is_err());
+    assert!(PostLoginRecipe::new(3000, 100)
+        .last_valid_uid(2999)
+        .validate()
+        .is_err());
+    assert!(matches!(
+        PostLoginRecipe::new(1000, 0).validate(),
+        Err(PrivsepError::RefusedGid { gid: 0, .. })
+    ));
+    assert!(PostLoginRecipe::new(1000, 100)
+        .home("relative/home")
+        .validate()
+        .is_err());
+
+    let (lines, exit) = run_probe(&["--post-login", "0:0"]);
+    assert_eq!(exit.code(), Some(2));
+    assert!(lines[0].starts_with("ERROR refusing to run as uid 0"));
+    let (lines, exit) = run_probe(&["--post-login", "600:600", "--first-valid-uid", "1000"]);
+    assert_eq!(exit.code(), Some(2));
+    assert_eq!(
+        lines[0],
+        "ERROR refusing to run as uid 600: below first_valid_uid 1000"
+    );
+}
+
+#[test]
+fn without_root_steps_needing_root_are_reported_skipped() {
+    require_root!();
+    let root = empty_dir();
+    // The probe starts as uid 5001 already (std's Command drops it first).
+    let mut cmd = probe(&[
+        "--post-login",
+        "5001:5001",
+        "--chroot",
+        root.path().to_str().unwrap(),
+        "--",
+        "open:/etc/hostname",
+    ]);
+    cmd.uid(TEST_UID).gid(TEST_GID).stdin(Stdio::null());
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let record = text.lines().next().unwrap();
+    for skipped in [
+        "chroot=skipped(not root (euid 5001))",
+        "cap-bounding-set=skipped(no CAP_SETPCAP",
+        "setgroups=skipped(not root (euid 5001))",
+        "setgid=skipped(not root (euid 5001); already 5001)",
+        "setuid=skipped(not root (euid 5001); already 5001)",
+    ] {
+        assert!(record.contains(skipped), "{skipped} missing from {record}");
+    }
+    // What needs no root is still applied.
+    assert!(record.contains("no-new-privs=[1]"), "{record}");
+    assert!(record.contains("verify=["), "{record}");
+
+    // Becoming another uid without root is an error, not a skip.
+    let mut cmd = probe(&["--post-login", "5002:5002"]);
+    cmd.uid(TEST_UID).gid(TEST_GID).stdin(Stdio::null());
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.starts_with("ERROR setgid needs root: running as euid 5001"),
+        "{text}"
+    );
+}
