@@ -1,10 +1,5 @@
 //! Bounds-checked little-endian field access and Dovecot's offset encoding.
 
-/// Reads a u8 at `off`, or `None` past the end.
-pub(crate) fn u8_at(b: &[u8], off: usize) -> Option<u8> {
-    b.get(off).copied()
-}
-
 /// Reads a little-endian u16 at `off`.
 pub(crate) fn u16_at(b: &[u8], off: usize) -> Option<u16> {
     let s = b.get(off..off.checked_add(2)?)?;
@@ -31,10 +26,6 @@ pub(crate) fn put_u16(b: &mut [u8], off: usize, v: u16) {
 
 pub(crate) fn put_u32(b: &mut [u8], off: usize, v: u32) {
     b[off..off + 4].copy_from_slice(&v.to_le_bytes());
-}
-
-pub(crate) fn put_u64(b: &mut [u8], off: usize, v: u64) {
-    b[off..off + 8].copy_from_slice(&v.to_le_bytes());
 }
 
 /// Rounds up to a multiple of 8 (`MAIL_INDEX_HEADER_SIZE_ALIGN`).

@@ -3,7 +3,7 @@
 //! [`IndexMap`] is the in-memory form of the file and also the state that
 //! log replay ([`crate::sync`]) updates.
 
-use crate::bytes::{align8, put_u16, put_u32, u16_at, u32_at, u64_at, u8_at};
+use crate::bytes::{align8, put_u16, put_u32, u16_at, u32_at, u64_at};
 use crate::error::{Error, FileKind, Result};
 
 /// `MAIL_INDEX_MAJOR_VERSION`.
@@ -800,8 +800,4 @@ pub(crate) fn build_keywords_header(names: &[String]) -> Vec<u8> {
         b.push(0);
     }
     b
-}
-
-pub(crate) fn flag_byte(b: &[u8], off: usize) -> u8 {
-    u8_at(b, off).unwrap_or(0)
 }
