@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use columba_imap_proto::transcript::trace;
+
 /// Arguments of `columba imap-trace`.
 #[derive(clap::Args)]
 pub struct Args {
@@ -10,11 +12,24 @@ pub struct Args {
     pub file: PathBuf,
 }
 
-/// Runs the subcommand.
+/// Runs the subcommand: one line per message, exit status 1 if any failed.
 pub fn run(args: Args) -> ExitCode {
-    eprintln!(
-        "columba imap-trace {}: the IMAP decoder is not built yet",
-        args.file.display()
-    );
-    ExitCode::FAILURE
+    let transcript = match std::fs::read(&args.file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("columba imap-trace: {}: {e}", args.file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let entries = trace(&transcript);
+    let mut failed = false;
+    for entry in &entries {
+        failed |= entry.result.is_err();
+        println!("{entry}");
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

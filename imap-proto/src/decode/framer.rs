@@ -1,0 +1,290 @@
+//! Framing: splits a byte stream into complete messages (lines plus
+//! `{n}` / `{n+}` / `~{n}` literals), enforcing limits, and skips rejected
+//! messages without losing sync.
+//!
+//! The framer remembers where its last scan stopped, so feeding a message one
+//! byte at a time costs linear time.
+
+use crate::Limits;
+
+/// What the framer found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Frame {
+    /// `buf[..n]` is one complete message.
+    Message(usize),
+    /// More bytes are needed.
+    Incomplete,
+    /// A synchronizing literal of `size` bytes was announced: a server sends `+` now.
+    Continue { size: u64 },
+    /// The current message breaks a limit. `buf[..drop]` may be dropped now;
+    /// the framer skips the rest of the message as it arrives.
+    Reject { reason: Rejection, drop: usize },
+    /// `buf[..consumed]` belonged to a rejected message and may be dropped;
+    /// `done` when the rejected message has ended.
+    Discarded { consumed: usize, done: bool },
+}
+
+/// Which limit a message broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rejection {
+    LineTooLong,
+    LiteralTooLarge { size: u64, limit: usize },
+    MessageTooLarge,
+}
+
+#[derive(Debug)]
+enum State {
+    Line,
+    Literal { end: usize },
+    Discard { skip: u64, tail: Vec<u8> },
+}
+
+/// The literal announced at the end of a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LiteralMarker {
+    pub(crate) size: u64,
+    pub(crate) non_sync: bool,
+}
+
+/// Finds `{n}`, `{n+}` or `~{n}` at the end of `line` (CR and LF removed or not).
+pub(crate) fn literal_marker(line: &[u8]) -> Option<LiteralMarker> {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let inner = line.strip_suffix(b"}")?;
+    let open = inner.iter().rposition(|&b| b == b'{')?;
+    let mut digits = &inner[open + 1..];
+    let non_sync = if let Some(d) = digits.strip_suffix(b"+") {
+        digits = d;
+        true
+    } else {
+        false
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let size = digits.iter().fold(0u64, |n, &d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    });
+    Some(LiteralMarker { size, non_sync })
+}
+
+#[derive(Debug)]
+pub(crate) struct Framer {
+    pos: usize,
+    line_start: usize,
+    state: State,
+    /// Interpret literal markers (off for AUTHENTICATE data lines and IDLE).
+    pub(crate) literals: bool,
+    /// `{n}` waits for a continuation request (the command direction).
+    sync: bool,
+}
+
+const TAIL: usize = 32;
+
+impl Framer {
+    pub(crate) fn new(sync: bool) -> Self {
+        Framer {
+            pos: 0,
+            line_start: 0,
+            state: State::Line,
+            literals: true,
+            sync,
+        }
+    }
+
+    /// True between messages (nothing of a message has been scanned).
+    pub(crate) fn idle(&self) -> bool {
+        matches!(self.state, State::Line) && self.pos == 0
+    }
+
+    fn reject(&mut self, reason: Rejection) -> Frame {
+        let drop = self.line_start;
+        self.state = State::Discard {
+            skip: 0,
+            tail: Vec::new(),
+        };
+        self.pos = 0;
+        self.line_start = 0;
+        Frame::Reject { reason, drop }
+    }
+
+    pub(crate) fn poll(&mut self, buf: &[u8], limits: &Limits) -> Frame {
+        loop {
+            match self.state {
+                State::Literal { end } => {
+                    if buf.len() < end {
+                        return Frame::Incomplete;
+                    }
+                    self.pos = end;
+                    self.line_start = end;
+                    self.state = State::Line;
+                }
+                State::Discard { .. } => return self.discard(buf),
+                State::Line => {
+                    let Some(i) = memchr::memchr(b'\n', &buf[self.pos..]) else {
+                        self.pos = buf.len();
+                        if buf.len() - self.line_start > limits.max_line {
+                            return self.reject(Rejection::LineTooLong);
+                        }
+                        if buf.len() > limits.max_message {
+                            return self.reject(Rejection::MessageTooLarge);
+                        }
+                        return Frame::Incomplete;
+                    };
+                    let line_end = self.pos + i + 1;
+                    if line_end - self.line_start > limits.max_line {
+                        self.pos = line_end;
+                        return self.reject(Rejection::LineTooLong);
+                    }
+                    if line_end > limits.max_message {
+                        return self.reject(Rejection::MessageTooLarge);
+                    }
+                    if self.literals {
+                        if let Some(lit) = literal_marker(&buf[self.line_start..line_end]) {
+                            let limit = if lit.non_sync {
+                                limits.max_non_sync_literal.min(limits.max_literal)
+                            } else {
+                                limits.max_literal
+                            };
+                            if lit.size > limit as u64 {
+                                return self.reject(Rejection::LiteralTooLarge {
+                                    size: lit.size,
+                                    limit,
+                                });
+                            }
+                            if line_end as u64 + lit.size > limits.max_message as u64 {
+                                return self.reject(Rejection::MessageTooLarge);
+                            }
+                            self.state = State::Literal {
+                                end: line_end + lit.size as usize,
+                            };
+                            self.pos = line_end;
+                            if self.sync && !lit.non_sync {
+                                return Frame::Continue { size: lit.size };
+                            }
+                            continue;
+                        }
+                    }
+                    self.pos = 0;
+                    self.line_start = 0;
+                    return Frame::Message(line_end);
+                }
+            }
+        }
+    }
+
+    fn discard(&mut self, buf: &[u8]) -> Frame {
+        let literals = self.literals;
+        let sync = self.sync;
+        let State::Discard { skip, tail } = &mut self.state else {
+            return Frame::Incomplete;
+        };
+        let mut i = 0;
+        loop {
+            if *skip > 0 {
+                let take = (*skip).min((buf.len() - i) as u64);
+                i += take as usize;
+                *skip -= take;
+                if *skip > 0 {
+                    return Frame::Discarded {
+                        consumed: i,
+                        done: false,
+                    };
+                }
+            }
+            match memchr::memchr(b'\n', &buf[i..]) {
+                None => {
+                    tail.extend_from_slice(&buf[buf.len().saturating_sub(TAIL).max(i)..]);
+                    if tail.len() > TAIL {
+                        tail.drain(..tail.len() - TAIL);
+                    }
+                    return Frame::Discarded {
+                        consumed: buf.len(),
+                        done: false,
+                    };
+                }
+                Some(j) => {
+                    let line = &buf[i..i + j];
+                    tail.extend_from_slice(&line[line.len().saturating_sub(TAIL)..]);
+                    let marker = literal_marker(tail);
+                    tail.clear();
+                    i += j + 1;
+                    match marker {
+                        // The peer sends a non-synchronizing literal without
+                        // waiting (and a server's literals never wait): skip it
+                        // and keep discarding the rest of the message.
+                        Some(lit) if literals && (lit.non_sync || !sync) => *skip = lit.size,
+                        // A synchronizing literal is never sent before `+`,
+                        // which a rejected command does not get: it ends here.
+                        _ => {
+                            self.state = State::Line;
+                            self.pos = 0;
+                            self.line_start = 0;
+                            return Frame::Discarded {
+                                consumed: i,
+                                done: true,
+                            };
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers() {
+        assert_eq!(
+            literal_marker(b"a LOGIN {5}\r\n"),
+            Some(LiteralMarker {
+                size: 5,
+                non_sync: false
+            })
+        );
+        assert_eq!(
+            literal_marker(b"a APPEND x ~{12+}"),
+            Some(LiteralMarker {
+                size: 12,
+                non_sync: true
+            })
+        );
+        assert_eq!(literal_marker(b"a LOGIN {}\r\n"), None);
+        assert_eq!(literal_marker(b"a LOGIN {x}\r\n"), None);
+        assert_eq!(
+            literal_marker(b"{99999999999999999999999}").map(|m| m.size),
+            Some(u64::MAX)
+        );
+    }
+
+    #[test]
+    fn frames_byte_by_byte_without_rescanning() {
+        let input = b"a1 LOGIN {3}\r\nabc def\r\nb2 NOOP\r\n";
+        let mut f = Framer::new(true);
+        let limits = Limits::default();
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        for &b in input.iter() {
+            buf.push(b);
+            loop {
+                match f.poll(&buf, &limits) {
+                    Frame::Message(n) => out.push(buf.drain(..n).collect::<Vec<u8>>()),
+                    Frame::Continue { size } => out.push(format!("+{size}").into_bytes()),
+                    Frame::Incomplete => break,
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        assert_eq!(
+            out,
+            vec![
+                b"+3".to_vec(),
+                b"a1 LOGIN {3}\r\nabc def\r\n".to_vec(),
+                b"b2 NOOP\r\n".to_vec()
+            ]
+        );
+    }
+}
