@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Deliver a message from stdin into a Maildir (like dovecot-lda, without Sieve; sysexits exit codes).
     Deliver(cmd::deliver::Args),
+    /// Show dovecot.index, dovecot.index.log[.2] or dovecot.index.cache like `doveadm dump` (or --json).
+    Dump(cmd::dump::Args),
     /// List a Maildir's messages: uid, flags, keywords, size, virtual size, base name.
     MaildirList(cmd::maildir_list::Args),
     /// Decode an IMAP transcript (`C: `/`S: ` lines) as real peers would, one line per message.
@@ -33,6 +35,7 @@ enum Command {
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Deliver(args) => cmd::deliver::run(args),
+        Command::Dump(args) => cmd::dump::run(args),
         Command::MaildirList(args) => cmd::maildir_list::run(args),
         Command::ImapTrace(args) => cmd::imap_trace::run(args),
         Command::Pop3Trace(args) => cmd::pop3_trace::run(args),
