@@ -9,3 +9,6 @@ mod secret;
 pub use error::{Error, Result};
 pub use secret::Secret;
 pub mod sasl;
+pub mod db;
+pub mod protocol;
+pub mod server;

@@ -121,6 +121,8 @@ pub struct ServerOptions {
     pub hostname: String,
     /// Channel binding data of the connection, for the `-PLUS` mechanisms.
     pub channel_binding: Option<ChannelBinding>,
+    /// The user ANONYMOUS logs in as.
+    pub anonymous_username: String,
 }
 
 impl Default for ServerOptions {
@@ -128,6 +130,7 @@ impl Default for ServerOptions {
         ServerOptions {
             hostname: "localhost".into(),
             channel_binding: None,
+            anonymous_username: "anonymous".into(),
         }
     }
 }

@@ -1,0 +1,325 @@
+//! Serving an [`AuthServer`] on Unix sockets the way Dovecot's auth process
+//! does: one thread per connection, password checks on a [`WorkerPool`],
+//! failure delays and the per-IP penalty applied by the connection's thread.
+
+use std::io::{Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{AuthServer, WorkerPool};
+use crate::password::random::random_hex;
+use crate::protocol::master_conn::{MasterAction, MasterConnection};
+use crate::protocol::server_conn::{Action, BackendJob, BackendReply, ClientConnection, ConnectionInfo, REQUEST_TIMEOUT};
+use crate::sasl::ServerOptions;
+use crate::{Error, Result};
+
+/// Which protocol a socket speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketKind {
+    /// auth-client (Postfix, Exim): authentication only.
+    Client,
+    /// auth-client, login variant: results can be picked up by `REQUEST`.
+    Login,
+    /// auth-master: USER, PASS, LIST, REQUEST, CACHE-FLUSH.
+    Master,
+    /// auth-userdb: USER, PASS, LIST.
+    Userdb,
+}
+
+/// Running listeners; dropping it (or [`shutdown`](Self::shutdown)) stops
+/// accepting and removes the socket files.
+pub struct AuthService {
+    stop: Arc<AtomicBool>,
+    listeners: Vec<(PathBuf, std::thread::JoinHandle<()>)>,
+}
+
+impl std::fmt::Debug for AuthService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthService")
+            .field("sockets", &self.listeners.iter().map(|(p, _)| p).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+static NEXT_CUID: AtomicU32 = AtomicU32::new(1);
+
+impl AuthService {
+    /// Binds the sockets (mode 0666, replacing stale files) and starts serving.
+    pub fn start(server: Arc<AuthServer>, sockets: &[(PathBuf, SocketKind)]) -> Result<AuthService> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let workers = Arc::new(WorkerPool::new(server.config().worker_threads));
+        let mut listeners = Vec::new();
+        for (path, kind) in sockets {
+            let _ = std::fs::remove_file(path);
+            let listener = UnixListener::bind(path).map_err(|e| Error::io(format!("bind {}", path.display()), e))?;
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
+                    .map_err(|e| Error::io(format!("chmod {}", path.display()), e))?;
+            }
+            let (server, stop, workers, kind) = (Arc::clone(&server), Arc::clone(&stop), Arc::clone(&workers), *kind);
+            let handle = std::thread::Builder::new()
+                .name("auth-listener".into())
+                .spawn(move || {
+                    for stream in listener.incoming() {
+                        if stop.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        let Ok(stream) = stream else { continue };
+                        let (server, workers) = (Arc::clone(&server), Arc::clone(&workers));
+                        let _ = std::thread::Builder::new().name("auth-conn".into()).spawn(move || match kind {
+                            SocketKind::Client | SocketKind::Login => {
+                                serve_client(stream, server, workers, kind == SocketKind::Login)
+                            }
+                            SocketKind::Master | SocketKind::Userdb => {
+                                serve_master(stream, &server, kind == SocketKind::Userdb)
+                            }
+                        });
+                    }
+                })
+                .map_err(|e| Error::io("spawn listener thread", e))?;
+            listeners.push((path.clone(), handle));
+        }
+        Ok(AuthService { stop, listeners })
+    }
+
+    /// Stops accepting and removes the sockets.
+    pub fn shutdown(mut self) {
+        self.stop_all();
+    }
+
+    fn stop_all(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for (path, handle) in self.listeners.drain(..) {
+            let _ = UnixStream::connect(&path); // wake accept()
+            let _ = handle.join();
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
+impl Drop for AuthService {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
+
+enum Input {
+    Data(Vec<u8>),
+    Closed,
+    Backend(u32, BackendReply),
+}
+
+enum Delayed {
+    Write(String),
+    Job(u32, BackendJob),
+}
+
+fn serve_client(stream: UnixStream, server: Arc<AuthServer>, workers: Arc<WorkerPool>, login: bool) {
+    let config = server.config().clone();
+    let info = ConnectionInfo {
+        server_pid: std::process::id(),
+        connection_id: NEXT_CUID.fetch_add(1, Ordering::Relaxed),
+        cookie: random_hex(16),
+        login,
+    };
+    let cookie = info.cookie.clone();
+    let options = ServerOptions {
+        hostname: config.hostname.clone(),
+        channel_binding: None,
+        anonymous_username: config.anonymous_username.clone(),
+    };
+    let (mut conn, hello) = ClientConnection::new(info, &config.mechanisms, options);
+    let mut writer = match stream.try_clone() {
+        Ok(w) => w,
+        Err(_) => return,
+    };
+    if writer.write_all(hello.as_bytes()).is_err() {
+        return;
+    }
+    let (tx, rx) = channel::<Input>();
+    let reader_tx = tx.clone();
+    let mut reader = stream;
+    let reader_thread = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 16384];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) | Err(_) => {
+                    let _ = reader_tx.send(Input::Closed);
+                    return;
+                }
+                Ok(n) => {
+                    if reader_tx.send(Input::Data(buf[..n].to_vec())).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    let mut delayed: Vec<(Instant, Delayed)> = Vec::new();
+    let mut last_expire = Instant::now();
+    let mut input_closed = false;
+    let dispatch = |id: u32, job: BackendJob, tx: &Sender<Input>| {
+        let (server, tx) = (Arc::clone(&server), tx.clone());
+        workers.run(move || {
+            let reply = job.run(&server);
+            let _ = tx.send(Input::Backend(id, reply));
+        });
+    };
+    loop {
+        let now = Instant::now();
+        // Release what is due.
+        let mut i = 0;
+        while i < delayed.len() {
+            if delayed[i].0 <= now {
+                match delayed.swap_remove(i).1 {
+                    Delayed::Write(line) => {
+                        if writer.write_all(line.as_bytes()).is_err() {
+                            input_closed = true;
+                        }
+                    }
+                    Delayed::Job(id, job) => dispatch(id, job, &tx),
+                }
+            } else {
+                i += 1;
+            }
+        }
+        if input_closed || conn.is_closed() {
+            break;
+        }
+        if now.duration_since(last_expire) > Duration::from_secs(5) {
+            last_expire = now;
+            let actions = conn.expire(now, REQUEST_TIMEOUT);
+            perform(actions, &server, &config, now, &mut writer, &mut delayed, &dispatch, &tx);
+        }
+        let wait = delayed
+            .iter()
+            .map(|(t, _)| t.saturating_duration_since(now))
+            .min()
+            .unwrap_or(Duration::from_secs(5))
+            .min(Duration::from_secs(5));
+        let actions = match rx.recv_timeout(wait) {
+            Ok(Input::Data(d)) => conn.feed(&d, Instant::now()),
+            Ok(Input::Backend(id, reply)) => conn.backend_done(id, reply),
+            Ok(Input::Closed) => {
+                input_closed = true;
+                Vec::new()
+            }
+            Err(RecvTimeoutError::Timeout) => Vec::new(),
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        perform(actions, &server, &config, Instant::now(), &mut writer, &mut delayed, &dispatch, &tx);
+        if input_closed {
+            break;
+        }
+    }
+    let _ = writer.shutdown(std::net::Shutdown::Both);
+    let _ = reader_thread.join();
+    if let Some(pid) = conn.client_pid().filter(|_| login) {
+        // Keep finished logins a little while for the master's REQUEST? Dovecot
+        // drops them with the login connection.
+        server.forget_logins(pid, &cookie);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn perform(
+    actions: Vec<Action>,
+    server: &AuthServer,
+    config: &super::AuthConfig,
+    now: Instant,
+    writer: &mut UnixStream,
+    delayed: &mut Vec<(Instant, Delayed)>,
+    dispatch: &dyn Fn(u32, BackendJob, &Sender<Input>),
+    tx: &Sender<Input>,
+) {
+    for action in actions {
+        match action {
+            Action::Send(line) => {
+                let _ = writer.write_all(line.as_bytes());
+            }
+            Action::SendSuccess { line, remote_ip } => {
+                if let Some(ip) = remote_ip {
+                    server.penalty().success(ip);
+                }
+                let _ = writer.write_all(line.as_bytes());
+            }
+            Action::SendFailure {
+                line,
+                remote_ip,
+                nodelay,
+                penalize,
+            } => {
+                if let (Some(ip), true, true) = (remote_ip, penalize, config.penalty) {
+                    server.penalty().failure(ip, now);
+                }
+                if nodelay || config.failure_delay.is_zero() {
+                    let _ = writer.write_all(line.as_bytes());
+                } else {
+                    delayed.push((now + config.failure_delay, Delayed::Write(line)));
+                }
+            }
+            Action::Backend { id, no_penalty, job } => {
+                let wait = match job.remote_ip() {
+                    Some(ip) if config.penalty && !no_penalty => server.penalty().delay(ip, now),
+                    _ => Duration::ZERO,
+                };
+                if wait.is_zero() {
+                    dispatch(id, job, tx);
+                } else {
+                    delayed.push((now + wait, Delayed::Job(id, job)));
+                }
+            }
+            Action::LoginFinished { client_pid, id, login } => server.record_login(client_pid, id, login),
+            Action::Disconnect(_) => {
+                let _ = writer.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+}
+
+fn serve_master(stream: UnixStream, server: &AuthServer, userdb_only: bool) {
+    let (mut conn, hello) = MasterConnection::new(std::process::id(), userdb_only);
+    let mut writer = match stream.try_clone() {
+        Ok(w) => w,
+        Err(_) => return,
+    };
+    if writer.write_all(hello.as_bytes()).is_err() {
+        return;
+    }
+    let mut reader = stream;
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        for action in conn.feed(&buf[..n], server) {
+            match action {
+                MasterAction::Send(text) => {
+                    if writer.write_all(text.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+                MasterAction::Disconnect(_) => return,
+            }
+        }
+        if conn.is_closed() {
+            return;
+        }
+    }
+}
+
+/// The socket paths Dovecot uses under a `base_dir`.
+pub fn dovecot_sockets(base_dir: &Path) -> Vec<(PathBuf, SocketKind)> {
+    vec![
+        (base_dir.join("auth-client"), SocketKind::Client),
+        (base_dir.join("auth-login"), SocketKind::Login),
+        (base_dir.join("auth-master"), SocketKind::Master),
+        (base_dir.join("auth-userdb"), SocketKind::Userdb),
+    ]
+}
