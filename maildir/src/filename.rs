@@ -134,7 +134,7 @@ pub struct Info {
     /// Keyword letters `a`..`z` as bits 0..25.
     pub keyword_bits: u32,
     /// Other letters (e.g. `P` "passed"), kept verbatim, sorted.
-    pub other: Vec<u8>,
+    pub other: Vec<char>,
     /// A second comma-separated flag set after the first, kept verbatim.
     pub extra: Option<String>,
 }
@@ -150,11 +150,11 @@ impl Info {
             extra,
             ..Info::default()
         };
-        for &c in first.as_bytes() {
-            if let Some(f) = Flags::from_letter(c) {
+        for c in first.chars() {
+            if let Some(f) = u8::try_from(c).ok().and_then(Flags::from_letter) {
                 info.flags |= f;
             } else if c.is_ascii_lowercase() {
-                info.keyword_bits |= 1 << (c - b'a');
+                info.keyword_bits |= 1 << (c as u8 - b'a');
             } else if !info.other.contains(&c) {
                 info.other.push(c);
             }
@@ -166,16 +166,16 @@ impl Info {
     /// The letters in Dovecot's order: all letters sorted by ASCII value,
     /// then `,extra` if there was a second flag set.
     pub fn letters(&self) -> String {
-        let mut all: Vec<u8> = self.flags.letters().into_bytes();
+        let mut all: Vec<char> = self.flags.letters().chars().collect();
         all.extend(self.other.iter().copied());
         for i in 0..26u8 {
             if self.keyword_bits & (1 << i) != 0 {
-                all.push(b'a' + i);
+                all.push(char::from(b'a' + i));
             }
         }
         all.sort_unstable();
         all.dedup();
-        let mut s = String::from_utf8_lossy(&all).into_owned();
+        let mut s: String = all.into_iter().collect();
         if let Some(extra) = &self.extra {
             s.push(',');
             s.push_str(extra);

@@ -241,6 +241,9 @@ impl Uidlist {
                 Some(i) if version == 1 => &rest[..i],
                 _ => rest,
             };
+            if base.is_empty() {
+                return Err(broken(lineno, "empty file name"));
+            }
             if let Some(old) = by_base.insert(base.to_string(), list.records.len()) {
                 // Duplicate file entry: the later UID wins.
                 list.records[old].uid = 0;
