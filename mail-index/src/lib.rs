@@ -28,6 +28,7 @@
 mod bytes;
 pub mod cache_file;
 pub mod dump;
+pub mod fuzz;
 mod error;
 pub mod index_file;
 mod lock;

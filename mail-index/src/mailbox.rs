@@ -616,8 +616,7 @@ fn rebuild_map(salvaged: Option<IndexMap>, surviving: &[SurvivingMessage]) -> In
     let mut map = IndexMap::new(base.header.indexid);
     map.header.uid_validity = if base.header.uid_validity != 0 { base.header.uid_validity } else { now() };
     let max_uid = surviving.iter().map(|m| m.uid).max().unwrap_or(0);
-    map.header.next_uid = base.header.next_uid.max(max_uid + 1).max(1);
-    map.header.first_recent_uid = base.header.first_recent_uid.clamp(1, map.header.next_uid);
+    let next_uid = base.header.next_uid.max(max_uid.saturating_add(1)).max(1);
     map.header.day_stamp = base.header.day_stamp;
     map.header.day_first_uid = base.header.day_first_uid;
     let mut msgs: Vec<&SurvivingMessage> = surviving.iter().filter(|m| m.uid != 0).collect();
@@ -667,5 +666,8 @@ fn rebuild_map(salvaged: Option<IndexMap>, surviving: &[SurvivingMessage]) -> In
             let _ = a.apply(&rec);
         }
     }
+    // UIDs are never reused: keep the highest next_uid either source knew.
+    map.header.next_uid = next_uid.max(map.header.next_uid);
+    map.header.first_recent_uid = base.header.first_recent_uid.clamp(1, map.header.next_uid);
     map
 }
