@@ -1,0 +1,9 @@
+//! Fuzz target: see `pop3_oracles::transcript`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "pop3_oracles.rs"]
+mod pop3_oracles;
+
+fuzz_target!(|data: &[u8]| pop3_oracles::transcript(data));
