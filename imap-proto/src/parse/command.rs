@@ -99,8 +99,37 @@ fn command_body(p: &mut Parser<'_>) -> PResult<CommandBody> {
         };
     }
     if !p.eat(b' ') {
+        const WITH_ARGS: &[&str] = &[
+            "LOGIN",
+            "AUTHENTICATE",
+            "ENABLE",
+            "SELECT",
+            "EXAMINE",
+            "CREATE",
+            "DELETE",
+            "RENAME",
+            "SUBSCRIBE",
+            "UNSUBSCRIBE",
+            "LIST",
+            "LSUB",
+            "STATUS",
+            "APPEND",
+            "SEARCH",
+            "FETCH",
+            "STORE",
+            "COPY",
+            "MOVE",
+            "ID",
+            "GETQUOTA",
+            "GETQUOTAROOT",
+            "SETQUOTA",
+            "COMPRESS",
+        ];
+        if WITH_ARGS.iter().any(|n| is(name, n)) {
+            return p.fail("SP and arguments");
+        }
         p.pos = start;
-        return p.fail("command with arguments");
+        return p.fail("command name");
     }
     if is(name, "LOGIN") {
         let username = p.astring()?;

@@ -1,0 +1,246 @@
+//! The streaming decoders: input split at every byte boundary, limits,
+//! resynchronisation after a rejected message, session modes, offsets.
+
+use columba_imap_proto::*;
+
+const COMMANDS: &[u8] = b"a1 LOGIN {5}\r\nalice {6+}\r\nsecret\r\n\
+a2 SELECT \"Entw&APw-rfe\"\r\n\
+a3 APPEND INBOX (\\Seen) {12}\r\nHello\r\nWorld\r\n\
+a4 UID FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (FROM)])\n\
+a5 IDLE\r\nDONE\r\n\
+a6 AUTHENTICATE PLAIN\r\nAGFsaWNlAHNlY3JldA==\r\n";
+
+/// Decodes everything fed so far; returns events as debug strings.
+fn drain(dec: &mut CommandDecoder, out: &mut Vec<String>) {
+    loop {
+        match dec.decode() {
+            Ok(Decoded::Incomplete) => return,
+            Ok(Decoded::NeedsContinuation { tag, size }) => {
+                out.push(format!("+{size} {:?}", tag.map(|t| t.to_string())))
+            }
+            Ok(Decoded::Message(m)) => out.push(format!("{m:?}")),
+            Err(e) => out.push(format!(
+                "error {} {:?} {e}",
+                e.offset(),
+                e.tag().map(|t| t.to_string())
+            )),
+        }
+    }
+}
+
+fn decode_in_chunks(input: &[u8], cuts: &[usize], limits: Limits) -> Vec<String> {
+    let mut dec = CommandDecoder::new(limits);
+    let mut out = Vec::new();
+    let mut last = 0;
+    for &c in cuts.iter().chain(std::iter::once(&input.len())) {
+        dec.feed(&input[last..c]);
+        drain(&mut dec, &mut out);
+        last = c;
+    }
+    out
+}
+
+#[test]
+fn commands_split_at_every_byte_boundary() {
+    let whole = decode_in_chunks(COMMANDS, &[], Limits::default());
+    assert_eq!(whole.len(), 10, "{whole:#?}");
+    assert!(whole[0].starts_with("+5 Some(\"a1\")"));
+    assert!(whole.iter().any(|e| e.contains("IdleDone")));
+    assert!(whole.last().unwrap().contains("AuthenticateData"));
+    // Continuation requests depend on when the literal header arrives, not on chunking.
+    for cut in 0..=COMMANDS.len() {
+        assert_eq!(
+            decode_in_chunks(COMMANDS, &[cut], Limits::default()),
+            whole,
+            "cut at {cut}"
+        );
+    }
+    for cut in 0..COMMANDS.len() {
+        for cut2 in (cut..COMMANDS.len()).step_by(7) {
+            assert_eq!(
+                decode_in_chunks(COMMANDS, &[cut, cut2], Limits::default()),
+                whole
+            );
+        }
+    }
+    let every: Vec<usize> = (1..COMMANDS.len()).collect();
+    assert_eq!(decode_in_chunks(COMMANDS, &every, Limits::default()), whole);
+}
+
+const RESPONSES: &[u8] = b"* OK [CAPABILITY IMAP4rev1 LITERAL+] ready\r\n\
+* 1 FETCH (UID 5 BODY[] {12}\r\nHello\r\nWorld BODY[TEXT] {0}\r\n FLAGS (\\Seen))\r\n\
++ go ahead\r\n\
+* LIST (\\HasNoChildren) \"/\" {3}\r\na\"b\r\n\
+a1 OK [APPENDUID 1 2] done\r\n";
+
+#[test]
+fn responses_split_at_every_byte_boundary() {
+    let run = |cuts: &[usize]| {
+        let mut dec = ResponseDecoder::new(Limits::default());
+        let mut out = Vec::new();
+        let mut last = 0;
+        for &c in cuts.iter().chain(std::iter::once(&RESPONSES.len())) {
+            dec.feed(&RESPONSES[last..c]);
+            last = c;
+            while let Decoded::Message(r) = dec.decode().unwrap() {
+                out.push(r);
+            }
+        }
+        out
+    };
+    let whole = run(&[]);
+    assert_eq!(whole.len(), 5);
+    for cut in 0..=RESPONSES.len() {
+        assert_eq!(run(&[cut]), whole);
+    }
+    let every: Vec<usize> = (1..RESPONSES.len()).collect();
+    assert_eq!(run(&every), whole);
+    // Re-encoding the decoded responses gives a stream that decodes the same.
+    let mut again = ResponseDecoder::new(Limits::default());
+    for r in &whole {
+        again.feed(&r.encode());
+    }
+    for r in &whole {
+        assert_eq!(again.decode(), Ok(Decoded::Message(r.clone())));
+    }
+}
+
+fn small() -> Limits {
+    Limits {
+        max_line: 64,
+        max_literal: 100,
+        max_non_sync_literal: 50,
+        max_message: 400,
+        max_depth: 8,
+    }
+}
+
+#[test]
+fn over_long_line_is_rejected_with_tag_and_skipped() {
+    let mut input = b"t1 NOOP\r\nt2 LOGIN ".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 200));
+    input.extend_from_slice(b" pw\r\nt3 NOOP\r\n");
+    for cut in 0..input.len() {
+        let out = decode_in_chunks(&input, &[cut], small());
+        assert_eq!(out.len(), 3, "cut {cut}: {out:#?}");
+        assert!(
+            out[1].starts_with("error 9 Some(\"t2\") line at byte 9 exceeds 64 bytes"),
+            "{out:?}"
+        );
+        assert!(out[2].contains("Noop") && out[2].contains("t3"));
+    }
+}
+
+#[test]
+fn over_limit_sync_literal_is_refused_before_data() {
+    // The client waits for "+", gets "t1 NO", and does not send the literal.
+    let input = b"t1 APPEND INBOX {1000}\r\nt2 NOOP\r\n";
+    let out = decode_in_chunks(input, &[], small());
+    assert_eq!(out.len(), 2, "{out:#?}");
+    assert!(
+        out[0]
+            .starts_with("error 0 Some(\"t1\") literal of 1000 bytes at byte 0 exceeds 100 bytes"),
+        "{out:?}"
+    );
+    assert!(out[1].contains("t2"));
+}
+
+#[test]
+fn over_limit_non_sync_literal_sent_anyway_is_skipped() {
+    // LITERAL-: non-synchronizing literals over the limit are rejected, but the
+    // client already sends the data, and the rest of the command.
+    let mut input = b"t1 APPEND INBOX {60+}\r\n".to_vec();
+    input.extend(std::iter::repeat_n(b'\n', 60));
+    input.extend_from_slice(b" (\\Seen) {70+}\r\n");
+    input.extend(std::iter::repeat_n(b'y', 70));
+    input.extend_from_slice(b"\r\nt2 NOOP\r\n");
+    let expect = decode_in_chunks(&input, &[], small());
+    assert_eq!(expect.len(), 2, "{expect:#?}");
+    assert!(expect[0].contains("literal of 60 bytes at byte 0 exceeds 50 bytes"));
+    assert!(expect[1].contains("t2"));
+    for cut in 0..input.len() {
+        assert_eq!(
+            decode_in_chunks(&input, &[cut], small()),
+            expect,
+            "cut {cut}"
+        );
+    }
+    let every: Vec<usize> = (1..input.len()).collect();
+    assert_eq!(decode_in_chunks(&input, &every, small()), expect);
+}
+
+#[test]
+fn huge_announced_literal_allocates_nothing() {
+    let input = b"t1 APPEND INBOX {18446744073709551615+}\r\n";
+    let out = decode_in_chunks(input, &[], Limits::default());
+    assert_eq!(out.len(), 1);
+    assert!(out[0].contains("literal of 18446744073709551615 bytes"));
+}
+
+#[test]
+fn message_size_limit_counts_literals() {
+    let mut input = b"t1 LOGIN {90+}\r\n".to_vec();
+    input.extend(std::iter::repeat_n(b'a', 90));
+    input.extend_from_slice(b" {90+}\r\n");
+    input.extend(std::iter::repeat_n(b'b', 90));
+    input.extend_from_slice(b"\r\nt2 NOOP\r\n");
+    let limits = Limits {
+        max_non_sync_literal: 100,
+        max_message: 150,
+        ..small()
+    };
+    let out = decode_in_chunks(&input, &[], limits);
+    assert_eq!(out.len(), 2, "{out:#?}");
+    assert!(out[0].contains("message at byte 0 exceeds 150 bytes"));
+    assert!(out[1].contains("t2"));
+}
+
+#[test]
+fn syntax_error_offsets_are_stream_offsets() {
+    let input = b"t1 NOOP\r\nt2 FETCH 1 (FLAGS FOO)\r\nt3 NOOP\r\n";
+    let out = decode_in_chunks(input, &[], Limits::default());
+    assert_eq!(out.len(), 3);
+    assert!(out[1].starts_with("error 27 Some(\"t2\")"), "{out:?}");
+}
+
+#[test]
+fn authenticate_and_idle_modes() {
+    let mut dec = CommandDecoder::new(Limits::default());
+    dec.feed(b"a AUTHENTICATE SCRAM-SHA-256\r\n");
+    assert!(matches!(
+        dec.decode(),
+        Ok(Decoded::Message(CommandEvent::Command(_)))
+    ));
+    assert_eq!(dec.mode(), CommandMode::Authenticate);
+    // A data line that would be a literal marker is just data here.
+    dec.feed(b"biwsbj1hbGljZSxyPXh5eg==\r\n");
+    assert!(matches!(
+        dec.decode(),
+        Ok(Decoded::Message(CommandEvent::AuthenticateData(
+            AuthenticateData::Data(_)
+        )))
+    ));
+    dec.feed(b"*\r\n");
+    assert_eq!(
+        dec.decode(),
+        Ok(Decoded::Message(CommandEvent::AuthenticateData(
+            AuthenticateData::Cancel
+        )))
+    );
+    assert_eq!(dec.mode(), CommandMode::Command);
+    dec.feed(b"b IDLE\r\ndone\r\nc NOOP\r\n");
+    assert!(matches!(
+        dec.decode(),
+        Ok(Decoded::Message(CommandEvent::Command(_)))
+    ));
+    assert_eq!(dec.mode(), CommandMode::Idle);
+    assert_eq!(dec.decode(), Ok(Decoded::Message(CommandEvent::IdleDone)));
+    assert!(
+        matches!(dec.decode(), Ok(Decoded::Message(CommandEvent::Command(c))) if c.body == CommandBody::Noop)
+    );
+    // Something else than DONE ends IDLE with an error.
+    dec.feed(b"d IDLE\r\ne NOOP\r\n");
+    dec.decode().unwrap();
+    assert!(dec.decode().is_err());
+    assert_eq!(dec.mode(), CommandMode::Command);
+}
