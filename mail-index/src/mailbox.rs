@@ -363,7 +363,11 @@ impl IndexDir {
             || size > self.settings.log_rotate_max_size
             || (size >= self.settings.log_rotate_min_size && u64::from(age) >= self.settings.log_rotate_min_age.as_secs());
         if want_rotate {
-            return self.rotate_locked(lock).map(|_| ());
+            match self.rotate_locked(lock) {
+                // Not in sync with the storage yet: the storage's next sync rotates.
+                Err(Error::Invalid(_)) => {}
+                other => return other.map(|_| ()),
+            }
         }
         let on_disk = self.read_index().ok().flatten();
         let view = self.open_view()?;
@@ -382,8 +386,11 @@ impl IndexDir {
     }
 
     /// Writes `map` as the new `dovecot.index` (tmp file, fsync, rename).
-    fn write_index_locked(&self, _lock: &LogLock, mut map: IndexMap) -> Result<()> {
-        map.header.log_file_tail_offset = map.header.log_file_head_offset;
+    ///
+    /// The tail offset stays where the storage is known to be in sync:
+    /// Dovecot's next storage sync starts there and must still see client
+    /// changes (flag changes, expunge requests) it has not carried out.
+    fn write_index_locked(&self, _lock: &LogLock, map: IndexMap) -> Result<()> {
         let path = self.path(FileKind::Index);
         let tmp = self.dir.join("dovecot.index.tmp");
         let _ = fs::remove_file(&tmp);
@@ -420,6 +427,15 @@ impl IndexDir {
 
     fn rotate_locked(&self, _lock: &LogLock) -> Result<u32> {
         let view = self.open_view()?;
+        if view.header().log_file_tail_offset < view.header().log_file_head_offset {
+            // Client changes the storage has not carried out yet would be
+            // skipped by its next sync; Dovecot too rotates only after a full sync.
+            return Err(Error::Invalid(format!(
+                "the storage is not in sync with the log (tail {} < head {}); sync before rotating",
+                view.header().log_file_tail_offset,
+                view.header().log_file_head_offset
+            )));
+        }
         let logs = self.read_logs()?;
         let head = &logs[logs.len() - 1];
         let end = head.committed_end()?;
@@ -464,6 +480,7 @@ impl IndexDir {
         let mut map = view.map().clone();
         map.header.log_file_seq = new_seq;
         map.header.log_file_head_offset = LOG_HEADER_SIZE as u32;
+        map.header.log_file_tail_offset = LOG_HEADER_SIZE as u32;
         map.header.log2_rotate_time = ts;
         if let Some(mi) = map.ext_index(crate::index_file::EXT_MODSEQ) {
             let hdr = &mut map.extensions[mi].hdr;

@@ -1,0 +1,147 @@
+//! Live interop with a private Dovecot 2.3: Columba writes the index files
+//! of a mailbox Dovecot uses, then Dovecot opens it without complaint and
+//! reports what Columba wrote; both take turns writing.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use columba_interop::{find_tool, require_tool, DovecotConfig, PrivateDovecot};
+use columba_mail_index::{FileKind, IndexDir, Transaction, FLAG_DELETED, FLAG_FLAGGED, FLAG_SEEN};
+
+fn save(dovecot: &PrivateDovecot, user: &str, n: usize) {
+    for i in 0..n {
+        let mut child = Command::new(find_tool("doveadm").unwrap())
+            .arg("-c")
+            .arg(dovecot.config_path())
+            .args(["save", "-u", user, "-m", "INBOX"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        write!(child.stdin.take().unwrap(), "Subject: message {i}\r\nMessage-ID: <m{i}@example.test>\r\n\r\nbody {i}\r\n").unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+}
+
+fn doveadm_ok(dovecot: &PrivateDovecot, args: &[&str]) -> String {
+    let out = dovecot.doveadm(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "doveadm {args:?}: {stderr}");
+    assert!(!stderr.contains("rror") && !stderr.contains("orrupt"), "doveadm {args:?} complained: {stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `uid -> (system flags, keywords, modseq)` as Dovecot reports them.
+fn fetch(dovecot: &PrivateDovecot) -> Vec<(u32, Vec<String>, u64)> {
+    let out = doveadm_ok(dovecot, &["-f", "tab", "fetch", "-u", "alice", "uid flags modseq", "mailbox", "INBOX", "all"]);
+    out.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let mut flags: Vec<String> = f[1].split(' ').filter(|s| !s.is_empty() && *s != "\\Recent").map(str::to_string).collect();
+            flags.sort();
+            (f[0].parse().unwrap(), flags, f[2].parse().unwrap())
+        })
+        .collect()
+}
+
+fn columba_view(index: &IndexDir) -> Vec<(u32, Vec<String>, u64)> {
+    let view = index.open_view().unwrap();
+    assert!(view.skipped.is_empty(), "{:?}", view.skipped);
+    view.messages()
+        .map(|m| {
+            let mut flags: Vec<String> = [(0x01, "\\Answered"), (0x02, "\\Flagged"), (0x04, "\\Deleted"), (0x08, "\\Seen"), (0x10, "\\Draft")]
+                .iter()
+                .filter(|(b, _)| m.flags & b != 0)
+                .map(|(_, n)| n.to_string())
+                .collect();
+            flags.extend(m.keywords.iter().map(|k| k.to_string()));
+            flags.sort();
+            (m.uid, flags, m.modseq)
+        })
+        .collect()
+}
+
+fn assert_no_problems(dovecot: &PrivateDovecot) {
+    let problems = dovecot.log_problems();
+    assert!(problems.is_empty(), "Dovecot logged: {problems:#?}");
+    let log = dovecot.log();
+    assert!(!log.contains("ebuild") && !log.contains("fsck"), "Dovecot rebuilt the index:\n{log}");
+}
+
+#[test]
+fn dovecot_accepts_what_columba_writes() {
+    require_tool!("doveadm");
+    let dovecot = PrivateDovecot::start(DovecotConfig::default().user("alice", "alicepw")).unwrap();
+    save(&dovecot, "alice", 5);
+    // Turn on modseqs the way a CONDSTORE client does.
+    fetch(&dovecot);
+    let index = IndexDir::new(dovecot.maildir("alice"));
+    assert_eq!(columba_view(&index), fetch(&dovecot), "Columba reads Dovecot's files as Dovecot does");
+
+    // Columba: flag and keyword changes, an expunge request.
+    let mut t = Transaction::new();
+    t.add_flags(1, 2, FLAG_SEEN)
+        .add_flags(3, 3, FLAG_FLAGGED | FLAG_DELETED)
+        .add_keyword("$Columba", &[(2, 2), (4, 5)])
+        .add_keyword("Work", &[(5, 5)]);
+    index.commit(&t).unwrap();
+    let mut t = Transaction::new();
+    t.remove_keyword("$Columba", &[(5, 5)]).expunge(3, [0; 16]);
+    index.commit(&t).unwrap();
+    dovecot.fix_ownership("alice").unwrap();
+    let after = fetch(&dovecot);
+    let uids: Vec<u32> = after.iter().map(|m| m.0).collect();
+    assert_eq!(uids, vec![1, 2, 4, 5], "Dovecot carried out the expunge request");
+    assert_eq!(after[1].1, vec!["$Columba", "\\Seen"]);
+    assert_eq!(after[3].1, vec!["Work"]);
+    assert_eq!(columba_view(&index), after);
+    assert_no_problems(&dovecot);
+
+    // Columba: modseq update, then rotate the log and rewrite dovecot.index.
+    let highest = index.open_view().unwrap().highest_modseq;
+    let mut t = Transaction::new();
+    t.update_modseq(4, highest + 10);
+    index.commit(&t).unwrap();
+    // Rotation waits until the storage has carried out every client change.
+    assert!(index.rotate().is_err());
+    dovecot.fix_ownership("alice").unwrap();
+    fetch(&dovecot);
+    let seq = index.rotate().unwrap();
+    assert!(index.path(FileKind::Log2).exists());
+    let view = index.open_view().unwrap();
+    assert_eq!(view.header().log_file_seq, seq);
+    assert!(view.had_index_file);
+    dovecot.fix_ownership("alice").unwrap();
+    let after = fetch(&dovecot);
+    assert_eq!(after[2], (4, vec!["$Columba".to_string()], highest + 10));
+    assert_eq!(columba_view(&index), after);
+    assert_no_problems(&dovecot);
+
+    // Taking turns: Dovecot writes, Columba reads; Columba writes, Dovecot reads.
+    doveadm_ok(&dovecot, &["flags", "add", "-u", "alice", "\\Answered $Dove", "mailbox", "INBOX", "uid", "1"]);
+    save(&dovecot, "alice", 2);
+    assert_eq!(columba_view(&index), fetch(&dovecot));
+    let mut t = Transaction::new();
+    t.remove_flags(1, 1, FLAG_SEEN).add_keyword("$Dove", &[(6, 7)]);
+    index.commit(&t).unwrap();
+    index.rewrite_index().unwrap();
+    dovecot.fix_ownership("alice").unwrap();
+    let after = fetch(&dovecot);
+    assert_eq!(after[0].1, vec!["$Dove", "\\Answered"]);
+    assert_eq!(columba_view(&index), after);
+
+    let status = doveadm_ok(&dovecot, &["mailbox", "status", "-u", "alice", "messages unseen uidnext highestmodseq", "INBOX"]);
+    let view = index.open_view().unwrap();
+    let unseen = view.messages().filter(|m| m.flags & FLAG_SEEN == 0).count();
+    assert_eq!(
+        status.trim(),
+        format!(
+            "INBOX messages={} uidnext={} unseen={} highestmodseq={}",
+            view.header().messages_count,
+            view.header().next_uid,
+            unseen,
+            view.highest_modseq
+        )
+    );
+    assert_no_problems(&dovecot);
+}
