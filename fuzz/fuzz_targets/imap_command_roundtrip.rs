@@ -1,0 +1,9 @@
+//! Fuzz target: see `imap_oracles::command_roundtrip`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "imap_oracles.rs"]
+mod imap_oracles;
+
+fuzz_target!(|data: &[u8]| imap_oracles::command_roundtrip(data));
