@@ -55,7 +55,7 @@ pub fn decode_offset(raw: [u8; 4]) -> u32 {
 /// sizes and cache offsets (`mail_index_uint32_to_offset`). Returns `None`
 /// for values that cannot be encoded.
 pub fn encode_offset(n: u32) -> Option<[u8; 4]> {
-    if n % 4 != 0 || n >= 0x4000_0000 {
+    if !n.is_multiple_of(4) || n >= 0x4000_0000 {
         return None;
     }
     let v = n >> 2;

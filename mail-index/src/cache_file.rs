@@ -178,19 +178,29 @@ fn corrupt(offset: usize, reason: impl Into<String>) -> Error {
 /// Parses one field header at `off`; returns (next_offset, fields).
 fn parse_field_header(b: &[u8], off: usize) -> Result<(u32, Vec<CacheField>)> {
     let next_raw = u32_at(b, off).ok_or_else(|| corrupt(off, "field header beyond end of file"))?;
-    let size = u32_at(b, off + 4).ok_or_else(|| corrupt(off + 4, "field header truncated"))? as usize;
-    let count = u32_at(b, off + 8).ok_or_else(|| corrupt(off + 8, "field header truncated"))? as usize;
+    let size =
+        u32_at(b, off + 4).ok_or_else(|| corrupt(off + 4, "field header truncated"))? as usize;
+    let count =
+        u32_at(b, off + 8).ok_or_else(|| corrupt(off + 8, "field header truncated"))? as usize;
     let need = count
         .checked_mul(10)
         .and_then(|n| n.checked_add(12))
         .ok_or_else(|| corrupt(off + 8, "fields_count overflows"))?;
     if size < need {
-        return Err(corrupt(off + 4, format!("field header size {size} too small for {count} fields")));
+        return Err(corrupt(
+            off + 4,
+            format!("field header size {size} too small for {count} fields"),
+        ));
     }
     let end = off
         .checked_add(size)
         .filter(|e| *e <= b.len())
-        .ok_or_else(|| corrupt(off + 4, format!("field header of {size} bytes exceeds file")))?;
+        .ok_or_else(|| {
+            corrupt(
+                off + 4,
+                format!("field header of {size} bytes exceeds file"),
+            )
+        })?;
     let h = &b[off..end];
     let mut names = &h[12 + 10 * count..];
     let mut fields = Vec::with_capacity(count);
@@ -199,9 +209,17 @@ fn parse_field_header(b: &[u8], off: usize) -> Result<(u32, Vec<CacheField>)> {
         let fsize = u32_at(h, 12 + 4 * count + 4 * i).unwrap_or(0);
         let t = h[12 + 8 * count + i];
         let decision = h[12 + 9 * count + i];
-        let field_type = FieldType::from_u8(t).ok_or_else(|| corrupt(off + 12 + 8 * count + i, format!("field {i}: invalid type {t}")))?;
+        let field_type = FieldType::from_u8(t).ok_or_else(|| {
+            corrupt(
+                off + 12 + 8 * count + i,
+                format!("field {i}: invalid type {t}"),
+            )
+        })?;
         if !matches!(decision & 0x7f, 0..=2) {
-            return Err(corrupt(off + 12 + 9 * count + i, format!("field {i}: invalid decision {decision:#x}")));
+            return Err(corrupt(
+                off + 12 + 9 * count + i,
+                format!("field {i}: invalid decision {decision:#x}"),
+            ));
         }
         let nul = names
             .iter()
@@ -212,11 +230,17 @@ fn parse_field_header(b: &[u8], off: usize) -> Result<(u32, Vec<CacheField>)> {
         }
         let name = String::from_utf8_lossy(&names[..nul]).into_owned();
         names = &names[nul + 1..];
-        if fields.iter().any(|f: &CacheField| f.name.eq_ignore_ascii_case(&name)) {
+        if fields
+            .iter()
+            .any(|f: &CacheField| f.name.eq_ignore_ascii_case(&name))
+        {
             return Err(corrupt(off, format!("duplicate field {name}")));
         }
         if field_type.is_fixed_size() && fsize == VARIABLE_SIZE {
-            return Err(corrupt(off + 12 + 4 * count + 4 * i, format!("fixed field {name} has variable size")));
+            return Err(corrupt(
+                off + 12 + 4 * count + 4 * i,
+                format!("fixed field {name} has variable size"),
+            ));
         }
         fields.push(CacheField {
             name,
@@ -234,7 +258,10 @@ impl CacheFile {
     pub fn parse(data: Vec<u8>) -> Result<CacheFile> {
         let b = &data;
         if b.len() < HEADER_SIZE {
-            return Err(corrupt(b.len(), format!("file is {} bytes, shorter than the 32-byte header", b.len())));
+            return Err(corrupt(
+                b.len(),
+                format!("file is {} bytes, shorter than the 32-byte header", b.len()),
+            ));
         }
         let header = CacheHeader {
             major_version: b[0],
@@ -249,10 +276,19 @@ impl CacheFile {
             field_header_offset_raw: u32_at(b, 28).unwrap_or(0),
         };
         if header.major_version != 1 {
-            return Err(corrupt(0, format!("major version {} is not 1", header.major_version)));
+            return Err(corrupt(
+                0,
+                format!("major version {} is not 1", header.major_version),
+            ));
         }
         if header.compat_sizeof_uoff_t != 8 {
-            return Err(corrupt(1, format!("compat_sizeof_uoff_t {} is not 8", header.compat_sizeof_uoff_t)));
+            return Err(corrupt(
+                1,
+                format!(
+                    "compat_sizeof_uoff_t {} is not 8",
+                    header.compat_sizeof_uoff_t
+                ),
+            ));
         }
         if header.file_seq == 0 {
             return Err(corrupt(8, "file_seq is 0"));
@@ -261,21 +297,32 @@ impl CacheFile {
         let mut offsets = Vec::new();
         let mut off = header.field_header_offset() as usize;
         while off != 0 {
-            if off < HEADER_SIZE || off % 4 != 0 {
+            if off < HEADER_SIZE || !off.is_multiple_of(4) {
                 return Err(corrupt(28, format!("field header offset {off} invalid")));
             }
             if offsets.len() > 4096 {
                 return Err(corrupt(off, "too many chained field headers"));
             }
             let (next, f) = parse_field_header(b, off)?;
-            if f.len() < fields.len() || fields.iter().zip(&f).any(|(a, b): (&CacheField, &CacheField)| !a.name.eq_ignore_ascii_case(&b.name)) {
-                return Err(corrupt(off, "field header does not extend the previous one"));
+            if f.len() < fields.len()
+                || fields
+                    .iter()
+                    .zip(&f)
+                    .any(|(a, b): (&CacheField, &CacheField)| !a.name.eq_ignore_ascii_case(&b.name))
+            {
+                return Err(corrupt(
+                    off,
+                    "field header does not extend the previous one",
+                ));
             }
             offsets.push(off as u32);
             fields = f;
             let next = next as usize;
             if next != 0 && next <= off && header.minor_version >= 1 {
-                return Err(corrupt(off, format!("field header next_offset {next} does not increase")));
+                return Err(corrupt(
+                    off,
+                    format!("field header next_offset {next} does not increase"),
+                ));
             }
             off = next;
         }
@@ -296,18 +343,29 @@ impl CacheFile {
     pub fn record(&self, offset: u32) -> Result<CacheRecord<'_>> {
         let b = &self.data;
         let off = offset as usize;
-        if off < HEADER_SIZE || off % 4 != 0 {
+        if off < HEADER_SIZE || !off.is_multiple_of(4) {
             return Err(corrupt(off, format!("cache record offset {off} invalid")));
         }
-        let prev_offset = u32_at(b, off).ok_or_else(|| corrupt(off, "cache record beyond end of file"))?;
-        let size = u32_at(b, off + 4).ok_or_else(|| corrupt(off, "cache record beyond end of file"))? as usize;
-        if size < 8 || size % 4 != 0 {
-            return Err(corrupt(off + 4, format!("cache record size {size} invalid")));
+        let prev_offset =
+            u32_at(b, off).ok_or_else(|| corrupt(off, "cache record beyond end of file"))?;
+        let size = u32_at(b, off + 4)
+            .ok_or_else(|| corrupt(off, "cache record beyond end of file"))?
+            as usize;
+        if size < 8 || !size.is_multiple_of(4) {
+            return Err(corrupt(
+                off + 4,
+                format!("cache record size {size} invalid"),
+            ));
         }
         let end = off
             .checked_add(size)
             .filter(|e| *e <= b.len())
-            .ok_or_else(|| corrupt(off + 4, format!("cache record of {size} bytes exceeds file")))?;
+            .ok_or_else(|| {
+                corrupt(
+                    off + 4,
+                    format!("cache record of {size} bytes exceeds file"),
+                )
+            })?;
         let mut values = Vec::new();
         let mut p = off + 8;
         while p < end {
@@ -318,14 +376,24 @@ impl CacheFile {
                 .ok_or_else(|| corrupt(p, format!("unknown field index {idx}")))?;
             p += 4;
             let len = if field.size == VARIABLE_SIZE {
-                let l = u32_at(b, p).filter(|_| p + 4 <= end).ok_or_else(|| corrupt(p, "truncated field length"))?;
+                let l = u32_at(b, p)
+                    .filter(|_| p + 4 <= end)
+                    .ok_or_else(|| corrupt(p, "truncated field length"))?;
                 p += 4;
                 l as usize
             } else {
                 field.size as usize
             };
-            let dend = p.checked_add(len).filter(|e| *e <= end).ok_or_else(|| corrupt(p, format!("field {} of {len} bytes crosses the record end", field.name)))?;
-            values.push(CachedValue { field: idx, data: &b[p..dend] });
+            let dend = p.checked_add(len).filter(|e| *e <= end).ok_or_else(|| {
+                corrupt(
+                    p,
+                    format!("field {} of {len} bytes crosses the record end", field.name),
+                )
+            })?;
+            values.push(CachedValue {
+                field: idx,
+                data: &b[p..dend],
+            });
             p = align4(dend);
         }
         Ok(CacheRecord {
@@ -343,7 +411,13 @@ impl CacheFile {
         while off != 0 {
             let r = self.record(off)?;
             if r.prev_offset >= off {
-                return Err(corrupt(off as usize, format!("record chain loops (prev_offset {} >= {off})", r.prev_offset)));
+                return Err(corrupt(
+                    off as usize,
+                    format!(
+                        "record chain loops (prev_offset {} >= {off})",
+                        r.prev_offset
+                    ),
+                ));
             }
             off = r.prev_offset;
             out.push(r);
@@ -354,7 +428,11 @@ impl CacheFile {
     /// Looks up a field's value for a message chain (first occurrence from the
     /// newest record; bitmasks ORed).
     pub fn lookup(&self, newest: u32, field_name: &str) -> Result<Option<Vec<u8>>> {
-        let Some(idx) = self.fields.iter().position(|f| f.name.eq_ignore_ascii_case(field_name)) else {
+        let Some(idx) = self
+            .fields
+            .iter()
+            .position(|f| f.name.eq_ignore_ascii_case(field_name))
+        else {
             return Ok(None);
         };
         let bitmask = self.fields[idx].field_type == FieldType::Bitmask;

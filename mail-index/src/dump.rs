@@ -30,7 +30,12 @@ pub fn unixdate(t: u32) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 fn hex(b: &[u8]) -> String {
@@ -123,14 +128,24 @@ pub fn log_text(log: &LogFile, out: &mut String) -> Result<()> {
     let _ = writeln!(out, "hdr size = {}", h.hdr_size);
     let _ = writeln!(out, "index id = {}", h.indexid);
     let _ = writeln!(out, "file seq = {}", h.file_seq);
-    let _ = writeln!(out, "prev file = {}/{}", h.prev_file_seq, h.prev_file_offset);
+    let _ = writeln!(
+        out,
+        "prev file = {}/{}",
+        h.prev_file_seq, h.prev_file_offset
+    );
     let _ = writeln!(out, "create stamp = {}", h.create_stamp);
     let _ = writeln!(out, "initial modseq = {}", h.initial_modseq);
     let _ = writeln!(out, "compat flags = {:x}", h.compat_flags);
     let mut intro_record_size = 0usize;
     for rec in log.records() {
         let rec = rec?;
-        let _ = write!(out, "record: offset={}, type={}, size={}", rec.offset, type_name(rec.type_word), rec.size);
+        let _ = write!(
+            out,
+            "record: offset={}, type={}, size={}",
+            rec.offset,
+            type_name(rec.type_word),
+            rec.size
+        );
         if rec.modseq_changed {
             let _ = write!(out, ", modseq={}", rec.modseq);
         }
@@ -185,9 +200,16 @@ fn log_record_body(rec: &LogRecord<'_>, intro_record_size: &mut usize, out: &mut
             }
             let mut data = &p[4..4 + size];
             while size > 0 {
-                match HEADER_FIELDS.iter().find(|(_, o, s)| *o == offset && *s <= size) {
+                match HEADER_FIELDS
+                    .iter()
+                    .find(|(_, o, s)| *o == offset && *s <= size)
+                {
                     None => {
-                        let _ = writeln!(out, " - offset = {offset}, size = {size}: {}", data_str(data));
+                        let _ = writeln!(
+                            out,
+                            " - offset = {offset}, size = {size}: {}",
+                            data_str(data)
+                        );
                         break;
                     }
                     Some((name, _, fsize)) => {
@@ -220,9 +242,17 @@ fn log_record_body(rec: &LogRecord<'_>, intro_record_size: &mut usize, out: &mut
         }
         Payload::ExtHdrUpdate { wide, .. } => {
             let (off, size, fixed) = if *wide {
-                (u32_at(p, 0).unwrap_or(0) as usize, u32_at(p, 4).unwrap_or(0) as usize, 8)
+                (
+                    u32_at(p, 0).unwrap_or(0) as usize,
+                    u32_at(p, 4).unwrap_or(0) as usize,
+                    8,
+                )
             } else {
-                (usize::from(u16_at(p, 0).unwrap_or(0)), usize::from(u16_at(p, 2).unwrap_or(0)), 4)
+                (
+                    usize::from(u16_at(p, 0).unwrap_or(0)),
+                    usize::from(u16_at(p, 2).unwrap_or(0)),
+                    4,
+                )
             };
             let _ = write!(out, " - offset = {off}, size = {size}");
             if fixed + size <= p.len() {
@@ -257,7 +287,12 @@ fn log_record_body(rec: &LogRecord<'_>, intro_record_size: &mut usize, out: &mut
             }
         }
         Payload::KeywordUpdate { add, name, ranges } => {
-            let _ = write!(out, " - modify={}, name={}, uids=", u8::from(!*add), String::from_utf8_lossy(name));
+            let _ = write!(
+                out,
+                " - modify={}, name={}, uids=",
+                u8::from(!*add),
+                String::from_utf8_lossy(name)
+            );
             for (a, b) in ranges {
                 let _ = write!(out, "{a}-{b},");
             }
@@ -288,7 +323,10 @@ fn attribute_text(raw: &[u8], out: &mut String) {
     let mut i = 0;
     let mut extra_count = 0;
     while i < raw.len() && raw[i] != 0 {
-        let end = raw[i..].iter().position(|c| *c == 0).map_or(raw.len(), |e| i + e);
+        let end = raw[i..]
+            .iter()
+            .position(|c| *c == 0)
+            .map_or(raw.len(), |e| i + e);
         if raw[i] == b'+' {
             extra_count += 1;
         }
@@ -315,7 +353,12 @@ fn attribute_text(raw: &[u8], out: &mut String) {
         };
         let ts = u32_at(raw, pos).unwrap_or(0);
         pos += 4;
-        let _ = write!(out, " - {op}: {scope}/{} : timestamp={}", String::from_utf8_lossy(k.get(2..).unwrap_or(&[])), unixdate(ts));
+        let _ = write!(
+            out,
+            " - {op}: {scope}/{} : timestamp={}",
+            String::from_utf8_lossy(k.get(2..).unwrap_or(&[])),
+            unixdate(ts)
+        );
         if k.first() == Some(&b'+') {
             let _ = write!(out, " value_len={}", u32_at(raw, pos).unwrap_or(0));
             pos += 4;
@@ -369,27 +412,80 @@ pub fn log_json(log: &LogFile) -> Value {
 
 fn index_header_text(map: &IndexMap, out: &mut String) {
     let h = &map.header;
-    let _ = writeln!(out, "version .................. = {}.{}", h.major_version, h.minor_version);
+    let _ = writeln!(
+        out,
+        "version .................. = {}.{}",
+        h.major_version, h.minor_version
+    );
     let _ = writeln!(out, "base header size ......... = {}", h.base_header_size);
     let _ = writeln!(out, "header size .............. = {}", h.header_size);
     let _ = writeln!(out, "record size .............. = {}", h.record_size);
     let _ = writeln!(out, "compat flags ............. = {}", h.compat_flags);
-    let _ = writeln!(out, "index id ................. = {} ({})", h.indexid, unixdate(h.indexid));
+    let _ = writeln!(
+        out,
+        "index id ................. = {} ({})",
+        h.indexid,
+        unixdate(h.indexid)
+    );
     let _ = writeln!(out, "flags .................... = {}", h.flags);
-    let _ = writeln!(out, "uid validity ............. = {} ({})", h.uid_validity, unixdate(h.uid_validity));
+    let _ = writeln!(
+        out,
+        "uid validity ............. = {} ({})",
+        h.uid_validity,
+        unixdate(h.uid_validity)
+    );
     let _ = writeln!(out, "next uid ................. = {}", h.next_uid);
     let _ = writeln!(out, "messages count ........... = {}", h.messages_count);
-    let _ = writeln!(out, "seen messages count ...... = {}", h.seen_messages_count);
-    let _ = writeln!(out, "deleted messages count ... = {}", h.deleted_messages_count);
+    let _ = writeln!(
+        out,
+        "seen messages count ...... = {}",
+        h.seen_messages_count
+    );
+    let _ = writeln!(
+        out,
+        "deleted messages count ... = {}",
+        h.deleted_messages_count
+    );
     let _ = writeln!(out, "first recent uid ......... = {}", h.first_recent_uid);
-    let _ = writeln!(out, "first unseen uid lowwater  = {}", h.first_unseen_uid_lowwater);
-    let _ = writeln!(out, "first deleted uid lowwater = {}", h.first_deleted_uid_lowwater);
+    let _ = writeln!(
+        out,
+        "first unseen uid lowwater  = {}",
+        h.first_unseen_uid_lowwater
+    );
+    let _ = writeln!(
+        out,
+        "first deleted uid lowwater = {}",
+        h.first_deleted_uid_lowwater
+    );
     let _ = writeln!(out, "log file seq ............. = {}", h.log_file_seq);
-    let _ = writeln!(out, "log file tail offset ..... = {}", h.log_file_tail_offset);
-    let _ = writeln!(out, "log file head offset ..... = {}", h.log_file_head_offset);
-    let _ = writeln!(out, "log2 rotate time ......... = {} ({})", h.log2_rotate_time, unixdate(h.log2_rotate_time));
-    let _ = writeln!(out, "last temp file scan ...... = {} ({})", h.last_temp_file_scan, unixdate(h.last_temp_file_scan));
-    let _ = writeln!(out, "day stamp ................ = {} ({})", h.day_stamp, unixdate(h.day_stamp));
+    let _ = writeln!(
+        out,
+        "log file tail offset ..... = {}",
+        h.log_file_tail_offset
+    );
+    let _ = writeln!(
+        out,
+        "log file head offset ..... = {}",
+        h.log_file_head_offset
+    );
+    let _ = writeln!(
+        out,
+        "log2 rotate time ......... = {} ({})",
+        h.log2_rotate_time,
+        unixdate(h.log2_rotate_time)
+    );
+    let _ = writeln!(
+        out,
+        "last temp file scan ...... = {} ({})",
+        h.last_temp_file_scan,
+        unixdate(h.last_temp_file_scan)
+    );
+    let _ = writeln!(
+        out,
+        "day stamp ................ = {} ({})",
+        h.day_stamp,
+        unixdate(h.day_stamp)
+    );
     for (i, d) in h.day_first_uid.iter().enumerate() {
         let _ = writeln!(out, "day first uid[{i}] ......... = {d}");
     }
@@ -472,7 +568,12 @@ pub fn cache_header_text(cache: &CacheFile, out: &mut String) {
     let h = &cache.header;
     let _ = writeln!(out, "major version ........ = {}", h.major_version);
     let _ = writeln!(out, "minor version ........ = {}", h.minor_version);
-    let _ = writeln!(out, "indexid .............. = {} ({})", h.indexid, unixdate(h.indexid));
+    let _ = writeln!(
+        out,
+        "indexid .............. = {} ({})",
+        h.indexid,
+        unixdate(h.indexid)
+    );
     let _ = writeln!(
         out,
         "file_seq ............. = {} ({}) ({} purges)",
@@ -482,7 +583,11 @@ pub fn cache_header_text(cache: &CacheFile, out: &mut String) {
     );
     let _ = writeln!(out, "continued_record_count = {}", h.continued_record_count);
     let _ = writeln!(out, "record_count ......... = {}", h.record_count);
-    let _ = writeln!(out, "used_file_size (old) . = {}", h.backwards_compat_used_file_size);
+    let _ = writeln!(
+        out,
+        "used_file_size (old) . = {}",
+        h.backwards_compat_used_file_size
+    );
     let _ = writeln!(out, "deleted_record_count . = {}", h.deleted_record_count);
     let _ = writeln!(
         out,
@@ -493,14 +598,24 @@ pub fn cache_header_text(cache: &CacheFile, out: &mut String) {
     out.push_str("-- Cache fields --\n");
     out.push_str(" #  Name                                         Type Size Dec  Last used\n");
     for (i, f) in cache.fields.iter().enumerate() {
-        let _ = write!(out, "{i:2}: {:<44} {:<4} ", f.name, f.field_type.short_name());
+        let _ = write!(
+            out,
+            "{i:2}: {:<44} {:<4} ",
+            f.name,
+            f.field_type.short_name()
+        );
         if f.size != VARIABLE_SIZE || f.field_type.is_fixed_size() {
             let _ = write!(out, "{:4} ", f.size);
         } else {
             out.push_str("   - ");
         }
         // Dovecot ignores the FORCED bit stored in the file (it comes from configuration).
-        let _ = writeln!(out, "{:<4} {}", decision_str(f.decision & 0x7f), &unixdate(f.last_used)[..16]);
+        let _ = writeln!(
+            out,
+            "{:<4} {}",
+            decision_str(f.decision & 0x7f),
+            &unixdate(f.last_used)[..16]
+        );
     }
 }
 
@@ -520,7 +635,12 @@ fn cache_value_text(cache: &CacheFile, field: u32, data: &[u8]) -> String {
             if f.name == "body.snippet" && !data.is_empty() {
                 let rest = &data[1..];
                 let rest = rest.strip_suffix(&[0]).unwrap_or(rest);
-                let _ = write!(s, " (version={}: {})", data[0], String::from_utf8_lossy(rest));
+                let _ = write!(
+                    s,
+                    " (version={}: {})",
+                    data[0],
+                    String::from_utf8_lossy(rest)
+                );
             }
         }
         FieldType::String => {
@@ -565,7 +685,13 @@ fn cache_value_text(cache: &CacheFile, field: u32, data: &[u8]) -> String {
 /// map order. Returns (ext index in map or None, number, name, size, align).
 fn registered_exts(map: &IndexMap) -> Vec<(Option<usize>, usize, String, u16, u16)> {
     let mut out = vec![
-        (map.ext_index(EXT_KEYWORDS), 0, EXT_KEYWORDS.to_string(), 2u16, 1u16),
+        (
+            map.ext_index(EXT_KEYWORDS),
+            0,
+            EXT_KEYWORDS.to_string(),
+            2u16,
+            1u16,
+        ),
         (map.ext_index(EXT_MODSEQ), 1, EXT_MODSEQ.to_string(), 8, 8),
     ];
     for (i, e) in map.extensions.iter().enumerate() {
@@ -583,7 +709,11 @@ pub fn view_text(view: &View, name: &str, out: &mut String) -> Result<()> {
     let map = view.map();
     let _ = writeln!(out, "-- INDEX: {name}");
     index_header_text(map, out);
-    let _ = writeln!(out, "\n-- CACHE: {}", name.replace("dovecot.index", "dovecot.index.cache"));
+    let _ = writeln!(
+        out,
+        "\n-- CACHE: {}",
+        name.replace("dovecot.index", "dovecot.index.cache")
+    );
     match &view.cache {
         Some(c) => cache_header_text(c, out),
         None => out.push_str("cache is unusable\n"),
@@ -593,7 +723,14 @@ pub fn view_text(view: &View, name: &str, out: &mut String) -> Result<()> {
     let mut first_err = None;
     for m in view.messages() {
         let idx = m.seq as usize - 1;
-        let _ = writeln!(out, "RECORD: seq={}, uid={}, flags=0x{:02x} {}", m.seq, m.uid, m.flags, flags_str(m.flags));
+        let _ = writeln!(
+            out,
+            "RECORD: seq={}, uid={}, flags=0x{:02x} {}",
+            m.seq,
+            m.uid,
+            m.flags,
+            flags_str(m.flags)
+        );
         for (ei, n, ename, size, align) in &regs {
             let Some(ei) = ei else { continue };
             let e = &map.extensions[*ei];
@@ -616,9 +753,14 @@ pub fn view_text(view: &View, name: &str, out: &mut String) -> Result<()> {
                 match cache.chain(off) {
                     Ok(chain) => {
                         for r in chain {
-                            let _ = writeln!(out, " - cache offset={} size={}, prev_offset = {}", r.offset, r.size, r.prev_offset);
+                            let _ = writeln!(
+                                out,
+                                " - cache offset={} size={}, prev_offset = {}",
+                                r.offset, r.size, r.prev_offset
+                            );
                             for v in &r.values {
-                                let _ = writeln!(out, "{}", cache_value_text(cache, v.field, v.data));
+                                let _ =
+                                    writeln!(out, "{}", cache_value_text(cache, v.field, v.data));
                             }
                         }
                     }
@@ -638,11 +780,17 @@ pub fn view_text(view: &View, name: &str, out: &mut String) -> Result<()> {
 }
 
 fn flags_str(f: u8) -> String {
-    let names: Vec<&str> = [(0x08, "Seen"), (0x01, "Answered"), (0x02, "Flagged"), (0x04, "Deleted"), (0x10, "Draft")]
-        .iter()
-        .filter(|(b, _)| f & b != 0)
-        .map(|(_, n)| *n)
-        .collect();
+    let names: Vec<&str> = [
+        (0x08, "Seen"),
+        (0x01, "Answered"),
+        (0x02, "Flagged"),
+        (0x04, "Deleted"),
+        (0x10, "Draft"),
+    ]
+    .iter()
+    .filter(|(b, _)| f & b != 0)
+    .map(|(_, n)| *n)
+    .collect();
     if names.is_empty() {
         String::new()
     } else {
@@ -677,7 +825,10 @@ pub fn view_json(view: &View) -> Value {
     ] {
         hdr.insert(k.into(), json!(v));
     }
-    hdr.insert("version".into(), json!(format!("{}.{}", h.major_version, h.minor_version)));
+    hdr.insert(
+        "version".into(),
+        json!(format!("{}.{}", h.major_version, h.minor_version)),
+    );
     hdr.insert("day_first_uid".into(), json!(h.day_first_uid));
     hdr.insert("highest_modseq".into(), json!(view.highest_modseq));
     let exts: Vec<Value> = map

@@ -72,7 +72,11 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn corrupt(file: FileKind, offset: impl TryInto<u64>, reason: impl Into<String>) -> Error {
+    pub(crate) fn corrupt(
+        file: FileKind,
+        offset: impl TryInto<u64>,
+        reason: impl Into<String>,
+    ) -> Error {
         Error::Corrupt {
             file,
             offset: offset.try_into().unwrap_or(u64::MAX),

@@ -58,7 +58,9 @@ pub fn apply(data: &[u8]) {
     let n = u32::from_le_bytes([data[0], data[1], data[2], data[3]]) as usize;
     let rest = &data[4..];
     let (idx, log) = rest.split_at(n.min(rest.len()));
-    let Ok(log) = LogFile::parse(FileKind::Log, log.to_vec()) else { return };
+    let Ok(log) = LogFile::parse(FileKind::Log, log.to_vec()) else {
+        return;
+    };
     let mut map = if idx.is_empty() {
         IndexMap::new(log.header.indexid)
     } else {
@@ -70,7 +72,11 @@ pub fn apply(data: &[u8]) {
     if replay(&mut map, &[&log]).is_ok() {
         // The synced map must stay internally consistent and writable.
         let bytes = map.encode();
-        assert_eq!(bytes.len(), map.header.header_size as usize + map.messages_count() * map.header.record_size as usize);
+        assert_eq!(
+            bytes.len(),
+            map.header.header_size as usize
+                + map.messages_count() * map.header.record_size as usize
+        );
         for i in 0..map.messages_count() {
             let _ = map.keywords_at(i);
         }

@@ -275,14 +275,29 @@ impl IndexMap {
     /// Parses and validates a whole `dovecot.index` file.
     pub fn parse(b: &[u8]) -> Result<IndexMap> {
         if b.len() < BASE_HEADER_SIZE {
-            return Err(corrupt(b.len(), format!("file is {} bytes, shorter than the 120-byte header", b.len())));
+            return Err(corrupt(
+                b.len(),
+                format!(
+                    "file is {} bytes, shorter than the 120-byte header",
+                    b.len()
+                ),
+            ));
         }
         let mut header = IndexHeader::decode(&b[..BASE_HEADER_SIZE]);
         if header.major_version != MAJOR_VERSION {
-            return Err(corrupt(0, format!("major version {} is not 7", header.major_version)));
+            return Err(corrupt(
+                0,
+                format!("major version {} is not 7", header.major_version),
+            ));
         }
         if header.compat_flags != 1 {
-            return Err(corrupt(12, format!("compat_flags {:#x}: not a little-endian index", header.compat_flags)));
+            return Err(corrupt(
+                12,
+                format!(
+                    "compat_flags {:#x}: not a little-endian index",
+                    header.compat_flags
+                ),
+            ));
         }
         if header.flags & HDR_FLAG_CORRUPTED != 0 {
             return Err(corrupt(20, "header carries the CORRUPTED flag"));
@@ -293,10 +308,16 @@ impl IndexMap {
         }
         let header_size = header.header_size as usize;
         if header_size < base {
-            return Err(corrupt(4, format!("header_size {header_size} < base_header_size {base}")));
+            return Err(corrupt(
+                4,
+                format!("header_size {header_size} < base_header_size {base}"),
+            ));
         }
         if header_size > b.len() {
-            return Err(corrupt(4, format!("header_size {header_size} exceeds file size {}", b.len())));
+            return Err(corrupt(
+                4,
+                format!("header_size {header_size} exceeds file size {}", b.len()),
+            ));
         }
         header.trailing = b[BASE_HEADER_SIZE..base].to_vec();
         // Minor-version upgrades done in memory by Dovecot.
@@ -355,20 +376,38 @@ impl IndexMap {
             let off = self.header.header_size as usize + i * rs;
             let uid = u32_at(r, 0).unwrap_or(0);
             if uid == 0 || uid <= prev {
-                return Err(corrupt(off, format!("record {} has uid {uid} after uid {prev}", i + 1)));
+                return Err(corrupt(
+                    off,
+                    format!("record {} has uid {uid} after uid {prev}", i + 1),
+                ));
             }
             if uid >= self.header.next_uid {
-                return Err(corrupt(off, format!("record uid {uid} >= next_uid {}", self.header.next_uid)));
+                return Err(corrupt(
+                    off,
+                    format!("record uid {uid} >= next_uid {}", self.header.next_uid),
+                ));
             }
             seen += u32::from(r[4] & FLAG_SEEN != 0);
             deleted += u32::from(r[4] & FLAG_DELETED != 0);
             prev = uid;
         }
         if seen != self.header.seen_messages_count {
-            return Err(corrupt(40, format!("seen_messages_count {} but {seen} records are \\Seen", self.header.seen_messages_count)));
+            return Err(corrupt(
+                40,
+                format!(
+                    "seen_messages_count {} but {seen} records are \\Seen",
+                    self.header.seen_messages_count
+                ),
+            ));
         }
         if deleted != self.header.deleted_messages_count {
-            return Err(corrupt(44, format!("deleted_messages_count {} but {deleted} records are \\Deleted", self.header.deleted_messages_count)));
+            return Err(corrupt(
+                44,
+                format!(
+                    "deleted_messages_count {} but {deleted} records are \\Deleted",
+                    self.header.deleted_messages_count
+                ),
+            ));
         }
         Ok(())
     }
@@ -580,7 +619,11 @@ impl IndexMap {
             e.record_offset = 0;
         }
         let mut sorted: Vec<usize> = (0..count).collect();
-        sorted.sort_by(|a, b| self.extensions[*b].record_align.cmp(&self.extensions[*a].record_align));
+        sorted.sort_by(|a, b| {
+            self.extensions[*b]
+                .record_align
+                .cmp(&self.extensions[*a].record_align)
+        });
         let mut offset: u32 = 5;
         let mut max_align: u32 = 4;
         loop {
@@ -591,7 +634,7 @@ impl IndexMap {
                 max_align = max_align.max(u32::from(e.record_align));
                 if e.record_offset == 0 && e.record_size > 0 {
                     let al = u32::from(e.record_align.max(1));
-                    if offset % al == 0 {
+                    if offset.is_multiple_of(al) {
                         found = Some(i);
                         break;
                     }
@@ -607,7 +650,7 @@ impl IndexMap {
                 None => offset += min_align - offset % min_align,
             }
         }
-        if offset % max_align != 0 {
+        if !offset.is_multiple_of(max_align) {
             offset += max_align - offset % max_align;
         }
         let new_rs = offset as usize;
@@ -637,7 +680,10 @@ impl IndexMap {
 
 fn check_header_counts(h: &IndexHeader) -> Result<()> {
     if h.uid_validity == 0 && h.next_uid != 1 {
-        return Err(corrupt(24, format!("uid_validity 0 with next_uid {}", h.next_uid)));
+        return Err(corrupt(
+            24,
+            format!("uid_validity 0 with next_uid {}", h.next_uid),
+        ));
     }
     if h.next_uid == 0 {
         return Err(corrupt(28, "next_uid is 0"));
@@ -649,7 +695,10 @@ fn check_header_counts(h: &IndexHeader) -> Result<()> {
         return Err(corrupt(44, "deleted_messages_count > messages_count"));
     }
     if h.first_recent_uid == 0 || h.first_recent_uid > h.next_uid {
-        return Err(corrupt(48, format!("first_recent_uid {} out of range", h.first_recent_uid)));
+        return Err(corrupt(
+            48,
+            format!("first_recent_uid {} out of range", h.first_recent_uid),
+        ));
     }
     if h.first_unseen_uid_lowwater > h.next_uid {
         return Err(corrupt(52, "first_unseen_uid_lowwater > next_uid"));
@@ -692,8 +741,12 @@ pub(crate) fn ext_hdr_check(
                 "record field {record_offset}+{record_size} exceeds record_size {index_record_size}"
             ));
         }
-        if record_offset % record_align != 0 || index_record_size % u32::from(record_align) != 0 {
-            return Err(format!("record field misaligned (offset {record_offset}, align {record_align})"));
+        if !record_offset.is_multiple_of(record_align)
+            || !index_record_size.is_multiple_of(u32::from(record_align))
+        {
+            return Err(format!(
+                "record field misaligned (offset {record_offset}, align {record_align})"
+            ));
         }
     }
     check_hdr_and_name(hdr_size, name)
@@ -704,7 +757,10 @@ fn check_hdr_and_name(hdr_size: u32, name: &[u8]) -> std::result::Result<(), Str
         return Err(format!("hdr_size {hdr_size} too large"));
     }
     if !ext_name_is_valid(name) {
-        return Err(format!("invalid extension name {:?}", String::from_utf8_lossy(name)));
+        return Err(format!(
+            "invalid extension name {:?}",
+            String::from_utf8_lossy(name)
+        ));
     }
     Ok(())
 }
@@ -732,9 +788,22 @@ fn parse_extensions(b: &[u8], base: usize, record_size: usize) -> Result<Vec<Ext
         let data_end = data
             .checked_add(align8(hdr_size as usize))
             .filter(|e| *e <= b.len())
-            .ok_or_else(|| corrupt(off, format!("extension header data ({hdr_size} bytes) crosses header_size")))?;
-        ext_hdr_check(record_size as u32, hdr_size, ext_record_size, record_offset, record_align, name, false)
-            .map_err(|why| corrupt(off, why))?;
+            .ok_or_else(|| {
+                corrupt(
+                    off,
+                    format!("extension header data ({hdr_size} bytes) crosses header_size"),
+                )
+            })?;
+        ext_hdr_check(
+            record_size as u32,
+            hdr_size,
+            ext_record_size,
+            record_offset,
+            record_align,
+            name,
+            false,
+        )
+        .map_err(|why| corrupt(off, why))?;
         let name = String::from_utf8_lossy(name).into_owned();
         if out.iter().any(|e| e.name == name) {
             return Err(corrupt(off, format!("duplicate extension {name}")));
@@ -757,26 +826,31 @@ pub(crate) fn parse_keywords_header(h: &[u8]) -> std::result::Result<Vec<String>
     if h.is_empty() {
         return Ok(Vec::new());
     }
-    let count = u32_at(h, 0).ok_or((0, "keywords header shorter than 4 bytes".to_string()))? as usize;
+    let count =
+        u32_at(h, 0).ok_or((0, "keywords header shorter than 4 bytes".to_string()))? as usize;
     let names_start = count
         .checked_mul(8)
         .and_then(|n| n.checked_add(4))
         .filter(|n| *n <= h.len())
         .ok_or((0, format!("keywords_count {count} does not fit the header")))?;
     if count > 0 && h.last() != Some(&0) {
-        return Err((h.len().saturating_sub(1), "keywords header does not end with NUL".into()));
+        return Err((
+            h.len().saturating_sub(1),
+            "keywords header does not end with NUL".into(),
+        ));
     }
     let names = &h[names_start..];
     let mut out = Vec::with_capacity(count);
     for i in 0..count {
         let name_off = u32_at(h, 4 + 8 * i + 4).unwrap_or(u32::MAX) as usize;
-        let rest = names
-            .get(name_off..)
-            .ok_or((4 + 8 * i + 4, format!("keyword {i} name offset {name_off} out of range")))?;
-        let end = rest
-            .iter()
-            .position(|c| *c == 0)
-            .ok_or((names_start + name_off, format!("keyword {i} is not NUL-terminated")))?;
+        let rest = names.get(name_off..).ok_or((
+            4 + 8 * i + 4,
+            format!("keyword {i} name offset {name_off} out of range"),
+        ))?;
+        let end = rest.iter().position(|c| *c == 0).ok_or((
+            names_start + name_off,
+            format!("keyword {i} is not NUL-terminated"),
+        ))?;
         if end == 0 {
             return Err((names_start + name_off, format!("keyword {i} is empty")));
         }

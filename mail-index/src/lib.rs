@@ -28,8 +28,8 @@
 mod bytes;
 pub mod cache_file;
 pub mod dump;
-pub mod fuzz;
 mod error;
+pub mod fuzz;
 pub mod index_file;
 mod lock;
 pub mod log_file;
@@ -45,5 +45,7 @@ pub use index_file::{
 };
 pub use lock::LogLock;
 pub use log_file::LogFile;
-pub use mailbox::{IndexDir, MessageView, RebuildReport, SurvivingMessage, View};
+pub use mailbox::{
+    Appender, IndexDir, MessageView, RebuildReport, Settings, SurvivingMessage, View,
+};
 pub use transaction::Transaction;

@@ -39,9 +39,15 @@ impl LogLock {
             loop {
                 match fcntl_lock(&file, FlockOperation::NonBlockingLockExclusive) {
                     Ok(()) => break,
-                    Err(e) if e == rustix::io::Errno::AGAIN || e == rustix::io::Errno::ACCESS || e == rustix::io::Errno::INTR => {
+                    Err(e)
+                        if e == rustix::io::Errno::AGAIN
+                            || e == rustix::io::Errno::ACCESS
+                            || e == rustix::io::Errno::INTR =>
+                    {
                         if Instant::now() >= deadline {
-                            return Err(Error::LockTimeout { path: path.to_path_buf() });
+                            return Err(Error::LockTimeout {
+                                path: path.to_path_buf(),
+                            });
                         }
                         std::thread::sleep(Duration::from_millis(5));
                     }
@@ -51,7 +57,10 @@ impl LogLock {
             let held = file.metadata().map_err(|e| Error::io(path, e))?;
             match std::fs::metadata(path) {
                 Ok(now) if now.ino() == held.ino() && now.dev() == held.dev() => {
-                    return Ok(LogLock { file, path: path.to_path_buf() });
+                    return Ok(LogLock {
+                        file,
+                        path: path.to_path_buf(),
+                    });
                 }
                 Ok(_) => continue,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -63,7 +72,10 @@ impl LogLock {
     /// Takes the lock on an already open file (used for a freshly created log).
     pub(crate) fn adopt(file: File, path: &Path) -> Result<LogLock> {
         fcntl_lock(&file, FlockOperation::LockExclusive).map_err(|e| Error::io(path, e.into()))?;
-        Ok(LogLock { file, path: path.to_path_buf() })
+        Ok(LogLock {
+            file,
+            path: path.to_path_buf(),
+        })
     }
 
     /// The locked file (opened for reading and appending).

@@ -265,14 +265,22 @@ pub struct LogFile {
 /// Parses the header of a log file.
 pub fn parse_header(kind: FileKind, b: &[u8]) -> Result<LogHeader> {
     if b.len() < HEADER_MIN_SIZE {
-        return Err(Error::corrupt(kind, b.len(), format!("file is {} bytes, shorter than a log header", b.len())));
+        return Err(Error::corrupt(
+            kind,
+            b.len(),
+            format!("file is {} bytes, shorter than a log header", b.len()),
+        ));
     }
     let hdr_size = u16_at(b, 2).unwrap_or(0);
     if (hdr_size as usize) < HEADER_MIN_SIZE {
         return Err(Error::corrupt(kind, 2, format!("hdr_size {hdr_size} < 24")));
     }
     if hdr_size as usize > b.len() {
-        return Err(Error::corrupt(kind, 2, format!("hdr_size {hdr_size} exceeds file size {}", b.len())));
+        return Err(Error::corrupt(
+            kind,
+            2,
+            format!("hdr_size {hdr_size} exceeds file size {}", b.len()),
+        ));
     }
     let mut full = [0u8; HEADER_SIZE];
     let n = (hdr_size as usize).min(HEADER_SIZE);
@@ -290,13 +298,25 @@ pub fn parse_header(kind: FileKind, b: &[u8]) -> Result<LogHeader> {
         compat_flags: full[32],
     };
     if h.major_version != MAJOR_VERSION {
-        return Err(Error::corrupt(kind, 0, format!("major version {} is not 1", h.major_version)));
+        return Err(Error::corrupt(
+            kind,
+            0,
+            format!("major version {} is not 1", h.major_version),
+        ));
     }
     if h.version() >= 0x0102 && h.compat_flags & 1 != 1 {
-        return Err(Error::corrupt(kind, 32, "compat_flags: not a little-endian log"));
+        return Err(Error::corrupt(
+            kind,
+            32,
+            "compat_flags: not a little-endian log",
+        ));
     }
     if h.indexid == 0 {
-        return Err(Error::corrupt(kind, 4, "indexid is 0: file was marked corrupted"));
+        return Err(Error::corrupt(
+            kind,
+            4,
+            "indexid is 0: file was marked corrupted",
+        ));
     }
     if h.file_seq == 0 {
         return Err(Error::corrupt(kind, 8, "file_seq is 0"));
@@ -305,8 +325,12 @@ pub fn parse_header(kind: FileKind, b: &[u8]) -> Result<LogHeader> {
 }
 
 fn ranges(kind: FileKind, off: usize, p: &[u8], what: &str) -> Result<Vec<UidRange>> {
-    if p.len() % 8 != 0 {
-        return Err(Error::corrupt(kind, off, format!("{what}: payload size {} not a multiple of 8", p.len())));
+    if !p.len().is_multiple_of(8) {
+        return Err(Error::corrupt(
+            kind,
+            off,
+            format!("{what}: payload size {} not a multiple of 8", p.len()),
+        ));
     }
     let mut out = Vec::with_capacity(p.len() / 8);
     let mut prev = 0u32;
@@ -314,7 +338,11 @@ fn ranges(kind: FileKind, off: usize, p: &[u8], what: &str) -> Result<Vec<UidRan
         let a = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
         let b = u32::from_le_bytes([c[4], c[5], c[6], c[7]]);
         if a == 0 || a > b || (i > 0 && a <= prev) {
-            return Err(Error::corrupt(kind, off + i * 8, format!("{what}: invalid uid range {a}-{b}")));
+            return Err(Error::corrupt(
+                kind,
+                off + i * 8,
+                format!("{what}: invalid uid range {a}-{b}"),
+            ));
         }
         prev = b;
         out.push((a, b));
@@ -322,25 +350,47 @@ fn ranges(kind: FileKind, off: usize, p: &[u8], what: &str) -> Result<Vec<UidRan
     Ok(out)
 }
 
-fn hdr_blocks<'a>(kind: FileKind, off: usize, p: &'a [u8], wide: bool, what: &str) -> Result<Vec<HdrBlock<'a>>> {
+fn hdr_blocks<'a>(
+    kind: FileKind,
+    off: usize,
+    p: &'a [u8],
+    wide: bool,
+    what: &str,
+) -> Result<Vec<HdrBlock<'a>>> {
     let mut out = Vec::new();
     let mut i = 0usize;
     let fixed = if wide { 8 } else { 4 };
     while i < p.len() {
         if i + fixed > p.len() {
-            return Err(Error::corrupt(kind, off + i, format!("{what}: truncated block header")));
+            return Err(Error::corrupt(
+                kind,
+                off + i,
+                format!("{what}: truncated block header"),
+            ));
         }
         let (o, s) = if wide {
             (u32_at(p, i).unwrap_or(0), u32_at(p, i + 4).unwrap_or(0))
         } else {
-            (u32::from(u16_at(p, i).unwrap_or(0)), u32::from(u16_at(p, i + 2).unwrap_or(0)))
+            (
+                u32::from(u16_at(p, i).unwrap_or(0)),
+                u32::from(u16_at(p, i + 2).unwrap_or(0)),
+            )
         };
         let start = i + fixed;
         let end = start
             .checked_add(s as usize)
             .filter(|e| *e <= p.len())
-            .ok_or_else(|| Error::corrupt(kind, off + i, format!("{what}: block of {s} bytes exceeds record")))?;
-        out.push(HdrBlock { offset: o, data: &p[start..end] });
+            .ok_or_else(|| {
+                Error::corrupt(
+                    kind,
+                    off + i,
+                    format!("{what}: block of {s} bytes exceeds record"),
+                )
+            })?;
+        out.push(HdrBlock {
+            offset: o,
+            data: &p[start..end],
+        });
         i = align4(end);
     }
     Ok(out)
@@ -354,10 +404,15 @@ pub fn decode_payload(kind: FileKind, off: usize, type_word: u32, p: &[u8]) -> R
         return Err(err(0, format!("record type {t:#x} with empty payload")));
     }
     Ok(match t {
-        x if x == rtype::EXPUNGE | rtype::EXPUNGE_PROT => Payload::Expunge(ranges(kind, off, p, "expunge")?),
+        x if x == rtype::EXPUNGE | rtype::EXPUNGE_PROT => {
+            Payload::Expunge(ranges(kind, off, p, "expunge")?)
+        }
         x if x == rtype::EXPUNGE_GUID | rtype::EXPUNGE_PROT => {
-            if p.len() % 20 != 0 {
-                return Err(err(0, format!("expunge-guid: size {} not a multiple of 20", p.len())));
+            if !p.len().is_multiple_of(20) {
+                return Err(err(
+                    0,
+                    format!("expunge-guid: size {} not a multiple of 20", p.len()),
+                ));
             }
             let mut v = Vec::with_capacity(p.len() / 20);
             for (i, c) in p.chunks_exact(20).enumerate() {
@@ -372,11 +427,17 @@ pub fn decode_payload(kind: FileKind, off: usize, type_word: u32, p: &[u8]) -> R
             Payload::ExpungeGuid(v)
         }
         rtype::EXPUNGE | rtype::EXPUNGE_GUID => {
-            return Err(err(0, "expunge record without expunge protection bits".into()));
+            return Err(err(
+                0,
+                "expunge record without expunge protection bits".into(),
+            ));
         }
         rtype::APPEND => {
-            if p.len() % 8 != 0 {
-                return Err(err(0, format!("append: size {} not a multiple of 8", p.len())));
+            if !p.len().is_multiple_of(8) {
+                return Err(err(
+                    0,
+                    format!("append: size {} not a multiple of 8", p.len()),
+                ));
             }
             let mut v = Vec::with_capacity(p.len() / 8);
             let mut prev = 0;
@@ -391,8 +452,11 @@ pub fn decode_payload(kind: FileKind, off: usize, type_word: u32, p: &[u8]) -> R
             Payload::Append(v)
         }
         rtype::FLAG_UPDATE => {
-            if p.len() % 12 != 0 {
-                return Err(err(0, format!("flag-update: size {} not a multiple of 12", p.len())));
+            if !p.len().is_multiple_of(12) {
+                return Err(err(
+                    0,
+                    format!("flag-update: size {} not a multiple of 12", p.len()),
+                ));
             }
             let mut v = Vec::with_capacity(p.len() / 12);
             let mut prev = 0;
@@ -405,14 +469,19 @@ pub fn decode_payload(kind: FileKind, off: usize, type_word: u32, p: &[u8]) -> R
                     modseq_inc_flag: c[10],
                 };
                 if u.uid1 == 0 || u.uid1 > u.uid2 || (i > 0 && u.uid1 <= prev) {
-                    return Err(err(i * 12, format!("flag-update: invalid uid range {}-{}", u.uid1, u.uid2)));
+                    return Err(err(
+                        i * 12,
+                        format!("flag-update: invalid uid range {}-{}", u.uid1, u.uid2),
+                    ));
                 }
                 prev = u.uid2;
                 v.push(u);
             }
             Payload::FlagUpdate(v)
         }
-        rtype::HEADER_UPDATE => Payload::HeaderUpdate(hdr_blocks(kind, off, p, false, "header-update")?),
+        rtype::HEADER_UPDATE => {
+            Payload::HeaderUpdate(hdr_blocks(kind, off, p, false, "header-update")?)
+        }
         rtype::EXT_INTRO => {
             let mut v = Vec::new();
             let mut i = 0usize;
@@ -420,7 +489,10 @@ pub fn decode_payload(kind: FileKind, off: usize, type_word: u32, p: &[u8]) -> R
                 let name_size = usize::from(u16_at(p, i + 18).unwrap_or(0));
                 let end = i + 20 + name_size;
                 if end > p.len() {
-                    return Err(err(i, format!("ext-intro: name of {name_size} bytes exceeds record")));
+                    return Err(err(
+                        i,
+                        format!("ext-intro: name of {name_size} bytes exceeds record"),
+                    ));
                 }
                 v.push(ExtIntro {
                     ext_id: u32_at(p, i).unwrap_or(0),
@@ -457,12 +529,20 @@ pub fn decode_payload(kind: FileKind, off: usize, type_word: u32, p: &[u8]) -> R
         },
         rtype::EXT_REC_UPDATE => Payload::ExtRecUpdate(p),
         rtype::EXT_ATOMIC_INC => {
-            if p.len() % 8 != 0 {
-                return Err(err(0, format!("ext-atomic-inc: size {} not a multiple of 8", p.len())));
+            if !p.len().is_multiple_of(8) {
+                return Err(err(
+                    0,
+                    format!("ext-atomic-inc: size {} not a multiple of 8", p.len()),
+                ));
             }
             Payload::ExtAtomicInc(
                 p.chunks_exact(8)
-                    .map(|c| (u32::from_le_bytes([c[0], c[1], c[2], c[3]]), i32::from_le_bytes([c[4], c[5], c[6], c[7]])))
+                    .map(|c| {
+                        (
+                            u32::from_le_bytes([c[0], c[1], c[2], c[3]]),
+                            i32::from_le_bytes([c[4], c[5], c[6], c[7]]),
+                        )
+                    })
                     .collect(),
             )
         }
@@ -480,7 +560,10 @@ pub fn decode_payload(kind: FileKind, off: usize, type_word: u32, p: &[u8]) -> R
             }
             let seqset = align4(4 + name_size);
             if seqset >= p.len() {
-                return Err(err(2, format!("keyword-update: name of {name_size} bytes leaves no uid ranges")));
+                return Err(err(
+                    2,
+                    format!("keyword-update: name of {name_size} bytes leaves no uid ranges"),
+                ));
             }
             Payload::KeywordUpdate {
                 add: modify == 0,
@@ -490,8 +573,11 @@ pub fn decode_payload(kind: FileKind, off: usize, type_word: u32, p: &[u8]) -> R
         }
         rtype::KEYWORD_RESET => Payload::KeywordReset(ranges(kind, off, p, "keyword-reset")?),
         rtype::MODSEQ_UPDATE => {
-            if p.len() % 12 != 0 {
-                return Err(err(0, format!("modseq-update: size {} not a multiple of 12", p.len())));
+            if !p.len().is_multiple_of(12) {
+                return Err(err(
+                    0,
+                    format!("modseq-update: size {} not a multiple of 12", p.len()),
+                ));
             }
             Payload::ModseqUpdate(
                 p.chunks_exact(12)
@@ -508,7 +594,10 @@ pub fn decode_payload(kind: FileKind, off: usize, type_word: u32, p: &[u8]) -> R
         rtype::INDEX_UNDELETED => Payload::IndexUndeleted,
         rtype::BOUNDARY => {
             if p.len() != 4 {
-                return Err(err(0, format!("boundary: payload {} bytes, not 4", p.len())));
+                return Err(err(
+                    0,
+                    format!("boundary: payload {} bytes, not 4", p.len()),
+                ));
             }
             Payload::Boundary(u32_at(p, 0).unwrap_or(0))
         }
@@ -528,7 +617,10 @@ pub fn next_modseq(cur: u64, version: u16, p: &Payload<'_>, type_word: u32) -> u
         return 0;
     }
     match p {
-        Payload::Append(_) | Payload::KeywordUpdate { .. } | Payload::KeywordReset(_) | Payload::AttributeUpdate(_) => cur + 1,
+        Payload::Append(_)
+        | Payload::KeywordUpdate { .. }
+        | Payload::KeywordReset(_)
+        | Payload::AttributeUpdate(_) => cur + 1,
         Payload::Expunge(_) | Payload::ExpungeGuid(_) => {
             if type_word & rtype::EXTERNAL != 0 {
                 cur + 1
@@ -570,6 +662,26 @@ impl LogFile {
             committed_end: self.header.hdr_size as usize,
             boundary_end: 0,
         }
+    }
+
+    /// Iterates records starting at `offset` (a record boundary reached by an
+    /// earlier walk) with the log modseq `modseq` valid there.
+    pub fn records_from(&self, offset: u32, modseq: u64) -> RecordIter<'_> {
+        let pos = (offset as usize).max(self.header.hdr_size as usize);
+        RecordIter {
+            file: self,
+            pos,
+            modseq,
+            done: false,
+            committed_end: pos,
+            boundary_end: 0,
+        }
+    }
+
+    /// Appends bytes read from the end of the file.
+    pub(crate) fn extend_from(&mut self, offset: usize, bytes: &[u8]) {
+        self.data.truncate(offset);
+        self.data.extend_from_slice(bytes);
     }
 
     /// Offset where committed data ends (an incomplete trailing transaction
@@ -629,7 +741,11 @@ impl<'a> Iterator for RecordIter<'a> {
         let type_word = u32_at(b, off + 4).unwrap_or(0);
         if size < 8 {
             self.done = true;
-            return Some(Err(Error::corrupt(kind, off, format!("record size {size} < 8"))));
+            return Some(Err(Error::corrupt(
+                kind,
+                off,
+                format!("record size {size} < 8"),
+            )));
         }
         if off + size > b.len() {
             self.done = true;
@@ -654,7 +770,11 @@ impl<'a> Iterator for RecordIter<'a> {
                 }
                 _ => {
                     self.done = true;
-                    return Some(Err(Error::corrupt(kind, off + 8, format!("boundary size {tsize} smaller than itself"))));
+                    return Some(Err(Error::corrupt(
+                        kind,
+                        off + 8,
+                        format!("boundary size {tsize} smaller than itself"),
+                    )));
                 }
             }
         }

@@ -119,7 +119,11 @@ impl View {
                 Some(m) if m != 0 => m,
                 _ => self.highest_modseq.max(1),
             },
-            cache_offset: if cache_ok { self.map.cache_offset_at(i).unwrap_or(0) } else { 0 },
+            cache_offset: if cache_ok {
+                self.map.cache_offset_at(i).unwrap_or(0)
+            } else {
+                0
+            },
         })
     }
 
@@ -128,6 +132,123 @@ impl View {
             (Some(c), Some(e)) => c.header.file_seq == e.reset_id,
             _ => false,
         }
+    }
+}
+
+/// A writer that keeps the mailbox state in memory between commits, so a
+/// commit costs one lock, one `write()` and the replay of what other
+/// writers appended meanwhile (Dovecot's transaction commit does the same).
+#[derive(Debug)]
+pub struct Appender {
+    dir: IndexDir,
+    log: LogFile,
+    file: File,
+    ino: (u64, u64),
+    map: IndexMap,
+    end: u32,
+    modseq: u64,
+}
+
+impl Appender {
+    /// Opens the mailbox's current state for repeated commits.
+    pub fn open(dir: &IndexDir) -> Result<Appender> {
+        use std::os::unix::fs::MetadataExt;
+        let path = dir.path(FileKind::Log);
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        let meta = file.metadata().map_err(|e| Error::io(&path, e))?;
+        let view = dir.open_view()?;
+        let log = dir
+            .read_logs()?
+            .pop()
+            .ok_or_else(|| Error::LogLost("no log".into()))?;
+        let end = view.header().log_file_head_offset;
+        Ok(Appender {
+            dir: dir.clone(),
+            log,
+            file,
+            ino: (meta.dev(), meta.ino()),
+            map: view.map().clone(),
+            end,
+            modseq: view.highest_modseq,
+        })
+    }
+
+    /// The current state.
+    pub fn map(&self) -> &IndexMap {
+        &self.map
+    }
+
+    /// Highest modseq.
+    pub fn highest_modseq(&self) -> u64 {
+        self.modseq
+    }
+
+    /// Appends `t` under the log lock; returns the offset where it ends.
+    pub fn commit(&mut self, t: &Transaction) -> Result<u32> {
+        use rustix::fs::{fcntl_lock, FlockOperation};
+        use std::io::{Read, Seek, SeekFrom};
+        use std::os::unix::fs::MetadataExt;
+        let path = self.dir.path(FileKind::Log);
+        fcntl_lock(&self.file, FlockOperation::LockExclusive)
+            .map_err(|e| Error::io(&path, e.into()))?;
+        let result = (|| {
+            let now_meta = fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
+            if (now_meta.dev(), now_meta.ino()) != self.ino {
+                // Rotated or recreated by someone else: start over from the files.
+                let _ = fcntl_lock(&self.file, FlockOperation::Unlock);
+                *self = Appender::open(&self.dir)?;
+                fcntl_lock(&self.file, FlockOperation::LockExclusive)
+                    .map_err(|e| Error::io(&path, e.into()))?;
+            }
+            let size = self.file.metadata().map_err(|e| Error::io(&path, e))?.len();
+            if size > u64::from(self.end) {
+                let mut buf = Vec::with_capacity((size - u64::from(self.end)) as usize);
+                let mut f = &self.file;
+                f.seek(SeekFrom::Start(u64::from(self.end)))
+                    .map_err(|e| Error::io(&path, e))?;
+                f.take(size - u64::from(self.end))
+                    .read_to_end(&mut buf)
+                    .map_err(|e| Error::io(&path, e))?;
+                self.catch_up(&buf)?;
+                if size > u64::from(self.end) {
+                    // Garbage from a failed write: cut it off like Dovecot does.
+                    self.file
+                        .set_len(u64::from(self.end))
+                        .map_err(|e| Error::io(&path, e))?;
+                }
+            }
+            let bytes = t.encode(&self.map, now())?;
+            (&self.file)
+                .write_all(&bytes)
+                .map_err(|e| Error::io(&path, e))?;
+            if self.dir.settings.fsync {
+                self.file.sync_data().map_err(|e| Error::io(&path, e))?;
+            }
+            self.catch_up(&bytes)?;
+            Ok(self.end)
+        })();
+        let _ = fcntl_lock(&self.file, FlockOperation::Unlock);
+        result
+    }
+
+    /// Applies log bytes that start at `self.end`.
+    fn catch_up(&mut self, bytes: &[u8]) -> Result<()> {
+        self.log.extend_from(self.end as usize, bytes);
+        let mut a = crate::sync::Applier::new(&mut self.map);
+        let mut it = self.log.records_from(self.end, self.modseq);
+        for rec in it.by_ref() {
+            let rec = rec?;
+            a.pos = (self.log.header.file_seq, rec.offset);
+            let _ = a.apply(&rec);
+        }
+        self.end = it.committed_end();
+        self.modseq = it.modseq();
+        self.map.header.log_file_head_offset = self.end;
+        Ok(())
     }
 }
 
@@ -157,7 +278,10 @@ pub struct RebuildReport {
 }
 
 pub(crate) fn now() -> u32 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as u32).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(0)
 }
 
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
@@ -191,11 +315,17 @@ impl IndexDir {
                 logs.push(l);
             }
         }
-        let head = read_optional(&self.path(FileKind::Log))?
-            .ok_or_else(|| Error::LogLost(format!("{} does not exist", self.path(FileKind::Log).display())))?;
+        let head = read_optional(&self.path(FileKind::Log))?.ok_or_else(|| {
+            Error::LogLost(format!(
+                "{} does not exist",
+                self.path(FileKind::Log).display()
+            ))
+        })?;
         let head = LogFile::parse(FileKind::Log, head)?;
         if let Some(old) = logs.first() {
-            if old.header.file_seq >= head.header.file_seq || head.header.prev_file_seq != old.header.file_seq {
+            if old.header.file_seq >= head.header.file_seq
+                || head.header.prev_file_seq != old.header.file_seq
+            {
                 logs.clear();
             }
         }
@@ -227,18 +357,32 @@ impl IndexDir {
             return Err(Error::corrupt(
                 FileKind::Log,
                 4,
-                format!("indexid {} differs from dovecot.index's {}", head.header.indexid, map.header.indexid),
+                format!(
+                    "indexid {} differs from dovecot.index's {}",
+                    head.header.indexid, map.header.indexid
+                ),
             ));
         }
         let refs: Vec<&LogFile> = logs.iter().collect();
-        let SyncReport { skipped, highest_modseq, .. } = replay(&mut map, &refs)?;
+        let SyncReport {
+            skipped,
+            highest_modseq,
+            ..
+        } = replay(&mut map, &refs)?;
         let (cache, cache_problem) = match read_optional(&self.path(FileKind::Cache))? {
             None => (None, None),
             Some(b) => match CacheFile::parse(b) {
                 Ok(c) if c.header.indexid == map.header.indexid => (Some(c), None),
                 Ok(c) => (
                     None,
-                    Some(Error::corrupt(FileKind::Cache, 4, format!("indexid {} is not the index's {}", c.header.indexid, map.header.indexid))),
+                    Some(Error::corrupt(
+                        FileKind::Cache,
+                        4,
+                        format!(
+                            "indexid {} is not the index's {}",
+                            c.header.indexid, map.header.indexid
+                        ),
+                    )),
                 ),
                 Err(e) => (None, Some(e)),
             },
@@ -271,7 +415,8 @@ impl IndexDir {
         };
         let mut bytes = header.encode().to_vec();
         let mut t = Transaction::external();
-        t.update_header(24, &uid_validity.to_le_bytes()).update_header(76, &u32::MAX.to_le_bytes());
+        t.update_header(24, &uid_validity.to_le_bytes())
+            .update_header(76, &u32::MAX.to_le_bytes());
         bytes.extend(t.encode(&IndexMap::new(indexid), now())?);
         self.write_new_file(&path, &bytes, true)?;
         Ok(())
@@ -304,7 +449,9 @@ impl IndexDir {
 
     fn sync_dir(&self) -> Result<()> {
         if self.settings.fsync {
-            File::open(&self.dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(&self.dir, e))?;
+            File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| Error::io(&self.dir, e))?;
         }
         Ok(())
     }
@@ -335,7 +482,8 @@ impl IndexDir {
         let mut f = lock.file();
         let len = f.metadata().map_err(|e| Error::io(lock.path(), e))?.len();
         if len > u64::from(end) {
-            f.set_len(u64::from(end)).map_err(|e| Error::io(lock.path(), e))?;
+            f.set_len(u64::from(end))
+                .map_err(|e| Error::io(lock.path(), e))?;
         }
         f.write_all(&bytes).map_err(|e| Error::io(lock.path(), e))?;
         if self.settings.fsync {
@@ -361,7 +509,8 @@ impl IndexDir {
         let age = now().saturating_sub(head.header.create_stamp);
         let want_rotate = head.header.version() < 0x0103
             || size > self.settings.log_rotate_max_size
-            || (size >= self.settings.log_rotate_min_size && u64::from(age) >= self.settings.log_rotate_min_age.as_secs());
+            || (size >= self.settings.log_rotate_min_size
+                && u64::from(age) >= self.settings.log_rotate_min_age.as_secs());
         if want_rotate {
             match self.rotate_locked(lock) {
                 // Not in sync with the storage yet: the storage's next sync rotates.
@@ -373,10 +522,14 @@ impl IndexDir {
         let view = self.open_view()?;
         let head_off = view.header().log_file_head_offset;
         let rewrite = match &on_disk {
-            None => head_off.saturating_sub(LOG_HEADER_SIZE as u32) > self.settings.rewrite_min_log_bytes,
+            None => {
+                head_off.saturating_sub(LOG_HEADER_SIZE as u32)
+                    > self.settings.rewrite_min_log_bytes
+            }
             Some(m) => {
                 m.header.log_file_seq != view.header().log_file_seq
-                    || head_off.saturating_sub(m.header.log_file_tail_offset) > self.settings.rewrite_max_log_bytes
+                    || head_off.saturating_sub(m.header.log_file_tail_offset)
+                        > self.settings.rewrite_max_log_bytes
             }
         };
         if rewrite {
@@ -464,7 +617,8 @@ impl IndexDir {
             .mode(0o600)
             .open(&newlock)
             .map_err(|e| Error::io(&newlock, e))?;
-        f.write_all(&header.encode()).map_err(|e| Error::io(&newlock, e))?;
+        f.write_all(&header.encode())
+            .map_err(|e| Error::io(&newlock, e))?;
         if self.settings.fsync {
             f.sync_data().map_err(|e| Error::io(&newlock, e))?;
         }
@@ -499,7 +653,10 @@ impl IndexDir {
     /// log is replaced by a new one with a fresh index built from what was
     /// still valid plus `surviving` (the storage's own record of UIDs, flags
     /// and keywords); a corrupt cache is discarded.
-    pub fn open_or_recover(&self, surviving: Option<&[SurvivingMessage]>) -> Result<(View, RebuildReport)> {
+    pub fn open_or_recover(
+        &self,
+        surviving: Option<&[SurvivingMessage]>,
+    ) -> Result<(View, RebuildReport)> {
         let mut report = RebuildReport::default();
         let lock = self.lock();
         let lock = match lock {
@@ -532,7 +689,18 @@ impl IndexDir {
                     self.discard_cache()?;
                     report.cache_discarded = true;
                 }
-                if broken_index_file || (index.is_some() && !view.had_index_file) || report.problems.iter().any(|p| matches!(p, Error::Corrupt { file: FileKind::Index, .. })) {
+                if broken_index_file
+                    || (index.is_some() && !view.had_index_file)
+                    || report.problems.iter().any(|p| {
+                        matches!(
+                            p,
+                            Error::Corrupt {
+                                file: FileKind::Index,
+                                ..
+                            }
+                        )
+                    })
+                {
                     self.write_index_locked(lock, view.map().clone())?;
                     report.index_rewritten = true;
                 }
@@ -544,7 +712,10 @@ impl IndexDir {
             report.problems.push(Error::LogLost(e.to_string()));
         }
         let surviving = surviving.ok_or_else(|| {
-            Error::LogLost("index and log cannot be replayed and no storage state was given to rebuild from".into())
+            Error::LogLost(
+                "index and log cannot be replayed and no storage state was given to rebuild from"
+                    .into(),
+            )
         })?;
         let salvaged = self.salvage_map(index);
         drop(lock);
@@ -569,12 +740,17 @@ impl IndexDir {
         }
         let mut best = index;
         for l in logs.iter().rev() {
-            let mut map = best.clone().unwrap_or_else(|| IndexMap::new(l.header.indexid));
+            let mut map = best
+                .clone()
+                .unwrap_or_else(|| IndexMap::new(l.header.indexid));
             let mut a = crate::sync::Applier::new(&mut map);
             let mut ok = false;
             for rec in l.records() {
                 let Ok(rec) = rec else { break };
-                if best.as_ref().is_some_and(|b| (l.header.file_seq, rec.offset) < (b.header.log_file_seq, b.header.log_file_head_offset)) {
+                if best.as_ref().is_some_and(|b| {
+                    (l.header.file_seq, rec.offset)
+                        < (b.header.log_file_seq, b.header.log_file_head_offset)
+                }) {
                     continue;
                 }
                 let _ = a.apply(&rec);
@@ -631,7 +807,11 @@ impl IndexDir {
 fn rebuild_map(salvaged: Option<IndexMap>, surviving: &[SurvivingMessage]) -> IndexMap {
     let base = salvaged.unwrap_or_else(|| IndexMap::new(now()));
     let mut map = IndexMap::new(base.header.indexid);
-    map.header.uid_validity = if base.header.uid_validity != 0 { base.header.uid_validity } else { now() };
+    map.header.uid_validity = if base.header.uid_validity != 0 {
+        base.header.uid_validity
+    } else {
+        now()
+    };
     let max_uid = surviving.iter().map(|m| m.uid).max().unwrap_or(0);
     let next_uid = base.header.next_uid.max(max_uid.saturating_add(1)).max(1);
     map.header.day_stamp = base.header.day_stamp;

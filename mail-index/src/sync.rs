@@ -5,8 +5,8 @@
 use crate::bytes::{align8, u32_at, u64_at};
 use crate::error::{Error, FileKind, Result};
 use crate::index_file::{
-    build_keywords_header, ext_hdr_check, parse_keywords_header, Extension, IndexMap, EXT_KEYWORDS, EXT_MODSEQ,
-    FLAG_DELETED, FLAG_DIRTY, FLAG_SEEN, HDR_FLAG_HAVE_DIRTY,
+    build_keywords_header, ext_hdr_check, parse_keywords_header, Extension, IndexMap, EXT_KEYWORDS,
+    EXT_MODSEQ, FLAG_DELETED, FLAG_DIRTY, FLAG_SEEN, HDR_FLAG_HAVE_DIRTY,
 };
 use crate::log_file::{rtype, ExtIntro, LogFile, LogRecord, Payload};
 
@@ -32,7 +32,11 @@ enum CurExt {
     /// The previous intro was broken: updates are ignored, resets refused.
     Broken,
     /// Selected extension.
-    Selected { idx: usize, record_size: u16, ignore: bool },
+    Selected {
+        idx: usize,
+        record_size: u16,
+        ignore: bool,
+    },
 }
 
 /// Applies records to a map. Use [`replay`] for whole log files.
@@ -86,7 +90,10 @@ impl<'m> Applier<'m> {
             }
             Payload::ExpungeGuid(v) => {
                 if external {
-                    let idxs = v.iter().filter_map(|(uid, _)| self.map.position_of_uid(*uid).ok()).collect();
+                    let idxs = v
+                        .iter()
+                        .filter_map(|(uid, _)| self.map.position_of_uid(*uid).ok())
+                        .collect();
                     self.expunge(idxs);
                 }
             }
@@ -125,7 +132,10 @@ impl<'m> Applier<'m> {
                     self.ext_intro(i, false)?;
                 }
             }
-            Payload::ExtReset { new_reset_id, preserve_data } => {
+            Payload::ExtReset {
+                new_reset_id,
+                preserve_data,
+            } => {
                 let idx = match self.cur {
                     CurExt::None => return Err(fail("extension reset without intro prefix")),
                     CurExt::Broken => return Err(fail("extension reset after a broken intro")),
@@ -135,7 +145,8 @@ impl<'m> Applier<'m> {
                 ext.reset_id = *new_reset_id;
                 if !preserve_data {
                     ext.hdr.iter_mut().for_each(|b| *b = 0);
-                    let (off, size) = (usize::from(ext.record_offset), usize::from(ext.record_size));
+                    let (off, size) =
+                        (usize::from(ext.record_offset), usize::from(ext.record_size));
                     let is_kw = ext.name == EXT_KEYWORDS;
                     if size > 0 {
                         let rs = self.map.rec_size();
@@ -150,7 +161,9 @@ impl<'m> Applier<'m> {
             }
             Payload::ExtHdrUpdate { blocks, .. } => {
                 let idx = match self.cur {
-                    CurExt::None => return Err(fail("extension header update without intro prefix")),
+                    CurExt::None => {
+                        return Err(fail("extension header update without intro prefix"))
+                    }
                     CurExt::Broken | CurExt::Selected { ignore: true, .. } => return Ok(()),
                     CurExt::Selected { idx, .. } => idx,
                 };
@@ -168,9 +181,13 @@ impl<'m> Applier<'m> {
             }
             Payload::ExtRecUpdate(raw) => {
                 let (idx, rsize) = match self.cur {
-                    CurExt::None => return Err(fail("extension record updated without intro prefix")),
+                    CurExt::None => {
+                        return Err(fail("extension record updated without intro prefix"))
+                    }
                     CurExt::Broken | CurExt::Selected { ignore: true, .. } => return Ok(()),
-                    CurExt::Selected { idx, record_size, .. } => (idx, usize::from(record_size)),
+                    CurExt::Selected {
+                        idx, record_size, ..
+                    } => (idx, usize::from(record_size)),
                 };
                 let entry = (4 + rsize + 3) & !3;
                 let mut i = 0;
@@ -180,11 +197,14 @@ impl<'m> Applier<'m> {
                     }
                     let uid = u32_at(raw, i).unwrap_or(0);
                     if uid == 0 || uid >= self.map.header.next_uid {
-                        return Err(fail(format!("extension record update for invalid uid={uid}")));
+                        return Err(fail(format!(
+                            "extension record update for invalid uid={uid}"
+                        )));
                     }
                     if let Ok(pos) = self.map.position_of_uid(uid) {
                         let ext = &self.map.extensions[idx];
-                        let (off, esize) = (usize::from(ext.record_offset), usize::from(ext.record_size));
+                        let (off, esize) =
+                            (usize::from(ext.record_offset), usize::from(ext.record_size));
                         let n = rsize.min(esize);
                         let r = self.map.record_mut(pos);
                         r[off..off + n].copy_from_slice(&raw[i + 4..i + 4 + n]);
@@ -197,23 +217,33 @@ impl<'m> Applier<'m> {
                 let (idx, rsize) = match self.cur {
                     CurExt::None => return Err(fail("extension record inc without intro prefix")),
                     CurExt::Broken | CurExt::Selected { ignore: true, .. } => return Ok(()),
-                    CurExt::Selected { idx, record_size, .. } => (idx, usize::from(record_size)),
+                    CurExt::Selected {
+                        idx, record_size, ..
+                    } => (idx, usize::from(record_size)),
                 };
                 for &(uid, diff) in v {
                     if uid == 0 || uid >= self.map.header.next_uid {
                         return Err(fail(format!("extension record inc for invalid uid={uid}")));
                     }
-                    let Ok(pos) = self.map.position_of_uid(uid) else { continue };
+                    let Ok(pos) = self.map.position_of_uid(uid) else {
+                        continue;
+                    };
                     let ext = &self.map.extensions[idx];
                     let off = usize::from(ext.record_offset);
                     if !matches!(rsize, 1 | 2 | 4 | 8) || rsize > usize::from(ext.record_size) {
-                        return Err(fail(format!("extension record inc with invalid size={rsize}")));
+                        return Err(fail(format!(
+                            "extension record inc with invalid size={rsize}"
+                        )));
                     }
                     let r = self.map.record_mut(pos);
                     let mut buf = [0u8; 8];
                     buf[..rsize].copy_from_slice(&r[off..off + rsize]);
                     let orig = u64::from_le_bytes(buf);
-                    let max = if rsize == 8 { u64::MAX } else { (1u64 << (rsize * 8)) - 1 };
+                    let max = if rsize == 8 {
+                        u64::MAX
+                    } else {
+                        (1u64 << (rsize * 8)) - 1
+                    };
                     let new = if diff >= 0 {
                         orig.checked_add(diff as u64).filter(|n| *n <= max)
                     } else {
@@ -237,9 +267,12 @@ impl<'m> Applier<'m> {
                         }
                         self.modseq_to_highest(s, e);
                         let ext = &self.map.extensions[ki];
-                        let (off, size) = (usize::from(ext.record_offset), usize::from(ext.record_size));
+                        let (off, size) =
+                            (usize::from(ext.record_offset), usize::from(ext.record_size));
                         for idx in s..e {
-                            self.map.record_mut(idx)[off..off + size].iter_mut().for_each(|b| *b = 0);
+                            self.map.record_mut(idx)[off..off + size]
+                                .iter_mut()
+                                .for_each(|b| *b = 0);
                         }
                     }
                 }
@@ -249,7 +282,9 @@ impl<'m> Applier<'m> {
                     if uid == 0 {
                         continue;
                     }
-                    let Ok(pos) = self.map.position_of_uid(uid) else { continue };
+                    let Ok(pos) = self.map.position_of_uid(uid) else {
+                        continue;
+                    };
                     let Some(mi) = self.map.ext_index(EXT_MODSEQ) else {
                         return Err(fail("modseqs updated before they were enabled"));
                     };
@@ -260,7 +295,10 @@ impl<'m> Applier<'m> {
                     }
                 }
             }
-            Payload::IndexDeleted | Payload::IndexUndeleted | Payload::Boundary(_) | Payload::AttributeUpdate(_) => {}
+            Payload::IndexDeleted
+            | Payload::IndexUndeleted
+            | Payload::Boundary(_)
+            | Payload::AttributeUpdate(_) => {}
         }
         Ok(())
     }
@@ -268,7 +306,10 @@ impl<'m> Applier<'m> {
     fn append(&mut self, uid: u32, flags: u8) -> std::result::Result<(), String> {
         let h = &mut self.map.header;
         if uid < h.next_uid {
-            return Err(fail(format!("append with uid {uid}, but next_uid = {}", h.next_uid)));
+            return Err(fail(format!(
+                "append with uid {uid}, but next_uid = {}",
+                h.next_uid
+            )));
         }
         let rs = h.record_size as usize;
         let start = self.map.records.len();
@@ -301,7 +342,10 @@ impl<'m> Applier<'m> {
         let h = &mut self.map.header;
         if (old ^ new) & FLAG_SEEN != 0 {
             if old & FLAG_SEEN != 0 {
-                h.seen_messages_count = h.seen_messages_count.checked_sub(1).ok_or("seen counter wrong")?;
+                h.seen_messages_count = h
+                    .seen_messages_count
+                    .checked_sub(1)
+                    .ok_or("seen counter wrong")?;
             } else {
                 if h.seen_messages_count >= h.messages_count {
                     return Err(fail("seen counter wrong"));
@@ -360,7 +404,10 @@ impl<'m> Applier<'m> {
     fn header_update(&mut self, off: usize, data: &[u8]) -> std::result::Result<(), String> {
         let base = usize::from(self.map.header.base_header_size);
         if off >= base || off + data.len() > base {
-            return Err(fail(format!("header update outside range: {off} + {} > {base}", data.len())));
+            return Err(fail(format!(
+                "header update outside range: {off} + {} > {base}",
+                data.len()
+            )));
         }
         let old = self.map.header.clone();
         let mut bytes = old.encode();
@@ -388,13 +435,19 @@ impl<'m> Applier<'m> {
         self.cur = CurExt::Broken;
         let count = self.map.extensions.len();
         if u.ext_id != u32::MAX && u.ext_id as usize >= count {
-            return Err(fail(format!("extension introduction for unknown id {}", u.ext_id)));
+            return Err(fail(format!(
+                "extension introduction for unknown id {}",
+                u.ext_id
+            )));
         }
         if u.ext_id == u32::MAX && u.name.is_empty() {
             return Err(fail("extension introduction without id or name"));
         }
         let (idx, name) = if u.ext_id != u32::MAX {
-            (Some(u.ext_id as usize), self.map.extensions[u.ext_id as usize].name.clone())
+            (
+                Some(u.ext_id as usize),
+                self.map.extensions[u.ext_id as usize].name.clone(),
+            )
         } else {
             let name = String::from_utf8_lossy(&u.name).into_owned();
             (self.map.ext_index(&name), name)
@@ -402,8 +455,16 @@ impl<'m> Applier<'m> {
         if !internal && name == EXT_KEYWORDS {
             return Err(fail("extension introduction for keywords"));
         }
-        ext_hdr_check(self.map.header.record_size, u.hdr_size, u.record_size, 0, u.record_align, name.as_bytes(), true)
-            .map_err(|e| format!("broken extension introduction: {e}"))?;
+        ext_hdr_check(
+            self.map.header.record_size,
+            u.hdr_size,
+            u.record_size,
+            0,
+            u.record_align,
+            name.as_bytes(),
+            true,
+        )
+        .map_err(|e| format!("broken extension introduction: {e}"))?;
         match idx {
             Some(idx) => {
                 let ignore = u.reset_id != self.map.extensions[idx].reset_id;
@@ -479,18 +540,34 @@ impl<'m> Applier<'m> {
         }
     }
 
-    fn keyword_update(&mut self, add: bool, name: &[u8], ranges: &[(u32, u32)]) -> std::result::Result<(), String> {
+    fn keyword_update(
+        &mut self,
+        add: bool,
+        name: &[u8],
+        ranges: &[(u32, u32)],
+    ) -> std::result::Result<(), String> {
         let name = String::from_utf8_lossy(name).into_owned();
-        let kw_idx = match self.map.keywords.iter().position(|k| k.eq_ignore_ascii_case(&name)) {
+        let kw_idx = match self
+            .map
+            .keywords
+            .iter()
+            .position(|k| k.eq_ignore_ascii_case(&name))
+        {
             Some(i) if self.map.ext_index(EXT_KEYWORDS).is_some() => i,
             _ => self.keywords_header_add(&name)?,
         };
-        let ki = self.map.ext_index(EXT_KEYWORDS).ok_or("keywords extension missing")?;
+        let ki = self
+            .map
+            .ext_index(EXT_KEYWORDS)
+            .ok_or("keywords extension missing")?;
         if kw_idx / 8 >= usize::from(self.map.extensions[ki].record_size) {
             if !add {
                 return Ok(());
             }
-            let (reset_id, hdr_size) = (self.map.extensions[ki].reset_id, self.map.extensions[ki].hdr.len() as u32);
+            let (reset_id, hdr_size) = (
+                self.map.extensions[ki].reset_id,
+                self.map.extensions[ki].hdr.len() as u32,
+            );
             self.keywords_ext_register(Some(ki), reset_id, hdr_size, self.map.keywords.len())?;
         }
         let ext = &self.map.extensions[ki];
@@ -514,9 +591,15 @@ impl<'m> Applier<'m> {
         Ok(())
     }
 
-    fn keywords_ext_register(&mut self, idx: Option<usize>, reset_id: u32, hdr_size: u32, count: usize) -> std::result::Result<(), String> {
+    fn keywords_ext_register(
+        &mut self,
+        idx: Option<usize>,
+        reset_id: u32,
+        hdr_size: u32,
+        count: usize,
+    ) -> std::result::Result<(), String> {
         let mut record_size = count.div_ceil(8) as u16;
-        if record_size % 4 != 0 {
+        if !record_size.is_multiple_of(4) {
             record_size += 1;
         }
         let intro = ExtIntro {
@@ -526,7 +609,11 @@ impl<'m> Applier<'m> {
             record_size,
             record_align: 1,
             flags: 0,
-            name: if idx.is_none() { EXT_KEYWORDS.as_bytes().to_vec() } else { Vec::new() },
+            name: if idx.is_none() {
+                EXT_KEYWORDS.as_bytes().to_vec()
+            } else {
+                Vec::new()
+            },
         };
         let saved = self.cur;
         let r = self.ext_intro(&intro, true);
@@ -559,7 +646,10 @@ impl<'m> Applier<'m> {
             let reset_id = ki.map_or(0, |i| self.map.extensions[i].reset_id);
             self.keywords_ext_register(ki, reset_id, buf.len() as u32, names.len())?;
         }
-        let ki = self.map.ext_index(EXT_KEYWORDS).ok_or("keywords extension missing")?;
+        let ki = self
+            .map
+            .ext_index(EXT_KEYWORDS)
+            .ok_or("keywords extension missing")?;
         let hdr = &mut self.map.extensions[ki].hdr;
         let n = buf.len().min(hdr.len());
         hdr[..n].copy_from_slice(&buf[..n]);
@@ -583,7 +673,9 @@ impl<'m> Applier<'m> {
         if !self.tracking_modseq {
             return;
         }
-        let Some(mi) = self.map.ext_index(EXT_MODSEQ) else { return };
+        let Some(mi) = self.map.ext_index(EXT_MODSEQ) else {
+            return;
+        };
         let ext = &self.map.extensions[mi];
         if ext.record_size < 8 {
             return;
@@ -601,7 +693,9 @@ impl<'m> Applier<'m> {
 }
 
 fn raise_all_modseqs(map: &mut IndexMap, value: u64) {
-    let Some(mi) = map.ext_index(EXT_MODSEQ) else { return };
+    let Some(mi) = map.ext_index(EXT_MODSEQ) else {
+        return;
+    };
     let off = usize::from(map.extensions[mi].record_offset);
     if map.extensions[mi].record_size < 8 {
         return;
@@ -617,7 +711,9 @@ fn raise_all_modseqs(map: &mut IndexMap, value: u64) {
 /// Replaces zero per-message modseqs with `value` (Dovecot does this when
 /// modseqs were just enabled and the log is complete).
 fn fill_zero_modseqs(map: &mut IndexMap, value: u64) {
-    let Some(mi) = map.ext_index(EXT_MODSEQ) else { return };
+    let Some(mi) = map.ext_index(EXT_MODSEQ) else {
+        return;
+    };
     let off = usize::from(map.extensions[mi].record_offset);
     if map.extensions[mi].record_size < 8 {
         return;
@@ -653,8 +749,15 @@ pub fn replay(map: &mut IndexMap, logs: &[&LogFile]) -> Result<SyncReport> {
     let mut start_file = logs.iter().position(|l| l.header.file_seq == seq);
     if start_file.is_none() {
         // A reset log newer than the snapshot replaces it.
-        if let Some(i) = logs.iter().rposition(|l| l.header.prev_file_seq == 0 && l.header.file_seq > seq) {
-            let indexid = if map.header.indexid != 0 { map.header.indexid } else { logs[i].header.indexid };
+        if let Some(i) = logs
+            .iter()
+            .rposition(|l| l.header.prev_file_seq == 0 && l.header.file_seq > seq)
+        {
+            let indexid = if map.header.indexid != 0 {
+                map.header.indexid
+            } else {
+                logs[i].header.indexid
+            };
             *map = IndexMap::new(indexid);
             map.header.log_file_seq = logs[i].header.file_seq;
             report.reset = true;
@@ -662,11 +765,20 @@ pub fn replay(map: &mut IndexMap, logs: &[&LogFile]) -> Result<SyncReport> {
         }
     }
     let Some(start_file) = start_file else {
-        return Err(Error::LogLost(format!("no log file with seq {seq} (index points to it) and no reset log")));
+        return Err(Error::LogLost(format!(
+            "no log file with seq {seq} (index points to it) and no reset log"
+        )));
     };
     for l in &logs[start_file..] {
         if map.header.indexid != 0 && l.header.indexid != map.header.indexid && !report.reset {
-            return Err(Error::corrupt(l.kind, 4, format!("indexid {} does not match the index's {}", l.header.indexid, map.header.indexid)));
+            return Err(Error::corrupt(
+                l.kind,
+                4,
+                format!(
+                    "indexid {} does not match the index's {}",
+                    l.header.indexid, map.header.indexid
+                ),
+            ));
         }
     }
     let mut start_offset = map.header.log_file_head_offset;
@@ -679,7 +791,10 @@ pub fn replay(map: &mut IndexMap, logs: &[&LogFile]) -> Result<SyncReport> {
         return Err(Error::corrupt(
             FileKind::Index,
             68,
-            format!("log_file_head_offset {start_offset} is beyond the end ({start_end}) of log seq {}", first.header.file_seq),
+            format!(
+                "log_file_head_offset {start_offset} is beyond the end ({start_end}) of log seq {}",
+                first.header.file_seq
+            ),
         ));
     }
 
@@ -739,13 +854,16 @@ pub fn replay(map: &mut IndexMap, logs: &[&LogFile]) -> Result<SyncReport> {
         modseq = it.modseq();
         end_pos = (l.header.file_seq, it.committed_end());
     }
-    drop(a);
     report.highest_modseq = modseq;
     let h = &mut map.header;
     h.log_file_seq = end_pos.0;
     h.log_file_head_offset = end_pos.1;
     if h.log_file_tail_offset < max_tail || h.log_file_seq != seq {
-        h.log_file_tail_offset = max_tail.max(if h.log_file_seq == seq { h.log_file_tail_offset } else { 0 });
+        h.log_file_tail_offset = max_tail.max(if h.log_file_seq == seq {
+            h.log_file_tail_offset
+        } else {
+            0
+        });
     }
     report.max_tail_offset = max_tail;
     // The modseq header follows the sync position.

@@ -14,6 +14,9 @@ enum ExtOp {
     RecUpdate { uid: u32, data: Vec<u8> },
 }
 
+/// (add, keyword, uid ranges).
+type KeywordChange = (bool, String, Vec<(u32, u32)>);
+
 /// Declares an extension for [`Transaction::ext_intro`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtDef {
@@ -33,7 +36,7 @@ pub struct Transaction {
     external: bool,
     appends: Vec<(u32, u8)>,
     flag_updates: Vec<(u32, u32, u8, u8)>,
-    keyword_updates: Vec<(bool, String, Vec<(u32, u32)>)>,
+    keyword_updates: Vec<KeywordChange>,
     keyword_resets: Vec<(u32, u32)>,
     modseq_updates: Vec<(u32, u64)>,
     expunges: Vec<(u32, [u8; 16])>,
@@ -101,13 +104,15 @@ impl Transaction {
 
     /// Adds keyword `name` to the UID ranges.
     pub fn add_keyword(&mut self, name: &str, ranges: &[(u32, u32)]) -> &mut Self {
-        self.keyword_updates.push((true, name.to_string(), ranges.to_vec()));
+        self.keyword_updates
+            .push((true, name.to_string(), ranges.to_vec()));
         self
     }
 
     /// Removes keyword `name` from the UID ranges.
     pub fn remove_keyword(&mut self, name: &str, ranges: &[(u32, u32)]) -> &mut Self {
-        self.keyword_updates.push((false, name.to_string(), ranges.to_vec()));
+        self.keyword_updates
+            .push((false, name.to_string(), ranges.to_vec()));
         self
     }
 
@@ -144,19 +149,37 @@ impl Transaction {
 
     /// Resets an extension to `new_reset_id` (zeroing its data unless `preserve`).
     pub fn ext_reset(&mut self, name: &str, new_reset_id: u32, preserve: bool) -> &mut Self {
-        self.ext_ops.push((name.to_string(), ExtOp::Reset { new_reset_id, preserve }));
+        self.ext_ops.push((
+            name.to_string(),
+            ExtOp::Reset {
+                new_reset_id,
+                preserve,
+            },
+        ));
         self
     }
 
     /// Writes `data` into an extension's header at `offset`.
     pub fn ext_hdr_update(&mut self, name: &str, offset: u16, data: &[u8]) -> &mut Self {
-        self.ext_ops.push((name.to_string(), ExtOp::HdrUpdate { offset, data: data.to_vec() }));
+        self.ext_ops.push((
+            name.to_string(),
+            ExtOp::HdrUpdate {
+                offset,
+                data: data.to_vec(),
+            },
+        ));
         self
     }
 
     /// Sets an extension's record field of `uid` to `data`.
     pub fn ext_rec_update(&mut self, name: &str, uid: u32, data: &[u8]) -> &mut Self {
-        self.ext_ops.push((name.to_string(), ExtOp::RecUpdate { uid, data: data.to_vec() }));
+        self.ext_ops.push((
+            name.to_string(),
+            ExtOp::RecUpdate {
+                uid,
+                data: data.to_vec(),
+            },
+        ));
         self
     }
 
@@ -174,14 +197,30 @@ impl Transaction {
         }
         let intro_for = |name: &str| -> Result<Vec<u8>> {
             if name == EXT_KEYWORDS {
-                return Err(Error::Invalid("the keywords extension is changed through keyword updates".into()));
+                return Err(Error::Invalid(
+                    "the keywords extension is changed through keyword updates".into(),
+                ));
             }
             let def = self.ext_defs.iter().rev().find(|d| d.name == name);
             let existing = map.ext(name);
             let (hdr_size, rs, ra, reset_id) = match (def, existing) {
-                (Some(d), e) => (d.hdr_size, d.record_size, d.record_align, e.map_or(0, |e| e.reset_id)),
-                (None, Some(e)) => (e.hdr.len() as u32, e.record_size, e.record_align, e.reset_id),
-                (None, None) => return Err(Error::Invalid(format!("extension {name} does not exist; introduce it first"))),
+                (Some(d), e) => (
+                    d.hdr_size,
+                    d.record_size,
+                    d.record_align,
+                    e.map_or(0, |e| e.reset_id),
+                ),
+                (None, Some(e)) => (
+                    e.hdr.len() as u32,
+                    e.record_size,
+                    e.record_align,
+                    e.reset_id,
+                ),
+                (None, None) => {
+                    return Err(Error::Invalid(format!(
+                        "extension {name} does not exist; introduce it first"
+                    )))
+                }
             };
             let mut p = Vec::new();
             p.extend_from_slice(&u32::MAX.to_le_bytes());
@@ -204,7 +243,12 @@ impl Transaction {
                 .unwrap_or(0)
         };
         for name in &ext_names {
-            let ops: Vec<&ExtOp> = self.ext_ops.iter().filter(|(n, _)| n == name).map(|(_, o)| o).collect();
+            let ops: Vec<&ExtOp> = self
+                .ext_ops
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, o)| o)
+                .collect();
             let has_pre = self.ext_defs.iter().any(|d| d.name == *name)
                 || ops.iter().any(|o| !matches!(o, ExtOp::RecUpdate { .. }));
             if !has_pre {
@@ -213,7 +257,10 @@ impl Transaction {
             recs.push((rtype::EXT_INTRO, intro_for(name)?));
             for o in &ops {
                 match o {
-                    ExtOp::Reset { new_reset_id, preserve } => {
+                    ExtOp::Reset {
+                        new_reset_id,
+                        preserve,
+                    } => {
                         let mut p = new_reset_id.to_le_bytes().to_vec();
                         p.extend_from_slice(&[u8::from(*preserve), 0, 0, 0]);
                         recs.push((rtype::EXT_RESET, p));
@@ -240,8 +287,13 @@ impl Transaction {
         if !pre.is_empty() {
             let mut p = Vec::new();
             for (off, data) in &pre {
-                if data.is_empty() || usize::from(*off) + data.len() > usize::from(map.header.base_header_size) {
-                    return Err(Error::Invalid(format!("header update {off}+{} outside the base header", data.len())));
+                if data.is_empty()
+                    || usize::from(*off) + data.len() > usize::from(map.header.base_header_size)
+                {
+                    return Err(Error::Invalid(format!(
+                        "header update {off}+{} outside the base header",
+                        data.len()
+                    )));
                 }
                 p.extend_from_slice(&off.to_le_bytes());
                 p.extend_from_slice(&(data.len() as u16).to_le_bytes());
@@ -256,7 +308,9 @@ impl Transaction {
             let mut p = Vec::new();
             for &(uid, flags) in &self.appends {
                 if uid < next || uid == u32::MAX {
-                    return Err(Error::Invalid(format!("append of uid {uid}, but next uid is {next}")));
+                    return Err(Error::Invalid(format!(
+                        "append of uid {uid}, but next uid is {next}"
+                    )));
                 }
                 next = uid + 1;
                 p.extend_from_slice(&uid.to_le_bytes());
@@ -270,7 +324,9 @@ impl Transaction {
         let mut prev_end = 0u32;
         for &(a, b, add, rm) in &self.flag_updates {
             if a == 0 || a > b {
-                return Err(Error::Invalid(format!("flag update with invalid uid range {a}-{b}")));
+                return Err(Error::Invalid(format!(
+                    "flag update with invalid uid range {a}-{b}"
+                )));
             }
             if !cur.is_empty() && a <= prev_end {
                 recs.push((rtype::FLAG_UPDATE, std::mem::take(&mut cur)));
@@ -306,7 +362,10 @@ impl Transaction {
             let mut p = Vec::new();
             for (uid, data) in updates {
                 if data.len() != rs || uid == 0 {
-                    return Err(Error::Invalid(format!("record update of {name} for uid {uid}: {} bytes, field is {rs}", data.len())));
+                    return Err(Error::Invalid(format!(
+                        "record update of {name} for uid {uid}: {} bytes, field is {rs}",
+                        data.len()
+                    )));
                 }
                 p.extend_from_slice(&uid.to_le_bytes());
                 p.extend_from_slice(data);
@@ -317,7 +376,9 @@ impl Transaction {
 
         for (add, name, ranges) in &self.keyword_updates {
             if name.is_empty() || name.len() > u16::MAX as usize || ranges.is_empty() {
-                return Err(Error::Invalid(format!("keyword update {name:?} without name or uids")));
+                return Err(Error::Invalid(format!(
+                    "keyword update {name:?} without name or uids"
+                )));
             }
             let mut p = vec![u8::from(!*add), 0];
             p.extend_from_slice(&(name.len() as u16).to_le_bytes());
@@ -333,7 +394,9 @@ impl Transaction {
         }
         if !self.modseq_updates.is_empty() {
             if map.modseq_header().is_none() {
-                return Err(Error::Invalid("modseq update before modseqs were enabled".into()));
+                return Err(Error::Invalid(
+                    "modseq update before modseqs were enabled".into(),
+                ));
             }
             let mut p = Vec::new();
             for &(uid, m) in &self.modseq_updates {
@@ -365,7 +428,11 @@ impl Transaction {
         let body_len: usize = recs.iter().map(|(_, p)| 8 + align4(p.len())).sum();
         if recs.len() >= 2 {
             let total = (12 + body_len) as u32;
-            push_record(&mut out, rtype::BOUNDARY | rtype::EXTERNAL, &total.to_le_bytes())?;
+            push_record(
+                &mut out,
+                rtype::BOUNDARY | rtype::EXTERNAL,
+                &total.to_le_bytes(),
+            )?;
         }
         for (t, p) in &recs {
             push_record(&mut out, t | ext_bit, p)?;
@@ -378,7 +445,9 @@ fn push_ranges(p: &mut Vec<u8>, ranges: &[(u32, u32)]) -> Result<()> {
     let mut prev = 0;
     for (i, &(a, b)) in ranges.iter().enumerate() {
         if a == 0 || a > b || (i > 0 && a <= prev) {
-            return Err(Error::Invalid(format!("uid ranges must be ascending and non-empty ({a}-{b})")));
+            return Err(Error::Invalid(format!(
+                "uid ranges must be ascending and non-empty ({a}-{b})"
+            )));
         }
         prev = b;
         p.extend_from_slice(&a.to_le_bytes());
@@ -389,7 +458,8 @@ fn push_ranges(p: &mut Vec<u8>, ranges: &[(u32, u32)]) -> Result<()> {
 
 pub(crate) fn push_record(out: &mut Vec<u8>, type_word: u32, payload: &[u8]) -> Result<()> {
     let size = 8 + align4(payload.len());
-    let enc = encode_offset(size as u32).ok_or_else(|| Error::Invalid(format!("record of {size} bytes is too large")))?;
+    let enc = encode_offset(size as u32)
+        .ok_or_else(|| Error::Invalid(format!("record of {size} bytes is too large")))?;
     out.extend_from_slice(&enc);
     out.extend_from_slice(&type_word.to_le_bytes());
     out.extend_from_slice(payload);
@@ -405,7 +475,11 @@ fn day_headers_update(map: &IndexMap, first_uid: u32, now: u32) -> Option<Vec<u8
     if h.day_stamp >= today {
         return None;
     }
-    let days = if h.day_stamp == 0 { 8 } else { ((today - h.day_stamp) / 86400).min(8) as usize };
+    let days = if h.day_stamp == 0 {
+        8
+    } else {
+        ((today - h.day_stamp) / 86400).min(8) as usize
+    };
     let mut d = h.day_first_uid;
     if days < 8 {
         d.copy_within(0..8 - days, days);

@@ -4,12 +4,13 @@
 
 use columba_interop::fixture_dir;
 use columba_mail_index::{
-    fuzz, CacheFile, Error, FileKind, IndexDir, IndexMap, LogFile, SurvivingMessage, Transaction, FLAG_FLAGGED,
-    FLAG_SEEN,
+    fuzz, CacheFile, Error, FileKind, IndexDir, IndexMap, LogFile, SurvivingMessage, Transaction,
+    FLAG_FLAGGED, FLAG_SEEN,
 };
 
 fn fixture(rel: &str) -> Vec<u8> {
-    std::fs::read(fixture_dir(rel.split('/').next().unwrap()).join(rel.split_once('/').unwrap().1)).unwrap()
+    std::fs::read(fixture_dir(rel.split('/').next().unwrap()).join(rel.split_once('/').unwrap().1))
+        .unwrap()
 }
 
 fn mutations(data: &[u8], step: usize) -> Vec<Vec<u8>> {
@@ -34,7 +35,11 @@ fn mutated_index_files_give_typed_errors() {
         fuzz::index(&d);
         if let Err(e) = IndexMap::parse(&d) {
             match e {
-                Error::Corrupt { file: FileKind::Index, offset, .. } => assert!(offset <= d.len() as u64 + 8),
+                Error::Corrupt {
+                    file: FileKind::Index,
+                    offset,
+                    ..
+                } => assert!(offset <= d.len() as u64 + 8),
                 other => panic!("unexpected error {other}"),
             }
         }
@@ -46,7 +51,10 @@ fn mutated_index_files_give_typed_errors() {
 
 #[test]
 fn mutated_logs_and_caches_never_panic() {
-    for rel in ["01-alice-shapes-flags/Maildir/.Sent/dovecot.index.log", "04-dave-folders/Maildir/.Drafts/dovecot.index.log"] {
+    for rel in [
+        "01-alice-shapes-flags/Maildir/.Sent/dovecot.index.log",
+        "04-dave-folders/Maildir/.Drafts/dovecot.index.log",
+    ] {
         let data = fixture(rel);
         for d in mutations(&data, 1) {
             fuzz::log(&d);
@@ -55,12 +63,24 @@ fn mutated_logs_and_caches_never_panic() {
             fuzz::apply(&framed);
         }
     }
-    for rel in ["01-alice-shapes-flags/Maildir/.Sent/dovecot.index.cache", "04-dave-folders/Maildir/.Drafts/dovecot.index.cache"] {
+    for rel in [
+        "01-alice-shapes-flags/Maildir/.Sent/dovecot.index.cache",
+        "04-dave-folders/Maildir/.Drafts/dovecot.index.cache",
+    ] {
         let data = fixture(rel);
         for d in mutations(&data, 1) {
             fuzz::cache(&d);
             if let Err(e) = CacheFile::parse(d.clone()) {
-                assert!(matches!(e, Error::Corrupt { file: FileKind::Cache, .. }), "{e}");
+                assert!(
+                    matches!(
+                        e,
+                        Error::Corrupt {
+                            file: FileKind::Cache,
+                            ..
+                        }
+                    ),
+                    "{e}"
+                );
             }
         }
     }
@@ -75,7 +95,11 @@ fn bad_record_in_log_is_reported_with_its_offset() {
     let log = LogFile::parse(FileKind::Log, data).unwrap();
     let err = log.records().find_map(|r| r.err()).unwrap();
     match err {
-        Error::Corrupt { file, offset, reason } => {
+        Error::Corrupt {
+            file,
+            offset,
+            reason,
+        } => {
             assert_eq!(file, FileKind::Log);
             assert_eq!(offset, 60);
             assert!(reason.contains("unknown record type"), "{reason}");
@@ -93,7 +117,8 @@ fn sample_mailbox(dir: &std::path::Path) -> IndexDir {
     }
     index.commit(&t).unwrap();
     let mut t = Transaction::new();
-    t.add_flags(3, 3, FLAG_FLAGGED).add_keyword("Work", &[(2, 4)]);
+    t.add_flags(3, 3, FLAG_FLAGGED)
+        .add_keyword("Work", &[(2, 4)]);
     index.commit(&t).unwrap();
     index.rewrite_index().unwrap();
     let mut t = Transaction::new();
@@ -107,7 +132,13 @@ fn summary(index: &IndexDir) -> Vec<(u32, u8, Vec<String>)> {
         .open_view()
         .unwrap()
         .messages()
-        .map(|m| (m.uid, m.flags, m.keywords.iter().map(|s| s.to_string()).collect()))
+        .map(|m| {
+            (
+                m.uid,
+                m.flags,
+                m.keywords.iter().map(|s| s.to_string()).collect(),
+            )
+        })
         .collect()
 }
 
@@ -124,7 +155,16 @@ fn corrupt_index_is_rebuilt_from_the_log() {
     let (view, report) = index.open_or_recover(None).unwrap();
     assert!(report.index_rewritten);
     assert!(!report.problems.is_empty());
-    let after: Vec<_> = view.messages().map(|m| (m.uid, m.flags, m.keywords.iter().map(|s| s.to_string()).collect())).collect();
+    let after: Vec<_> = view
+        .messages()
+        .map(|m| {
+            (
+                m.uid,
+                m.flags,
+                m.keywords.iter().map(|s| s.to_string()).collect(),
+            )
+        })
+        .collect();
     assert_eq!(after, before);
     assert_eq!(summary(&index), before);
 }
@@ -142,7 +182,11 @@ fn corrupt_log_is_replaced_keeping_storage_state() {
     assert!(index.open_view().is_err());
     let surviving: Vec<SurvivingMessage> = before
         .iter()
-        .map(|(uid, flags, kw)| SurvivingMessage { uid: *uid, flags: *flags, keywords: kw.clone() })
+        .map(|(uid, flags, kw)| SurvivingMessage {
+            uid: *uid,
+            flags: *flags,
+            keywords: kw.clone(),
+        })
         .collect();
     let (view, report) = index.open_or_recover(Some(&surviving)).unwrap();
     assert!(report.log_recreated);

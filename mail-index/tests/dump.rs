@@ -6,11 +6,20 @@ use std::process::Command;
 use columba_interop::{fixture_dir, install_fixture_maildir};
 use columba_mail_index::{dump, FileKind, IndexDir, LogFile};
 
-const SCENARIOS: &[&str] = &["01-alice-shapes-flags", "02-bob-rotated-log", "03-carol-10k", "04-dave-folders"];
+const SCENARIOS: &[&str] = &[
+    "01-alice-shapes-flags",
+    "02-bob-rotated-log",
+    "03-carol-10k",
+    "04-dave-folders",
+];
 
 fn read_text(path: &Path) -> String {
     if path.extension().is_some_and(|e| e == "gz") {
-        let out = Command::new("gzip").arg("-dc").arg(path).output().expect("gzip");
+        let out = Command::new("gzip")
+            .arg("-dc")
+            .arg(path)
+            .output()
+            .expect("gzip");
         String::from_utf8_lossy(&out.stdout).into_owned()
     } else {
         String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned()
@@ -28,7 +37,13 @@ fn truth_files(scenario: &str, prefix: &str) -> Vec<(String, PathBuf)> {
             if p.is_dir() {
                 dirs.push(p);
             } else if name.starts_with(prefix) {
-                out.push((d.strip_prefix(&root).unwrap().to_string_lossy().into_owned(), p));
+                out.push((
+                    d.strip_prefix(&root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                    p,
+                ));
             }
         }
     }
@@ -38,7 +53,9 @@ fn truth_files(scenario: &str, prefix: &str) -> Vec<(String, PathBuf)> {
 
 /// The doveadm output without its two leading lines (command, detected type).
 fn body(text: &str) -> Vec<&str> {
-    text.lines().skip_while(|l| l.starts_with('#') || l.starts_with("Detected file type")).collect()
+    text.lines()
+        .skip_while(|l| l.starts_with('#') || l.starts_with("Detected file type"))
+        .collect()
 }
 
 #[test]
@@ -48,8 +65,17 @@ fn log_dumps_match_doveadm_line_for_line() {
         let tmp = tempfile::tempdir().unwrap();
         install_fixture_maildir(scenario, tmp.path()).unwrap();
         for (rel, truth) in truth_files(scenario, "dovecot.index.log") {
-            let fname = truth.file_name().unwrap().to_string_lossy().replace(".txt.gz", "").replace(".txt", "");
-            let kind = if fname.ends_with(".2") { FileKind::Log2 } else { FileKind::Log };
+            let fname = truth
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .replace(".txt.gz", "")
+                .replace(".txt", "");
+            let kind = if fname.ends_with(".2") {
+                FileKind::Log2
+            } else {
+                FileKind::Log
+            };
             let bytes = std::fs::read(tmp.path().join(&rel).join(&fname)).unwrap();
             let log = LogFile::parse(kind, bytes).unwrap();
             let mut out = String::new();
@@ -83,7 +109,11 @@ fn view_dumps_match_doveadm() {
             let got: Vec<&str> = out.lines().collect();
             for (i, (g, e)) in got.iter().zip(&exp).enumerate() {
                 // Parsed MIME structures are not rendered; compare the raw bytes only.
-                let e = if e.starts_with("    - mime.parts: ") { e.split(") (").next().map(|s| format!("{s})")).unwrap() } else { e.to_string() };
+                let e = if e.starts_with("    - mime.parts: ") {
+                    e.split(") (").next().map(|s| format!("{s})")).unwrap()
+                } else {
+                    e.to_string()
+                };
                 assert_eq!(*g, e, "{scenario}/{rel} line {}", i + 1);
             }
             assert_eq!(got.len(), exp.len(), "{scenario}/{rel}: line count");
@@ -102,5 +132,8 @@ fn json_dump_has_every_message() {
     assert_eq!(v["messages"].as_array().unwrap().len(), 15);
     assert_eq!(v["header"]["next_uid"], 19);
     assert_eq!(v["messages"][5]["uid"], 7);
-    assert_eq!(v["messages"][5]["keywords"], serde_json::json!(["$Label2", "$Label3", "$Forwarded", "$MDNSent"]));
+    assert_eq!(
+        v["messages"][5]["keywords"],
+        serde_json::json!(["$Label2", "$Label3", "$Forwarded", "$MDNSent"])
+    );
 }

@@ -17,7 +17,11 @@ fn save(dovecot: &PrivateDovecot, user: &str, n: usize) {
             .stdin(Stdio::piped())
             .spawn()
             .unwrap();
-        write!(child.stdin.take().unwrap(), "Subject: message {i}\r\nMessage-ID: <m{i}@example.test>\r\n\r\nbody {i}\r\n").unwrap();
+        write!(
+            child.stdin.take().unwrap(),
+            "Subject: message {i}\r\nMessage-ID: <m{i}@example.test>\r\n\r\nbody {i}\r\n"
+        )
+        .unwrap();
         assert!(child.wait().unwrap().success());
     }
 }
@@ -26,18 +30,38 @@ fn doveadm_ok(dovecot: &PrivateDovecot, args: &[&str]) -> String {
     let out = dovecot.doveadm(args);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "doveadm {args:?}: {stderr}");
-    assert!(!stderr.contains("rror") && !stderr.contains("orrupt"), "doveadm {args:?} complained: {stderr}");
+    assert!(
+        !stderr.contains("rror") && !stderr.contains("orrupt"),
+        "doveadm {args:?} complained: {stderr}"
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// `uid -> (system flags, keywords, modseq)` as Dovecot reports them.
 fn fetch(dovecot: &PrivateDovecot) -> Vec<(u32, Vec<String>, u64)> {
-    let out = doveadm_ok(dovecot, &["-f", "tab", "fetch", "-u", "alice", "uid flags modseq", "mailbox", "INBOX", "all"]);
+    let out = doveadm_ok(
+        dovecot,
+        &[
+            "-f",
+            "tab",
+            "fetch",
+            "-u",
+            "alice",
+            "uid flags modseq",
+            "mailbox",
+            "INBOX",
+            "all",
+        ],
+    );
     out.lines()
         .skip(1)
         .map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
-            let mut flags: Vec<String> = f[1].split(' ').filter(|s| !s.is_empty() && *s != "\\Recent").map(str::to_string).collect();
+            let mut flags: Vec<String> = f[1]
+                .split(' ')
+                .filter(|s| !s.is_empty() && *s != "\\Recent")
+                .map(str::to_string)
+                .collect();
             flags.sort();
             (f[0].parse().unwrap(), flags, f[2].parse().unwrap())
         })
@@ -49,11 +73,17 @@ fn columba_view(index: &IndexDir) -> Vec<(u32, Vec<String>, u64)> {
     assert!(view.skipped.is_empty(), "{:?}", view.skipped);
     view.messages()
         .map(|m| {
-            let mut flags: Vec<String> = [(0x01, "\\Answered"), (0x02, "\\Flagged"), (0x04, "\\Deleted"), (0x08, "\\Seen"), (0x10, "\\Draft")]
-                .iter()
-                .filter(|(b, _)| m.flags & b != 0)
-                .map(|(_, n)| n.to_string())
-                .collect();
+            let mut flags: Vec<String> = [
+                (0x01, "\\Answered"),
+                (0x02, "\\Flagged"),
+                (0x04, "\\Deleted"),
+                (0x08, "\\Seen"),
+                (0x10, "\\Draft"),
+            ]
+            .iter()
+            .filter(|(b, _)| m.flags & b != 0)
+            .map(|(_, n)| n.to_string())
+            .collect();
             flags.extend(m.keywords.iter().map(|k| k.to_string()));
             flags.sort();
             (m.uid, flags, m.modseq)
@@ -65,7 +95,10 @@ fn assert_no_problems(dovecot: &PrivateDovecot) {
     let problems = dovecot.log_problems();
     assert!(problems.is_empty(), "Dovecot logged: {problems:#?}");
     let log = dovecot.log();
-    assert!(!log.contains("ebuild") && !log.contains("fsck"), "Dovecot rebuilt the index:\n{log}");
+    assert!(
+        !log.contains("ebuild") && !log.contains("fsck"),
+        "Dovecot rebuilt the index:\n{log}"
+    );
 }
 
 #[test]
@@ -76,7 +109,11 @@ fn dovecot_accepts_what_columba_writes() {
     // Turn on modseqs the way a CONDSTORE client does.
     fetch(&dovecot);
     let index = IndexDir::new(dovecot.maildir("alice"));
-    assert_eq!(columba_view(&index), fetch(&dovecot), "Columba reads Dovecot's files as Dovecot does");
+    assert_eq!(
+        columba_view(&index),
+        fetch(&dovecot),
+        "Columba reads Dovecot's files as Dovecot does"
+    );
 
     // Columba: flag and keyword changes, an expunge request.
     let mut t = Transaction::new();
@@ -91,7 +128,11 @@ fn dovecot_accepts_what_columba_writes() {
     dovecot.fix_ownership("alice").unwrap();
     let after = fetch(&dovecot);
     let uids: Vec<u32> = after.iter().map(|m| m.0).collect();
-    assert_eq!(uids, vec![1, 2, 4, 5], "Dovecot carried out the expunge request");
+    assert_eq!(
+        uids,
+        vec![1, 2, 4, 5],
+        "Dovecot carried out the expunge request"
+    );
     assert_eq!(after[1].1, vec!["$Columba", "\\Seen"]);
     assert_eq!(after[3].1, vec!["Work"]);
     assert_eq!(columba_view(&index), after);
@@ -118,11 +159,25 @@ fn dovecot_accepts_what_columba_writes() {
     assert_no_problems(&dovecot);
 
     // Taking turns: Dovecot writes, Columba reads; Columba writes, Dovecot reads.
-    doveadm_ok(&dovecot, &["flags", "add", "-u", "alice", "\\Answered $Dove", "mailbox", "INBOX", "uid", "1"]);
+    doveadm_ok(
+        &dovecot,
+        &[
+            "flags",
+            "add",
+            "-u",
+            "alice",
+            "\\Answered $Dove",
+            "mailbox",
+            "INBOX",
+            "uid",
+            "1",
+        ],
+    );
     save(&dovecot, "alice", 2);
     assert_eq!(columba_view(&index), fetch(&dovecot));
     let mut t = Transaction::new();
-    t.remove_flags(1, 1, FLAG_SEEN).add_keyword("$Dove", &[(6, 7)]);
+    t.remove_flags(1, 1, FLAG_SEEN)
+        .add_keyword("$Dove", &[(6, 7)]);
     index.commit(&t).unwrap();
     index.rewrite_index().unwrap();
     dovecot.fix_ownership("alice").unwrap();
@@ -130,7 +185,17 @@ fn dovecot_accepts_what_columba_writes() {
     assert_eq!(after[0].1, vec!["$Dove", "\\Answered"]);
     assert_eq!(columba_view(&index), after);
 
-    let status = doveadm_ok(&dovecot, &["mailbox", "status", "-u", "alice", "messages unseen uidnext highestmodseq", "INBOX"]);
+    let status = doveadm_ok(
+        &dovecot,
+        &[
+            "mailbox",
+            "status",
+            "-u",
+            "alice",
+            "messages unseen uidnext highestmodseq",
+            "INBOX",
+        ],
+    );
     let view = index.open_view().unwrap();
     let unseen = view.messages().filter(|m| m.flags & FLAG_SEEN == 0).count();
     assert_eq!(
