@@ -27,6 +27,7 @@
 
 mod bytes;
 pub mod cache_file;
+mod cache_write;
 pub mod dump;
 mod error;
 pub mod fuzz;
@@ -38,7 +39,8 @@ pub mod sync;
 mod transaction;
 
 pub use bytes::{decode_offset, encode_offset};
-pub use cache_file::CacheFile;
+pub use cache_file::{CacheField, CacheFile};
+pub use cache_write::{cache_matches_index, CacheValues};
 pub use error::{Error, FileKind, Result};
 pub use index_file::{
     IndexHeader, IndexMap, FLAG_ANSWERED, FLAG_DELETED, FLAG_DRAFT, FLAG_FLAGGED, FLAG_SEEN,
@@ -48,4 +50,4 @@ pub use log_file::LogFile;
 pub use mailbox::{
     Appender, IndexDir, MessageView, RebuildReport, Settings, SurvivingMessage, View,
 };
-pub use transaction::Transaction;
+pub use transaction::{ExtDef, Transaction};

@@ -277,6 +277,7 @@ pub struct RebuildReport {
     pub cache_discarded: bool,
 }
 
+/// Current UNIX time.
 pub(crate) fn now() -> u32 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

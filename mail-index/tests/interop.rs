@@ -210,3 +210,94 @@ fn dovecot_accepts_what_columba_writes() {
     );
     assert_no_problems(&dovecot);
 }
+
+#[test]
+fn dovecot_reads_cache_records_columba_wrote() {
+    use columba_mail_index::cache_file::{FieldType, DECISION_YES};
+    use columba_mail_index::CacheField;
+    require_tool!("doveadm");
+    let dovecot = PrivateDovecot::start(DovecotConfig::default().user("alice", "alicepw")).unwrap();
+    save(&dovecot, "alice", 3);
+    // Dovecot caches what a client fetched.
+    doveadm_ok(
+        &dovecot,
+        &[
+            "fetch",
+            "-u",
+            "alice",
+            "date.received hdr.subject",
+            "mailbox",
+            "INBOX",
+            "all",
+        ],
+    );
+    let index = IndexDir::new(dovecot.maildir("alice"));
+    let received = CacheField {
+        name: "date.received".into(),
+        field_type: FieldType::Fixed,
+        size: 4,
+        decision: DECISION_YES,
+        last_used: 1_700_000_000,
+    };
+    // 2001-09-09 01:46:40 UTC: Dovecot can only show this if it reads Columba's record.
+    index
+        .cache_add(&[(
+            2,
+            vec![(received.clone(), 1_000_000_000u32.to_le_bytes().to_vec())],
+        )])
+        .unwrap();
+    dovecot.fix_ownership("alice").unwrap();
+    let dump = doveadm_ok(
+        &dovecot,
+        &["dump", dovecot.maildir("alice").to_str().unwrap()],
+    );
+    assert!(!dump.contains("broken"), "{dump}");
+    let out = doveadm_ok(
+        &dovecot,
+        &[
+            "-f",
+            "tab",
+            "fetch",
+            "-u",
+            "alice",
+            "uid date.received",
+            "mailbox",
+            "INBOX",
+            "uid",
+            "2",
+        ],
+    );
+    assert!(
+        out.contains("2001-09-09"),
+        "Dovecot did not use Columba's cache record: {out}"
+    );
+
+    // After a purge the value survives in the new file.
+    index.cache_purge().unwrap();
+    dovecot.fix_ownership("alice").unwrap();
+    let out = doveadm_ok(
+        &dovecot,
+        &[
+            "-f",
+            "tab",
+            "fetch",
+            "-u",
+            "alice",
+            "uid date.received",
+            "mailbox",
+            "INBOX",
+            "uid",
+            "2",
+        ],
+    );
+    assert!(out.contains("2001-09-09"), "value lost in purge: {out}");
+    let dump = doveadm_ok(
+        &dovecot,
+        &["dump", dovecot.maildir("alice").to_str().unwrap()],
+    );
+    assert!(
+        !dump.contains("broken") && !dump.contains("unusable"),
+        "{dump}"
+    );
+    assert_no_problems(&dovecot);
+}

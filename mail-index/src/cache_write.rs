@@ -1,0 +1,378 @@
+//! Writing `dovecot.index.cache`: new records (linked to older ones of the
+//! same message), new fields, a new file, and purging. Offsets reach the
+//! index through the log (`EXT_INTRO(cache)` + `EXT_REC_UPDATE`), as
+//! Dovecot does (`mail-cache-transaction.c`, `mail-cache-purge.c`).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+
+use rustix::fs::{fcntl_lock, FlockOperation};
+
+use crate::bytes::{align4, encode_offset};
+use crate::cache_file::{
+    CacheField, CacheFile, CacheHeader, FieldType, HEADER_SIZE, VARIABLE_SIZE,
+};
+use crate::error::{Error, FileKind, Result};
+use crate::index_file::{IndexMap, EXT_CACHE};
+use crate::mailbox::{now, IndexDir, View};
+use crate::transaction::{ExtDef, Transaction};
+
+/// Cached values for one message: `(field, data)`.
+pub type CacheValues = Vec<(CacheField, Vec<u8>)>;
+
+fn cache_ext_def() -> ExtDef {
+    ExtDef {
+        name: EXT_CACHE.to_string(),
+        hdr_size: 0,
+        record_size: 4,
+        record_align: 4,
+    }
+}
+
+/// Serializes a field header (`struct mail_cache_header_fields` + arrays).
+fn field_header(fields: &[CacheField]) -> Vec<u8> {
+    let n = fields.len();
+    let mut b = Vec::new();
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&(n as u32).to_le_bytes());
+    for f in fields {
+        b.extend_from_slice(&f.last_used.to_le_bytes());
+    }
+    for f in fields {
+        b.extend_from_slice(&f.size.to_le_bytes());
+    }
+    for f in fields {
+        b.push(f.field_type.as_u8());
+    }
+    for f in fields {
+        b.push(f.decision);
+    }
+    for f in fields {
+        b.extend_from_slice(f.name.as_bytes());
+        b.push(0);
+    }
+    let size = b.len() as u32;
+    b[4..8].copy_from_slice(&size.to_le_bytes());
+    b.resize(align4(b.len()), 0);
+    b
+}
+
+fn check_value(f: &CacheField, data: &[u8]) -> Result<()> {
+    if f.name.is_empty() || f.name.contains('\0') {
+        return Err(Error::Invalid(
+            "cache field name must be non-empty, without NUL".into(),
+        ));
+    }
+    if f.field_type.is_fixed_size() && (f.size == VARIABLE_SIZE || data.len() != f.size as usize) {
+        return Err(Error::Invalid(format!(
+            "fixed-size cache field {} needs {} bytes, got {}",
+            f.name,
+            f.size,
+            data.len()
+        )));
+    }
+    if !f.field_type.is_fixed_size() && f.size != VARIABLE_SIZE {
+        return Err(Error::Invalid(format!(
+            "variable cache field {} must have size VARIABLE_SIZE",
+            f.name
+        )));
+    }
+    Ok(())
+}
+
+/// Serializes one record.
+fn record(prev: u32, values: &[(u32, &CacheField, &[u8])]) -> Vec<u8> {
+    let mut b = vec![0u8; 8];
+    b[0..4].copy_from_slice(&prev.to_le_bytes());
+    for (idx, f, data) in values {
+        b.extend_from_slice(&idx.to_le_bytes());
+        if f.size == VARIABLE_SIZE {
+            b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        }
+        b.extend_from_slice(data);
+        b.resize(align4(b.len()), 0);
+    }
+    let size = b.len() as u32;
+    b[4..8].copy_from_slice(&size.to_le_bytes());
+    b
+}
+
+fn lock_file(f: &File, path: &std::path::Path) -> Result<()> {
+    fcntl_lock(f, FlockOperation::LockExclusive).map_err(|e| Error::io(path, e.into()))
+}
+
+impl IndexDir {
+    /// Adds cached values for messages (by UID). New fields are registered
+    /// with a new field header; a missing or unusable cache file is
+    /// replaced by a new one. Takes the log lock, then the cache lock.
+    pub fn cache_add(&self, updates: &[(u32, CacheValues)]) -> Result<()> {
+        for (_, vals) in updates {
+            for (f, d) in vals {
+                check_value(f, d)?;
+            }
+        }
+        let lock = self.lock()?;
+        let view = self.open_view()?;
+        let path = self.path(FileKind::Cache);
+        let mut t = Transaction::external();
+        let usable = view
+            .cache
+            .as_ref()
+            .is_some_and(|c| cache_matches_index(view.map(), c));
+        if !usable {
+            let (seq, _) = self.new_cache_file(&view, &[])?;
+            t.ext_intro(cache_ext_def())
+                .ext_reset(EXT_CACHE, seq, false);
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        lock_file(&file, &path)?;
+        // Re-read under the lock: another writer may have appended.
+        let mut bytes = Vec::new();
+        (&file)
+            .seek(SeekFrom::Start(0))
+            .map_err(|e| Error::io(&path, e))?;
+        (&file)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io(&path, e))?;
+        let mut cache = CacheFile::parse(bytes)?;
+        let result = self.cache_add_locked(&view, &file, &mut cache, updates, &mut t);
+        let _ = fcntl_lock(&file, FlockOperation::Unlock);
+        result?;
+        let _ = self.commit_locked(&lock, &t)?;
+        Ok(())
+    }
+
+    fn cache_add_locked(
+        &self,
+        view: &View,
+        file: &File,
+        cache: &mut CacheFile,
+        updates: &[(u32, CacheValues)],
+        t: &mut Transaction,
+    ) -> Result<()> {
+        let path = self.path(FileKind::Cache);
+        let mut end = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+        end = align4(end as usize) as u64;
+        // Register missing fields.
+        let mut fields = cache.fields.clone();
+        for (_, vals) in updates {
+            for (f, _) in vals {
+                match fields.iter().find(|x| x.name.eq_ignore_ascii_case(&f.name)) {
+                    Some(x) if x.field_type != f.field_type || x.size != f.size => {
+                        return Err(Error::Invalid(format!(
+                            "cache field {} is registered with another type or size",
+                            f.name
+                        )));
+                    }
+                    Some(_) => {}
+                    None => fields.push(f.clone()),
+                }
+            }
+        }
+        if fields.len() != cache.fields.len() {
+            let fh = field_header(&fields);
+            file.write_all_at(&fh, end)
+                .map_err(|e| Error::io(&path, e))?;
+            let enc = encode_offset(end as u32)
+                .ok_or_else(|| Error::Invalid("cache file too large".into()))?;
+            match cache.field_header_offsets.last() {
+                Some(prev) => file.write_all_at(&enc, u64::from(*prev)),
+                None => file.write_all_at(&enc, 28),
+            }
+            .map_err(|e| Error::io(&path, e))?;
+            end += fh.len() as u64;
+        }
+        let map = view.map();
+        let reset_ok = map
+            .ext(EXT_CACHE)
+            .is_some_and(|e| e.reset_id == cache.header.file_seq);
+        let mut header = cache.header.clone();
+        let mut out = Vec::new();
+        let start = end;
+        for (uid, vals) in updates {
+            let pos = map
+                .position_of_uid(*uid)
+                .map_err(|_| Error::Invalid(format!("cache_add: uid {uid} does not exist")))?;
+            let prev = if reset_ok {
+                map.cache_offset_at(pos).unwrap_or(0)
+            } else {
+                0
+            };
+            let idx: Vec<(u32, &CacheField, &[u8])> = vals
+                .iter()
+                .map(|(f, d)| {
+                    let i = fields
+                        .iter()
+                        .position(|x| x.name.eq_ignore_ascii_case(&f.name))
+                        .unwrap_or(0);
+                    (i as u32, &fields[i], d.as_slice())
+                })
+                .collect();
+            let rec = record(prev, &idx);
+            let off = start + out.len() as u64;
+            if off + rec.len() as u64 >= 0x4000_0000 {
+                return Err(Error::Invalid("cache file would exceed 1 GiB".into()));
+            }
+            if prev == 0 {
+                header.record_count += 1;
+            } else {
+                header.continued_record_count += 1;
+            }
+            out.extend_from_slice(&rec);
+            t.ext_rec_update(EXT_CACHE, *uid, &(off as u32).to_le_bytes());
+        }
+        file.write_all_at(&out, start)
+            .map_err(|e| Error::io(&path, e))?;
+        let raw = header.encode();
+        // Keep field_header_offset as it is on disk (it may have just been linked).
+        file.write_all_at(&raw[..28], 0)
+            .map_err(|e| Error::io(&path, e))?;
+        if self.settings.fsync {
+            file.sync_data().map_err(|e| Error::io(&path, e))?;
+        }
+        t.ext_intro(cache_ext_def());
+        Ok(())
+    }
+
+    /// Writes a new cache file (tmp + rename) holding `records` (one per
+    /// message, in sequence order) and returns its `file_seq`.
+    fn new_cache_file(
+        &self,
+        view: &View,
+        records: &[(u32, CacheValues)],
+    ) -> Result<(u32, Vec<(u32, u32)>)> {
+        let map = view.map();
+        let old_reset = map.ext(EXT_CACHE).map_or(0, |e| e.reset_id);
+        let old_seq = view.cache.as_ref().map_or(0, |c| c.header.file_seq);
+        let seq = now()
+            .max(old_reset.wrapping_add(1))
+            .max(old_seq.wrapping_add(1))
+            .max(1);
+        let mut fields: Vec<CacheField> = view
+            .cache
+            .as_ref()
+            .map(|c| c.fields.clone())
+            .unwrap_or_default();
+        fields.retain(|f| f.decision & 0x7f != 0);
+        for (_, vals) in records {
+            for (f, _) in vals {
+                if !fields.iter().any(|x| x.name.eq_ignore_ascii_case(&f.name)) {
+                    fields.push(f.clone());
+                }
+            }
+        }
+        let mut body = Vec::new();
+        let mut offsets = Vec::new();
+        for (uid, vals) in records {
+            let idx: Vec<(u32, &CacheField, &[u8])> = vals
+                .iter()
+                .filter_map(|(f, d)| {
+                    let i = fields
+                        .iter()
+                        .position(|x| x.name.eq_ignore_ascii_case(&f.name))?;
+                    Some((i as u32, &fields[i], d.as_slice()))
+                })
+                .collect();
+            if idx.is_empty() {
+                continue;
+            }
+            offsets.push((*uid, (HEADER_SIZE + body.len()) as u32));
+            body.extend_from_slice(&record(0, &idx));
+        }
+        let fh_off = HEADER_SIZE + body.len();
+        body.extend_from_slice(&field_header(&fields));
+        let header = CacheHeader {
+            major_version: 1,
+            compat_sizeof_uoff_t: 8,
+            minor_version: 1,
+            indexid: map.header.indexid,
+            file_seq: seq,
+            continued_record_count: 0,
+            record_count: offsets.len() as u32,
+            backwards_compat_used_file_size: (HEADER_SIZE + body.len()) as u32,
+            deleted_record_count: 0,
+            field_header_offset_raw: u32::from_le_bytes(
+                encode_offset(fh_off as u32)
+                    .ok_or_else(|| Error::Invalid("cache file too large".into()))?,
+            ),
+        };
+        let mut bytes = header.encode().to_vec();
+        bytes.extend_from_slice(&body);
+        let path = self.path(FileKind::Cache);
+        let tmp = path.with_file_name("dovecot.index.cache.tmp");
+        let _ = fs::remove_file(&tmp);
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|e| Error::io(&tmp, e))?;
+        f.write_all(&bytes).map_err(|e| Error::io(&tmp, e))?;
+        if self.settings.fsync {
+            f.sync_data().map_err(|e| Error::io(&tmp, e))?;
+        }
+        drop(f);
+        fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+        Ok((seq, offsets))
+    }
+
+    /// Rewrites the cache keeping each message's current values (first
+    /// occurrence wins, bitmasks ORed) and dropping fields decided `NO`,
+    /// then resets the index's cache offsets to the new file.
+    pub fn cache_purge(&self) -> Result<()> {
+        let lock = self.lock()?;
+        let view = self.open_view()?;
+        let mut records = Vec::new();
+        if let Some(c) = &view.cache {
+            for m in view.messages() {
+                if m.cache_offset == 0 {
+                    continue;
+                }
+                let mut vals: Vec<(CacheField, Vec<u8>)> = Vec::new();
+                // A broken chain loses only that message's cached data.
+                let Ok(chain) = c.chain(m.cache_offset) else {
+                    continue;
+                };
+                for r in chain {
+                    for v in &r.values {
+                        let f = &c.fields[v.field as usize];
+                        if f.decision & 0x7f == 0 {
+                            continue;
+                        }
+                        match vals.iter_mut().find(|(x, _)| x.name == f.name) {
+                            Some((x, d)) if x.field_type == FieldType::Bitmask => {
+                                for (a, b) in d.iter_mut().zip(v.data) {
+                                    *a |= b;
+                                }
+                            }
+                            Some(_) => {}
+                            None => vals.push((f.clone(), v.data.to_vec())),
+                        }
+                    }
+                }
+                records.push((m.uid, vals));
+            }
+        }
+        let (seq, offsets) = self.new_cache_file(&view, &records)?;
+        let mut t = Transaction::external();
+        t.ext_intro(cache_ext_def())
+            .ext_reset(EXT_CACHE, seq, false);
+        for (uid, off) in offsets {
+            t.ext_rec_update(EXT_CACHE, uid, &off.to_le_bytes());
+        }
+        self.commit_locked(&lock, &t)?;
+        Ok(())
+    }
+}
+
+/// Checks that `map` and `cache` agree (used by tests and tools).
+pub fn cache_matches_index(map: &IndexMap, cache: &CacheFile) -> bool {
+    map.ext(EXT_CACHE)
+        .is_some_and(|e| e.reset_id == cache.header.file_seq)
+}
