@@ -56,7 +56,8 @@
 //! Layers: `sys` holds every system call (the only `unsafe` code, each block
 //! with its reason); the modules above it are safe steps (ids, chroot,
 //! rlimits, capabilities, seccomp, descriptors, environment); `recipe`
-//! orders them; `fdpass` carries descriptors.
+//! orders them; `fdpass` carries descriptors; `inspect` reads another
+//! process's privileges from `/proc` for audits and tests.
 #![deny(unsafe_code)]
 
 pub mod caps;
@@ -66,6 +67,7 @@ mod error;
 pub mod fdpass;
 pub mod fds;
 pub mod ids;
+pub mod inspect;
 pub mod process;
 mod recipe;
 mod record;
@@ -75,6 +77,7 @@ mod sys;
 
 pub use error::PrivsepError;
 pub use fdpass::{FdChannel, FrameLimits, PeerCred, PeerPolicy, ReceivedFrame};
+pub use inspect::ProcessPrivileges;
 pub use recipe::{LoginProcessRecipe, LoginUser, PostLoginRecipe, DEFAULT_FIRST_VALID_UID};
 pub use record::{Outcome, PrivsepRecord, Step, StepRecord};
 pub use rlimits::Rlimits;

@@ -501,3 +501,93 @@ impl SeccompFilter {
         prctl::install_seccomp_filter(&self.program).map_err(|e| PrivsepError::os("seccomp", e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> Vec<&'static str> {
+        login_allow_list().iter().map(|s| s.name).collect()
+    }
+
+    #[test]
+    fn what_std_needs_at_run_time_is_allowed() {
+        let names = names();
+        for needed in [
+            "read",
+            "write",
+            "recvmsg",
+            "sendmsg",
+            "close",
+            "exit_group",
+            "futex",
+            "sigaltstack",
+            "munmap",
+            "madvise",
+            "rt_sigreturn",
+            "restart_syscall",
+            "getrandom",
+            "epoll_pwait",
+            "ppoll",
+            "clock_gettime",
+            "mmap",
+            "brk",
+        ] {
+            assert!(names.contains(&needed), "{needed} missing");
+        }
+    }
+
+    #[test]
+    fn nothing_that_reaches_files_processes_or_ids() {
+        let numbers: Vec<i64> = login_allow_list().iter().map(|s| s.number).collect();
+        let mut forbidden = vec![
+            libc::SYS_openat,
+            libc::SYS_execve,
+            libc::SYS_socket,
+            libc::SYS_connect,
+            libc::SYS_clone,
+            libc::SYS_setresuid,
+            libc::SYS_kill,
+            libc::SYS_tgkill,
+            libc::SYS_statx,
+            libc::SYS_ptrace,
+            libc::SYS_chdir,
+        ];
+        #[cfg(target_arch = "x86_64")]
+        forbidden.extend([libc::SYS_open, libc::SYS_fork, libc::SYS_stat]);
+        for nr in forbidden {
+            #[allow(clippy::useless_conversion)]
+            let nr = i64::from(nr);
+            assert!(!numbers.contains(&nr), "syscall {nr} is allowed");
+        }
+        let mut sorted = numbers.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), numbers.len(), "duplicate entries");
+    }
+
+    #[test]
+    fn program_shape() {
+        let filter = SeccompFilter::login(SeccompAction::KillProcess).unwrap();
+        let list = login_allow_list();
+        let plain = list.iter().filter(|s| s.only_arg1.is_none()).count();
+        let header = if cfg!(target_arch = "x86_64") { 6 } else { 4 };
+        let ioctl = 1 + 1 + 2 * IOCTL_COMMANDS.len() + 1;
+        assert_eq!(filter.instruction_count(), header + 2 * plain + ioctl + 1);
+        // Last instruction: the default action.
+        let last = filter.program.last().unwrap();
+        assert_eq!(last.k, libc::SECCOMP_RET_KILL_PROCESS);
+        let errno = SeccompFilter::login(SeccompAction::Errno(libc::EPERM)).unwrap();
+        assert_eq!(
+            errno.program.last().unwrap().k,
+            libc::SECCOMP_RET_ERRNO | libc::EPERM as u32
+        );
+    }
+
+    #[test]
+    fn errno_must_be_an_errno() {
+        for bad in [0, -1, 0x1_0000] {
+            assert!(SeccompFilter::login(SeccompAction::Errno(bad)).is_err());
+        }
+    }
+}
