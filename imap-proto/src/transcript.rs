@@ -64,6 +64,8 @@ struct Session {
     server: ResponseDecoder,
     /// Tag of an AUTHENTICATE in progress.
     authenticate: Option<Tag>,
+    /// Tag of a command waiting for `+` after a synchronizing literal.
+    literal_pending: Option<Tag>,
     entries: Vec<TraceEntry>,
 }
 
@@ -89,7 +91,7 @@ impl Session {
         loop {
             match self.client.decode() {
                 Ok(Decoded::Incomplete) => return,
-                Ok(Decoded::NeedsContinuation { .. }) => {}
+                Ok(Decoded::NeedsContinuation { tag, .. }) => self.literal_pending = tag,
                 Ok(Decoded::Message(CommandEvent::Command(c))) => {
                     if let CommandBody::Authenticate { .. } = c.body {
                         self.authenticate = Some(c.tag.clone());
@@ -113,6 +115,23 @@ impl Session {
             match self.server.decode() {
                 Ok(Decoded::Incomplete) | Ok(Decoded::NeedsContinuation { .. }) => return,
                 Ok(Decoded::Message(r)) => {
+                    match &r {
+                        Response::Continuation(_) => self.literal_pending = None,
+                        // The server refused the literal: the client drops the command.
+                        Response::Status(s) if s.tag.is_some() && s.tag == self.literal_pending => {
+                            self.literal_pending = None;
+                            if let Some(offset) = self.client.refuse_literal() {
+                                self.entries.push(TraceEntry {
+                                    direction: Direction::Client,
+                                    result: Err(TraceError {
+                                        offset,
+                                        reason: "command abandoned: the server refused its synchronizing literal".to_owned(),
+                                    }),
+                                });
+                            }
+                        }
+                        _ => {}
+                    }
                     if let Response::Status(s) = &r {
                         if s.tag.is_some() && s.tag == self.authenticate {
                             self.authenticate = None;
@@ -146,6 +165,7 @@ pub fn trace(transcript: &[u8]) -> Vec<TraceEntry> {
         client: CommandDecoder::new(Limits::default()),
         server: ResponseDecoder::new(Limits::default()),
         authenticate: None,
+        literal_pending: None,
         entries: Vec::new(),
     };
     let mut last = Direction::Client;

@@ -399,3 +399,36 @@ fn encoder_chooses_atom_quoted_literal() {
     assert!(Atom::new(b("x(")).is_err());
     assert_eq!(Mailbox::from_utf8("INBOX"), Mailbox::Inbox);
 }
+
+#[test]
+fn nul_is_refused_outside_literal8() {
+    // Dovecot answers BAD to NUL in quoted strings and literals; literal8 carries it.
+    let e = parse_command(b"b1 LOGIN \"al\0ice\" pw\r\n").unwrap_err();
+    assert_eq!((e.offset(), e.tag().unwrap().as_bytes()), (12, &b"b1"[..]));
+    let e = parse_command(b"b3 LOGIN {6}\r\nal\0ice pw\r\n").unwrap_err();
+    assert_eq!(e.offset(), 16);
+    // A value with NUL is encoded as literal8, which decodes.
+    let c = Command {
+        tag: Tag::new(b("a")).unwrap(),
+        body: CommandBody::Login {
+            username: b("x\0y"),
+            password: Secret(b("p")),
+        },
+    };
+    assert_eq!(c.encode(), b"a LOGIN ~{3}\r\nx\0y p\r\n");
+    assert_eq!(parse_command(&c.encode()).unwrap(), c);
+}
+
+#[test]
+fn utf8_append_and_deleted_storage() {
+    let c = parse("A003 APPEND Drafts (\\Draft) UTF8 (~{5+}\r\nHallo)\r\n");
+    let CommandBody::Append { messages, .. } = c.body else {
+        panic!()
+    };
+    assert!(messages[0].utf8);
+    assert_eq!(messages[0].data, "Hallo");
+    let c = parse("a STATUS INBOX (DELETED-STORAGE SIZE)\r\n");
+    assert!(
+        matches!(c.body, CommandBody::Status { ref items, .. } if items[0] == StatusItem::DeletedStorage)
+    );
+}

@@ -438,3 +438,28 @@ fn errors() {
         Ok(Decoded::Message(Response::Status(_)))
     ));
 }
+
+#[test]
+fn list_extended_items_and_binary_origin() {
+    let Data::List(l) = data("* LIST (\\Marked) \":\" Tables (tablecloth ((\"edge\" \"lacy\") (\"color\" \"red\")) Sample \"text\")\r\n") else { panic!() };
+    assert_eq!(l.extended.len(), 2);
+    let ListExtendedItem::Other {
+        tag,
+        value: ExtensionValue::List(v),
+    } = &l.extended[0]
+    else {
+        panic!()
+    };
+    assert_eq!(tag, "tablecloth");
+    assert_eq!(v.len(), 2);
+    let Data::Fetch { items, .. } = data("* 2 FETCH (BINARY[1]<0> ~{3}\r\n\0ab)\r\n") else {
+        panic!()
+    };
+    assert!(
+        matches!(&items[0], MessageItem::Binary { origin: Some(0), data: Some(d), .. } if d[..] == b"\0ab"[..])
+    );
+    let Data::Status { items, .. } = data("* STATUS INBOX (DELETED-STORAGE 8)\r\n") else {
+        panic!()
+    };
+    assert_eq!(items[0], StatusValue::DeletedStorage(8));
+}

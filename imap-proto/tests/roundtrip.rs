@@ -212,6 +212,7 @@ fn status_item() -> impl Strategy<Value = StatusItem> {
         Just(StatusItem::Size),
         Just(StatusItem::HighestModSeq),
         Just(StatusItem::AppendLimit),
+        Just(StatusItem::DeletedStorage),
     ]
 }
 
@@ -310,13 +311,15 @@ fn command_body() -> impl Strategy<Value = CommandBody> {
                     vec(flag(), 0..3),
                     proptest::option::of(date_time()),
                     vec(any::<u8>(), 0..40),
+                    any::<bool>(),
                     any::<bool>()
                 )
-                    .prop_map(|(flags, date, data, binary)| AppendMessage {
+                    .prop_map(|(flags, date, data, binary, utf8)| AppendMessage {
                         flags,
                         date,
+                        binary: !utf8 && (binary || data.contains(&0)),
                         data: Bytes::from(data),
-                        binary
+                        utf8,
                     }),
                 1..3
             )
@@ -635,7 +638,12 @@ fn message_item() -> impl Strategy<Value = MessageItem> {
                 data
             }
         ),
-        (vec(nz(), 0..3), nstring()).prop_map(|(part, data)| MessageItem::Binary { part, data }),
+        (
+            vec(nz(), 0..3),
+            proptest::option::of(any::<u32>()),
+            nstring()
+        )
+            .prop_map(|(part, origin, data)| MessageItem::Binary { part, origin, data }),
         (vec(nz(), 0..3), any::<u32>())
             .prop_map(|(part, size)| MessageItem::BinarySize { part, size }),
         nz().prop_map(MessageItem::Uid),
@@ -660,7 +668,13 @@ fn listing() -> impl Strategy<Value = MailboxListing> {
         vec(
             prop_oneof![
                 vec(bytes_any(), 1..3).prop_map(ListExtendedItem::ChildInfo),
-                mailbox().prop_map(ListExtendedItem::OldName)
+                mailbox().prop_map(ListExtendedItem::OldName),
+                ("x-[a-z]{1,5}", extension_value()).prop_map(|(tag, value)| {
+                    ListExtendedItem::Other {
+                        tag: Bytes::from(tag.into_bytes()),
+                        value,
+                    }
+                })
             ],
             0..2,
         ),
@@ -673,6 +687,16 @@ fn listing() -> impl Strategy<Value = MailboxListing> {
                 extended,
             },
         )
+}
+
+fn extension_value() -> impl Strategy<Value = ExtensionValue> {
+    let leaf = prop_oneof![
+        bytes_any().prop_map(ExtensionValue::Simple),
+        "[0-9:,*]{1,6}".prop_map(|s| ExtensionValue::Simple(Bytes::from(s.into_bytes()))),
+    ];
+    leaf.prop_recursive(2, 6, 3, |inner| {
+        vec(inner, 0..3).prop_map(ExtensionValue::List)
+    })
 }
 
 fn namespaces() -> impl Strategy<Value = Vec<NamespaceDescription>> {
@@ -702,6 +726,7 @@ fn data() -> impl Strategy<Value = Data> {
         n64().prop_map(StatusValue::Size),
         n64().prop_map(StatusValue::HighestModSeq),
         proptest::option::of(n64()).prop_map(StatusValue::AppendLimit),
+        n64().prop_map(StatusValue::DeletedStorage),
     ];
     let esearch_data = prop_oneof![
         nz().prop_map(ESearchData::Min),

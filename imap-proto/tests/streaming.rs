@@ -244,3 +244,23 @@ fn authenticate_and_idle_modes() {
     assert!(dec.decode().is_err());
     assert_eq!(dec.mode(), CommandMode::Command);
 }
+
+#[test]
+fn refused_synchronizing_literal_drops_the_command() {
+    let mut dec = CommandDecoder::new(Limits::default());
+    dec.feed(b"t0 NOOP\r\nt1 APPEND nosuchbox (\\Seen) {1023}\r\n");
+    assert!(matches!(dec.decode(), Ok(Decoded::Message(_))));
+    assert!(matches!(
+        dec.decode(),
+        Ok(Decoded::NeedsContinuation { size: 1023, .. })
+    ));
+    // The server answers "t1 NO [TRYCREATE]"; the client goes on with t2.
+    assert_eq!(dec.refuse_literal(), Some(9));
+    assert_eq!(dec.refuse_literal(), None);
+    dec.feed(b"t2 NOOP\r\n");
+    let Ok(Decoded::Message(CommandEvent::Command(c))) = dec.decode() else {
+        panic!()
+    };
+    assert_eq!(c.tag.as_bytes(), b"t2");
+    assert_eq!(dec.offset(), 9 + 36 + 9);
+}

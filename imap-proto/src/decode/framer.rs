@@ -97,6 +97,22 @@ impl Framer {
         matches!(self.state, State::Line) && self.pos == 0
     }
 
+    /// The server refused a synchronizing literal the framer waits for:
+    /// the client will not send it, so the message ends before it. Returns
+    /// how many buffered bytes belonged to the abandoned message.
+    pub(crate) fn abandon_literal(&mut self) -> Option<usize> {
+        match self.state {
+            State::Literal { .. } if self.sync => {
+                let drop = self.pos;
+                self.state = State::Line;
+                self.pos = 0;
+                self.line_start = 0;
+                Some(drop)
+            }
+            _ => None,
+        }
+    }
+
     fn reject(&mut self, reason: Rejection) -> Frame {
         let drop = self.line_start;
         self.state = State::Discard {

@@ -110,6 +110,19 @@ impl CommandDecoder {
         self.buf.is_empty() && self.framer.idle()
     }
 
+    /// The server answered [`Decoded::NeedsContinuation`] with a tagged
+    /// `NO` or `BAD` instead of `+`: the client does not send the literal and
+    /// the command is over. Drops the partial command and returns the
+    /// stream offset where it started; `None` when no synchronizing literal
+    /// was pending.
+    pub fn refuse_literal(&mut self) -> Option<usize> {
+        let drop = self.framer.abandon_literal()?;
+        let start = self.offset;
+        self.buf.advance(drop);
+        self.offset += drop;
+        Some(start)
+    }
+
     /// Decodes the next message, if complete.
     pub fn decode(&mut self) -> Result<Decoded<CommandEvent>, Error> {
         loop {

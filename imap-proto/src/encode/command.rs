@@ -63,6 +63,7 @@ pub(crate) fn status_item_name(i: StatusItem) -> &'static [u8] {
         StatusItem::Size => b"SIZE",
         StatusItem::HighestModSeq => b"HIGHESTMODSEQ",
         StatusItem::AppendLimit => b"APPENDLIMIT",
+        StatusItem::DeletedStorage => b"DELETED-STORAGE",
     }
 }
 
@@ -230,7 +231,13 @@ fn body(w: &mut Writer<'_>, b: &CommandBody) {
                     w.date_time(d);
                     w.sp();
                 }
-                w.literal(&m.data, m.binary);
+                if m.utf8 {
+                    w.raw(b"UTF8 (");
+                    w.literal(&m.data, true);
+                    w.byte(b')');
+                } else {
+                    w.literal(&m.data, m.binary || m.data.contains(&0));
+                }
             }
         }
         CommandBody::UidExpunge(set) => {

@@ -102,7 +102,9 @@ impl Writer<'_> {
         if quotable(s) {
             self.quoted(s)
         } else {
-            self.literal(s, false)
+            // Only literal8 can carry NUL (RFC 3516); the decoder accepts it
+            // wherever a string may stand.
+            self.literal(s, s.contains(&0))
         }
     }
 

@@ -3,9 +3,9 @@
 use super::command::{id_params, part, section, status_item_name};
 use super::Writer;
 use crate::types::{
-    Continuation, Data, ESearchData, ListExtendedItem, MailboxAttribute, MailboxListing,
-    MessageItem, NamespaceDescription, Response, ResponseCode, StatusKind, StatusResponse,
-    StatusValue,
+    Continuation, Data, ESearchData, ExtensionValue, ListExtendedItem, MailboxAttribute,
+    MailboxListing, MessageItem, NamespaceDescription, Response, ResponseCode, StatusKind,
+    StatusResponse, StatusValue,
 };
 
 impl Response {
@@ -221,7 +221,29 @@ fn listing(w: &mut Writer<'_>, l: &MailboxListing) {
                 w.mailbox(m);
                 w.byte(b')');
             }
+            ListExtendedItem::Other { tag, value } => {
+                w.astring(tag);
+                w.sp();
+                extension_value(w, value);
+            }
         });
+    }
+}
+
+fn extension_value(w: &mut Writer<'_>, v: &ExtensionValue) {
+    match v {
+        ExtensionValue::Simple(s) => {
+            let token = !s.is_empty()
+                && s.len() <= 1024
+                && s.iter()
+                    .all(|&b| crate::types::is_astring_char(b) || b == b'*');
+            if token {
+                w.raw(s)
+            } else {
+                w.string(s)
+            }
+        }
+        ExtensionValue::List(l) => w.list(l, extension_value),
     }
 }
 
@@ -278,7 +300,9 @@ fn data(w: &mut Writer<'_>, d: &Data) {
                     | StatusValue::UidValidity(n)
                     | StatusValue::Unseen(n)
                     | StatusValue::Deleted(n) => w.number(u64::from(n)),
-                    StatusValue::Size(n) | StatusValue::HighestModSeq(n) => w.number(n),
+                    StatusValue::Size(n)
+                    | StatusValue::HighestModSeq(n)
+                    | StatusValue::DeletedStorage(n) => w.number(n),
                     StatusValue::AppendLimit(Some(n)) => w.number(n),
                     StatusValue::AppendLimit(None) => w.raw(b"NIL"),
                 }
@@ -452,9 +476,18 @@ fn message_item(w: &mut Writer<'_>, i: &MessageItem) {
             w.sp();
             w.nstring(data.as_deref());
         }
-        MessageItem::Binary { part: p, data } => {
+        MessageItem::Binary {
+            part: p,
+            origin,
+            data,
+        } => {
             w.raw(b"BINARY");
             part(w, p);
+            if let Some(o) = origin {
+                w.byte(b'<');
+                w.number(u64::from(*o));
+                w.byte(b'>');
+            }
             w.sp();
             match data {
                 Some(d) if d.contains(&0) => w.literal(d, true),

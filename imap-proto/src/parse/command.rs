@@ -511,6 +511,8 @@ pub(crate) fn status_item(p: &mut Parser<'_>) -> PResult<StatusItem> {
         StatusItem::HighestModSeq
     } else if is(w, "APPENDLIMIT") {
         StatusItem::AppendLimit
+    } else if is(w, "DELETED-STORAGE") {
+        StatusItem::DeletedStorage
     } else {
         p.pos -= w.len();
         return p.fail("status item");
@@ -531,15 +533,28 @@ fn append(p: &mut Parser<'_>) -> PResult<CommandBody> {
             date = Some(p.date_time()?);
             p.sp()?;
         }
+        let utf8 = p.eat_ci(b"UTF8 (");
         if !matches!(p.peek(), Some(b'{' | b'~')) {
-            return p.fail("message literal");
+            return p.fail(if utf8 {
+                "literal8"
+            } else {
+                "message literal or UTF8"
+            });
         }
-        let (data, binary) = p.literal()?;
+        let (data, mut binary) = p.literal()?;
+        if utf8 {
+            if !binary {
+                return p.fail("literal8 in UTF8 ( )");
+            }
+            binary = false;
+            p.expect(b')', "\")\"")?;
+        }
         messages.push(AppendMessage {
             flags,
             date,
             data,
             binary,
+            utf8,
         });
     }
     if messages.is_empty() {

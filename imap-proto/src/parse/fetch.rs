@@ -151,6 +151,16 @@ fn section_binary(p: &mut Parser<'_>) -> PResult<Vec<u32>> {
     Ok(part)
 }
 
+/// `["<" number ">"]` after a section in a FETCH response.
+fn origin(p: &mut Parser<'_>) -> PResult<Option<u32>> {
+    if !p.eat(b'<') {
+        return Ok(None);
+    }
+    let o = p.number()?;
+    p.expect(b'>', "\">\"")?;
+    Ok(Some(o))
+}
+
 /// `msg-att`: `"(" item *(SP item) ")"` of a FETCH response.
 pub(crate) fn message_items(p: &mut Parser<'_>) -> PResult<Vec<MessageItem>> {
     p.open()?;
@@ -171,13 +181,7 @@ fn message_item(p: &mut Parser<'_>) -> PResult<MessageItem> {
     if p.peek() == Some(b'[') {
         if is(w, "BODY") {
             let section = section(p)?;
-            let origin = if p.eat(b'<') {
-                let o = p.number()?;
-                p.expect(b'>', "\">\"")?;
-                Some(o)
-            } else {
-                None
-            };
+            let origin = origin(p)?;
             p.sp()?;
             return Ok(MessageItem::BodySection {
                 section,
@@ -186,13 +190,10 @@ fn message_item(p: &mut Parser<'_>) -> PResult<MessageItem> {
             });
         } else if is(w, "BINARY") {
             let part = section_binary(p)?;
+            let origin = origin(p)?;
             p.sp()?;
-            let data = if p.peek() == Some(b'~') {
-                Some(p.literal()?.0)
-            } else {
-                p.nstring()?
-            };
-            return Ok(MessageItem::Binary { part, data });
+            let data = p.nstring()?;
+            return Ok(MessageItem::Binary { part, origin, data });
         } else if is(w, "BINARY.SIZE") {
             let part = section_binary(p)?;
             p.sp()?;

@@ -258,10 +258,10 @@ impl<'a> Parser<'a> {
         let rest = &self.buf[start..];
         match memchr::memchr3(b'"', b'\\', b'\n', rest) {
             Some(i) if rest[i] == b'"' => {
-                if rest[..i].contains(&b'\r') {
+                if let Some(bad) = memchr::memchr2(b'\r', 0, &rest[..i]) {
                     return Err(Fail::Expected(
-                        start + memchr::memchr(b'\r', rest).unwrap_or(0),
-                        "quoted character",
+                        start + bad,
+                        "quoted character (no CR, LF or NUL)",
                     ));
                 }
                 self.pos = start + i + 1;
@@ -286,6 +286,7 @@ impl<'a> Parser<'a> {
                             }
                         }
                         Some(b'\r' | b'\n') | None => return self.fail("closing quote"),
+                        Some(0) => return self.fail("quoted character (no CR, LF or NUL)"),
                         Some(c) => {
                             out.push(c);
                             self.pos += 1;
@@ -312,6 +313,15 @@ impl<'a> Parser<'a> {
         if n > avail {
             return self.fail("literal data");
         }
+        let data = &self.buf[start..start + n as usize];
+        if !binary {
+            if let Some(nul) = memchr::memchr(0, data) {
+                return Err(Fail::Expected(
+                    start + nul,
+                    "literal data without NUL (NUL needs literal8)",
+                ));
+            }
+        }
         self.pos += n as usize;
         Ok((self.slice(start, self.pos), binary))
     }
@@ -321,6 +331,7 @@ impl<'a> Parser<'a> {
         match self.peek() {
             Some(b'"') => self.quoted(),
             Some(b'{') => Ok(self.literal()?.0),
+            Some(b'~') if self.peek_at(1) == Some(b'{') => Ok(self.literal()?.0),
             _ => self.fail("string"),
         }
     }
@@ -339,6 +350,7 @@ impl<'a> Parser<'a> {
         match self.peek() {
             Some(b'"') => self.quoted(),
             Some(b'{') => Ok(self.literal()?.0),
+            Some(b'~') if self.peek_at(1) == Some(b'{') => Ok(self.literal()?.0),
             _ => {
                 let start = self.pos;
                 if self.take_while(is_astring_char).is_empty() {
@@ -358,6 +370,7 @@ impl<'a> Parser<'a> {
         match self.peek() {
             Some(b'"') => self.quoted(),
             Some(b'{') => Ok(self.literal()?.0),
+            Some(b'~') if self.peek_at(1) == Some(b'{') => Ok(self.literal()?.0),
             _ => {
                 let start = self.pos;
                 if self.take_while(is_list_char).is_empty() {

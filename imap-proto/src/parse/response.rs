@@ -4,9 +4,9 @@ use bytes::Bytes;
 
 use super::{PResult, Parser};
 use crate::types::{
-    Atom, Continuation, Data, ESearch, ESearchData, ListExtendedItem, MailboxAttribute,
-    MailboxListing, NamespaceDescription, QuotaResource, Response, ResponseCode, SimpleCode,
-    StatusKind, StatusResponse, StatusValue, Tag,
+    Atom, Continuation, Data, ESearch, ESearchData, ExtensionValue, ListExtendedItem,
+    MailboxAttribute, MailboxListing, NamespaceDescription, QuotaResource, Response, ResponseCode,
+    SimpleCode, StatusKind, StatusResponse, StatusValue, Tag,
 };
 use crate::Error;
 
@@ -419,7 +419,8 @@ fn mailbox_listing(p: &mut Parser<'_>) -> PResult<MailboxListing> {
                 p.close()?;
                 extended.push(ListExtendedItem::OldName(m));
             } else {
-                return p.fail("CHILDINFO or OLDNAME");
+                let value = extension_value(p)?;
+                extended.push(ListExtendedItem::Other { tag: name, value });
             }
             if !p.eat(b' ') {
                 break;
@@ -433,6 +434,41 @@ fn mailbox_listing(p: &mut Parser<'_>) -> PResult<MailboxListing> {
         mailbox,
         extended,
     })
+}
+
+/// `tagged-ext-val` / `tagged-ext-comp`, leniently: strings anywhere.
+fn extension_value(p: &mut Parser<'_>) -> PResult<ExtensionValue> {
+    match p.peek() {
+        Some(b'(') => {
+            p.open()?;
+            let mut list = Vec::new();
+            if p.peek() != Some(b')') {
+                loop {
+                    list.push(extension_value(p)?);
+                    if !p.eat(b' ') {
+                        break;
+                    }
+                }
+            }
+            p.close()?;
+            Ok(ExtensionValue::List(list))
+        }
+        Some(b'"' | b'{') => Ok(ExtensionValue::Simple(p.string()?)),
+        Some(b'~') if p.peek_at(1) == Some(b'{') => Ok(ExtensionValue::Simple(p.string()?)),
+        _ => {
+            let start = p.pos;
+            while p
+                .peek()
+                .is_some_and(|b| crate::types::is_astring_char(b) || b == b'*')
+            {
+                p.pos += 1;
+            }
+            if p.pos == start {
+                return p.fail("extension value");
+            }
+            Ok(ExtensionValue::Simple(p.slice(start, p.pos)))
+        }
+    }
 }
 
 pub(crate) fn mailbox_attribute(a: Atom) -> MailboxAttribute {
@@ -474,6 +510,7 @@ fn status_value(p: &mut Parser<'_>) -> PResult<StatusValue> {
         I::Unseen => StatusValue::Unseen(p.number()?),
         I::Deleted => StatusValue::Deleted(p.number()?),
         I::Size => StatusValue::Size(p.number64()?),
+        I::DeletedStorage => StatusValue::DeletedStorage(p.number64()?),
         I::HighestModSeq => StatusValue::HighestModSeq(p.number64()?),
         I::AppendLimit => {
             if p.eat_ci(b"NIL") {

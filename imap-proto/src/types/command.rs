@@ -331,6 +331,8 @@ pub enum StatusItem {
     HighestModSeq,
     /// `APPENDLIMIT` (RFC 7889).
     AppendLimit,
+    /// `DELETED-STORAGE` (RFC 9208).
+    DeletedStorage,
 }
 
 /// One message of an APPEND.
@@ -342,8 +344,12 @@ pub struct AppendMessage {
     pub date: Option<DateTime>,
     /// The message.
     pub data: Bytes,
-    /// Sent as `~{n}` literal8 (BINARY), may contain NUL.
+    /// Sent as `~{n}` literal8 (BINARY), may contain NUL. Data with NUL
+    /// is always sent as literal8, so it decodes with `binary` set.
     pub binary: bool,
+    /// Sent as `UTF8 (~{n})` (RFC 6855, UTF8=ACCEPT): a message with UTF-8
+    /// headers. The data is a literal8; `binary` is ignored.
+    pub utf8: bool,
 }
 
 /// How STORE changes flags.

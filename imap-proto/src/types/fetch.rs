@@ -131,10 +131,12 @@ pub enum MessageItem {
         /// The data.
         data: Option<Bytes>,
     },
-    /// `BINARY[part] nstring/literal8`.
+    /// `BINARY[part]<origin> nstring/literal8`.
     Binary {
         /// Part numbers.
         part: Vec<u32>,
+        /// `<origin>`: offset of a partial fetch.
+        origin: Option<u32>,
         /// The decoded data.
         data: Option<Bytes>,
     },

@@ -283,6 +283,23 @@ pub enum ListExtendedItem {
     ChildInfo(Vec<Bytes>),
     /// `"OLDNAME" (mailbox)`.
     OldName(Mailbox),
+    /// Any other `tag value` pair (RFC 9051 `mbox-list-extended-item`).
+    Other {
+        /// The item's tag.
+        tag: Bytes,
+        /// Its value.
+        value: ExtensionValue,
+    },
+}
+
+/// A `tagged-ext-val`: a simple value (number, sequence set, string) or a
+/// parenthesized list of values, nested.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ExtensionValue {
+    /// A number, sequence set, atom or string.
+    Simple(Bytes),
+    /// `( ... )`, possibly empty.
+    List(Vec<ExtensionValue>),
 }
 
 /// Mailbox attributes (`mbx-list-flags`, CHILDREN, SPECIAL-USE).
@@ -345,6 +362,8 @@ pub enum StatusValue {
     HighestModSeq(u64),
     /// `APPENDLIMIT n` or `APPENDLIMIT NIL` (`None`).
     AppendLimit(Option<u64>),
+    /// `DELETED-STORAGE n` (RFC 9208).
+    DeletedStorage(u64),
 }
 
 impl StatusValue {
@@ -360,6 +379,7 @@ impl StatusValue {
             StatusValue::Size(_) => StatusItem::Size,
             StatusValue::HighestModSeq(_) => StatusItem::HighestModSeq,
             StatusValue::AppendLimit(_) => StatusItem::AppendLimit,
+            StatusValue::DeletedStorage(_) => StatusItem::DeletedStorage,
         }
     }
 }
