@@ -30,6 +30,8 @@ enum Command {
     ImapTrace(cmd::imap_trace::Args),
     /// Decode a POP3 transcript (`C: `/`S: ` lines) as real peers would, one line per message.
     Pop3Trace(cmd::pop3_trace::Args),
+    /// Show processes' privileges (ids, groups, no_new_privs, seccomp, capabilities, root), or the login seccomp allow-list.
+    PrivsepStatus(cmd::privsep_status::Args),
 }
 
 fn main() -> ExitCode {
@@ -39,5 +41,6 @@ fn main() -> ExitCode {
         Command::MaildirList(args) => cmd::maildir_list::run(args),
         Command::ImapTrace(args) => cmd::imap_trace::run(args),
         Command::Pop3Trace(args) => cmd::pop3_trace::run(args),
+        Command::PrivsepStatus(args) => cmd::privsep_status::run(args),
     }
 }

@@ -6,3 +6,4 @@ pub mod dump;
 pub mod imap_trace;
 pub mod maildir_list;
 pub mod pop3_trace;
+pub mod privsep_status;
