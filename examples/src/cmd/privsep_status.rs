@@ -23,7 +23,10 @@ pub struct Args {
 pub fn run(args: Args) -> ExitCode {
     if args.allow_list {
         for syscall in login_allow_list() {
-            println!("{:<16} {:>4}  {}", syscall.name, syscall.number, syscall.why);
+            println!(
+                "{:<16} {:>4}  {}",
+                syscall.name, syscall.number, syscall.why
+            );
         }
         return ExitCode::SUCCESS;
     }
