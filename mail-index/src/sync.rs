@@ -10,6 +10,11 @@ use crate::index_file::{
 };
 use crate::log_file::{rtype, ExtIntro, LogFile, LogRecord, Payload};
 
+/// Most extensions a map may have.
+const MAX_EXTENSIONS: usize = 1024;
+/// Most bytes of extension headers a map may have.
+const MAX_EXT_HDR_TOTAL: u64 = 64 << 20;
+
 /// What a replay did besides changing the map.
 #[derive(Debug, Default)]
 pub struct SyncReport {
@@ -465,6 +470,24 @@ impl<'m> Applier<'m> {
             true,
         )
         .map_err(|e| format!("broken extension introduction: {e}"))?;
+        // Bound what a log can make us allocate: Dovecot's record layout
+        // keeps offsets in 16 bits, and no real index has thousands of
+        // extensions or tens of MiB of extension headers.
+        let (mut hdr_total, mut rec_total) = (u64::from(u.hdr_size), u32::from(u.record_size) + 8);
+        for (i, e) in self.map.extensions.iter().enumerate() {
+            if Some(i) != idx {
+                hdr_total += e.hdr.len() as u64;
+                rec_total += u32::from(e.record_size) + 8;
+            }
+        }
+        if idx.is_none() && self.map.extensions.len() >= MAX_EXTENSIONS {
+            return Err(fail(format!("more than {MAX_EXTENSIONS} extensions")));
+        }
+        if hdr_total > MAX_EXT_HDR_TOTAL || rec_total > 60_000 {
+            return Err(fail(format!(
+                "extension {name} would make headers {hdr_total} bytes and records up to {rec_total} bytes"
+            )));
+        }
         match idx {
             Some(idx) => {
                 let ignore = u.reset_id != self.map.extensions[idx].reset_id;
