@@ -301,3 +301,37 @@ fn dovecot_reads_cache_records_columba_wrote() {
     );
     assert_no_problems(&dovecot);
 }
+
+/// Columba's log lock is the lock Dovecot takes: while Columba holds it, a
+/// Dovecot writer waits, and nothing interleaves.
+#[test]
+fn dovecot_waits_for_columbas_log_lock() {
+    require_tool!("doveadm");
+    let dovecot = PrivateDovecot::start(DovecotConfig::default().user("alice", "alicepw")).unwrap();
+    save(&dovecot, "alice", 2);
+    fetch(&dovecot);
+    let index = IndexDir::new(dovecot.maildir("alice"));
+    let lock = index.lock().unwrap();
+    let mut child = Command::new(find_tool("doveadm").unwrap())
+        .arg("-c")
+        .arg(dovecot.config_path())
+        .args(["flags", "add", "-u", "alice", "\\Flagged", "mailbox", "INBOX", "uid", "2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(child.try_wait().unwrap().is_none(), "doveadm wrote while Columba held the log lock");
+    let mut t = Transaction::new();
+    t.add_flags(1, 1, FLAG_SEEN);
+    index.commit_locked(&lock, &t).unwrap();
+    drop(lock);
+    let status = child.wait_with_output().unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    dovecot.fix_ownership("alice").unwrap();
+    let after = fetch(&dovecot);
+    assert_eq!(after[0].1, vec!["\\Seen"]);
+    assert_eq!(after[1].1, vec!["\\Flagged"]);
+    assert_eq!(columba_view(&index), after);
+    assert_no_problems(&dovecot);
+}
