@@ -27,19 +27,26 @@ fn message(i: usize) -> Vec<u8> {
     )
     .into_bytes();
     for line in 0..40 {
-        m.extend_from_slice(format!("Line {line} of a message body of typical length, message {i}.\n").as_bytes());
+        m.extend_from_slice(
+            format!("Line {line} of a message body of typical length, message {i}.\n").as_bytes(),
+        );
     }
     m
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn run_child(maildir: &str) -> ! {
     let mut input = Vec::new();
     std::io::stdin().read_to_end(&mut input).expect("stdin");
-    let code = match Maildir::open(Path::new(maildir)).and_then(|m| m.inbox().deliver(&input[..], &DeliveryOptions::default())) {
+    let code = match Maildir::open(Path::new(maildir))
+        .and_then(|m| m.inbox().deliver(&input[..], &DeliveryOptions::default()))
+    {
         Ok(d) if d.uid.is_some() => 0,
         Ok(_) => 75,
         Err(e) => {
@@ -75,7 +82,9 @@ fn bench_delivery(dovecot: &PrivateDovecot) {
     // Warm up both paths (page cache for the binaries, config parsing).
     let warm = |i: usize| {
         let mut c = Command::new(&lda);
-        c.arg("-c").arg(dovecot.config_path()).args(["-d", "lda", "-f", "sender@bench.test"]);
+        c.arg("-c")
+            .arg(dovecot.config_path())
+            .args(["-d", "lda", "-f", "sender@bench.test"]);
         feed(c, &messages[i % n]);
         let mut c = Command::new(&me);
         c.env(CHILD_ENV, &columba_dir);
@@ -87,7 +96,9 @@ fn bench_delivery(dovecot: &PrivateDovecot) {
     let started = Instant::now();
     for m in &messages {
         let mut c = Command::new(&lda);
-        c.arg("-c").arg(dovecot.config_path()).args(["-d", "lda", "-f", "sender@bench.test"]);
+        c.arg("-c")
+            .arg(dovecot.config_path())
+            .args(["-d", "lda", "-f", "sender@bench.test"]);
         feed(c, m);
     }
     let lda_time = started.elapsed();
@@ -112,7 +123,10 @@ fn bench_delivery(dovecot: &PrivateDovecot) {
 
     let lda_rate = rate(n, lda_time);
     let columba_rate = rate(n, columba_time);
-    println!("delivery, {n} messages of {} bytes, fsync on, UIDs assigned:", messages[0].len());
+    println!(
+        "delivery, {n} messages of {} bytes, fsync on, UIDs assigned:",
+        messages[0].len()
+    );
     println!("  dovecot-lda (process per message)      {lda_rate:8.1} msg/s  ({lda_time:.2?})");
     println!(
         "  columba     (process per message)      {columba_rate:8.1} msg/s  ({columba_time:.2?})  ratio {:.2}x dovecot-lda",
@@ -134,7 +148,12 @@ fn bench_listing(dovecot: &PrivateDovecot) {
     let flags = ["", "S", "RS", "FS", "Sa", "DT", "Sbc"];
     let body = b"Subject: x\n\nbody\n";
     for i in 0..n {
-        let base = format!("{}.M{}P{}.bench.test,S=17,W=20", 1_700_000_000 + i / 1000, i % 1000, 4242);
+        let base = format!(
+            "{}.M{}P{}.bench.test,S=17,W=20",
+            1_700_000_000 + i / 1000,
+            i % 1000,
+            4242
+        );
         let name = format!("{base}:2,{}", flags[i % flags.len()]);
         std::fs::write(dir.join("cur").join(name), body).unwrap();
     }
@@ -165,13 +184,20 @@ fn bench_listing(dovecot: &PrivateDovecot) {
     let fetch = || {
         let started = Instant::now();
         let out = dovecot.doveadm(&["fetch", "-u", "big", "uid flags", "mailbox", "INBOX", "all"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         (started.elapsed(), out.stdout.len())
     };
     let (first, _) = fetch();
     let mut dtimes: Vec<Duration> = (0..3).map(|_| fetch().0).collect();
     dtimes.sort();
-    println!("  doveadm fetch 'uid flags' all: first (builds index) {first:.2?}, warm median {:.2?}", dtimes[1]);
+    println!(
+        "  doveadm fetch 'uid flags' all: first (builds index) {first:.2?}, warm median {:.2?}",
+        dtimes[1]
+    );
     println!(
         "  ratio: columba list() is {:.1}x faster than warm doveadm fetch",
         dtimes[1].as_secs_f64() / times[times.len() / 2].as_secs_f64()
@@ -191,7 +217,8 @@ fn main() {
         println!("maildir_bench: SKIPPED (Dovecot not installed)");
         return;
     }
-    let dovecot = PrivateDovecot::offline(
+    // Running, so dovecot-lda and doveadm can look users up in its auth process.
+    let dovecot = PrivateDovecot::start(
         DovecotConfig::default()
             .user("lda", "x")
             .user("columba", "x")

@@ -257,12 +257,12 @@ impl MaildirFilename {
 
     /// Physical size from `,S=<n>`, when present and well-formed.
     pub fn size(&self) -> Option<u64> {
-        size_field(self.base(), 'S')
+        size_field(self.base(), b'S')
     }
 
     /// Virtual (CRLF) size from `,W=<n>`, when present and well-formed.
     pub fn vsize(&self) -> Option<u64> {
-        size_field(self.base(), 'W')
+        size_field(self.base(), b'W')
     }
 
     /// The same message with another info part (flags).
@@ -285,20 +285,34 @@ impl fmt::Display for MaildirFilename {
 
 /// Dovecot's `maildir_filename_get_size()`: `,<key>=` anywhere in the name,
 /// decimal digits, then `,`, `:` or the end.
-fn size_field(base: &str, key: char) -> Option<u64> {
-    let pat = [',', key, '='];
-    let pat: String = pat.iter().collect();
-    let mut search = base;
-    while let Some(i) = search.find(&pat) {
-        let rest = &search[i + 3..];
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let after = rest.as_bytes().get(digits);
-        if digits > 0 && matches!(after, None | Some(b',') | Some(b':')) {
-            if let Ok(v) = rest[..digits].parse() {
-                return Some(v);
+fn size_field(base: &str, key: u8) -> Option<u64> {
+    let b = base.as_bytes();
+    let mut i = 0;
+    while i + 3 <= b.len() {
+        if b[i] == b',' && b[i + 1] == key && b[i + 2] == b'=' {
+            let rest = &b[i + 3..];
+            let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+            if digits > 0
+                && digits <= 19
+                && matches!(rest.get(digits), None | Some(b',') | Some(b':'))
+            {
+                let mut v: u64 = 0;
+                let mut ok = true;
+                for &d in &rest[..digits] {
+                    match v
+                        .checked_mul(10)
+                        .and_then(|v| v.checked_add(u64::from(d - b'0')))
+                    {
+                        Some(n) => v = n,
+                        None => ok = false,
+                    }
+                }
+                if ok {
+                    return Some(v);
+                }
             }
         }
-        search = &search[i + 1..];
+        i += 1;
     }
     None
 }

@@ -197,35 +197,40 @@ impl Mailbox {
         self.uidlist_file().read()
     }
 
-    fn scan(&self, skipped: &mut Vec<SkippedFile>) -> Result<HashMap<String, ScannedFile>> {
-        let mut files: HashMap<String, ScannedFile> = HashMap::new();
-        // new/ first: Dovecot only moves new -> cur, so a file moved while
-        // we read is seen in one of the two (or both; cur wins).
+    /// Reads `new/` then `cur/` (Dovecot only moves new -> cur, so a file
+    /// moved while we read is seen in one of the two, or in both). Uses
+    /// `getdents` into one buffer: no allocation per entry but the name.
+    fn scan(&self, skipped: &mut Vec<SkippedFile>) -> Result<Vec<ScannedFile>> {
+        use rustix::fs::{Mode, OFlags, RawDir};
+        let mut files = Vec::new();
+        let mut buf = vec![std::mem::MaybeUninit::<u8>::uninit(); 256 * 1024];
         for (sub, in_new) in [("new", true), ("cur", false)] {
             let dir = self.dir.join(sub);
-            let rd = match std::fs::read_dir(&dir) {
-                Ok(rd) => rd,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e).ctx("readdir", &dir),
+            let fd = match rustix::fs::open(
+                &dir,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) {
+                Ok(fd) => fd,
+                Err(rustix::io::Errno::NOENT) => continue,
+                Err(e) => return Err(std::io::Error::from(e)).ctx("opendir", &dir),
             };
-            for entry in rd {
-                let entry = entry.ctx("readdir", &dir)?;
-                let os = entry.file_name();
-                let Some(name) = os.to_str() else {
+            let mut rd = RawDir::new(fd, &mut buf);
+            while let Some(entry) = rd.next() {
+                let entry = entry.map_err(std::io::Error::from).ctx("readdir", &dir)?;
+                let raw = entry.file_name().to_bytes();
+                if raw.first() == Some(&b'.') {
+                    continue;
+                }
+                let Ok(name) = std::str::from_utf8(raw) else {
                     skipped.push(SkippedFile {
-                        name: format!("{sub}/{}", os.to_string_lossy()),
+                        name: format!("{sub}/{}", String::from_utf8_lossy(raw)),
                         reason: "file name is not UTF-8".into(),
                     });
                     continue;
                 };
-                if name.starts_with('.') {
-                    continue;
-                }
                 match MaildirFilename::parse(name) {
-                    Ok(f) => {
-                        let base = f.base().to_string();
-                        files.insert(base, ScannedFile { name: f, in_new });
-                    }
+                    Ok(f) => files.push(ScannedFile { name: f, in_new }),
                     Err(e) => skipped.push(SkippedFile {
                         name: format!("{sub}/{name}"),
                         reason: e.to_string(),
@@ -234,6 +239,20 @@ impl Mailbox {
             }
         }
         Ok(files)
+    }
+
+    /// Base name -> index into `files`; for a base seen twice (new/ and
+    /// cur/) the later one, in `cur/`, wins and the earlier one is marked
+    /// in the returned duplicate flags.
+    fn index(files: &[ScannedFile]) -> (HashMap<&str, usize>, Vec<bool>) {
+        let mut idx = HashMap::with_capacity(files.len());
+        let mut dup = vec![false; files.len()];
+        for (i, f) in files.iter().enumerate() {
+            if let Some(old) = idx.insert(f.name.base(), i) {
+                dup[old] = true;
+            }
+        }
+        (idx, dup)
     }
 
     fn file_path(&self, f: &ScannedFile) -> PathBuf {
@@ -250,18 +269,21 @@ impl Mailbox {
         kw: &Keywords,
     ) -> Result<MessageEntry> {
         let info = f.name.info().unwrap_or_default();
-        let path = self.file_path(&f);
         let from_rec = |key| {
             rec.and_then(|r| r.extension(key))
                 .and_then(|v| v.parse().ok())
         };
         let size = match f.name.size().or_else(|| from_rec(b'S')) {
             Some(s) => s,
-            None => std::fs::metadata(&path).ctx("stat", &path)?.len(),
+            None => {
+                let path = self.file_path(&f);
+                std::fs::metadata(&path).ctx("stat", &path)?.len()
+            }
         };
         let vsize = match f.name.vsize().or_else(|| from_rec(b'W')) {
             Some(v) => v,
             None => {
+                let path = self.file_path(&f);
                 let file = File::open(&path).ctx("open", &path)?;
                 message_size::sizes_of(std::io::BufReader::new(file))
                     .ctx("read", &path)?
@@ -283,29 +305,38 @@ impl Mailbox {
     fn build_listing(
         &self,
         uidlist: Option<&Uidlist>,
-        mut files: HashMap<String, ScannedFile>,
+        files: Vec<ScannedFile>,
         skipped: Vec<SkippedFile>,
     ) -> Result<Listing> {
         let kw = self.keywords()?;
-        let mut messages = Vec::with_capacity(files.len());
+        // (record, file) pairs in UID order, then files the uidlist lacks.
+        let mut matched: Vec<(usize, usize)> = Vec::with_capacity(files.len());
+        let (idx, mut in_list) = Mailbox::index(&files);
         if let Some(list) = uidlist {
-            for rec in &list.records {
-                let Some(f) = files.remove(&rec.base) else {
-                    continue;
-                };
-                match self.entry(Some(rec.uid), f, Some(rec), &kw) {
-                    Ok(e) => messages.push(e),
-                    // Vanished between the scan and now: expunged.
-                    Err(e) if e.io_kind() == Some(std::io::ErrorKind::NotFound) => {}
-                    Err(e) => return Err(e),
+            for (r, rec) in list.records.iter().enumerate() {
+                if let Some(&i) = idx.get(rec.base.as_str()) {
+                    if !in_list[i] {
+                        in_list[i] = true;
+                        matched.push((r, i));
+                    }
                 }
             }
         }
-        let mut rest: Vec<ScannedFile> = files.into_values().collect();
-        rest.sort_by(|a, b| filename::sort_cmp(a.name.base(), b.name.base()));
-        for f in rest {
-            match self.entry(None, f, None, &kw) {
+        drop(idx);
+        let mut rest: Vec<usize> = (0..files.len()).filter(|&i| !in_list[i]).collect();
+        rest.sort_by(|&a, &b| filename::sort_cmp(files[a].name.base(), files[b].name.base()));
+        let mut slots: Vec<Option<ScannedFile>> = files.into_iter().map(Some).collect();
+        let mut messages = Vec::with_capacity(matched.len() + rest.len());
+        let records = uidlist.map(|l| l.records.as_slice()).unwrap_or_default();
+        let order = matched
+            .into_iter()
+            .map(|(r, i)| (Some(&records[r]), i))
+            .chain(rest.into_iter().map(|i| (None, i)));
+        for (rec, i) in order {
+            let Some(f) = slots[i].take() else { continue };
+            match self.entry(rec.map(|r| r.uid), f, rec, &kw) {
                 Ok(e) => messages.push(e),
+                // Vanished between the scan and now: expunged.
                 Err(e) if e.io_kind() == Some(std::io::ErrorKind::NotFound) => {}
                 Err(e) => return Err(e),
             }
@@ -337,7 +368,10 @@ impl Mailbox {
         let existing = lock.read()?;
         let mut skipped = Vec::new();
         let files = self.scan(&mut skipped)?;
-        let (list, _) = self.assign_uids(&lock, existing, &files, None)?;
+        let (list, _) = {
+            let (idx, _) = Mailbox::index(&files);
+            self.assign_uids(&lock, existing, Some(&idx), None)?
+        };
         drop(lock);
         self.build_listing(Some(&list), files, skipped)
     }
@@ -347,16 +381,18 @@ impl Mailbox {
         Ok(Uidlist::new(validity, uidvalidity::generate_guid()))
     }
 
-    /// Gives UIDs to the files of `files` that the uidlist lacks (all of
-    /// them, or only `only` when given) and writes the uidlist. Returns the
+    /// Gives UIDs to the files that the uidlist lacks (all of `present`
+    /// on a full sync, or only `only`) and writes the uidlist. Returns the
     /// new list and the UIDs given, in order.
     fn assign_uids(
         &self,
         lock: &UidlistLock,
         existing: Option<Uidlist>,
-        files: &HashMap<String, ScannedFile>,
+        present: Option<&HashMap<&str, usize>>,
         only: Option<&str>,
     ) -> Result<(Uidlist, Vec<u32>)> {
+        let empty = HashMap::new();
+        let files = present.unwrap_or(&empty);
         let was_missing = existing.is_none();
         let mut list = match existing {
             Some(l) => l,
@@ -369,7 +405,7 @@ impl Mailbox {
             Some(_) => vec![],
             None => files
                 .keys()
-                .map(String::as_str)
+                .copied()
                 .filter(|b| !known.contains(b))
                 .collect(),
         };
@@ -395,7 +431,7 @@ impl Mailbox {
         let alive = if only.is_none() {
             list.records
                 .iter()
-                .filter(|r| files.contains_key(&r.base))
+                .filter(|r| files.contains_key(r.base.as_str()))
                 .count()
         } else {
             file_records
@@ -410,7 +446,7 @@ impl Mailbox {
             || compress;
         if compress {
             list.header_next_uid = next;
-            list.records.retain(|r| files.contains_key(&r.base));
+            list.records.retain(|r| files.contains_key(r.base.as_str()));
         }
         if needs_recreate {
             list.records.extend(added);
@@ -568,17 +604,10 @@ impl Mailbox {
         let mut uid_error = None;
         if let Some(lock) = lock {
             if options.assign_uid {
-                let mut files = HashMap::new();
-                files.insert(
-                    full_base.clone(),
-                    ScannedFile {
-                        name: file_name.clone(),
-                        in_new: !flagged,
-                    },
-                );
-                match lock.read().and_then(|existing| {
-                    self.assign_uids(&lock, existing, &files, Some(&full_base))
-                }) {
+                match lock
+                    .read()
+                    .and_then(|existing| self.assign_uids(&lock, existing, None, Some(&full_base)))
+                {
                     Ok((_, uids)) => uid = uids.first().copied(),
                     Err(e) => uid_error = Some(e.to_string()),
                 }

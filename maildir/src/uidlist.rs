@@ -181,8 +181,8 @@ impl Uidlist {
             ));
         }
         let mut prev_uid = 0u32;
-        let mut by_base: std::collections::HashMap<String, usize> =
-            std::collections::HashMap::new();
+        let mut by_base: std::collections::HashMap<&str, usize> =
+            std::collections::HashMap::with_capacity(data.len() / 48);
         let mut removed = false;
         for (idx, line) in lines.enumerate() {
             let lineno = idx + 2;
@@ -244,7 +244,7 @@ impl Uidlist {
             if base.is_empty() {
                 return Err(broken(lineno, "empty file name"));
             }
-            if let Some(old) = by_base.insert(base.to_string(), list.records.len()) {
+            if let Some(old) = by_base.insert(base, list.records.len()) {
                 // Duplicate file entry: the later UID wins.
                 list.records[old].uid = 0;
                 removed = true;
