@@ -4,6 +4,7 @@ use std::fmt;
 use std::io::{self, IoSlice};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
+use std::sync::OnceLock;
 
 use super::frame::{self, FrameHeader, FrameLimits, HEADER_LEN};
 use super::peer::{peer_credentials, PeerCred, PeerPolicy};
@@ -37,7 +38,9 @@ impl fmt::Debug for ReceivedFrame {
 ///
 /// Both directions check the peer against the channel's [`PeerPolicy`]
 /// before anything is sent or read, so a descriptor is never handed to, or
-/// taken from, a process the policy does not name. Receiving owns every
+/// taken from, a process the policy does not name. (The kernel fixes a
+/// stream socket's peer credentials at connect time, so the check runs on
+/// first use and its answer is kept.) Receiving owns every
 /// descriptor as soon as the kernel installs it, so none leaks on any error
 /// (bad frame, wrong count, truncated control data, end of file). The socket
 /// is used in blocking mode.
@@ -46,6 +49,7 @@ pub struct FdChannel {
     stream: UnixStream,
     policy: PeerPolicy,
     limits: FrameLimits,
+    checked_peer: OnceLock<PeerCred>,
 }
 
 impl FdChannel {
@@ -55,6 +59,7 @@ impl FdChannel {
             stream,
             policy,
             limits: FrameLimits::default(),
+            checked_peer: OnceLock::new(),
         }
     }
 
@@ -90,9 +95,12 @@ impl FdChannel {
     }
 
     fn checked_peer(&self) -> Result<PeerCred, PrivsepError> {
+        if let Some(peer) = self.checked_peer.get() {
+            return Ok(*peer);
+        }
         let peer = self.peer()?;
         self.policy.check(&peer)?;
-        Ok(peer)
+        Ok(*self.checked_peer.get_or_init(|| peer))
     }
 
     /// Sends `payload` with `fds` attached, as one frame.

@@ -27,3 +27,22 @@ pub fn send_raw(
     crate::sys::socket::send_with_fds(sock.as_fd(), &[IoSlice::new(bytes)], fds)
         .map_err(|e| PrivsepError::os("sendmsg", e))
 }
+
+/// Reads into `buf` with one recvmsg(2), accepting up to `max_fds`
+/// descriptors, without framing or peer check. Returns the bytes read (0:
+/// end of file) and the descriptors, owned and close-on-exec. Fails with
+/// [`PrivsepError::ControlTruncated`] (closing what arrived) when the peer
+/// sent more descriptors than `max_fds` (at most 64).
+pub fn recv_raw(
+    sock: impl AsFd,
+    buf: &mut [u8],
+    max_fds: usize,
+) -> Result<(usize, Vec<std::os::fd::OwnedFd>), PrivsepError> {
+    let mut fds = Vec::new();
+    let got = crate::sys::socket::recv_with_fds(sock.as_fd(), buf, max_fds, &mut fds)
+        .map_err(|e| PrivsepError::os("recvmsg", e))?;
+    if got.control_truncated || fds.len() > max_fds {
+        return Err(PrivsepError::ControlTruncated { max: max_fds });
+    }
+    Ok((got.bytes, fds))
+}

@@ -42,13 +42,23 @@ pub(crate) fn peer_cred(sock: BorrowedFd<'_>) -> io::Result<RawPeerCred> {
     })
 }
 
+/// Most descriptors one call sends or receives (the frame layer's ceiling).
+const MAX_FDS: usize = crate::fdpass::frame::MAX_FDS_CEILING as usize;
+
+/// Size of the on-stack control buffer, in `u64` words: room for the header
+/// and `MAX_FDS` descriptors.
+const CONTROL_WORDS: usize = 4 + MAX_FDS / 2;
+
 /// Room for `n` descriptors in a control buffer, in `u64` words (which keeps
 /// the buffer aligned for `cmsghdr`).
-fn control_words(n: usize) -> usize {
+fn control_words(n: usize) -> io::Result<usize> {
+    if n > MAX_FDS {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
     let bytes = std::mem::size_of::<RawFd>() * n;
     // SAFETY: CMSG_SPACE is arithmetic on its argument only.
     let space = unsafe { libc::CMSG_SPACE(bytes as libc::c_uint) } as usize;
-    space.div_ceil(8)
+    Ok(space.div_ceil(8))
 }
 
 /// Sends `bufs` in one sendmsg(2), with `fds` attached as `SCM_RIGHTS` when
@@ -58,14 +68,12 @@ pub(crate) fn send_with_fds(
     bufs: &[IoSlice<'_>],
     fds: &[BorrowedFd<'_>],
 ) -> io::Result<usize> {
-    let mut control = vec![
-        0u64;
-        if fds.is_empty() {
-            0
-        } else {
-            control_words(fds.len())
-        }
-    ];
+    let mut storage = [0u64; CONTROL_WORDS];
+    let control = &mut storage[..if fds.is_empty() {
+        0
+    } else {
+        control_words(fds.len())?
+    }];
     // SAFETY: msghdr is plain old data; all-zero is a valid empty header.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     // IoSlice is ABI-compatible with iovec on Unix; the kernel only reads it.
@@ -124,7 +132,8 @@ pub(crate) fn recv_with_fds(
     // Room for at least one descriptor, so a peer that sends any when none
     // are wanted is seen (and its descriptors closed) rather than silently
     // dropped by the kernel.
-    let mut control = vec![0u64; control_words(max_fds.max(1))];
+    let mut storage = [0u64; CONTROL_WORDS];
+    let control = &mut storage[..control_words(max_fds.max(1))?];
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
