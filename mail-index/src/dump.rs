@@ -632,7 +632,15 @@ fn cache_value_text(cache: &CacheFile, field: u32, data: &[u8]) -> String {
                 }
             }
             let _ = write!(s, "({})", hex(data));
-            if f.name == "body.snippet" && !data.is_empty() {
+            if f.name == "mime.parts" {
+                s.push(' ');
+                match mime_parts(data) {
+                    Ok(t) => s.push_str(&t),
+                    Err(e) => {
+                        let _ = write!(s, "error: {e}");
+                    }
+                }
+            } else if f.name == "body.snippet" && !data.is_empty() {
                 let rest = &data[1..];
                 let rest = rest.strip_suffix(&[0]).unwrap_or(rest);
                 let _ = write!(
@@ -678,6 +686,66 @@ fn cache_value_text(cache: &CacheFile, field: u32, data: &[u8]) -> String {
         }
     }
     s
+}
+
+/// Renders a serialized `mime.parts` tree like doveadm does.
+pub fn mime_parts(data: &[u8]) -> std::result::Result<String, String> {
+    let mut pos = 0usize;
+    let mut out = String::new();
+    parse_parts(data, &mut pos, 1, true, 0, &mut out)?;
+    if pos != data.len() {
+        return Err(format!("{} trailing bytes", data.len() - pos));
+    }
+    Ok(out)
+}
+
+fn parse_parts(
+    d: &[u8],
+    pos: &mut usize,
+    count: u32,
+    root: bool,
+    depth: u32,
+    out: &mut String,
+) -> std::result::Result<(), String> {
+    if depth > 100 {
+        return Err("MIME structure nested too deep".into());
+    }
+    let mut take32 = |pos: &mut usize| -> std::result::Result<u32, String> {
+        let v = u32_at(d, *pos).ok_or("truncated")?;
+        *pos += 4;
+        Ok(v)
+    };
+    for _ in 0..count {
+        let flags = take32(pos)?;
+        let mut t64 = |pos: &mut usize| -> std::result::Result<u64, String> {
+            let v = u64_at(d, *pos).ok_or("truncated")?;
+            *pos += 8;
+            Ok(v)
+        };
+        let ppos = if root { 0 } else { t64(pos)? };
+        let (hp, hv, bp, bv) = (t64(pos)?, t64(pos)?, t64(pos)?, t64(pos)?);
+        if flags & (0x08 | 0x04) != 0 {
+            take32(pos)?;
+        }
+        let children = if flags & (0x01 | 0x04) != 0 {
+            take32(pos)?
+        } else {
+            0
+        };
+        let _ = write!(
+            out,
+            "(pos={ppos} hdr.p={hp} hdr.v={hv} body.p={bp} body.v={bv} flags={flags:x}"
+        );
+        if children > 0 {
+            if children as usize > d.len() {
+                return Err("children count too large".into());
+            }
+            out.push(' ');
+            parse_parts(d, pos, children, false, depth + 1, out)?;
+        }
+        out.push(')');
+    }
+    Ok(())
 }
 
 /// The "registered extension" order doveadm prints record fields in:

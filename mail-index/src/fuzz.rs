@@ -43,7 +43,11 @@ pub fn cache(data: &[u8]) {
                 for f in &c.fields {
                     let _ = c.lookup(off as u32, &f.name);
                 }
-                let _ = chain.len();
+                for r in &chain {
+                    for v in &r.values {
+                        let _ = dump::mime_parts(v.data);
+                    }
+                }
             }
         }
     }

@@ -315,19 +315,36 @@ fn dovecot_waits_for_columbas_log_lock() {
     let mut child = Command::new(find_tool("doveadm").unwrap())
         .arg("-c")
         .arg(dovecot.config_path())
-        .args(["flags", "add", "-u", "alice", "\\Flagged", "mailbox", "INBOX", "uid", "2"])
+        .args([
+            "flags",
+            "add",
+            "-u",
+            "alice",
+            "\\Flagged",
+            "mailbox",
+            "INBOX",
+            "uid",
+            "2",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    assert!(child.try_wait().unwrap().is_none(), "doveadm wrote while Columba held the log lock");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "doveadm wrote while Columba held the log lock"
+    );
     let mut t = Transaction::new();
     t.add_flags(1, 1, FLAG_SEEN);
     index.commit_locked(&lock, &t).unwrap();
     drop(lock);
     let status = child.wait_with_output().unwrap();
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     dovecot.fix_ownership("alice").unwrap();
     let after = fetch(&dovecot);
     assert_eq!(after[0].1, vec!["\\Seen"]);
