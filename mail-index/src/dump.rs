@@ -710,14 +710,14 @@ fn parse_parts(
     if depth > 100 {
         return Err("MIME structure nested too deep".into());
     }
-    let mut take32 = |pos: &mut usize| -> std::result::Result<u32, String> {
+    let take32 = |pos: &mut usize| -> std::result::Result<u32, String> {
         let v = u32_at(d, *pos).ok_or("truncated")?;
         *pos += 4;
         Ok(v)
     };
     for _ in 0..count {
         let flags = take32(pos)?;
-        let mut t64 = |pos: &mut usize| -> std::result::Result<u64, String> {
+        let t64 = |pos: &mut usize| -> std::result::Result<u64, String> {
             let v = u64_at(d, *pos).ok_or("truncated")?;
             *pos += 8;
             Ok(v)
