@@ -73,3 +73,8 @@ pub use response::{
 };
 pub use response_decoder::{Expect, ListKind, ResponseDecoder, ResponseEvent};
 pub use secret::Secret;
+
+/// The README's example, run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -92,7 +92,7 @@ fn dovecot_session_decodes_and_bodies_match_what_was_stored() {
     assert_eq!(uids.len(), 4);
     let uid2 = client.send(&Command::Uidl(Some(2)));
     assert_eq!(
-        uid2.status().unique_id().map(|u| ListItem::UniqueId(u)),
+        uid2.status().unique_id().map(ListItem::UniqueId),
         Some(uids[1].clone())
     );
 

@@ -201,3 +201,23 @@ fn response_line_limit_and_resync() {
     assert_eq!(stat.maildrop_stat(), Some((1, 2)));
     assert!(matches!(got[2], Ok(ResponseEvent::Single(_))));
 }
+
+#[test]
+fn utf8_mode_requires_utf8_user_names_and_passwords() {
+    let mut decoder = CommandDecoder::new();
+    decoder.feed(b"USER j\xf6ran\r\n");
+    assert_eq!(
+        all(&mut decoder),
+        [command(Command::User(b"j\xf6ran".to_vec()))]
+    );
+    decoder.set_utf8(true);
+    decoder.feed(b"USER j\xf6ran\r\nUSER j\xc3\xb6ran\r\nPASS gr\xfc\xdfe\r\n");
+    assert_eq!(
+        all(&mut decoder),
+        [
+            Err(Error::InvalidUtf8 { offset: 12 }),
+            command(Command::User("jöran".into())),
+            Err(Error::InvalidUtf8 { offset: 37 }),
+        ]
+    );
+}
