@@ -40,7 +40,10 @@ fn login_recipe_matches_dovecot_imap_login_and_is_stricter() {
     require_root!();
     require_tool!("dovecot");
     let Ok(dovenull) = columba_privsep::ids::lookup_user("dovenull") else {
-        println!("SKIPPED login_recipe_matches_dovecot_imap_login: no dovenull user");
+        skip(
+            "login_recipe_matches_dovecot_imap_login",
+            "no dovenull user (install dovecot-core)",
+        );
         return;
     };
     let dovecot = PrivateDovecot::start(DovecotConfig::default().user("alice", "alicepw"))

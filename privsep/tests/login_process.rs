@@ -141,8 +141,9 @@ fn chroot_hides_everything_outside() {
 fn login_user_is_looked_up_by_name() {
     require_root!();
     let Ok(user) = columba_privsep::ids::lookup_user("dovenull") else {
-        println!(
-            "SKIPPED login_user_is_looked_up_by_name: no dovenull user (install dovecot-core)"
+        skip(
+            "login_user_is_looked_up_by_name",
+            "no dovenull user (install dovecot-core)",
         );
         return;
     };

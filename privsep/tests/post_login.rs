@@ -165,43 +165,61 @@ fn refuses_root_and_low_uids() {
 
 #[test]
 fn without_root_steps_needing_root_are_reported_skipped() {
-    require_root!();
-    let root = empty_dir();
-    // The probe starts as uid 5001 already (std's Command drops it first).
-    let mut cmd = probe(&[
-        "--post-login",
-        "5001:5001",
-        "--chroot",
-        root.path().to_str().unwrap(),
-        "--",
-        "open:/etc/hostname",
-    ]);
-    cmd.uid(TEST_UID).gid(TEST_GID).stdin(Stdio::null());
-    let out = cmd.output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    // As root, the probe is started as uid 5001 (std's Command drops it
+    // first); without root, it runs as whoever runs the tests.
+    let root_user = columba_privsep::ids::is_root();
+    let me = columba_privsep::ProcessPrivileges::of_pid(std::process::id()).unwrap();
+    let (uid, gid) = if root_user {
+        (TEST_UID, TEST_GID)
+    } else {
+        (me.uid[1], me.gid[1])
+    };
+    if uid == 0 {
+        skip(
+            "without_root_steps_needing_root_are_reported_skipped",
+            "running as uid 0 without being root",
+        );
+        return;
+    }
+    let dir = empty_dir();
+    let ids = format!("{uid}:{gid}");
+    let command = |ids: &str, extra: &[&str]| {
+        let mut args = vec!["--post-login", ids, "--first-valid-uid", "1"];
+        args.extend_from_slice(extra);
+        let mut cmd = probe(&args);
+        if root_user {
+            cmd.uid(uid).gid(gid);
+        }
+        cmd.stdin(Stdio::null());
+        let out = cmd.output().unwrap();
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            out.status,
+        )
+    };
+    let (text, status) = command(&ids, &["--chroot", dir.path().to_str().unwrap()]);
+    assert!(status.success(), "{text}");
     let record = text.lines().next().unwrap();
+    let not_root = format!("not root (euid {uid})");
     for skipped in [
-        "chroot=skipped(not root (euid 5001))",
-        "cap-bounding-set=skipped(no CAP_SETPCAP",
-        "setgroups=skipped(not root (euid 5001))",
-        "setgid=skipped(not root (euid 5001); already 5001)",
-        "setuid=skipped(not root (euid 5001); already 5001)",
+        format!("chroot=skipped({not_root})"),
+        "cap-bounding-set=skipped(no CAP_SETPCAP".to_owned(),
+        format!("setgroups=skipped({not_root})"),
+        format!("setgid=skipped({not_root}; already {gid})"),
+        format!("setuid=skipped({not_root}; already {uid})"),
     ] {
-        assert!(record.contains(skipped), "{skipped} missing from {record}");
+        assert!(record.contains(&skipped), "{skipped} missing from {record}");
     }
     // What needs no root is still applied.
     assert!(record.contains("no-new-privs=[1]"), "{record}");
     assert!(record.contains("verify=["), "{record}");
 
     // Becoming another uid without root is an error, not a skip.
-    let mut cmd = probe(&["--post-login", "5002:5002"]);
-    cmd.uid(TEST_UID).gid(TEST_GID).stdin(Stdio::null());
-    let out = cmd.output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(2), "{text}");
+    let other = format!("{}:{}", uid + 1, gid + 1);
+    let (text, status) = command(&other, &[]);
+    assert_eq!(status.code(), Some(2), "{text}");
     assert!(
-        text.starts_with("ERROR setgid needs root: running as euid 5001"),
+        text.starts_with(&format!("ERROR setgid needs root: running as euid {uid}")),
         "{text}"
     );
 }

@@ -9,18 +9,24 @@ use std::path::Path;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 
 /// Returns from the test with a visible notice unless running as root.
+/// The notice goes straight to the process's stderr, past the test
+/// harness's output capture, so it shows in a plain `cargo test` run.
 #[macro_export]
 macro_rules! require_root {
     () => {
         if !columba_privsep::ids::is_root() {
-            eprintln!(
-                "SKIPPED {}: needs root (privilege drop, chroot, setuid binaries)",
-                module_path!()
-            );
-            println!("SKIPPED {}: needs root", module_path!());
+            fn here() {}
+            let test = std::any::type_name_of_val(&here).trim_end_matches("::here");
+            $crate::common::skip(test, "needs root (privilege drop, chroot, setuid binaries)");
             return;
         }
     };
+}
+
+/// Prints a visible `SKIPPED` line, past the harness's capture.
+pub fn skip(test: &str, why: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
 }
 
 /// The test uid/gid numbers (no passwd entry needed).
