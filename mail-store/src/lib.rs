@@ -29,6 +29,7 @@
 mod error;
 pub mod fetch;
 pub mod message;
+pub mod search;
 
 pub use error::{Error, Result};
 pub use message::Message;
