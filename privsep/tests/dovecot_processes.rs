@@ -180,7 +180,7 @@ fn post_login_recipe_matches_dovecot_imap_and_refuses_the_same_uids() {
     // extra group (`service imap { extra_groups = $default_internal_group }`,
     // for the stats socket); the recipe's extra_groups does the same.
     let internal_gid = group_gid("dovecot").expect("the dovecot group");
-    let mut expected_groups = vec![owner.gid, internal_gid];
+    let mut expected_groups = [owner.gid, internal_gid];
     expected_groups.sort_unstable();
     let expected_groups: Vec<String> = expected_groups.iter().map(u32::to_string).collect();
     assert_eq!(theirs["Groups"], expected_groups.join(" "));
