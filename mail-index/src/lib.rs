@@ -36,7 +36,7 @@ mod lock;
 pub mod log_file;
 mod mailbox;
 pub mod sync;
-mod transaction;
+pub mod transaction;
 
 pub use bytes::{decode_offset, encode_offset};
 pub use cache_file::{CacheField, CacheFile};

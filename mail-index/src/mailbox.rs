@@ -544,7 +544,22 @@ impl IndexDir {
     /// The tail offset stays where the storage is known to be in sync:
     /// Dovecot's next storage sync starts there and must still see client
     /// changes (flag changes, expunge requests) it has not carried out.
-    fn write_index_locked(&self, _lock: &LogLock, map: IndexMap) -> Result<()> {
+    fn write_index_locked(&self, _lock: &LogLock, mut map: IndexMap) -> Result<()> {
+        if map.header.log_file_tail_offset < map.header.log_file_head_offset {
+            let view = View {
+                map,
+                highest_modseq: 0,
+                cache: None,
+                cache_problem: None,
+                skipped: Vec::new(),
+                had_index_file: false,
+            };
+            let tail = self
+                .synced_tail(&view)
+                .unwrap_or(view.map.header.log_file_tail_offset);
+            map = view.map;
+            map.header.log_file_tail_offset = tail;
+        }
         let path = self.path(FileKind::Index);
         let tmp = self.dir.join("dovecot.index.tmp");
         let _ = fs::remove_file(&tmp);
@@ -566,6 +581,39 @@ impl IndexDir {
         self.sync_dir()
     }
 
+    /// The tail offset to record: the view's, or the head when every record
+    /// after it is external or needs nothing from the storage (the
+    /// storage's next sync would have nothing to carry out).
+    fn synced_tail(&self, view: &View) -> Result<u32> {
+        let h = view.header();
+        if h.log_file_tail_offset >= h.log_file_head_offset {
+            return Ok(h.log_file_tail_offset);
+        }
+        let logs = self.read_logs()?;
+        let head = &logs[logs.len() - 1];
+        if head.header.file_seq != h.log_file_seq {
+            return Ok(h.log_file_tail_offset);
+        }
+        for rec in head.records() {
+            let rec = rec?;
+            if rec.offset < h.log_file_tail_offset || rec.is_external() {
+                continue;
+            }
+            use crate::log_file::Payload as P;
+            match rec.payload {
+                P::FlagUpdate(_)
+                | P::KeywordUpdate { .. }
+                | P::KeywordReset(_)
+                | P::Expunge(_)
+                | P::ExpungeGuid(_)
+                | P::Append(_)
+                | P::IndexDeleted => return Ok(h.log_file_tail_offset),
+                _ => {}
+            }
+        }
+        Ok(h.log_file_head_offset)
+    }
+
     /// Rewrites `dovecot.index` from the current view (under the lock).
     pub fn rewrite_index(&self) -> Result<()> {
         let lock = self.lock()?;
@@ -581,7 +629,7 @@ impl IndexDir {
 
     fn rotate_locked(&self, _lock: &LogLock) -> Result<u32> {
         let view = self.open_view()?;
-        if view.header().log_file_tail_offset < view.header().log_file_head_offset {
+        if self.synced_tail(&view)? < view.header().log_file_head_offset {
             // Client changes the storage has not carried out yet would be
             // skipped by its next sync; Dovecot too rotates only after a full sync.
             return Err(Error::Invalid(format!(

@@ -144,6 +144,9 @@ fn dovecot_accepts_what_columba_writes() {
     t.update_modseq(4, highest + 10);
     index.commit(&t).unwrap();
     // Rotation waits until the storage has carried out every client change.
+    let mut t = Transaction::new();
+    t.add_flags(5, 5, columba_mail_index::FLAG_ANSWERED);
+    index.commit(&t).unwrap();
     assert!(index.rotate().is_err());
     dovecot.fix_ownership("alice").unwrap();
     fetch(&dovecot);
