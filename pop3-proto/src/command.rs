@@ -24,7 +24,8 @@ pub enum Command {
     /// `AUTH` alone (a list of mechanisms, multi-line; sent by Thunderbird
     /// and Outlook) or `AUTH mechanism [initial-response]` (RFC 5034).
     Auth(Option<AuthStart>),
-    /// `STAT`.
+    /// `STAT`. (Arguments after a command that takes none are ignored,
+    /// as Dovecot ignores them.)
     Stat,
     /// `LIST [msg]`: without a number the answer is multi-line.
     List(Option<u32>),
@@ -312,13 +313,15 @@ impl Command {
                     _ => return Err(bad("AUTH", "too many arguments")),
                 }
             }
-            b"STAT" => no_args(Command::Stat, "STAT", rest, offset)?,
-            b"NOOP" => no_args(Command::Noop, "NOOP", rest, offset)?,
-            b"RSET" => no_args(Command::Rset, "RSET", rest, offset)?,
-            b"QUIT" => no_args(Command::Quit, "QUIT", rest, offset)?,
-            b"CAPA" => no_args(Command::Capa, "CAPA", rest, offset)?,
-            b"STLS" => no_args(Command::Stls, "STLS", rest, offset)?,
-            b"UTF8" => no_args(Command::Utf8, "UTF8", rest, offset)?,
+            // Arguments to a command that takes none are ignored, as
+            // Dovecot does (`NOOP x` gets `+OK` there).
+            b"STAT" => Command::Stat,
+            b"NOOP" => Command::Noop,
+            b"RSET" => Command::Rset,
+            b"QUIT" => Command::Quit,
+            b"CAPA" => Command::Capa,
+            b"STLS" => Command::Stls,
+            b"UTF8" => Command::Utf8,
             b"LIST" => Command::List(optional_number("LIST", &words(rest), offset)?),
             b"UIDL" => Command::Uidl(optional_number("UIDL", &words(rest), offset)?),
             b"RETR" => Command::Retr(one_number("RETR", &words(rest), offset)?),
@@ -404,24 +407,6 @@ impl ClientMessage {
             ClientMessage::Command(command) => command.encode_into(out),
             ClientMessage::SaslResponse(response) => response.encode_into(out),
         }
-    }
-}
-
-fn no_args(
-    command: Command,
-    name: &'static str,
-    rest: Option<&[u8]>,
-    offset: usize,
-) -> Result<Command, Error> {
-    // Trailing spaces are tolerated (some clients send them); anything
-    // else is an argument the command does not take.
-    match rest {
-        Some(rest) if rest.iter().any(|&b| b != b' ') => Err(Error::BadArguments {
-            offset,
-            command: name,
-            reason: "takes no arguments".to_string(),
-        }),
-        _ => Ok(command),
     }
 }
 

@@ -5,7 +5,7 @@
 mod support;
 
 use columba_interop::require_tool;
-use columba_pop3_proto::{AuthStart, Command, ListItem, ResponseCode, Secret};
+use columba_pop3_proto::{AuthStart, BodyEncoder, Command, ListItem, ResponseCode, Secret};
 use support::{Client, RecordingProxy, Reply};
 
 fn plain_auth(initial: Option<&str>) -> Command {
@@ -102,6 +102,21 @@ fn dovecot_session_decodes_and_bodies_match_what_was_stored() {
             panic!("RETR {} failed", i + 1)
         };
         assert!(status.is_ok());
+        // Dovecot's bytes on the wire are exactly what BodyEncoder makes of
+        // the stored message.
+        let mut expected = Vec::new();
+        status.encode_into(&mut expected).unwrap();
+        let mut encoder = BodyEncoder::new();
+        for chunk in message.chunks(100) {
+            encoder.push(chunk, &mut expected);
+        }
+        encoder.finish(&mut expected);
+        assert_eq!(
+            String::from_utf8_lossy(&client.raw),
+            String::from_utf8_lossy(&expected),
+            "message {}",
+            i + 1
+        );
         assert_eq!(
             String::from_utf8_lossy(&body),
             String::from_utf8_lossy(&support::as_sent(message)),

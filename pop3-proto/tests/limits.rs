@@ -152,10 +152,8 @@ fn bare_lf_is_accepted_and_bad_bytes_are_located() {
         got[6].as_ref().unwrap_err().to_string(),
         "at byte 40: DELE: \"4294967296\" is not a number from 0 to 4294967295"
     );
-    assert_eq!(
-        got[7].as_ref().unwrap_err().to_string(),
-        "at byte 56: QUIT: takes no arguments"
-    );
+    // Dovecot ignores arguments to commands that take none.
+    assert_eq!(got[7], command(Command::Quit));
     assert!(decoder.finish().is_ok());
     decoder.feed(b"STA");
     assert_eq!(

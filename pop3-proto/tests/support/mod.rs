@@ -185,6 +185,8 @@ pub struct Client {
     pub decoder: ResponseDecoder,
     /// Size of each read, to vary how the decoder is fed.
     pub read_size: usize,
+    /// Raw bytes of the last reply, as the server sent them.
+    pub raw: Vec<u8>,
 }
 
 impl Client {
@@ -197,12 +199,14 @@ impl Client {
             stream,
             decoder: ResponseDecoder::new(),
             read_size: 7,
+            raw: Vec::new(),
         };
         let greeting = client.reply();
         (client, greeting.status().clone())
     }
 
     pub fn reply(&mut self) -> Reply {
+        self.raw.clear();
         let mut status = None;
         let mut items = Vec::new();
         let mut body = Vec::new();
@@ -223,6 +227,7 @@ impl Client {
             let n = self.stream.read(&mut buf).unwrap();
             assert!(n > 0, "server closed the connection mid-response");
             self.decoder.feed(&buf[..n]);
+            self.raw.extend_from_slice(&buf[..n]);
         }
     }
 
