@@ -25,8 +25,10 @@ pub struct Rlimits {
 
 impl Rlimits {
     /// Limits for a pre-auth login process: 256 MiB of address space (as
-    /// Dovecot's default `vsz_limit`), 1024 descriptors, no new processes,
-    /// no core file.
+    /// Dovecot's default `vsz_limit`), 1024 descriptors, no core file, and
+    /// no new processes: `RLIMIT_NPROC` counts threads too, so the login
+    /// process stays single-threaded, like Dovecot's (its seccomp filter
+    /// forbids `clone` anyway).
     pub fn login() -> Self {
         Rlimits {
             address_space: Some(256 * 1024 * 1024),

@@ -101,11 +101,24 @@ impl PostLoginRecipe {
         self
     }
 
-    /// chroot to `dir` (Dovecot's `mail_chroot`, or the part of the home
-    /// before `/./`).
+    /// chroot to `dir` (Dovecot's `mail_chroot`; see also
+    /// [`dovecot_home`](Self::dovecot_home)).
     pub fn chroot(mut self, dir: impl Into<PathBuf>) -> Self {
         self.chroot = Some(dir.into());
         self
+    }
+
+    /// Dovecot's way of naming a chroot in the home directory: in
+    /// `/var/mail/./alice` the part before `/./` is the chroot and the rest
+    /// the home inside it (`/alice`). A home without `/./` is only a home.
+    pub fn dovecot_home(self, home: &str) -> Self {
+        match home.split_once("/./") {
+            Some((chroot, inside)) => {
+                let chroot = if chroot.is_empty() { "/" } else { chroot };
+                self.chroot(chroot).home(format!("/{inside}"))
+            }
+            None => self.home(home),
+        }
     }
 
     /// The home directory to chdir to: inside the chroot when there is one
@@ -234,5 +247,24 @@ impl PostLoginRecipe {
         };
         plan.run(&mut record)?;
         Ok(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dovecot_home_splits_at_the_chroot_marker() {
+        let r = PostLoginRecipe::new(1000, 1000).dovecot_home("/var/mail/./alice/Maildir");
+        assert_eq!(r.chroot.as_deref(), Some(std::path::Path::new("/var/mail")));
+        assert_eq!(
+            r.home.as_deref(),
+            Some(std::path::Path::new("/alice/Maildir"))
+        );
+        let r = PostLoginRecipe::new(1000, 1000).dovecot_home("/home/alice");
+        assert_eq!(r.chroot, None);
+        assert_eq!(r.home.as_deref(), Some(std::path::Path::new("/home/alice")));
+        assert!(r.validate().is_ok());
     }
 }

@@ -165,9 +165,15 @@ pub(crate) fn recv_with_fds(
         while !cmsg.is_null() {
             if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
                 let header = libc::CMSG_LEN(0) as usize;
-                let len = ((*cmsg).cmsg_len as usize).saturating_sub(header);
-                let count = len / std::mem::size_of::<RawFd>();
                 let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
+                // Never read past what the kernel filled, whatever cmsg_len says.
+                let filled_end = control
+                    .as_ptr()
+                    .cast::<u8>()
+                    .add(msg.msg_controllen as usize);
+                let room = (filled_end as usize).saturating_sub(data as usize);
+                let len = ((*cmsg).cmsg_len as usize).saturating_sub(header).min(room);
+                let count = len / std::mem::size_of::<RawFd>();
                 for i in 0..count {
                     fds.push(OwnedFd::from_raw_fd(data.add(i).read_unaligned()));
                 }
