@@ -241,3 +241,50 @@ fn descriptor_passing_under_the_login_filter() {
     );
     assert!(after.contains(&"send-fd ok".to_owned()), "{after:?}");
 }
+
+#[test]
+fn dumpable_when_asked() {
+    require_root!();
+    let mut cmd = probe(&[
+        "--login-ids",
+        "5001:5001",
+        "--seccomp",
+        "kill",
+        "--dumpable",
+        "--",
+        "ready",
+    ]);
+    cmd.stdin(Stdio::piped());
+    let waiting = Waiting::start(cmd);
+    assert!(line_with(&waiting.before, "RECORD").contains("dumpable=[1]"));
+    // A dumpable process's /proc files belong to its own uid.
+    let meta = std::fs::metadata(format!("/proc/{}/status", waiting.pid())).unwrap();
+    assert_eq!(meta.uid(), 5001);
+    let (_, exit) = waiting.resume();
+    assert!(exit.success());
+}
+
+/// Capabilities and no_new_privs are per thread: a recipe refuses to run
+/// in a process with several threads, before changing anything.
+#[test]
+fn recipes_refuse_a_multithreaded_process() {
+    let (stop, parked) = std::sync::mpsc::channel::<()>();
+    let helper = std::thread::spawn(move || parked.recv());
+    let login = columba_privsep::LoginProcessRecipe::for_ids(5001, 5001).apply();
+    let post = columba_privsep::PostLoginRecipe::new(5001, 5001).apply();
+    drop(stop);
+    let _ = helper.join();
+    for result in [login, post] {
+        match result {
+            Err(columba_privsep::PrivsepError::MultiThreaded { threads }) => assert!(threads >= 2),
+            other => panic!("{other:?}"),
+        }
+    }
+    // Nothing changed.
+    assert_eq!(
+        columba_privsep::ProcessPrivileges::of_pid(std::process::id())
+            .unwrap()
+            .seccomp,
+        0
+    );
+}
