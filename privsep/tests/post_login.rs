@@ -223,3 +223,28 @@ fn without_root_steps_needing_root_are_reported_skipped() {
         "{text}"
     );
 }
+
+/// uid and gid changes reach every thread, not only the calling one.
+#[test]
+fn id_changes_reach_every_thread() {
+    require_root!();
+    let mut cmd = probe(&["--none", "--", "drop-threads:5001:5002", "ready"]);
+    cmd.stdin(Stdio::piped());
+    let waiting = Waiting::start(cmd);
+    assert_eq!(waiting.before, ["drop-threads ok"]);
+    let tasks: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", waiting.pid()))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(tasks.len() >= 2, "{tasks:?}");
+    for tid in &tasks {
+        let text =
+            std::fs::read_to_string(format!("/proc/{}/task/{tid}/status", waiting.pid())).unwrap();
+        let status = columba_privsep::ProcessPrivileges::parse_status(0, &text).unwrap();
+        assert_eq!(status.uid, [5001; 4], "thread {tid}");
+        assert_eq!(status.gid, [5002; 4], "thread {tid}");
+        assert_eq!(status.groups, [5002], "thread {tid}");
+    }
+    let (_, exit) = waiting.resume();
+    assert!(exit.success());
+}

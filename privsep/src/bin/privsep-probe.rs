@@ -19,6 +19,7 @@
 //!          send-fd:N:TEXT   send descriptor N with payload TEXT over stdin (a socket)
 //!          recv-fd          receive a frame over stdin, print it and the first fd's content
 //!          connect-send:SOCKET:PATH  connect to SOCKET, send PATH opened for reading
+//!          drop-threads:UID:GID  start a thread, then set groups, gid, uid
 //! ```
 //!
 //! Output lines: `RECORD <record>` or `ERROR <error>` (then exit 2), then
@@ -293,6 +294,21 @@ fn run(action: &str) -> String {
                     "connect-send ok".into()
                 }
                 Err(e) => format!("connect-send {}", privsep_errno(&e)),
+            }
+        }
+        "drop-threads" => {
+            // Start a second thread, then change ids from the first: the
+            // change must reach both (glibc's set*id broadcast).
+            let (uid, gid) = ids(arg);
+            let (keep, parked) = std::sync::mpsc::channel::<()>();
+            std::thread::spawn(move || parked.recv());
+            std::mem::forget(keep);
+            let result = columba_privsep::ids::set_groups(&[gid])
+                .and_then(|()| columba_privsep::ids::set_gid(gid))
+                .and_then(|()| columba_privsep::ids::set_uid(uid));
+            match result {
+                Ok(()) => "drop-threads ok".into(),
+                Err(e) => format!("drop-threads {}", privsep_errno(&e)),
             }
         }
         other => format!("{other} err unknown action"),
