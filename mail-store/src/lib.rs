@@ -28,6 +28,7 @@
 
 mod error;
 pub mod fetch;
+pub mod list;
 pub mod message;
 pub mod search;
 
