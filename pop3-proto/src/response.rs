@@ -389,12 +389,14 @@ impl Capability {
 
     /// Appends the line, CRLF included.
     pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), Error> {
-        let bad_word = |w: &str| w.is_empty() || w.bytes().any(|b| b <= b' ' || b == 0x7f);
-        if bad_word(&self.name) || !self.name.is_ascii() || self.params.iter().any(|p| bad_word(p))
-        {
+        let bad_name =
+            self.name.is_empty() || !self.name.bytes().all(|b| (0x21..0x7f).contains(&b));
+        let bad_param =
+            |w: &String| w.is_empty() || w.bytes().any(|b| matches!(b, b' ' | b'\r' | b'\n' | 0));
+        if bad_name || self.params.iter().any(bad_param) {
             return Err(Error::Unencodable {
                 what: "capability",
-                reason: "empty word, or a space or control byte inside a word",
+                reason: "tag not printable ASCII, or an empty parameter or one with a space, CR, LF or NUL",
             });
         }
         out.extend_from_slice(self.name.as_bytes());
