@@ -84,6 +84,11 @@ impl CommandDecoder {
         self.sasl_pending = true;
     }
 
+    /// Whether the next line will be read as a SASL response.
+    pub fn is_expecting_sasl_response(&self) -> bool {
+        self.sasl_pending
+    }
+
     /// Switches UTF-8 mode (RFC 6856) on or off: the server calls it after
     /// answering `UTF8` with `+OK`. In UTF-8 mode, user names and
     /// passwords that are not UTF-8 are rejected with [`Error::InvalidUtf8`].

@@ -178,7 +178,11 @@ impl Tracer {
 
     fn client_bytes(&mut self, bytes: &[u8]) {
         self.commands.feed(bytes);
-        while let Some(message) = self.commands.next() {
+        loop {
+            let sasl = self.commands.is_expecting_sasl_response();
+            let Some(message) = self.commands.next() else {
+                break;
+            };
             match message {
                 Ok(message) => {
                     if let ClientMessage::Command(command) = &message {
@@ -189,8 +193,12 @@ impl Tracer {
                     self.encoded(Direction::Client, result);
                 }
                 Err(error) => {
-                    // The server answers a line it cannot read with -ERR.
-                    self.responses.expect(Expect::SingleLine);
+                    // The server answers a command line it cannot read
+                    // with -ERR; a bad SASL line ends the pending AUTH,
+                    // whose answer is already expected.
+                    if !sasl {
+                        self.responses.expect(Expect::SingleLine);
+                    }
                     self.error(Direction::Client, &error);
                 }
             }

@@ -91,4 +91,18 @@ fn transcript_edge_cases() {
         entries[1].to_string(),
         "error S 8 response without a pending command"
     );
+    // A bad SASL line is answered by the AUTH's own -ERR; what follows
+    // stays in step.
+    let entries = trace(b"S: +OK hi\nC: AUTH PLAIN\nS: + \nC: !!!!\nS: -ERR [AUTH] Invalid base64 in response\nC: LIST\nS: +OK\nS: 1 2\nS: .\n");
+    let shown: Vec<String> = entries.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown[3],
+        "error C 12 AUTH: SASL response is neither base64 nor '*'"
+    );
+    assert_eq!(
+        shown[4],
+        "ok S -ERR [AUTH] Invalid base64 in response\\r\\n"
+    );
+    assert_eq!(shown[6], "ok S +OK\\r\\n1 2\\r\\n.\\r\\n");
+    assert_eq!(entries.len(), 7);
 }
