@@ -15,9 +15,9 @@ pub enum Step {
     CloseFds,
     /// Clear the environment.
     ClearEnv,
-    /// chroot and chdir.
+    /// chroot, and chdir to the new root.
     Chroot,
-    /// chdir without chroot.
+    /// chdir to the home directory, as the user.
     Chdir,
     /// Drop the capability bounding set.
     BoundingSet,

@@ -118,7 +118,7 @@ fn chroot_to_the_mail_home() {
         "open:/etc/passwd",
     ]);
     assert!(exit.success(), "{lines:?}");
-    assert!(line_with(&lines, "RECORD").contains("cwd /home/alice"));
+    assert!(line_with(&lines, "RECORD").contains("chdir=[/home/alice]"));
     assert_eq!(lines[1], "open Maildir-marker ok");
     assert_eq!(lines[2], "open /home/alice/Maildir-marker ok");
     assert_eq!(lines[3], "open /etc/passwd err 2");
@@ -247,4 +247,38 @@ fn id_changes_reach_every_thread() {
     }
     let (_, exit) = waiting.resume();
     assert!(exit.success());
+}
+
+/// The home is entered as the user: a home the user may not enter fails
+/// the recipe (root could have entered it).
+#[test]
+fn home_is_entered_as_the_user() {
+    require_root!();
+    let dir = empty_dir();
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let (lines, exit) = run_probe(&[
+        "--post-login",
+        "5001:5001",
+        "--home",
+        home.to_str().unwrap(),
+    ]);
+    assert_eq!(exit.code(), Some(2), "{lines:?}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "ERROR chdir {}: Permission denied",
+            home.display()
+        )),
+        "{lines:?}"
+    );
+    chown(&home, 5001, 5001);
+    let (lines, exit) = run_probe(&[
+        "--post-login",
+        "5001:5001",
+        "--home",
+        home.to_str().unwrap(),
+    ]);
+    assert!(exit.success(), "{lines:?}");
+    assert!(lines[0].contains(&format!("chdir=[{}]", home.display())));
 }

@@ -7,10 +7,11 @@
 //!    runs (user database, group list, the seccomp program is built);
 //! 3. rlimits (raising a hard limit needs root, so before setuid);
 //! 4. close descriptors and clear the environment (needs `/proc`, before chroot);
-//! 5. chroot + chdir (needs `CAP_SYS_CHROOT`);
+//! 5. chroot + chdir to its root (needs `CAP_SYS_CHROOT`);
 //! 6. drop the capability bounding set (needs `CAP_SETPCAP`, lost at setuid);
 //! 7. setgroups, setgid, setuid (groups and gid need root, so before uid);
-//! 8. verify every id and that root cannot be regained;
+//! 8. verify every id and that root cannot be regained; chdir to the home,
+//!    as the user so its permissions apply;
 //! 9. no_new_privs, clear capabilities, dumpable;
 //! 10. seccomp last, so that nothing above needs a call it forbids.
 
@@ -80,22 +81,11 @@ impl Plan {
 
         match (&self.chroot, root) {
             (Some(dir), true) => {
-                chroot_and_chdir(dir, self.chdir.as_deref())?;
-                let inside = self.chdir.as_deref().unwrap_or(Path::new("/"));
-                record.applied(
-                    Step::Chroot,
-                    format!("{} cwd {}", dir.display(), inside.display()),
-                );
+                chroot_and_chdir(dir, None)?;
+                record.applied(Step::Chroot, format!("{} cwd /", dir.display()));
             }
             (Some(_), false) => record.skipped(Step::Chroot, not_root(euid)),
-            (None, _) => {
-                record.skipped(Step::Chroot, NOT_CONFIGURED);
-                if let Some(dir) = &self.chdir {
-                    std::env::set_current_dir(dir)
-                        .map_err(|e| PrivsepError::os(format!("chdir {}", dir.display()), e))?;
-                    record.applied(Step::Chdir, dir.display().to_string());
-                }
-            }
+            (None, _) => record.skipped(Step::Chroot, NOT_CONFIGURED),
         }
 
         match caps::drop_bounding_set()? {
@@ -137,6 +127,14 @@ impl Plan {
                 "ids as asked"
             },
         );
+
+        // The home is entered as the user, so its permissions apply (as
+        // Dovecot does); inside the chroot when there is one.
+        if let Some(dir) = &self.chdir {
+            std::env::set_current_dir(dir)
+                .map_err(|e| PrivsepError::os(format!("chdir {}", dir.display()), e))?;
+            record.applied(Step::Chdir, dir.display().to_string());
+        }
 
         if self.no_new_privs {
             process::set_no_new_privs()?;
