@@ -602,7 +602,13 @@ pub fn decode_payload(kind: FileKind, off: usize, type_word: u32, p: &[u8]) -> R
             Payload::Boundary(u32_at(p, 0).unwrap_or(0))
         }
         rtype::ATTRIBUTE_UPDATE => Payload::AttributeUpdate(p),
-        other => return Err(err(0, format!("unknown record type {other:#x}"))),
+        other => {
+            return Err(Error::corrupt(
+                kind,
+                off.saturating_sub(8),
+                format!("record with unknown type {other:#x}"),
+            ));
+        }
     })
 }
 

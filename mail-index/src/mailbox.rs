@@ -89,6 +89,8 @@ pub struct View {
     pub skipped: Vec<Error>,
     /// Whether `dovecot.index` existed and was used.
     pub had_index_file: bool,
+    /// Lenient views only: the corruption that ended the replay early.
+    pub stopped: Option<Error>,
 }
 
 impl View {
@@ -351,6 +353,24 @@ impl IndexDir {
     }
 
     fn view_from(&self, index: Option<IndexMap>, logs: &[LogFile]) -> Result<View> {
+        self.view_from_mode(index, logs, false)
+    }
+
+    /// Opens as much of the view as is valid, for inspecting a broken
+    /// mailbox: a corrupt log record ends the replay there and is returned
+    /// in [`View::stopped`] instead of failing. Never write from such a view.
+    pub fn open_view_lenient(&self) -> Result<View> {
+        let logs = self.read_logs()?;
+        let index = self.read_index()?;
+        self.view_from_mode(index, &logs, true)
+    }
+
+    fn view_from_mode(
+        &self,
+        index: Option<IndexMap>,
+        logs: &[LogFile],
+        lenient: bool,
+    ) -> Result<View> {
         let had_index_file = index.is_some();
         let head = &logs[logs.len() - 1];
         let mut map = index.unwrap_or_else(|| IndexMap::new(head.header.indexid));
@@ -368,8 +388,13 @@ impl IndexDir {
         let SyncReport {
             skipped,
             highest_modseq,
+            stopped,
             ..
-        } = replay(&mut map, &refs)?;
+        } = if lenient {
+            crate::sync::replay_lenient(&mut map, &refs)?
+        } else {
+            replay(&mut map, &refs)?
+        };
         let (cache, cache_problem) = match read_optional(&self.path(FileKind::Cache))? {
             None => (None, None),
             Some(b) => match CacheFile::parse(b) {
@@ -395,6 +420,7 @@ impl IndexDir {
             cache_problem,
             skipped,
             had_index_file,
+            stopped,
         })
     }
 
@@ -553,6 +579,7 @@ impl IndexDir {
                 cache_problem: None,
                 skipped: Vec::new(),
                 had_index_file: false,
+                stopped: None,
             };
             let tail = self
                 .synced_tail(&view)

@@ -28,6 +28,8 @@ pub struct SyncReport {
     pub max_tail_offset: u32,
     /// Number of records applied.
     pub applied: usize,
+    /// Lenient replay only: the corruption that ended it early.
+    pub stopped: Option<Error>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -756,6 +758,17 @@ fn wrap(file: &LogFile, rec: &LogRecord<'_>, reason: String) -> Error {
 /// Replays `logs` (oldest first, e.g. `[.log.2, .log]`) onto `map`, starting
 /// at the position its header records, and moves the header to the end.
 pub fn replay(map: &mut IndexMap, logs: &[&LogFile]) -> Result<SyncReport> {
+    replay_inner(map, logs, false)
+}
+
+/// Like [`replay`], but a corrupt log record ends the replay instead of
+/// failing it: the map holds the state up to the last valid transaction
+/// and [`SyncReport::stopped`] the error (for showing a broken mailbox).
+pub fn replay_lenient(map: &mut IndexMap, logs: &[&LogFile]) -> Result<SyncReport> {
+    replay_inner(map, logs, true)
+}
+
+fn replay_inner(map: &mut IndexMap, logs: &[&LogFile], lenient: bool) -> Result<SyncReport> {
     let mut report = SyncReport::default();
     if logs.is_empty() {
         return Err(Error::LogLost("no transaction log file".into()));
@@ -809,7 +822,20 @@ pub fn replay(map: &mut IndexMap, logs: &[&LogFile]) -> Result<SyncReport> {
     if start_offset < u32::from(first.header.hdr_size) {
         start_offset = u32::from(first.header.hdr_size);
     }
-    let start_end = first.committed_end()?;
+    let start_end = match first.committed_end() {
+        Ok(e) => e,
+        Err(e) if lenient => {
+            let mut it = first.records();
+            for r in it.by_ref() {
+                if r.is_err() {
+                    break;
+                }
+            }
+            let _ = e;
+            it.committed_end()
+        }
+        Err(e) => return Err(e),
+    };
     if start_offset > start_end {
         return Err(Error::corrupt(
             FileKind::Index,
@@ -831,7 +857,11 @@ pub fn replay(map: &mut IndexMap, logs: &[&LogFile]) -> Result<SyncReport> {
                     continue;
                 }
                 for rec in l.records() {
-                    let rec = rec?;
+                    let rec = match rec {
+                        Ok(r) => r,
+                        Err(_) if lenient => break,
+                        Err(e) => return Err(e),
+                    };
                     let pos = (l.header.file_seq, rec.offset);
                     if pos < (hseq, hoff) || pos >= (first.header.file_seq, start_offset) {
                         continue;
@@ -851,7 +881,7 @@ pub fn replay(map: &mut IndexMap, logs: &[&LogFile]) -> Result<SyncReport> {
     let mut a = Applier::new(map);
     let mut end_pos = (first.header.file_seq, start_offset);
     let mut modseq = first.header.initial_modseq;
-    for (fi, l) in logs.iter().enumerate().skip(start_file) {
+    'files: for (fi, l) in logs.iter().enumerate().skip(start_file) {
         let is_head = fi == logs.len() - 1;
         if is_head && fi != start_file {
             max_tail = 0;
@@ -859,7 +889,16 @@ pub fn replay(map: &mut IndexMap, logs: &[&LogFile]) -> Result<SyncReport> {
         let mut it = l.records();
         let mut trans_start_tail = u32::from(l.header.hdr_size);
         for rec in it.by_ref() {
-            let rec = rec?;
+            let rec = match rec {
+                Ok(r) => r,
+                Err(e) if lenient => {
+                    report.stopped = Some(e);
+                    modseq = it.modseq();
+                    end_pos = (l.header.file_seq, it.committed_end().max(end_pos.1));
+                    break 'files;
+                }
+                Err(e) => return Err(e),
+            };
             if is_head {
                 track_tail(&rec, &mut max_tail);
             }

@@ -101,8 +101,8 @@ fn bad_record_in_log_is_reported_with_its_offset() {
             reason,
         } => {
             assert_eq!(file, FileKind::Log);
-            assert_eq!(offset, 60);
-            assert!(reason.contains("unknown record type"), "{reason}");
+            assert_eq!(offset, 52);
+            assert!(reason.contains("unknown type"), "{reason}");
         }
         other => panic!("{other}"),
     }
@@ -209,4 +209,72 @@ fn corrupt_cache_is_discarded() {
     let (_, report) = index.open_or_recover(None).unwrap();
     assert!(report.cache_discarded);
     assert!(!index.path(FileKind::Cache).exists());
+}
+
+#[test]
+fn lenient_view_shows_the_state_before_a_corrupt_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = sample_mailbox(tmp.path());
+    let before = index.open_view().unwrap();
+    // Append garbage that frames as a record of an unknown type.
+    let path = index.path(FileKind::Log);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let bad_at = bytes.len() as u64;
+    bytes.extend_from_slice(&[0x80, 0x80, 0x80, 0x83, 0x08, 0, 0, 0, 1, 2, 3, 4]);
+    std::fs::write(&path, &bytes).unwrap();
+    let err = index.open_view().unwrap_err();
+    assert!(
+        matches!(err, Error::Corrupt { file: FileKind::Log, offset, .. } if offset == bad_at),
+        "{err}"
+    );
+    let view = index.open_view_lenient().unwrap();
+    assert!(view.stopped.is_some());
+    assert_eq!(view.header().messages_count, before.header().messages_count);
+    assert_eq!(
+        view.messages().collect::<Vec<_>>(),
+        before.messages().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn cache_offset_beyond_the_file_is_reported() {
+    use columba_mail_index::cache_file::{FieldType, DECISION_YES};
+    use columba_mail_index::CacheField;
+    let tmp = tempfile::tempdir().unwrap();
+    let index = sample_mailbox(tmp.path());
+    let f = CacheField {
+        name: "flags".into(),
+        field_type: FieldType::Bitmask,
+        size: 4,
+        decision: DECISION_YES,
+        last_used: 0,
+    };
+    index
+        .cache_add(&[(1, vec![(f, vec![1, 0, 0, 0])])])
+        .unwrap();
+    let mut t = Transaction::external();
+    t.ext_rec_update("cache", 1, &0x7fff_fff0u32.to_le_bytes());
+    index.commit(&t).unwrap();
+    let view = index.open_view().unwrap();
+    let m = view.messages().next().unwrap();
+    let err = view
+        .cache
+        .as_ref()
+        .unwrap()
+        .chain(m.cache_offset)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Corrupt {
+                file: FileKind::Cache,
+                offset: 0x7fff_fff0,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let mut out = String::new();
+    assert!(columba_mail_index::dump::view_text(&view, "dovecot.index", &mut out).is_err());
+    assert!(out.contains(" - broken cache"));
 }

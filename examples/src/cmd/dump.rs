@@ -84,7 +84,7 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn dump_view(dir: &Path, shown: &str, json: bool) -> ExitCode {
-    let view = match IndexDir::new(dir).open_view() {
+    let view = match IndexDir::new(dir).open_view_lenient() {
         Ok(v) => v,
         Err(e) => return fail(e),
     };
@@ -97,6 +97,9 @@ fn dump_view(dir: &Path, shown: &str, json: bool) -> ExitCode {
         if let Err(e) = r {
             return fail(e);
         }
+    }
+    if let Some(p) = &view.stopped {
+        return fail(p);
     }
     if let Some(p) = &view.cache_problem {
         return fail(p);
