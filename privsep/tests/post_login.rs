@@ -56,7 +56,22 @@ fn setuid_binary_gives_nothing_under_no_new_privs() {
     std::fs::set_permissions(&id, std::fs::Permissions::from_mode(0o4755)).unwrap();
     let exec = format!("exec:{}", id.display());
 
-    let (control, exit) = run_probe(&[
+    // Exec may fail with ETXTBSY (26) for a moment: a child forked
+    // elsewhere in this multi-threaded test process can still hold the
+    // copy open for writing until it execs. Retry then.
+    let exec_line = |args: &[&str]| -> String {
+        for _ in 0..50 {
+            let (lines, exit) = run_probe(args);
+            assert!(exit.success(), "{lines:?}");
+            let line = line_with(&lines, "exec ").to_owned();
+            if !line.ends_with("err 26") {
+                return line;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("exec kept failing with ETXTBSY");
+    };
+    let control = exec_line(&[
         "--post-login",
         "5001:5001",
         "--no-nnp",
@@ -65,16 +80,12 @@ fn setuid_binary_gives_nothing_under_no_new_privs() {
         "--",
         &exec,
     ]);
-    assert!(exit.success());
-    let control = line_with(&control, "exec ");
     assert!(
         control.contains("euid=0(root)"),
         "the setuid copy works without no_new_privs (is the file system mounted nosuid?): {control}"
     );
 
-    let (lines, exit) = run_probe(&["--post-login", "5001:5001", "--", &exec]);
-    assert!(exit.success());
-    let line = line_with(&lines, "exec ");
+    let line = exec_line(&["--post-login", "5001:5001", "--", &exec]);
     assert!(line.contains("uid=5001"), "{line}");
     assert!(!line.contains("euid="), "setuid bit honoured: {line}");
 }
