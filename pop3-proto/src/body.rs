@@ -45,22 +45,35 @@ impl BodyEncoder {
     /// Appends the stuffed form of `chunk` to `out`.
     pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
         out.reserve(chunk.len() + chunk.len() / 64 + 2);
-        let mut start = 0;
-        for (at, &byte) in chunk.iter().enumerate() {
-            if self.at_line_start && byte == b'.' {
-                out.extend_from_slice(&chunk[start..at]);
+        let mut rest = chunk;
+        while let Some(&first) = rest.first() {
+            if self.at_line_start && first == b'.' {
                 out.push(b'.');
-                start = at;
             }
-            if byte == b'\n' && !self.after_cr {
-                out.extend_from_slice(&chunk[start..at]);
-                out.push(b'\r');
-                start = at;
+            match rest.iter().position(|&b| b == b'\n') {
+                Some(lf) => {
+                    // The CR of a CRLF may have ended the previous chunk.
+                    let has_cr = match lf {
+                        0 => self.after_cr,
+                        _ => rest[lf - 1] == b'\r',
+                    };
+                    out.extend_from_slice(&rest[..lf]);
+                    if !has_cr {
+                        out.push(b'\r');
+                    }
+                    out.push(b'\n');
+                    self.at_line_start = true;
+                    self.after_cr = false;
+                    rest = &rest[lf + 1..];
+                }
+                None => {
+                    out.extend_from_slice(rest);
+                    self.at_line_start = false;
+                    self.after_cr = rest.last() == Some(&b'\r');
+                    rest = &[];
+                }
             }
-            self.at_line_start = byte == b'\n';
-            self.after_cr = byte == b'\r';
         }
-        out.extend_from_slice(&chunk[start..]);
     }
 
     /// Ends the body: CRLF if the last line was not terminated (a lone CR
