@@ -250,7 +250,23 @@ fn across_exec_the_receiver_checks_the_sender() {
             .stdin(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let (stream, _) = listener.accept().unwrap();
+        // Wait for the child's connection, but not forever if it failed.
+        listener.set_nonblocking(true).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let stream = loop {
+            match listener.accept() {
+                Ok((stream, _)) => break stream,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    if let Some(status) = child.try_wait().unwrap() {
+                        panic!("the child ended without connecting: {status}");
+                    }
+                    assert!(std::time::Instant::now() < deadline, "no connection");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
+        stream.set_nonblocking(false).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
