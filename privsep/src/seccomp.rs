@@ -18,6 +18,10 @@
 //! `panic = "abort"` or `abort()` still ends the process under the filter:
 //! `tgkill` is not allowed, so raising `SIGABRT` fails and the C library
 //! falls back to a faulting instruction, or the filter kills the process.
+//! A panic prints its message and unwinds as usual, but with
+//! `RUST_BACKTRACE` set, symbolizing the backtrace opens the executable and
+//! the filter kills the process after the message: clear that variable
+//! (the recipes' `clear_env_except`) in a filtered login process.
 
 use std::fmt;
 
