@@ -588,6 +588,70 @@ mod tests {
         );
     }
 
+    /// Runs the classic BPF program the way the kernel does, on a
+    /// `seccomp_data` of `arch`, `nr` and `args[1]`.
+    fn run(program: &[libc::sock_filter], arch: u32, nr: u32, arg1: u64) -> u32 {
+        let mut data = [0u8; 64];
+        data[0..4].copy_from_slice(&nr.to_ne_bytes());
+        data[4..8].copy_from_slice(&arch.to_ne_bytes());
+        data[24..32].copy_from_slice(&arg1.to_ne_bytes());
+        let mut acc = 0u32;
+        let mut pc = 0usize;
+        loop {
+            let insn = program[pc];
+            pc += 1;
+            match insn.code {
+                BPF_LD_W_ABS => {
+                    let k = insn.k as usize;
+                    acc = u32::from_ne_bytes(data[k..k + 4].try_into().unwrap());
+                }
+                BPF_JMP_JEQ_K => pc += usize::from(if acc == insn.k { insn.jt } else { insn.jf }),
+                BPF_JMP_JGE_K => pc += usize::from(if acc >= insn.k { insn.jt } else { insn.jf }),
+                BPF_RET_K => return insn.k,
+                other => panic!("unexpected opcode {other:#x}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_program_decides_as_the_list_says() {
+        let filter = SeccompFilter::login(SeccompAction::Errno(libc::EPERM)).unwrap();
+        let deny = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
+        let arch = audit_arch().unwrap();
+        let list = login_allow_list();
+        for nr in 0..600u32 {
+            let entry = list.iter().find(|s| s.number == i64::from(nr));
+            let verdict = run(&filter.program, arch, nr, 0);
+            match entry {
+                Some(s) if s.only_arg1.is_none() => {
+                    assert_eq!(verdict, libc::SECCOMP_RET_ALLOW, "{}", s.name)
+                }
+                _ => assert_eq!(verdict, deny, "syscall {nr}"),
+            }
+        }
+        let ioctl = libc::SYS_ioctl as u32;
+        for &cmd in IOCTL_COMMANDS {
+            assert_eq!(
+                run(&filter.program, arch, ioctl, u64::from(cmd)),
+                libc::SECCOMP_RET_ALLOW
+            );
+        }
+        // TIOCSTI would push input into a terminal.
+        assert_eq!(run(&filter.program, arch, ioctl, 0x5412), deny);
+        // Another architecture, or the x32 ABI, is killed whatever the call.
+        let read = libc::SYS_read as u32;
+        assert_eq!(
+            run(&filter.program, 0x4000_0003, read, 0),
+            libc::SECCOMP_RET_KILL_PROCESS
+        );
+        if cfg!(target_arch = "x86_64") {
+            assert_eq!(
+                run(&filter.program, arch, X32_SYSCALL_BIT | read, 0),
+                libc::SECCOMP_RET_KILL_PROCESS
+            );
+        }
+    }
+
     #[test]
     fn errno_must_be_an_errno() {
         for bad in [0, -1, 0x1_0000] {
