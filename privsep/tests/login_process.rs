@@ -150,10 +150,13 @@ fn login_user_is_looked_up_by_name() {
     let (lines, exit) = run_probe(&["--login-user", "dovenull", "--seccomp", "kill"]);
     assert!(exit.success(), "{exit:?} {lines:?}");
     let record = line_with(&lines, "RECORD");
-    assert!(record.contains(&format!(
-        "resolve=[dovenull uid {} gid {}]",
-        user.uid, user.gid
-    )));
+    assert!(
+        record.contains(&format!(
+            "resolve=[dovenull (home {:?}, shell {:?}) uid {} gid {}]",
+            user.home, user.shell, user.uid, user.gid
+        )),
+        "{record}"
+    );
     assert!(record.contains(&format!("setuid=[{}]", user.uid)));
 }
 

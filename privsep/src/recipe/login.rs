@@ -115,7 +115,8 @@ impl LoginProcessRecipe {
         let (uid, gid, who) = match &self.user {
             LoginUser::Name(name) => {
                 let entry = ids::lookup_user(name)?;
-                (entry.uid, entry.gid, format!("{name} "))
+                let who = format!("{name} (home {:?}, shell {:?}) ", entry.home, entry.shell);
+                (entry.uid, entry.gid, who)
             }
             LoginUser::Ids { uid, gid } => (*uid, *gid, String::new()),
         };
