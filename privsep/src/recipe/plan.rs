@@ -47,7 +47,8 @@ fn not_root(euid: u32) -> String {
 
 impl Plan {
     /// Applies every step in order, recording each in `record`. Stops at the
-    /// first error; what was applied until then stays applied (and recorded).
+    /// first error; what was applied until then stays applied, so the
+    /// caller must not go on (the recipes say: exit).
     pub(crate) fn run(&self, record: &mut PrivsepRecord) -> Result<(), PrivsepError> {
         let euid = ids::effective_uid();
         let root = euid == 0;
