@@ -91,6 +91,17 @@ pub fn parse_message(data: &[u8]) -> MessagePart {
 fn fill_sizes(data: &[u8], part: &mut MessagePart) {
     part.header_size = Size::of(&data[part.offset..part.header_end]);
     part.body_size = Size::of(&data[part.body_start..part.body_end]);
+    // NULs in the part's own bytes (its header, or body outside its children)
+    let mut own_nul = data[part.offset..part.header_end].contains(&0);
+    let mut pos = part.body_start;
+    for c in &part.children {
+        own_nul |= data[pos..c.offset.max(pos)].contains(&0);
+        pos = c.body_end.max(pos);
+    }
+    own_nul |= data[pos..part.body_end.max(pos)].contains(&0);
+    if own_nul {
+        part.flags.0 |= PartFlags::HAS_NULS;
+    }
     part.content = if part.flags.has(PartFlags::IS_MIME) {
         ContentData::parse(data, &part.fields)
     } else {

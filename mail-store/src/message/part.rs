@@ -4,7 +4,8 @@
 use super::content::ContentData;
 use super::header::HeaderField;
 
-/// Part flags (Dovecot's `MESSAGE_PART_FLAG_*` that matter for IMAP).
+/// Part flags, with the values of Dovecot's `MESSAGE_PART_FLAG_*` (they are
+/// stored in `mime.parts` in `dovecot.index.cache`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PartFlags(pub u16);
 
@@ -18,11 +19,11 @@ impl PartFlags {
     /// `text/*` or no Content-Type: BODYSTRUCTURE has a line count.
     pub const TEXT: u16 = 0x08;
     /// The part had MIME-Version or Content-Type (or is a multipart child).
-    pub const IS_MIME: u16 = 0x10;
+    pub const IS_MIME: u16 = 0x40;
     /// A limit on MIME parts was reached inside this part.
-    pub const OVERFLOW: u16 = 0x20;
+    pub const OVERFLOW: u16 = 0x80;
     /// The part contains NUL bytes.
-    pub const HAS_NULS: u16 = 0x40;
+    pub const HAS_NULS: u16 = 0x20;
 
     /// True if `flag` is set.
     pub fn has(self, flag: u16) -> bool {
@@ -110,6 +111,37 @@ impl MessagePart {
     /// True for a message/rfc822 part.
     pub fn is_message_rfc822(&self) -> bool {
         self.flags.has(PartFlags::MESSAGE_RFC822)
+    }
+
+    /// Serializes the tree as Dovecot's `mime.parts` cache field
+    /// (`message-part-serialize.c`, little-endian as on x86-64 and arm64).
+    pub fn serialize_mime_parts(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.serialize_into(&mut out, true);
+        out
+    }
+
+    fn serialize_into(&self, out: &mut Vec<u8>, root: bool) {
+        out.extend_from_slice(&u32::from(self.flags.0).to_le_bytes());
+        if !root {
+            out.extend_from_slice(&(self.offset as u64).to_le_bytes());
+        }
+        out.extend_from_slice(&self.header_size.physical.to_le_bytes());
+        out.extend_from_slice(&self.header_size.virtual_size.to_le_bytes());
+        out.extend_from_slice(&self.body_size.physical.to_le_bytes());
+        out.extend_from_slice(&self.body_size.virtual_size.to_le_bytes());
+        if self.flags.has(PartFlags::TEXT | PartFlags::MESSAGE_RFC822) {
+            out.extend_from_slice(&self.body_size.lines.to_le_bytes());
+        }
+        if self
+            .flags
+            .has(PartFlags::MULTIPART | PartFlags::MESSAGE_RFC822)
+        {
+            out.extend_from_slice(&(self.children.len() as u32).to_le_bytes());
+            for c in &self.children {
+                c.serialize_into(out, false);
+            }
+        }
     }
 
     /// Number of parts in this subtree, this one included.
