@@ -95,8 +95,11 @@ impl AuthService {
     fn stop_all(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         for (path, handle) in self.listeners.drain(..) {
-            let _ = UnixStream::connect(&path); // wake accept()
-            let _ = handle.join();
+            // Wake accept(); if the socket file is already gone the thread
+            // cannot be woken and is left to end with the process.
+            if UnixStream::connect(&path).is_ok() {
+                let _ = handle.join();
+            }
             let _ = std::fs::remove_file(&path);
         }
     }
