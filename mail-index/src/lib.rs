@@ -48,6 +48,7 @@ pub use index_file::{
 pub use lock::LogLock;
 pub use log_file::LogFile;
 pub use mailbox::{
-    Appender, IndexDir, MessageView, RebuildReport, Settings, SurvivingMessage, View,
+    Appender, IndexDir, MessageView, RebuildReport, Settings, SurvivingMailbox, SurvivingMessage,
+    View,
 };
 pub use transaction::{ExtDef, Transaction};

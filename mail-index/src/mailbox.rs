@@ -266,6 +266,19 @@ pub struct SurvivingMessage {
     pub keywords: Vec<String>,
 }
 
+/// The storage's own record of a mailbox (for Maildir: `dovecot-uidlist`'s
+/// header and entries plus the flags in the file names), used to rebuild
+/// the index when the log is lost.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SurvivingMailbox {
+    /// UIDVALIDITY the storage records (0 = unknown).
+    pub uid_validity: u32,
+    /// Next UID the storage records (0 = unknown).
+    pub next_uid: u32,
+    /// Messages still present.
+    pub messages: Vec<SurvivingMessage>,
+}
+
 /// What [`IndexDir::open_or_recover`] had to do.
 #[derive(Debug, Default)]
 pub struct RebuildReport {
@@ -731,7 +744,7 @@ impl IndexDir {
     /// and keywords); a corrupt cache is discarded.
     pub fn open_or_recover(
         &self,
-        surviving: Option<&[SurvivingMessage]>,
+        surviving: Option<&SurvivingMailbox>,
     ) -> Result<(View, RebuildReport)> {
         let mut report = RebuildReport::default();
         let lock = self.lock();
@@ -880,16 +893,22 @@ impl IndexDir {
 /// Merges salvaged index state with the storage's surviving messages: every
 /// surviving UID is kept with the storage's flags and keywords (the storage
 /// is the intact source); messages the storage no longer has are dropped.
-fn rebuild_map(salvaged: Option<IndexMap>, surviving: &[SurvivingMessage]) -> IndexMap {
+fn rebuild_map(salvaged: Option<IndexMap>, storage: &SurvivingMailbox) -> IndexMap {
+    let surviving = &storage.messages;
     let base = salvaged.unwrap_or_else(|| IndexMap::new(now()));
     let mut map = IndexMap::new(base.header.indexid);
-    map.header.uid_validity = if base.header.uid_validity != 0 {
-        base.header.uid_validity
-    } else {
-        now()
-    };
+    // The storage's UIDVALIDITY wins: it is what clients and the storage agree on.
+    map.header.uid_validity = [storage.uid_validity, base.header.uid_validity, now()]
+        .into_iter()
+        .find(|v| *v != 0)
+        .unwrap_or(1);
     let max_uid = surviving.iter().map(|m| m.uid).max().unwrap_or(0);
-    let next_uid = base.header.next_uid.max(max_uid.saturating_add(1)).max(1);
+    let next_uid = base
+        .header
+        .next_uid
+        .max(storage.next_uid)
+        .max(max_uid.saturating_add(1))
+        .max(1);
     map.header.day_stamp = base.header.day_stamp;
     map.header.day_first_uid = base.header.day_first_uid;
     let mut msgs: Vec<&SurvivingMessage> = surviving.iter().filter(|m| m.uid != 0).collect();

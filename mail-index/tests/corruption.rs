@@ -188,7 +188,12 @@ fn corrupt_log_is_replaced_keeping_storage_state() {
             keywords: kw.clone(),
         })
         .collect();
-    let (view, report) = index.open_or_recover(Some(&surviving)).unwrap();
+    let storage = columba_mail_index::SurvivingMailbox {
+        uid_validity: 0,
+        next_uid: 0,
+        messages: surviving,
+    };
+    let (view, report) = index.open_or_recover(Some(&storage)).unwrap();
     assert!(report.log_recreated);
     assert_eq!(view.header().uid_validity, 1_700_000_000);
     assert_eq!(summary(&index), before);
