@@ -293,3 +293,53 @@ fn home_is_entered_as_the_user() {
     assert!(exit.success(), "{lines:?}");
     assert!(lines[0].contains(&format!("chdir=[{}]", home.display())));
 }
+
+/// init_groups sets the groups the group database gives the user, as
+/// `id -G USER` (initgroups) lists them.
+#[test]
+fn init_groups_matches_id() {
+    require_root!();
+    // A user with a supplementary group when the system has one.
+    let group_file = std::fs::read_to_string("/etc/group").unwrap();
+    let member = group_file
+        .lines()
+        .filter_map(|l| l.split(':').nth(3))
+        .flat_map(|members| members.split(','))
+        .find(|m| !m.is_empty() && columba_privsep::ids::lookup_user(m).is_ok())
+        .unwrap_or("nobody")
+        .to_owned();
+    let user = columba_privsep::ids::lookup_user(&member).unwrap();
+    if user.uid == 0 || user.gid == 0 {
+        skip("init_groups_matches_id", "the only candidate user is root");
+        return;
+    }
+    let id = std::process::Command::new("id")
+        .args(["-G", &member])
+        .output()
+        .unwrap();
+    let mut expected: Vec<u32> = String::from_utf8_lossy(&id.stdout)
+        .split_whitespace()
+        .map(|g| g.parse().unwrap())
+        .collect();
+    expected.sort_unstable();
+    expected.dedup();
+
+    let ids = format!("{}:{}", user.uid, user.gid);
+    let mut cmd = probe(&[
+        "--post-login",
+        &ids,
+        "--first-valid-uid",
+        "1",
+        "--init-groups",
+        &member,
+        "--",
+        "ready",
+    ]);
+    cmd.stdin(Stdio::piped());
+    let waiting = Waiting::start(cmd);
+    let status = waiting.status();
+    let expected: Vec<String> = expected.iter().map(u32::to_string).collect();
+    assert_eq!(status["Groups"], expected.join(" "), "{member}");
+    let (_, exit) = waiting.resume();
+    assert!(exit.success());
+}

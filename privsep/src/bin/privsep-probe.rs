@@ -6,7 +6,7 @@
 //! privsep-probe RECIPE-OPTIONS -- ACTIONS
 //!
 //! recipe:  --login-user NAME | --login-ids UID:GID | --post-login UID:GID | --none
-//! options: --chroot DIR  --home DIR  --first-valid-uid N  --groups G,G
+//! options: --chroot DIR  --home DIR  --first-valid-uid N  --groups G,G  --init-groups USER
 //!          --seccomp kill|errno|none  --keep-fds N,N  --keep-env NAME,NAME
 //!          --nproc N  --no-nnp  --dumpable
 //! actions: ready            print "READY", wait for a line on stdin
@@ -65,6 +65,7 @@ fn parse(args: &[String]) -> (Recipe, Vec<String>) {
     let mut home = None;
     let mut first_valid_uid = None;
     let mut groups: Vec<u32> = Vec::new();
+    let mut init_groups: Option<String> = None;
     let mut seccomp = Some(SeccompAction::KillProcess);
     let mut keep_fds: Option<Vec<i32>> = None;
     let mut keep_env: Option<Vec<String>> = None;
@@ -89,6 +90,7 @@ fn parse(args: &[String]) -> (Recipe, Vec<String>) {
             "--home" => home = Some(value()),
             "--first-valid-uid" => first_valid_uid = Some(value().parse().expect("uid")),
             "--groups" => groups = list(&value()),
+            "--init-groups" => init_groups = Some(value()),
             "--seccomp" => {
                 seccomp = match value().as_str() {
                     "kill" => Some(SeccompAction::KillProcess),
@@ -135,6 +137,9 @@ fn parse(args: &[String]) -> (Recipe, Vec<String>) {
             }
             if let Some(uid) = first_valid_uid {
                 r = r.first_valid_uid(uid);
+            }
+            if let Some(user) = init_groups.take() {
+                r = r.init_groups(user);
             }
             if let Some(n) = nproc {
                 r = r.rlimits(Rlimits {
