@@ -20,6 +20,9 @@
 //!          recv-fd          receive a frame over stdin, print it and the first fd's content
 //!          connect-send:SOCKET:PATH  connect to SOCKET, send PATH opened for reading
 //!          drop-threads:UID:GID  start a thread, then set groups, gid, uid
+//!          login-serve      receive a listener over stdin, accept a client, read
+//!                           "LOGIN user", send user and client back
+//!          post-login-serve receive a client over stdin, greet it with our uid
 //! ```
 //!
 //! Output lines: `RECORD <record>` or `ERROR <error>` (then exit 2), then
@@ -314,6 +317,59 @@ fn run(action: &str) -> String {
             match result {
                 Ok(()) => "drop-threads ok".into(),
                 Err(e) => format!("drop-threads {}", privsep_errno(&e)),
+            }
+        }
+        "login-serve" => {
+            // The pre-auth part of a connection: take the listener from the
+            // master, accept one client, read its LOGIN line, hand the
+            // client and the user name back to the master.
+            let channel = FdChannel::new(stdin_socket(), PeerPolicy::uid(0));
+            let listener = match channel.recv() {
+                Ok(Some(frame)) if frame.fds.len() == 1 => {
+                    std::net::TcpListener::from(frame.fds.into_iter().next().unwrap())
+                }
+                other => return format!("login-serve err listener: {other:?}"),
+            };
+            let (mut client, _) = match listener.accept() {
+                Ok(c) => c,
+                Err(e) => return format!("login-serve {}", errno(&e)),
+            };
+            let _ = client.write_all(b"* OK pre-auth\r\n");
+            let mut line = Vec::new();
+            let mut byte = [0u8];
+            while line.len() < 200 {
+                match client.read(&mut byte) {
+                    Ok(1) if byte[0] == b'\n' => break,
+                    Ok(1) => line.push(byte[0]),
+                    _ => return "login-serve err client closed".into(),
+                }
+            }
+            let line = String::from_utf8_lossy(&line);
+            let user = line.trim().strip_prefix("LOGIN ").unwrap_or("").to_owned();
+            match channel.send(user.as_bytes(), &[client.as_fd()]) {
+                Ok(()) => format!("login-serve ok {user}"),
+                Err(e) => format!("login-serve {}", privsep_errno(&e)),
+            }
+        }
+        "post-login-serve" => {
+            // The post-login part: take the client from the master and greet
+            // it as the user this process now runs as.
+            let channel = FdChannel::new(stdin_socket(), PeerPolicy::uid(0));
+            match channel.recv() {
+                Ok(Some(frame)) if frame.fds.len() == 1 => {
+                    let mut client =
+                        std::net::TcpStream::from(frame.fds.into_iter().next().unwrap());
+                    let greeting = format!(
+                        "* OK {} served by uid {}\r\n",
+                        String::from_utf8_lossy(&frame.payload),
+                        columba_privsep::ids::effective_uid()
+                    );
+                    match client.write_all(greeting.as_bytes()) {
+                        Ok(()) => "post-login-serve ok".into(),
+                        Err(e) => format!("post-login-serve {}", errno(&e)),
+                    }
+                }
+                other => format!("post-login-serve err {other:?}"),
             }
         }
         other => format!("{other} err unknown action"),
