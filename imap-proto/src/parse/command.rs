@@ -37,11 +37,17 @@ pub(crate) fn leading_tag(buf: &[u8]) -> Option<Tag> {
     if n == 0 || n > 64 || buf.get(n) != Some(&b' ') {
         return None;
     }
-    Some(Tag::from_parsed(Bytes::copy_from_slice(&buf[..n])))
+    Some(Tag::from_parsed_slice(&buf[..n], || {
+        Bytes::copy_from_slice(&buf[..n])
+    }))
 }
 
+/// Case-insensitive keyword comparison; the length check first makes a
+/// miss nearly free in the long dispatch chains.
+#[inline(always)]
 fn is(word: &[u8], name: &str) -> bool {
-    word.eq_ignore_ascii_case(name.as_bytes())
+    let n = name.as_bytes();
+    word.len() == n.len() && word.eq_ignore_ascii_case(n)
 }
 
 fn command_body(p: &mut Parser<'_>) -> PResult<CommandBody> {

@@ -205,7 +205,8 @@ impl<'a> Parser<'a> {
         if t.is_empty() {
             return self.fail("tag");
         }
-        Ok(Tag::from_parsed(self.slice(start, self.pos)))
+        let end = self.pos;
+        Ok(Tag::from_parsed_slice(t, || self.buf.slice(start..end)))
     }
 
     pub(crate) fn atom(&mut self, what: &'static str) -> PResult<Atom> {

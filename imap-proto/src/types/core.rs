@@ -28,15 +28,26 @@ pub(crate) fn is_list_char(b: u8) -> bool {
 }
 
 /// A command tag (`tag` in RFC 3501): non-empty, `ASTRING-CHAR`s except `+`.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Tag(Bytes);
+///
+/// Short tags (the usual case) are stored inline, without touching the
+/// message buffer's reference count.
+#[derive(Clone)]
+pub struct Tag(TagRepr);
+
+#[derive(Clone)]
+enum TagRepr {
+    Inline { len: u8, buf: [u8; INLINE_TAG] },
+    Shared(Bytes),
+}
+
+const INLINE_TAG: usize = 22;
 
 impl Tag {
     /// Checks and wraps a tag.
     pub fn new(tag: impl Into<Bytes>) -> Result<Tag, Error> {
         let tag = tag.into();
         if !tag.is_empty() && tag.iter().all(|&b| is_tag_char(b)) {
-            Ok(Tag(tag))
+            Ok(Tag::from_parsed_slice(&tag, || tag.clone()))
         } else {
             Err(Error::InvalidValue {
                 what: "tag",
@@ -45,25 +56,53 @@ impl Tag {
         }
     }
 
-    pub(crate) fn from_parsed(tag: Bytes) -> Tag {
-        Tag(tag)
+    /// Wraps checked tag bytes; `shared` is only called for long tags.
+    #[inline]
+    pub(crate) fn from_parsed_slice(tag: &[u8], shared: impl FnOnce() -> Bytes) -> Tag {
+        if tag.len() <= INLINE_TAG {
+            let mut buf = [0u8; INLINE_TAG];
+            buf[..tag.len()].copy_from_slice(tag);
+            Tag(TagRepr::Inline {
+                len: tag.len() as u8,
+                buf,
+            })
+        } else {
+            Tag(TagRepr::Shared(shared()))
+        }
     }
 
     /// The tag's bytes.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        match &self.0 {
+            TagRepr::Inline { len, buf } => &buf[..usize::from(*len)],
+            TagRepr::Shared(b) => b,
+        }
+    }
+}
+
+impl PartialEq for Tag {
+    fn eq(&self, other: &Tag) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Tag {}
+
+impl std::hash::Hash for Tag {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state)
     }
 }
 
 impl fmt::Debug for Tag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Tag({:?})", Escaped(&self.0))
+        write!(f, "Tag({:?})", Escaped(self.as_bytes()))
     }
 }
 
 impl fmt::Display for Tag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        Escaped(&self.0).fmt(f)
+        Escaped(self.as_bytes()).fmt(f)
     }
 }
 
