@@ -11,10 +11,12 @@
 //! message, AUTH exchange), and each AUTH continuation tells the command
 //! decoder that a SASL response line comes next.
 
+use std::collections::VecDeque;
 use std::fmt;
 
 use crate::{
-    BodyEncoder, ClientMessage, CommandDecoder, Error, Expect, ResponseDecoder, ResponseEvent,
+    BodyEncoder, ClientMessage, Command, CommandDecoder, Error, Expect, ResponseDecoder,
+    ResponseEvent,
 };
 
 /// Which peer sent a message.
@@ -98,6 +100,7 @@ pub fn trace(transcript: &[u8]) -> Vec<TraceEntry> {
         responses: ResponseDecoder::new(),
         pending: None,
         entries: Vec::new(),
+        awaiting_utf8: VecDeque::new(),
     };
     let mut file_offset = 0;
     let mut lines: Vec<&[u8]> = transcript.split(|&b| b == b'\n').collect();
@@ -149,6 +152,9 @@ struct Tracer {
     responses: ResponseDecoder,
     pending: Option<Pending>,
     entries: Vec<TraceEntry>,
+    /// One flag per awaited answer after the greeting: whether it answers
+    /// `UTF8` (a `+OK` switches the server to UTF-8 mode, RFC 6856).
+    awaiting_utf8: VecDeque<bool>,
 }
 
 impl Tracer {
@@ -187,6 +193,7 @@ impl Tracer {
                 Ok(message) => {
                     if let ClientMessage::Command(command) = &message {
                         self.responses.command_sent(command);
+                        self.awaiting_utf8.push_back(*command == Command::Utf8);
                     }
                     let mut out = Vec::new();
                     let result = message.encode_into(&mut out).map(|()| out);
@@ -198,6 +205,7 @@ impl Tracer {
                     // whose answer is already expected.
                     if !sasl {
                         self.responses.expect(Expect::SingleLine);
+                        self.awaiting_utf8.push_back(false);
                     }
                     self.error(Direction::Client, &error);
                 }
@@ -207,7 +215,18 @@ impl Tracer {
 
     fn server_bytes(&mut self, bytes: &[u8]) {
         self.responses.feed(bytes);
-        while let Some(event) = self.responses.next() {
+        loop {
+            let awaited = self.responses.awaited();
+            let Some(event) = self.responses.next() else {
+                break;
+            };
+            // The greeting is awaited from the start and has no flag.
+            if self.responses.awaited() < awaited && awaited <= self.awaiting_utf8.len() {
+                let utf8 = self.awaiting_utf8.pop_front().unwrap_or(false);
+                if utf8 && matches!(&event, Ok(ResponseEvent::Single(status)) if status.is_ok()) {
+                    self.commands.set_utf8(true);
+                }
+            }
             let event = match event {
                 Ok(event) => event,
                 Err(error) => {

@@ -105,4 +105,13 @@ fn transcript_edge_cases() {
     );
     assert_eq!(shown[6], "ok S +OK\\r\\n1 2\\r\\n.\\r\\n");
     assert_eq!(entries.len(), 7);
+    // After UTF8 is accepted, user names must be UTF-8 (RFC 6856); before
+    // it, or if it is refused, any bytes go.
+    let entries = trace(b"S: +OK hi\nC: USER j\xf6ran\nS: -ERR no\nC: UTF8\nS: +OK\nC: USER j\xf6ran\nS: -ERR no\nC: USER j\xc3\xb6ran\nS: +OK\n");
+    let shown: Vec<String> = entries.iter().map(ToString::to_string).collect();
+    assert_eq!(shown[1], "ok C USER j\\xf6ran\\r\\n");
+    assert_eq!(shown[5], "error C 18 invalid UTF-8");
+    assert_eq!(shown[7], "ok C USER j\\xc3\\xb6ran\\r\\n");
+    let refused = trace(b"S: +OK hi\nC: UTF8\nS: -ERR no\nC: USER j\xf6ran\nS: -ERR no\n");
+    assert!(refused.iter().all(|e| e.result.is_ok()));
 }
