@@ -291,3 +291,22 @@ fn recipes_refuse_a_multithreaded_process() {
         0
     );
 }
+
+/// A custom filter: the login list plus openat.
+#[test]
+fn a_custom_filter_replaces_the_login_filter() {
+    require_root!();
+    let root = empty_dir();
+    std::fs::write(root.path().join("inside.txt"), "in").unwrap();
+    let mut args = login_args(root.path().to_str().unwrap(), "errno-with-openat");
+    args.extend(["--", "open:/inside.txt", "setuid0"]);
+    let (lines, exit) = run_probe(&args);
+    assert!(exit.success(), "{lines:?}");
+    let expected = format!(
+        "seccomp=[{} syscalls allowed, otherwise errno 1]",
+        columba_privsep::seccomp::login_allow_list().len() + 1
+    );
+    assert!(line_with(&lines, "RECORD").contains(&expected));
+    assert_eq!(lines[1], "open /inside.txt ok");
+    assert_eq!(lines[2], "setuid0 err 1");
+}

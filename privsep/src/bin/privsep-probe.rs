@@ -7,7 +7,7 @@
 //!
 //! recipe:  --login-user NAME | --login-ids UID:GID | --post-login UID:GID | --none
 //! options: --chroot DIR  --home DIR  --first-valid-uid N  --groups G,G  --init-groups USER
-//!          --seccomp kill|errno|none  --keep-fds N,N  --keep-env NAME,NAME
+//!          --seccomp kill|errno|errno-with-openat|none  --keep-fds N,N  --keep-env NAME,NAME
 //!          --nproc N  --no-nnp  --dumpable
 //! actions: ready            print "READY", wait for a line on stdin
 //!          open:PATH        open a file for reading
@@ -69,6 +69,7 @@ fn parse(args: &[String]) -> (Recipe, Vec<String>) {
     let mut first_valid_uid = None;
     let mut groups: Vec<u32> = Vec::new();
     let mut init_groups: Option<String> = None;
+    let mut custom_openat = false;
     let mut seccomp = Some(SeccompAction::KillProcess);
     let mut keep_fds: Option<Vec<i32>> = None;
     let mut keep_env: Option<Vec<String>> = None;
@@ -98,6 +99,10 @@ fn parse(args: &[String]) -> (Recipe, Vec<String>) {
                 seccomp = match value().as_str() {
                     "kill" => Some(SeccompAction::KillProcess),
                     "errno" => Some(SeccompAction::Errno(libc::EPERM)),
+                    "errno-with-openat" => {
+                        custom_openat = true;
+                        Some(SeccompAction::Errno(libc::EPERM))
+                    }
                     _ => None,
                 }
             }
@@ -129,7 +134,24 @@ fn parse(args: &[String]) -> (Recipe, Vec<String>) {
             if let Some(keep) = &keep_env {
                 r = r.clear_env_except(&env_refs(keep));
             }
-            Recipe::Login(r.seccomp(seccomp).dumpable(dumpable))
+            r = r.seccomp(seccomp).dumpable(dumpable);
+            if custom_openat {
+                // The login list plus openat: a custom filter.
+                let mut list = columba_privsep::seccomp::login_allow_list();
+                list.push(columba_privsep::seccomp::AllowedSyscall {
+                    name: "openat",
+                    number: libc::SYS_openat,
+                    only_arg1: None,
+                    why: "test: a login process that may open files",
+                });
+                let filter = columba_privsep::SeccompFilter::from_allow_list(
+                    list,
+                    SeccompAction::Errno(libc::EPERM),
+                )
+                .expect("filter");
+                r = r.seccomp_filter(filter);
+            }
+            Recipe::Login(r)
         }
         Recipe::PostLogin(mut r) => {
             if let Some(dir) = chroot {

@@ -42,6 +42,7 @@ pub struct LoginProcessRecipe {
     keep_fds: Option<Vec<RawFd>>,
     keep_env: Option<Vec<String>>,
     seccomp: Option<SeccompAction>,
+    custom_filter: Option<SeccompFilter>,
     dumpable: bool,
 }
 
@@ -64,6 +65,7 @@ impl LoginProcessRecipe {
             keep_fds: None,
             keep_env: None,
             seccomp: Some(SeccompAction::KillProcess),
+            custom_filter: None,
             dumpable: false,
         }
     }
@@ -95,6 +97,15 @@ impl LoginProcessRecipe {
     /// The seccomp filter's action on a forbidden call; `None`: no filter.
     pub fn seccomp(mut self, action: Option<SeccompAction>) -> Self {
         self.seccomp = action;
+        self.custom_filter = None;
+        self
+    }
+
+    /// Installs `filter` instead of the login filter, for a login process
+    /// that needs more (build it from
+    /// [`login_allow_list`](crate::seccomp::login_allow_list) plus entries).
+    pub fn seccomp_filter(mut self, filter: SeccompFilter) -> Self {
+        self.custom_filter = Some(filter);
         self
     }
 
@@ -135,7 +146,10 @@ impl LoginProcessRecipe {
         if let Some(dir) = &self.chroot {
             check_chroot_dir(dir)?;
         }
-        let seccomp = self.seccomp.map(SeccompFilter::login).transpose()?;
+        let seccomp = match &self.custom_filter {
+            Some(filter) => Some(filter.clone()),
+            None => self.seccomp.map(SeccompFilter::login).transpose()?,
+        };
         let target = TargetIds {
             uid,
             gid,
