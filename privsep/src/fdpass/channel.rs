@@ -43,7 +43,8 @@ impl fmt::Debug for ReceivedFrame {
 /// first use and its answer is kept.) Receiving owns every
 /// descriptor as soon as the kernel installs it, so none leaks on any error
 /// (bad frame, wrong count, truncated control data, end of file). The socket
-/// is used in blocking mode.
+/// is used in blocking mode, by one sender and one receiver at a time
+/// (frames from two concurrent `send` or `recv` calls would interleave).
 #[derive(Debug)]
 pub struct FdChannel {
     stream: UnixStream,
