@@ -49,8 +49,8 @@ fn bare_handoff() -> Duration {
 fn channel_handoff() -> Duration {
     let (a, b) = UnixStream::pair().unwrap();
     let me = columba_privsep::ids::effective_uid();
-    let sender = FdChannel::new(a, PeerPolicy::uid(me));
-    let receiver = FdChannel::new(b, PeerPolicy::uid(me));
+    let mut sender = FdChannel::new(a, PeerPolicy::uid(me));
+    let mut receiver = FdChannel::new(b, PeerPolicy::uid(me));
     let file = std::fs::File::open("/dev/null").unwrap();
     let thread = std::thread::spawn(move || {
         for _ in 0..HANDOFFS {

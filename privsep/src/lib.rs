@@ -14,7 +14,7 @@
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // A login process hands a descriptor to a post-login process.
-//! let (login, post_login) = FdChannel::pair()?;
+//! let (mut login, mut post_login) = FdChannel::pair()?;
 //! let mut file = tempfile::tempfile()?;
 //! file.write_all(b"client connection")?;
 //! file.rewind()?;

@@ -59,7 +59,7 @@ fn file_with(text: &str) -> std::fs::File {
 
 #[test]
 fn frames_carry_descriptors_in_order() {
-    let (a, b) = FdChannel::pair().unwrap();
+    let (mut a, mut b) = FdChannel::pair().unwrap();
     let files = [file_with("one"), file_with("two"), file_with("three")];
     let fds: Vec<BorrowedFd<'_>> = files.iter().map(|f| f.as_fd()).collect();
     a.send(b"first", &fds).unwrap();
@@ -95,7 +95,7 @@ fn frames_carry_descriptors_in_order() {
 
 #[test]
 fn received_descriptors_are_close_on_exec() {
-    let (a, b) = FdChannel::pair().unwrap();
+    let (mut a, mut b) = FdChannel::pair().unwrap();
     let f = file_with("x");
     a.send(b"", &[f.as_fd()]).unwrap();
     let frame = b.recv().unwrap().unwrap();
@@ -121,7 +121,7 @@ fn fewer_descriptors_than_announced_closes_what_came() {
     let witness = LeakWitness::new();
     let bytes = frame::encode_frame(b"hi", 2, &FrameLimits::default()).unwrap();
     fdpass::send_raw(&a, &bytes, &[witness.fd()]).unwrap();
-    let channel = FdChannel::new(b, PeerPolicy::any());
+    let mut channel = FdChannel::new(b, PeerPolicy::any());
     match channel.recv() {
         Err(PrivsepError::FdCountMismatch {
             announced: 2,
@@ -139,7 +139,7 @@ fn more_descriptors_than_the_limit_is_truncated_and_closed() {
     let fds: Vec<BorrowedFd<'_>> = witnesses.iter().map(LeakWitness::fd).collect();
     let bytes = frame::encode_frame(b"", 3, &FrameLimits::default()).unwrap();
     fdpass::send_raw(&a, &bytes, &fds).unwrap();
-    let channel = FdChannel::new(b, PeerPolicy::any()).with_limits(FrameLimits::new(1024, 1));
+    let mut channel = FdChannel::new(b, PeerPolicy::any()).with_limits(FrameLimits::new(1024, 1));
     match channel.recv() {
         Err(PrivsepError::ControlTruncated { max: 1 }) => {}
         other => panic!("{other:?}"),
@@ -154,7 +154,7 @@ fn descriptors_without_a_frame_header_are_closed() {
     let (a, b) = UnixStream::pair().unwrap();
     let witness = LeakWitness::new();
     fdpass::send_raw(&a, b"\x02garbage", &[witness.fd()]).unwrap();
-    let channel = FdChannel::new(b, PeerPolicy::any());
+    let mut channel = FdChannel::new(b, PeerPolicy::any());
     match channel.recv() {
         Err(PrivsepError::BadFrame { offset: 0, .. }) => {}
         other => panic!("{other:?}"),
@@ -169,7 +169,7 @@ fn end_of_file_inside_a_frame_closes_what_came() {
     let bytes = frame::encode_frame(b"0123456789", 1, &FrameLimits::default()).unwrap();
     fdpass::send_raw(&a, &bytes[..9], &[witness.fd()]).unwrap();
     drop(a);
-    let channel = FdChannel::new(b, PeerPolicy::any());
+    let mut channel = FdChannel::new(b, PeerPolicy::any());
     match channel.recv() {
         Err(PrivsepError::TruncatedFrame {
             offset: 9,
@@ -185,7 +185,7 @@ fn an_oversized_payload_is_refused_before_allocation() {
     let (a, b) = UnixStream::pair().unwrap();
     // Announce 4 GiB - 1 of payload; the receiver must refuse at the header.
     fdpass::send_raw(&a, &[1, 0, 0xff, 0xff, 0xff, 0xff], &[]).unwrap();
-    let channel = FdChannel::new(b, PeerPolicy::any());
+    let mut channel = FdChannel::new(b, PeerPolicy::any());
     match channel.recv() {
         Err(PrivsepError::BadFrame { offset: 2, reason }) => {
             assert!(reason.contains("4294967295"), "{reason}")
@@ -198,29 +198,29 @@ fn an_oversized_payload_is_refused_before_allocation() {
 fn a_rejected_peer_gets_nothing_read() {
     let (a, b) = UnixStream::pair().unwrap();
     let witness = LeakWitness::new();
-    let sender = FdChannel::new(a, PeerPolicy::any());
+    let mut sender = FdChannel::new(a, PeerPolicy::any());
     sender.send(b"hello", &[witness.fd()]).unwrap();
     // Both ends of a pair carry the creator's credentials: this process.
     let me = std::process::id() as i32;
-    let wrong_uid = FdChannel::new(b.try_clone().unwrap(), PeerPolicy::uid(4242));
+    let mut wrong_uid = FdChannel::new(b.try_clone().unwrap(), PeerPolicy::uid(4242));
     match wrong_uid.recv() {
         Err(PrivsepError::PeerRejected { field: "uid", .. }) => {}
         other => panic!("{other:?}"),
     }
-    let wrong_pid = FdChannel::new(b.try_clone().unwrap(), PeerPolicy::any().with_pid(me + 1));
+    let mut wrong_pid = FdChannel::new(b.try_clone().unwrap(), PeerPolicy::any().with_pid(me + 1));
     assert!(matches!(
         wrong_pid.recv(),
         Err(PrivsepError::PeerRejected { field: "pid", .. })
     ));
     // A rejected sender is refused too: nothing is handed to a wrong peer.
-    let to_wrong = FdChannel::new(b.try_clone().unwrap(), PeerPolicy::uid(4242));
+    let mut to_wrong = FdChannel::new(b.try_clone().unwrap(), PeerPolicy::uid(4242));
     assert!(matches!(
         to_wrong.send(b"x", &[]),
         Err(PrivsepError::PeerRejected { .. })
     ));
     // The frame is still there for a receiver the policy accepts.
     let uid = columba_privsep::ids::effective_uid();
-    let right = FdChannel::new(b, PeerPolicy::uid(uid).with_pid(me));
+    let mut right = FdChannel::new(b, PeerPolicy::uid(uid).with_pid(me));
     let frame = right.recv().unwrap().unwrap();
     assert_eq!(frame.payload, b"hello");
     drop(frame);
@@ -270,7 +270,7 @@ fn across_exec_the_receiver_checks_the_sender() {
         stream
             .set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
-        let channel = FdChannel::new(stream, policy(child.id()));
+        let mut channel = FdChannel::new(stream, policy(child.id()));
         let result = channel.recv();
         drop(channel);
         let status = child.wait().unwrap();

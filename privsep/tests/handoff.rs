@@ -40,7 +40,7 @@ fn a_client_goes_from_the_filtered_login_process_to_the_user_process() {
     .stdin(Stdio::from(OwnedFd::from(login_end)))
     .spawn()
     .unwrap();
-    let to_login = FdChannel::new(master_login, PeerPolicy::uid(0));
+    let mut to_login = FdChannel::new(master_login, PeerPolicy::uid(0));
     to_login.send(b"imap", &[listener.as_fd()]).unwrap();
     drop(listener);
 
@@ -68,7 +68,7 @@ fn a_client_goes_from_the_filtered_login_process_to_the_user_process() {
         .stdin(Stdio::from(OwnedFd::from(post_end)))
         .spawn()
         .unwrap();
-    let to_post = FdChannel::new(master_post, PeerPolicy::uid(0));
+    let mut to_post = FdChannel::new(master_post, PeerPolicy::uid(0));
     to_post
         .send(&handed.payload, &[handed.fds[0].as_fd()])
         .unwrap();

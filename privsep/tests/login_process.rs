@@ -211,7 +211,7 @@ fn descriptor_passing_under_the_login_filter() {
     secret.write_all(b"client-connection").unwrap();
     use std::io::Seek;
     secret.rewind().unwrap();
-    let channel = FdChannel::new(ours, PeerPolicy::uid(0));
+    let mut channel = FdChannel::new(ours, PeerPolicy::uid(0));
     channel.send(b"user=alice", &[secret.as_fd()]).unwrap();
 
     // The child sends its stdout back: a descriptor the test can write to

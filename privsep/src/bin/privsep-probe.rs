@@ -271,14 +271,14 @@ fn run(action: &str) -> String {
                 _ => std::io::stderr().as_fd().try_clone_to_owned(),
             }
             .expect("dup");
-            let channel = FdChannel::new(stdin_socket(), PeerPolicy::any());
+            let mut channel = FdChannel::new(stdin_socket(), PeerPolicy::any());
             match channel.send(text.as_bytes(), &[owned.as_fd()]) {
                 Ok(()) => "send-fd ok".into(),
                 Err(e) => format!("send-fd {}", privsep_errno(&e)),
             }
         }
         "recv-fd" => {
-            let channel = FdChannel::new(stdin_socket(), PeerPolicy::any());
+            let mut channel = FdChannel::new(stdin_socket(), PeerPolicy::any());
             match channel.recv() {
                 Ok(Some(frame)) => {
                     // Plain read(2) calls: `read_to_end` on a `File` would
@@ -312,7 +312,7 @@ fn run(action: &str) -> String {
                 Ok(s) => s,
                 Err(e) => return format!("connect-send {}", errno(&e)),
             };
-            let channel = FdChannel::new(stream, PeerPolicy::any());
+            let mut channel = FdChannel::new(stream, PeerPolicy::any());
             match channel.send(path.as_bytes(), &[file.as_fd()]) {
                 Ok(()) => {
                     // Wait until the receiver has judged us (it closes).
@@ -345,7 +345,7 @@ fn run(action: &str) -> String {
             // The pre-auth part of a connection: take the listener from the
             // master, accept one client, read its LOGIN line, hand the
             // client and the user name back to the master.
-            let channel = FdChannel::new(stdin_socket(), PeerPolicy::uid(0));
+            let mut channel = FdChannel::new(stdin_socket(), PeerPolicy::uid(0));
             let listener = match channel.recv() {
                 Ok(Some(frame)) if frame.fds.len() == 1 => {
                     std::net::TcpListener::from(frame.fds.into_iter().next().unwrap())
@@ -376,7 +376,7 @@ fn run(action: &str) -> String {
         "post-login-serve" => {
             // The post-login part: take the client from the master and greet
             // it as the user this process now runs as.
-            let channel = FdChannel::new(stdin_socket(), PeerPolicy::uid(0));
+            let mut channel = FdChannel::new(stdin_socket(), PeerPolicy::uid(0));
             match channel.recv() {
                 Ok(Some(frame)) if frame.fds.len() == 1 => {
                     let mut client =

@@ -43,8 +43,9 @@ impl fmt::Debug for ReceivedFrame {
 /// first use and its answer is kept.) Receiving owns every
 /// descriptor as soon as the kernel installs it, so none leaks on any error
 /// (bad frame, wrong count, truncated control data, end of file). The socket
-/// is used in blocking mode, by one sender and one receiver at a time
-/// (frames from two concurrent `send` or `recv` calls would interleave).
+/// is used in blocking mode; `send` and `recv` take `&mut self`, so frames
+/// from two concurrent calls cannot interleave (for a sender and a receiver
+/// in two threads, make two channels over `UnixStream::try_clone`).
 #[derive(Debug)]
 pub struct FdChannel {
     stream: UnixStream,
@@ -105,7 +106,7 @@ impl FdChannel {
     }
 
     /// Sends `payload` with `fds` attached, as one frame.
-    pub fn send(&self, payload: &[u8], fds: &[BorrowedFd<'_>]) -> Result<(), PrivsepError> {
+    pub fn send(&mut self, payload: &[u8], fds: &[BorrowedFd<'_>]) -> Result<(), PrivsepError> {
         self.checked_peer()?;
         let bytes = frame::encode_frame(payload, fds.len(), &self.limits)?;
         let sock = self.stream.as_fd();
@@ -124,7 +125,7 @@ impl FdChannel {
 
     /// Receives one frame; `Ok(None)` when the peer closed the socket
     /// between frames.
-    pub fn recv(&self) -> Result<Option<ReceivedFrame>, PrivsepError> {
+    pub fn recv(&mut self) -> Result<Option<ReceivedFrame>, PrivsepError> {
         let peer = self.checked_peer()?;
         let mut fds = Vec::new();
         let mut header_bytes = [0u8; HEADER_LEN];
