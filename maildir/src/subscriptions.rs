@@ -119,14 +119,22 @@ impl Subscriptions {
         Ok(subs)
     }
 
-    /// The file content in this list's version.
+    /// The file content in this list's version, or in version 2 when a
+    /// name cannot be written as a version 1 line (a TAB, CR, LF or the
+    /// separator inside a component).
     pub fn to_bytes(&self, sep: char) -> Vec<u8> {
         let mut s = String::new();
-        if self.version >= 2 {
+        let v2 = self.version >= 2
+            || self
+                .names
+                .iter()
+                .flatten()
+                .any(|c| c.contains(['\t', '\r', '\n', sep]));
+        if v2 {
             s.push_str("V\t2\n\n");
         }
         for name in &self.names {
-            if self.version >= 2 {
+            if v2 {
                 let parts: Vec<String> = name.iter().map(|p| tab_escape(p)).collect();
                 s.push_str(&parts.join("\t"));
             } else {
@@ -198,6 +206,14 @@ mod tests {
             s.names,
             vec![vec!["Work".to_string(), "Sub".into()], vec!["Sent".into()]]
         );
+    }
+
+    #[test]
+    fn v1_names_that_need_escaping_are_written_as_v2() {
+        let s = Subscriptions::parse(b"\nV\t2\nWork\n", '.').unwrap();
+        assert_eq!(s.version, 1);
+        let again = Subscriptions::parse(&s.to_bytes('.'), '.').unwrap();
+        assert_eq!(again.names, s.names);
     }
 
     #[test]

@@ -58,7 +58,7 @@ fn subscriptions_corpus() {
     for (path, data) in corpus("maildir_subscriptions") {
         if let Ok(subs) = Subscriptions::parse(&data, '.') {
             let again = Subscriptions::parse(&subs.to_bytes('.'), '.').unwrap();
-            assert_eq!(again, subs, "{}", path.display());
+            assert_eq!(again.names, subs.names, "{}", path.display());
         }
     }
 }
