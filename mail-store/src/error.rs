@@ -3,7 +3,7 @@
 /// What went wrong in a mail-store operation. Parsing a message never fails
 /// (malformed mail is parsed the way Dovecot parses it); errors come from
 /// requests that cannot be answered.
-#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A FETCH item or section specifier that is not valid IMAP syntax.
     #[error("BAD invalid fetch item at byte {offset}: {reason}")]
@@ -34,6 +34,20 @@ pub enum Error {
         position: usize,
         /// What was wrong.
         reason: &'static str,
+    },
+    /// The Maildir could not be read.
+    #[error("maildir: {0}")]
+    Maildir(#[from] columba_maildir::Error),
+    /// The index could not be read.
+    #[error("index: {0}")]
+    Index(#[from] columba_mail_index::Error),
+    /// A message file could not be read.
+    #[error("reading {path}: {reason}")]
+    MessageFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The OS error.
+        reason: String,
     },
     /// A LIST pattern or mailbox name that cannot be used.
     #[error("BAD invalid mailbox name or pattern: {reason}")]

@@ -31,6 +31,7 @@ pub mod fetch;
 pub mod list;
 pub mod message;
 pub mod search;
+pub mod store;
 
 pub use error::{Error, Result};
 pub use message::Message;

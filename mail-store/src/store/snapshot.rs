@@ -1,0 +1,303 @@
+//! [`MailboxSnapshot`]: one mailbox's state read from the Maildir and the index.
+
+use std::path::{Path, PathBuf};
+
+use columba_mail_index::{
+    IndexDir, FLAG_ANSWERED, FLAG_DELETED, FLAG_DRAFT, FLAG_FLAGGED, FLAG_SEEN,
+};
+use columba_maildir::{Flags, Mailbox};
+
+use crate::error::{Error, Result};
+use crate::message::Message;
+use crate::search::{
+    match_index, match_message, MessageFlags, MessageInfo, SearchContext, SearchKey,
+};
+
+/// One message of the view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotMessage {
+    /// Sequence number.
+    pub seq: u32,
+    /// UID.
+    pub uid: u32,
+    /// System flags, `\Recent` included.
+    pub flags: MessageFlags,
+    /// Keywords, in the index's keyword order.
+    pub keywords: Vec<String>,
+    /// MODSEQ.
+    pub modseq: u64,
+    /// The message file, if it is still there.
+    pub path: Option<PathBuf>,
+    /// RFC822.SIZE from the file name or uidlist (`W=`), if known.
+    pub vsize: Option<u64>,
+}
+
+impl SnapshotMessage {
+    /// The FLAGS list as Dovecot writes it: system flags in the order
+    /// \Answered \Flagged \Deleted \Seen \Draft \Recent, then keywords.
+    pub fn flags_imap(&self) -> String {
+        let f = self.flags;
+        let mut parts: Vec<&str> = Vec::new();
+        for (set, name) in [
+            (f.answered, "\\Answered"),
+            (f.flagged, "\\Flagged"),
+            (f.deleted, "\\Deleted"),
+            (f.seen, "\\Seen"),
+            (f.draft, "\\Draft"),
+            (f.recent, "\\Recent"),
+        ] {
+            if set {
+                parts.push(name);
+            }
+        }
+        parts.extend(self.keywords.iter().map(String::as_str));
+        format!("({})", parts.join(" "))
+    }
+
+    /// INTERNALDATE (the file's mtime) as Unix seconds.
+    pub fn internal_date(&self) -> Result<i64> {
+        let path = self.path.as_ref().ok_or_else(|| Error::MessageFile {
+            path: PathBuf::new(),
+            reason: format!("uid {} has no file", self.uid),
+        })?;
+        let meta = std::fs::metadata(path).map_err(|e| file_error(path, e))?;
+        let mtime = meta.modified().map_err(|e| file_error(path, e))?;
+        Ok(match mtime.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => d.as_secs() as i64,
+            Err(e) => -(e.duration().as_secs() as i64),
+        })
+    }
+
+    /// The message bytes.
+    pub fn read(&self) -> Result<Vec<u8>> {
+        let path = self.path.as_ref().ok_or_else(|| Error::MessageFile {
+            path: PathBuf::new(),
+            reason: format!("uid {} has no file", self.uid),
+        })?;
+        std::fs::read(path).map_err(|e| file_error(path, e))
+    }
+
+    /// RFC822.SIZE: from the file name when it carries `W=`, else computed.
+    pub fn rfc822_size(&self) -> Result<u64> {
+        match self.vsize {
+            Some(v) => Ok(v),
+            None => Ok(Message::parse(&self.read()?).rfc822_size()),
+        }
+    }
+}
+
+fn file_error(path: &Path, e: std::io::Error) -> Error {
+    Error::MessageFile {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// STATUS items of a mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status {
+    /// MESSAGES.
+    pub messages: u32,
+    /// RECENT.
+    pub recent: u32,
+    /// UNSEEN (count).
+    pub unseen: u32,
+    /// Sequence of the first unseen message (SELECT's `[UNSEEN n]`).
+    pub first_unseen: Option<u32>,
+    /// UIDNEXT.
+    pub uid_next: u32,
+    /// UIDVALIDITY.
+    pub uid_validity: u32,
+    /// HIGHESTMODSEQ.
+    pub highest_modseq: u64,
+}
+
+/// A mailbox as Dovecot's index and the Maildir show it, read-only.
+#[derive(Debug, Clone)]
+pub struct MailboxSnapshot {
+    /// Messages in sequence order.
+    pub messages: Vec<SnapshotMessage>,
+    /// UIDNEXT.
+    pub uid_next: u32,
+    /// UIDVALIDITY.
+    pub uid_validity: u32,
+    /// HIGHESTMODSEQ.
+    pub highest_modseq: u64,
+}
+
+fn flags_from_index(bits: u8) -> MessageFlags {
+    MessageFlags {
+        answered: bits & FLAG_ANSWERED != 0,
+        flagged: bits & FLAG_FLAGGED != 0,
+        deleted: bits & FLAG_DELETED != 0,
+        seen: bits & FLAG_SEEN != 0,
+        draft: bits & FLAG_DRAFT != 0,
+        recent: false,
+    }
+}
+
+fn flags_from_file(f: Flags) -> MessageFlags {
+    MessageFlags {
+        answered: f.contains(Flags::ANSWERED),
+        flagged: f.contains(Flags::FLAGGED),
+        deleted: f.contains(Flags::DELETED),
+        seen: f.contains(Flags::SEEN),
+        draft: f.contains(Flags::DRAFT),
+        recent: false,
+    }
+}
+
+impl MailboxSnapshot {
+    /// Reads the mailbox. With an index (Dovecot has opened the mailbox),
+    /// the index decides which messages exist and their flags, keywords
+    /// and modseqs, and `\Recent` is every UID from the index's
+    /// `first_recent_uid` on; without one, the uidlist and file names do and
+    /// nothing is recent.
+    pub fn open(mailbox: &Mailbox) -> Result<MailboxSnapshot> {
+        let listing = mailbox.list()?;
+        let mut by_uid: std::collections::HashMap<u32, &columba_maildir::MessageEntry> =
+            std::collections::HashMap::new();
+        for m in &listing.messages {
+            if let Some(uid) = m.uid {
+                by_uid.insert(uid, m);
+            }
+        }
+        let dir = mailbox.path();
+        let file_path = |m: &columba_maildir::MessageEntry| {
+            dir.join(if m.in_new { "new" } else { "cur" })
+                .join(m.file_name.as_str())
+        };
+        let index = IndexDir::new(dir);
+        let has_index =
+            dir.join("dovecot.index.log").exists() || dir.join("dovecot.index").exists();
+        if has_index {
+            let view = index.open_view()?;
+            let first_recent = view.header().first_recent_uid;
+            let messages = view
+                .messages()
+                .map(|m| {
+                    let entry = by_uid.get(&m.uid);
+                    let mut flags = flags_from_index(m.flags);
+                    flags.recent = first_recent != 0 && m.uid >= first_recent;
+                    SnapshotMessage {
+                        seq: m.seq,
+                        uid: m.uid,
+                        flags,
+                        keywords: m.keywords.iter().map(|k| k.to_string()).collect(),
+                        modseq: m.modseq,
+                        path: entry.map(|e| file_path(e)),
+                        vsize: entry.map(|e| e.vsize).filter(|&v| v > 0),
+                    }
+                })
+                .collect();
+            return Ok(MailboxSnapshot {
+                messages,
+                // an index that never synced a message may not carry them yet
+                uid_next: match view.header().next_uid {
+                    0 => listing.next_uid.max(1),
+                    n => n,
+                },
+                uid_validity: match view.header().uid_validity {
+                    0 => listing.uid_validity.unwrap_or(0),
+                    v => v,
+                },
+                highest_modseq: view.highest_modseq.max(1),
+            });
+        }
+        let mut entries: Vec<&columba_maildir::MessageEntry> = listing
+            .messages
+            .iter()
+            .filter(|m| m.uid.is_some())
+            .collect();
+        entries.sort_by_key(|m| m.uid);
+        let messages = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| SnapshotMessage {
+                seq: i as u32 + 1,
+                uid: e.uid.unwrap_or(0),
+                flags: flags_from_file(e.flags),
+                keywords: e.keywords.clone(),
+                modseq: 1,
+                path: Some(file_path(e)),
+                vsize: Some(e.vsize).filter(|&v| v > 0),
+            })
+            .collect();
+        Ok(MailboxSnapshot {
+            messages,
+            uid_next: listing.next_uid.max(1),
+            uid_validity: listing.uid_validity.unwrap_or(0),
+            highest_modseq: 1,
+        })
+    }
+
+    /// STATUS / SELECT counts.
+    pub fn status(&self) -> Status {
+        let unseen: Vec<&SnapshotMessage> =
+            self.messages.iter().filter(|m| !m.flags.seen).collect();
+        Status {
+            messages: self.messages.len() as u32,
+            recent: self.messages.iter().filter(|m| m.flags.recent).count() as u32,
+            unseen: unseen.len() as u32,
+            first_unseen: unseen.first().map(|m| m.seq),
+            uid_next: self.uid_next,
+            uid_validity: self.uid_validity,
+            highest_modseq: self.highest_modseq,
+        }
+    }
+
+    /// SEARCH: the sequence numbers of matching messages. Keys the index
+    /// answers (flags, keywords, sets, modseq) are decided without touching
+    /// files; sizes and dates read the file name or metadata; header and
+    /// body keys read the message.
+    pub fn search(&self, key: &SearchKey, tz_offset_secs: i64, now: i64) -> Result<Vec<u32>> {
+        let ctx = SearchContext {
+            max_seq: self.messages.len() as u32,
+            max_uid: self.messages.last().map_or(0, |m| m.uid),
+            tz_offset_secs,
+            now,
+        };
+        let needs_meta = needs_metadata(key);
+        let mut out = Vec::new();
+        for m in &self.messages {
+            let mut info = MessageInfo {
+                seq: m.seq,
+                uid: m.uid,
+                flags: m.flags,
+                keywords: m.keywords.clone(),
+                modseq: m.modseq,
+                ..MessageInfo::default()
+            };
+            if needs_meta && m.path.is_some() {
+                info.internal_date = m.internal_date()?;
+                info.rfc822_size = m.rfc822_size()?;
+            }
+            let hit = match match_index(key, &info, &ctx) {
+                Some(answer) => answer,
+                None => match m.path {
+                    Some(_) => {
+                        let data = m.read()?;
+                        match_message(key, &info, &ctx, &Message::parse(&data))
+                    }
+                    None => false,
+                },
+            };
+            if hit {
+                out.push(m.seq);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// True if `key` uses INTERNALDATE or RFC822.SIZE.
+fn needs_metadata(key: &SearchKey) -> bool {
+    use SearchKey as K;
+    match key {
+        K::InternalDate(..) | K::SavedDate(..) | K::Age(..) | K::Larger(_) | K::Smaller(_) => true,
+        K::Not(k) => needs_metadata(k),
+        K::Or(a, b) => needs_metadata(a) || needs_metadata(b),
+        K::And(keys) => keys.iter().any(needs_metadata),
+        _ => false,
+    }
+}
