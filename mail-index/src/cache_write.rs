@@ -114,7 +114,7 @@ impl IndexDir {
             }
         }
         let lock = self.lock()?;
-        let view = self.open_view()?;
+        let view = self.open_view_locked(&lock)?;
         let path = self.path(FileKind::Cache);
         let mut t = Transaction::external();
         let usable = view
@@ -327,7 +327,7 @@ impl IndexDir {
     /// then resets the index's cache offsets to the new file.
     pub fn cache_purge(&self) -> Result<()> {
         let lock = self.lock()?;
-        let view = self.open_view()?;
+        let view = self.open_view_locked(&lock)?;
         let mut records = Vec::new();
         if let Some(c) = &view.cache {
             for m in view.messages() {

@@ -78,6 +78,29 @@ impl LogLock {
         })
     }
 
+    /// Reads the whole locked file through the locked descriptor.
+    pub fn read_all(&self) -> Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let len = self
+            .file
+            .metadata()
+            .map_err(|e| Error::io(&self.path, e))?
+            .len();
+        let len = usize::try_from(len).map_err(|_| Error::Invalid("log file too large".into()))?;
+        let mut buf = vec![0u8; len];
+        let mut done = 0;
+        while done < len {
+            match self.file.read_at(&mut buf[done..], done as u64) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io(&self.path, e)),
+            }
+        }
+        buf.truncate(done);
+        Ok(buf)
+    }
+
     /// The locked file (opened for reading and appending).
     pub fn file(&self) -> &File {
         &self.file

@@ -324,6 +324,13 @@ impl IndexDir {
 
     /// Reads the logs that exist, oldest first.
     pub fn read_logs(&self) -> Result<Vec<LogFile>> {
+        self.read_logs_with(None)
+    }
+
+    /// Reads the logs; while `lock` is held the head log is read through
+    /// the locked descriptor. (Closing any other descriptor of the locked
+    /// file would drop the process's fcntl lock on it.)
+    fn read_logs_with(&self, lock: Option<&LogLock>) -> Result<Vec<LogFile>> {
         let mut logs = Vec::new();
         if let Some(b) = read_optional(&self.path(FileKind::Log2))? {
             // A broken .log.2 is only needed for old snapshots; keep going without it.
@@ -331,7 +338,12 @@ impl IndexDir {
                 logs.push(l);
             }
         }
-        let head = read_optional(&self.path(FileKind::Log))?.ok_or_else(|| {
+        let head_path = self.path(FileKind::Log);
+        let head = match lock {
+            Some(l) if l.path() == head_path => Some(l.read_all()?),
+            _ => read_optional(&head_path)?,
+        };
+        let head = head.ok_or_else(|| {
             Error::LogLost(format!(
                 "{} does not exist",
                 self.path(FileKind::Log).display()
@@ -360,7 +372,16 @@ impl IndexDir {
     /// Opens the current view: `dovecot.index` (if any) with the log
     /// replayed, plus the cache. Any corruption is returned as an error.
     pub fn open_view(&self) -> Result<View> {
-        let logs = self.read_logs()?;
+        self.open_view_with(None)
+    }
+
+    /// [`IndexDir::open_view`] while holding the log lock.
+    pub fn open_view_locked(&self, lock: &LogLock) -> Result<View> {
+        self.open_view_with(Some(lock))
+    }
+
+    fn open_view_with(&self, lock: Option<&LogLock>) -> Result<View> {
+        let logs = self.read_logs_with(lock)?;
         let index = self.read_index()?;
         self.view_from(index, &logs)
     }
@@ -532,8 +553,8 @@ impl IndexDir {
         Ok(end + bytes.len() as u32)
     }
 
-    fn view_locked(&self, _lock: &LogLock) -> Result<View> {
-        self.open_view()
+    fn view_locked(&self, lock: &LogLock) -> Result<View> {
+        self.open_view_with(Some(lock))
     }
 
     /// Rotates the log and/or rewrites `dovecot.index` when Dovecot would.
@@ -543,7 +564,7 @@ impl IndexDir {
     }
 
     fn maintain_locked(&self, lock: &LogLock) -> Result<()> {
-        let logs = self.read_logs()?;
+        let logs = self.read_logs_with(Some(lock))?;
         let head = &logs[logs.len() - 1];
         let size = u64::from(head.committed_end()?);
         let age = now().saturating_sub(head.header.create_stamp);
@@ -559,7 +580,7 @@ impl IndexDir {
             }
         }
         let on_disk = self.read_index().ok().flatten();
-        let view = self.open_view()?;
+        let view = self.open_view_with(Some(lock))?;
         let head_off = view.header().log_file_head_offset;
         let rewrite = match &on_disk {
             None => {
@@ -583,7 +604,7 @@ impl IndexDir {
     /// The tail offset stays where the storage is known to be in sync:
     /// Dovecot's next storage sync starts there and must still see client
     /// changes (flag changes, expunge requests) it has not carried out.
-    fn write_index_locked(&self, _lock: &LogLock, mut map: IndexMap) -> Result<()> {
+    fn write_index_locked(&self, lock: &LogLock, mut map: IndexMap) -> Result<()> {
         if map.header.log_file_tail_offset < map.header.log_file_head_offset {
             let view = View {
                 map,
@@ -595,7 +616,7 @@ impl IndexDir {
                 stopped: None,
             };
             let tail = self
-                .synced_tail(&view)
+                .synced_tail(&view, lock)
                 .unwrap_or(view.map.header.log_file_tail_offset);
             map = view.map;
             map.header.log_file_tail_offset = tail;
@@ -624,12 +645,12 @@ impl IndexDir {
     /// The tail offset to record: the view's, or the head when every record
     /// after it is external or needs nothing from the storage (the
     /// storage's next sync would have nothing to carry out).
-    fn synced_tail(&self, view: &View) -> Result<u32> {
+    fn synced_tail(&self, view: &View, lock: &LogLock) -> Result<u32> {
         let h = view.header();
         if h.log_file_tail_offset >= h.log_file_head_offset {
             return Ok(h.log_file_tail_offset);
         }
-        let logs = self.read_logs()?;
+        let logs = self.read_logs_with(Some(lock))?;
         let head = &logs[logs.len() - 1];
         if head.header.file_seq != h.log_file_seq {
             return Ok(h.log_file_tail_offset);
@@ -657,7 +678,7 @@ impl IndexDir {
     /// Rewrites `dovecot.index` from the current view (under the lock).
     pub fn rewrite_index(&self) -> Result<()> {
         let lock = self.lock()?;
-        let view = self.open_view()?;
+        let view = self.open_view_with(Some(&lock))?;
         self.write_index_locked(&lock, view.map().clone())
     }
 
@@ -667,9 +688,9 @@ impl IndexDir {
         self.rotate_locked(&lock)
     }
 
-    fn rotate_locked(&self, _lock: &LogLock) -> Result<u32> {
-        let view = self.open_view()?;
-        if self.synced_tail(&view)? < view.header().log_file_head_offset {
+    fn rotate_locked(&self, lock: &LogLock) -> Result<u32> {
+        let view = self.open_view_with(Some(lock))?;
+        if self.synced_tail(&view, lock)? < view.header().log_file_head_offset {
             // Client changes the storage has not carried out yet would be
             // skipped by its next sync; Dovecot too rotates only after a full sync.
             return Err(Error::Invalid(format!(
@@ -678,7 +699,7 @@ impl IndexDir {
                 view.header().log_file_head_offset
             )));
         }
-        let logs = self.read_logs()?;
+        let logs = self.read_logs_with(Some(lock))?;
         let head = &logs[logs.len() - 1];
         let end = head.committed_end()?;
         let new_seq = head.header.file_seq + 1;
@@ -753,7 +774,7 @@ impl IndexDir {
             Err(Error::Io { source, .. }) if source.kind() == ErrorKind::NotFound => None,
             Err(e) => return Err(e),
         };
-        let logs = self.read_logs();
+        let logs = self.read_logs_with(lock.as_ref());
         let index = self.read_index();
         let index = match index {
             Ok(i) => i,
@@ -806,8 +827,8 @@ impl IndexDir {
                     .into(),
             )
         })?;
-        let salvaged = self.salvage_map(index);
         drop(lock);
+        let salvaged = self.salvage_map(index);
         let map = rebuild_map(salvaged, surviving);
         self.install_rebuilt(map)?;
         report.log_recreated = true;

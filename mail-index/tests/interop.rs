@@ -333,14 +333,18 @@ fn dovecot_waits_for_columbas_log_lock() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let mut t = Transaction::new();
+    t.add_flags(1, 1, FLAG_SEEN);
+    index.commit_locked(&lock, &t).unwrap();
+    // Reading and writing under the lock must not drop it (closing any
+    // descriptor of the file would release a process's fcntl locks).
+    let _ = index.open_view_locked(&lock).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
     assert!(
         child.try_wait().unwrap().is_none(),
         "doveadm wrote while Columba held the log lock"
     );
-    let mut t = Transaction::new();
-    t.add_flags(1, 1, FLAG_SEEN);
-    index.commit_locked(&lock, &t).unwrap();
     drop(lock);
     let status = child.wait_with_output().unwrap();
     assert!(
