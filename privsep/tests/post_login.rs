@@ -80,10 +80,17 @@ fn setuid_binary_gives_nothing_under_no_new_privs() {
         "--",
         &exec,
     ]);
-    assert!(
-        control.contains("euid=0(root)"),
-        "the setuid copy works without no_new_privs (is the file system mounted nosuid?): {control}"
-    );
+    assert!(control.contains("uid=5001"), "{control}");
+    if !control.contains("euid=0(root)") {
+        // Without no_new_privs the setuid bit must work; when it does not,
+        // the temporary directory's file system ignores it (nosuid) and
+        // there is nothing to compare with.
+        skip(
+            "setuid_binary_gives_nothing_under_no_new_privs",
+            &format!("setuid bits are ignored under {}", dir.path().display()),
+        );
+        return;
+    }
 
     let line = exec_line(&["--post-login", "5001:5001", "--", &exec]);
     assert!(line.contains("uid=5001"), "{line}");
