@@ -27,7 +27,9 @@
 //!
 //! - Server side: [`CommandDecoder`] (streaming: [`feed`](CommandDecoder::feed)
 //!   then [`decode`](CommandDecoder::decode) until [`Decoded::Incomplete`];
-//!   [`Decoded::NeedsContinuation`] when the client waits for `+`), and
+//!   [`Decoded::NeedsContinuation`] when the client waits for `+`;
+//!   [`decode_streaming`](CommandDecoder::decode_streaming) hands out large
+//!   APPEND messages in chunks), and
 //!   [`Response::encode`] / [`Response::encode_to`].
 //! - Client side: [`ResponseDecoder`] (greeting, responses, continuation
 //!   requests) and [`Command::encode`] / [`Command::encode_to`] with a
@@ -65,7 +67,9 @@ pub mod utf7;
 
 use bytes::Bytes;
 
-pub use crate::decode::{CommandDecoder, CommandEvent, CommandMode, Decoded, ResponseDecoder};
+pub use crate::decode::{
+    CommandDecoder, CommandEvent, CommandMode, Decoded, ResponseDecoder, StreamEvent,
+};
 pub use crate::encode::LiteralMode;
 pub use crate::encode::IDLE_DONE;
 pub use crate::error::Error;

@@ -264,3 +264,133 @@ fn refused_synchronizing_literal_drops_the_command() {
     assert_eq!(c.tag.as_bytes(), b"t2");
     assert_eq!(dec.offset(), 9 + 36 + 9);
 }
+
+/// Runs `decode_streaming` over `input` fed in pieces of `chunk` bytes;
+/// APPEND data chunks are joined per message.
+fn stream(input: &[u8], chunk: usize, min: u64, limits: Limits) -> (Vec<String>, usize) {
+    let mut dec = CommandDecoder::new(limits);
+    let mut out = Vec::new();
+    let mut data: Option<Vec<u8>> = None;
+    let mut max_buffered = 0;
+    for piece in input.chunks(chunk.max(1)) {
+        dec.feed(piece);
+        loop {
+            max_buffered = max_buffered.max(dec.buffered());
+            match dec.decode_streaming(min) {
+                Ok(Decoded::Incomplete) => break,
+                Ok(Decoded::NeedsContinuation { size, .. }) => out.push(format!("+{size}")),
+                Ok(Decoded::Message(StreamEvent::AppendData(d))) => {
+                    data.get_or_insert_with(Vec::new).extend_from_slice(&d)
+                }
+                Ok(Decoded::Message(e)) => {
+                    if let Some(d) = data.take() {
+                        out.push(format!("data {}", String::from_utf8_lossy(&d)));
+                    }
+                    out.push(match e {
+                        StreamEvent::Command(CommandEvent::Command(c)) => {
+                            format!("command {} {}", c.tag, c.body.name())
+                        }
+                        StreamEvent::AppendStart {
+                            tag,
+                            mailbox,
+                            message,
+                        } => format!(
+                            "start {tag} {:?} {} {:?}",
+                            mailbox, message.size, message.flags
+                        ),
+                        StreamEvent::AppendNext(m) => format!("next {} utf8={}", m.size, m.utf8),
+                        other => format!("{other:?}"),
+                    });
+                }
+                Err(e) => {
+                    if let Some(d) = data.take() {
+                        out.push(format!("data {}", String::from_utf8_lossy(&d)));
+                    }
+                    out.push(format!(
+                        "error {} {:?}",
+                        e.offset(),
+                        e.tag().map(|t| t.to_string())
+                    ))
+                }
+            }
+        }
+    }
+    (out, max_buffered)
+}
+
+const MULTIAPPEND: &[u8] = b"a0 NOOP\r\n\
+a1 APPEND Drafts (\\Seen) {26}\r\nSubject: one\r\n\r\nfirst body (\\Draft) \" 7-Feb-1994 22:43:04 -0800\" {11+}\r\nsecond body UTF8 (~{5+}\r\nthird)\r\n\
+a2 APPEND INBOX {3}\r\nabc\r\n\
+a3 NOOP\r\n";
+
+#[test]
+fn append_literals_stream_in_chunks() {
+    let (whole, _) = stream(MULTIAPPEND, MULTIAPPEND.len(), 10, Limits::default());
+    assert_eq!(
+        whole,
+        [
+            "command a0 NOOP",
+            "start a1 Mailbox(\"Drafts\") 26 [Seen]",
+            "+26",
+            "data Subject: one\r\n\r\nfirst body",
+            "next 11 utf8=false",
+            "data second body",
+            "next 5 utf8=true",
+            "data third",
+            "AppendEnd",
+            "+3",
+            "command a2 APPEND",
+            "command a3 NOOP",
+        ]
+    );
+    for chunk in 1..MULTIAPPEND.len() {
+        let (out, _) = stream(MULTIAPPEND, chunk, 10, Limits::default());
+        assert_eq!(out, whole, "chunk {chunk}");
+    }
+    // The streamed data equals what the buffering decoder gives.
+    let end = MULTIAPPEND.windows(4).position(|w| w == b"a2 A").unwrap();
+    let c = parse_command(&MULTIAPPEND[9..end]).unwrap();
+    let CommandBody::Append { messages, .. } = c.body else {
+        panic!()
+    };
+    assert_eq!(messages[0].data, "Subject: one\r\n\r\nfirst body");
+    assert!(messages[2].utf8);
+}
+
+#[test]
+fn a_large_append_is_never_held_whole() {
+    let size = 5_000_000usize;
+    let mut input = format!("a1 APPEND INBOX {{{size}+}}\r\n").into_bytes();
+    input.extend((0..size).map(|i| b'a' + (i % 26) as u8));
+    input.extend_from_slice(b"\r\na2 NOOP\r\n");
+    let (out, max_buffered) = stream(&input, 64 * 1024, 1024, Limits::default());
+    assert_eq!(out.len(), 4);
+    assert_eq!(out[1].len(), 5 + size);
+    assert_eq!(out[2..], ["AppendEnd", "command a2 NOOP"]);
+    assert!(max_buffered <= 64 * 1024, "{max_buffered}");
+}
+
+#[test]
+fn streamed_append_errors_resynchronise() {
+    // Over the literal limit, non-synchronizing: rejected, data skipped.
+    let mut input = b"a1 APPEND INBOX {200+}\r\n".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 200));
+    input.extend_from_slice(b"\r\na2 NOOP\r\n");
+    let limits = Limits {
+        max_literal: 100,
+        ..Limits::default()
+    };
+    for chunk in [1, 7, 1000] {
+        let (out, _) = stream(&input, chunk, 10, limits);
+        assert_eq!(
+            out,
+            ["error 0 Some(\"a1\")", "command a2 NOOP"],
+            "chunk {chunk}"
+        );
+    }
+    // Garbage after the literal: an error with the tag, then the next command.
+    let input = b"a1 APPEND INBOX {3+}\r\nabc garbage\r\na2 NOOP\r\n";
+    let (out, _) = stream(input, 1, 1, Limits::default());
+    assert_eq!(out[..2], ["start a1 Inbox 3 []", "data abc"]);
+    assert_eq!(out[2..], ["error 26 Some(\"a1\")", "command a2 NOOP"]);
+}

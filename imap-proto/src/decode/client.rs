@@ -84,6 +84,7 @@ impl ResponseDecoder {
         loop {
             match self.framer.poll(&self.buf, &self.limits) {
                 Frame::Incomplete | Frame::Continue { .. } => return Ok(Decoded::Incomplete),
+                Frame::LiteralAhead { header_end, .. } => self.framer.accept_literal(header_end),
                 Frame::Reject { reason, drop } => {
                     let tag = leading_tag(&self.buf);
                     let err = rejection_error(reason, self.offset, tag, &self.limits);

@@ -22,6 +22,15 @@ pub(crate) enum Frame {
     /// `buf[..consumed]` belonged to a rejected message and may be dropped;
     /// `done` when the rejected message has ended.
     Discarded { consumed: usize, done: bool },
+    /// With `stop_at_literals`: `buf[..header_end]` ends with a literal
+    /// header. The caller streams the literal itself (and calls
+    /// [`Framer::reset`] after dropping the header) or calls
+    /// [`Framer::accept_literal`] and polls again.
+    LiteralAhead {
+        header_end: usize,
+        size: u64,
+        non_sync: bool,
+    },
 }
 
 /// Which limit a message broke.
@@ -77,6 +86,10 @@ pub(crate) struct Framer {
     pub(crate) literals: bool,
     /// `{n}` waits for a continuation request (the command direction).
     sync: bool,
+    /// Report literal headers before taking them (APPEND streaming).
+    pub(crate) stop_at_literals: bool,
+    /// The literal header ending here was accepted by the caller.
+    accepted: usize,
 }
 
 const TAIL: usize = 32;
@@ -89,7 +102,33 @@ impl Framer {
             state: State::Line,
             literals: true,
             sync,
+            stop_at_literals: false,
+            accepted: 0,
         }
+    }
+
+    /// Takes the literal reported by [`Frame::LiteralAhead`] the usual way.
+    pub(crate) fn accept_literal(&mut self, header_end: usize) {
+        self.accepted = header_end;
+    }
+
+    /// Starts afresh at the start of the buffer (the caller dropped what
+    /// the framer had scanned).
+    pub(crate) fn reset(&mut self) {
+        self.state = State::Line;
+        self.pos = 0;
+        self.line_start = 0;
+        self.accepted = 0;
+    }
+
+    /// Skips `skip` bytes, then the rest of a rejected message, from the
+    /// start of the buffer.
+    pub(crate) fn discard_from_start(&mut self, skip: u64) {
+        self.reset();
+        self.state = State::Discard {
+            skip,
+            tail: Vec::new(),
+        };
     }
 
     /// True between messages (nothing of a message has been scanned).
@@ -115,6 +154,7 @@ impl Framer {
 
     fn reject(&mut self, reason: Rejection) -> Frame {
         let drop = self.line_start;
+        self.accepted = 0;
         self.state = State::Discard {
             skip: 0,
             tail: Vec::new(),
@@ -157,6 +197,14 @@ impl Framer {
                     }
                     if self.literals {
                         if let Some(lit) = literal_marker(&buf[self.line_start..line_end]) {
+                            if self.stop_at_literals && self.accepted != line_end {
+                                return Frame::LiteralAhead {
+                                    header_end: line_end,
+                                    size: lit.size,
+                                    non_sync: lit.non_sync,
+                                };
+                            }
+                            self.accepted = 0;
                             let limit = if lit.non_sync {
                                 limits.max_non_sync_literal.min(limits.max_literal)
                             } else {

@@ -5,7 +5,7 @@ pub(crate) mod framer;
 mod server;
 
 pub use self::client::ResponseDecoder;
-pub use self::server::{CommandDecoder, CommandEvent, CommandMode};
+pub use self::server::{CommandDecoder, CommandEvent, CommandMode, StreamEvent};
 
 use crate::types::Tag;
 

@@ -1,11 +1,13 @@
 //! The server side: decodes commands, AUTHENTICATE data lines and IDLE's DONE.
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use super::framer::{Frame, Framer};
 use super::{rejection_error, Decoded};
-use crate::parse::command::{authenticate_data, command, idle_done, leading_tag};
-use crate::types::{AuthenticateData, Command, CommandBody};
+use crate::parse::command::{
+    append_continuation, append_prefix, authenticate_data, command, idle_done, leading_tag,
+};
+use crate::types::{AppendHeader, AuthenticateData, Command, CommandBody, Mailbox, Tag};
 use crate::{Error, Limits};
 
 /// What the next client line is, as far as the session is concerned.
@@ -29,6 +31,38 @@ pub enum CommandEvent {
     AuthenticateData(AuthenticateData),
     /// `DONE` ended IDLE.
     IdleDone,
+}
+
+/// What [`CommandDecoder::decode_streaming`] yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamEvent {
+    /// A complete message, as [`CommandDecoder::decode`] gives it.
+    Command(CommandEvent),
+    /// An APPEND whose first message literal is streamed.
+    AppendStart {
+        /// The command's tag.
+        tag: Tag,
+        /// The destination.
+        mailbox: Mailbox,
+        /// The first message.
+        message: AppendHeader,
+    },
+    /// The next message of a MULTIAPPEND.
+    AppendNext(AppendHeader),
+    /// A chunk of the current message's data.
+    AppendData(Bytes),
+    /// The APPEND command is complete.
+    AppendEnd,
+}
+
+/// An APPEND whose literal is being streamed.
+#[derive(Debug)]
+struct AppendStream {
+    tag: Tag,
+    remaining: u64,
+    utf8: bool,
+    /// How far the line after the literal was scanned for LF.
+    scanned: usize,
 }
 
 /// Streaming command decoder for a server.
@@ -64,6 +98,8 @@ pub struct CommandDecoder {
     limits: Limits,
     offset: usize,
     mode: CommandMode,
+    append: Option<AppendStream>,
+    pending_continuation: Option<u64>,
 }
 
 impl CommandDecoder {
@@ -75,6 +111,8 @@ impl CommandDecoder {
             limits,
             offset: 0,
             mode: CommandMode::Command,
+            append: None,
+            pending_continuation: None,
         }
     }
 
@@ -107,7 +145,7 @@ impl CommandDecoder {
 
     /// True when no partial message is buffered or being skipped.
     pub fn is_between_messages(&self) -> bool {
-        self.buf.is_empty() && self.framer.idle()
+        self.buf.is_empty() && self.framer.idle() && self.append.is_none()
     }
 
     /// The server answered [`Decoded::NeedsContinuation`] with a tagged
@@ -124,10 +162,187 @@ impl CommandDecoder {
     }
 
     /// Decodes the next message, if complete.
+    ///
+    /// APPEND messages are buffered whole (within [`Limits`]); see
+    /// [`decode_streaming`](CommandDecoder::decode_streaming) to receive
+    /// large ones in chunks instead. Do not mix the two on one stream
+    /// while a streamed APPEND is in progress.
     pub fn decode(&mut self) -> Result<Decoded<CommandEvent>, Error> {
+        self.framer.stop_at_literals = false;
+        match self.decode_framed(None)? {
+            Decoded::Message(StreamEvent::Command(e)) => Ok(Decoded::Message(e)),
+            Decoded::Message(_) => Err(Error::Syntax {
+                offset: self.offset,
+                tag: None,
+                expected: "decode_streaming() for a streamed APPEND",
+                found: Bytes::new(),
+            }),
+            Decoded::Incomplete => Ok(Decoded::Incomplete),
+            Decoded::NeedsContinuation { tag, size } => {
+                Ok(Decoded::NeedsContinuation { tag, size })
+            }
+        }
+    }
+
+    /// Like [`decode`](CommandDecoder::decode), but the message literal of
+    /// an APPEND of at least `min_size` bytes is not buffered: it comes out
+    /// as [`StreamEvent::AppendStart`], then [`StreamEvent::AppendData`]
+    /// chunks as they arrive (slices of the received bytes, never copied
+    /// twice), then [`StreamEvent::AppendNext`] for each further
+    /// MULTIAPPEND message, and [`StreamEvent::AppendEnd`]. A synchronizing
+    /// literal still yields [`Decoded::NeedsContinuation`] after its header.
+    /// Streamed literals are bounded by [`Limits::max_literal`] but not by
+    /// [`Limits::max_message`].
+    ///
+    /// ```
+    /// use columba_imap_proto::{CommandDecoder, Decoded, Limits, StreamEvent};
+    ///
+    /// let mut dec = CommandDecoder::new(Limits::default());
+    /// dec.feed(b"a1 APPEND INBOX (\\Seen) {11+}\r\nHello");
+    /// let mut data = Vec::new();
+    /// loop {
+    ///     match dec.decode_streaming(0).unwrap() {
+    ///         Decoded::Message(StreamEvent::AppendStart { message, .. }) => assert_eq!(message.size, 11),
+    ///         Decoded::Message(StreamEvent::AppendData(chunk)) => data.extend_from_slice(&chunk),
+    ///         Decoded::Message(StreamEvent::AppendEnd) => break,
+    ///         Decoded::Incomplete => dec.feed(b" world\r\n"),
+    ///         other => panic!("{other:?}"),
+    ///     }
+    /// }
+    /// assert_eq!(data, b"Hello world");
+    /// ```
+    pub fn decode_streaming(&mut self, min_size: u64) -> Result<Decoded<StreamEvent>, Error> {
+        if let Some(size) = self.pending_continuation.take() {
+            return Ok(Decoded::NeedsContinuation {
+                tag: self.append.as_ref().map(|a| a.tag.clone()),
+                size,
+            });
+        }
+        let Some(append) = &mut self.append else {
+            self.framer.stop_at_literals = self.mode == CommandMode::Command;
+            return self.decode_framed(Some(min_size));
+        };
+        if append.remaining > 0 {
+            if self.buf.is_empty() {
+                return Ok(Decoded::Incomplete);
+            }
+            let n = append.remaining.min(self.buf.len() as u64) as usize;
+            append.remaining -= n as u64;
+            self.offset += n;
+            let chunk = self.buf.split_to(n).freeze();
+            return Ok(Decoded::Message(StreamEvent::AppendData(chunk)));
+        }
+        // After the literal: CRLF, or the next message's header.
+        let scan_from = append.scanned.min(self.buf.len());
+        let Some(i) = memchr::memchr(b'\n', &self.buf[scan_from..]) else {
+            append.scanned = self.buf.len();
+            if self.buf.len() > self.limits.max_line {
+                let tag = append.tag.clone();
+                self.append = None;
+                self.framer.discard_from_start(0);
+                return Err(Error::LineTooLong {
+                    offset: self.offset,
+                    tag: Some(tag),
+                    limit: self.limits.max_line,
+                });
+            }
+            return Ok(Decoded::Incomplete);
+        };
+        let line_end = scan_from + i + 1;
+        let line = Bytes::copy_from_slice(&self.buf[..line_end]);
+        let (utf8, tag) = (append.utf8, append.tag.clone());
+        match append_continuation(&line, utf8, self.limits.max_depth, &tag) {
+            Ok(None) => {
+                self.buf.advance(line_end);
+                self.offset += line_end;
+                self.append = None;
+                Ok(Decoded::Message(StreamEvent::AppendEnd))
+            }
+            Ok(Some(header)) => {
+                let base = self.offset;
+                self.buf.advance(line_end);
+                self.offset += line_end;
+                self.start_literal(&tag, &header, base)?;
+                Ok(Decoded::Message(StreamEvent::AppendNext(header)))
+            }
+            Err(e) => {
+                let e = e.shift(self.offset, None);
+                self.append = None;
+                // Skip the rest of the command, with any literal the client sends anyway.
+                self.framer.discard_from_start(0);
+                Err(e)
+            }
+        }
+    }
+
+    /// Enters the streamed literal announced by `header`; checks its size.
+    fn start_literal(
+        &mut self,
+        tag: &Tag,
+        header: &AppendHeader,
+        base: usize,
+    ) -> Result<(), Error> {
+        let limit = if header.non_sync {
+            self.limits
+                .max_non_sync_literal
+                .min(self.limits.max_literal)
+        } else {
+            self.limits.max_literal
+        };
+        if header.size > limit as u64 {
+            self.append = None;
+            if header.non_sync {
+                // The client sends it anyway: skip it and the rest of the command.
+                self.framer.discard_from_start(header.size);
+            }
+            return Err(Error::LiteralTooLarge {
+                offset: base,
+                tag: Some(tag.clone()),
+                size: header.size,
+                limit,
+            });
+        }
+        self.append = Some(AppendStream {
+            tag: tag.clone(),
+            remaining: header.size,
+            utf8: header.utf8,
+            scanned: 0,
+        });
+        if !header.non_sync {
+            self.pending_continuation = Some(header.size);
+        }
+        Ok(())
+    }
+
+    fn decode_framed(&mut self, stream_min: Option<u64>) -> Result<Decoded<StreamEvent>, Error> {
         loop {
             match self.framer.poll(&self.buf, &self.limits) {
                 Frame::Incomplete => return Ok(Decoded::Incomplete),
+                Frame::LiteralAhead {
+                    header_end, size, ..
+                } => {
+                    let start = stream_min
+                        .filter(|&min| size >= min && size <= self.limits.max_literal as u64)
+                        .and_then(|_| {
+                            let head = Bytes::copy_from_slice(&self.buf[..header_end]);
+                            append_prefix(&head, self.limits.max_depth)
+                        });
+                    match start {
+                        Some((tag, mailbox, message)) => {
+                            let base = self.offset;
+                            self.buf.advance(header_end);
+                            self.offset += header_end;
+                            self.framer.reset();
+                            self.start_literal(&tag, &message, base)?;
+                            return Ok(Decoded::Message(StreamEvent::AppendStart {
+                                tag,
+                                mailbox,
+                                message,
+                            }));
+                        }
+                        None => self.framer.accept_literal(header_end),
+                    }
+                }
                 Frame::Continue { size } => {
                     return Ok(Decoded::NeedsContinuation {
                         tag: leading_tag(&self.buf),
@@ -159,7 +374,16 @@ impl CommandDecoder {
                     let msg = self.buf.split_to(n).freeze();
                     let base = self.offset;
                     self.offset += n;
-                    return self.message(&msg).map_err(|e| e.shift(base, None));
+                    return self
+                        .message(&msg)
+                        .map(|d| match d {
+                            Decoded::Message(e) => Decoded::Message(StreamEvent::Command(e)),
+                            Decoded::Incomplete => Decoded::Incomplete,
+                            Decoded::NeedsContinuation { tag, size } => {
+                                Decoded::NeedsContinuation { tag, size }
+                            }
+                        })
+                        .map_err(|e| e.shift(base, None));
                 }
             }
         }

@@ -4,8 +4,8 @@ use bytes::Bytes;
 
 use super::{PResult, Parser};
 use crate::types::{
-    AppendMessage, AuthenticateData, Command, CommandBody, ListReturnOption, ListSelectOption,
-    Secret, SelectParam, StatusItem, StoreKind, Tag,
+    AppendHeader, AppendMessage, AuthenticateData, Command, CommandBody, ListReturnOption,
+    ListSelectOption, Mailbox, Secret, SelectParam, StatusItem, StoreKind, Tag,
 };
 use crate::Error;
 
@@ -523,6 +523,76 @@ pub(crate) fn status_item(p: &mut Parser<'_>) -> PResult<StatusItem> {
         p.pos -= w.len();
         return p.fail("status item");
     })
+}
+
+/// `[flag-list SP] [date-time SP] ["UTF8 ("] literal-header CRLF` at the
+/// end of the buffer: what precedes a streamed APPEND message.
+fn append_head(p: &mut Parser<'_>) -> PResult<AppendHeader> {
+    let mut flags = Vec::new();
+    let mut date = None;
+    if p.peek() == Some(b'(') {
+        flags = p.flag_list()?;
+        p.sp()?;
+    }
+    if p.peek() == Some(b'"') {
+        date = Some(p.date_time()?);
+        p.sp()?;
+    }
+    let utf8 = p.eat_ci(b"UTF8 (");
+    let binary = p.eat(b'~');
+    p.expect(b'{', "message literal")?;
+    let size = p.number64()?;
+    let non_sync = p.eat(b'+');
+    p.expect(b'}', "\"}\"")?;
+    p.end()?;
+    if utf8 && !binary {
+        return p.fail("literal8 in UTF8 ( )");
+    }
+    Ok(AppendHeader {
+        flags,
+        date,
+        size,
+        binary: binary && !utf8,
+        utf8,
+        non_sync,
+    })
+}
+
+/// `tag SP "APPEND" SP mailbox SP append-head`: the start of an APPEND
+/// whose message literal is about to follow. `None` if it is anything else.
+pub(crate) fn append_prefix(buf: &Bytes, max_depth: usize) -> Option<(Tag, Mailbox, AppendHeader)> {
+    let mut p = Parser::new(buf, max_depth);
+    let tag = p.tag().ok()?;
+    p.sp().ok()?;
+    if !p.eat_ci(b"APPEND ") {
+        return None;
+    }
+    let mailbox = p.mailbox().ok()?;
+    p.sp().ok()?;
+    let head = append_head(&mut p).ok()?;
+    Some((tag, mailbox, head))
+}
+
+/// What follows a streamed APPEND message: CRLF (`None`: the command is
+/// complete) or `SP append-head` for the next message (MULTIAPPEND).
+pub(crate) fn append_continuation(
+    buf: &Bytes,
+    utf8: bool,
+    max_depth: usize,
+    tag: &Tag,
+) -> Result<Option<AppendHeader>, Error> {
+    let mut p = Parser::new(buf, max_depth);
+    let r = (|| {
+        if utf8 {
+            p.expect(b')', "\")\" after UTF8 literal")?;
+        }
+        if p.end().is_ok() {
+            return Ok(None);
+        }
+        p.sp()?;
+        append_head(&mut p).map(Some)
+    })();
+    r.map_err(|f| p.error(f, Some(tag.clone())))
 }
 
 fn append(p: &mut Parser<'_>) -> PResult<CommandBody> {

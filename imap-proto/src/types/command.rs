@@ -363,6 +363,23 @@ pub enum StoreKind {
     Remove,
 }
 
+/// A streamed APPEND message, announced before its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendHeader {
+    /// Flags to set.
+    pub flags: Vec<Flag>,
+    /// INTERNALDATE to set.
+    pub date: Option<DateTime>,
+    /// Size of the message literal.
+    pub size: u64,
+    /// `~{n}` literal8.
+    pub binary: bool,
+    /// `UTF8 (~{n})` (RFC 6855).
+    pub utf8: bool,
+    /// `{n+}`: the client sends the data without waiting for `+`.
+    pub non_sync: bool,
+}
+
 /// A line a client sends during AUTHENTICATE.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthenticateData {
