@@ -20,6 +20,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Generate or verify a password hash in Dovecot's {SCHEME} syntax, like `doveadm pw`.
+    Pw(cmd::pw::Args),
+    /// Authenticate (`auth test`) or look up a user (`auth lookup`) through an auth socket, like `doveadm auth test` / `doveadm user`.
+    Auth(cmd::auth::Args),
     /// Deliver a message from stdin into a Maildir (like dovecot-lda, without Sieve; sysexits exit codes).
     Deliver(cmd::deliver::Args),
     /// Show dovecot.index, dovecot.index.log[.2] or dovecot.index.cache like `doveadm dump` (or --json).
@@ -36,6 +40,8 @@ enum Command {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Pw(args) => cmd::pw::run(args),
+        Command::Auth(args) => cmd::auth::run(args),
         Command::Deliver(args) => cmd::deliver::run(args),
         Command::Dump(args) => cmd::dump::run(args),
         Command::MaildirList(args) => cmd::maildir_list::run(args),

@@ -7,3 +7,5 @@ pub mod imap_trace;
 pub mod maildir_list;
 pub mod pop3_trace;
 pub mod privsep_status;
+pub mod auth;
+pub mod pw;
