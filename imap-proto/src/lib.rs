@@ -102,3 +102,7 @@ pub fn parse_response(input: &[u8]) -> Result<Response, Error> {
 pub fn parse_response_bytes(input: Bytes) -> Result<Response, Error> {
     crate::parse::response::response(&input, Limits::default().max_depth, false)
 }
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -432,3 +432,58 @@ fn utf8_append_and_deleted_storage() {
         matches!(c.body, CommandBody::Status { ref items, .. } if items[0] == StatusItem::DeletedStorage)
     );
 }
+
+#[test]
+fn out_of_range_values_still_encode_to_valid_bytes() {
+    let c = Command {
+        tag: Tag::new(b("a")).unwrap(),
+        body: CommandBody::Append {
+            mailbox: Mailbox::Inbox,
+            messages: vec![AppendMessage {
+                flags: vec![],
+                date: Some(DateTime {
+                    date: Date {
+                        year: 20000,
+                        month: 13,
+                        day: 0,
+                    },
+                    hour: 99,
+                    minute: 99,
+                    second: 99,
+                    zone_minutes: i16::MIN,
+                }),
+                data: b("x"),
+                binary: false,
+                utf8: false,
+            }],
+        },
+    };
+    assert!(
+        parse_command(&c.encode()).is_ok(),
+        "{:?}",
+        String::from_utf8_lossy(&c.encode())
+    );
+    let c = Command {
+        tag: Tag::new(b("a")).unwrap(),
+        body: CommandBody::Fetch {
+            uid: true,
+            set: SequenceSet::range(0, 0),
+            items: FetchItems::Items(vec![FetchAttribute::BodySection {
+                peek: true,
+                section: Section {
+                    part: vec![0],
+                    text: None,
+                },
+                partial: Some((0, 0)),
+            }]),
+            modifiers: vec![],
+        },
+    };
+    assert_eq!(c.encode(), b"a UID FETCH 1:1 BODY.PEEK[1]<0.1>\r\n");
+}
+
+#[test]
+fn into_owned_copies_out_of_the_receive_buffer() {
+    let c = parse("a LOGIN {5}\r\nalice \"pw\"\r\n");
+    assert_eq!(c.clone().into_owned(), c);
+}

@@ -32,6 +32,19 @@ impl Command {
     }
 }
 
+impl Command {
+    /// The same command in a buffer of its own.
+    ///
+    /// Decoded values are slices of the receive buffer they came from, and
+    /// keep all of it alive; this copies the command into one allocation of
+    /// its own size (by encoding and decoding it again).
+    pub fn into_owned(self) -> Command {
+        let mut wire = Vec::new();
+        self.encode_to(&mut wire, LiteralMode::NonSync);
+        crate::parse_command_bytes(bytes::Bytes::from(wire)).unwrap_or(self)
+    }
+}
+
 impl AuthenticateData {
     /// Encodes the line (`base64 CRLF` or `* CRLF`).
     pub fn encode(&self) -> Vec<u8> {
@@ -121,7 +134,7 @@ fn body(w: &mut Writer<'_>, b: &CommandBody) {
                         seq_match,
                     } => {
                         w.raw(b"QRESYNC (");
-                        w.number(u64::from(*uid_validity));
+                        w.nz(u64::from(*uid_validity));
                         w.sp();
                         w.number(*modseq);
                         if let Some(k) = known_uids {
@@ -376,7 +389,7 @@ pub(crate) fn section(w: &mut Writer<'_>, s: &Section) {
         if i > 0 {
             w.byte(b'.');
         }
-        w.number(u64::from(*p));
+        w.nz(u64::from(*p));
     }
     if let Some(t) = &s.text {
         if !s.part.is_empty() {
@@ -405,7 +418,7 @@ pub(crate) fn part(w: &mut Writer<'_>, part: &[u32]) {
         if i > 0 {
             w.byte(b'.');
         }
-        w.number(u64::from(*p));
+        w.nz(u64::from(*p));
     }
     w.byte(b']');
 }
@@ -416,7 +429,7 @@ fn fetch_attribute(w: &mut Writer<'_>, a: &FetchAttribute) {
             w.byte(b'<');
             w.number(u64::from(*o));
             w.byte(b'.');
-            w.number(u64::from(*c));
+            w.nz(u64::from(*c));
             w.byte(b'>');
         }
     };

@@ -72,6 +72,12 @@ impl Writer<'_> {
         self.out.extend_from_slice(&buf[i..]);
     }
 
+    /// A number the grammar requires to be non-zero (`nz-number`): zero,
+    /// which no peer accepts, is written as 1.
+    pub(crate) fn nz(&mut self, n: u64) {
+        self.number(n.max(1))
+    }
+
     pub(crate) fn quoted(&mut self, s: &[u8]) {
         self.out.reserve(s.len() + 2);
         self.out.push(b'"');
@@ -158,7 +164,7 @@ impl Writer<'_> {
 
     fn seq_number(&mut self, n: SeqNumber) {
         match n {
-            SeqNumber::Value(v) => self.number(u64::from(v)),
+            SeqNumber::Value(v) => self.nz(u64::from(v)),
             SeqNumber::Largest => self.byte(b'*'),
         }
     }
@@ -208,7 +214,7 @@ impl Writer<'_> {
     }
 
     fn date_text(&mut self, d: &Date) {
-        self.number(u64::from(d.day));
+        self.number(u64::from(d.day.clamp(1, 31)));
         self.byte(b'-');
         self.raw(&MONTHS[usize::from(d.month.clamp(1, 12)) - 1][..]);
         self.byte(b'-');
@@ -223,16 +229,17 @@ impl Writer<'_> {
 
     pub(crate) fn date_time(&mut self, dt: &DateTime) {
         self.byte(b'"');
-        if dt.date.day < 10 {
+        if dt.date.day.clamp(1, 31) < 10 {
             self.byte(b' ');
         }
         self.date_text(&dt.date);
         self.sp();
-        self.two(dt.hour);
+        // Out-of-range fields are clamped: the decoder refuses them.
+        self.two(dt.hour.min(23));
         self.byte(b':');
-        self.two(dt.minute);
+        self.two(dt.minute.min(59));
         self.byte(b':');
-        self.two(dt.second);
+        self.two(dt.second.min(60));
         self.sp();
         let z = dt.zone_minutes.clamp(-5999, 5999);
         self.byte(if z < 0 { b'-' } else { b'+' });
@@ -248,9 +255,10 @@ impl Writer<'_> {
         self.raw(a)
     }
 
-    /// A MODSEQ entry name: the grammar wants a quoted string here.
+    /// A MODSEQ entry name: quoted as the grammar wants, unless the bytes
+    /// need a literal.
     pub(crate) fn quoted_or_literal_entry(&mut self, s: &[u8]) {
-        self.quoted(s)
+        self.string(s)
     }
 
     /// Human-readable text: CR and LF would end the line, so they become spaces.

@@ -38,6 +38,15 @@ impl Response {
     }
 }
 
+impl Response {
+    /// The same response in a buffer of its own (see [`Command::into_owned`](crate::Command::into_owned)).
+    pub fn into_owned(self) -> Response {
+        let auth = matches!(self, Response::Continuation(Continuation::Base64(_)));
+        let wire = bytes::Bytes::from(self.encode());
+        crate::parse::response::response(&wire, usize::MAX, auth).unwrap_or(self)
+    }
+}
+
 impl StatusResponse {
     /// Encodes the status response, CRLF included.
     pub fn encode(&self) -> Vec<u8> {
@@ -113,19 +122,19 @@ fn response_code(w: &mut Writer<'_>, c: &ResponseCode) {
         ResponseCode::TryCreate => w.raw(b"TRYCREATE"),
         ResponseCode::UidNext(n) => {
             w.raw(b"UIDNEXT ");
-            w.number(u64::from(*n));
+            w.nz(u64::from(*n));
         }
         ResponseCode::UidValidity(n) => {
             w.raw(b"UIDVALIDITY ");
-            w.number(u64::from(*n));
+            w.nz(u64::from(*n));
         }
         ResponseCode::Unseen(n) => {
             w.raw(b"UNSEEN ");
-            w.number(u64::from(*n));
+            w.nz(u64::from(*n));
         }
         ResponseCode::AppendUid { uid_validity, uids } => {
             w.raw(b"APPENDUID ");
-            w.number(u64::from(*uid_validity));
+            w.nz(u64::from(*uid_validity));
             w.sp();
             w.sequence_set(uids);
         }
@@ -135,7 +144,7 @@ fn response_code(w: &mut Writer<'_>, c: &ResponseCode) {
             destination,
         } => {
             w.raw(b"COPYUID ");
-            w.number(u64::from(*uid_validity));
+            w.nz(u64::from(*uid_validity));
             w.sp();
             w.sequence_set(source);
             w.sp();
@@ -312,7 +321,7 @@ fn data(w: &mut Writer<'_>, d: &Data) {
             w.raw(b"SEARCH");
             for n in numbers {
                 w.sp();
-                w.number(u64::from(*n));
+                w.nz(u64::from(*n));
             }
             if let Some(m) = modseq {
                 w.raw(b" (MODSEQ ");
@@ -335,11 +344,11 @@ fn data(w: &mut Writer<'_>, d: &Data) {
                 match d {
                     ESearchData::Min(n) => {
                         w.raw(b"MIN ");
-                        w.number(u64::from(*n));
+                        w.nz(u64::from(*n));
                     }
                     ESearchData::Max(n) => {
                         w.raw(b"MAX ");
-                        w.number(u64::from(*n));
+                        w.nz(u64::from(*n));
                     }
                     ESearchData::All(set) => {
                         w.raw(b"ALL ");
@@ -502,7 +511,7 @@ fn message_item(w: &mut Writer<'_>, i: &MessageItem) {
         }
         MessageItem::Uid(n) => {
             w.raw(b"UID ");
-            w.number(u64::from(*n));
+            w.nz(u64::from(*n));
         }
         MessageItem::ModSeq(n) => {
             w.raw(b"MODSEQ (");

@@ -103,8 +103,8 @@ pub(crate) fn search_key(p: &mut Parser<'_>) -> PResult<SearchKey> {
         Ok(SearchKey::Uid(p.sequence_set()?))
     } else if is(w, "MODSEQ") {
         let mut entry = None;
-        if p.peek() == Some(b'"') {
-            let name = p.quoted()?;
+        if matches!(p.peek(), Some(b'"' | b'{' | b'~')) {
+            let name = p.string()?;
             p.sp()?;
             let t = p.word("priv, shared or all")?;
             let t = if is(t, "priv") {
