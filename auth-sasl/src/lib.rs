@@ -12,3 +12,5 @@ pub mod sasl;
 pub mod db;
 pub mod protocol;
 pub mod server;
+#[doc(hidden)]
+pub mod fuzz_harness;
