@@ -861,6 +861,22 @@ fn command_round_trip() {
                 }
             }
             prop_assert_eq!(got.as_ref(), Some(&c));
+            // Sent in parts, the server asks for each continuation in turn.
+            let parts = c.encode_parts();
+            let mut dec = CommandDecoder::new(Limits::default());
+            for (i, part) in parts.iter().enumerate() {
+                dec.feed(part);
+                if i + 1 < parts.len() {
+                    let asked = matches!(dec.decode()?, Decoded::NeedsContinuation { .. });
+                    prop_assert!(asked);
+                    prop_assert_eq!(dec.decode()?, Decoded::Incomplete);
+                } else {
+                    prop_assert_eq!(
+                        dec.decode()?,
+                        Decoded::Message(CommandEvent::Command(c.clone()))
+                    );
+                }
+            }
             Ok(())
         },
     );

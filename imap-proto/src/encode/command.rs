@@ -21,14 +21,44 @@ impl Command {
 
     /// Appends the encoded command to `out`.
     pub fn encode_to(&self, out: &mut Vec<u8>, mode: LiteralMode) {
+        self.write(out, mode);
+    }
+
+    /// Encodes the command with synchronizing literals, cut where the
+    /// client must wait for the server's continuation request: send the
+    /// first part, and each further part after a `+` (a tagged `NO`/`BAD`
+    /// instead ends the command).
+    ///
+    /// ```
+    /// use columba_imap_proto::parse_command;
+    /// let c = parse_command(b"a LOGIN {3}\r\nbob {7}\r\nsec\r\nrt\r\n").unwrap();
+    /// let parts = c.encode_parts();
+    /// assert_eq!(parts, [&b"a LOGIN bob {7}\r\n"[..], b"sec\r\nrt\r\n"]);
+    /// ```
+    pub fn encode_parts(&self) -> Vec<Vec<u8>> {
+        let mut out = Vec::with_capacity(64);
+        let waits = self.write(&mut out, LiteralMode::Sync);
+        let mut parts = Vec::with_capacity(waits.len() + 1);
+        let mut start = 0;
+        for end in waits {
+            parts.push(out[start..end].to_vec());
+            start = end;
+        }
+        parts.push(out[start..].to_vec());
+        parts
+    }
+
+    fn write(&self, out: &mut Vec<u8>, mode: LiteralMode) -> Vec<usize> {
         let mut w = Writer {
             out,
             mode: Some(mode),
+            waits: Vec::new(),
         };
         w.raw(self.tag.as_bytes());
         w.sp();
         body(&mut w, &self.body);
         w.crlf();
+        w.waits
     }
 }
 

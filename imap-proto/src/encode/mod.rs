@@ -29,6 +29,9 @@ pub(crate) struct Writer<'o> {
     pub(crate) out: &'o mut Vec<u8>,
     /// `None` in responses: literals are `{n}` and never wait.
     pub(crate) mode: Option<LiteralMode>,
+    /// Where the output must pause for a continuation request (after each
+    /// synchronizing literal's header).
+    pub(crate) waits: Vec<usize>,
 }
 
 fn quotable(s: &[u8]) -> bool {
@@ -100,6 +103,9 @@ impl Writer<'_> {
             self.out.push(b'+');
         }
         self.out.extend_from_slice(b"}\r\n");
+        if self.mode == Some(LiteralMode::Sync) {
+            self.waits.push(self.out.len());
+        }
         self.out.extend_from_slice(s);
     }
 

@@ -18,7 +18,11 @@ impl Response {
 
     /// Appends the encoded response to `out`.
     pub fn encode_to(&self, out: &mut Vec<u8>) {
-        let mut w = Writer { out, mode: None };
+        let mut w = Writer {
+            out,
+            mode: None,
+            waits: Vec::new(),
+        };
         match self {
             Response::Status(s) => status(&mut w, s),
             Response::Data(d) => {
@@ -54,6 +58,7 @@ impl StatusResponse {
         let mut w = Writer {
             out: &mut out,
             mode: None,
+            waits: Vec::new(),
         };
         status(&mut w, self);
         w.crlf();
