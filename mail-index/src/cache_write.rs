@@ -11,7 +11,8 @@ use rustix::fs::{fcntl_lock, FlockOperation};
 
 use crate::bytes::{align4, encode_offset};
 use crate::cache_file::{
-    CacheField, CacheFile, CacheHeader, FieldType, HEADER_SIZE, VARIABLE_SIZE,
+    CacheField, CacheFile, CacheHeader, FieldType, DECISION_FORCED, DECISION_NO, DECISION_TEMP,
+    DECISION_YES, HEADER_SIZE, VARIABLE_SIZE,
 };
 use crate::error::{Error, FileKind, Result};
 use crate::index_file::{IndexMap, EXT_CACHE};
@@ -327,7 +328,49 @@ impl IndexDir {
     /// then resets the index's cache offsets to the new file.
     pub fn cache_purge(&self) -> Result<()> {
         let lock = self.lock()?;
-        let view = self.open_view_locked(&lock)?;
+        self.cache_purge_locked(&lock)
+    }
+
+    /// Whether Dovecot would purge the cache now (`mail_cache_need_purge()`
+    /// with default settings): at least 32 KiB and many continued or
+    /// deleted records.
+    pub fn cache_wants_purge(&self, view: &View) -> bool {
+        let Some(c) = &view.cache else { return false };
+        if c.bytes().len() < 32 * 1024 {
+            return false;
+        }
+        let h = &c.header;
+        let rc = u64::from(h.record_count);
+        let cont = u64::from(h.continued_record_count);
+        let del = u64::from(h.deleted_record_count);
+        (rc > 0 && cont * 100 / rc >= 200) || (rc + del > 0 && del * 100 / (rc + del) >= 20)
+    }
+
+    pub(crate) fn cache_purge_locked(&self, lock: &crate::lock::LogLock) -> Result<()> {
+        let view = self.open_view_locked(lock)?;
+        let map = view.map();
+        // Field aging (mail-cache-decisions.c): unused for 30 days YES -> TEMP,
+        // for 60 days dropped; forced decisions never change.
+        const DAY: u32 = 86400;
+        let day_stamp = map.header.day_stamp;
+        let mut fields: Vec<CacheField> = view
+            .cache
+            .as_ref()
+            .map(|c| c.fields.clone())
+            .unwrap_or_default();
+        for f in &mut fields {
+            if f.decision & DECISION_FORCED != 0 || f.last_used == 0 {
+                continue;
+            }
+            let unused = day_stamp.saturating_sub(f.last_used);
+            if unused > 60 * DAY {
+                f.decision = DECISION_NO;
+            } else if f.decision & 0x7f == DECISION_YES && unused > 30 * DAY {
+                f.decision = DECISION_TEMP;
+            }
+        }
+        // Messages older than about a week keep only YES fields.
+        let first_new_uid = map.header.day_first_uid[7];
         let mut records = Vec::new();
         if let Some(c) = &view.cache {
             for m in view.messages() {
@@ -341,8 +384,13 @@ impl IndexDir {
                 };
                 for r in chain {
                     for v in &r.values {
-                        let f = &c.fields[v.field as usize];
-                        if f.decision & 0x7f == 0 {
+                        let f = &fields[v.field as usize];
+                        let keep = match f.decision & 0x7f {
+                            DECISION_YES => true,
+                            DECISION_TEMP => m.uid >= first_new_uid,
+                            _ => false,
+                        };
+                        if !keep {
                             continue;
                         }
                         match vals.iter_mut().find(|(x, _)| x.name == f.name) {
@@ -359,6 +407,13 @@ impl IndexDir {
                 records.push((m.uid, vals));
             }
         }
+        let view = View {
+            cache: view.cache.map(|mut c| {
+                c.fields = fields;
+                c
+            }),
+            ..view
+        };
         let (seq, offsets) = self.new_cache_file(&view, &records)?;
         let mut t = Transaction::external();
         t.ext_intro(cache_ext_def())
@@ -366,7 +421,7 @@ impl IndexDir {
         for (uid, off) in offsets {
             t.ext_rec_update(EXT_CACHE, uid, &off.to_le_bytes());
         }
-        self.commit_locked(&lock, &t)?;
+        self.commit_locked(lock, &t)?;
         Ok(())
     }
 }

@@ -33,6 +33,8 @@ pub struct Settings {
     pub fsync: bool,
     /// How long to wait for the log lock.
     pub lock_timeout: Duration,
+    /// `mail_index_log2_max_age` (2 days).
+    pub log2_max_age: Duration,
 }
 
 impl Default for Settings {
@@ -45,6 +47,7 @@ impl Default for Settings {
             rewrite_min_log_bytes: 8 * 1024,
             fsync: true,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            log2_max_age: Duration::from_secs(2 * 86400),
         }
     }
 }
@@ -78,7 +81,7 @@ pub struct MessageView<'a> {
 /// The current state of a mailbox: the snapshot with the log replayed.
 #[derive(Debug)]
 pub struct View {
-    map: IndexMap,
+    pub(crate) map: IndexMap,
     /// HIGHESTMODSEQ.
     pub highest_modseq: u64,
     /// The cache, if present and belonging to this index.
@@ -595,6 +598,24 @@ impl IndexDir {
         };
         if rewrite {
             self.write_index_locked(lock, view.map().clone())?;
+        }
+        if self.cache_wants_purge(&view) {
+            self.cache_purge_locked(lock)?;
+        }
+        // An old .log.2 goes once no snapshot needs it (mail_index_log2_max_age).
+        let rotated = view.header().log2_rotate_time;
+        let on_disk = self.read_index().ok().flatten();
+        if rotated != 0
+            && rotated != u32::MAX
+            && u64::from(now().saturating_sub(rotated)) > self.settings.log2_max_age.as_secs()
+            && on_disk.is_some_and(|m| m.header.log_file_seq == view.header().log_file_seq)
+            && self.path(FileKind::Log2).exists()
+        {
+            fs::remove_file(self.path(FileKind::Log2))
+                .map_err(|e| Error::io(self.path(FileKind::Log2), e))?;
+            let mut t = Transaction::external();
+            t.update_header(76, &u32::MAX.to_le_bytes());
+            self.commit_locked(lock, &t)?;
         }
         Ok(())
     }

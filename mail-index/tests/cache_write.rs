@@ -4,12 +4,17 @@ use columba_mail_index::cache_file::{FieldType, DECISION_YES, VARIABLE_SIZE};
 use columba_mail_index::{CacheField, FileKind, IndexDir, Transaction};
 
 fn field(name: &str, t: FieldType, size: u32) -> CacheField {
+    // Recently used: a purge keeps it (fields unused for 60 days are dropped).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as u32;
     CacheField {
         name: name.into(),
         field_type: t,
         size,
         decision: DECISION_YES,
-        last_used: 1_700_000_000,
+        last_used: now,
     }
 }
 
@@ -114,4 +119,29 @@ fn cache_records_chain_and_survive_a_purge() {
     );
     assert_eq!(cache.header.continued_record_count, 0);
     assert!(index.path(FileKind::Cache).exists());
+}
+
+#[test]
+fn purge_drops_fields_unused_for_sixty_days() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = IndexDir::new(tmp.path());
+    index.create(1_700_000_000, 1_700_000_000).unwrap();
+    let mut t = Transaction::external();
+    t.append(1, 0);
+    index.commit(&t).unwrap();
+    let mut stale = field("pop3.uidl", FieldType::String, VARIABLE_SIZE);
+    stale.last_used = 1_000_000_000;
+    let fresh = field("flags", FieldType::Bitmask, 4);
+    index
+        .cache_add(&[(1, vec![(stale, b"x".to_vec()), (fresh, vec![1, 0, 0, 0])])])
+        .unwrap();
+    index.cache_purge().unwrap();
+    let view = index.open_view().unwrap();
+    let cache = view.cache.as_ref().unwrap();
+    assert!(cache.fields.iter().all(|f| f.name != "pop3.uidl"));
+    let m = view.messages().next().unwrap();
+    assert_eq!(
+        cache.lookup(m.cache_offset, "flags").unwrap(),
+        Some(vec![1, 0, 0, 0])
+    );
 }

@@ -135,3 +135,20 @@ fn two_appenders_see_each_others_commits() {
         .collect();
     assert_eq!(uids, vec![(11, vec!["Both"]), (12, vec!["Both"])]);
 }
+
+#[test]
+fn old_log2_is_deleted_after_its_max_age() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut index = mailbox(tmp.path(), 3);
+    index.rotate().unwrap();
+    assert!(index.path(FileKind::Log2).exists());
+    index.settings.log2_max_age = std::time::Duration::from_secs(0);
+    // Make the rotation look old.
+    let mut t = Transaction::external();
+    t.update_header(76, &1_000u32.to_le_bytes());
+    index.commit(&t).unwrap();
+    assert!(!index.path(FileKind::Log2).exists());
+    let view = index.open_view().unwrap();
+    assert_eq!(view.header().log2_rotate_time, u32::MAX);
+    assert_eq!(view.messages().count(), 3);
+}
