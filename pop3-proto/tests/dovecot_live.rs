@@ -183,3 +183,52 @@ fn dovecot_auth_with_initial_response_and_login_continuations() {
     support::maybe_write("pop3-dovecot-2.3-auth.txt", &transcript);
     support::assert_all_ok(&transcript);
 }
+
+#[test]
+fn dovecot_pipelined_commands_are_answered_in_order() {
+    require_tool!("dovecot");
+    let dovecot = support::dovecot_with_mail();
+    let (mut client, _) = Client::connect(dovecot.pop3_port);
+    assert!(client
+        .send(&Command::User(b"alice".to_vec()))
+        .status()
+        .is_ok());
+    assert!(client
+        .send(&Command::Pass(Secret::new(*b"alicepw")))
+        .status()
+        .is_ok());
+    // RFC 2449 PIPELINING, which Dovecot advertises: all at once.
+    let commands = [
+        Command::Stat,
+        Command::List(None),
+        Command::Uidl(None),
+        Command::Retr(2),
+        Command::Top { msg: 1, lines: 0 },
+        Command::List(Some(99)),
+        Command::Capa,
+        Command::Noop,
+    ];
+    let mut wire = Vec::new();
+    for command in &commands {
+        command.encode_into(&mut wire).unwrap();
+        client.decoder.command_sent(command);
+    }
+    client.write_all(&wire);
+    client.read_size = 4096;
+    let replies: Vec<Reply> = commands.iter().map(|_| client.reply()).collect();
+    assert!(matches!(&replies[0], Reply::Single(s) if s.maildrop_stat() == Some((4, 16669))));
+    assert!(matches!(&replies[1], Reply::Multi(_, items, _) if items.len() == 4));
+    assert!(matches!(&replies[2], Reply::Multi(_, items, _) if items.len() == 4));
+    let Reply::Multi(_, _, body) = &replies[3] else {
+        panic!("{:?}", replies[3])
+    };
+    assert_eq!(body, &support::as_sent(support::MESSAGES[1]));
+    let Reply::Multi(_, _, headers) = &replies[4] else {
+        panic!("{:?}", replies[4])
+    };
+    assert_eq!(headers, b"From: bob@example.org\r\nSubject: plain\r\n\r\n");
+    assert!(matches!(&replies[5], Reply::Single(s) if !s.is_ok()));
+    assert!(matches!(&replies[6], Reply::Multi(..)));
+    assert!(matches!(&replies[7], Reply::Single(s) if s.is_ok()));
+    assert_eq!(client.decoder.awaited(), 0);
+}

@@ -237,6 +237,10 @@ impl Client {
         self.reply()
     }
 
+    pub fn write_all(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
     pub fn send_line(&mut self, line: &[u8]) -> Reply {
         let mut bytes = line.to_vec();
         bytes.extend_from_slice(b"\r\n");
