@@ -56,7 +56,8 @@ fn view_matches_dovecot_imap_view() {
             } else {
                 tmp.path().join(format!(".{}", name.replace('/', ".")))
             };
-            let snap = MailboxSnapshot::open(&Mailbox::at(&dir, tmp.path(), name)).unwrap();
+            let mut snap = MailboxSnapshot::open(&Mailbox::at(&dir, tmp.path(), name)).unwrap();
+            snap.resolve_files().unwrap();
             let st = snap.status();
             let ours = format!(
                 "MESSAGES {} RECENT {} UIDNEXT {} UIDVALIDITY {} UNSEEN {} HIGHESTMODSEQ {})",
@@ -88,8 +89,8 @@ fn view_matches_dovecot_imap_view() {
 fn search_over_the_view_uses_index_then_files() {
     let tmp = tempfile::tempdir().unwrap();
     columba_interop::install_fixture_maildir("01-alice-shapes-flags", tmp.path()).unwrap();
-    let snap = MailboxSnapshot::open(&Mailbox::at(tmp.path(), tmp.path(), "INBOX")).unwrap();
-    let search = |p: &str| {
+    let mut snap = MailboxSnapshot::open(&Mailbox::at(tmp.path(), tmp.path(), "INBOX")).unwrap();
+    let mut search = |p: &str| {
         snap.search(&SearchKey::parse(p).unwrap(), 0, 1_800_000_000)
             .unwrap()
     };

@@ -37,6 +37,15 @@ impl<'a> Message<'a> {
         }
     }
 
+    /// Reads only the message header (no MIME structure below it): enough
+    /// for ENVELOPE and header searches, and cheaper than [`Message::parse`].
+    pub fn parse_header(data: &'a [u8]) -> Message<'a> {
+        Message {
+            data,
+            root: parser::parse_header_only(data),
+        }
+    }
+
     /// The message bytes.
     pub fn data(&self) -> &'a [u8] {
         self.data

@@ -88,6 +88,31 @@ pub fn parse_message(data: &[u8]) -> MessagePart {
     root
 }
 
+/// Only the top-level header fields; the body is one undivided range.
+pub fn parse_header_only(data: &[u8]) -> MessagePart {
+    let mut fields = Vec::new();
+    let mut pos = 0;
+    while pos < data.len() {
+        if data[pos] == b'\n' || data.get(pos..pos + 2) == Some(b"\r\n") {
+            pos = line_at(data, pos).next;
+            break;
+        }
+        let f = parse_field(data, pos);
+        pos = f.end;
+        if fields.len() < super::MAX_HEADER_FIELDS {
+            fields.push(f);
+        }
+    }
+    MessagePart {
+        offset: 0,
+        header_end: pos,
+        body_start: pos,
+        body_end: data.len(),
+        fields,
+        ..MessagePart::default()
+    }
+}
+
 fn fill_sizes(data: &[u8], part: &mut MessagePart) {
     part.header_size = Size::of(&data[part.offset..part.header_end]);
     part.body_size = Size::of(&data[part.body_start..part.body_end]);

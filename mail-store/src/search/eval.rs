@@ -74,6 +74,17 @@ pub fn needs_message(key: &SearchKey) -> bool {
     }
 }
 
+/// True if answering `key` needs the message body (BODY, TEXT), not only its header.
+pub fn needs_body(key: &SearchKey) -> bool {
+    match key {
+        SearchKey::Body(_) | SearchKey::Text(_) => true,
+        SearchKey::Not(k) => needs_body(k),
+        SearchKey::Or(a, b) => needs_body(a) || needs_body(b),
+        SearchKey::And(keys) => keys.iter().any(needs_body),
+        _ => false,
+    }
+}
+
 /// Evaluates `key` from the index alone: `Some(answer)`, or `None` when the
 /// answer depends on the message's content.
 pub fn match_index(key: &SearchKey, info: &MessageInfo, ctx: &SearchContext) -> Option<bool> {

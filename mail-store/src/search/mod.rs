@@ -23,7 +23,7 @@ pub mod key;
 pub mod sequence;
 
 pub use eval::{
-    match_index, match_message, needs_message, MessageFlags, MessageInfo, SearchContext,
+    match_index, match_message, needs_body, needs_message, MessageFlags, MessageInfo, SearchContext,
 };
 pub use key::{DateCmp, SearchKey};
 pub use sequence::SequenceSet;

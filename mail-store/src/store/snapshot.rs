@@ -10,7 +10,8 @@ use columba_maildir::{Flags, Mailbox};
 use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::search::{
-    match_index, match_message, MessageFlags, MessageInfo, SearchContext, SearchKey,
+    match_index, match_message, needs_body, needs_message, MessageFlags, MessageInfo,
+    SearchContext, SearchKey,
 };
 
 /// One message of the view.
@@ -123,6 +124,8 @@ pub struct MailboxSnapshot {
     pub uid_validity: u32,
     /// HIGHESTMODSEQ.
     pub highest_modseq: u64,
+    mailbox: Mailbox,
+    files_resolved: bool,
 }
 
 fn flags_from_index(bits: u8) -> MessageFlags {
@@ -153,7 +156,85 @@ impl MailboxSnapshot {
     /// and modseqs, and `\Recent` is every UID from the index's
     /// `first_recent_uid` on; without one, the uidlist and file names do and
     /// nothing is recent.
+    ///
+    /// With an index, message files are not looked up until something needs
+    /// them ([`MailboxSnapshot::resolve_files`]; SEARCH does it when a key
+    /// needs sizes, dates or content), so opening and reading flags costs
+    /// only the index.
     pub fn open(mailbox: &Mailbox) -> Result<MailboxSnapshot> {
+        let dir = mailbox.path();
+        let has_index =
+            dir.join("dovecot.index.log").exists() || dir.join("dovecot.index").exists();
+        if has_index {
+            let view = IndexDir::new(dir).open_view()?;
+            let first_recent = view.header().first_recent_uid;
+            let messages = view
+                .messages()
+                .map(|m| {
+                    let mut flags = flags_from_index(m.flags);
+                    flags.recent = first_recent != 0 && m.uid >= first_recent;
+                    SnapshotMessage {
+                        seq: m.seq,
+                        uid: m.uid,
+                        flags,
+                        keywords: m.keywords.iter().map(|k| k.to_string()).collect(),
+                        modseq: m.modseq,
+                        path: None,
+                        vsize: None,
+                    }
+                })
+                .collect();
+            let (mut uid_next, mut uid_validity) =
+                (view.header().next_uid, view.header().uid_validity);
+            if uid_next == 0 || uid_validity == 0 {
+                // an index that never synced a message may not carry them yet
+                let listing = mailbox.list()?;
+                if uid_next == 0 {
+                    uid_next = listing.next_uid.max(1);
+                }
+                if uid_validity == 0 {
+                    uid_validity = listing.uid_validity.unwrap_or(0);
+                }
+            }
+            return Ok(MailboxSnapshot {
+                messages,
+                uid_next,
+                uid_validity,
+                highest_modseq: view.highest_modseq.max(1),
+                mailbox: mailbox.clone(),
+                files_resolved: false,
+            });
+        }
+        Self::open_without_index(mailbox)
+    }
+
+    /// Finds each message's file (one scan of `cur/` and `new/` with the
+    /// uidlist). Messages whose file is gone keep `path: None`.
+    pub fn resolve_files(&mut self) -> Result<()> {
+        if self.files_resolved {
+            return Ok(());
+        }
+        let listing = self.mailbox.list()?;
+        let dir = self.mailbox.path();
+        let by_uid: std::collections::HashMap<u32, &columba_maildir::MessageEntry> = listing
+            .messages
+            .iter()
+            .filter_map(|m| Some((m.uid?, m)))
+            .collect();
+        for m in &mut self.messages {
+            if let Some(e) = by_uid.get(&m.uid) {
+                m.path = Some(
+                    dir.join(if e.in_new { "new" } else { "cur" })
+                        .join(e.file_name.as_str()),
+                );
+                m.vsize = Some(e.vsize).filter(|&v| v > 0);
+            }
+        }
+        self.files_resolved = true;
+        Ok(())
+    }
+
+    fn open_without_index(mailbox: &Mailbox) -> Result<MailboxSnapshot> {
         let listing = mailbox.list()?;
         let mut by_uid: std::collections::HashMap<u32, &columba_maildir::MessageEntry> =
             std::collections::HashMap::new();
@@ -167,43 +248,6 @@ impl MailboxSnapshot {
             dir.join(if m.in_new { "new" } else { "cur" })
                 .join(m.file_name.as_str())
         };
-        let index = IndexDir::new(dir);
-        let has_index =
-            dir.join("dovecot.index.log").exists() || dir.join("dovecot.index").exists();
-        if has_index {
-            let view = index.open_view()?;
-            let first_recent = view.header().first_recent_uid;
-            let messages = view
-                .messages()
-                .map(|m| {
-                    let entry = by_uid.get(&m.uid);
-                    let mut flags = flags_from_index(m.flags);
-                    flags.recent = first_recent != 0 && m.uid >= first_recent;
-                    SnapshotMessage {
-                        seq: m.seq,
-                        uid: m.uid,
-                        flags,
-                        keywords: m.keywords.iter().map(|k| k.to_string()).collect(),
-                        modseq: m.modseq,
-                        path: entry.map(|e| file_path(e)),
-                        vsize: entry.map(|e| e.vsize).filter(|&v| v > 0),
-                    }
-                })
-                .collect();
-            return Ok(MailboxSnapshot {
-                messages,
-                // an index that never synced a message may not carry them yet
-                uid_next: match view.header().next_uid {
-                    0 => listing.next_uid.max(1),
-                    n => n,
-                },
-                uid_validity: match view.header().uid_validity {
-                    0 => listing.uid_validity.unwrap_or(0),
-                    v => v,
-                },
-                highest_modseq: view.highest_modseq.max(1),
-            });
-        }
         let mut entries: Vec<&columba_maildir::MessageEntry> = listing
             .messages
             .iter()
@@ -228,6 +272,8 @@ impl MailboxSnapshot {
             uid_next: listing.next_uid.max(1),
             uid_validity: listing.uid_validity.unwrap_or(0),
             highest_modseq: 1,
+            mailbox: mailbox.clone(),
+            files_resolved: true,
         })
     }
 
@@ -250,14 +296,18 @@ impl MailboxSnapshot {
     /// answers (flags, keywords, sets, modseq) are decided without touching
     /// files; sizes and dates read the file name or metadata; header and
     /// body keys read the message.
-    pub fn search(&self, key: &SearchKey, tz_offset_secs: i64, now: i64) -> Result<Vec<u32>> {
+    pub fn search(&mut self, key: &SearchKey, tz_offset_secs: i64, now: i64) -> Result<Vec<u32>> {
+        let needs_meta = needs_metadata(key);
+        if needs_meta || needs_message(key) {
+            self.resolve_files()?;
+        }
+        let headers_only = !needs_body(key);
         let ctx = SearchContext {
             max_seq: self.messages.len() as u32,
             max_uid: self.messages.last().map_or(0, |m| m.uid),
             tz_offset_secs,
             now,
         };
-        let needs_meta = needs_metadata(key);
         let mut out = Vec::new();
         for m in &self.messages {
             let mut info = MessageInfo {
@@ -277,7 +327,12 @@ impl MailboxSnapshot {
                 None => match m.path {
                     Some(_) => {
                         let data = m.read()?;
-                        match_message(key, &info, &ctx, &Message::parse(&data))
+                        let msg = if headers_only {
+                            Message::parse_header(&data)
+                        } else {
+                            Message::parse(&data)
+                        };
+                        match_message(key, &info, &ctx, &msg)
                     }
                     None => false,
                 },
