@@ -94,6 +94,8 @@ pub struct View {
     pub had_index_file: bool,
     /// Lenient views only: the corruption that ended the replay early.
     pub stopped: Option<Error>,
+    /// The mailbox was marked deleted through the log (read-only until undeleted).
+    pub mailbox_deleted: bool,
 }
 
 impl View {
@@ -426,6 +428,7 @@ impl IndexDir {
             skipped,
             highest_modseq,
             stopped,
+            mailbox_deleted,
             ..
         } = if lenient {
             crate::sync::replay_lenient(&mut map, &refs)?
@@ -458,6 +461,7 @@ impl IndexDir {
             skipped,
             had_index_file,
             stopped,
+            mailbox_deleted,
         })
     }
 
@@ -635,6 +639,7 @@ impl IndexDir {
                 skipped: Vec::new(),
                 had_index_file: false,
                 stopped: None,
+                mailbox_deleted: false,
             };
             let tail = self
                 .synced_tail(&view, lock)

@@ -30,6 +30,8 @@ pub struct SyncReport {
     pub applied: usize,
     /// Lenient replay only: the corruption that ended it early.
     pub stopped: Option<Error>,
+    /// The log marks the mailbox deleted (`INDEX_DELETED` not undone).
+    pub mailbox_deleted: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -901,6 +903,11 @@ fn replay_inner(map: &mut IndexMap, logs: &[&LogFile], lenient: bool) -> Result<
             };
             if is_head {
                 track_tail(&rec, &mut max_tail);
+            }
+            match rec.payload {
+                Payload::IndexDeleted if rec.is_external() => report.mailbox_deleted = true,
+                Payload::IndexUndeleted => report.mailbox_deleted = false,
+                _ => {}
             }
             trans_start_tail = rec.end();
             if fi == start_file && rec.offset < start_offset {
