@@ -64,6 +64,8 @@ struct Session {
     server: ResponseDecoder,
     /// Tag of an AUTHENTICATE in progress.
     authenticate: Option<Tag>,
+    /// Tag of an IDLE in progress.
+    idle: Option<Tag>,
     /// Tag of a command waiting for `+` after a synchronizing literal.
     literal_pending: Option<Tag>,
     entries: Vec<TraceEntry>,
@@ -93,9 +95,13 @@ impl Session {
                 Ok(Decoded::Incomplete) => return,
                 Ok(Decoded::NeedsContinuation { tag, .. }) => self.literal_pending = tag,
                 Ok(Decoded::Message(CommandEvent::Command(c))) => {
-                    if let CommandBody::Authenticate { .. } = c.body {
-                        self.authenticate = Some(c.tag.clone());
-                        self.server.set_authenticating(true);
+                    match c.body {
+                        CommandBody::Authenticate { .. } => {
+                            self.authenticate = Some(c.tag.clone());
+                            self.server.set_authenticating(true);
+                        }
+                        CommandBody::Idle => self.idle = Some(c.tag.clone()),
+                        _ => {}
                     }
                     self.ok(Direction::Client, c.encode());
                 }
@@ -103,6 +109,7 @@ impl Session {
                     self.ok(Direction::Client, d.encode())
                 }
                 Ok(Decoded::Message(CommandEvent::IdleDone)) => {
+                    self.idle = None;
                     self.ok(Direction::Client, crate::IDLE_DONE.to_vec())
                 }
                 Err(e) => self.error(Direction::Client, &e),
@@ -133,6 +140,13 @@ impl Session {
                         _ => {}
                     }
                     if let Response::Status(s) = &r {
+                        // IDLE refused: the client sends no DONE.
+                        if s.tag.is_some() && s.tag == self.idle {
+                            self.idle = None;
+                            if self.client.mode() == CommandMode::Idle {
+                                self.client.set_mode(CommandMode::Command);
+                            }
+                        }
                         if s.tag.is_some() && s.tag == self.authenticate {
                             self.authenticate = None;
                             self.server.set_authenticating(false);
@@ -165,6 +179,7 @@ pub fn trace(transcript: &[u8]) -> Vec<TraceEntry> {
         client: CommandDecoder::new(Limits::default()),
         server: ResponseDecoder::new(Limits::default()),
         authenticate: None,
+        idle: None,
         literal_pending: None,
         entries: Vec::new(),
     };
