@@ -11,7 +11,6 @@
 //! (needs Dovecot; prints medians of 5 runs and the ratio Dovecot/Columba).
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::time::{Duration, Instant};
