@@ -746,6 +746,39 @@ impl Mailbox {
         })
     }
 
+    /// The path of a message file as last seen (it may have been renamed
+    /// since; [`Mailbox::open_message`] copes with that).
+    pub fn message_path(&self, entry: &MessageEntry) -> PathBuf {
+        self.dir
+            .join(if entry.in_new { "new" } else { "cur" })
+            .join(entry.file_name.as_str())
+    }
+
+    /// Opens a message for reading, finding it again by its base name if
+    /// it was renamed meanwhile. `Ok(None)` when it was expunged. Returns
+    /// the file and its current name.
+    pub fn open_message(
+        &self,
+        current: &MaildirFilename,
+    ) -> Result<Option<(File, MaildirFilename)>> {
+        let mut tried_hint = false;
+        for _ in 0..20 {
+            let Some((name, in_new)) = self.locate(current, &mut tried_hint)? else {
+                return Ok(None);
+            };
+            let path = self
+                .dir
+                .join(if in_new { "new" } else { "cur" })
+                .join(name.as_str());
+            match File::open(&path) {
+                Ok(f) => return Ok(Some((f, name))),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).ctx("open", &path),
+            }
+        }
+        Ok(None)
+    }
+
     /// Expunges a message by deleting its file. Returns false when it was
     /// already gone.
     pub fn expunge(&self, current: &MaildirFilename) -> Result<bool> {
