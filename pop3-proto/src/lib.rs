@@ -51,6 +51,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod apop;
 mod body;
 mod command;
 mod command_decoder;
@@ -62,6 +63,7 @@ mod response_decoder;
 mod secret;
 pub mod transcript;
 
+pub use apop::{apop_digest, apop_digest_matches};
 pub use body::BodyEncoder;
 pub use command::{AuthStart, ClientMessage, Command, SaslResponse};
 pub use command_decoder::CommandDecoder;

@@ -232,3 +232,30 @@ fn dovecot_pipelined_commands_are_answered_in_order() {
     assert!(matches!(&replies[7], Reply::Single(s) if s.is_ok()));
     assert_eq!(client.decoder.awaited(), 0);
 }
+
+#[test]
+fn dovecot_accepts_apop_and_rejects_a_wrong_digest() {
+    require_tool!("dovecot");
+    let mut config = columba_interop::DovecotConfig::default().user("alice", "alicepw");
+    config.auth_mechanisms = "plain apop".into();
+    let dovecot = columba_interop::PrivateDovecot::start(config).unwrap();
+    let (mut client, greeting) = Client::connect(dovecot.pop3_port);
+    let timestamp = greeting
+        .apop_timestamp()
+        .unwrap_or_else(|| panic!("no APOP timestamp in {greeting:?}"))
+        .to_vec();
+    let wrong = client.send(&Command::apop(b"alice", &timestamp, b"wrong"));
+    assert_eq!(wrong.status().code, Some(ResponseCode::Auth), "{wrong:?}");
+    let right = client.send(&Command::apop(b"alice", &timestamp, b"alicepw"));
+    assert!(right.status().is_ok(), "{right:?}");
+    assert!(client.send(&Command::Quit).status().is_ok());
+    let Command::Apop { digest, .. } = Command::apop(b"alice", &timestamp, b"alicepw") else {
+        unreachable!()
+    };
+    assert!(columba_pop3_proto::apop_digest_matches(
+        &digest, &timestamp, b"alicepw"
+    ));
+    assert!(!columba_pop3_proto::apop_digest_matches(
+        &digest, &timestamp, b"alicepx"
+    ));
+}

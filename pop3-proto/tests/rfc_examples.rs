@@ -189,3 +189,25 @@ fn capa_lines_are_typed() {
     };
     assert_eq!(delay.params, ["900"]);
 }
+
+#[test]
+fn rfc1939_apop_example_digest() {
+    let timestamp = b"<1896.697170952@dbc.mtview.ca.us>";
+    assert_eq!(
+        Command::apop(b"mrose", timestamp, b"tanstaaf")
+            .encode()
+            .unwrap(),
+        b"APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\n"
+    );
+    let upper = columba_pop3_proto::Secret::new(*b"C4C9334BAC560ECC979E58001B3E22FB");
+    assert!(columba_pop3_proto::apop_digest_matches(
+        &upper,
+        timestamp,
+        b"tanstaaf"
+    ));
+    assert!(!columba_pop3_proto::apop_digest_matches(
+        &upper,
+        timestamp,
+        b"tanstaag"
+    ));
+}
