@@ -26,7 +26,12 @@ fn measure(socket: &Path, prefix: &str, seconds: f64, clients: usize) -> f64 {
     let done = Arc::new(AtomicU64::new(0));
     let threads: Vec<_> = (0..clients)
         .map(|t| {
-            let (socket, prefix, stop, done) = (socket.to_path_buf(), prefix.to_string(), stop.clone(), done.clone());
+            let (socket, prefix, stop, done) = (
+                socket.to_path_buf(),
+                prefix.to_string(),
+                stop.clone(),
+                done.clone(),
+            );
             std::thread::spawn(move || {
                 let mut c = UnixAuthClient::connect(&socket).expect("connect");
                 let params = vec![
@@ -58,7 +63,10 @@ fn measure(socket: &Path, prefix: &str, seconds: f64, clients: usize) -> f64 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let seconds: f64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(3.0);
     let clients: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(4);
     if find_tool("dovecot").is_none() {
@@ -100,7 +108,10 @@ fn main() {
          {USERS_PER_SCHEME} users per scheme, Columba workers: {}",
         server.config().worker_threads
     );
-    println!("{:<14} {:>12} {:>12} {:>8}", "scheme", "columba", "dovecot", "ratio");
+    println!(
+        "{:<14} {:>12} {:>12} {:>8}",
+        "scheme", "columba", "dovecot", "ratio"
+    );
     for (prefix, scheme) in [("ssha", "SSHA256"), ("crypt", "SHA512-CRYPT")] {
         // Warm up both (file load, connection setup).
         measure(&columba_socket, prefix, 0.3, clients);

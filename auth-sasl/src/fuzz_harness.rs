@@ -35,7 +35,8 @@ pub fn client_protocol(data: &[u8]) {
         let mut next = Vec::new();
         for a in actions {
             if let Action::Backend { id, .. } = a {
-                let reply = BackendReply::Verdict(AuthVerdict::Fail(AuthFailure::credentials(None)));
+                let reply =
+                    BackendReply::Verdict(AuthVerdict::Fail(AuthFailure::credentials(None)));
                 next.extend(conn.backend_done(id, reply));
             }
         }
@@ -66,10 +67,13 @@ pub fn passwd_file(data: &[u8]) {
 /// the schemes cheap enough to fuzz (crypt/bcrypt/PBKDF2/SCRAM/Argon2 costs
 /// come from the input and are skipped).
 pub fn password(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(stored) = StoredPassword::parse(text, Scheme::Plain) {
         let _ = stored.cram_md5_state();
-        if !stored.scheme.is_slow() || matches!(stored.scheme, Scheme::DesCrypt | Scheme::Md5Crypt) {
+        if !stored.scheme.is_slow() || matches!(stored.scheme, Scheme::DesCrypt | Scheme::Md5Crypt)
+        {
             let _ = stored.verify(b"secret", "user@example.com");
         }
     }
@@ -79,7 +83,9 @@ pub fn password(data: &[u8]) {
 /// mechanism, the rest is split at 0xFF into client messages; credentials
 /// requests are answered with `{PLAIN}secret`.
 pub fn mechanism_server(data: &[u8]) {
-    let Some((&pick, rest)) = data.split_first() else { return };
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
     let (name, _) = MECHANISMS[pick as usize % MECHANISMS.len()];
     let options = ServerOptions {
         channel_binding: Some(crate::sasl::ChannelBinding {
@@ -88,11 +94,17 @@ pub fn mechanism_server(data: &[u8]) {
         }),
         ..ServerOptions::default()
     };
-    let Some(mut mech) = server_mechanism(name, &options) else { return };
+    let Some(mut mech) = server_mechanism(name, &options) else {
+        return;
+    };
     let stored = StoredPassword::new(Scheme::Plain, "secret");
     let mut first = true;
     for msg in rest.split(|&b| b == 0xff) {
-        let input = if first && msg.is_empty() { None } else { Some(msg) };
+        let input = if first && msg.is_empty() {
+            None
+        } else {
+            Some(msg)
+        };
         first = false;
         let mut step = mech.step(input);
         // Answer credential requests (fast: SCRAM derivation from PLAIN uses 4096 rounds; keep it bounded).

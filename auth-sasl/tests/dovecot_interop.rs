@@ -55,9 +55,14 @@ fn doveadm_hashes_verify_in_columba() {
             .args(["pw", "-s", scheme, "-p", PASSWORD, "-u", USER])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{scheme}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{scheme}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let hash = String::from_utf8(out.stdout).unwrap().trim().to_string();
-        let stored = StoredPassword::parse(&hash, Scheme::Crypt).unwrap_or_else(|e| panic!("{hash}: {e}"));
+        let stored =
+            StoredPassword::parse(&hash, Scheme::Crypt).unwrap_or_else(|e| panic!("{hash}: {e}"));
         assert!(stored.verify(PASSWORD.as_bytes(), USER).unwrap(), "{hash}");
         assert!(!stored.verify(b"tr0ub4dor&3 x", USER).unwrap(), "{hash}");
     }
@@ -82,7 +87,10 @@ fn columba_hashes_pass_doveadm_pw_t() {
             .args(["pw", "-t", &hash, "-p", "wrong", "-u", USER])
             .output()
             .unwrap();
-        assert!(!out.status.success(), "{scheme}: doveadm accepted a wrong password for {hash}");
+        assert!(
+            !out.status.success(),
+            "{scheme}: doveadm accepted a wrong password for {hash}"
+        );
     }
 }
 
@@ -101,19 +109,32 @@ fn columba_client_authenticates_against_dovecot() {
     require_tool!("dovecot");
     let dovecot = dovecot();
     let mut c = UnixAuthClient::connect(&dovecot.socket("auth-client")).unwrap();
-    let mechs: Vec<String> = c.handshake().mechanisms.iter().map(|(m, _)| m.clone()).collect();
+    let mechs: Vec<String> = c
+        .handshake()
+        .mechanisms
+        .iter()
+        .map(|(m, _)| m.clone())
+        .collect();
     assert!(mechs.contains(&"SCRAM-SHA-256".to_string()), "{mechs:?}");
     assert_eq!(c.handshake().cookie.as_ref().map(String::len), Some(32));
     for mech in ["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"] {
         let mut p = params("imap");
         p.push("no-penalty".into());
-        let out = c.authenticate(mech, ClientCredentials::new("alice", "alicepw"), &p).unwrap();
+        let out = c
+            .authenticate(mech, ClientCredentials::new("alice", "alicepw"), &p)
+            .unwrap();
         assert!(out.success, "{mech}: {out:?}\n{}", dovecot.log());
         assert_eq!(out.user.as_deref(), Some("alice"));
-        let out = c.authenticate(mech, ClientCredentials::new("bob", "wrong"), &p).unwrap();
+        let out = c
+            .authenticate(mech, ClientCredentials::new("bob", "wrong"), &p)
+            .unwrap();
         assert!(!out.success, "{mech}: wrong password accepted");
     }
-    assert!(dovecot.log_problems().is_empty(), "{:?}", dovecot.log_problems());
+    assert!(
+        dovecot.log_problems().is_empty(),
+        "{:?}",
+        dovecot.log_problems()
+    );
 }
 
 #[test]
@@ -124,8 +145,14 @@ fn columba_master_client_looks_up_in_dovecot() {
     let p = vec!["service=imap".to_string()];
     let (user, fields) = m.user("alice", &p).unwrap().unwrap();
     assert_eq!(user, "alice");
-    assert_eq!(fields.get("home").map(std::path::PathBuf::from), Some(dovecot.home("alice")));
-    assert_eq!(fields.get("uid"), Some(dovecot.owner().uid.to_string().as_str()));
+    assert_eq!(
+        fields.get("home").map(std::path::PathBuf::from),
+        Some(dovecot.home("alice"))
+    );
+    assert_eq!(
+        fields.get("uid"),
+        Some(dovecot.owner().uid.to_string().as_str())
+    );
     assert!(m.user("nobody", &p).unwrap().is_none());
     let pass = m.pass("bob", &p).unwrap().unwrap();
     assert_eq!(pass.get("user"), Some("bob"));
@@ -148,7 +175,11 @@ fn doveadm_authenticates_against_columba() {
         let out = Command::new(&doveadm).args(args).output().unwrap();
         (
             out.status.success(),
-            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
         )
     };
     let client = s.socket("auth-client");
@@ -163,30 +194,70 @@ fn doveadm_authenticates_against_columba() {
     let userdb = s.socket("auth-userdb");
     let (ok, text) = run(&["user", "-a", userdb.to_str().unwrap(), "alice"]);
     assert!(ok, "{text}");
-    assert!(text.contains("uid") && text.contains("5000") && text.contains("/home/alice"), "{text}");
+    assert!(
+        text.contains("uid") && text.contains("5000") && text.contains("/home/alice"),
+        "{text}"
+    );
     assert!(text.contains("maildir:~/Maildir"), "{text}");
     let (ok, text) = run(&["user", "-a", userdb.to_str().unwrap(), "nobody"]);
     assert!(!ok, "{text}");
     let (ok, text) = run(&["user", "-a", userdb.to_str().unwrap(), "*"]);
-    assert!(ok && text.contains("alice") && text.contains("bob"), "{text}");
+    assert!(
+        ok && text.contains("alice") && text.contains("bob"),
+        "{text}"
+    );
 }
 
 #[test]
 fn columba_client_authenticates_against_columba_with_dovecot_hashes() {
     let doveadm = require_tool!("doveadm");
     let mut passwd = String::new();
-    for (i, scheme) in ["SHA512-CRYPT", "BLF-CRYPT", "ARGON2ID", "SCRAM-SHA-256", "CRAM-MD5"].iter().enumerate() {
-        let out = Command::new(&doveadm).args(["pw", "-s", scheme, "-p", "pw"]).output().unwrap();
+    for (i, scheme) in [
+        "SHA512-CRYPT",
+        "BLF-CRYPT",
+        "ARGON2ID",
+        "SCRAM-SHA-256",
+        "CRAM-MD5",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let out = Command::new(&doveadm)
+            .args(["pw", "-s", scheme, "-p", "pw"])
+            .output()
+            .unwrap();
         let hash = String::from_utf8(out.stdout).unwrap();
         passwd.push_str(&format!("u{i}:{}:5000:5000::/home/u{i}\n", hash.trim()));
     }
     let s = TestService::start(&passwd, |_| {});
     let mut c = UnixAuthClient::connect(&s.socket("auth-client")).unwrap();
     for i in 0..5 {
-        let out = c.authenticate("PLAIN", ClientCredentials::new(&format!("u{i}"), "pw"), &params("imap")).unwrap();
+        let out = c
+            .authenticate(
+                "PLAIN",
+                ClientCredentials::new(&format!("u{i}"), "pw"),
+                &params("imap"),
+            )
+            .unwrap();
         assert!(out.success, "u{i}");
     }
     // SCRAM from stored SCRAM credentials, CRAM-MD5 from stored CRAM-MD5 contexts.
-    assert!(c.authenticate("SCRAM-SHA-256", ClientCredentials::new("u3", "pw"), &params("imap")).unwrap().success);
-    assert!(c.authenticate("CRAM-MD5", ClientCredentials::new("u4", "pw"), &params("imap")).unwrap().success);
+    assert!(
+        c.authenticate(
+            "SCRAM-SHA-256",
+            ClientCredentials::new("u3", "pw"),
+            &params("imap")
+        )
+        .unwrap()
+        .success
+    );
+    assert!(
+        c.authenticate(
+            "CRAM-MD5",
+            ClientCredentials::new("u4", "pw"),
+            &params("imap")
+        )
+        .unwrap()
+        .success
+    );
 }

@@ -42,14 +42,26 @@ const VECTORS: &[&str] = &[
 fn spec_vectors_verify_and_reject_wrong_passwords() {
     for v in VECTORS {
         let stored = StoredPassword::parse(v, Scheme::Crypt).unwrap_or_else(|e| panic!("{v}: {e}"));
-        assert!(stored.verify(b"secret", "user").unwrap_or_else(|e| panic!("{v}: {e}")), "{v}");
-        assert!(!stored.verify(b"Secret", "user").unwrap(), "{v} accepted a wrong password");
+        assert!(
+            stored
+                .verify(b"secret", "user")
+                .unwrap_or_else(|e| panic!("{v}: {e}")),
+            "{v}"
+        );
+        assert!(
+            !stored.verify(b"Secret", "user").unwrap(),
+            "{v} accepted a wrong password"
+        );
     }
 }
 
 #[test]
 fn digest_md5_uses_user_and_realm() {
-    let stored = StoredPassword::parse("{DIGEST-MD5}30969131580e626606ce70ceaab77719", Scheme::Plain).unwrap();
+    let stored = StoredPassword::parse(
+        "{DIGEST-MD5}30969131580e626606ce70ceaab77719",
+        Scheme::Plain,
+    )
+    .unwrap();
     assert!(stored.verify(b"secret", "user@example.com").unwrap());
     assert!(!stored.verify(b"secret", "other@example.com").unwrap());
 }
@@ -73,13 +85,18 @@ fn plain_trunc_needs_a_length_prefix_like_doveadm() {
 
 #[test]
 fn bare_md5_crypt_is_recognised() {
-    let stored = StoredPassword::parse("$1$QdJGdWCb$mnNgti0/AIP202iM5zs0u.", Scheme::Plain).unwrap();
+    let stored =
+        StoredPassword::parse("$1$QdJGdWCb$mnNgti0/AIP202iM5zs0u.", Scheme::Plain).unwrap();
     assert_eq!(stored.scheme, Scheme::Md5Crypt);
 }
 
 #[test]
 fn scheme_names_are_case_insensitive_and_unknown_ones_fail() {
-    let stored = StoredPassword::parse("{sha256.hex}2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b", Scheme::Plain).unwrap();
+    let stored = StoredPassword::parse(
+        "{sha256.hex}2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b",
+        Scheme::Plain,
+    )
+    .unwrap();
     assert!(stored.verify(b"secret", "u").unwrap());
     assert!(StoredPassword::parse("{NOPE}x", Scheme::Plain).is_err());
 }
@@ -106,17 +123,30 @@ fn malformed_values_are_errors_not_panics() {
 fn generated_hashes_verify() {
     for scheme in Scheme::all() {
         let name = scheme.name();
-        let hash = generate(name, b"p@ss w0rd", "user@example.com", None).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let hash = generate(name, b"p@ss w0rd", "user@example.com", None)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(hash.starts_with(&format!("{{{name}}}")), "{hash}");
         let stored = StoredPassword::parse(&hash, Scheme::Plain).unwrap();
-        assert!(stored.verify(b"p@ss w0rd", "user@example.com").unwrap(), "{hash}");
-        assert!(!stored.verify(b"P@ss w0rd", "user@example.com").unwrap(), "{hash}");
+        assert!(
+            stored.verify(b"p@ss w0rd", "user@example.com").unwrap(),
+            "{hash}"
+        );
+        assert!(
+            !stored.verify(b"P@ss w0rd", "user@example.com").unwrap(),
+            "{hash}"
+        );
     }
     let hex = generate("SSHA256.HEX", b"secret", "u", None).unwrap();
     assert!(hex.starts_with("{SSHA256.HEX}"));
-    assert!(StoredPassword::parse(&hex, Scheme::Plain).unwrap().verify(b"secret", "u").unwrap());
+    assert!(StoredPassword::parse(&hex, Scheme::Plain)
+        .unwrap()
+        .verify(b"secret", "u")
+        .unwrap());
     let rounds = generate("SHA512-CRYPT", b"secret", "u", Some(10000)).unwrap();
-    assert!(rounds.starts_with("{SHA512-CRYPT}$6$rounds=10000$"), "{rounds}");
+    assert!(
+        rounds.starts_with("{SHA512-CRYPT}$6$rounds=10000$"),
+        "{rounds}"
+    );
 }
 
 #[test]

@@ -32,7 +32,9 @@ struct PrivatePostfix {
 impl Drop for PrivatePostfix {
     fn drop(&mut self) {
         // SIGTERM lets master stop its smtpd children.
-        let _ = Command::new("kill").arg(self.master.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(self.master.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.master.try_wait() {
@@ -59,7 +61,10 @@ impl PrivatePostfix {
     /// Lays out config and queue; `bind_auth` binds the SASL socket at
     /// `<queue>/private/auth` before the master starts.
     fn start(master_bin: &Path, bind_auth: impl FnOnce(PathBuf)) -> PrivatePostfix {
-        let root = tempfile::Builder::new().prefix("columba-postfix-").tempdir().unwrap();
+        let root = tempfile::Builder::new()
+            .prefix("columba-postfix-")
+            .tempdir()
+            .unwrap();
         set_mode(root.path(), 0o755);
         let conf = root.path().join("conf");
         let queue = root.path().join("queue");
@@ -69,8 +74,8 @@ impl PrivatePostfix {
         }
         chown(&data, "postfix");
         for d in [
-            "active", "bounce", "corrupt", "defer", "deferred", "flush", "hold", "incoming", "private", "saved",
-            "trace", "maildrop", "public", "pid",
+            "active", "bounce", "corrupt", "defer", "deferred", "flush", "hold", "incoming",
+            "private", "saved", "trace", "maildrop", "public", "pid",
         ] {
             let p = queue.join(d);
             std::fs::create_dir_all(&p).unwrap();
@@ -142,7 +147,11 @@ impl PrivatePostfix {
         let pf = PrivatePostfix { master, root, port };
         let deadline = Instant::now() + Duration::from_secs(15);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "postfix did not listen:\n{}", pf.log());
+            assert!(
+                Instant::now() < deadline,
+                "postfix did not listen:\n{}",
+                pf.log()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         pf
@@ -210,18 +219,27 @@ fn postfix_smtpd_authenticates_against_columba() {
     }));
     let mut service = None;
     let postfix = PrivatePostfix::start(&master, |path| {
-        service = Some(AuthService::start(Arc::clone(&server), &[(path, SocketKind::Client)]).unwrap());
+        service =
+            Some(AuthService::start(Arc::clone(&server), &[(path, SocketKind::Client)]).unwrap());
     });
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
 
     let mut smtp = Smtp::connect(postfix.port);
     let ehlo = smtp.cmd("EHLO client.example");
-    assert!(ehlo.contains("AUTH PLAIN LOGIN CRAM-MD5"), "{ehlo}\n{}", postfix.log());
+    assert!(
+        ehlo.contains("AUTH PLAIN LOGIN CRAM-MD5"),
+        "{ehlo}\n{}",
+        postfix.log()
+    );
     let r = smtp.cmd(&format!("AUTH PLAIN {}", b64("\0alice\0secret")));
     assert!(r.starts_with("235"), "{r}\n{}", postfix.log());
     // Authenticated: relaying is now permitted.
     assert!(smtp.cmd("MAIL FROM:<alice@example.com>").starts_with("250"));
-    assert!(smtp.cmd("RCPT TO:<someone@example.net>").starts_with("250"), "{}", postfix.log());
+    assert!(
+        smtp.cmd("RCPT TO:<someone@example.net>").starts_with("250"),
+        "{}",
+        postfix.log()
+    );
     smtp.cmd("QUIT");
 
     let mut smtp = Smtp::connect(postfix.port);
@@ -239,7 +257,10 @@ fn postfix_smtpd_authenticates_against_columba() {
     smtp.cmd("QUIT");
 
     let log = postfix.log();
-    assert!(log.contains("sasl_method=PLAIN, sasl_username=alice"), "{log}");
+    assert!(
+        log.contains("sasl_method=PLAIN, sasl_username=alice"),
+        "{log}"
+    );
     // Second session: one successful AUTH (LOGIN) out of three.
     assert!(log.contains("auth=1/3"), "{log}");
     // The password never shows up in Postfix's log either.

@@ -30,27 +30,60 @@ fn client(s: &TestService) -> UnixAuthClient {
 fn every_mechanism_authenticates() {
     let s = TestService::start(PASSWD, |_| {});
     let mut c = client(&s);
-    let mechs: Vec<&str> = c.handshake().mechanisms.iter().map(|(m, _)| m.as_str()).collect();
+    let mechs: Vec<&str> = c
+        .handshake()
+        .mechanisms
+        .iter()
+        .map(|(m, _)| m.as_str())
+        .collect();
     assert!(mechs.contains(&"SCRAM-SHA-256"), "{mechs:?}");
     for mech in ["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"] {
         let out = c
-            .authenticate(mech, ClientCredentials::new("alice", "alicepw"), &params("imap"))
+            .authenticate(
+                mech,
+                ClientCredentials::new("alice", "alicepw"),
+                &params("imap"),
+            )
             .unwrap();
         assert!(out.success, "{mech}: {out:?}");
         assert_eq!(out.user.as_deref(), Some("alice"));
     }
     // Hashed passwords: plaintext mechanisms, and SCRAM from SCRAM credentials.
-    let out = c.authenticate("PLAIN", ClientCredentials::new("bob", "secret"), &params("imap")).unwrap();
+    let out = c
+        .authenticate(
+            "PLAIN",
+            ClientCredentials::new("bob", "secret"),
+            &params("imap"),
+        )
+        .unwrap();
     assert!(out.success);
-    let out = c.authenticate("SCRAM-SHA-256", ClientCredentials::new("carol", "secret"), &params("imap")).unwrap();
+    let out = c
+        .authenticate(
+            "SCRAM-SHA-256",
+            ClientCredentials::new("carol", "secret"),
+            &params("imap"),
+        )
+        .unwrap();
     assert!(out.success, "{out:?}");
-    let out = c.authenticate("CRAM-MD5", ClientCredentials::new("dave", "secret"), &params("imap")).unwrap();
+    let out = c
+        .authenticate(
+            "CRAM-MD5",
+            ClientCredentials::new("dave", "secret"),
+            &params("imap"),
+        )
+        .unwrap();
     assert!(out.success);
     // Extra fields reach the client; hidden ones don't.
     assert!(out.fields.contains("nologin"), "{out:?}");
     assert_eq!(out.fields.get("reason"), Some("Moved"));
     // Upper-case login names are lower-cased like auth_username_format=%Lu.
-    let out = c.authenticate("PLAIN", ClientCredentials::new("ALICE", "alicepw"), &params("imap")).unwrap();
+    let out = c
+        .authenticate(
+            "PLAIN",
+            ClientCredentials::new("ALICE", "alicepw"),
+            &params("imap"),
+        )
+        .unwrap();
     assert_eq!(out.user.as_deref(), Some("alice"));
 }
 
@@ -67,17 +100,33 @@ fn failures_are_clean() {
         ("SCRAM-SHA-1", "nobody", "x"),
         ("CRAM-MD5", "bob", "secret"), // SSHA256 cannot serve CRAM-MD5
     ] {
-        let out = c.authenticate(mech, ClientCredentials::new(user, pw), &params("imap")).unwrap();
+        let out = c
+            .authenticate(mech, ClientCredentials::new(user, pw), &params("imap"))
+            .unwrap();
         assert!(!out.success, "{mech} {user}");
     }
     // allow_nets: erin only from 10/8.
-    let out = c.authenticate("PLAIN", ClientCredentials::new("erin", "erinpw"), &params("imap")).unwrap();
+    let out = c
+        .authenticate(
+            "PLAIN",
+            ClientCredentials::new("erin", "erinpw"),
+            &params("imap"),
+        )
+        .unwrap();
     assert!(!out.success);
     let p = vec!["service=imap".to_string(), "rip=10.1.2.3".to_string()];
-    assert!(c.authenticate("PLAIN", ClientCredentials::new("erin", "erinpw"), &p).unwrap().success);
+    assert!(
+        c.authenticate("PLAIN", ClientCredentials::new("erin", "erinpw"), &p)
+            .unwrap()
+            .success
+    );
     // No master passdb: authorization as another user fails with authz_fail.
     let out = c
-        .authenticate("PLAIN", ClientCredentials::new("alice", "alicepw").authzid("bob"), &params("imap"))
+        .authenticate(
+            "PLAIN",
+            ClientCredentials::new("alice", "alicepw").authzid("bob"),
+            &params("imap"),
+        )
         .unwrap();
     assert!(!out.success);
     assert_eq!(out.fields.get("code"), Some("authz_fail"));
@@ -96,21 +145,37 @@ fn master_users_log_in_as_others() {
     });
     let mut c = client(&s);
     let out = c
-        .authenticate("PLAIN", ClientCredentials::new("alice*admin", "adminpw"), &params("imap"))
+        .authenticate(
+            "PLAIN",
+            ClientCredentials::new("alice*admin", "adminpw"),
+            &params("imap"),
+        )
         .unwrap();
     assert!(out.success, "{out:?}");
     assert_eq!(out.user.as_deref(), Some("alice"));
     assert_eq!(out.fields.get("auth_user"), Some("admin"));
     let out = c
-        .authenticate("PLAIN", ClientCredentials::new("admin", "adminpw").authzid("bob"), &params("imap"))
+        .authenticate(
+            "PLAIN",
+            ClientCredentials::new("admin", "adminpw").authzid("bob"),
+            &params("imap"),
+        )
         .unwrap();
     assert_eq!(out.user.as_deref(), Some("bob"));
     let out = c
-        .authenticate("PLAIN", ClientCredentials::new("alice*admin", "alicepw"), &params("imap"))
+        .authenticate(
+            "PLAIN",
+            ClientCredentials::new("alice*admin", "alicepw"),
+            &params("imap"),
+        )
         .unwrap();
     assert!(!out.success);
     let out = c
-        .authenticate("PLAIN", ClientCredentials::new("nobody*admin", "adminpw"), &params("imap"))
+        .authenticate(
+            "PLAIN",
+            ClientCredentials::new("nobody*admin", "adminpw"),
+            &params("imap"),
+        )
         .unwrap();
     assert!(!out.success);
     assert_eq!(out.fields.get("code"), Some("authz_fail"));
@@ -119,7 +184,9 @@ fn master_users_log_in_as_others() {
 /// Speaks the raw protocol: returns the lines the server sent for `send`.
 fn raw_exchange(s: &TestService, send: &[u8], expect_lines: usize) -> Vec<String> {
     let stream = UnixStream::connect(s.socket("auth-client")).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut w = stream.try_clone().unwrap();
     let mut r = BufReader::new(stream);
     w.write_all(b"VERSION\t1\t2\nCPID\t42\n").unwrap();
@@ -145,20 +212,34 @@ fn raw_exchange(s: &TestService, send: &[u8], expect_lines: usize) -> Vec<String
 fn hostile_input_gets_fail_and_server_keeps_serving() {
     let s = TestService::start(PASSWD, |_| {});
     let lines = raw_exchange(&s, b"AUTH\t5\tPLAIN\tservice=imap\tresp=!!!\n", 1);
-    assert_eq!(lines[0], "FAIL\t5\tcode=invalid_base64\treason=Invalid base64 data in initial response\n");
+    assert_eq!(
+        lines[0],
+        "FAIL\t5\tcode=invalid_base64\treason=Invalid base64 data in initial response\n"
+    );
     let lines = raw_exchange(&s, b"AUTH\t6\tNOPE\tservice=imap\n", 1);
     assert!(lines[0].starts_with("FAIL\t6\t"), "{lines:?}");
     let lines = raw_exchange(&s, b"AUTH\t7\tPLAIN\n", 1);
     assert!(lines[0].starts_with("FAIL\t7\t"), "{lines:?}");
     let lines = raw_exchange(&s, b"CONT\t99\tAAAA\n", 1);
-    assert_eq!(lines[0], "FAIL\t99\treason=Authentication request timed out\n");
+    assert_eq!(
+        lines[0],
+        "FAIL\t99\treason=Authentication request timed out\n"
+    );
     let mut long = b"AUTH\t8\tPLAIN\tservice=imap\tresp=".to_vec();
     long.extend(std::iter::repeat_n(b'A', 40000));
     long.push(b'\n');
     long.extend_from_slice(b"AUTH\t9\tPLAIN\tservice=imap\tresp=AGFsaWNlAGFsaWNlcHc=\n");
     let lines = raw_exchange(&s, &long, 2);
-    assert!(lines.iter().any(|l| l.starts_with("FAIL\t8\treason=Line too long")), "{lines:?}");
-    assert!(lines.iter().any(|l| l.starts_with("OK\t9\tuser=alice")), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("FAIL\t8\treason=Line too long")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("OK\t9\tuser=alice")),
+        "{lines:?}"
+    );
     // Half-finished exchange: AUTH waiting for CONT, then a second request on the same connection.
     let lines = raw_exchange(
         &s,
@@ -168,11 +249,23 @@ fn hostile_input_gets_fail_and_server_keeps_serving() {
     assert_eq!(lines[0], "CONT\t10\tVXNlcm5hbWU6\n");
     assert!(lines[1].starts_with("OK\t11\tuser=alice"), "{lines:?}");
     // Unexpected CONT while the passdb is working or after the end.
-    let lines = raw_exchange(&s, b"AUTH\t12\tPLAIN\tservice=imap\tresp=AGFsaWNlAHdyb25n\n", 1);
+    let lines = raw_exchange(
+        &s,
+        b"AUTH\t12\tPLAIN\tservice=imap\tresp=AGFsaWNlAHdyb25n\n",
+        1,
+    );
     assert!(lines[0].starts_with("FAIL\t12\tuser=alice"), "{lines:?}");
     // After all that, a normal client still works.
     let mut c = client(&s);
-    assert!(c.authenticate("PLAIN", ClientCredentials::new("alice", "alicepw"), &params("imap")).unwrap().success);
+    assert!(
+        c.authenticate(
+            "PLAIN",
+            ClientCredentials::new("alice", "alicepw"),
+            &params("imap")
+        )
+        .unwrap()
+        .success
+    );
 }
 
 #[test]
@@ -194,7 +287,10 @@ fn userdb_lookups_and_reload_on_change() {
     assert!(!pass.iter().any(|(k, _)| k == "password"));
     let users = m.list(&[]).unwrap();
     assert_eq!(users, ["alice", "bob", "carol", "dave", "erin", "master"]);
-    assert_eq!(m.list(&["user=*a*".to_string()]).unwrap(), ["alice", "carol", "dave", "master"]);
+    assert_eq!(
+        m.list(&["user=*a*".to_string()]).unwrap(),
+        ["alice", "carol", "dave", "master"]
+    );
     // Change the file: the next lookup sees it.
     std::thread::sleep(Duration::from_millis(20));
     std::fs::write(s.users_file(), "zoe:{PLAIN}z:6000:6000::/home/zoe\n").unwrap();
@@ -208,14 +304,30 @@ fn login_socket_result_is_picked_up_by_request() {
     let s = TestService::start(PASSWD, |_| {});
     let mut c = UnixAuthClient::connect(&s.socket("auth-login")).unwrap();
     let cookie = c.handshake().cookie.clone().unwrap();
-    let out = c.authenticate("PLAIN", ClientCredentials::new("alice", "alicepw"), &params("imap")).unwrap();
+    let out = c
+        .authenticate(
+            "PLAIN",
+            ClientCredentials::new("alice", "alicepw"),
+            &params("imap"),
+        )
+        .unwrap();
     assert!(out.success);
     let mut m = UnixMasterClient::connect(&s.socket("auth-master")).unwrap();
     let pid = std::process::id().to_string();
     // Wrong cookie fails; the right one gives the userdb reply once.
-    let r = m.raw("REQUEST", Some(&pid), &["1".into(), "00".repeat(16)]).unwrap();
-    assert!(matches!(r, columba_auth_sasl::protocol::master_client::MasterReply::Fail { .. }), "{r:?}");
-    let r = m.raw("REQUEST", Some(&pid), &["1".into(), cookie.clone()]).unwrap();
+    let r = m
+        .raw("REQUEST", Some(&pid), &["1".into(), "00".repeat(16)])
+        .unwrap();
+    assert!(
+        matches!(
+            r,
+            columba_auth_sasl::protocol::master_client::MasterReply::Fail { .. }
+        ),
+        "{r:?}"
+    );
+    let r = m
+        .raw("REQUEST", Some(&pid), &["1".into(), cookie.clone()])
+        .unwrap();
     match r {
         columba_auth_sasl::protocol::master_client::MasterReply::User { user, fields, .. } => {
             assert_eq!(user, "alice");
@@ -224,5 +336,8 @@ fn login_socket_result_is_picked_up_by_request() {
         other => panic!("{other:?}"),
     }
     let r = m.raw("REQUEST", Some(&pid), &["1".into(), cookie]).unwrap();
-    assert!(matches!(r, columba_auth_sasl::protocol::master_client::MasterReply::Fail { .. }));
+    assert!(matches!(
+        r,
+        columba_auth_sasl::protocol::master_client::MasterReply::Fail { .. }
+    ));
 }

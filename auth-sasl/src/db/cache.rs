@@ -18,7 +18,9 @@ pub struct CachedPassDb {
 
 impl std::fmt::Debug for CachedPassDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CachedPassDb").field("ttl", &self.ttl).finish_non_exhaustive()
+        f.debug_struct("CachedPassDb")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
     }
 }
 
@@ -41,7 +43,10 @@ impl CachedPassDb {
             entries.clear();
             return n;
         }
-        users.iter().filter(|u| entries.remove(&format!("{}\0", u)).is_some()).count()
+        users
+            .iter()
+            .filter(|u| entries.remove(&format!("{}\0", u)).is_some())
+            .count()
     }
 }
 
@@ -49,8 +54,17 @@ impl PassDb for CachedPassDb {
     fn lookup(&self, request: &LookupRequest) -> Result<Option<PassdbEntry>> {
         let key = format!("{}\0", request.user);
         let now = Instant::now();
-        if let Some((at, hit)) = self.entries.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            let ttl = if hit.is_some() { self.ttl } else { self.negative_ttl };
+        if let Some((at, hit)) = self
+            .entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            let ttl = if hit.is_some() {
+                self.ttl
+            } else {
+                self.negative_ttl
+            };
             if now.duration_since(*at) < ttl {
                 return Ok(hit.clone());
             }

@@ -108,21 +108,35 @@ pub fn ip_allowed(nets: &str, ip: Option<IpAddr>) -> bool {
             Some((a, b)) => (a, b.parse::<u32>().ok()),
             None => (net, None),
         };
-        let Ok(addr) = addr.parse::<IpAddr>() else { return false };
+        let Ok(addr) = addr.parse::<IpAddr>() else {
+            return false;
+        };
         match (addr, ip) {
             (IpAddr::V4(n), IpAddr::V4(i)) => {
                 let bits = bits.unwrap_or(32).min(32);
-                let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+                let mask = if bits == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - bits)
+                };
                 u32::from(n) & mask == u32::from(i) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(i)) => {
                 let bits = bits.unwrap_or(128).min(128);
-                let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+                let mask = if bits == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - bits)
+                };
                 u128::from(n) & mask == u128::from(i) & mask
             }
             (IpAddr::V4(n), IpAddr::V6(i)) => i.to_ipv4_mapped().is_some_and(|i| {
                 let bits = bits.unwrap_or(32).min(32);
-                let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+                let mask = if bits == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - bits)
+                };
                 u32::from(n) & mask == u32::from(i) & mask
             }),
             _ => false,

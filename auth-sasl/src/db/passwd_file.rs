@@ -125,7 +125,10 @@ pub fn parse_passwd_file(data: &[u8], path: &Path) -> (Vec<PasswdEntry>, Vec<Err
                 Some(n) => gid = Some(n),
             }
         }
-        let home = fields.get(5).filter(|f| !f.is_empty()).map(|s| s.to_string());
+        let home = fields
+            .get(5)
+            .filter(|f| !f.is_empty())
+            .map(|s| s.to_string());
         let mut extra = Fields::new();
         if fields.len() > 7 {
             let rest = fields[7..].join(":");
@@ -137,7 +140,9 @@ pub fn parse_passwd_file(data: &[u8], path: &Path) -> (Vec<PasswdEntry>, Vec<Err
             }
         }
         if let Some(&first) = seen.get(user) {
-            errors.push(err(&format!("duplicate user {user:?} (first on line {first})")));
+            errors.push(err(&format!(
+                "duplicate user {user:?} (first on line {first})"
+            )));
             continue;
         }
         seen.insert(user.to_string(), line_no);
@@ -173,7 +178,9 @@ pub struct PasswdFile {
 
 impl std::fmt::Debug for PasswdFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PasswdFile").field("path", &self.path_template).finish_non_exhaustive()
+        f.debug_struct("PasswdFile")
+            .field("path", &self.path_template)
+            .finish_non_exhaustive()
     }
 }
 
@@ -194,7 +201,8 @@ impl PasswdFile {
         let mut file = PasswdFile::new(String::new());
         for arg in args.split_whitespace() {
             if let Some(s) = arg.strip_prefix("scheme=") {
-                file.default_scheme = Scheme::from_name(s).ok_or_else(|| Error::UnknownScheme(s.into()))?;
+                file.default_scheme =
+                    Scheme::from_name(s).ok_or_else(|| Error::UnknownScheme(s.into()))?;
             } else if let Some(f) = arg.strip_prefix("username_format=") {
                 file.username_format = f.into();
             } else {
@@ -220,7 +228,11 @@ impl PasswdFile {
     }
 
     /// Runs `f` on the entry for the request, re-reading the file if it changed.
-    fn with_entry<T>(&self, request: &LookupRequest, f: impl FnOnce(&PasswdEntry) -> T) -> Result<Option<T>> {
+    fn with_entry<T>(
+        &self,
+        request: &LookupRequest,
+        f: impl FnOnce(&PasswdEntry) -> T,
+    ) -> Result<Option<T>> {
         let path = PathBuf::from(expand(&self.path_template, request));
         let key = expand(&self.username_format, request);
         let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
@@ -232,14 +244,20 @@ impl PasswdFile {
         use std::os::unix::fs::MetadataExt;
         let meta = match std::fs::metadata(path) {
             Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.path_template.contains('%') => {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound && self.path_template.contains('%') =>
+            {
                 // Per-user/domain file that does not exist: no such users.
                 files.remove(path);
                 return Ok(());
             }
             Err(e) => return Err(Error::io(format!("stat {}", path.display()), e)),
         };
-        let stamp = (meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), meta.len(), meta.ino());
+        let stamp = (
+            meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            meta.len(),
+            meta.ino(),
+        );
         if files.get(path).is_some_and(|l| l.stamp == stamp) {
             return Ok(());
         }
@@ -250,18 +268,27 @@ impl PasswdFile {
                 reason: format!("file larger than {MAX_PASSWD_FILE_SIZE} bytes"),
             });
         }
-        let data = std::fs::read(path).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+        let data =
+            std::fs::read(path).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
         let (entries, _errors) = parse_passwd_file(&data, path);
         let order = entries.iter().map(|e| e.user.clone()).collect();
         let users = entries.into_iter().map(|e| (e.user.clone(), e)).collect();
-        files.insert(path.to_path_buf(), Loaded { stamp, users, order });
+        files.insert(
+            path.to_path_buf(),
+            Loaded {
+                stamp,
+                users,
+                order,
+            },
+        );
         Ok(())
     }
 
     /// Problems in the file (rejected lines), for `columba auth` diagnostics.
     pub fn check(&self, request: &LookupRequest) -> Result<Vec<Error>> {
         let path = PathBuf::from(expand(&self.path_template, request));
-        let data = std::fs::read(&path).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+        let data =
+            std::fs::read(&path).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
         Ok(parse_passwd_file(&data, &path).1)
     }
 }
@@ -278,7 +305,9 @@ impl PassDb for PasswdFile {
     fn lookup(&self, request: &LookupRequest) -> Result<Option<PassdbEntry>> {
         let scheme = self.default_scheme;
         let found = self.with_entry(request, |e| (e.password.clone(), e.extra.clone()))?;
-        let Some((password, extra)) = found else { return Ok(None) };
+        let Some((password, extra)) = found else {
+            return Ok(None);
+        };
         let mut extra = expand_fields(&extra, request);
         let password = if extra.contains("nopassword") || extra.contains("noauthenticate") {
             None
@@ -288,15 +317,24 @@ impl PassDb for PasswdFile {
         } else {
             Some(StoredPassword::parse(&password, scheme)?)
         };
-        let user = extra.get("user").map(str::to_string).unwrap_or_else(|| request.user.clone());
-        Ok(Some(PassdbEntry { user, password, extra }))
+        let user = extra
+            .get("user")
+            .map(str::to_string)
+            .unwrap_or_else(|| request.user.clone());
+        Ok(Some(PassdbEntry {
+            user,
+            password,
+            extra,
+        }))
     }
 }
 
 impl UserDb for PasswdFile {
     fn lookup(&self, request: &LookupRequest) -> Result<Option<Fields>> {
         let found = self.with_entry(request, |e| e.clone())?;
-        let Some(e) = found.filter(|e| e.has_userdb) else { return Ok(None) };
+        let Some(e) = found.filter(|e| e.has_userdb) else {
+            return Ok(None);
+        };
         let mut fields = Fields::new();
         if let Some(uid) = e.uid {
             fields.set("uid", Some(&uid.to_string()));
@@ -322,6 +360,11 @@ impl UserDb for PasswdFile {
         let path = PathBuf::from(&self.path_template);
         let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
         self.refresh(&mut files, &path)?;
-        Ok(Some(files.get(&path).map(|l| l.order.clone()).unwrap_or_default()))
+        Ok(Some(
+            files
+                .get(&path)
+                .map(|l| l.order.clone())
+                .unwrap_or_default(),
+        ))
     }
 }

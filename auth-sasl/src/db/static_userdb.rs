@@ -15,7 +15,9 @@ pub struct StaticUserDb {
 
 impl std::fmt::Debug for StaticUserDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StaticUserDb").field("template", &self.template).finish_non_exhaustive()
+        f.debug_struct("StaticUserDb")
+            .field("template", &self.template)
+            .finish_non_exhaustive()
     }
 }
 
@@ -24,7 +26,10 @@ impl StaticUserDb {
     pub fn new(args: &str) -> StaticUserDb {
         let mut template = Fields::parse_space_separated(args);
         template.remove("allow_all_users");
-        StaticUserDb { template, passdb: None }
+        StaticUserDb {
+            template,
+            passdb: None,
+        }
     }
 
     /// Only users this passdb knows exist.

@@ -60,7 +60,13 @@ mod tests {
     #[test]
     fn expands_user_parts() {
         let r = LookupRequest::new("Alice@Example.org", "imap");
-        assert_eq!(expand("/var/vmail/%d/%n", &r), "/var/vmail/Example.org/Alice");
-        assert_eq!(expand("%Lu %{service} 100%%", &r), "alice@example.org imap 100%");
+        assert_eq!(
+            expand("/var/vmail/%d/%n", &r),
+            "/var/vmail/Example.org/Alice"
+        );
+        assert_eq!(
+            expand("%Lu %{service} 100%%", &r),
+            "alice@example.org imap 100%"
+        );
     }
 }

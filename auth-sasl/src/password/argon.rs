@@ -27,7 +27,9 @@ pub(super) fn verify(scheme: Scheme, value: &str, password: &[u8]) -> Result<boo
     }
     let (mut m, mut t, mut p) = (None, None, None);
     for kv in parts[3].split(',') {
-        let (k, v) = kv.split_once('=').ok_or_else(|| bad("malformed parameter"))?;
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| bad("malformed parameter"))?;
         let v: u32 = v.parse().map_err(|_| bad("parameter is not a number"))?;
         match k {
             "m" => m = Some(v),
@@ -45,8 +47,12 @@ pub(super) fn verify(scheme: Scheme, value: &str, password: &[u8]) -> Result<boo
     if m > 4 * 1024 * 1024 || t > 1024 || p > 255 {
         return Err(bad("cost parameters out of range"));
     }
-    let salt = STANDARD_NO_PAD.decode(parts[4]).map_err(|_| bad("salt is not base64"))?;
-    let hash = STANDARD_NO_PAD.decode(parts[5]).map_err(|_| bad("hash is not base64"))?;
+    let salt = STANDARD_NO_PAD
+        .decode(parts[4])
+        .map_err(|_| bad("salt is not base64"))?;
+    let hash = STANDARD_NO_PAD
+        .decode(parts[5])
+        .map_err(|_| bad("hash is not base64"))?;
     let params = argon2::Params::new(m, t, p, Some(hash.len())).map_err(|e| bad(&e.to_string()))?;
     let ctx = argon2::Argon2::new(alg, argon2::Version::V0x13, params);
     let mut out = vec![0u8; hash.len()];
@@ -59,9 +65,14 @@ pub(super) fn verify(scheme: Scheme, value: &str, password: &[u8]) -> Result<boo
 /// (ARGON2I: m=32768,t=4; ARGON2ID: m=65536,t=3); `rounds` overrides t.
 pub(super) fn generate(scheme: Scheme, password: &[u8], rounds: Option<u32>) -> Result<String> {
     let (alg, id, name) = algorithm(scheme);
-    let (m, default_t) = if scheme == Scheme::Argon2i { (32768, 4) } else { (65536, 3) };
+    let (m, default_t) = if scheme == Scheme::Argon2i {
+        (32768, 4)
+    } else {
+        (65536, 3)
+    };
     let t = rounds.unwrap_or(default_t).max(1);
-    let params = argon2::Params::new(m, t, 1, Some(32)).map_err(|e| Error::malformed(name, e.to_string()))?;
+    let params = argon2::Params::new(m, t, 1, Some(32))
+        .map_err(|e| Error::malformed(name, e.to_string()))?;
     let salt = random_bytes(16);
     let mut out = [0u8; 32];
     argon2::Argon2::new(alg, argon2::Version::V0x13, params)

@@ -45,7 +45,8 @@ impl HmacMd5State {
 
     /// Reads the 32-byte stored form.
     pub fn from_bytes(b: &[u8; 32]) -> HmacMd5State {
-        let word = |i: usize| u32::from_le_bytes([b[i * 4], b[i * 4 + 1], b[i * 4 + 2], b[i * 4 + 3]]);
+        let word =
+            |i: usize| u32::from_le_bytes([b[i * 4], b[i * 4 + 1], b[i * 4 + 2], b[i * 4 + 3]]);
         HmacMd5State {
             outer: [word(0), word(1), word(2), word(3)],
             inner: [word(4), word(5), word(6), word(7)],
@@ -90,7 +91,11 @@ mod tests {
     fn matches_hmac_crate() {
         for key in [&b"secret"[..], &[7u8; 100][..], b""] {
             let state = HmacMd5State::from_key(key);
-            for msg in [&b"<1896.697170952@postoffice.example.net>"[..], b"", &[1u8; 200][..]] {
+            for msg in [
+                &b"<1896.697170952@postoffice.example.net>"[..],
+                b"",
+                &[1u8; 200][..],
+            ] {
                 let mut mac = <hmac::Hmac<Md5> as KeyInit>::new_from_slice(key).unwrap();
                 mac.update(msg);
                 assert_eq!(state.mac(msg)[..], mac.finalize().into_bytes()[..]);

@@ -194,7 +194,9 @@ impl Scheme {
             | Scheme::Ssha256
             | Scheme::Ssha512
             | Scheme::LdapMd5 => Encoding::Base64,
-            Scheme::PlainMd5 | Scheme::DigestMd5 | Scheme::CramMd5 | Scheme::HmacMd5 => Encoding::Hex,
+            Scheme::PlainMd5 | Scheme::DigestMd5 | Scheme::CramMd5 | Scheme::HmacMd5 => {
+                Encoding::Hex
+            }
             _ => Encoding::None,
         }
     }
@@ -207,7 +209,9 @@ impl Scheme {
 }
 
 /// Digest and salt-appending schemes: (hash, raw digest length, salted).
-fn digest_kind(scheme: Scheme) -> Option<(fn(&[u8]) -> Vec<u8>, usize, bool)> {
+type DigestFn = fn(&[u8]) -> Vec<u8>;
+
+fn digest_kind(scheme: Scheme) -> Option<(DigestFn, usize, bool)> {
     let md5: fn(&[u8]) -> Vec<u8> = |d| Md5::digest(d).to_vec();
     let sha1: fn(&[u8]) -> Vec<u8> = |d| Sha1::digest(d).to_vec();
     let sha256: fn(&[u8]) -> Vec<u8> = |d| Sha256::digest(d).to_vec();
@@ -313,9 +317,8 @@ impl StoredPassword {
             Some(Encoding::Base64) => B64
                 .decode(self.value.trim())
                 .map_err(|_| Error::malformed(name, "value is not base64")),
-            Some(Encoding::Hex) => {
-                hex_decode(self.value.trim()).ok_or_else(|| Error::malformed(name, "value is not hex"))
-            }
+            Some(Encoding::Hex) => hex_decode(self.value.trim())
+                .ok_or_else(|| Error::malformed(name, "value is not hex")),
         }
     }
 
@@ -331,7 +334,9 @@ impl StoredPassword {
             },
         };
         let raw = match enc {
-            Encoding::Hex => hex_decode(v).ok_or_else(|| Error::malformed(name, "value is not hex"))?,
+            Encoding::Hex => {
+                hex_decode(v).ok_or_else(|| Error::malformed(name, "value is not hex"))?
+            }
             Encoding::Base64 | Encoding::None => B64
                 .decode(v)
                 .map_err(|_| Error::malformed(name, "value is not base64"))?,
@@ -365,7 +370,10 @@ impl StoredPassword {
                     .map_err(|_| Error::malformed(name, "length is not a number"))?;
                 let stored = stored.as_bytes();
                 if stored.len() > len {
-                    return Err(Error::malformed(name, "stored password longer than its length"));
+                    return Err(Error::malformed(
+                        name,
+                        "stored password longer than its length",
+                    ));
                 }
                 if stored.len() < len {
                     // Not truncated: must match exactly.
@@ -397,7 +405,10 @@ impl StoredPassword {
             }
             Scheme::Pbkdf2 => {
                 let (salt, rounds, hash) = parse_pbkdf2(&self.value)?;
-                Ok(ct_eq(&hash, &pbkdf2_sha1(password, salt.as_bytes(), rounds)))
+                Ok(ct_eq(
+                    &hash,
+                    &pbkdf2_sha1(password, salt.as_bytes(), rounds),
+                ))
             }
             Scheme::ScramSha1 | Scheme::ScramSha256 => {
                 let creds = self.scram_credentials()?.expect("SCRAM scheme");
@@ -440,7 +451,9 @@ impl StoredPassword {
     pub fn scram_credentials(&self) -> Result<Option<ScramCredentials>> {
         match self.scheme {
             Scheme::ScramSha1 => ScramCredentials::parse(ScramHash::Sha1, &self.value).map(Some),
-            Scheme::ScramSha256 => ScramCredentials::parse(ScramHash::Sha256, &self.value).map(Some),
+            Scheme::ScramSha256 => {
+                ScramCredentials::parse(ScramHash::Sha256, &self.value).map(Some)
+            }
             _ => Ok(None),
         }
     }
@@ -519,7 +532,8 @@ fn parse_pbkdf2(value: &str) -> Result<(&str, u32, Vec<u8>)> {
 
 fn pbkdf2_sha1(password: &[u8], salt: &[u8], rounds: u32) -> [u8; 20] {
     let mut out = [0u8; 20];
-    pbkdf2::pbkdf2::<hmac::Hmac<Sha1>>(password, salt, rounds, &mut out).expect("HMAC takes any key");
+    pbkdf2::pbkdf2::<hmac::Hmac<Sha1>>(password, salt, rounds, &mut out)
+        .expect("HMAC takes any key");
     out
 }
 
@@ -529,7 +543,12 @@ fn pbkdf2_sha1(password: &[u8], salt: &[u8], rounds: u32) -> [u8; 20] {
 // The crypt(3) formats are deprecated by the crate for new passwords, but
 // generating them is what `doveadm pw -s MD5-CRYPT` etc. is asked for.
 #[allow(deprecated)]
-pub fn generate(scheme_spec: &str, password: &[u8], user: &str, rounds: Option<u32>) -> Result<String> {
+pub fn generate(
+    scheme_spec: &str,
+    password: &[u8],
+    user: &str,
+    rounds: Option<u32>,
+) -> Result<String> {
     let (scheme, enc) = parse_scheme_name(scheme_spec)?;
     let prefix = format!("{{{}}}", scheme_spec.to_ascii_uppercase());
     let encode = |raw: &[u8]| match enc.unwrap_or(scheme.default_encoding()) {
@@ -544,8 +563,9 @@ pub fn generate(scheme_spec: &str, password: &[u8], user: &str, rounds: Option<u
             Some(_) => encode(password),
         },
         Scheme::PlainTrunc => {
-            let text = std::str::from_utf8(password)
-                .map_err(|_| Error::Unsupported("PLAIN-TRUNC passwords must be UTF-8 text".into()))?;
+            let text = std::str::from_utf8(password).map_err(|_| {
+                Error::Unsupported("PLAIN-TRUNC passwords must be UTF-8 text".into())
+            })?;
             format!("{}-{}", password.len(), text)
         }
         Scheme::Crypt | Scheme::BlfCrypt => {
@@ -566,7 +586,9 @@ pub fn generate(scheme_spec: &str, password: &[u8], user: &str, rounds: Option<u
             )
             .map_err(crypt_err)?
         }
-        Scheme::DesCrypt => pwhash::unix_crypt::hash_with(&random_salt(2), password).map_err(crypt_err)?,
+        Scheme::DesCrypt => {
+            pwhash::unix_crypt::hash_with(&random_salt(2), password).map_err(crypt_err)?
+        }
         Scheme::Md5Crypt | Scheme::Md5 => pwhash::md5_crypt::hash_with(
             pwhash::HashSetup {
                 salt: Some(&random_salt(8)),
@@ -592,10 +614,17 @@ pub fn generate(scheme_spec: &str, password: &[u8], user: &str, rounds: Option<u
         Scheme::Pbkdf2 => {
             let rounds = rounds.unwrap_or(5000).max(1);
             let salt = random_salt(16);
-            format!("$1${salt}${rounds}${}", hex_encode(&pbkdf2_sha1(password, salt.as_bytes(), rounds)))
+            format!(
+                "$1${salt}${rounds}${}",
+                hex_encode(&pbkdf2_sha1(password, salt.as_bytes(), rounds))
+            )
         }
         Scheme::ScramSha1 | Scheme::ScramSha256 => {
-            let hash = if scheme == Scheme::ScramSha1 { ScramHash::Sha1 } else { ScramHash::Sha256 };
+            let hash = if scheme == Scheme::ScramSha1 {
+                ScramHash::Sha1
+            } else {
+                ScramHash::Sha256
+            };
             let iterations = rounds.unwrap_or(SCRAM_DEFAULT_ITERATIONS).max(1);
             ScramCredentials::derive(hash, password, &random_bytes(16), iterations).encode()
         }

@@ -1,7 +1,8 @@
 //! Random salts and nonces from the operating system.
 
 /// The salt alphabet of Dovecot's text-salted schemes (crypt's `./0-9A-Za-z`).
-pub const SALT_CHARS: &[u8; 64] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+pub const SALT_CHARS: &[u8; 64] =
+    b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// `n` random bytes.
 pub fn random_bytes(n: usize) -> Vec<u8> {
@@ -37,7 +38,7 @@ pub fn hex_encode(bytes: &[u8]) -> String {
 
 /// Decodes hex (either case); `None` if malformed.
 pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     let digit = |c: u8| match c {

@@ -44,12 +44,14 @@ impl ScramHash {
     pub fn hmac(self, key: &[u8], data: &[u8]) -> Vec<u8> {
         match self {
             ScramHash::Sha1 => {
-                let mut m = <hmac::Hmac<Sha1> as KeyInit>::new_from_slice(key).expect("HMAC takes any key");
+                let mut m =
+                    <hmac::Hmac<Sha1> as KeyInit>::new_from_slice(key).expect("HMAC takes any key");
                 m.update(data);
                 m.finalize().into_bytes().to_vec()
             }
             ScramHash::Sha256 => {
-                let mut m = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key");
+                let mut m = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key)
+                    .expect("HMAC takes any key");
                 m.update(data);
                 m.finalize().into_bytes().to_vec()
             }
@@ -101,7 +103,12 @@ impl std::fmt::Debug for ScramCredentials {
 
 impl ScramCredentials {
     /// Derives the credentials from a plaintext password.
-    pub fn derive(hash: ScramHash, password: &[u8], salt: &[u8], iterations: u32) -> ScramCredentials {
+    pub fn derive(
+        hash: ScramHash,
+        password: &[u8],
+        salt: &[u8],
+        iterations: u32,
+    ) -> ScramCredentials {
         let salted = hash.salted_password(password, salt, iterations);
         let client_key = hash.hmac(&salted, b"Client Key");
         ScramCredentials {

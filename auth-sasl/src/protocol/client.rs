@@ -109,24 +109,31 @@ impl AuthClient {
         for line in self.lines.push(data) {
             let line = match line {
                 Line::Complete(l) => l,
-                Line::TooLong(_) => return Err(Error::LineTooLong { limit: CLIENT_MAX_LINE }),
+                Line::TooLong(_) => {
+                    return Err(Error::LineTooLong {
+                        limit: CLIENT_MAX_LINE,
+                    })
+                }
             };
             let f = split_tabescaped(&line);
             let text = |i: usize| f.get(i).map(|v| String::from_utf8_lossy(v).into_owned());
             let id = || -> Result<u32> {
-                text(1)
-                    .and_then(|s| s.parse().ok())
-                    .ok_or_else(|| Error::UnexpectedReply(String::from_utf8_lossy(&line).into_owned()))
+                text(1).and_then(|s| s.parse().ok()).ok_or_else(|| {
+                    Error::UnexpectedReply(String::from_utf8_lossy(&line).into_owned())
+                })
             };
             match f[0].as_slice() {
-                b"VERSION" => {
-                    if text(1).as_deref() != Some("1") {
-                        return Err(Error::UnexpectedReply("server protocol major version is not 1".into()));
-                    }
+                b"VERSION" if text(1).as_deref() != Some("1") => {
+                    return Err(Error::UnexpectedReply(
+                        "server protocol major version is not 1".into(),
+                    ));
                 }
                 b"MECH" => {
                     let name = text(1).unwrap_or_default();
-                    let flags = f[2.min(f.len())..].iter().map(|x| String::from_utf8_lossy(x).into_owned()).collect();
+                    let flags = f[2.min(f.len())..]
+                        .iter()
+                        .map(|x| String::from_utf8_lossy(x).into_owned())
+                        .collect();
                     self.handshake.mechanisms.push((name, flags));
                 }
                 b"SPID" => self.handshake.server_pid = text(1).and_then(|s| s.parse().ok()),
@@ -159,7 +166,12 @@ impl AuthClient {
     /// An `AUTH` line: returns the new request id and the line. `params` are
     /// `key=value` or bare words (`service=imap`, `rip=…`, `secured`);
     /// `initial` is the initial response, if any.
-    pub fn auth_line(&mut self, mechanism: &str, params: &[String], initial: Option<&[u8]>) -> (u32, String) {
+    pub fn auth_line(
+        &mut self,
+        mechanism: &str,
+        params: &[String],
+        initial: Option<&[u8]>,
+    ) -> (u32, String) {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1).max(1);
         let mut line = format!("AUTH\t{id}\t{mechanism}");
@@ -203,7 +215,8 @@ pub struct UnixAuthClient {
 impl UnixAuthClient {
     /// Connects and completes the handshake.
     pub fn connect(path: &Path) -> Result<UnixAuthClient> {
-        let stream = UnixStream::connect(path).map_err(|e| Error::io(format!("connect {}", path.display()), e))?;
+        let stream = UnixStream::connect(path)
+            .map_err(|e| Error::io(format!("connect {}", path.display()), e))?;
         stream
             .set_read_timeout(Some(Duration::from_secs(60)))
             .map_err(|e| Error::io("set timeout", e))?;
@@ -216,7 +229,8 @@ impl UnixAuthClient {
         c.write(&hello)?;
         while !c.client.is_ready() {
             let events = c.read_events()?;
-            c.queued.extend(events.into_iter().filter(|e| *e != ClientEvent::Ready));
+            c.queued
+                .extend(events.into_iter().filter(|e| *e != ClientEvent::Ready));
         }
         Ok(c)
     }
@@ -227,14 +241,21 @@ impl UnixAuthClient {
     }
 
     fn write(&mut self, s: &str) -> Result<()> {
-        self.stream.write_all(s.as_bytes()).map_err(|e| Error::io("write to auth socket", e))
+        self.stream
+            .write_all(s.as_bytes())
+            .map_err(|e| Error::io("write to auth socket", e))
     }
 
     fn read_events(&mut self) -> Result<Vec<ClientEvent>> {
         let mut buf = [0u8; 8192];
-        let n = self.stream.read(&mut buf).map_err(|e| Error::io("read from auth socket", e))?;
+        let n = self
+            .stream
+            .read(&mut buf)
+            .map_err(|e| Error::io("read from auth socket", e))?;
         if n == 0 {
-            return Err(Error::UnexpectedReply("auth server closed the connection".into()));
+            return Err(Error::UnexpectedReply(
+                "auth server closed the connection".into(),
+            ));
         }
         self.client.feed(&buf[..n])
     }
@@ -251,7 +272,12 @@ impl UnixAuthClient {
 
     /// Authenticates with `mechanism`. `params` as in [`AuthClient::auth_line`]
     /// (must include `service=`).
-    pub fn authenticate(&mut self, mechanism: &str, creds: ClientCredentials, params: &[String]) -> Result<AuthOutcome> {
+    pub fn authenticate(
+        &mut self,
+        mechanism: &str,
+        creds: ClientCredentials,
+        params: &[String],
+    ) -> Result<AuthOutcome> {
         let mut mech = client_mechanism(mechanism, creds)
             .ok_or_else(|| Error::Sasl(format!("unsupported mechanism {mechanism}")))?;
         let initial = if mech.has_initial_response() {
@@ -263,7 +289,9 @@ impl UnixAuthClient {
         if !params.iter().any(|p| p == "final-resp-ok") {
             params.push("final-resp-ok".into());
         }
-        let (id, line) = self.client.auth_line(mechanism, &params, initial.as_deref());
+        let (id, line) = self
+            .client
+            .auth_line(mechanism, &params, initial.as_deref());
         self.write(&line)?;
         loop {
             match self.next_event()? {
@@ -273,7 +301,9 @@ impl UnixAuthClient {
                 }
                 ClientEvent::Ok { id: i, fields } if i == id => {
                     let final_data = match fields.get("resp") {
-                        Some(r) => Some(B64.decode(r).map_err(|_| Error::UnexpectedReply("OK resp= is not base64".into()))?),
+                        Some(r) => Some(B64.decode(r).map_err(|_| {
+                            Error::UnexpectedReply("OK resp= is not base64".into())
+                        })?),
                         None => None,
                     };
                     mech.finish(final_data.as_deref())?;

@@ -53,12 +53,15 @@ impl RequestParams {
                 Some(v) => v
                     .parse()
                     .map(Some)
-                    .map_err(|_| Error::protocol(offset, format!("invalid {key}")))
+                    .map_err(|_| Error::protocol(offset, format!("invalid {key}"))),
             }
         };
         let port = |v: Option<&str>| -> Result<Option<u16>> {
-            v.map(|v| v.parse().map_err(|_| Error::protocol(offset, format!("invalid {key}"))))
-                .transpose()
+            v.map(|v| {
+                v.parse()
+                    .map_err(|_| Error::protocol(offset, format!("invalid {key}")))
+            })
+            .transpose()
         };
         match key {
             "service" => self.service = value.map(str::to_string),
@@ -126,9 +129,12 @@ fn field_offsets(fields: &[Vec<u8>]) -> Vec<usize> {
 }
 
 fn number(fields: &[Vec<u8>], offsets: &[usize], i: usize, what: &str) -> Result<u32> {
-    let f = fields
-        .get(i)
-        .ok_or_else(|| Error::protocol(offsets.last().copied().unwrap_or(0), format!("missing {what}")))?;
+    let f = fields.get(i).ok_or_else(|| {
+        Error::protocol(
+            offsets.last().copied().unwrap_or(0),
+            format!("missing {what}"),
+        )
+    })?;
     std::str::from_utf8(f)
         .ok()
         .and_then(|s| s.parse().ok())
@@ -139,7 +145,11 @@ fn number(fields: &[Vec<u8>], offsets: &[usize], i: usize, what: &str) -> Result
 pub fn request_id(line: &[u8]) -> Option<u32> {
     let mut parts = line.split(|&b| b == b'\t');
     parts.next()?;
-    std::str::from_utf8(parts.next()?).ok()?.parse().ok().filter(|&id| id != 0)
+    std::str::from_utf8(parts.next()?)
+        .ok()?
+        .parse()
+        .ok()
+        .filter(|&id| id != 0)
 }
 
 /// Parses an auth-client command line.
@@ -161,7 +171,12 @@ pub fn parse_client_command(line: &[u8]) -> Result<ClientCommand> {
                 .get(2)
                 .and_then(|m| std::str::from_utf8(m).ok())
                 .filter(|m| !m.is_empty())
-                .ok_or_else(|| Error::protocol(offsets.get(2).copied().unwrap_or(line.len()), "missing mechanism"))?
+                .ok_or_else(|| {
+                    Error::protocol(
+                        offsets.get(2).copied().unwrap_or(line.len()),
+                        "missing mechanism",
+                    )
+                })?
                 .to_string();
             let mut params = RequestParams::default();
             for (i, f) in fields.iter().enumerate().skip(3) {
@@ -174,7 +189,11 @@ pub fn parse_client_command(line: &[u8]) -> Result<ClientCommand> {
                     params.apply(f, offsets[i])?;
                 }
             }
-            Ok(ClientCommand::Auth { id, mechanism, params })
+            Ok(ClientCommand::Auth {
+                id,
+                mechanism,
+                params,
+            })
         }
         b"CONT" => Ok(ClientCommand::Cont {
             id: number(&fields, &offsets, 1, "request id")?,
@@ -188,7 +207,10 @@ pub fn parse_client_command(line: &[u8]) -> Result<ClientCommand> {
         }),
         other => Err(Error::protocol(
             0,
-            format!("unknown command {:?}", String::from_utf8_lossy(&other[..other.len().min(32)])),
+            format!(
+                "unknown command {:?}",
+                String::from_utf8_lossy(&other[..other.len().min(32)])
+            ),
         )),
     }
 }
@@ -258,7 +280,12 @@ pub fn parse_master_command(line: &[u8]) -> Result<MasterCommand> {
             .and_then(|f| std::str::from_utf8(f).ok())
             .filter(|s| !s.is_empty())
             .map(str::to_string)
-            .ok_or_else(|| Error::protocol(offsets.get(i).copied().unwrap_or(line.len()), format!("missing {what}")))
+            .ok_or_else(|| {
+                Error::protocol(
+                    offsets.get(i).copied().unwrap_or(line.len()),
+                    format!("missing {what}"),
+                )
+            })
     };
     let params = |from: usize| -> Result<RequestParams> {
         let mut p = RequestParams::default();
@@ -304,7 +331,10 @@ pub fn parse_master_command(line: &[u8]) -> Result<MasterCommand> {
         }),
         other => Err(Error::protocol(
             0,
-            format!("unknown command {:?}", String::from_utf8_lossy(&other[..other.len().min(32)])),
+            format!(
+                "unknown command {:?}",
+                String::from_utf8_lossy(&other[..other.len().min(32)])
+            ),
         )),
     }
 }
@@ -319,7 +349,14 @@ mod tests {
             b"AUTH\t1\tPLAIN\tservice=smtp\tnologin\tlip=127.0.0.1\trip=127.0.0.2\tsecured\tresp=AGEAYg==",
         )
         .unwrap();
-        let ClientCommand::Auth { id, mechanism, params } = cmd else { panic!() };
+        let ClientCommand::Auth {
+            id,
+            mechanism,
+            params,
+        } = cmd
+        else {
+            panic!()
+        };
         assert_eq!((id, mechanism.as_str()), (1, "PLAIN"));
         assert_eq!(params.service.as_deref(), Some("smtp"));
         assert!(params.secured);

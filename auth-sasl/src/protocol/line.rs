@@ -44,7 +44,8 @@ impl LineBuffer {
                         continue;
                     }
                     if self.buf.len() + head.len() > self.limit {
-                        self.buf.extend_from_slice(&head[..head.len().min(TOO_LONG_PREFIX)]);
+                        self.buf
+                            .extend_from_slice(&head[..head.len().min(TOO_LONG_PREFIX)]);
                         self.buf.truncate(TOO_LONG_PREFIX);
                         out.push(Line::TooLong(std::mem::take(&mut self.buf)));
                         continue;
@@ -59,7 +60,9 @@ impl LineBuffer {
                 None => {
                     if !self.skipping {
                         if self.buf.len() + data.len() > self.limit {
-                            let take = TOO_LONG_PREFIX.saturating_sub(self.buf.len()).min(data.len());
+                            let take = TOO_LONG_PREFIX
+                                .saturating_sub(self.buf.len())
+                                .min(data.len());
                             self.buf.extend_from_slice(&data[..take]);
                             self.buf.truncate(TOO_LONG_PREFIX);
                             out.push(Line::TooLong(std::mem::take(&mut self.buf)));
@@ -84,10 +87,19 @@ mod tests {
     fn splits_and_limits() {
         let mut b = LineBuffer::new(10);
         assert_eq!(b.push(b"ab"), vec![]);
-        assert_eq!(b.push(b"c\nd\r\n"), vec![Line::Complete(b"abc".to_vec()), Line::Complete(b"d".to_vec())]);
+        assert_eq!(
+            b.push(b"c\nd\r\n"),
+            vec![
+                Line::Complete(b"abc".to_vec()),
+                Line::Complete(b"d".to_vec())
+            ]
+        );
         let out = b.push(b"0123456789abc");
         assert!(matches!(&out[..], [Line::TooLong(_)]));
         assert_eq!(b.push(b"more\nok\n"), vec![Line::Complete(b"ok".to_vec())]);
-        assert!(matches!(&b.push(b"0123456789abc\nx\n")[..], [Line::TooLong(_), Line::Complete(_)]));
+        assert!(matches!(
+            &b.push(b"0123456789abc\nx\n")[..],
+            [Line::TooLong(_), Line::Complete(_)]
+        ));
     }
 }

@@ -88,7 +88,11 @@ pub fn parse_master_reply(line: &[u8]) -> Result<MasterReply> {
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| Error::UnexpectedReply(String::from_utf8_lossy(line).into_owned()))
     };
-    let text = |i: usize| f.get(i).map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default();
+    let text = |i: usize| {
+        f.get(i)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .unwrap_or_default()
+    };
     let rest = |i: usize| &f[i.min(f.len())..];
     Ok(match f[0].as_slice() {
         b"USER" => MasterReply::User {
@@ -105,7 +109,10 @@ pub fn parse_master_reply(line: &[u8]) -> Result<MasterReply> {
             id: id()?,
             fields: fields_from(rest(2)),
         },
-        b"LIST" => MasterReply::ListUser { id: id()?, user: text(2) },
+        b"LIST" => MasterReply::ListUser {
+            id: id()?,
+            user: text(2),
+        },
         b"DONE" => MasterReply::ListDone {
             id: id()?,
             failed: text(2) == "fail",
@@ -144,11 +151,14 @@ pub struct UnixMasterClient {
 impl UnixMasterClient {
     /// Connects and sends `VERSION`.
     pub fn connect(path: &Path) -> Result<UnixMasterClient> {
-        let stream = UnixStream::connect(path).map_err(|e| Error::io(format!("connect {}", path.display()), e))?;
+        let stream = UnixStream::connect(path)
+            .map_err(|e| Error::io(format!("connect {}", path.display()), e))?;
         stream
             .set_read_timeout(Some(Duration::from_secs(60)))
             .map_err(|e| Error::io("set timeout", e))?;
-        let mut writer = stream.try_clone().map_err(|e| Error::io("clone socket", e))?;
+        let mut writer = stream
+            .try_clone()
+            .map_err(|e| Error::io("clone socket", e))?;
         writer
             .write_all(b"VERSION\t1\t1\n")
             .map_err(|e| Error::io("write to auth socket", e))?;
@@ -176,13 +186,17 @@ impl UnixMasterClient {
                 .read_until(b'\n', &mut line)
                 .map_err(|e| Error::io("read from auth socket", e))?;
             if n == 0 {
-                return Err(Error::UnexpectedReply("auth server closed the connection".into()));
+                return Err(Error::UnexpectedReply(
+                    "auth server closed the connection".into(),
+                ));
             }
             if line.last() == Some(&b'\n') {
                 line.pop();
             }
             if line.starts_with(b"CUID\t") {
-                return Err(Error::UnexpectedReply("this is an auth-client socket, not auth-master/userdb".into()));
+                return Err(Error::UnexpectedReply(
+                    "this is an auth-client socket, not auth-master/userdb".into(),
+                ));
             }
             match parse_master_reply(&line)? {
                 MasterReply::Other => continue,
@@ -195,7 +209,11 @@ impl UnixMasterClient {
     pub fn user(&mut self, user: &str, params: &[String]) -> Result<Option<(String, Fields)>> {
         let id = self.send("USER", Some(user), params)?;
         match self.reply()? {
-            MasterReply::User { id: i, user, fields } if i == id => Ok(Some((user, fields))),
+            MasterReply::User {
+                id: i,
+                user,
+                fields,
+            } if i == id => Ok(Some((user, fields))),
             MasterReply::NotFound { id: i } if i == id => Ok(None),
             MasterReply::Fail { fields, .. } => Err(Error::UnexpectedReply(format!(
                 "USER failed: {}",
@@ -239,7 +257,12 @@ impl UnixMasterClient {
     }
 
     /// Sends any request and returns the first reply (for `REQUEST`, `CACHE-FLUSH`).
-    pub fn raw(&mut self, command: &str, arg: Option<&str>, params: &[String]) -> Result<MasterReply> {
+    pub fn raw(
+        &mut self,
+        command: &str,
+        arg: Option<&str>,
+        params: &[String],
+    ) -> Result<MasterReply> {
         self.send(command, arg, params)?;
         self.reply()
     }

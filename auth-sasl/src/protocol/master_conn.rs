@@ -79,7 +79,9 @@ impl MasterConnection {
             match line {
                 Line::Complete(l) => self.line(&l, server, &mut out),
                 Line::TooLong(prefix) => match request_id(&prefix).filter(|_| self.got_version) {
-                    Some(id) => out.push(MasterAction::Send(format!("FAIL\t{id}\treason=Line too long\n"))),
+                    Some(id) => out.push(MasterAction::Send(format!(
+                        "FAIL\t{id}\treason=Line too long\n"
+                    ))),
                     None => {
                         self.closed = true;
                         out.push(MasterAction::Disconnect("line too long".into()));
@@ -98,7 +100,9 @@ impl MasterConnection {
             Ok(c) => c,
             Err(e) => {
                 match request_id(line).filter(|_| self.got_version) {
-                    Some(id) => out.push(MasterAction::Send(format!("FAIL\t{id}\treason=Invalid request\n"))),
+                    Some(id) => out.push(MasterAction::Send(format!(
+                        "FAIL\t{id}\treason=Invalid request\n"
+                    ))),
                     None => {
                         self.closed = true;
                         out.push(MasterAction::Disconnect(format!("malformed line: {e}")));
@@ -126,9 +130,14 @@ impl MasterConnection {
                     return send(out, format!("FAIL\t{id}\treason=Missing service\n"));
                 }
                 match server.user_lookup(&lookup_request(&user, &params)) {
-                    Ok(Some((user, fields))) => send(out, user_line("USER", id, &user, &fields, false)),
+                    Ok(Some((user, fields))) => {
+                        send(out, user_line("USER", id, &user, &fields, false))
+                    }
                     Ok(None) => send(out, format!("NOTFOUND\t{id}\n")),
-                    Err(_) => send(out, format!("FAIL\t{id}\treason=Temporary lookup failure\n")),
+                    Err(_) => send(
+                        out,
+                        format!("FAIL\t{id}\treason=Temporary lookup failure\n"),
+                    ),
                 }
             }
             MasterCommand::Pass { id, user, params } => {
@@ -136,24 +145,31 @@ impl MasterConnection {
                     return send(out, format!("FAIL\t{id}\treason=Missing service\n"));
                 }
                 match server.pass_lookup(&lookup_request(&user, &params)) {
-                    Ok(Some((user, fields))) => send(out, user_line("PASS", id, &user, &fields, true)),
+                    Ok(Some((user, fields))) => {
+                        send(out, user_line("PASS", id, &user, &fields, true))
+                    }
                     Ok(None) => send(out, format!("NOTFOUND\t{id}\n")),
-                    Err(_) => send(out, format!("FAIL\t{id}\treason=Temporary lookup failure\n")),
+                    Err(_) => send(
+                        out,
+                        format!("FAIL\t{id}\treason=Temporary lookup failure\n"),
+                    ),
                 }
             }
-            MasterCommand::List { id, params } => match server.list_users(params.user_mask.as_deref()) {
-                Ok(users) => {
-                    let mut text = String::new();
-                    for u in users {
-                        text.push_str(&format!("LIST\t{id}\t"));
-                        tab_escape_into(&mut text, &u);
-                        text.push('\n');
+            MasterCommand::List { id, params } => {
+                match server.list_users(params.user_mask.as_deref()) {
+                    Ok(users) => {
+                        let mut text = String::new();
+                        for u in users {
+                            text.push_str(&format!("LIST\t{id}\t"));
+                            tab_escape_into(&mut text, &u);
+                            text.push('\n');
+                        }
+                        text.push_str(&format!("DONE\t{id}\t\n"));
+                        send(out, text);
                     }
-                    text.push_str(&format!("DONE\t{id}\t\n"));
-                    send(out, text);
+                    Err(_) => send(out, format!("DONE\t{id}\tfail\n")),
                 }
-                Err(_) => send(out, format!("DONE\t{id}\tfail\n")),
-            },
+            }
             MasterCommand::Request {
                 id,
                 client_pid,
@@ -161,7 +177,10 @@ impl MasterConnection {
                 cookie,
             } => {
                 if self.userdb_only {
-                    return send(out, format!("FAIL\t{id}\treason=REQUEST is not allowed on this socket\n"));
+                    return send(
+                        out,
+                        format!("FAIL\t{id}\treason=REQUEST is not allowed on this socket\n"),
+                    );
                 }
                 let Some(login) = server.take_login(client_pid, auth_id, &cookie) else {
                     return send(out, format!("FAIL\t{id}\n"));

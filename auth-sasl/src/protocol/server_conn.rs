@@ -99,7 +99,12 @@ impl BackendJob {
                 authcid,
                 authzid,
                 password,
-            } => BackendReply::Verdict(server.verify_plain(&request, &authcid, authzid.as_deref(), &password)),
+            } => BackendReply::Verdict(server.verify_plain(
+                &request,
+                &authcid,
+                authzid.as_deref(),
+                &password,
+            )),
             BackendJob::Credentials {
                 request,
                 authcid,
@@ -108,10 +113,16 @@ impl BackendJob {
                 let (stored, verdict) = server.credentials(&request, &authcid, authzid.as_deref());
                 BackendReply::Credentials(stored, verdict)
             }
-            BackendJob::Token { request, user, token } => BackendReply::Verdict(server.verify_token(&request, &user, &token)),
-            BackendJob::Resolve { request, user, authzid } => {
-                BackendReply::Verdict(server.resolve(&request, &user, authzid.as_deref()))
-            }
+            BackendJob::Token {
+                request,
+                user,
+                token,
+            } => BackendReply::Verdict(server.verify_token(&request, &user, &token)),
+            BackendJob::Resolve {
+                request,
+                user,
+                authzid,
+            } => BackendReply::Verdict(server.resolve(&request, &user, authzid.as_deref())),
         }
     }
 
@@ -217,7 +228,11 @@ fn mech_flags(name: &str) -> &'static [&'static str] {
 
 impl ClientConnection {
     /// A new connection offering `mechanisms`; returns it and the handshake to send.
-    pub fn new(info: ConnectionInfo, mechanisms: &[String], options: ServerOptions) -> (ClientConnection, String) {
+    pub fn new(
+        info: ConnectionInfo,
+        mechanisms: &[String],
+        options: ServerOptions,
+    ) -> (ClientConnection, String) {
         let mut hello = String::from("VERSION\t1\t2\n");
         let mechanisms: Vec<String> = mechanisms
             .iter()
@@ -275,7 +290,9 @@ impl ClientConnection {
                     // Dovecot disconnects; failing only that request keeps
                     // the connection's other requests going.
                     match request_id(&prefix) {
-                        Some(id) if prefix.starts_with(b"AUTH\t") || prefix.starts_with(b"CONT\t") => {
+                        Some(id)
+                            if prefix.starts_with(b"AUTH\t") || prefix.starts_with(b"CONT\t") =>
+                        {
                             let rip = self.pending.remove(&id).and_then(|p| p.params.remote_ip);
                             out.push(self.failure(id, rip, AuthFailure::protocol("Line too long")));
                         }
@@ -296,10 +313,16 @@ impl ClientConnection {
         let cmd = match parse_client_command(line) {
             Ok(c) => c,
             Err(e) => {
-                match request_id(line).filter(|_| line.starts_with(b"AUTH\t") || line.starts_with(b"CONT\t")) {
+                match request_id(line)
+                    .filter(|_| line.starts_with(b"AUTH\t") || line.starts_with(b"CONT\t"))
+                {
                     Some(id) if self.client_pid.is_some() => {
                         let rip = self.pending.remove(&id).and_then(|p| p.params.remote_ip);
-                        out.push(self.failure(id, rip, AuthFailure::protocol(&format!("Invalid request: {e}"))));
+                        out.push(self.failure(
+                            id,
+                            rip,
+                            AuthFailure::protocol(&format!("Invalid request: {e}")),
+                        ));
                     }
                     _ => self.disconnect(&format!("malformed line: {e}"), out),
                 }
@@ -321,8 +344,14 @@ impl ClientConnection {
                     self.client_pid = Some(pid);
                 }
             }
-            _ if self.client_pid.is_none() => self.disconnect("request before VERSION and CPID", out),
-            ClientCommand::Auth { id, mechanism, params } => self.auth(id, &mechanism, params, now, out),
+            _ if self.client_pid.is_none() => {
+                self.disconnect("request before VERSION and CPID", out)
+            }
+            ClientCommand::Auth {
+                id,
+                mechanism,
+                params,
+            } => self.auth(id, &mechanism, params, now, out),
             ClientCommand::Cont { id, data } => self.cont(id, &data, out),
             ClientCommand::Cancel { id } => {
                 self.pending.remove(&id);
@@ -340,7 +369,14 @@ impl ClientConnection {
         }
     }
 
-    fn auth(&mut self, id: u32, mechanism: &str, params: RequestParams, now: Instant, out: &mut Vec<Action>) {
+    fn auth(
+        &mut self,
+        id: u32,
+        mechanism: &str,
+        params: RequestParams,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) {
         let rip = params.remote_ip;
         if self.pending.contains_key(&id) {
             self.pending.remove(&id);
@@ -362,7 +398,11 @@ impl ClientConnection {
             None
         };
         let Some(mech) = mech else {
-            out.push(self.failure(id, rip, AuthFailure::protocol("Unsupported authentication mechanism")));
+            out.push(self.failure(
+                id,
+                rip,
+                AuthFailure::protocol("Unsupported authentication mechanism"),
+            ));
             return;
         };
         let initial = match params.initial_response.as_deref() {
@@ -401,7 +441,11 @@ impl ClientConnection {
 
     fn cont(&mut self, id: u32, data: &str, out: &mut Vec<Action>) {
         let Some(pending) = self.pending.get_mut(&id) else {
-            out.push(self.failure(id, None, AuthFailure::protocol("Authentication request timed out")));
+            out.push(self.failure(
+                id,
+                None,
+                AuthFailure::protocol("Authentication request timed out"),
+            ));
             return;
         };
         match std::mem::replace(&mut pending.waiting, Waiting::Backend) {
@@ -441,7 +485,9 @@ impl ClientConnection {
     }
 
     fn handle_step(&mut self, id: u32, step: Result<ServerStep, MechError>, out: &mut Vec<Action>) {
-        let Some(pending) = self.pending.get_mut(&id) else { return };
+        let Some(pending) = self.pending.get_mut(&id) else {
+            return;
+        };
         let mut request = Self::lookup_request(&pending.params);
         let no_penalty = pending.params.no_penalty;
         let job = match step {
@@ -461,9 +507,14 @@ impl ClientConnection {
             }
             Ok(ServerStep::Success { final_data, .. }) => {
                 let p = self.pending.remove(&id).expect("present");
-                let verdict = p.verdict.clone().unwrap_or(AuthVerdict::Fail(AuthFailure::credentials(None)));
+                let verdict = p
+                    .verdict
+                    .clone()
+                    .unwrap_or(AuthVerdict::Fail(AuthFailure::credentials(None)));
                 match final_data {
-                    Some(data) if !p.params.final_resp_ok && matches!(verdict, AuthVerdict::Ok { .. }) => {
+                    Some(data)
+                        if !p.params.final_resp_ok && matches!(verdict, AuthVerdict::Ok { .. }) =>
+                    {
                         out.push(Action::Send(format!("CONT\t{id}\t{}\n", B64.encode(data))));
                         let mut p = p;
                         p.waiting = Waiting::FinalAck(verdict);
@@ -496,7 +547,11 @@ impl ClientConnection {
             }
             Ok(ServerStep::VerifyToken { user, token }) => {
                 request.user = user.clone();
-                BackendJob::Token { request, user, token }
+                BackendJob::Token {
+                    request,
+                    user,
+                    token,
+                }
             }
             Ok(ServerStep::External { authzid }) => {
                 let cert_user = pending
@@ -514,7 +569,11 @@ impl ClientConnection {
                     return;
                 };
                 request.user = user.clone();
-                BackendJob::Resolve { request, user, authzid }
+                BackendJob::Resolve {
+                    request,
+                    user,
+                    authzid,
+                }
             }
             Ok(ServerStep::Anonymous { .. }) => {
                 // The anonymous user logs in without a passdb lookup.
@@ -530,7 +589,11 @@ impl ClientConnection {
             }
         };
         pending.waiting = Waiting::Backend;
-        out.push(Action::Backend { id, no_penalty, job });
+        out.push(Action::Backend {
+            id,
+            no_penalty,
+            job,
+        });
     }
 
     /// Feeds the result of a [`BackendJob`] for request `id`.
@@ -547,7 +610,10 @@ impl ClientConnection {
                     let mut p = p;
                     if let Some(challenge) = p.mech.token_rejected() {
                         p.waiting = Waiting::Client;
-                        out.push(Action::Send(format!("CONT\t{id}\t{}\n", B64.encode(challenge))));
+                        out.push(Action::Send(format!(
+                            "CONT\t{id}\t{}\n",
+                            B64.encode(challenge)
+                        )));
                         self.pending.insert(id, p);
                         return out;
                     }
@@ -571,7 +637,10 @@ impl ClientConnection {
         let old: Vec<u32> = self
             .pending
             .iter()
-            .filter(|(_, p)| !matches!(p.waiting, Waiting::Backend) && now.saturating_duration_since(p.since) > timeout)
+            .filter(|(_, p)| {
+                !matches!(p.waiting, Waiting::Backend)
+                    && now.saturating_duration_since(p.since) > timeout
+            })
             .map(|(&id, _)| id)
             .collect();
         let mut out = Vec::new();
@@ -590,7 +659,13 @@ impl ClientConnection {
         out
     }
 
-    fn verdict(&self, id: u32, p: &Pending, verdict: AuthVerdict, final_data: Option<Vec<u8>>) -> Vec<Action> {
+    fn verdict(
+        &self,
+        id: u32,
+        p: &Pending,
+        verdict: AuthVerdict,
+        final_data: Option<Vec<u8>>,
+    ) -> Vec<Action> {
         let rip = p.params.remote_ip;
         match verdict {
             AuthVerdict::Ok { user, fields } => {
@@ -615,7 +690,10 @@ impl ClientConnection {
                         },
                     });
                 }
-                out.push(Action::SendSuccess { line, remote_ip: rip });
+                out.push(Action::SendSuccess {
+                    line,
+                    remote_ip: rip,
+                });
                 out
             }
             AuthVerdict::Fail(f) => vec![self.failure(id, rip, f)],

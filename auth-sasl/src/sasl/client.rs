@@ -74,8 +74,14 @@ pub fn client_mechanism(name: &str, creds: ClientCredentials) -> Option<Box<dyn 
         }
         "EXTERNAL" => Box::new(ExternalClient { creds }),
         "ANONYMOUS" => Box::new(AnonymousClient { creds }),
-        "OAUTHBEARER" => Box::new(OAuthClient { creds, xoauth2: false }),
-        "XOAUTH2" => Box::new(OAuthClient { creds, xoauth2: true }),
+        "OAUTHBEARER" => Box::new(OAuthClient {
+            creds,
+            xoauth2: false,
+        }),
+        "XOAUTH2" => Box::new(OAuthClient {
+            creds,
+            xoauth2: true,
+        }),
         _ => return None,
     })
 }
@@ -115,7 +121,9 @@ impl ClientMechanism for LoginClient {
         false
     }
     fn step(&mut self, challenge: Option<&[u8]>) -> Result<Vec<u8>> {
-        let Some(_) = challenge else { return Ok(Vec::new()) };
+        let Some(_) = challenge else {
+            return Ok(Vec::new());
+        };
         self.state += 1;
         match self.state {
             1 => Ok(self.creds.authcid.as_bytes().to_vec()),
@@ -137,7 +145,8 @@ impl ClientMechanism for CramMd5Client {
         false
     }
     fn step(&mut self, challenge: Option<&[u8]>) -> Result<Vec<u8>> {
-        let challenge = challenge.ok_or_else(|| Error::Sasl("CRAM-MD5 needs a challenge".into()))?;
+        let challenge =
+            challenge.ok_or_else(|| Error::Sasl("CRAM-MD5 needs a challenge".into()))?;
         let mac = HmacMd5State::from_key(self.creds.password.expose()).mac(challenge);
         Ok(format!("{} {}", self.creds.authcid, hex_encode(&mac)).into_bytes())
     }
@@ -269,11 +278,17 @@ impl ScramClient {
         }
         let without_proof = format!("c={},r={}", B64.encode(&cbind), nonce);
         let auth_message = format!("{},{},{}", self.client_first_bare, text, without_proof);
-        let salted = self.hash.salted_password(self.creds.password.expose(), &salt, iterations);
+        let salted = self
+            .hash
+            .salted_password(self.creds.password.expose(), &salt, iterations);
         let client_key = self.hash.hmac(&salted, b"Client Key");
         let stored_key = self.hash.hash(&client_key);
         let client_signature = self.hash.hmac(&stored_key, auth_message.as_bytes());
-        let proof: Vec<u8> = client_key.iter().zip(&client_signature).map(|(a, b)| a ^ b).collect();
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(&client_signature)
+            .map(|(a, b)| a ^ b)
+            .collect();
         let server_key = self.hash.hmac(&salted, b"Server Key");
         self.server_signature = Some(self.hash.hmac(&server_key, auth_message.as_bytes()));
         Ok(format!("{without_proof},p={}", B64.encode(proof)).into_bytes())
@@ -305,7 +320,11 @@ impl ClientMechanism for ScramClient {
                     None => String::new(),
                 };
                 self.gs2_header = format!("{cb},{authzid},");
-                self.client_first_bare = format!("n={},r={}", encode_saslname(&self.creds.authcid), self.nonce);
+                self.client_first_bare = format!(
+                    "n={},r={}",
+                    encode_saslname(&self.creds.authcid),
+                    self.nonce
+                );
                 Ok(format!("{}{}", self.gs2_header, self.client_first_bare).into_bytes())
             }
             (1, Some(c)) => {
@@ -329,7 +348,8 @@ impl ClientMechanism for ScramClient {
             };
         };
         let data = final_data.ok_or_else(|| Error::Sasl("SCRAM: no server signature".into()))?;
-        let text = std::str::from_utf8(data).map_err(|_| Error::Sasl("SCRAM server-final is not UTF-8".into()))?;
+        let text = std::str::from_utf8(data)
+            .map_err(|_| Error::Sasl("SCRAM server-final is not UTF-8".into()))?;
         if let Some(e) = text.strip_prefix("e=") {
             return Err(Error::Sasl(format!("SCRAM server error: {e}")));
         }

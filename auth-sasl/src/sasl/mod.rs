@@ -163,10 +163,14 @@ pub fn server_mechanism(name: &str, options: &ServerOptions) -> Option<Box<dyn S
         "CRAM-MD5" => Box::new(cram_md5::CramMd5Server::new(&options.hostname)),
         "SCRAM-SHA-1" => Box::new(ScramServer::new(ScramHash::Sha1, None)),
         "SCRAM-SHA-256" => Box::new(ScramServer::new(ScramHash::Sha256, None)),
-        "SCRAM-SHA-1-PLUS" => Box::new(ScramServer::new(ScramHash::Sha1, Some(options.channel_binding.clone()?))),
-        "SCRAM-SHA-256-PLUS" => {
-            Box::new(ScramServer::new(ScramHash::Sha256, Some(options.channel_binding.clone()?)))
-        }
+        "SCRAM-SHA-1-PLUS" => Box::new(ScramServer::new(
+            ScramHash::Sha1,
+            Some(options.channel_binding.clone()?),
+        )),
+        "SCRAM-SHA-256-PLUS" => Box::new(ScramServer::new(
+            ScramHash::Sha256,
+            Some(options.channel_binding.clone()?),
+        )),
         "EXTERNAL" => Box::new(simple::ExternalServer::default()),
         "ANONYMOUS" => Box::new(simple::AnonymousServer::default()),
         "OAUTHBEARER" => Box::new(oauth::OAuthBearerServer::default()),

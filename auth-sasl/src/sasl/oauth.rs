@@ -52,7 +52,9 @@ impl ServerMechanism for OAuthBearerServer {
                 let user = authzid
                     .strip_prefix(b"a=")
                     .ok_or(MechError::Malformed("missing a=user"))?;
-                let user = utf8(user, "user is not UTF-8")?.replace("=2C", ",").replace("=3D", "=");
+                let user = utf8(user, "user is not UTF-8")?
+                    .replace("=2C", ",")
+                    .replace("=3D", "=");
                 let token = bearer(&rest[second + 1..])?;
                 Ok(ServerStep::VerifyToken { user, token })
             }

@@ -28,7 +28,9 @@ impl ServerMechanism for PlainServer {
         };
         self.done = true;
         let mut parts = data.splitn(3, |&b| b == 0);
-        let (Some(authzid), Some(authcid), Some(password)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(authzid), Some(authcid), Some(password)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
             return Err(MechError::Malformed("invalid input"));
         };
         if password.contains(&0) {

@@ -20,7 +20,9 @@ pub struct ChannelBinding {
 
 impl std::fmt::Debug for ChannelBinding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChannelBinding").field("kind", &self.kind).finish_non_exhaustive()
+        f.debug_struct("ChannelBinding")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
     }
 }
 
@@ -94,9 +96,11 @@ impl ScramServer {
     }
 
     fn client_first(&mut self, data: &[u8]) -> Result<ServerStep, MechError> {
-        let text = std::str::from_utf8(data).map_err(|_| MechError::Malformed("client-first is not UTF-8"))?;
+        let text = std::str::from_utf8(data)
+            .map_err(|_| MechError::Malformed("client-first is not UTF-8"))?;
         let mut parts = text.splitn(3, ',');
-        let (Some(cb), Some(authzid), Some(bare)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(cb), Some(authzid), Some(bare)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(MechError::Malformed("invalid client-first message"));
         };
         match (cb, &self.binding) {
@@ -111,7 +115,8 @@ impl ScramServer {
         self.authzid = match authzid {
             "" => None,
             a => Some(decode_saslname(
-                a.strip_prefix("a=").ok_or(MechError::Malformed("invalid authzid"))?,
+                a.strip_prefix("a=")
+                    .ok_or(MechError::Malformed("invalid authzid"))?,
             )?),
         };
         self.gs2_header = format!("{cb},{authzid},");
@@ -142,7 +147,8 @@ impl ScramServer {
 
     fn client_final(&mut self, data: &[u8]) -> Result<ServerStep, MechError> {
         self.state = State::Done;
-        let text = std::str::from_utf8(data).map_err(|_| MechError::Malformed("client-final is not UTF-8"))?;
+        let text = std::str::from_utf8(data)
+            .map_err(|_| MechError::Malformed("client-final is not UTF-8"))?;
         let (without_proof, proof) = text
             .rsplit_once(",p=")
             .ok_or(MechError::Malformed("missing proof"))?;
@@ -159,21 +165,32 @@ impl ScramServer {
         if let Some(b) = &self.binding {
             expected_cbind.extend_from_slice(&b.data);
         }
-        let cbind = B64.decode(cbind).map_err(|_| MechError::Malformed("invalid c="))?;
+        let cbind = B64
+            .decode(cbind)
+            .map_err(|_| MechError::Malformed("invalid c="))?;
         if !bool::from(cbind.ct_eq(&expected_cbind)) {
             return Err(MechError::Malformed("channel binding data mismatch"));
         }
         if nonce != format!("{}{}", self.client_nonce, self.server_nonce) {
             return Err(MechError::Malformed("wrong nonce"));
         }
-        let proof = B64.decode(proof).map_err(|_| MechError::Malformed("invalid proof"))?;
+        let proof = B64
+            .decode(proof)
+            .map_err(|_| MechError::Malformed("invalid proof"))?;
         let creds = self.creds.take().ok_or(MechError::Failed)?;
         if proof.len() != creds.stored_key.len() {
             return Err(MechError::Malformed("invalid proof length"));
         }
-        let auth_message = format!("{},{},{}", self.client_first_bare, self.server_first, without_proof);
+        let auth_message = format!(
+            "{},{},{}",
+            self.client_first_bare, self.server_first, without_proof
+        );
         let client_signature = self.hash.hmac(&creds.stored_key, auth_message.as_bytes());
-        let client_key: Vec<u8> = proof.iter().zip(&client_signature).map(|(a, b)| a ^ b).collect();
+        let client_key: Vec<u8> = proof
+            .iter()
+            .zip(&client_signature)
+            .map(|(a, b)| a ^ b)
+            .collect();
         if !bool::from(self.hash.hash(&client_key).ct_eq(&creds.stored_key)) {
             return Err(MechError::Failed);
         }
@@ -198,7 +215,9 @@ impl ServerMechanism for ScramServer {
 
     fn step(&mut self, input: Option<&[u8]>) -> Result<ServerStep, MechError> {
         match (&self.state, input) {
-            (State::Start, None) | (State::Start, Some([])) => Ok(ServerStep::Challenge(Vec::new())),
+            (State::Start, None) | (State::Start, Some([])) => {
+                Ok(ServerStep::Challenge(Vec::new()))
+            }
             (State::Start, Some(data)) => self.client_first(data),
             (State::WaitFinal, Some(data)) => self.client_final(data),
             _ => {
@@ -217,7 +236,12 @@ impl ServerMechanism for ScramServer {
             Ok(Some(c)) if c.hash == self.hash => c,
             Ok(_) => {
                 let plain = stored.plaintext().ok_or(MechError::Failed)?;
-                ScramCredentials::derive(self.hash, &plain, &random_bytes(16), SCRAM_DEFAULT_ITERATIONS)
+                ScramCredentials::derive(
+                    self.hash,
+                    &plain,
+                    &random_bytes(16),
+                    SCRAM_DEFAULT_ITERATIONS,
+                )
             }
             Err(_) => return Err(MechError::Failed),
         };
@@ -230,6 +254,8 @@ impl ServerMechanism for ScramServer {
         );
         self.creds = Some(creds);
         self.state = State::WaitFinal;
-        Ok(ServerStep::Challenge(self.server_first.clone().into_bytes()))
+        Ok(ServerStep::Challenge(
+            self.server_first.clone().into_bytes(),
+        ))
     }
 }

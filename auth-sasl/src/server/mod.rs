@@ -16,7 +16,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::db::{ip_allowed, CachedPassDb, Fields, LookupRequest, PassDb, PassdbEntry, TokenValidator, UserDb};
+use crate::db::{
+    ip_allowed, CachedPassDb, Fields, LookupRequest, PassDb, PassdbEntry, TokenValidator, UserDb,
+};
 use crate::password::StoredPassword;
 use crate::sasl::split_master_user;
 use crate::Secret;
@@ -121,7 +123,9 @@ pub struct AuthServer {
 
 impl std::fmt::Debug for AuthServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthServer").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("AuthServer")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -186,7 +190,10 @@ impl AuthServer {
         }
     }
 
-    fn lookup_in(dbs: &[Arc<dyn PassDb>], request: &LookupRequest) -> Result<Option<PassdbEntry>, AuthFailure> {
+    fn lookup_in(
+        dbs: &[Arc<dyn PassDb>],
+        request: &LookupRequest,
+    ) -> Result<Option<PassdbEntry>, AuthFailure> {
         for db in dbs {
             match db.lookup(request) {
                 Ok(Some(e)) => return Ok(Some(e)),
@@ -198,7 +205,11 @@ impl AuthServer {
     }
 
     /// The passdb entry of the identity whose credentials are checked.
-    fn credential_entry(&self, ids: &Identities, base: &LookupRequest) -> Result<Option<PassdbEntry>, AuthFailure> {
+    fn credential_entry(
+        &self,
+        ids: &Identities,
+        base: &LookupRequest,
+    ) -> Result<Option<PassdbEntry>, AuthFailure> {
         let mut req = base.clone();
         req.user = ids.auth.clone();
         if ids.master {
@@ -274,11 +285,20 @@ impl AuthServer {
         if login != ids.login && !ids.master {
             fields.set("original_user", Some(&ids.login));
         }
-        AuthVerdict::Ok { user: login, fields }
+        AuthVerdict::Ok {
+            user: login,
+            fields,
+        }
     }
 
     /// Verifies a plaintext password (PLAIN, LOGIN). Slow: run it on a worker.
-    pub fn verify_plain(&self, request: &LookupRequest, authcid: &str, authzid: Option<&str>, password: &Secret) -> AuthVerdict {
+    pub fn verify_plain(
+        &self,
+        request: &LookupRequest,
+        authcid: &str,
+        authzid: Option<&str>,
+        password: &Secret,
+    ) -> AuthVerdict {
         let ids = self.identities(authcid, authzid);
         let entry = match self.credential_entry(&ids, request) {
             Ok(Some(e)) => e,
@@ -289,7 +309,9 @@ impl AuthServer {
             None => entry.extra.contains("nopassword") || entry.extra.contains("noauthenticate"),
             Some(stored) => match stored.verify(password.expose(), &ids.auth) {
                 Ok(ok) => ok,
-                Err(_) => return AuthVerdict::Fail(AuthFailure::temp("Temporary authentication failure")),
+                Err(_) => {
+                    return AuthVerdict::Fail(AuthFailure::temp("Temporary authentication failure"))
+                }
             },
         };
         if !ok {
@@ -315,14 +337,22 @@ impl AuthServer {
                 let stored = entry.password.clone();
                 (stored, self.finish(&ids, entry, request))
             }
-            Ok(None) => (None, AuthVerdict::Fail(AuthFailure::credentials(Some(&ids.login)))),
+            Ok(None) => (
+                None,
+                AuthVerdict::Fail(AuthFailure::credentials(Some(&ids.login))),
+            ),
             Err(f) => (None, AuthVerdict::Fail(f)),
         }
     }
 
     /// A user whose identity was established elsewhere (EXTERNAL's
     /// certificate, a valid token): checks the passdb's rules only.
-    pub fn resolve(&self, request: &LookupRequest, user: &str, authzid: Option<&str>) -> AuthVerdict {
+    pub fn resolve(
+        &self,
+        request: &LookupRequest,
+        user: &str,
+        authzid: Option<&str>,
+    ) -> AuthVerdict {
         let ids = self.identities(user, authzid);
         match self.credential_entry(&ids, request) {
             Ok(Some(entry)) => self.finish(&ids, entry, request),
@@ -350,7 +380,10 @@ impl AuthServer {
         req.user = self.normalize(&request.user);
         for db in &self.config.userdbs {
             if let Some(fields) = db.lookup(&req)? {
-                let user = fields.get("user").map(str::to_string).unwrap_or_else(|| req.user.clone());
+                let user = fields
+                    .get("user")
+                    .map(str::to_string)
+                    .unwrap_or_else(|| req.user.clone());
                 let mut fields = fields;
                 fields.remove("user");
                 return Ok(Some((user, fields)));
@@ -382,7 +415,11 @@ impl AuthServer {
         let mut out = Vec::new();
         for db in &self.config.userdbs {
             if let Some(users) = db.iterate()? {
-                out.extend(users.into_iter().filter(|u| mask.is_none_or(|m| wildcard_match(m, u))));
+                out.extend(
+                    users
+                        .into_iter()
+                        .filter(|u| mask.is_none_or(|m| wildcard_match(m, u))),
+                );
             }
         }
         Ok(out)

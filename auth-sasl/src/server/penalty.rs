@@ -46,14 +46,18 @@ impl Penalty {
         if failures == 0 || now.saturating_duration_since(last) > PENALTY_EXPIRE {
             return Duration::ZERO;
         }
-        let full = self.init.saturating_mul(1u32 << (failures - 1).min(16)).min(self.max);
+        let full = self
+            .init
+            .saturating_mul(1u32 << (failures - 1).min(16))
+            .min(self.max);
         full.saturating_sub(now.saturating_duration_since(last))
     }
 
     /// Records a failed authentication from `ip`.
     pub fn failure(&mut self, ip: IpAddr, now: Instant) {
         if self.ips.len() >= MAX_TRACKED {
-            self.ips.retain(|_, (_, last)| now.saturating_duration_since(*last) < PENALTY_EXPIRE);
+            self.ips
+                .retain(|_, (_, last)| now.saturating_duration_since(*last) < PENALTY_EXPIRE);
             if self.ips.len() >= MAX_TRACKED {
                 self.ips.clear();
             }
@@ -87,7 +91,10 @@ mod tests {
             p.failure(ip, t);
         }
         assert_eq!(p.delay(ip, t), Duration::from_secs(15));
-        assert_eq!(p.delay(ip, t + Duration::from_secs(5)), Duration::from_secs(10));
+        assert_eq!(
+            p.delay(ip, t + Duration::from_secs(5)),
+            Duration::from_secs(10)
+        );
         p.success(ip);
         assert_eq!(p.delay(ip, t), Duration::ZERO);
     }

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use super::{AuthServer, WorkerPool};
 use crate::password::random::random_hex;
 use crate::protocol::master_conn::{MasterAction, MasterConnection};
-use crate::protocol::server_conn::{Action, BackendJob, BackendReply, ClientConnection, ConnectionInfo, REQUEST_TIMEOUT};
+use crate::protocol::server_conn::{
+    Action, BackendJob, BackendReply, ClientConnection, ConnectionInfo, REQUEST_TIMEOUT,
+};
 use crate::sasl::ServerOptions;
 use crate::{Error, Result};
 
@@ -40,7 +42,10 @@ pub struct AuthService {
 impl std::fmt::Debug for AuthService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthService")
-            .field("sockets", &self.listeners.iter().map(|(p, _)| p).collect::<Vec<_>>())
+            .field(
+                "sockets",
+                &self.listeners.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -49,19 +54,28 @@ static NEXT_CUID: AtomicU32 = AtomicU32::new(1);
 
 impl AuthService {
     /// Binds the sockets (mode 0666, replacing stale files) and starts serving.
-    pub fn start(server: Arc<AuthServer>, sockets: &[(PathBuf, SocketKind)]) -> Result<AuthService> {
+    pub fn start(
+        server: Arc<AuthServer>,
+        sockets: &[(PathBuf, SocketKind)],
+    ) -> Result<AuthService> {
         let stop = Arc::new(AtomicBool::new(false));
         let workers = Arc::new(WorkerPool::new(server.config().worker_threads));
         let mut listeners = Vec::new();
         for (path, kind) in sockets {
             let _ = std::fs::remove_file(path);
-            let listener = UnixListener::bind(path).map_err(|e| Error::io(format!("bind {}", path.display()), e))?;
+            let listener = UnixListener::bind(path)
+                .map_err(|e| Error::io(format!("bind {}", path.display()), e))?;
             {
                 use std::os::unix::fs::PermissionsExt;
                 std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
                     .map_err(|e| Error::io(format!("chmod {}", path.display()), e))?;
             }
-            let (server, stop, workers, kind) = (Arc::clone(&server), Arc::clone(&stop), Arc::clone(&workers), *kind);
+            let (server, stop, workers, kind) = (
+                Arc::clone(&server),
+                Arc::clone(&stop),
+                Arc::clone(&workers),
+                *kind,
+            );
             let handle = std::thread::Builder::new()
                 .name("auth-listener".into())
                 .spawn(move || {
@@ -71,14 +85,20 @@ impl AuthService {
                         }
                         let Ok(stream) = stream else { continue };
                         let (server, workers) = (Arc::clone(&server), Arc::clone(&workers));
-                        let _ = std::thread::Builder::new().name("auth-conn".into()).spawn(move || match kind {
-                            SocketKind::Client | SocketKind::Login => {
-                                serve_client(stream, server, workers, kind == SocketKind::Login)
-                            }
-                            SocketKind::Master | SocketKind::Userdb => {
-                                serve_master(stream, &server, kind == SocketKind::Userdb)
-                            }
-                        });
+                        let _ =
+                            std::thread::Builder::new()
+                                .name("auth-conn".into())
+                                .spawn(move || match kind {
+                                    SocketKind::Client | SocketKind::Login => serve_client(
+                                        stream,
+                                        server,
+                                        workers,
+                                        kind == SocketKind::Login,
+                                    ),
+                                    SocketKind::Master | SocketKind::Userdb => {
+                                        serve_master(stream, &server, kind == SocketKind::Userdb)
+                                    }
+                                });
                     }
                 })
                 .map_err(|e| Error::io("spawn listener thread", e))?;
@@ -122,7 +142,12 @@ enum Delayed {
     Job(u32, BackendJob),
 }
 
-fn serve_client(stream: UnixStream, server: Arc<AuthServer>, workers: Arc<WorkerPool>, login: bool) {
+fn serve_client(
+    stream: UnixStream,
+    server: Arc<AuthServer>,
+    workers: Arc<WorkerPool>,
+    login: bool,
+) {
     let config = server.config().clone();
     let info = ConnectionInfo {
         server_pid: std::process::id(),
@@ -197,7 +222,16 @@ fn serve_client(stream: UnixStream, server: Arc<AuthServer>, workers: Arc<Worker
         if now.duration_since(last_expire) > Duration::from_secs(5) {
             last_expire = now;
             let actions = conn.expire(now, REQUEST_TIMEOUT);
-            perform(actions, &server, &config, now, &mut writer, &mut delayed, &dispatch, &tx);
+            perform(
+                actions,
+                &server,
+                &config,
+                now,
+                &mut writer,
+                &mut delayed,
+                &dispatch,
+                &tx,
+            );
         }
         let wait = delayed
             .iter()
@@ -215,7 +249,16 @@ fn serve_client(stream: UnixStream, server: Arc<AuthServer>, workers: Arc<Worker
             Err(RecvTimeoutError::Timeout) => Vec::new(),
             Err(RecvTimeoutError::Disconnected) => break,
         };
-        perform(actions, &server, &config, Instant::now(), &mut writer, &mut delayed, &dispatch, &tx);
+        perform(
+            actions,
+            &server,
+            &config,
+            Instant::now(),
+            &mut writer,
+            &mut delayed,
+            &dispatch,
+            &tx,
+        );
         if input_closed {
             break;
         }
@@ -266,7 +309,11 @@ fn perform(
                     delayed.push((now + config.failure_delay, Delayed::Write(line)));
                 }
             }
-            Action::Backend { id, no_penalty, job } => {
+            Action::Backend {
+                id,
+                no_penalty,
+                job,
+            } => {
                 let wait = match job.remote_ip() {
                     Some(ip) if config.penalty && !no_penalty => server.penalty().delay(ip, now),
                     _ => Duration::ZERO,
@@ -277,7 +324,11 @@ fn perform(
                     delayed.push((now + wait, Delayed::Job(id, job)));
                 }
             }
-            Action::LoginFinished { client_pid, id, login } => server.record_login(client_pid, id, login),
+            Action::LoginFinished {
+                client_pid,
+                id,
+                login,
+            } => server.record_login(client_pid, id, login),
             Action::Disconnect(_) => {
                 let _ = writer.shutdown(std::net::Shutdown::Both);
             }

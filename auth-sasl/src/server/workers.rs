@@ -14,7 +14,9 @@ pub struct WorkerPool {
 
 impl std::fmt::Debug for WorkerPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WorkerPool").field("threads", &self.threads.len()).finish()
+        f.debug_struct("WorkerPool")
+            .field("threads", &self.threads.len())
+            .finish()
     }
 }
 
