@@ -491,3 +491,25 @@ fn recovered_index_is_accepted_by_dovecot() {
     assert_eq!(status_after, status_before);
     assert_no_problems(&dovecot);
 }
+
+/// A real, busy mailbox (the rotated-log fixture): Columba rewrites its
+/// dovecot.index and rotates its log; Dovecot reads the same messages,
+/// flags, keywords and modseqs as before.
+#[test]
+fn dovecot_reads_a_fixture_after_columba_rewrites_and_rotates() {
+    require_tool!("doveadm");
+    let dovecot = PrivateDovecot::start(DovecotConfig::default().user("alice", "alicepw")).unwrap();
+    let maildir = dovecot.maildir("alice");
+    columba_interop::install_fixture_maildir("02-bob-rotated-log", &maildir).unwrap();
+    dovecot.fix_ownership("alice").unwrap();
+    let before = fetch(&dovecot);
+    assert_eq!(before.len(), 284);
+    let index = IndexDir::new(&maildir);
+    assert_eq!(columba_view(&index), before);
+    index.rewrite_index().unwrap();
+    index.rotate().unwrap();
+    dovecot.fix_ownership("alice").unwrap();
+    assert_eq!(fetch(&dovecot), before);
+    assert_eq!(columba_view(&index), before);
+    assert_no_problems(&dovecot);
+}
