@@ -49,6 +49,12 @@ pub enum Error {
         /// The OS error.
         reason: String,
     },
+    /// An append stored the file but could not give it a UID.
+    #[error("append: {reason}")]
+    Append {
+        /// Why.
+        reason: String,
+    },
     /// A LIST pattern or mailbox name that cannot be used.
     #[error("BAD invalid mailbox name or pattern: {reason}")]
     BadMailboxName {

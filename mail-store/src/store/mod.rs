@@ -4,9 +4,12 @@
 //! modseqs, `\Recent`, STATUS counts, and SEARCH that answers from the index
 //! before opening message files.
 //!
-//! It does not write anything: syncing new files into the index, appends,
-//! flag changes and expunges are not implemented yet.
+//! Writing: [`append`] (file first, then the index through its log).
+//! Syncing new or vanished files into the index, flag changes, copy, move
+//! and expunge are not implemented yet.
 
+mod append;
 mod snapshot;
 
+pub use append::{append, Appended};
 pub use snapshot::{MailboxSnapshot, SnapshotMessage, Status};

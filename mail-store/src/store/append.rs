@@ -1,0 +1,115 @@
+//! APPEND into a Maildir++ mailbox that Dovecot also serves: the message is
+//! delivered durably first (tmp/, fsync, link into cur/ or new/, fsync dir,
+//! UID assigned in `dovecot-uidlist` under its lock), then the index learns
+//! of it through one transaction-log commit, so a crash in between leaves a
+//! message that the next sync (Columba's or Dovecot's) indexes from the
+//! uidlist, never an index record without a file.
+
+use std::path::PathBuf;
+
+use columba_mail_index::{
+    IndexDir, Transaction, FLAG_ANSWERED, FLAG_DELETED, FLAG_DRAFT, FLAG_FLAGGED, FLAG_SEEN,
+};
+use columba_maildir::{DeliveryOptions, Flags, Mailbox};
+
+use crate::error::{Error, Result};
+use crate::search::MessageFlags;
+
+/// What an append stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// The UID (APPENDUID).
+    pub uid: u32,
+    /// The message file.
+    pub path: PathBuf,
+    /// Whether the index was updated (false when the mailbox has no index
+    /// yet; Dovecot then indexes the message at its first sync).
+    pub indexed: bool,
+}
+
+fn maildir_flags(f: MessageFlags) -> Flags {
+    let mut out = Flags::NONE;
+    for (set, flag) in [
+        (f.answered, Flags::ANSWERED),
+        (f.flagged, Flags::FLAGGED),
+        (f.deleted, Flags::DELETED),
+        (f.seen, Flags::SEEN),
+        (f.draft, Flags::DRAFT),
+    ] {
+        if set {
+            out |= flag;
+        }
+    }
+    out
+}
+
+fn index_flags(f: MessageFlags) -> u8 {
+    let mut out = 0;
+    for (set, bit) in [
+        (f.answered, FLAG_ANSWERED),
+        (f.flagged, FLAG_FLAGGED),
+        (f.deleted, FLAG_DELETED),
+        (f.seen, FLAG_SEEN),
+        (f.draft, FLAG_DRAFT),
+    ] {
+        if set {
+            out |= bit;
+        }
+    }
+    out
+}
+
+/// Appends `message` with `flags` (`recent` is ignored), `keywords` and an
+/// optional INTERNALDATE (Unix seconds, stored as the file's mtime).
+pub fn append(
+    mailbox: &Mailbox,
+    message: &[u8],
+    flags: MessageFlags,
+    keywords: &[String],
+    internal_date: Option<i64>,
+) -> Result<Appended> {
+    let options = DeliveryOptions {
+        flags: maildir_flags(flags),
+        keywords: keywords.to_vec(),
+        assign_uid: true,
+        fsync: true,
+        keep_crlf: false,
+    };
+    let delivered = mailbox.deliver(message, &options)?;
+    let uid = delivered.uid.ok_or_else(|| Error::Append {
+        reason: delivered
+            .uid_error
+            .clone()
+            .unwrap_or_else(|| "no UID assigned".into()),
+    })?;
+    if let Some(t) = internal_date {
+        let when = if t >= 0 {
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(t as u64)
+        } else {
+            std::time::UNIX_EPOCH - std::time::Duration::from_secs(t.unsigned_abs())
+        };
+        std::fs::File::options()
+            .write(true)
+            .open(&delivered.path)
+            .and_then(|f| f.set_modified(when))
+            .map_err(|e| Error::MessageFile {
+                path: delivered.path.clone(),
+                reason: e.to_string(),
+            })?;
+    }
+    let dir = mailbox.path();
+    let indexed = dir.join("dovecot.index.log").exists();
+    if indexed {
+        let mut t = Transaction::new();
+        t.append(uid, index_flags(flags));
+        for k in keywords {
+            t.add_keyword(k, &[(uid, uid)]);
+        }
+        IndexDir::new(dir).commit(&t)?;
+    }
+    Ok(Appended {
+        uid,
+        path: delivered.path,
+        indexed,
+    })
+}

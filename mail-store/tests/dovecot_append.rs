@@ -1,0 +1,96 @@
+//! APPEND by Columba into a mailbox Dovecot serves: a Dovecot session that
+//! has the mailbox selected sees the new messages at its next NOOP, with
+//! Columba's UIDs, flags, keywords, INTERNALDATE and exact contents, and
+//! Dovecot logs no corruption; Columba's own view agrees.
+
+mod common;
+
+use columba_interop::{require_tool, DovecotConfig, PrivateDovecot};
+use columba_mail_store::search::MessageFlags;
+use columba_mail_store::store::{append, MailboxSnapshot};
+use columba_maildir::Mailbox;
+use common::*;
+
+#[test]
+fn dovecot_sees_columba_appends() {
+    require_tool!("dovecot");
+    let dovecot = PrivateDovecot::start(DovecotConfig::default().user("alice", "alicepw")).unwrap();
+    let maildir = dovecot.maildir("alice");
+    let mut imap = ImapClient::connect(dovecot.imap_port);
+    assert!(imap.command("LOGIN alice alicepw").1.starts_with("OK"));
+    assert!(imap.command("ENABLE CONDSTORE").1.starts_with("OK"));
+    // Dovecot creates the Maildir, uidlist and index, with one message of its own.
+    let (_, ok) = imap.command("APPEND INBOX (\\Seen) {20+}\r\nSubject: first\r\n\r\nx\r\n");
+    assert!(ok.starts_with("OK"), "{ok}");
+    assert!(imap.command("SELECT INBOX").1.starts_with("OK"));
+
+    let inbox = Mailbox::at(&maildir, &maildir, "INBOX");
+    let msgs: [(&[u8], MessageFlags, Vec<String>, i64); 2] = [
+        (
+            b"From: a@example.com\nSubject: by columba\n\nhello\n",
+            MessageFlags {
+                flagged: true,
+                ..MessageFlags::default()
+            },
+            vec!["$Label1".to_string()],
+            1_705_000_000,
+        ),
+        (
+            b"Subject: second\n\nbody\n",
+            MessageFlags {
+                seen: true,
+                answered: true,
+                ..MessageFlags::default()
+            },
+            vec![],
+            1_706_000_000,
+        ),
+    ];
+    let mut uids = Vec::new();
+    for (data, flags, keywords, date) in &msgs {
+        let a = append(&inbox, data, *flags, keywords, Some(*date)).unwrap();
+        assert!(a.indexed);
+        uids.push(a.uid);
+    }
+    assert_eq!(uids, [2, 3]);
+    dovecot.fix_ownership("alice").unwrap();
+
+    let (untagged, ok) = imap.command("NOOP");
+    assert!(ok.starts_with("OK"), "{ok}");
+    assert!(
+        untagged.iter().any(|u| u == b"* 3 EXISTS\r\n"),
+        "{untagged:?}"
+    );
+    let (untagged, ok) = imap.command("UID FETCH 2:3 (FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])");
+    assert!(ok.starts_with("OK"), "{ok}");
+    let text: Vec<String> = untagged
+        .iter()
+        .map(|u| String::from_utf8_lossy(u).into_owned())
+        .collect();
+    assert!(text[0].starts_with("* 2 FETCH (UID 2 FLAGS (\\Flagged \\Recent $Label1) INTERNALDATE \"11-Jan-2024 19:06:40 +0000\" RFC822.SIZE 51 "), "{}", text[0]);
+    assert!(
+        text[0].ends_with(
+            "BODY[] {51}\r\nFrom: a@example.com\r\nSubject: by columba\r\n\r\nhello\r\n)\r\n"
+        ),
+        "{}",
+        text[0]
+    );
+    assert!(text[1].starts_with("* 3 FETCH (UID 3 FLAGS (\\Answered \\Seen \\Recent) INTERNALDATE \"23-Jan-2024 08:53:20 +0000\""), "{}", text[1]);
+
+    // Columba's view of the same mailbox
+    let snap = MailboxSnapshot::open(&inbox).unwrap();
+    let st = snap.status();
+    assert_eq!((st.messages, st.uid_next, st.unseen), (3, 4, 1));
+    assert_eq!(snap.messages[1].flags_imap(), "(\\Flagged $Label1)");
+
+    // Dovecot keeps working on the mailbox afterwards
+    assert!(imap
+        .command("UID STORE 2 +FLAGS (\\Seen)")
+        .1
+        .starts_with("OK"));
+    assert!(imap.command("LOGOUT").1.starts_with("OK"));
+    let problems = dovecot.log_problems();
+    assert!(problems.is_empty(), "{problems:?}");
+    let snap = MailboxSnapshot::open(&inbox).unwrap();
+    assert_eq!(snap.messages[1].flags_imap(), "(\\Flagged \\Seen $Label1)");
+}
