@@ -55,36 +55,37 @@ fn decode_commands(stream: &[u8], chunk: usize) -> Vec<Outcome<CommandEvent>> {
 }
 
 fn drain_commands(decoder: &mut CommandDecoder, out: &mut Vec<Outcome<CommandEvent>>) {
-    // Each call either returns Incomplete or makes progress; a bounded loop
-    // turns a decoder that spins into a failure instead of a hang.
-    let mut stalled = 0;
+    // Each call returns Incomplete, or makes progress, or reports something
+    // new; the same report at the same position three times in a row means
+    // the decoder spins, which a server loop would turn into a hang.
+    let mut last = None;
+    let mut repeats = 0;
     loop {
-        let before = (decoder.offset(), decoder.buffered());
-        match decoder.decode() {
+        let position = (decoder.offset(), decoder.buffered());
+        let result = decoder.decode();
+        let key = (position, format!("{result:?}"));
+        if last.as_ref() == Some(&key) {
+            repeats += 1;
+            assert!(
+                repeats < 3,
+                "command decoder repeats {:?} without progress",
+                key.1
+            );
+        } else {
+            repeats = 0;
+        }
+        last = Some(key);
+        match result {
             Ok(Decoded::Incomplete) => return,
-            Ok(Decoded::NeedsContinuation { .. }) => {
-                // The server would send "+" now; it is reported once per
-                // literal, and the literal's bytes may already be here.
-                stalled += 1;
-                assert!(
-                    stalled < 3,
-                    "command decoder asks for the same continuation again"
-                );
-            }
+            // The server would send "+" now; the literal's bytes may already be here.
+            Ok(Decoded::NeedsContinuation { .. }) => {}
             Ok(Decoded::Message(event)) => {
                 if let CommandEvent::AuthenticateData(_) = &event {
                     decoder.set_mode(CommandMode::Command);
                 }
                 out.push(Outcome::Message(event));
-                stalled = 0;
             }
-            Err(e) => {
-                out.push(Outcome::Error { offset: e.offset() });
-                if (decoder.offset(), decoder.buffered()) == before {
-                    stalled += 1;
-                    assert!(stalled < 3, "command decoder makes no progress after {e}");
-                }
-            }
+            Err(e) => out.push(Outcome::Error { offset: e.offset() }),
         }
     }
 }
@@ -96,25 +97,30 @@ fn decode_responses(stream: &[u8], chunk: usize, greeting: bool) -> Vec<Outcome<
     let mut out = Vec::new();
     for piece in stream.chunks(chunk.max(1)) {
         decoder.feed(piece);
-        let mut stalled = 0;
+        let mut last = None;
+        let mut repeats = 0;
         loop {
-            let before = (decoder.offset(), decoder.buffered());
-            match decoder.decode() {
+            let position = (decoder.offset(), decoder.buffered());
+            let result = decoder.decode();
+            let key = (position, format!("{result:?}"));
+            if last.as_ref() == Some(&key) {
+                repeats += 1;
+                assert!(
+                    repeats < 3,
+                    "response decoder repeats {:?} without progress",
+                    key.1
+                );
+            } else {
+                repeats = 0;
+            }
+            last = Some(key);
+            match result {
                 Ok(Decoded::Incomplete) => break,
                 Ok(Decoded::NeedsContinuation { .. }) => {
                     panic!("a response decoder never asks for a continuation")
                 }
-                Ok(Decoded::Message(response)) => {
-                    out.push(Outcome::Message(response));
-                    stalled = 0;
-                }
-                Err(e) => {
-                    out.push(Outcome::Error { offset: e.offset() });
-                    if (decoder.offset(), decoder.buffered()) == before {
-                        stalled += 1;
-                        assert!(stalled < 3, "response decoder makes no progress after {e}");
-                    }
-                }
+                Ok(Decoded::Message(response)) => out.push(Outcome::Message(response)),
+                Err(e) => out.push(Outcome::Error { offset: e.offset() }),
             }
         }
     }
