@@ -7,7 +7,7 @@ mod common;
 
 use columba_interop::{require_tool, DovecotConfig, PrivateDovecot};
 use columba_mail_store::search::MessageFlags;
-use columba_mail_store::store::{append, MailboxSnapshot};
+use columba_mail_store::store::{append, store_flags, MailboxSnapshot, StoreMode};
 use columba_maildir::Mailbox;
 use common::*;
 
@@ -93,4 +93,88 @@ fn dovecot_sees_columba_appends() {
     assert!(problems.is_empty(), "{problems:?}");
     let snap = MailboxSnapshot::open(&inbox).unwrap();
     assert_eq!(snap.messages[1].flags_imap(), "(\\Flagged \\Seen $Label1)");
+}
+
+#[test]
+fn dovecot_sees_columba_flag_changes() {
+    require_tool!("dovecot");
+    let dovecot = PrivateDovecot::start(DovecotConfig::default().user("alice", "alicepw")).unwrap();
+    let maildir = dovecot.maildir("alice");
+    let mut imap = ImapClient::connect(dovecot.imap_port);
+    assert!(imap.command("LOGIN alice alicepw").1.starts_with("OK"));
+    for s in ["one", "two"] {
+        let msg = format!("Subject: {s}\r\n\r\nx\r\n");
+        let (_, ok) = imap.command(&format!(
+            "APPEND INBOX (\\Draft) {{{}+}}\r\n{msg}",
+            msg.len()
+        ));
+        assert!(ok.starts_with("OK"), "{ok}");
+    }
+    assert!(imap.command("SELECT INBOX").1.starts_with("OK"));
+    let inbox = Mailbox::at(&maildir, &maildir, "INBOX");
+    let seen_work = MessageFlags {
+        seen: true,
+        ..MessageFlags::default()
+    };
+    let done = store_flags(
+        &inbox,
+        &[1, 2],
+        StoreMode::Add,
+        seen_work,
+        &["Work".to_string()],
+    )
+    .unwrap();
+    assert_eq!(done, [1, 2]);
+    let draft = MessageFlags {
+        draft: true,
+        ..MessageFlags::default()
+    };
+    assert_eq!(
+        store_flags(&inbox, &[2], StoreMode::Remove, draft, &[]).unwrap(),
+        [2]
+    );
+    dovecot.fix_ownership("alice").unwrap();
+
+    let (untagged, ok) = imap.command("NOOP");
+    assert!(ok.starts_with("OK"), "{ok}");
+    let text: Vec<String> = untagged
+        .iter()
+        .map(|u| String::from_utf8_lossy(u).into_owned())
+        .collect();
+    assert!(
+        text.iter()
+            .any(|t| t.contains("* 1 FETCH (FLAGS (\\Seen \\Draft \\Recent Work))")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|t| t.contains("* 2 FETCH (FLAGS (\\Seen \\Recent Work))")),
+        "{text:?}"
+    );
+    // the files carry the flags too (Maildir letters S, D and Work's letter)
+    let names: Vec<String> = std::fs::read_dir(maildir.join("cur"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(names.iter().any(|n| n.ends_with(":2,DSa")), "{names:?}");
+    assert!(names.iter().any(|n| n.ends_with(":2,Sa")), "{names:?}");
+    assert!(imap.command("LOGOUT").1.starts_with("OK"));
+    // a fresh Dovecot session sees the same
+    let mut imap = ImapClient::connect(dovecot.imap_port);
+    assert!(imap.command("LOGIN alice alicepw").1.starts_with("OK"));
+    assert!(imap.command("EXAMINE INBOX").1.starts_with("OK"));
+    let (untagged, _) = imap.command("FETCH 1:* (FLAGS)");
+    let text: Vec<String> = untagged
+        .iter()
+        .map(|u| String::from_utf8_lossy(u).into_owned())
+        .collect();
+    assert_eq!(
+        text,
+        [
+            "* 1 FETCH (FLAGS (\\Seen \\Draft Work))\r\n",
+            "* 2 FETCH (FLAGS (\\Seen Work))\r\n"
+        ]
+    );
+    let problems = dovecot.log_problems();
+    assert!(problems.is_empty(), "{problems:?}");
 }

@@ -27,7 +27,7 @@ pub struct Appended {
     pub indexed: bool,
 }
 
-fn maildir_flags(f: MessageFlags) -> Flags {
+pub(super) fn maildir_flags(f: MessageFlags) -> Flags {
     let mut out = Flags::NONE;
     for (set, flag) in [
         (f.answered, Flags::ANSWERED),
@@ -43,7 +43,7 @@ fn maildir_flags(f: MessageFlags) -> Flags {
     out
 }
 
-fn index_flags(f: MessageFlags) -> u8 {
+pub(super) fn index_flags(f: MessageFlags) -> u8 {
     let mut out = 0;
     for (set, bit) in [
         (f.answered, FLAG_ANSWERED),
