@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use crate::bytes::{u16_at, u32_at, u64_at};
 use crate::cache_file::{CacheFile, FieldType, VARIABLE_SIZE};
 use crate::error::Result;
-use crate::index_file::{IndexMap, EXT_KEYWORDS, EXT_MODSEQ};
+use crate::index_file::{IndexMap, EXT_CACHE, EXT_KEYWORDS, EXT_MODSEQ};
 use crate::log_file::{rtype, LogFile, LogRecord, Payload};
 use crate::mailbox::View;
 
@@ -748,6 +748,60 @@ fn parse_parts(
     Ok(())
 }
 
+/// Writes one message's cache chain (newest record first) in doveadm's layout.
+pub fn cache_chain_text(cache: &CacheFile, newest: u32, out: &mut String) -> Result<()> {
+    if newest == 0 {
+        return Ok(());
+    }
+    match cache.chain(newest) {
+        Ok(chain) => {
+            for r in chain {
+                let _ = writeln!(
+                    out,
+                    " - cache offset={} size={}, prev_offset = {}",
+                    r.offset, r.size, r.prev_offset
+                );
+                for v in &r.values {
+                    let _ = writeln!(out, "{}", cache_value_text(cache, v.field, v.data));
+                }
+            }
+            Ok(())
+        }
+        Err(e) => {
+            out.push_str(" - broken cache\n");
+            Err(e)
+        }
+    }
+}
+
+/// Cache file dump: header, fields, then every message's chain as the
+/// mailbox's view points to it (`view` may be absent for a lone file).
+pub fn cache_text(cache: &CacheFile, view: Option<&View>, out: &mut String) -> Result<()> {
+    cache_header_text(cache, out);
+    let Some(view) = view else { return Ok(()) };
+    let _ = writeln!(out, "\n-- RECORDS: {}", view.header().messages_count);
+    let mut first_err = None;
+    let usable = view
+        .map()
+        .ext(EXT_CACHE)
+        .is_some_and(|e| e.reset_id == cache.header.file_seq);
+    for (i, m) in view.messages().enumerate() {
+        let off = if usable {
+            view.map().cache_offset_at(i).unwrap_or(0)
+        } else {
+            0
+        };
+        let _ = writeln!(out, "RECORD: seq={}, uid={}", m.seq, m.uid);
+        if let Err(e) = cache_chain_text(cache, off, out) {
+            first_err.get_or_insert(e);
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
 /// The "registered extension" order doveadm prints record fields in:
 /// `keywords` and `modseq` first (registered at open), then the others in
 /// map order. Returns (ext index in map or None, number, name, size, align).
@@ -790,7 +844,6 @@ pub fn view_text(view: &View, name: &str, out: &mut String) -> Result<()> {
     let regs = registered_exts(map);
     let mut first_err = None;
     for m in view.messages() {
-        let idx = m.seq as usize - 1;
         let _ = writeln!(
             out,
             "RECORD: seq={}, uid={}, flags=0x{:02x} {}",
@@ -816,27 +869,9 @@ pub fn view_text(view: &View, name: &str, out: &mut String) -> Result<()> {
             };
             let _ = writeln!(out, " - ext {n} {ename:<10}: {val} ({})", hex(bytes));
         }
-        if let (Some(cache), Some(off)) = (&view.cache, map.cache_offset_at(idx)) {
-            if m.cache_offset != 0 {
-                match cache.chain(off) {
-                    Ok(chain) => {
-                        for r in chain {
-                            let _ = writeln!(
-                                out,
-                                " - cache offset={} size={}, prev_offset = {}",
-                                r.offset, r.size, r.prev_offset
-                            );
-                            for v in &r.values {
-                                let _ =
-                                    writeln!(out, "{}", cache_value_text(cache, v.field, v.data));
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        out.push_str(" - broken cache\n");
-                        first_err.get_or_insert(e);
-                    }
-                }
+        if let Some(cache) = &view.cache {
+            if let Err(e) = cache_chain_text(cache, m.cache_offset, out) {
+                first_err.get_or_insert(e);
             }
         }
         out.push('\n');

@@ -73,9 +73,15 @@ pub fn run(args: Args) -> ExitCode {
         if args.json {
             emit(&(serde_json::to_string_pretty(&dump::cache_json(&cache)).unwrap_or_default() + "\n"));
         } else {
+            // With the mailbox's index beside it, show every message's chain.
+            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let view = IndexDir::new(dir).open_view_lenient().ok();
             let mut out = String::new();
-            dump::cache_header_text(&cache, &mut out);
+            let r = dump::cache_text(&cache, view.as_ref(), &mut out);
             emit(&out);
+            if let Err(e) = r {
+                return fail(e);
+            }
         }
         return ExitCode::SUCCESS;
     }
