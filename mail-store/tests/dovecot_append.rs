@@ -7,7 +7,7 @@ mod common;
 
 use columba_interop::{require_tool, DovecotConfig, PrivateDovecot};
 use columba_mail_store::search::MessageFlags;
-use columba_mail_store::store::{append, store_flags, MailboxSnapshot, StoreMode};
+use columba_mail_store::store::{append, store_flags, sync, MailboxSnapshot, StoreMode};
 use columba_maildir::Mailbox;
 use common::*;
 
@@ -175,6 +175,60 @@ fn dovecot_sees_columba_flag_changes() {
             "* 2 FETCH (FLAGS (\\Seen Work))\r\n"
         ]
     );
+    let problems = dovecot.log_problems();
+    assert!(problems.is_empty(), "{problems:?}");
+}
+
+#[test]
+fn sync_indexes_files_dropped_into_new() {
+    require_tool!("dovecot");
+    let dovecot = PrivateDovecot::start(DovecotConfig::default().user("alice", "alicepw")).unwrap();
+    let maildir = dovecot.maildir("alice");
+    let mut imap = ImapClient::connect(dovecot.imap_port);
+    assert!(imap.command("LOGIN alice alicepw").1.starts_with("OK"));
+    let (_, ok) = imap.command("APPEND INBOX () {18+}\r\nSubject: a\r\n\r\nx\r\n");
+    assert!(ok.starts_with("OK"), "{ok}");
+    assert!(imap.command("SELECT INBOX").1.starts_with("OK"));
+    // an external MDA drops two files; one already carries flags in cur/
+    std::fs::write(
+        maildir.join("new/1705331715.M1P1.external"),
+        b"Subject: ext 1\n\nbody\n",
+    )
+    .unwrap();
+    std::fs::write(
+        maildir.join("cur/1705331716.M1P1.external:2,FS"),
+        b"Subject: ext 2\n\nbody\n",
+    )
+    .unwrap();
+    let inbox = Mailbox::at(&maildir, &maildir, "INBOX");
+    let report = sync(&inbox).unwrap();
+    assert_eq!(report.appended, [2, 3]);
+    assert!(report.missing_files.is_empty());
+    assert_eq!(sync(&inbox).unwrap().appended, Vec::<u32>::new());
+    dovecot.fix_ownership("alice").unwrap();
+
+    let snap = MailboxSnapshot::open(&inbox).unwrap();
+    assert_eq!(snap.status().messages, 3);
+    // not claimed by any session yet: \Recent
+    assert_eq!(snap.messages[2].flags_imap(), "(\\Flagged \\Seen \\Recent)");
+    let (untagged, ok) = imap.command("NOOP");
+    assert!(ok.starts_with("OK"), "{ok}");
+    assert!(
+        untagged.iter().any(|u| u == b"* 3 EXISTS\r\n"),
+        "{untagged:?}"
+    );
+    let (untagged, _) =
+        imap.command("UID FETCH 2:3 (UID FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])");
+    let text: Vec<String> = untagged
+        .iter()
+        .map(|u| String::from_utf8_lossy(u).into_owned())
+        .collect();
+    assert!(text[0].starts_with("* 2 FETCH (UID 2 FLAGS (\\Recent) BODY[HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: ext 1"), "{text:?}");
+    assert!(
+        text[1].starts_with("* 3 FETCH (UID 3 FLAGS (\\Flagged \\Seen \\Recent)"),
+        "{text:?}"
+    );
+    assert!(imap.command("LOGOUT").1.starts_with("OK"));
     let problems = dovecot.log_problems();
     assert!(problems.is_empty(), "{problems:?}");
 }

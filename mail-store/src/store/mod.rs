@@ -4,15 +4,17 @@
 //! modseqs, `\Recent`, STATUS counts, and SEARCH that answers from the index
 //! before opening message files.
 //!
-//! Writing: [`append`] (file first, then the index through its log) and
-//! [`store_flags`] (log first, then file renames). Syncing new or vanished
-//! files into the index, UNCHANGEDSINCE, copy, move and expunge are not
-//! implemented yet.
+//! Writing: [`sync`] (new files into the uidlist and the index), [`append`]
+//! (file first, then the index through its log) and [`store_flags`] (log
+//! first, then file renames). Expunging vanished files, flag renames made
+//! outside, UNCHANGEDSINCE, copy, move and expunge are not implemented yet.
 
 mod append;
 mod flags;
 mod snapshot;
+mod sync;
 
 pub use append::{append, Appended};
 pub use flags::{store_flags, StoreMode};
 pub use snapshot::{MailboxSnapshot, SnapshotMessage, Status};
+pub use sync::{sync, SyncReport};

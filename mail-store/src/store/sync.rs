@@ -1,0 +1,82 @@
+//! Opening a mailbox: new files found in `cur/` and `new/` get UIDs in
+//! `dovecot-uidlist` (Dovecot's order, under its lock) and are appended to
+//! the index through the transaction log, with the log lock held around
+//! both, in Dovecot's lock order (index first, then uidlist).
+//!
+//! Not yet synced: files that vanished (their index records stay until an
+//! expunge is written) and flag changes made by renaming files outside
+//! Dovecot and Columba (the index keeps its flags: applying file flags
+//! safely needs the log's synced tail offset, which is not tracked yet).
+
+use std::collections::HashSet;
+
+use columba_mail_index::{IndexDir, Transaction};
+use columba_maildir::Mailbox;
+
+use super::append::index_flags;
+use crate::error::Result;
+use crate::search::MessageFlags;
+
+/// What a sync changed or found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// UIDs appended to the index.
+    pub appended: Vec<u32>,
+    /// UIDs in the index whose file is gone (not expunged yet).
+    pub missing_files: Vec<u32>,
+    /// Whether the index was created (the mailbox had none).
+    pub created_index: bool,
+}
+
+/// Syncs new message files into the uidlist and the index.
+pub fn sync(mailbox: &Mailbox) -> Result<SyncReport> {
+    let dir = mailbox.path();
+    let index = IndexDir::new(dir);
+    let mut report = SyncReport::default();
+    if !dir.join("dovecot.index.log").exists() {
+        let listing = mailbox.sync()?;
+        let uid_validity = listing.uid_validity.unwrap_or(1);
+        let indexid = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_secs() as u32);
+        index.create(indexid, uid_validity)?;
+        report.created_index = true;
+    }
+    let lock = index.lock()?;
+    let listing = mailbox.sync()?;
+    let view = index.open_view_locked(&lock)?;
+    let known: HashSet<u32> = view.messages().map(|m| m.uid).collect();
+    let next_uid = view.header().next_uid;
+    let mut entries: Vec<&columba_maildir::MessageEntry> = listing
+        .messages
+        .iter()
+        .filter(|m| m.uid.is_some_and(|u| u >= next_uid))
+        .collect();
+    entries.sort_by_key(|m| m.uid);
+    let mut t = Transaction::new();
+    for e in entries {
+        let uid = e.uid.unwrap_or(0);
+        let f = e.flags;
+        let flags = MessageFlags {
+            answered: f.contains(columba_maildir::Flags::ANSWERED),
+            flagged: f.contains(columba_maildir::Flags::FLAGGED),
+            deleted: f.contains(columba_maildir::Flags::DELETED),
+            seen: f.contains(columba_maildir::Flags::SEEN),
+            draft: f.contains(columba_maildir::Flags::DRAFT),
+            recent: false,
+        };
+        t.append(uid, index_flags(flags));
+        for k in &e.keywords {
+            t.add_keyword(k, &[(uid, uid)]);
+        }
+        report.appended.push(uid);
+    }
+    let present: HashSet<u32> = listing.messages.iter().filter_map(|m| m.uid).collect();
+    let mut missing: Vec<u32> = known.difference(&present).copied().collect();
+    missing.sort_unstable();
+    report.missing_files = missing;
+    if !t.is_empty() {
+        index.commit_locked(&lock, &t)?;
+    }
+    Ok(report)
+}
