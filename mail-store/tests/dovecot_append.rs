@@ -7,7 +7,9 @@ mod common;
 
 use columba_interop::{require_tool, DovecotConfig, PrivateDovecot};
 use columba_mail_store::search::MessageFlags;
-use columba_mail_store::store::{append, store_flags, sync, MailboxSnapshot, StoreMode};
+use columba_mail_store::store::{
+    append, expunge, expunge_deleted, store_flags, sync, MailboxSnapshot, StoreMode,
+};
 use columba_maildir::Mailbox;
 use common::*;
 
@@ -229,6 +231,50 @@ fn sync_indexes_files_dropped_into_new() {
         "{text:?}"
     );
     assert!(imap.command("LOGOUT").1.starts_with("OK"));
+    let problems = dovecot.log_problems();
+    assert!(problems.is_empty(), "{problems:?}");
+}
+
+#[test]
+fn dovecot_sees_columba_expunges() {
+    require_tool!("dovecot");
+    let dovecot = PrivateDovecot::start(DovecotConfig::default().user("alice", "alicepw")).unwrap();
+    let maildir = dovecot.maildir("alice");
+    let mut imap = ImapClient::connect(dovecot.imap_port);
+    assert!(imap.command("LOGIN alice alicepw").1.starts_with("OK"));
+    for (s, flags) in [
+        ("one", "()"),
+        ("two", "(\\Deleted)"),
+        ("three", "()"),
+        ("four", "(\\Deleted)"),
+    ] {
+        let msg = format!("Subject: {s}\r\n\r\nx\r\n");
+        let (_, ok) = imap.command(&format!("APPEND INBOX {flags} {{{}+}}\r\n{msg}", msg.len()));
+        assert!(ok.starts_with("OK"), "{ok}");
+    }
+    assert!(imap.command("SELECT INBOX").1.starts_with("OK"));
+    let inbox = Mailbox::at(&maildir, &maildir, "INBOX");
+    assert_eq!(expunge(&inbox, &[3]).unwrap(), [3]);
+    assert_eq!(expunge_deleted(&inbox).unwrap(), [2, 4]);
+    dovecot.fix_ownership("alice").unwrap();
+
+    let (untagged, ok) = imap.command("NOOP");
+    assert!(ok.starts_with("OK"), "{ok}");
+    let text: Vec<String> = untagged
+        .iter()
+        .map(|u| String::from_utf8_lossy(u).into_owned())
+        .collect();
+    assert_eq!(
+        text.iter().filter(|t| t.ends_with(" EXPUNGE\r\n")).count(),
+        3,
+        "{text:?}"
+    );
+    let (untagged, _) = imap.command("UID FETCH 1:* (UID)");
+    assert_eq!(untagged.len(), 1, "{untagged:?}");
+    assert!(imap.command("LOGOUT").1.starts_with("OK"));
+    let snap = MailboxSnapshot::open(&inbox).unwrap();
+    assert_eq!(snap.messages.iter().map(|m| m.uid).collect::<Vec<_>>(), [1]);
+    assert_eq!(std::fs::read_dir(maildir.join("cur")).unwrap().count(), 1);
     let problems = dovecot.log_problems();
     assert!(problems.is_empty(), "{problems:?}");
 }

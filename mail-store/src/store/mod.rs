@@ -5,16 +5,19 @@
 //! before opening message files.
 //!
 //! Writing: [`sync`] (new files into the uidlist and the index), [`append`]
-//! (file first, then the index through its log) and [`store_flags`] (log
-//! first, then file renames). Expunging vanished files, flag renames made
-//! outside, UNCHANGEDSINCE, copy, move and expunge are not implemented yet.
+//! (file first, then the index through its log), [`store_flags`] (log
+//! first, then file renames) and [`expunge`] (unlink, then the index).
+//! Expunging files that vanished by themselves, flag renames made outside,
+//! UNCHANGEDSINCE, copy and move are not implemented yet.
 
 mod append;
+mod expunge;
 mod flags;
 mod snapshot;
 mod sync;
 
 pub use append::{append, Appended};
+pub use expunge::{expunge, expunge_deleted};
 pub use flags::{store_flags, StoreMode};
 pub use snapshot::{MailboxSnapshot, SnapshotMessage, Status};
 pub use sync::{sync, SyncReport};
