@@ -8,7 +8,8 @@ mod common;
 use columba_interop::{require_tool, DovecotConfig, PrivateDovecot};
 use columba_mail_store::search::MessageFlags;
 use columba_mail_store::store::{
-    append, expunge, expunge_deleted, store_flags, sync, MailboxSnapshot, StoreMode,
+    append, expunge, expunge_deleted, store_flags, store_flags_unchanged_since, sync,
+    MailboxSnapshot, StoreMode,
 };
 use columba_maildir::Mailbox;
 use common::*;
@@ -275,6 +276,58 @@ fn dovecot_sees_columba_expunges() {
     let snap = MailboxSnapshot::open(&inbox).unwrap();
     assert_eq!(snap.messages.iter().map(|m| m.uid).collect::<Vec<_>>(), [1]);
     assert_eq!(std::fs::read_dir(maildir.join("cur")).unwrap().count(), 1);
+    let problems = dovecot.log_problems();
+    assert!(problems.is_empty(), "{problems:?}");
+}
+
+#[test]
+fn unchangedsince_leaves_newer_messages_alone() {
+    require_tool!("dovecot");
+    let dovecot = PrivateDovecot::start(DovecotConfig::default().user("alice", "alicepw")).unwrap();
+    let maildir = dovecot.maildir("alice");
+    let mut imap = ImapClient::connect(dovecot.imap_port);
+    assert!(imap.command("LOGIN alice alicepw").1.starts_with("OK"));
+    assert!(imap.command("ENABLE CONDSTORE").1.starts_with("OK"));
+    for s in ["one", "two"] {
+        let msg = format!("Subject: {s}\r\n\r\nx\r\n");
+        let (_, ok) = imap.command(&format!("APPEND INBOX () {{{}+}}\r\n{msg}", msg.len()));
+        assert!(ok.starts_with("OK"), "{ok}");
+    }
+    assert!(imap.command("SELECT INBOX").1.starts_with("OK"));
+    assert!(imap
+        .command("UID STORE 2 +FLAGS (\\Answered)")
+        .1
+        .starts_with("OK"));
+    let (untagged, _) = imap.command("UID FETCH 1:2 (MODSEQ)");
+    let modseq_of = |line: &[u8]| -> u64 {
+        let t = String::from_utf8_lossy(line);
+        t.split("MODSEQ (")
+            .nth(1)
+            .unwrap()
+            .split(')')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let (m1, m2) = (modseq_of(&untagged[0]), modseq_of(&untagged[1]));
+    assert!(m1 < m2);
+    let inbox = Mailbox::at(&maildir, &maildir, "INBOX");
+    let seen = MessageFlags {
+        seen: true,
+        ..MessageFlags::default()
+    };
+    let r =
+        store_flags_unchanged_since(&inbox, &[1, 2], StoreMode::Add, seen, &[], Some(m1)).unwrap();
+    assert_eq!((r.stored, r.modified), (vec![1], vec![2]));
+    dovecot.fix_ownership("alice").unwrap();
+    let (untagged, _) = imap.command("UID FETCH 1:2 (FLAGS)");
+    let text: Vec<String> = untagged
+        .iter()
+        .map(|u| String::from_utf8_lossy(u).into_owned())
+        .collect();
+    assert!(text[0].contains("FLAGS (\\Seen \\Recent)"), "{text:?}");
+    assert!(text[1].contains("FLAGS (\\Answered \\Recent)"), "{text:?}");
     let problems = dovecot.log_problems();
     assert!(problems.is_empty(), "{problems:?}");
 }

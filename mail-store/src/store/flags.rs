@@ -22,6 +22,16 @@ pub enum StoreMode {
     Replace,
 }
 
+/// What a STORE did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreResult {
+    /// UIDs changed (or already as asked).
+    pub stored: Vec<u32>,
+    /// UIDs left alone because their modseq was above UNCHANGEDSINCE
+    /// (the `[MODIFIED ...]` response code).
+    pub modified: Vec<u32>,
+}
+
 /// Changes the flags and keywords of the messages with `uids`. Returns the
 /// UIDs whose files were found (changed or already as asked); a UID whose
 /// file is gone (expunged meanwhile) is left out.
@@ -32,11 +42,43 @@ pub fn store_flags(
     flags: MessageFlags,
     keywords: &[String],
 ) -> Result<Vec<u32>> {
+    Ok(store_flags_unchanged_since(mailbox, uids, mode, flags, keywords, None)?.stored)
+}
+
+/// STORE with CONDSTORE's UNCHANGEDSINCE: under the log lock, messages
+/// whose modseq is above `unchanged_since` are not changed and are
+/// reported in [`StoreResult::modified`].
+pub fn store_flags_unchanged_since(
+    mailbox: &Mailbox,
+    uids: &[u32],
+    mode: StoreMode,
+    flags: MessageFlags,
+    keywords: &[String],
+    unchanged_since: Option<u64>,
+) -> Result<StoreResult> {
     let dir = mailbox.path();
+    let mut uids = uids.to_vec();
+    let mut modified = Vec::new();
+    // held until the files are renamed, as Dovecot renames during its sync
+    let mut _held = None;
     if dir.join("dovecot.index.log").exists() {
+        let index = IndexDir::new(dir);
+        let lock = index.lock()?;
+        if let Some(limit) = unchanged_since {
+            let view = index.open_view_locked(&lock)?;
+            let modseqs: std::collections::HashMap<u32, u64> =
+                view.messages().map(|m| (m.uid, m.modseq)).collect();
+            uids.retain(|u| {
+                let keep = modseqs.get(u).is_none_or(|&m| m <= limit);
+                if !keep {
+                    modified.push(*u);
+                }
+                keep
+            });
+        }
         let bits = index_flags(flags);
         let mut t = Transaction::new();
-        for &uid in uids {
+        for &uid in &uids {
             match mode {
                 StoreMode::Add => {
                     t.add_flags(uid, uid, bits);
@@ -59,7 +101,10 @@ pub fn store_flags(
                 }
             }
         }
-        IndexDir::new(dir).commit(&t)?;
+        if !t.is_empty() {
+            index.commit_locked(&lock, &t)?;
+        }
+        _held = Some(lock);
     }
     let listing = mailbox.list()?;
     let update = match mode {
@@ -68,7 +113,7 @@ pub fn store_flags(
         StoreMode::Replace => FlagUpdate::Replace(maildir_flags(flags), keywords.to_vec()),
     };
     let mut done = Vec::new();
-    for &uid in uids {
+    for &uid in &uids {
         let Some(entry) = listing.messages.iter().find(|m| m.uid == Some(uid)) else {
             continue;
         };
@@ -77,5 +122,8 @@ pub fn store_flags(
             FlagOutcome::Expunged => {}
         }
     }
-    Ok(done)
+    Ok(StoreResult {
+        stored: done,
+        modified,
+    })
 }

@@ -8,7 +8,7 @@
 //! (file first, then the index through its log), [`store_flags`] (log
 //! first, then file renames) and [`expunge`] (unlink, then the index).
 //! Expunging files that vanished by themselves, flag renames made outside,
-//! UNCHANGEDSINCE, copy and move are not implemented yet.
+//! copy and move are not implemented yet.
 
 mod append;
 mod expunge;
@@ -18,6 +18,6 @@ mod sync;
 
 pub use append::{append, Appended};
 pub use expunge::{expunge, expunge_deleted};
-pub use flags::{store_flags, StoreMode};
+pub use flags::{store_flags, store_flags_unchanged_since, StoreMode, StoreResult};
 pub use snapshot::{MailboxSnapshot, SnapshotMessage, Status};
 pub use sync::{sync, SyncReport};
