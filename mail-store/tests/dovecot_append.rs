@@ -8,8 +8,8 @@ mod common;
 use columba_interop::{require_tool, DovecotConfig, PrivateDovecot};
 use columba_mail_store::search::MessageFlags;
 use columba_mail_store::store::{
-    append, expunge, expunge_deleted, store_flags, store_flags_unchanged_since, sync,
-    MailboxSnapshot, StoreMode,
+    append, copy, expunge, expunge_deleted, move_messages, store_flags,
+    store_flags_unchanged_since, sync, MailboxSnapshot, StoreMode,
 };
 use columba_maildir::Mailbox;
 use common::*;
@@ -328,6 +328,64 @@ fn unchangedsince_leaves_newer_messages_alone() {
         .collect();
     assert!(text[0].contains("FLAGS (\\Seen \\Recent)"), "{text:?}");
     assert!(text[1].contains("FLAGS (\\Answered \\Recent)"), "{text:?}");
+    let problems = dovecot.log_problems();
+    assert!(problems.is_empty(), "{problems:?}");
+}
+
+#[test]
+fn copy_and_move_with_uidplus() {
+    require_tool!("dovecot");
+    let dovecot = PrivateDovecot::start(DovecotConfig::default().user("alice", "alicepw")).unwrap();
+    let maildir = dovecot.maildir("alice");
+    let mut imap = ImapClient::connect(dovecot.imap_port);
+    assert!(imap.command("LOGIN alice alicepw").1.starts_with("OK"));
+    for (s, flags) in [
+        ("one", "(\\Seen $Work)"),
+        ("two", "(\\Flagged)"),
+        ("three", "()"),
+    ] {
+        let msg = format!("Subject: {s}\r\n\r\nbody {s}\r\n");
+        let (_, ok) = imap.command(&format!("APPEND INBOX {flags} {{{}+}}\r\n{msg}", msg.len()));
+        assert!(ok.starts_with("OK"), "{ok}");
+    }
+    assert!(imap.command("CREATE Archive").1.starts_with("OK"));
+    assert!(imap.command("SELECT Archive").1.starts_with("OK"));
+    let inbox = Mailbox::at(&maildir, &maildir, "INBOX");
+    let archive = Mailbox::at(&maildir.join(".Archive"), &maildir, "Archive");
+    let c = copy(&inbox, &archive, &[3, 1]).unwrap();
+    assert_eq!((c.source_uids, c.dest_uids), (vec![1, 3], vec![1, 2]));
+    let m = move_messages(&inbox, &archive, &[2]).unwrap();
+    assert_eq!((m.source_uids, m.dest_uids), (vec![2], vec![3]));
+    dovecot.fix_ownership("alice").unwrap();
+
+    let (untagged, ok) = imap.command("NOOP");
+    assert!(ok.starts_with("OK"), "{ok}");
+    assert!(
+        untagged.iter().any(|u| u == b"* 3 EXISTS\r\n"),
+        "{untagged:?}"
+    );
+    let (untagged, _) = imap.command("UID FETCH 1:* (FLAGS BODY.PEEK[TEXT])");
+    let text: Vec<String> = untagged
+        .iter()
+        .map(|u| String::from_utf8_lossy(u).into_owned())
+        .collect();
+    assert!(
+        text[0].contains("FLAGS (\\Seen \\Recent $Work)") && text[0].contains("body one"),
+        "{text:?}"
+    );
+    assert!(
+        text[1].contains("FLAGS (\\Recent)") && text[1].contains("body three"),
+        "{text:?}"
+    );
+    assert!(
+        text[2].contains("FLAGS (\\Flagged \\Recent)") && text[2].contains("body two"),
+        "{text:?}"
+    );
+    let (untagged, _) = imap.command("STATUS INBOX (MESSAGES UIDNEXT)");
+    assert_eq!(
+        String::from_utf8_lossy(&untagged[0]),
+        "* STATUS INBOX (MESSAGES 2 UIDNEXT 4)\r\n"
+    );
     let problems = dovecot.log_problems();
     assert!(problems.is_empty(), "{problems:?}");
 }

@@ -61,6 +61,7 @@ pub(super) fn index_flags(f: MessageFlags) -> u8 {
 
 /// Appends `message` with `flags` (`recent` is ignored), `keywords` and an
 /// optional INTERNALDATE (Unix seconds, stored as the file's mtime).
+/// CRLF line endings are stored as LF, as Dovecot stores APPENDs.
 pub fn append(
     mailbox: &Mailbox,
     message: &[u8],
@@ -68,12 +69,24 @@ pub fn append(
     keywords: &[String],
     internal_date: Option<i64>,
 ) -> Result<Appended> {
+    append_with(mailbox, message, flags, keywords, internal_date, false)
+}
+
+/// [`append`], keeping the bytes exactly as given when `keep_crlf` (copies).
+pub(super) fn append_with(
+    mailbox: &Mailbox,
+    message: &[u8],
+    flags: MessageFlags,
+    keywords: &[String],
+    internal_date: Option<i64>,
+    keep_crlf: bool,
+) -> Result<Appended> {
     let options = DeliveryOptions {
         flags: maildir_flags(flags),
         keywords: keywords.to_vec(),
         assign_uid: true,
         fsync: true,
-        keep_crlf: false,
+        keep_crlf,
     };
     let delivered = mailbox.deliver(message, &options)?;
     let uid = delivered.uid.ok_or_else(|| Error::Append {

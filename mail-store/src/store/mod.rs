@@ -6,17 +6,20 @@
 //!
 //! Writing: [`sync`] (new files into the uidlist and the index), [`append`]
 //! (file first, then the index through its log), [`store_flags`] (log
-//! first, then file renames) and [`expunge`] (unlink, then the index).
-//! Expunging files that vanished by themselves, flag renames made outside,
-//! copy and move are not implemented yet.
+//! first, then file renames), [`expunge`] (unlink, then the index), and
+//! [`copy`] / [`move_messages`] with UIDPLUS results. Expunging files that
+//! vanished by themselves and flag renames made outside are not
+//! implemented yet.
 
 mod append;
+mod copy;
 mod expunge;
 mod flags;
 mod snapshot;
 mod sync;
 
 pub use append::{append, Appended};
+pub use copy::{copy, move_messages, Copied};
 pub use expunge::{expunge, expunge_deleted};
 pub use flags::{store_flags, store_flags_unchanged_since, StoreMode, StoreResult};
 pub use snapshot::{MailboxSnapshot, SnapshotMessage, Status};
