@@ -8,8 +8,8 @@ mod common;
 use columba_interop::{require_tool, DovecotConfig, PrivateDovecot};
 use columba_mail_store::search::MessageFlags;
 use columba_mail_store::store::{
-    append, copy, expunge, expunge_deleted, move_messages, store_flags,
-    store_flags_unchanged_since, sync, MailboxSnapshot, StoreMode,
+    append, changes, copy, expunge, expunge_deleted, move_messages, store_flags,
+    store_flags_unchanged_since, sync, Change, MailboxSnapshot, StoreMode,
 };
 use columba_maildir::Mailbox;
 use common::*;
@@ -388,4 +388,38 @@ fn copy_and_move_with_uidplus() {
     );
     let problems = dovecot.log_problems();
     assert!(problems.is_empty(), "{problems:?}");
+}
+
+#[test]
+fn a_second_view_learns_what_changed() {
+    let tmp = tempfile::tempdir().unwrap();
+    columba_interop::install_fixture_maildir("01-alice-shapes-flags", tmp.path()).unwrap();
+    let inbox = Mailbox::at(tmp.path(), tmp.path(), "INBOX");
+    let before = MailboxSnapshot::open(&inbox).unwrap();
+    // another session: flag uid 1, expunge uids 3 and 5, deliver one message
+    let flagged = MessageFlags {
+        flagged: true,
+        ..MessageFlags::default()
+    };
+    store_flags(&inbox, &[1], StoreMode::Add, flagged, &[]).unwrap();
+    expunge(&inbox, &[3, 5]).unwrap();
+    let a = append(
+        &inbox,
+        b"Subject: new\n\nx\n",
+        MessageFlags::default(),
+        &[],
+        None,
+    )
+    .unwrap();
+    assert_eq!(a.uid, 19);
+    let after = MailboxSnapshot::open(&inbox).unwrap();
+    let seen = changes(&before, &after, false);
+    assert_eq!(&seen[..2], [Change::Expunge(5), Change::Expunge(3)]);
+    assert_eq!(seen[2], Change::Exists(14));
+    assert!(
+        matches!(&seen[4], Change::Flags { seq: 1, uid: 1, flags, .. } if flags == "(\\Flagged \\Seen)"),
+        "{seen:?}"
+    );
+    let q = changes(&before, &after, true);
+    assert_eq!(q[0], Change::Vanished(vec![3, 5]));
 }

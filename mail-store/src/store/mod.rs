@@ -12,6 +12,7 @@
 //! implemented yet.
 
 mod append;
+mod changes;
 mod copy;
 mod expunge;
 mod flags;
@@ -19,6 +20,7 @@ mod snapshot;
 mod sync;
 
 pub use append::{append, Appended};
+pub use changes::{changes, Change};
 pub use copy::{copy, move_messages, Copied};
 pub use expunge::{expunge, expunge_deleted};
 pub use flags::{store_flags, store_flags_unchanged_since, StoreMode, StoreResult};
