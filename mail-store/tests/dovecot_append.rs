@@ -423,3 +423,37 @@ fn a_second_view_learns_what_changed() {
     let q = changes(&before, &after, true);
     assert_eq!(q[0], Change::Vanished(vec![3, 5]));
 }
+
+#[test]
+fn select_claims_recent_for_dovecot_too() {
+    require_tool!("dovecot");
+    let dovecot = PrivateDovecot::start(DovecotConfig::default().user("alice", "alicepw")).unwrap();
+    let maildir = dovecot.maildir("alice");
+    let mut imap = ImapClient::connect(dovecot.imap_port);
+    assert!(imap.command("LOGIN alice alicepw").1.starts_with("OK"));
+    for s in ["one", "two"] {
+        let msg = format!("Subject: {s}\r\n\r\nx\r\n");
+        let (_, ok) = imap.command(&format!("APPEND INBOX () {{{}+}}\r\n{msg}", msg.len()));
+        assert!(ok.starts_with("OK"), "{ok}");
+    }
+    let inbox = Mailbox::at(&maildir, &maildir, "INBOX");
+    assert_eq!(MailboxSnapshot::open(&inbox).unwrap().status().recent, 2);
+    let selected = MailboxSnapshot::open_select(&inbox).unwrap();
+    assert_eq!(selected.status().recent, 2);
+    assert_eq!(
+        MailboxSnapshot::open_select(&inbox)
+            .unwrap()
+            .status()
+            .recent,
+        0
+    );
+    dovecot.fix_ownership("alice").unwrap();
+    let (untagged, ok) = imap.command("SELECT INBOX");
+    assert!(ok.starts_with("OK"), "{ok}");
+    assert!(
+        untagged.iter().any(|u| u == b"* 0 RECENT\r\n"),
+        "{untagged:?}"
+    );
+    let problems = dovecot.log_problems();
+    assert!(problems.is_empty(), "{problems:?}");
+}

@@ -14,6 +14,9 @@ use crate::search::{
     SearchContext, SearchKey,
 };
 
+/// Offset of `first_recent_uid` in Dovecot's index base header.
+const FIRST_RECENT_UID_OFFSET: u16 = 48;
+
 /// One message of the view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotMessage {
@@ -206,6 +209,29 @@ impl MailboxSnapshot {
             });
         }
         Self::open_without_index(mailbox)
+    }
+
+    /// Opens the mailbox as SELECT does: the messages not yet claimed by any
+    /// session (UID at or above the index's `first_recent_uid`) are
+    /// `\Recent` in this view and are claimed, so no other session (Dovecot's
+    /// or Columba's) sees them as recent again. The claim is a header update
+    /// committed through the log under its lock.
+    pub fn open_select(mailbox: &Mailbox) -> Result<MailboxSnapshot> {
+        let dir = mailbox.path();
+        if !dir.join("dovecot.index.log").exists() {
+            return Self::open(mailbox);
+        }
+        let index = IndexDir::new(dir);
+        let lock = index.lock()?;
+        let snapshot = Self::open(mailbox)?;
+        let view = index.open_view_locked(&lock)?;
+        let (first_recent, next_uid) = (view.header().first_recent_uid, view.header().next_uid);
+        if first_recent < next_uid {
+            let mut t = columba_mail_index::Transaction::new();
+            t.update_header(FIRST_RECENT_UID_OFFSET, &next_uid.to_le_bytes());
+            index.commit_locked(&lock, &t)?;
+        }
+        Ok(snapshot)
     }
 
     /// Finds each message's file (one scan of `cur/` and `new/` with the
