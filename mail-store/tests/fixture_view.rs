@@ -86,6 +86,73 @@ fn view_matches_dovecot_imap_view() {
 }
 
 #[test]
+fn status_size_matches_doveadm_vsize() {
+    let tmp = tempfile::tempdir().unwrap();
+    columba_interop::install_fixture_maildir("01-alice-shapes-flags", tmp.path()).unwrap();
+    let tsv = std::fs::read_to_string(
+        columba_interop::fixture_dir("01-alice-shapes-flags")
+            .join("truth/doveadm-mailbox-status.tsv"),
+    )
+    .unwrap();
+    let mut checked = 0;
+    for line in tsv.lines().skip(2) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (name, vsize) = (cols[0], cols[7]);
+        let dir = if name == "INBOX" {
+            tmp.path().to_path_buf()
+        } else {
+            tmp.path()
+                .join(columba_maildir::Maildir::dir_name(name).unwrap())
+        };
+        let mut snap = MailboxSnapshot::open(&Mailbox::at(&dir, tmp.path(), name)).unwrap();
+        assert_eq!(snap.total_size().unwrap().to_string(), vsize, "{name}");
+        checked += 1;
+    }
+    assert_eq!(checked, 6);
+}
+
+#[test]
+fn list_of_the_fixture_matches_dovecot() {
+    use columba_mail_store::list::SpecialUse;
+    let tmp = tempfile::tempdir().unwrap();
+    columba_interop::install_fixture_maildir("01-alice-shapes-flags", tmp.path()).unwrap();
+    let maildir = columba_maildir::Maildir::open(tmp.path()).unwrap();
+    let special = [
+        ("Archive", SpecialUse::Archive),
+        ("Drafts", SpecialUse::Drafts),
+        ("Junk", SpecialUse::Junk),
+        ("Sent", SpecialUse::Sent),
+        ("Trash", SpecialUse::Trash),
+    ];
+    let tree = columba_mail_store::store::mailbox_tree(&maildir, &special).unwrap();
+    let mut ours: Vec<String> = tree
+        .list("", "*")
+        .iter()
+        .map(|e| {
+            let attrs: Vec<&str> = e.attributes.iter().map(|a| a.as_str()).collect();
+            format!(
+                "* LIST ({}) \"/\" {}",
+                attrs.join(" "),
+                columba_maildir::mutf7::encode(&e.name)
+            )
+        })
+        .collect();
+    ours.sort();
+    let truth = std::fs::read_to_string(
+        columba_interop::fixture_dir("01-alice-shapes-flags").join("truth/imap-view.txt"),
+    )
+    .unwrap();
+    let mut theirs: Vec<String> = truth
+        .lines()
+        .filter_map(|l| l.strip_prefix("S: "))
+        .filter(|l| l.starts_with("* LIST "))
+        .map(String::from)
+        .collect();
+    theirs.sort();
+    assert_eq!(ours, theirs);
+}
+
+#[test]
 fn search_over_the_view_uses_index_then_files() {
     let tmp = tempfile::tempdir().unwrap();
     columba_interop::install_fixture_maildir("01-alice-shapes-flags", tmp.path()).unwrap();

@@ -16,6 +16,7 @@ mod changes;
 mod copy;
 mod expunge;
 mod flags;
+mod folders;
 mod snapshot;
 mod sync;
 
@@ -24,5 +25,6 @@ pub use changes::{changes, Change};
 pub use copy::{copy, move_messages, Copied};
 pub use expunge::{expunge, expunge_deleted};
 pub use flags::{store_flags, store_flags_unchanged_since, StoreMode, StoreResult};
+pub use folders::mailbox_tree;
 pub use snapshot::{MailboxSnapshot, SnapshotMessage, Status};
 pub use sync::{sync, SyncReport};

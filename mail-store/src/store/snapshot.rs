@@ -303,6 +303,18 @@ impl MailboxSnapshot {
         })
     }
 
+    /// STATUS SIZE: the sum of the messages' RFC822.SIZE (finds the files).
+    pub fn total_size(&mut self) -> Result<u64> {
+        self.resolve_files()?;
+        let mut total = 0;
+        for m in &self.messages {
+            if m.path.is_some() {
+                total += m.rfc822_size()?;
+            }
+        }
+        Ok(total)
+    }
+
     /// STATUS / SELECT counts.
     pub fn status(&self) -> Status {
         let unseen: Vec<&SnapshotMessage> =
