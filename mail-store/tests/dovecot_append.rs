@@ -457,3 +457,28 @@ fn select_claims_recent_for_dovecot_too() {
     let problems = dovecot.log_problems();
     assert!(problems.is_empty(), "{problems:?}");
 }
+
+#[test]
+fn sync_expunges_vanished_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    columba_interop::install_fixture_maildir("01-alice-shapes-flags", tmp.path()).unwrap();
+    let inbox = Mailbox::at(tmp.path(), tmp.path(), "INBOX");
+    let mut snap = MailboxSnapshot::open(&inbox).unwrap();
+    snap.resolve_files().unwrap();
+    let gone = snap
+        .messages
+        .iter()
+        .find(|m| m.uid == 4)
+        .unwrap()
+        .path
+        .clone()
+        .unwrap();
+    std::fs::remove_file(gone).unwrap();
+    let report = sync(&inbox).unwrap();
+    assert_eq!(report.expunged, [4]);
+    assert_eq!(report.appended, Vec::<u32>::new());
+    let after = MailboxSnapshot::open(&inbox).unwrap();
+    assert_eq!(after.status().messages, 14);
+    assert_eq!(changes(&snap, &after, false)[0], Change::Expunge(4));
+    assert_eq!(sync(&inbox).unwrap(), Default::default());
+}

@@ -7,9 +7,8 @@
 //! Writing: [`sync`] (new files into the uidlist and the index), [`append`]
 //! (file first, then the index through its log), [`store_flags`] (log
 //! first, then file renames), [`expunge`] (unlink, then the index), and
-//! [`copy`] / [`move_messages`] with UIDPLUS results. Expunging files that
-//! vanished by themselves and flag renames made outside are not
-//! implemented yet.
+//! [`copy`] / [`move_messages`] with UIDPLUS results. Flag renames made
+//! outside Dovecot and Columba are not picked up yet.
 
 mod append;
 mod changes;

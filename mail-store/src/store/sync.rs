@@ -3,10 +3,13 @@
 //! the index through the transaction log, with the log lock held around
 //! both, in Dovecot's lock order (index first, then uidlist).
 //!
-//! Not yet synced: files that vanished (their index records stay until an
-//! expunge is written) and flag changes made by renaming files outside
-//! Dovecot and Columba (the index keeps its flags: applying file flags
-//! safely needs the log's synced tail offset, which is not tracked yet).
+//! Messages whose file vanished (unlinked by another client, or by a move
+//! that was killed before it updated the index) are expunged from the
+//! index after a second scan confirms they are gone.
+//!
+//! Not yet synced: flag changes made by renaming files outside Dovecot and
+//! Columba (the index keeps its flags: applying file flags safely needs the
+//! log's synced tail offset, which is not tracked yet).
 
 use std::collections::HashSet;
 
@@ -22,7 +25,10 @@ use crate::search::MessageFlags;
 pub struct SyncReport {
     /// UIDs appended to the index.
     pub appended: Vec<u32>,
-    /// UIDs in the index whose file is gone (not expunged yet).
+    /// UIDs whose file was gone, now expunged from the index.
+    pub expunged: Vec<u32>,
+    /// UIDs in the index whose file is gone and that could not be expunged
+    /// (always empty unless the index has no log).
     pub missing_files: Vec<u32>,
     /// Whether the index was created (the mailbox had none).
     pub created_index: bool,
@@ -73,8 +79,25 @@ pub fn sync(mailbox: &Mailbox) -> Result<SyncReport> {
     }
     let present: HashSet<u32> = listing.messages.iter().filter_map(|m| m.uid).collect();
     let mut missing: Vec<u32> = known.difference(&present).copied().collect();
-    missing.sort_unstable();
-    report.missing_files = missing;
+    if !missing.is_empty() {
+        // a file renamed during the scan can look missing: look again
+        let again: HashSet<u32> = mailbox
+            .list()?
+            .messages
+            .iter()
+            .filter_map(|m| m.uid)
+            .collect();
+        missing.retain(|u| !again.contains(u));
+        missing.sort_unstable();
+    }
+    if !missing.is_empty() {
+        let mut ext = Transaction::external();
+        for &uid in &missing {
+            ext.expunge(uid, [0; 16]);
+        }
+        index.commit_locked(&lock, &ext)?;
+        report.expunged = missing;
+    }
     if !t.is_empty() {
         index.commit_locked(&lock, &t)?;
     }
