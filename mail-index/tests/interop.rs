@@ -513,3 +513,39 @@ fn dovecot_reads_a_fixture_after_columba_rewrites_and_rotates() {
     assert_eq!(columba_view(&index), before);
     assert_no_problems(&dovecot);
 }
+
+/// Growing the keyword bitmap past 16 keywords changes the record layout;
+/// Dovecot reads the rewritten index with Columba's layout.
+#[test]
+fn many_keywords_survive_an_index_rewrite() {
+    require_tool!("doveadm");
+    let dovecot = PrivateDovecot::start(DovecotConfig::default().user("alice", "alicepw")).unwrap();
+    save(&dovecot, "alice", 3);
+    fetch(&dovecot);
+    let index = IndexDir::new(dovecot.maildir("alice"));
+    let names: Vec<String> = (0..20).map(|i| format!("kw{i:02}")).collect();
+    let mut t = Transaction::new();
+    for (i, n) in names.iter().enumerate() {
+        let uid = 1 + (i as u32 % 3);
+        t.add_keyword(n, &[(uid, uid)]);
+    }
+    index.commit(&t).unwrap();
+    dovecot.fix_ownership("alice").unwrap();
+    let first = fetch(&dovecot);
+    index.rewrite_index().unwrap();
+    let map = index.read_index().unwrap().unwrap();
+    assert_eq!(map.keywords.len(), 20);
+    assert!(map.ext("keywords").unwrap().record_size >= 3);
+    dovecot.fix_ownership("alice").unwrap();
+    let second = fetch(&dovecot);
+    assert_eq!(second, first);
+    for (i, n) in names.iter().enumerate() {
+        assert!(
+            second[i % 3].1.contains(n),
+            "{n} missing on uid {}",
+            1 + i % 3
+        );
+    }
+    assert_eq!(columba_view(&index), second);
+    assert_no_problems(&dovecot);
+}
