@@ -549,3 +549,60 @@ fn many_keywords_survive_an_index_rewrite() {
     assert_eq!(columba_view(&index), second);
     assert_no_problems(&dovecot);
 }
+
+/// An Appender keeps its state across commits and catches up with what
+/// Dovecot wrote in between.
+#[test]
+fn appender_and_dovecot_interleave() {
+    require_tool!("doveadm");
+    let dovecot = PrivateDovecot::start(DovecotConfig::default().user("alice", "alicepw")).unwrap();
+    save(&dovecot, "alice", 4);
+    fetch(&dovecot);
+    let index = IndexDir::new(dovecot.maildir("alice"));
+    let mut app = columba_mail_index::Appender::open(&index).unwrap();
+    for uid in 1..=4 {
+        let mut t = Transaction::new();
+        t.add_flags(uid, uid, FLAG_SEEN);
+        app.commit(&t).unwrap();
+    }
+    dovecot.fix_ownership("alice").unwrap();
+    doveadm_ok(
+        &dovecot,
+        &[
+            "flags",
+            "add",
+            "-u",
+            "alice",
+            "\\Flagged",
+            "mailbox",
+            "INBOX",
+            "uid",
+            "2",
+        ],
+    );
+    save(&dovecot, "alice", 1);
+    let mut t = Transaction::new();
+    t.add_keyword("$Late", &[(5, 5)])
+        .remove_flags(1, 1, FLAG_SEEN);
+    app.commit(&t).unwrap();
+    assert_eq!(
+        app.map().header.next_uid,
+        6,
+        "caught up with Dovecot's append"
+    );
+    dovecot.fix_ownership("alice").unwrap();
+    let after = fetch(&dovecot);
+    let flags: Vec<Vec<String>> = after.iter().map(|m| m.1.clone()).collect();
+    assert_eq!(
+        flags,
+        vec![
+            vec![],
+            vec!["\\Flagged".to_string(), "\\Seen".into()],
+            vec!["\\Seen".into()],
+            vec!["\\Seen".into()],
+            vec!["$Late".into()]
+        ]
+    );
+    assert_eq!(columba_view(&index), after);
+    assert_no_problems(&dovecot);
+}
