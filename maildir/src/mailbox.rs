@@ -154,6 +154,61 @@ pub struct Mailbox {
     dir: PathBuf,
     ns_root: PathBuf,
     name: String,
+    cache: std::sync::Arc<std::sync::Mutex<Option<CachedListing>>>,
+}
+
+/// What a listing was built from: `dovecot-uidlist` and `dovecot-keywords`
+/// (device, inode, size, mtime: Dovecot's own change test), `new/` and
+/// `cur/` (inode and mtime).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Signature {
+    files: [Option<FileStamp>; 2],
+    dirs: [Option<DirStamp>; 2],
+}
+
+/// Device, inode, size, mtime seconds and nanoseconds of a file.
+type FileStamp = (u64, u64, u64, i64, i64);
+/// Inode, mtime seconds and nanoseconds of a directory.
+type DirStamp = (u64, i64, i64);
+
+#[derive(Debug)]
+struct CachedListing {
+    signature: Signature,
+    listing: Listing,
+}
+
+fn signature(dir: &Path) -> (Signature, bool) {
+    use std::os::unix::fs::MetadataExt;
+    let file = |name: &str| {
+        std::fs::metadata(dir.join(name))
+            .ok()
+            .map(|m| (m.dev(), m.ino(), m.size(), m.mtime(), m.mtime_nsec()))
+    };
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let mut trusted = true;
+    let mut sub = |name: &str| {
+        let m = std::fs::metadata(dir.join(name)).ok()?;
+        // A directory changed within the last two seconds may change again
+        // within the same timestamp tick: never trust such a listing later.
+        if m.mtime() >= now - 2 {
+            trusted = false;
+        }
+        Some((m.ino(), m.mtime(), m.mtime_nsec()))
+    };
+    let dirs = [sub("new"), sub("cur")];
+    (
+        Signature {
+            files: [
+                file(crate::uidlist::UIDLIST_NAME),
+                file(crate::keywords::KEYWORDS_NAME),
+            ],
+            dirs,
+        },
+        trusted,
+    )
 }
 
 impl Mailbox {
@@ -164,6 +219,7 @@ impl Mailbox {
             dir: dir.to_path_buf(),
             ns_root: ns_root.to_path_buf(),
             name: name.to_string(),
+            cache: Default::default(),
         }
     }
 
@@ -352,11 +408,31 @@ impl Mailbox {
 
     /// Lists the messages without writing anything: UIDs from the uidlist,
     /// files not in it yet have `uid: None`.
+    ///
+    /// A handle remembers its last listing: when `dovecot-uidlist`,
+    /// `dovecot-keywords`, `new/` and `cur/` are unchanged since (Dovecot's
+    /// tests: inode, size and mtime; directories older than two seconds so
+    /// that a change in the same timestamp tick cannot hide), the listing is
+    /// returned without reading the directories again.
     pub fn list(&self) -> Result<Listing> {
+        let (before, trusted) = signature(&self.dir);
+        if trusted {
+            let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(c) = cache.as_ref().filter(|c| c.signature == before) {
+                return Ok(c.listing.clone());
+            }
+        }
         let uidlist = self.uidlist()?;
         let mut skipped = Vec::new();
         let files = self.scan(&mut skipped)?;
-        self.build_listing(uidlist.as_ref(), files, skipped)
+        let listing = self.build_listing(uidlist.as_ref(), files, skipped)?;
+        let (after, trusted_after) = signature(&self.dir);
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        *cache = (trusted && trusted_after && before == after).then(|| CachedListing {
+            signature: after,
+            listing: listing.clone(),
+        });
+        Ok(listing)
     }
 
     /// Like Dovecot's maildir sync: takes the uidlist lock, gives new files

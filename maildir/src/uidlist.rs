@@ -132,7 +132,8 @@ impl Uidlist {
             header_next_uid: 0,
             guid: None,
             header_extensions: Vec::new(),
-            records: Vec::new(),
+            // Records are ~50 bytes; bounded by the input's size.
+            records: Vec::with_capacity(data.len() / 48),
             complete_last_line,
         };
         match version {

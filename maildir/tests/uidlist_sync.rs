@@ -166,3 +166,66 @@ fn renamed_message_is_opened_by_base_name() {
     std::fs::remove_file(dir.join("cur").join(name.as_str())).unwrap();
     assert!(inbox.open_message(&d.file_name).unwrap().is_none());
 }
+
+fn age_dirs(dir: &Path) {
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    for sub in ["new", "cur"] {
+        std::fs::File::open(dir.join(sub))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+}
+
+#[test]
+fn remembered_listing_follows_every_change() {
+    use columba_maildir::{DeliveryOptions, FlagUpdate, Flags};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let inbox = Maildir::create(dir).unwrap().inbox();
+    let a = inbox
+        .deliver(&b"Subject: a\n\na\n"[..], &DeliveryOptions::default())
+        .unwrap();
+    age_dirs(dir);
+    let first = inbox.list().unwrap();
+    assert_eq!(first.messages.len(), 1);
+    // Same handle, nothing changed: same answer.
+    assert_eq!(inbox.list().unwrap().messages, first.messages);
+    // A flag change (rename) by another handle is seen.
+    let other = Maildir::open(dir).unwrap().inbox();
+    other
+        .update_flags(&a.file_name, &FlagUpdate::Add(Flags::SEEN, vec![]))
+        .unwrap();
+    assert_eq!(inbox.list().unwrap().messages[0].flags, Flags::SEEN);
+    age_dirs(dir);
+    inbox.list().unwrap();
+    // A delivery is seen.
+    other
+        .deliver(&b"Subject: b\n\nb\n"[..], &DeliveryOptions::default())
+        .unwrap();
+    assert_eq!(inbox.list().unwrap().messages.len(), 2);
+    age_dirs(dir);
+    inbox.list().unwrap();
+    // An expunge is seen.
+    let current = inbox.list().unwrap().messages[0].file_name.clone();
+    other.expunge(&current).unwrap();
+    assert_eq!(inbox.list().unwrap().messages.len(), 1);
+    age_dirs(dir);
+    inbox.list().unwrap();
+    // A uidlist change alone (a new record for an old file) is seen.
+    touch(dir, "cur", "1.M1P1.h:2,");
+    age_dirs(dir);
+    let before = inbox.list().unwrap();
+    assert_eq!(
+        before.messages.iter().filter(|m| m.uid.is_none()).count(),
+        1
+    );
+    other.sync().unwrap();
+    age_dirs(dir);
+    assert!(inbox
+        .list()
+        .unwrap()
+        .messages
+        .iter()
+        .all(|m| m.uid.is_some()));
+}
