@@ -2,6 +2,8 @@
 //! the 03-carol-10k fixture (9,900 messages, Dovecot's index present)
 //! served by a private Dovecot over IMAP, and read by Columba directly.
 //!
+//! 0. Open the mailbox cold (uidlist, no index): `sync` (builds the index)
+//!    vs Dovecot's first `SELECT` (builds its index), once each.
 //! 1. Open the mailbox (warm: index present): `MailboxSnapshot::open` vs `SELECT`.
 //! 2. Flags of all messages: open + FLAGS of every message vs `FETCH 1:* (FLAGS)`.
 //! 3. Header search over all messages: `SEARCH SUBJECT` (no header cache).
@@ -17,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use columba_interop::{find_tool, DovecotConfig, PrivateDovecot};
 use columba_mail_store::search::SearchKey;
-use columba_mail_store::store::MailboxSnapshot;
+use columba_mail_store::store::{sync, MailboxSnapshot};
 use columba_mail_store::Message;
 use columba_maildir::Mailbox;
 use common::ImapClient;
@@ -51,10 +53,51 @@ fn main() {
         println!("SKIPPED: dovecot is not installed");
         return;
     }
-    let dovecot = PrivateDovecot::start(DovecotConfig::default().user("carol", "carolpw")).unwrap();
+    let dovecot = PrivateDovecot::start(
+        DovecotConfig::default()
+            .user("carol", "carolpw")
+            .user("cold", "coldpw"),
+    )
+    .unwrap();
     let maildir = dovecot.maildir("carol");
     columba_interop::install_fixture_maildir("03-carol-10k", &maildir).unwrap();
+
+    // cold: two copies without index files, one for each side
+    let cold_dovecot = dovecot.maildir("cold");
+    let cold_columba = dovecot.root().join("cold-columba");
+    for dir in [&cold_dovecot, &cold_columba] {
+        columba_interop::install_fixture_maildir("03-carol-10k", dir).unwrap();
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("dovecot.index")
+            {
+                std::fs::remove_file(p).unwrap();
+            }
+        }
+    }
     dovecot.fix_ownership("carol").unwrap();
+    dovecot.fix_ownership("cold").unwrap();
+    let t = Instant::now();
+    let synced = sync(&Mailbox::at(&cold_columba, &cold_columba, "INBOX")).unwrap();
+    let c = t.elapsed();
+    assert!(
+        synced.created_index && synced.appended.len() == 9900,
+        "{synced:?}"
+    );
+    let mut cold = ImapClient::connect(dovecot.imap_port);
+    assert!(cold.command("LOGIN cold coldpw").1.starts_with("OK"));
+    let t = Instant::now();
+    let (u, ok) = cold.command("SELECT INBOX");
+    let d = t.elapsed();
+    assert!(
+        ok.starts_with("OK") && u.iter().any(|l| l == b"* 9900 EXISTS\r\n"),
+        "{ok}"
+    );
+    report("open mailbox, cold (no index; single run)", c, d);
+
     let inbox = Mailbox::at(&maildir, &maildir, "INBOX");
 
     let mut imap = ImapClient::connect(dovecot.imap_port);
