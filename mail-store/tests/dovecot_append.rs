@@ -482,3 +482,56 @@ fn sync_expunges_vanished_files() {
     assert_eq!(changes(&snap, &after, false)[0], Change::Expunge(4));
     assert_eq!(sync(&inbox).unwrap(), Default::default());
 }
+
+#[test]
+fn dovecot_answers_from_what_columba_cached() {
+    use columba_mail_store::store::{cache_parsed, cache_string, cached, FIELD_BODYSTRUCTURE};
+    use columba_mail_store::Message;
+    require_tool!("dovecot");
+    let dovecot = PrivateDovecot::start(DovecotConfig::default().user("alice", "alicepw")).unwrap();
+    let maildir = dovecot.maildir("alice");
+    let mut imap = ImapClient::connect(dovecot.imap_port);
+    assert!(imap.command("LOGIN alice alicepw").1.starts_with("OK"));
+    for s in ["one", "two"] {
+        let msg =
+            format!("Subject: {s}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nbody {s}\r\n");
+        let (_, ok) = imap.command(&format!("APPEND INBOX () {{{}+}}\r\n{msg}", msg.len()));
+        assert!(ok.starts_with("OK"), "{ok}");
+    }
+    assert!(imap.command("LOGOUT").1.starts_with("OK"));
+    let inbox = Mailbox::at(&maildir, &maildir, "INBOX");
+    let mut snap = MailboxSnapshot::open(&inbox).unwrap();
+    snap.resolve_files().unwrap();
+    let data: Vec<Vec<u8>> = snap.messages.iter().map(|m| m.read().unwrap()).collect();
+    let parsed: Vec<Message> = data.iter().map(|d| Message::parse(d)).collect();
+    cache_parsed(&inbox, &[(1, &parsed[0]), (2, &parsed[1])]).unwrap();
+    assert_eq!(
+        cached(&inbox, 1, FIELD_BODYSTRUCTURE).unwrap().unwrap(),
+        parsed[0].bodystructure_imap(true)
+    );
+    // A recognisable value for message 2 proves Dovecot answers from the cache.
+    let marker = b"\"text\" \"x-columba-cached\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 10 1 NIL NIL NIL NIL";
+    cache_string(&inbox, 2, FIELD_BODYSTRUCTURE, marker).unwrap();
+    dovecot.fix_ownership("alice").unwrap();
+
+    let mut imap = ImapClient::connect(dovecot.imap_port);
+    assert!(imap.command("LOGIN alice alicepw").1.starts_with("OK"));
+    assert!(imap.command("EXAMINE INBOX").1.starts_with("OK"));
+    let (untagged, ok) = imap.command("FETCH 1:2 (BODYSTRUCTURE)");
+    assert!(ok.starts_with("OK"), "{ok}");
+    let text: Vec<String> = untagged
+        .iter()
+        .map(|u| String::from_utf8_lossy(u).into_owned())
+        .collect();
+    let ours = String::from_utf8(parsed[0].bodystructure_imap(true)).unwrap();
+    assert_eq!(text[0], format!("* 1 FETCH (BODYSTRUCTURE ({ours}))\r\n"));
+    assert_eq!(
+        text[1],
+        format!(
+            "* 2 FETCH (BODYSTRUCTURE ({}))\r\n",
+            String::from_utf8_lossy(marker)
+        )
+    );
+    let problems = dovecot.log_problems();
+    assert!(problems.is_empty(), "{problems:?}");
+}

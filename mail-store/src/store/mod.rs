@@ -11,6 +11,7 @@
 //! outside Dovecot and Columba are not picked up yet.
 
 mod append;
+mod cache;
 mod changes;
 mod copy;
 mod expunge;
@@ -20,6 +21,7 @@ mod snapshot;
 mod sync;
 
 pub use append::{append, Appended};
+pub use cache::{cache_parsed, cache_string, cached, FIELD_BODYSTRUCTURE, FIELD_MIME_PARTS};
 pub use changes::{changes, Change};
 pub use copy::{copy, move_messages, Copied};
 pub use expunge::{expunge, expunge_deleted};

@@ -1,0 +1,76 @@
+//! Sharing parse results with Dovecot through `dovecot.index.cache`:
+//! Columba stores `mime.parts` and `imap.bodystructure` under Dovecot's
+//! field names and in Dovecot's formats (so Dovecot answers FETCH
+//! BODYSTRUCTURE from them without reading the message), and looks up what
+//! Dovecot cached before parsing a message itself.
+
+use columba_mail_index::cache_file::{FieldType, DECISION_YES, VARIABLE_SIZE};
+use columba_mail_index::{CacheField, IndexDir};
+use columba_maildir::Mailbox;
+
+use crate::error::Result;
+use crate::message::Message;
+
+/// Dovecot's cache field for the serialized part tree.
+pub const FIELD_MIME_PARTS: &str = "mime.parts";
+/// Dovecot's cache field for BODYSTRUCTURE (without outer parentheses).
+pub const FIELD_BODYSTRUCTURE: &str = "imap.bodystructure";
+
+fn field(name: &str, field_type: FieldType) -> CacheField {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as u32);
+    CacheField {
+        name: name.to_string(),
+        field_type,
+        size: VARIABLE_SIZE,
+        decision: DECISION_YES,
+        last_used: now,
+    }
+}
+
+/// Caches `mime.parts` and `imap.bodystructure` of messages (by UID).
+pub fn cache_parsed(mailbox: &Mailbox, messages: &[(u32, &Message<'_>)]) -> Result<()> {
+    let updates: Vec<(u32, Vec<(CacheField, Vec<u8>)>)> = messages
+        .iter()
+        .map(|(uid, m)| {
+            (
+                *uid,
+                vec![
+                    (
+                        field(FIELD_MIME_PARTS, FieldType::Variable),
+                        m.root().serialize_mime_parts(),
+                    ),
+                    (
+                        field(FIELD_BODYSTRUCTURE, FieldType::String),
+                        m.bodystructure_imap(true),
+                    ),
+                ],
+            )
+        })
+        .collect();
+    IndexDir::new(mailbox.path()).cache_add(&updates)?;
+    Ok(())
+}
+
+/// Stores `value` under cache field `name` for `uid` as a string field.
+pub fn cache_string(mailbox: &Mailbox, uid: u32, name: &str, value: &[u8]) -> Result<()> {
+    IndexDir::new(mailbox.path())
+        .cache_add(&[(uid, vec![(field(name, FieldType::String), value.to_vec())])])?;
+    Ok(())
+}
+
+/// The cached value of `field` for `uid`, if Dovecot or Columba cached it.
+pub fn cached(mailbox: &Mailbox, uid: u32, field: &str) -> Result<Option<Vec<u8>>> {
+    let view = IndexDir::new(mailbox.path()).open_view()?;
+    let Some(cache) = view.cache.as_ref() else {
+        return Ok(None);
+    };
+    let Some(m) = view.messages().find(|m| m.uid == uid) else {
+        return Ok(None);
+    };
+    if m.cache_offset == 0 {
+        return Ok(None);
+    }
+    Ok(cache.lookup(m.cache_offset, field)?)
+}
