@@ -5,7 +5,7 @@
 //! Dovecot cached before parsing a message itself.
 
 use columba_mail_index::cache_file::{FieldType, DECISION_YES, VARIABLE_SIZE};
-use columba_mail_index::{CacheField, IndexDir};
+use columba_mail_index::{CacheField, CacheValues, IndexDir};
 use columba_maildir::Mailbox;
 
 use crate::error::Result;
@@ -31,7 +31,7 @@ fn field(name: &str, field_type: FieldType) -> CacheField {
 
 /// Caches `mime.parts` and `imap.bodystructure` of messages (by UID).
 pub fn cache_parsed(mailbox: &Mailbox, messages: &[(u32, &Message<'_>)]) -> Result<()> {
-    let updates: Vec<(u32, Vec<(CacheField, Vec<u8>)>)> = messages
+    let updates: Vec<(u32, CacheValues)> = messages
         .iter()
         .map(|(uid, m)| {
             (
