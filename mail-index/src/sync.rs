@@ -12,6 +12,8 @@ use crate::log_file::{rtype, ExtIntro, LogFile, LogRecord, Payload};
 
 /// Most extensions a map may have.
 const MAX_EXTENSIONS: usize = 1024;
+/// Largest record area replay builds (about 16 million 64-byte records).
+const MAX_RECORDS_BYTES: u64 = 1 << 30;
 /// Most bytes of extension headers a map may have.
 const MAX_EXT_HDR_TOTAL: u64 = 64 << 20;
 
@@ -322,6 +324,9 @@ impl<'m> Applier<'m> {
         }
         let rs = h.record_size as usize;
         let start = self.map.records.len();
+        if (start + rs) as u64 > MAX_RECORDS_BYTES {
+            return Err(fail("record area would grow beyond 1 GiB"));
+        }
         self.map.records.resize(start + rs, 0);
         self.map.records[start..start + 4].copy_from_slice(&uid.to_le_bytes());
         self.map.records[start + 4] = flags;
@@ -486,6 +491,11 @@ impl<'m> Applier<'m> {
         }
         if idx.is_none() && self.map.extensions.len() >= MAX_EXTENSIONS {
             return Err(fail(format!("more than {MAX_EXTENSIONS} extensions")));
+        }
+        if (self.map.messages_count() as u64) * u64::from(rec_total) > MAX_RECORDS_BYTES {
+            return Err(fail(format!(
+                "extension {name} would make the record area larger than 1 GiB"
+            )));
         }
         if hdr_total > MAX_EXT_HDR_TOTAL || rec_total > 60_000 {
             return Err(fail(format!(
