@@ -242,6 +242,15 @@ impl Appender {
         result
     }
 
+    /// Rotates the log, rewrites `dovecot.index` and purges the cache when
+    /// Dovecot would (see [`IndexDir::maintain`]); call it now and then,
+    /// e.g. where Dovecot would end a mailbox sync, not after every commit.
+    pub fn maintain(&mut self) -> Result<()> {
+        self.dir.maintain()?;
+        *self = Appender::open(&self.dir)?;
+        Ok(())
+    }
+
     /// Applies log bytes that start at `self.end`.
     fn catch_up(&mut self, bytes: &[u8]) -> Result<()> {
         self.log.extend_from(self.end as usize, bytes);

@@ -127,6 +127,8 @@ fn two_appenders_see_each_others_commits() {
     t.add_keyword("Both", &[(11, 12)]);
     a.commit(&t).unwrap();
     assert_eq!(a.map().header.next_uid, 13);
+    a.maintain().unwrap();
+    assert_eq!(a.map().header.next_uid, 13);
     let view = index.open_view().unwrap();
     let uids: Vec<(u32, Vec<&str>)> = view
         .messages()
