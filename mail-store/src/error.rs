@@ -55,6 +55,14 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// APPEND of a message larger than APPENDLIMIT (`[TOOBIG]`).
+    #[error("NO [TOOBIG] message of {size} bytes exceeds APPENDLIMIT {limit}")]
+    TooBig {
+        /// Size of the message.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// A LIST pattern or mailbox name that cannot be used.
     #[error("BAD invalid mailbox name or pattern: {reason}")]
     BadMailboxName {

@@ -59,6 +59,15 @@ pub(super) fn index_flags(f: MessageFlags) -> u8 {
     out
 }
 
+/// APPENDLIMIT: refuses a message larger than `limit` before anything is
+/// written (the session answers `NO [TOOBIG]`, or rejects the literal).
+pub fn check_append_limit(size: u64, limit: Option<u64>) -> Result<()> {
+    match limit {
+        Some(limit) if size > limit => Err(Error::TooBig { size, limit }),
+        _ => Ok(()),
+    }
+}
+
 /// Appends `message` with `flags` (`recent` is ignored), `keywords` and an
 /// optional INTERNALDATE (Unix seconds, stored as the file's mtime).
 /// CRLF line endings are stored as LF, as Dovecot stores APPENDs.

@@ -20,7 +20,7 @@ mod folders;
 mod snapshot;
 mod sync;
 
-pub use append::{append, Appended};
+pub use append::{append, check_append_limit, Appended};
 pub use cache::{cache_parsed, cache_string, cached, FIELD_BODYSTRUCTURE, FIELD_MIME_PARTS};
 pub use changes::{changes, Change};
 pub use copy::{copy, move_messages, Copied};
