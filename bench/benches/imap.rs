@@ -2,7 +2,7 @@
 //! same corpus, in one run.
 //!
 //! Corpus: the command and FETCH-response messages of the transcripts (see
-//! `columba_bench`), kept when imap-codec decodes them completely (columba-imap-proto joins when its decoder lands), and
+//! `columba_bench`), kept when both libraries decode them completely, and
 //! concatenated until each stream is at least 256 KiB.
 
 use std::hint::black_box;
@@ -32,17 +32,17 @@ fn corpus() -> Corpus {
     let all_commands = columba_bench::command_corpus();
     let commands: Vec<Vec<u8>> = all_commands
         .iter()
-        .filter(|m| codec_accepts_command(m))
+        .filter(|m| codec_accepts_command(m) && columba::accepts_command(m))
         .cloned()
         .collect();
     let all_responses = columba_bench::fetch_response_corpus();
     let responses: Vec<Vec<u8>> = all_responses
         .iter()
-        .filter(|m| codec_accepts_response(m))
+        .filter(|m| codec_accepts_response(m) && columba::accepts_response(m))
         .cloned()
         .collect();
     eprintln!(
-        "corpus: {} of {} commands ({} bytes), {} of {} FETCH responses ({} bytes) decoded by imap-codec",
+        "corpus: {} of {} commands ({} bytes), {} of {} FETCH responses ({} bytes) decoded by both",
         commands.len(),
         all_commands.len(),
         commands.iter().map(Vec::len).sum::<usize>(),
@@ -130,11 +130,106 @@ mod codec {
     }
 }
 
+mod columba {
+    use super::*;
+    use columba_imap_proto::{
+        parse_command, parse_response, Command, CommandDecoder, CommandEvent, Decoded, Limits,
+        LiteralMode, Response, ResponseDecoder,
+    };
+
+    pub fn accepts_command(message: &[u8]) -> bool {
+        parse_command(message).is_ok()
+    }
+
+    pub fn accepts_response(message: &[u8]) -> bool {
+        parse_response(message).is_ok()
+    }
+
+    /// A server's path: bytes arrive in its buffer, commands come out.
+    pub fn decode_commands(input: &[u8]) -> usize {
+        let mut decoder = CommandDecoder::new(Limits::default());
+        decoder.feed(input);
+        let mut n = 0;
+        loop {
+            match decoder.decode().expect("corpus command") {
+                Decoded::Message(event) => {
+                    black_box(&event);
+                    n += 1;
+                }
+                Decoded::NeedsContinuation { .. } => {}
+                Decoded::Incomplete => break,
+            }
+        }
+        assert_eq!(decoder.buffered(), 0, "corpus left undecoded bytes");
+        n
+    }
+
+    /// A client's path: bytes arrive in its buffer, responses come out.
+    pub fn decode_responses(input: &[u8]) -> usize {
+        let mut decoder = ResponseDecoder::new(Limits::default());
+        decoder.expect_greeting(false);
+        decoder.feed(input);
+        let mut n = 0;
+        loop {
+            match decoder.decode().expect("corpus response") {
+                Decoded::Message(response) => {
+                    black_box(&response);
+                    n += 1;
+                }
+                Decoded::NeedsContinuation { .. } => {}
+                Decoded::Incomplete => break,
+            }
+        }
+        assert_eq!(decoder.buffered(), 0, "corpus left undecoded bytes");
+        n
+    }
+
+    pub fn commands(input: &[u8]) -> Vec<Command> {
+        let mut decoder = CommandDecoder::new(Limits::default());
+        decoder.feed(input);
+        let mut out = Vec::new();
+        loop {
+            match decoder.decode().expect("corpus command") {
+                Decoded::Message(CommandEvent::Command(c)) => out.push(c),
+                Decoded::Message(_) | Decoded::NeedsContinuation { .. } => {}
+                Decoded::Incomplete => break,
+            }
+        }
+        out
+    }
+
+    pub fn responses(input: &[u8]) -> Vec<Response> {
+        let mut decoder = ResponseDecoder::new(Limits::default());
+        decoder.expect_greeting(false);
+        decoder.feed(input);
+        let mut out = Vec::new();
+        while let Decoded::Message(r) = decoder.decode().expect("corpus response") {
+            out.push(r);
+        }
+        out
+    }
+
+    pub fn encode_commands(commands: &[Command], out: &mut Vec<u8>) {
+        for command in commands {
+            command.encode_to(out, LiteralMode::NonSync);
+        }
+    }
+
+    pub fn encode_responses(responses: &[Response], out: &mut Vec<u8>) {
+        for response in responses {
+            response.encode_to(out);
+        }
+    }
+}
+
 fn benches(c: &mut Criterion) {
     let corpus = corpus();
 
     let mut group = c.benchmark_group("command_decode");
     group.throughput(Throughput::Bytes(corpus.commands.len() as u64));
+    group.bench_function("columba", |b| {
+        b.iter(|| columba::decode_commands(black_box(corpus.commands)))
+    });
     group.bench_function("imap-codec", |b| {
         b.iter(|| codec::decode_commands(black_box(corpus.commands)))
     });
@@ -142,17 +237,37 @@ fn benches(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("fetch_response_decode");
     group.throughput(Throughput::Bytes(corpus.responses.len() as u64));
+    group.bench_function("columba", |b| {
+        b.iter(|| columba::decode_responses(black_box(corpus.responses)))
+    });
     group.bench_function("imap-codec", |b| {
         b.iter(|| codec::decode_responses(black_box(corpus.responses)))
     });
     group.finish();
 
+    let columba_commands = columba::commands(corpus.commands);
+    let columba_responses = columba::responses(corpus.responses);
+    assert_eq!(
+        columba::decode_commands(corpus.commands),
+        codec::decode_commands(corpus.commands)
+    );
+    assert_eq!(
+        columba::decode_responses(corpus.responses),
+        codec::decode_responses(corpus.responses)
+    );
     let codec_commands = codec::commands(corpus.commands);
     let codec_responses = codec::responses(corpus.responses);
     let mut out = Vec::with_capacity(2 * STREAM_LEN);
 
     let mut group = c.benchmark_group("command_encode");
     group.throughput(Throughput::Bytes(corpus.commands.len() as u64));
+    group.bench_function("columba", |b| {
+        b.iter(|| {
+            out.clear();
+            columba::encode_commands(black_box(&columba_commands), &mut out);
+            out.len()
+        })
+    });
     group.bench_function("imap-codec", |b| {
         b.iter(|| {
             out.clear();
@@ -164,6 +279,13 @@ fn benches(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("fetch_response_encode");
     group.throughput(Throughput::Bytes(corpus.responses.len() as u64));
+    group.bench_function("columba", |b| {
+        b.iter(|| {
+            out.clear();
+            columba::encode_responses(black_box(&columba_responses), &mut out);
+            out.len()
+        })
+    });
     group.bench_function("imap-codec", |b| {
         b.iter(|| {
             out.clear();

@@ -137,9 +137,10 @@ fn non_synchronizing(message: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Commands as clients send them: every client message of the client and
-/// server sessions, except AUTHENTICATE data lines and IDLE's `DONE` (they
-/// are not commands), with synchronizing literals made non-synchronizing.
+/// Commands as clients send them: every command of the client and server
+/// sessions except AUTHENTICATE and IDLE (a session decoder expects SASL
+/// lines or `DONE` after them), with synchronizing literals made
+/// non-synchronizing.
 pub fn command_corpus() -> Vec<Vec<u8>> {
     let mut corpus = Vec::new();
     for file in transcript_files(&["clients", "servers"]) {
@@ -165,6 +166,13 @@ pub fn command_corpus() -> Vec<Vec<u8>> {
             if words[1].eq_ignore_ascii_case(b"AUTHENTICATE") {
                 // Without an initial response, data lines follow.
                 in_authenticate = words.len() == 3;
+            }
+            // AUTHENTICATE and IDLE switch a session decoder to SASL lines
+            // or DONE; the corpus is a plain sequence of commands.
+            if words[1].eq_ignore_ascii_case(b"AUTHENTICATE")
+                || words[1].eq_ignore_ascii_case(b"IDLE")
+            {
+                continue;
             }
             corpus.push(non_synchronizing(message));
         }
