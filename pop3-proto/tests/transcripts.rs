@@ -1,7 +1,9 @@
 //! The sample transcripts in `examples/transcripts/`: sessions captured
 //! from real clients (Python poplib, curl, fetchmail) against Dovecot 2.3,
 //! and sessions written from Thunderbird's and Outlook's documented
-//! behaviour. Every message decodes; the error sample fails exactly where
+//! behaviour (Thunderbird's current client: CAPA, AUTH PLAIN without an
+//! initial response, STAT, LIST, UIDL, then RETR/DELE or TOP n 20 for big
+//! messages; its older client sent a bare AUTH before CAPA). Every message decodes; the error sample fails exactly where
 //! it should.
 
 use columba_pop3_proto::transcript::trace;
