@@ -394,3 +394,18 @@ fn streamed_append_errors_resynchronise() {
     assert_eq!(out[..2], ["start a1 Inbox 3 []", "data abc"]);
     assert_eq!(out[2..], ["error 26 Some(\"a1\")", "command a2 NOOP"]);
 }
+
+#[test]
+fn response_text_that_looks_like_a_literal_is_text() {
+    let input = b"a1 OK done {2}\r\n+ send {5}\r\n* BYE {1}\r\n* 1 FETCH (BODY[] {2}\r\nab)\r\n";
+    let mut dec = ResponseDecoder::new(Limits::default());
+    dec.expect_greeting(false);
+    dec.feed(input);
+    let mut got = Vec::new();
+    while let Decoded::Message(r) = dec.decode().unwrap() {
+        assert_eq!(parse_response(&r.encode()).unwrap(), r);
+        got.push(r);
+    }
+    assert_eq!(got.len(), 4);
+    assert!(matches!(&got[0], Response::Status(s) if s.text == "done {2}"));
+}

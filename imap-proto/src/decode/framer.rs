@@ -77,6 +77,26 @@ pub(crate) fn literal_marker(line: &[u8]) -> Option<LiteralMarker> {
     Some(LiteralMarker { size, non_sync })
 }
 
+/// True for a response line that is all text after its keyword: `+ ...`,
+/// and tagged or untagged `OK`, `NO`, `BAD`, `PREAUTH`, `BYE`.
+fn is_text_line(line: &[u8]) -> bool {
+    if line.first() == Some(&b'+') {
+        return true;
+    }
+    let Some(sp) = line.iter().position(|&b| b == b' ') else {
+        return false;
+    };
+    let rest = &line[sp + 1..];
+    let word_end = rest
+        .iter()
+        .position(|b| !b.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
+    let word = &rest[..word_end];
+    [&b"OK"[..], b"NO", b"BAD", b"PREAUTH", b"BYE"]
+        .iter()
+        .any(|k| word.eq_ignore_ascii_case(k))
+}
+
 #[derive(Debug)]
 pub(crate) struct Framer {
     pos: usize,
@@ -195,7 +215,10 @@ impl Framer {
                     if line_end > limits.max_message {
                         return self.reject(Rejection::MessageTooLarge);
                     }
-                    if self.literals {
+                    // A server's status and continuation lines end in free
+                    // text, which may look like a literal header but is not.
+                    let text_line = !self.sync && self.line_start == 0 && is_text_line(buf);
+                    if self.literals && !text_line {
                         if let Some(lit) = literal_marker(&buf[self.line_start..line_end]) {
                             if self.stop_at_literals && self.accepted != line_end {
                                 return Frame::LiteralAhead {
