@@ -535,3 +535,36 @@ fn dovecot_answers_from_what_columba_cached() {
     let problems = dovecot.log_problems();
     assert!(problems.is_empty(), "{problems:?}");
 }
+
+#[test]
+fn idle_wakes_when_dovecot_delivers() {
+    use columba_mail_store::store::MailboxWatcher;
+    require_tool!("dovecot");
+    let dovecot = PrivateDovecot::start(DovecotConfig::default().user("alice", "alicepw")).unwrap();
+    let maildir = dovecot.maildir("alice");
+    let mut imap = ImapClient::connect(dovecot.imap_port);
+    assert!(imap.command("LOGIN alice alicepw").1.starts_with("OK"));
+    let (_, ok) = imap.command("APPEND INBOX () {18+}\r\nSubject: a\r\n\r\nx\r\n");
+    assert!(ok.starts_with("OK"), "{ok}");
+    let inbox = Mailbox::at(&maildir, &maildir, "INBOX");
+    let before = MailboxSnapshot::open(&inbox).unwrap();
+    let mut watcher = MailboxWatcher::new(&inbox, std::time::Duration::from_millis(500));
+    assert!(watcher.uses_inotify());
+    assert!(!watcher.wait(std::time::Duration::from_millis(300)).unwrap());
+    let waiter = std::thread::spawn(move || {
+        let t = std::time::Instant::now();
+        let changed = watcher.wait(std::time::Duration::from_secs(20)).unwrap();
+        (changed, t.elapsed())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let (_, ok) = imap.command("APPEND INBOX (\\Seen) {18+}\r\nSubject: b\r\n\r\ny\r\n");
+    assert!(ok.starts_with("OK"), "{ok}");
+    let (changed, waited) = waiter.join().unwrap();
+    assert!(
+        changed && waited < std::time::Duration::from_secs(5),
+        "{changed} {waited:?}"
+    );
+    let after = MailboxSnapshot::open(&inbox).unwrap();
+    let seen = changes(&before, &after, false);
+    assert_eq!(seen[0], Change::Exists(2));
+}

@@ -19,6 +19,7 @@ mod flags;
 mod folders;
 mod snapshot;
 mod sync;
+mod watch;
 
 pub use append::{append, check_append_limit, Appended};
 pub use cache::{cache_parsed, cache_string, cached, FIELD_BODYSTRUCTURE, FIELD_MIME_PARTS};
@@ -29,3 +30,4 @@ pub use flags::{store_flags, store_flags_unchanged_since, StoreMode, StoreResult
 pub use folders::mailbox_tree;
 pub use snapshot::{MailboxSnapshot, SnapshotMessage, Status};
 pub use sync::{sync, SyncReport};
+pub use watch::MailboxWatcher;
