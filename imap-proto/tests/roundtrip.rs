@@ -424,7 +424,12 @@ fn command() -> impl Strategy<Value = Command> {
 fn response_code() -> impl Strategy<Value = ResponseCode> {
     prop_oneof![
         Just(ResponseCode::Alert),
-        vec(bytes_any(), 0..3).prop_map(ResponseCode::BadCharset),
+        // Charset names travel inside a text line: no CR, LF or NUL.
+        vec(
+            "[A-Za-z0-9 \"\\\\()\u{e9}-]{0,8}".prop_map(|s| Bytes::from(s.into_bytes())),
+            0..3
+        )
+        .prop_map(ResponseCode::BadCharset),
         vec(atom(), 0..4).prop_map(ResponseCode::Capability),
         Just(ResponseCode::Parse),
         vec(flag(), 0..4).prop_map(ResponseCode::PermanentFlags),

@@ -137,6 +137,27 @@ impl Writer<'_> {
         }
     }
 
+    /// An astring inside a status line's response code, where a literal
+    /// cannot stand (the line is text): atom or quoted string, with CR, LF
+    /// and NUL, which no quoted string can carry, written as `?`.
+    pub(crate) fn astring_in_text(&mut self, s: &[u8]) {
+        if !s.is_empty() && s.iter().all(|&b| is_astring_char(b)) {
+            return self.raw(s);
+        }
+        self.out.push(b'"');
+        for &b in s {
+            match b {
+                b'"' | b'\\' => {
+                    self.out.push(b'\\');
+                    self.out.push(b);
+                }
+                b'\r' | b'\n' | 0 => self.out.push(b'?'),
+                _ => self.out.push(b),
+            }
+        }
+        self.out.push(b'"');
+    }
+
     /// `list-mailbox`.
     pub(crate) fn list_mailbox(&mut self, s: &[u8]) {
         if !s.is_empty() && s.len() <= MAX_QUOTED && s.iter().all(|&b| is_list_char(b)) {

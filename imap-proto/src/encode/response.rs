@@ -110,7 +110,7 @@ fn response_code(w: &mut Writer<'_>, c: &ResponseCode) {
             w.raw(b"BADCHARSET");
             if !list.is_empty() {
                 w.sp();
-                w.list(list, |w, c| w.astring(c));
+                w.list(list, |w, c| w.astring_in_text(c));
             }
         }
         ResponseCode::Capability(caps) => {
