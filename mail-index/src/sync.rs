@@ -1002,3 +1002,108 @@ impl Applier<'_> {
 pub fn record_kind(rec: &LogRecord<'_>) -> u32 {
     rec.type_word & rtype::MASK
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log_file::LogHeader;
+    use crate::transaction::push_record;
+
+    fn log_with(records: &[(u32, Vec<u8>)]) -> LogFile {
+        let h = LogHeader {
+            major_version: 1,
+            minor_version: 3,
+            hdr_size: 40,
+            indexid: 7,
+            file_seq: 1,
+            prev_file_seq: 0,
+            prev_file_offset: 0,
+            create_stamp: 0,
+            initial_modseq: 1,
+            compat_flags: 1,
+        };
+        let mut b = h.encode().to_vec();
+        for (t, p) in records {
+            push_record(&mut b, *t, p).unwrap();
+        }
+        LogFile::parse(FileKind::Log, b).unwrap()
+    }
+
+    fn intro(name: &str, hdr_size: u32, rec: u16, align: u16) -> Vec<u8> {
+        let mut p = Vec::new();
+        p.extend_from_slice(&u32::MAX.to_le_bytes());
+        p.extend_from_slice(&0u32.to_le_bytes());
+        p.extend_from_slice(&hdr_size.to_le_bytes());
+        p.extend_from_slice(&rec.to_le_bytes());
+        p.extend_from_slice(&align.to_le_bytes());
+        p.extend_from_slice(&1u16.to_le_bytes());
+        p.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        p.extend_from_slice(name.as_bytes());
+        p
+    }
+
+    #[test]
+    fn atomic_inc_hdr_update32_and_keyword_reset() {
+        let ext = rtype::EXTERNAL;
+        let mut appends = Vec::new();
+        for uid in 1..=3u32 {
+            appends.extend_from_slice(&uid.to_le_bytes());
+            appends.extend_from_slice(&[0, 0, 0, 0]);
+        }
+        let mut inc = Vec::new();
+        for (uid, diff) in [(1u32, 5i32), (2, 7), (1, -2)] {
+            inc.extend_from_slice(&uid.to_le_bytes());
+            inc.extend_from_slice(&diff.to_le_bytes());
+        }
+        let mut hdr32 = Vec::new();
+        hdr32.extend_from_slice(&4u32.to_le_bytes());
+        hdr32.extend_from_slice(&4u32.to_le_bytes());
+        hdr32.extend_from_slice(b"abcd");
+        let mut kw = vec![0u8, 0, 2, 0, b'k', b'w', 0, 0];
+        kw.extend_from_slice(&1u32.to_le_bytes());
+        kw.extend_from_slice(&3u32.to_le_bytes());
+        let mut reset = Vec::new();
+        reset.extend_from_slice(&2u32.to_le_bytes());
+        reset.extend_from_slice(&2u32.to_le_bytes());
+        let log = log_with(&[
+            (rtype::APPEND | ext, appends),
+            (rtype::EXT_INTRO | ext, intro("counter", 8, 4, 4)),
+            (rtype::EXT_ATOMIC_INC | ext, inc),
+            (rtype::EXT_HDR_UPDATE32 | ext, hdr32),
+            (rtype::KEYWORD_UPDATE, kw),
+            (rtype::KEYWORD_RESET, reset),
+        ]);
+        let mut map = IndexMap::new(7);
+        let report = replay(&mut map, &[&log]).unwrap();
+        assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+        let ci = map.ext_index("counter").unwrap();
+        assert_eq!(map.ext_record(ci, 0).unwrap(), &3u32.to_le_bytes());
+        assert_eq!(map.ext_record(ci, 1).unwrap(), &7u32.to_le_bytes());
+        assert_eq!(
+            &map.extensions[ci].hdr,
+            &[0, 0, 0, 0, b'a', b'b', b'c', b'd']
+        );
+        assert_eq!(map.keywords_at(0), vec!["kw"]);
+        assert!(map.keywords_at(1).is_empty());
+        assert_eq!(map.keywords_at(2), vec!["kw"]);
+        // Append, keyword update and keyword reset each raise the log modseq.
+        assert_eq!(report.highest_modseq, 4);
+    }
+
+    #[test]
+    fn atomic_inc_below_zero_is_skipped_as_corruption() {
+        let ext = rtype::EXTERNAL;
+        let mut inc = Vec::new();
+        inc.extend_from_slice(&1u32.to_le_bytes());
+        inc.extend_from_slice(&(-1i32).to_le_bytes());
+        let log = log_with(&[
+            (rtype::APPEND | ext, vec![1, 0, 0, 0, 0, 0, 0, 0]),
+            (rtype::EXT_INTRO | ext, intro("counter", 0, 4, 4)),
+            (rtype::EXT_ATOMIC_INC | ext, inc),
+        ]);
+        let mut map = IndexMap::new(7);
+        let report = replay(&mut map, &[&log]).unwrap();
+        assert_eq!(report.skipped.len(), 1);
+        assert!(report.skipped[0].to_string().contains("out of range"));
+    }
+}
