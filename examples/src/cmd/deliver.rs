@@ -2,7 +2,7 @@
 //! local delivery into a Maildir, in the role of dovecot-lda (without
 //! Sieve). Exit codes follow sysexits.h so an MTA knows whether to retry.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -113,13 +113,9 @@ pub fn run(args: Args) -> ExitCode {
             Err(e) => return fail(exit_for(&e), e),
         },
     };
-    // Read the whole message first: a broken pipe from the MTA must not
-    // leave a truncated message behind.
-    let mut message = Vec::new();
-    if let Err(e) = std::io::stdin().lock().read_to_end(&mut message) {
-        return fail(EX_TEMPFAIL, format!("reading the message: {e}"));
-    }
-    match mailbox.deliver(&message[..], &options) {
+    // Streamed from stdin into tmp/; a read error removes the tmp file and
+    // ends with EX_TEMPFAIL so the MTA retries.
+    match mailbox.deliver(std::io::stdin().lock(), &options) {
         Ok(d) => {
             if let Some(err) = &d.uid_error {
                 // The message is stored; only the UID is left to the next sync.
