@@ -30,7 +30,8 @@ pub struct DotlockSettings {
     pub stale_timeout: Duration,
     /// Directory (relative to the lock's directory, or absolute) and prefix
     /// of the temporary file that is linked to the lock; `None` means
-    /// `.temp.<host>.<pid>.` next to the lock, as Dovecot's default.
+    /// `temp.<host>.<pid>.` next to the lock, the prefix Dovecot's Maildir++
+    /// list uses (a leading dot would look like a folder in a Maildir root).
     pub temp_prefix: Option<String>,
 }
 
@@ -281,7 +282,7 @@ impl Dotlock {
         let prefix = settings
             .temp_prefix
             .clone()
-            .unwrap_or_else(|| format!(".temp.{host}.{pid}."));
+            .unwrap_or_else(|| format!("temp.{host}.{pid}."));
         let mut temp = None;
         for n in 0..100u32 {
             let nanos = SystemTime::now()
