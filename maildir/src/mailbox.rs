@@ -554,8 +554,14 @@ impl Mailbox {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        if !force && meta.atime() + TMP_SCAN_INTERVAL.as_secs() as i64 > now_secs {
-            return Ok(0);
+        if !force {
+            // As Dovecot: nothing changed in tmp/ since the last scan, or
+            // the last scan was less than the scan interval ago.
+            let unchanged = meta.atime() > meta.ctime() + TMP_DELETE_AGE.as_secs() as i64;
+            let recent = meta.atime() + TMP_SCAN_INTERVAL.as_secs() as i64 > now_secs;
+            if unchanged || recent {
+                return Ok(0);
+            }
         }
         let mut removed = 0;
         for entry in std::fs::read_dir(&tmp).ctx("readdir", &tmp)? {
