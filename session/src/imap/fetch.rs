@@ -1,0 +1,196 @@
+//! FETCH: one message's data items as IMAP bytes, computed by the store's
+//! message parser (ENVELOPE, BODYSTRUCTURE, sections, BINARY).
+
+use columba_imap_proto::{FetchAttribute, FetchItems, SectionText as WireText};
+use columba_mail_store::fetch::section::partial;
+use columba_mail_store::fetch::{Section, SectionText};
+use columba_mail_store::Message;
+
+use super::format::{flags_list, internal_date};
+use crate::storage::MessageMeta;
+
+/// The attribute list a FETCH asked for, macros expanded.
+pub fn expand(items: &FetchItems) -> Vec<FetchAttribute> {
+    use FetchAttribute as A;
+    match items {
+        FetchItems::All => vec![A::Flags, A::InternalDate, A::Rfc822Size, A::Envelope],
+        FetchItems::Fast => vec![A::Flags, A::InternalDate, A::Rfc822Size],
+        FetchItems::Full => vec![
+            A::Flags,
+            A::InternalDate,
+            A::Rfc822Size,
+            A::Envelope,
+            A::Body,
+        ],
+        FetchItems::Items(v) => v.clone(),
+    }
+}
+
+/// Whether an attribute needs the message file.
+pub fn needs_message(a: &FetchAttribute) -> bool {
+    !matches!(
+        a,
+        FetchAttribute::Flags | FetchAttribute::Uid | FetchAttribute::ModSeq
+    )
+}
+
+/// Whether fetching the attribute sets `\Seen`.
+pub fn sets_seen(a: &FetchAttribute) -> bool {
+    matches!(
+        a,
+        FetchAttribute::Rfc822
+            | FetchAttribute::Rfc822Text
+            | FetchAttribute::BodySection { peek: false, .. }
+            | FetchAttribute::Binary { peek: false, .. }
+    )
+}
+
+fn literal(out: &mut Vec<u8>, data: &[u8]) {
+    out.extend_from_slice(format!("{{{}}}\r\n", data.len()).as_bytes());
+    out.extend_from_slice(data);
+}
+
+fn section_spec(part: &[u32], text: &Option<WireText>) -> (String, Section) {
+    let mut spec = part
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(".");
+    let names = |v: &[bytes::Bytes]| -> (String, Vec<Vec<u8>>) {
+        let list: Vec<String> = v
+            .iter()
+            .map(|n| String::from_utf8_lossy(n).to_ascii_uppercase())
+            .collect();
+        (
+            list.join(" "),
+            list.iter().map(|n| n.as_bytes().to_vec()).collect(),
+        )
+    };
+    let (suffix, text) = match text {
+        None => (String::new(), SectionText::Full),
+        Some(WireText::Header) => ("HEADER".into(), SectionText::Header),
+        Some(WireText::Text) => ("TEXT".into(), SectionText::Text),
+        Some(WireText::Mime) => ("MIME".into(), SectionText::Mime),
+        Some(WireText::HeaderFields(v)) => {
+            let (s, n) = names(v);
+            (format!("HEADER.FIELDS ({s})"), SectionText::HeaderFields(n))
+        }
+        Some(WireText::HeaderFieldsNot(v)) => {
+            let (s, n) = names(v);
+            (
+                format!("HEADER.FIELDS.NOT ({s})"),
+                SectionText::HeaderFieldsNot(n),
+            )
+        }
+    };
+    if !suffix.is_empty() {
+        if !spec.is_empty() {
+            spec.push('.');
+        }
+        spec.push_str(&suffix);
+    }
+    (
+        spec,
+        Section {
+            part: part.to_vec(),
+            text,
+        },
+    )
+}
+
+fn with_partial(out: &mut Vec<u8>, name: String, bytes: &[u8], range: Option<(u32, u32)>) {
+    out.extend_from_slice(name.as_bytes());
+    match range {
+        Some((origin, count)) => {
+            out.extend_from_slice(format!("<{origin}> ").as_bytes());
+            literal(out, partial(bytes, Some((origin as u64, count as u64))));
+        }
+        None => {
+            out.push(b' ');
+            literal(out, bytes);
+        }
+    }
+}
+
+/// Writes the items of one message (without `* n FETCH (` and `)`).
+/// `message` is `(bytes, internaldate)` when some item needed it.
+pub fn write_items(
+    out: &mut Vec<u8>,
+    attrs: &[FetchAttribute],
+    meta: &MessageMeta,
+    message: Option<&(Vec<u8>, i64)>,
+) -> Result<(), String> {
+    let parsed = message.map(|(data, _)| Message::parse(data));
+    let mut first = true;
+    for a in attrs {
+        if !first {
+            out.push(b' ');
+        }
+        first = false;
+        let msg = || parsed.as_ref().ok_or("message not loaded".to_string());
+        match a {
+            FetchAttribute::Uid => out.extend_from_slice(format!("UID {}", meta.uid).as_bytes()),
+            FetchAttribute::Flags => {
+                out.extend_from_slice(format!("FLAGS {}", flags_list(meta)).as_bytes())
+            }
+            FetchAttribute::ModSeq => {
+                out.extend_from_slice(format!("MODSEQ ({})", meta.modseq).as_bytes())
+            }
+            FetchAttribute::InternalDate => {
+                let date = message.map_or(0, |m| m.1);
+                out.extend_from_slice(format!("INTERNALDATE {}", internal_date(date)).as_bytes())
+            }
+            FetchAttribute::Rfc822Size => {
+                out.extend_from_slice(format!("RFC822.SIZE {}", msg()?.rfc822_size()).as_bytes())
+            }
+            FetchAttribute::Envelope => {
+                out.extend_from_slice(b"ENVELOPE (");
+                out.extend_from_slice(&msg()?.envelope_imap());
+                out.push(b')');
+            }
+            FetchAttribute::BodyStructure => {
+                out.extend_from_slice(b"BODYSTRUCTURE (");
+                out.extend_from_slice(&msg()?.bodystructure_imap(true));
+                out.push(b')');
+            }
+            FetchAttribute::Body => {
+                out.extend_from_slice(b"BODY (");
+                out.extend_from_slice(&msg()?.bodystructure_imap(false));
+                out.push(b')');
+            }
+            FetchAttribute::Rfc822 => {
+                let (_, s) = section_spec(&[], &None);
+                with_partial(out, "RFC822".into(), &msg()?.section(&s), None);
+            }
+            FetchAttribute::Rfc822Header => {
+                let (_, s) = section_spec(&[], &Some(WireText::Header));
+                with_partial(out, "RFC822.HEADER".into(), &msg()?.section(&s), None);
+            }
+            FetchAttribute::Rfc822Text => {
+                let (_, s) = section_spec(&[], &Some(WireText::Text));
+                with_partial(out, "RFC822.TEXT".into(), &msg()?.section(&s), None);
+            }
+            FetchAttribute::BodySection {
+                section, partial, ..
+            } => {
+                let (spec, s) = section_spec(&section.part, &section.text);
+                with_partial(out, format!("BODY[{spec}]"), &msg()?.section(&s), *partial);
+            }
+            FetchAttribute::Binary { part, partial, .. } => {
+                let (spec, s) = section_spec(part, &None);
+                let (bytes, _) = msg()?
+                    .binary(&s)
+                    .map_err(|e| format!("[UNKNOWN-CTE] {e}"))?;
+                with_partial(out, format!("BINARY[{spec}]"), &bytes, *partial);
+            }
+            FetchAttribute::BinarySize { part } => {
+                let (spec, s) = section_spec(part, &None);
+                let size = msg()?
+                    .binary_size(&s)
+                    .map_err(|e| format!("[UNKNOWN-CTE] {e}"))?;
+                out.extend_from_slice(format!("BINARY.SIZE[{spec}] {size}").as_bytes());
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,169 @@
+//! Small pieces of IMAP syntax the responses need: mailbox names, strings,
+//! dates, flag lists and sequence sets.
+
+use columba_imap_proto::{SeqNumber, SequenceSet};
+
+use crate::storage::MessageMeta;
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// A string as an IMAP quoted string, or a literal when it cannot be quoted.
+pub fn astring(out: &mut Vec<u8>, s: &[u8]) {
+    if s.iter()
+        .any(|&b| b == b'\r' || b == b'\n' || b == 0 || b >= 0x80)
+    {
+        out.extend_from_slice(format!("{{{}}}\r\n", s.len()).as_bytes());
+        out.extend_from_slice(s);
+        return;
+    }
+    out.push(b'"');
+    for &b in s {
+        if b == b'"' || b == b'\\' {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+}
+
+/// A UTF-8 mailbox name as sent: modified UTF-7, quoted.
+pub fn mailbox_name(out: &mut Vec<u8>, name: &str) {
+    let wire = columba_imap_proto::Mailbox::from_utf8(name);
+    astring(out, wire.as_wire());
+}
+
+/// Days since 1970-01-01 to (year, month, day).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// INTERNALDATE as `"dd-Mon-yyyy hh:mm:ss +0000"` (UTC).
+pub fn internal_date(unix: i64) -> String {
+    let (y, m, d) = civil_from_days(unix.div_euclid(86_400));
+    let secs = unix.rem_euclid(86_400);
+    format!(
+        "\"{:02}-{}-{:04} {:02}:{:02}:{:02} +0000\"",
+        d,
+        MONTHS[(m - 1) as usize],
+        y,
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// The FLAGS list of a message, in Dovecot's order.
+pub fn flags_list(m: &MessageMeta) -> String {
+    let f = m.flags;
+    let mut parts: Vec<&str> = Vec::new();
+    for (set, name) in [
+        (f.answered, "\\Answered"),
+        (f.flagged, "\\Flagged"),
+        (f.deleted, "\\Deleted"),
+        (f.seen, "\\Seen"),
+        (f.draft, "\\Draft"),
+        (f.recent, "\\Recent"),
+    ] {
+        if set {
+            parts.push(name);
+        }
+    }
+    parts.extend(m.keywords.iter().map(String::as_str));
+    format!("({})", parts.join(" "))
+}
+
+/// Numbers (ascending or not) as a compact sequence set `1:3,7`.
+pub fn compact_set(numbers: &[u32]) -> String {
+    let mut sorted = numbers.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Numbers in the same order, comma separated (COPYUID keeps the pairing).
+pub fn ordered_set(numbers: &[u32]) -> String {
+    numbers
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A sequence set as text (for the store's search keys).
+pub fn set_text(set: &SequenceSet) -> Option<String> {
+    let SequenceSet::Ranges(ranges) = set else {
+        return None;
+    };
+    let num = |n: SeqNumber| match n {
+        SeqNumber::Value(v) => v.to_string(),
+        SeqNumber::Largest => "*".into(),
+    };
+    Some(
+        ranges
+            .iter()
+            .map(|r| match r.end {
+                Some(e) => format!("{}:{}", num(r.start), num(e)),
+                None => num(r.start),
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+    )
+}
+
+/// Whether `n` is in `set`, `*` being `largest`.
+pub fn set_contains(set: &SequenceSet, n: u32, largest: u32) -> bool {
+    let SequenceSet::Ranges(ranges) = set else {
+        return false;
+    };
+    let value = |x: SeqNumber| match x {
+        SeqNumber::Value(v) => v,
+        SeqNumber::Largest => largest,
+    };
+    ranges.iter().any(|r| {
+        let a = value(r.start);
+        let b = r.end.map_or(a, value);
+        a.min(b) <= n && n <= a.max(b)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_sets() {
+        assert_eq!(internal_date(0), "\"01-Jan-1970 00:00:00 +0000\"");
+        assert_eq!(internal_date(951_782_400), "\"29-Feb-2000 00:00:00 +0000\"");
+        assert_eq!(compact_set(&[5, 1, 2, 3, 9]), "1:3,5,9");
+    }
+}

@@ -1,0 +1,1251 @@
+//! The IMAP session: [`ImapSession`] takes the client's bytes and gives back
+//! the bytes to send and [`ImapEvent`]s for the adapter (start TLS, check
+//! these credentials, a mailbox changed, close). Before login it is the
+//! login process's job (greeting, CAPABILITY, STARTTLS, LOGIN,
+//! AUTHENTICATE, ID); after [`ImapSession::login_succeeded`] hands it a
+//! [`MailStorage`], it serves the mailbox commands.
+
+mod fetch;
+mod format;
+mod search;
+
+use std::collections::{HashSet, VecDeque};
+
+use base64::Engine;
+use columba_imap_proto::{
+    AuthenticateData, Command, CommandBody, CommandDecoder, CommandEvent, CommandMode, Decoded,
+    Flag, Limits, ListReturnOption, ListSelectOption, Mailbox, SearchReturnOption, SelectParam,
+    SequenceSet, StatusItem, StoreKind, Tag,
+};
+
+use crate::auth::{decode_sasl_plain, Credentials};
+use crate::error::Error;
+use crate::storage::{MailStorage, MailboxView, MessageFlags, MessageMeta, StoreMode};
+use format::{compact_set, mailbox_name, ordered_set, set_contains};
+
+/// After this many malformed commands in a row the session says BYE.
+const MAX_BAD_COMMANDS: u32 = 20;
+
+/// How a session is set up.
+#[derive(Debug, Clone)]
+pub struct ImapConfig {
+    /// STARTTLS is offered (the adapter can do TLS).
+    pub starttls: bool,
+    /// The connection is already under TLS (implicit TLS port).
+    pub tls: bool,
+    /// Plaintext authentication is allowed without TLS (the peer is on
+    /// loopback, or `disable_plaintext_auth = no`).
+    pub plaintext_without_tls: bool,
+    /// Decoder limits (line, literal, nesting).
+    pub limits: Limits,
+    /// The greeting's text.
+    pub greeting: String,
+}
+
+impl Default for ImapConfig {
+    fn default() -> Self {
+        ImapConfig {
+            starttls: true,
+            tls: false,
+            plaintext_without_tls: false,
+            limits: Limits::default(),
+            greeting: "Columba ready.".into(),
+        }
+    }
+}
+
+/// What the adapter has to do for the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImapEvent {
+    /// Send the pending output, then run the TLS handshake and call
+    /// [`ImapSession::tls_started`].
+    StartTls,
+    /// Check these credentials, then call [`ImapSession::login_succeeded`]
+    /// or [`ImapSession::login_failed`].
+    Authenticate {
+        /// The credentials.
+        credentials: Credentials,
+        /// `LOGIN` or the SASL mechanism (`PLAIN`).
+        method: String,
+    },
+    /// The session changed this mailbox (other sessions that have it
+    /// selected should be notified).
+    MailboxChanged(String),
+    /// Send the pending output, then close the connection.
+    Close,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Phase {
+    NotAuthenticated,
+    Authenticated,
+    Logout,
+}
+
+#[derive(Debug)]
+enum Pending {
+    None,
+    StartTls,
+    Auth(Tag),
+    SaslPlain(Tag),
+}
+
+struct Selected {
+    name: String,
+    read_only: bool,
+    view: MailboxView,
+    recent: HashSet<u32>,
+}
+
+/// One IMAP connection's protocol state, sans-IO.
+pub struct ImapSession {
+    config: ImapConfig,
+    decoder: CommandDecoder,
+    out: Vec<u8>,
+    events: VecDeque<ImapEvent>,
+    phase: Phase,
+    pending: Pending,
+    storage: Option<Box<dyn MailStorage>>,
+    selected: Option<Selected>,
+    idle_tag: Option<Tag>,
+    condstore: bool,
+    bad_in_a_row: u32,
+    now: i64,
+    user: Option<String>,
+}
+
+enum Outcome {
+    Ok(String),
+    No(String),
+    Bad(String),
+}
+
+impl ImapSession {
+    /// A new session; the greeting is already in the output.
+    pub fn new(config: ImapConfig) -> ImapSession {
+        let mut s = ImapSession {
+            decoder: CommandDecoder::new(config.limits),
+            config,
+            out: Vec::new(),
+            events: VecDeque::new(),
+            phase: Phase::NotAuthenticated,
+            pending: Pending::None,
+            storage: None,
+            selected: None,
+            idle_tag: None,
+            condstore: false,
+            bad_in_a_row: 0,
+            now: 0,
+            user: None,
+        };
+        let greeting = format!(
+            "* OK [CAPABILITY {}] {}\r\n",
+            s.capabilities(),
+            s.config.greeting
+        );
+        s.out.extend_from_slice(greeting.as_bytes());
+        s
+    }
+
+    /// The current time (Unix seconds) for SEARCH's date keys.
+    pub fn set_now(&mut self, unix_secs: i64) {
+        self.now = unix_secs;
+    }
+
+    /// The logged-in user, if any.
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    /// The selected mailbox, if any.
+    pub fn selected_mailbox(&self) -> Option<&str> {
+        self.selected.as_ref().map(|s| s.name.as_str())
+    }
+
+    /// Whether the session is logged in.
+    pub fn is_authenticated(&self) -> bool {
+        self.phase == Phase::Authenticated
+    }
+
+    /// Bytes to send to the client (taken: the buffer is emptied).
+    pub fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// The next event for the adapter.
+    pub fn poll_event(&mut self) -> Option<ImapEvent> {
+        self.events.pop_front()
+    }
+
+    /// Bytes from the client.
+    pub fn feed(&mut self, data: &[u8]) {
+        if self.phase == Phase::Logout {
+            return;
+        }
+        self.decoder.feed(data);
+        self.process();
+    }
+
+    /// The TLS handshake finished: anything the client sent before it is
+    /// dropped (it was not protected), and the session goes on under TLS.
+    pub fn tls_started(&mut self) {
+        self.decoder = CommandDecoder::new(self.config.limits);
+        self.config.tls = true;
+        self.pending = Pending::None;
+    }
+
+    /// The credentials were right: the session serves `storage` for `user`.
+    pub fn login_succeeded(&mut self, user: &str, storage: Box<dyn MailStorage>) {
+        let tag = match std::mem::replace(&mut self.pending, Pending::None) {
+            Pending::Auth(t) | Pending::SaslPlain(t) => t,
+            other => {
+                self.pending = other;
+                return;
+            }
+        };
+        self.phase = Phase::Authenticated;
+        self.storage = Some(storage);
+        self.user = Some(user.to_string());
+        let line = format!(
+            "{tag} OK [CAPABILITY {}] Logged in\r\n",
+            self.capabilities()
+        );
+        self.out.extend_from_slice(line.as_bytes());
+        self.process();
+    }
+
+    /// The credentials were wrong (or the check failed).
+    pub fn login_failed(&mut self, temporary: bool) {
+        let tag = match std::mem::replace(&mut self.pending, Pending::None) {
+            Pending::Auth(t) | Pending::SaslPlain(t) => t,
+            other => {
+                self.pending = other;
+                return;
+            }
+        };
+        let line = if temporary {
+            format!("{tag} NO [UNAVAILABLE] Temporary authentication failure.\r\n")
+        } else {
+            format!("{tag} NO [AUTHENTICATIONFAILED] Authentication failed.\r\n")
+        };
+        self.out.extend_from_slice(line.as_bytes());
+        self.process();
+    }
+
+    /// Something changed in `mailbox` (another session, an LMTP delivery).
+    /// While IDLE in that mailbox, the changes are sent at once.
+    pub fn mailbox_changed(&mut self, mailbox: &str) {
+        let idling = self.idle_tag.is_some();
+        if idling && self.selected_mailbox() == Some(mailbox) {
+            self.sync_selected(true);
+        }
+    }
+
+    /// The capability list for the current state.
+    pub fn capabilities(&self) -> String {
+        let mut caps = String::from("IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+");
+        if self.phase == Phase::Authenticated {
+            caps.push_str(
+                " NAMESPACE UNSELECT CHILDREN UIDPLUS MOVE LIST-EXTENDED LIST-STATUS \
+                 SPECIAL-USE ESEARCH CONDSTORE BINARY STATUS=SIZE",
+            );
+            return caps;
+        }
+        if self.config.starttls && !self.config.tls {
+            caps.push_str(" STARTTLS");
+        }
+        if self.plaintext_allowed() {
+            caps.push_str(" AUTH=PLAIN");
+        } else {
+            caps.push_str(" LOGINDISABLED");
+        }
+        caps
+    }
+
+    fn plaintext_allowed(&self) -> bool {
+        self.config.tls || self.config.plaintext_without_tls
+    }
+
+    fn process(&mut self) {
+        while self.phase != Phase::Logout && matches!(self.pending, Pending::None) {
+            match self.decoder.decode() {
+                Ok(Decoded::Incomplete) => break,
+                Ok(Decoded::NeedsContinuation { .. }) => self.out.extend_from_slice(b"+ OK\r\n"),
+                Ok(Decoded::Message(CommandEvent::Command(cmd))) => {
+                    self.bad_in_a_row = 0;
+                    self.command(cmd);
+                }
+                Ok(Decoded::Message(CommandEvent::AuthenticateData(data))) => {
+                    self.decoder.set_mode(CommandMode::Command);
+                    self.sasl_data(data);
+                }
+                Ok(Decoded::Message(CommandEvent::IdleDone)) => {
+                    self.decoder.set_mode(CommandMode::Command);
+                    if let Some(tag) = self.idle_tag.take() {
+                        self.out
+                            .extend_from_slice(format!("{tag} OK Idle completed.\r\n").as_bytes());
+                    }
+                }
+                Err(e) => {
+                    if self.decoder.mode() != CommandMode::Command {
+                        // a bad line while waiting for SASL data or DONE ends that wait
+                        self.decoder.set_mode(CommandMode::Command);
+                        if let Some(tag) = self.idle_tag.take() {
+                            self.out.extend_from_slice(
+                                format!("{tag} BAD Expected DONE.\r\n").as_bytes(),
+                            );
+                            continue;
+                        }
+                    }
+                    self.bad_in_a_row += 1;
+                    let tag = e.tag().map_or("*".to_string(), |t| t.to_string());
+                    let line = format!("{tag} BAD Error in IMAP command: {}\r\n", e.reason());
+                    self.out.extend_from_slice(line.as_bytes());
+                    if self.bad_in_a_row >= MAX_BAD_COMMANDS {
+                        self.bye("Too many invalid IMAP commands.");
+                    }
+                }
+            }
+        }
+    }
+
+    fn bye(&mut self, text: &str) {
+        self.out
+            .extend_from_slice(format!("* BYE {text}\r\n").as_bytes());
+        self.phase = Phase::Logout;
+        self.events.push_back(ImapEvent::Close);
+    }
+
+    fn command(&mut self, cmd: Command) {
+        let tag = cmd.tag.clone();
+        let name = cmd.body.name();
+        let outcome = match cmd.body {
+            CommandBody::Capability => {
+                let caps = format!("* CAPABILITY {}\r\n", self.capabilities());
+                self.out.extend_from_slice(caps.as_bytes());
+                Outcome::Ok("Capability completed.".into())
+            }
+            CommandBody::Noop => {
+                self.sync_selected(true);
+                Outcome::Ok("NOOP completed.".into())
+            }
+            CommandBody::Logout => {
+                self.out.extend_from_slice(b"* BYE Logging out\r\n");
+                self.out
+                    .extend_from_slice(format!("{tag} OK Logout completed.\r\n").as_bytes());
+                self.phase = Phase::Logout;
+                self.events.push_back(ImapEvent::Close);
+                return;
+            }
+            CommandBody::Id(_) => {
+                self.out
+                    .extend_from_slice(b"* ID (\"name\" \"Columba\")\r\n");
+                Outcome::Ok("ID completed.".into())
+            }
+            body if self.phase == Phase::NotAuthenticated => self.pre_auth(&tag, body),
+            CommandBody::StartTls
+            | CommandBody::Login { .. }
+            | CommandBody::Authenticate { .. } => {
+                Outcome::Bad(format!("Error in IMAP command {name}: Already logged in."))
+            }
+            body => self.authenticated(&tag, body),
+        };
+        let (kind, text) = match outcome {
+            Outcome::Ok(t) if t.is_empty() => return,
+            Outcome::Ok(t) => ("OK", t),
+            Outcome::No(t) => ("NO", t),
+            Outcome::Bad(t) => ("BAD", t),
+        };
+        self.out
+            .extend_from_slice(format!("{tag} {kind} {text}\r\n").as_bytes());
+    }
+
+    fn pre_auth(&mut self, tag: &Tag, body: CommandBody) -> Outcome {
+        match body {
+            CommandBody::StartTls => {
+                if !self.config.starttls || self.config.tls {
+                    return Outcome::Bad("TLS is already active.".into());
+                }
+                self.out.extend_from_slice(
+                    format!("{tag} OK Begin TLS negotiation now.\r\n").as_bytes(),
+                );
+                self.pending = Pending::StartTls;
+                self.events.push_back(ImapEvent::StartTls);
+                Outcome::Ok(String::new())
+            }
+            CommandBody::Login { username, password } => {
+                if !self.plaintext_allowed() {
+                    return Outcome::No(
+                        "[PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure \
+                         (SSL/TLS) connections."
+                            .into(),
+                    );
+                }
+                let credentials = Credentials {
+                    user: String::from_utf8_lossy(&username).into_owned(),
+                    password: password.expose().to_vec(),
+                };
+                self.pending = Pending::Auth(tag.clone());
+                self.events.push_back(ImapEvent::Authenticate {
+                    credentials,
+                    method: "LOGIN".into(),
+                });
+                Outcome::Ok(String::new())
+            }
+            CommandBody::Authenticate {
+                mechanism,
+                initial_response,
+            } => {
+                if !mechanism.eq_ignore_case("PLAIN") {
+                    return Outcome::No("Unsupported authentication mechanism.".into());
+                }
+                if !self.plaintext_allowed() {
+                    return Outcome::No(
+                        "[PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure \
+                         (SSL/TLS) connections."
+                            .into(),
+                    );
+                }
+                self.pending = Pending::SaslPlain(tag.clone());
+                match initial_response {
+                    Some(ir) => self.sasl_data(AuthenticateData::Data(ir)),
+                    None => {
+                        self.out.extend_from_slice(b"+ \r\n");
+                        self.decoder.set_mode(CommandMode::Authenticate);
+                    }
+                }
+                Outcome::Ok(String::new())
+            }
+            _ => Outcome::Bad("Error in IMAP command: Unknown command.".into()),
+        }
+    }
+
+    fn sasl_data(&mut self, data: AuthenticateData) {
+        let Pending::SaslPlain(tag) = std::mem::replace(&mut self.pending, Pending::None) else {
+            return;
+        };
+        let fail = |s: &mut ImapSession, text: &str| {
+            s.out
+                .extend_from_slice(format!("{tag} BAD {text}\r\n").as_bytes());
+        };
+        let AuthenticateData::Data(secret) = data else {
+            return fail(self, "Authentication aborted by client.");
+        };
+        let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(secret.expose()) else {
+            return fail(self, "Invalid base64 data in continued response");
+        };
+        let Some(credentials) = decode_sasl_plain(&raw) else {
+            self.out.extend_from_slice(
+                format!("{tag} NO [AUTHENTICATIONFAILED] Authentication failed.\r\n").as_bytes(),
+            );
+            return;
+        };
+        self.pending = Pending::SaslPlain(tag);
+        self.events.push_back(ImapEvent::Authenticate {
+            credentials,
+            method: "PLAIN".into(),
+        });
+    }
+
+    fn storage(&mut self) -> &mut dyn MailStorage {
+        // only called after login, which always sets the storage
+        self.storage
+            .as_deref_mut()
+            .expect("authenticated session has storage")
+    }
+
+    fn authenticated(&mut self, tag: &Tag, body: CommandBody) -> Outcome {
+        match body {
+            CommandBody::Enable { capabilities } => {
+                let mut enabled = Vec::new();
+                for c in capabilities {
+                    if c.eq_ignore_case("CONDSTORE") {
+                        self.condstore = true;
+                        enabled.push("CONDSTORE");
+                    }
+                }
+                if !enabled.is_empty() {
+                    let line = format!("* ENABLED {}\r\n", enabled.join(" "));
+                    self.out.extend_from_slice(line.as_bytes());
+                }
+                Outcome::Ok("Enabled.".into())
+            }
+            CommandBody::Namespace => {
+                self.out
+                    .extend_from_slice(b"* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+                Outcome::Ok("Namespace completed.".into())
+            }
+            CommandBody::Select { mailbox, params } => self.select(&mailbox, params, false),
+            CommandBody::Examine { mailbox, params } => self.select(&mailbox, params, true),
+            CommandBody::Create { mailbox, .. } => {
+                let name = wire_name(&mailbox);
+                let r = self.storage().create(&name);
+                self.simple(r, "Create completed.")
+            }
+            CommandBody::Delete { mailbox } => {
+                let name = wire_name(&mailbox);
+                if self.selected_mailbox() == Some(name.as_str()) {
+                    self.selected = None;
+                }
+                let r = self.storage().delete(&name);
+                self.simple(r, "Delete completed.")
+            }
+            CommandBody::Rename { from, to } => {
+                let (f, t) = (wire_name(&from), wire_name(&to));
+                let r = self.storage().rename(&f, &t);
+                self.simple(r, "Rename completed.")
+            }
+            CommandBody::Subscribe { mailbox } => {
+                let r = self.storage().subscribe(&wire_name(&mailbox), true);
+                self.simple(r, "Subscribe completed.")
+            }
+            CommandBody::Unsubscribe { mailbox } => {
+                let r = self.storage().subscribe(&wire_name(&mailbox), false);
+                self.simple(r, "Unsubscribe completed.")
+            }
+            CommandBody::List {
+                selection,
+                reference,
+                patterns,
+                return_options,
+            } => self.list(selection, &reference, &patterns, &return_options, false),
+            CommandBody::Lsub { reference, pattern } => {
+                self.list(Vec::new(), &reference, &[pattern], &[], true)
+            }
+            CommandBody::Status { mailbox, items } => {
+                let name = wire_name(&mailbox);
+                match self.status_line(&name, &items) {
+                    Ok(line) => {
+                        self.out.extend_from_slice(&line);
+                        Outcome::Ok("Status completed.".into())
+                    }
+                    Err(e) => no(e),
+                }
+            }
+            CommandBody::Append { mailbox, messages } => self.append(&mailbox, messages),
+            CommandBody::Idle => {
+                self.sync_selected(true);
+                self.out.extend_from_slice(b"+ idling\r\n");
+                self.idle_tag = Some(tag.clone());
+                self.decoder.set_mode(CommandMode::Idle);
+                Outcome::Ok(String::new())
+            }
+            body => self.selected_command(tag, body),
+        }
+    }
+
+    fn simple(&mut self, r: crate::Result<()>, ok: &str) -> Outcome {
+        match r {
+            Ok(()) => Outcome::Ok(ok.into()),
+            Err(e) => no(e),
+        }
+    }
+
+    fn select(&mut self, mailbox: &Mailbox, params: Vec<SelectParam>, examine: bool) -> Outcome {
+        self.selected = None;
+        let name = wire_name(mailbox);
+        if params.iter().any(|p| matches!(p, SelectParam::CondStore)) {
+            self.condstore = true;
+        }
+        if params
+            .iter()
+            .any(|p| matches!(p, SelectParam::QResync { .. }))
+        {
+            return Outcome::Bad("QRESYNC isn't enabled.".into());
+        }
+        let view = match self.storage().view(&name, !examine) {
+            Ok(v) => v,
+            Err(e) => return no(e),
+        };
+        let recent: HashSet<u32> = view
+            .messages
+            .iter()
+            .filter(|m| m.flags.recent)
+            .map(|m| m.uid)
+            .collect();
+        let mut keywords: Vec<&str> = Vec::new();
+        for m in &view.messages {
+            for k in &m.keywords {
+                if !keywords.contains(&k.as_str()) {
+                    keywords.push(k);
+                }
+            }
+        }
+        let kw = keywords.iter().map(|k| format!(" {k}")).collect::<String>();
+        let mut out = format!(
+            "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw})\r\n\
+             * OK [PERMANENTFLAGS ({})] Flags permitted.\r\n\
+             * {} EXISTS\r\n* {} RECENT\r\n",
+            if examine {
+                String::new()
+            } else {
+                format!("\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw} \\*")
+            },
+            view.messages.len(),
+            recent.len()
+        );
+        if let Some(i) = view.messages.iter().position(|m| !m.flags.seen) {
+            out.push_str(&format!("* OK [UNSEEN {}] First unseen.\r\n", i + 1));
+        }
+        out.push_str(&format!(
+            "* OK [UIDVALIDITY {}] UIDs valid\r\n* OK [UIDNEXT {}] Predicted next UID\r\n",
+            view.uid_validity, view.uid_next
+        ));
+        if self.condstore {
+            out.push_str(&format!(
+                "* OK [HIGHESTMODSEQ {}] Highest\r\n",
+                view.highest_modseq
+            ));
+        }
+        self.out.extend_from_slice(out.as_bytes());
+        self.selected = Some(Selected {
+            name,
+            read_only: examine,
+            view,
+            recent,
+        });
+        if examine {
+            Outcome::Ok("[READ-ONLY] Examine completed.".into())
+        } else {
+            Outcome::Ok("[READ-WRITE] Select completed.".into())
+        }
+    }
+
+    fn list(
+        &mut self,
+        selection: Vec<ListSelectOption>,
+        reference: &Mailbox,
+        patterns: &[bytes::Bytes],
+        return_options: &[ListReturnOption],
+        lsub: bool,
+    ) -> Outcome {
+        let reference = wire_name(reference);
+        let subscribed_only = lsub
+            || selection
+                .iter()
+                .any(|s| matches!(s, ListSelectOption::Subscribed));
+        let special_only = selection
+            .iter()
+            .any(|s| matches!(s, ListSelectOption::SpecialUse));
+        let status_items: Option<&Vec<StatusItem>> = return_options.iter().find_map(|o| match o {
+            ListReturnOption::Status(items) => Some(items),
+            _ => None,
+        });
+        let verb = if lsub { "LSUB" } else { "LIST" };
+        for pattern in patterns {
+            let pattern = columba_imap_proto::utf7::decode(pattern)
+                .unwrap_or_else(|_| String::from_utf8_lossy(pattern).into_owned());
+            if pattern.is_empty() && !lsub {
+                self.out
+                    .extend_from_slice(b"* LIST (\\Noselect) \"/\" \"\"\r\n");
+                continue;
+            }
+            let entries = match self.storage().list(&reference, &pattern, subscribed_only) {
+                Ok(e) => e,
+                Err(e) => return no(e),
+            };
+            for e in entries {
+                const SPECIAL: [&str; 7] = [
+                    "\\All",
+                    "\\Archive",
+                    "\\Drafts",
+                    "\\Flagged",
+                    "\\Junk",
+                    "\\Sent",
+                    "\\Trash",
+                ];
+                if special_only && !e.attributes.iter().any(|a| SPECIAL.contains(&a.as_str())) {
+                    continue;
+                }
+                let mut line = format!("* {verb} ({}) \"/\" ", e.attributes.join(" ")).into_bytes();
+                mailbox_name(&mut line, &e.name);
+                line.extend_from_slice(b"\r\n");
+                self.out.extend_from_slice(&line);
+                let selectable = !e
+                    .attributes
+                    .iter()
+                    .any(|a| a == "\\Noselect" || a == "\\NonExistent");
+                if let (Some(items), true) = (status_items, selectable) {
+                    if let Ok(status) = self.status_line(&e.name, items) {
+                        self.out.extend_from_slice(&status);
+                    }
+                }
+            }
+        }
+        Outcome::Ok(format!("{} completed.", if lsub { "Lsub" } else { "List" }))
+    }
+
+    fn status_line(&mut self, name: &str, items: &[StatusItem]) -> crate::Result<Vec<u8>> {
+        let want_size = items.iter().any(|i| matches!(i, StatusItem::Size));
+        let s = self.storage().status(name, want_size)?;
+        let mut parts = Vec::new();
+        for i in items {
+            parts.push(match i {
+                StatusItem::Messages => format!("MESSAGES {}", s.messages),
+                StatusItem::Recent => format!("RECENT {}", s.recent),
+                StatusItem::UidNext => format!("UIDNEXT {}", s.uid_next),
+                StatusItem::UidValidity => format!("UIDVALIDITY {}", s.uid_validity),
+                StatusItem::Unseen => format!("UNSEEN {}", s.unseen),
+                StatusItem::Deleted => format!("DELETED {}", s.deleted),
+                StatusItem::Size => format!("SIZE {}", s.size.unwrap_or(0)),
+                StatusItem::HighestModSeq => format!("HIGHESTMODSEQ {}", s.highest_modseq),
+                StatusItem::AppendLimit => "APPENDLIMIT NIL".into(),
+                StatusItem::DeletedStorage => continue,
+            });
+        }
+        let mut line = b"* STATUS ".to_vec();
+        mailbox_name(&mut line, name);
+        line.extend_from_slice(format!(" ({})\r\n", parts.join(" ")).as_bytes());
+        Ok(line)
+    }
+
+    fn append(
+        &mut self,
+        mailbox: &Mailbox,
+        messages: Vec<columba_imap_proto::AppendMessage>,
+    ) -> Outcome {
+        let name = wire_name(mailbox);
+        let mut validity = 0;
+        let mut uids = Vec::new();
+        for m in messages {
+            let (flags, keywords) = split_flags(&m.flags);
+            let date = m.date.map(unix_time);
+            match self
+                .storage()
+                .append(&name, &m.data, flags, &keywords, date)
+            {
+                Ok((v, uid)) => {
+                    validity = v;
+                    uids.push(uid);
+                }
+                Err(Error::NoSuchMailbox(n)) => {
+                    return Outcome::No(format!("[TRYCREATE] Mailbox doesn't exist: {n}"))
+                }
+                Err(e) => return no(e),
+            }
+        }
+        self.events
+            .push_back(ImapEvent::MailboxChanged(name.clone()));
+        if self.selected_mailbox() == Some(name.as_str()) {
+            self.sync_selected(true);
+        }
+        Outcome::Ok(format!(
+            "[APPENDUID {validity} {}] Append completed.",
+            compact_set(&uids)
+        ))
+    }
+
+    /// Messages of the selected view addressed by `set`: (seq, meta).
+    fn resolve(&self, set: &SequenceSet, uid: bool) -> Option<Vec<(u32, MessageMeta)>> {
+        let sel = self.selected.as_ref()?;
+        let msgs = &sel.view.messages;
+        let largest = if uid {
+            msgs.last().map_or(0, |m| m.uid)
+        } else {
+            msgs.len() as u32
+        };
+        Some(
+            msgs.iter()
+                .enumerate()
+                .filter(|(i, m)| {
+                    let n = if uid { m.uid } else { *i as u32 + 1 };
+                    set_contains(set, n, largest)
+                })
+                .map(|(i, m)| (i as u32 + 1, m.clone()))
+                .collect(),
+        )
+    }
+
+    fn selected_command(&mut self, tag: &Tag, body: CommandBody) -> Outcome {
+        let Some(sel) = self.selected.as_ref() else {
+            return Outcome::Bad(format!(
+                "Error in IMAP command {}: No mailbox selected.",
+                body.name()
+            ));
+        };
+        let name = sel.name.clone();
+        let read_only = sel.read_only;
+        match body {
+            CommandBody::Check => {
+                self.sync_selected(true);
+                Outcome::Ok("Check completed.".into())
+            }
+            CommandBody::Close => {
+                if !read_only {
+                    let deleted = self.deleted_uids(None);
+                    if let Err(e) = self.storage().expunge(&name, &deleted) {
+                        return no(e);
+                    }
+                    if !deleted.is_empty() {
+                        self.events.push_back(ImapEvent::MailboxChanged(name));
+                    }
+                }
+                self.selected = None;
+                Outcome::Ok("Close completed.".into())
+            }
+            CommandBody::Unselect => {
+                self.selected = None;
+                Outcome::Ok("Unselect completed.".into())
+            }
+            CommandBody::Expunge | CommandBody::UidExpunge(_) => {
+                if read_only {
+                    return Outcome::No("Mailbox is read-only.".into());
+                }
+                let filter = match &body {
+                    CommandBody::UidExpunge(set) => Some(set),
+                    _ => None,
+                };
+                let deleted = self.deleted_uids(filter);
+                if let Err(e) = self.storage().expunge(&name, &deleted) {
+                    return no(e);
+                }
+                if !deleted.is_empty() {
+                    self.events.push_back(ImapEvent::MailboxChanged(name));
+                }
+                self.sync_selected(true);
+                Outcome::Ok("Expunge completed.".into())
+            }
+            CommandBody::Fetch {
+                uid, set, items, ..
+            } => self.fetch(uid, &set, &items),
+            CommandBody::Store {
+                uid,
+                set,
+                unchanged_since,
+                kind,
+                silent,
+                flags,
+            } => {
+                if read_only {
+                    return Outcome::No("Mailbox is read-only.".into());
+                }
+                self.store(uid, &set, unchanged_since, kind, silent, &flags)
+            }
+            CommandBody::Copy { uid, set, mailbox } => self.copy(uid, &set, &mailbox, false),
+            CommandBody::Move { uid, set, mailbox } => {
+                if read_only {
+                    return Outcome::No("Mailbox is read-only.".into());
+                }
+                self.copy(uid, &set, &mailbox, true)
+            }
+            CommandBody::Search {
+                uid,
+                return_options,
+                criteria,
+                ..
+            } => self.search(tag, uid, return_options, &criteria),
+            other => Outcome::Bad(format!(
+                "Error in IMAP command {}: Unknown command.",
+                other.name()
+            )),
+        }
+    }
+
+    fn deleted_uids(&self, filter: Option<&SequenceSet>) -> Vec<u32> {
+        let Some(sel) = self.selected.as_ref() else {
+            return Vec::new();
+        };
+        let largest = sel.view.messages.last().map_or(0, |m| m.uid);
+        sel.view
+            .messages
+            .iter()
+            .filter(|m| m.flags.deleted)
+            .filter(|m| filter.is_none_or(|s| set_contains(s, m.uid, largest)))
+            .map(|m| m.uid)
+            .collect()
+    }
+
+    fn fetch(
+        &mut self,
+        uid: bool,
+        set: &SequenceSet,
+        items: &columba_imap_proto::FetchItems,
+    ) -> Outcome {
+        let Some(targets) = self.resolve(set, uid) else {
+            return Outcome::Bad("No mailbox selected.".into());
+        };
+        let mut attrs = fetch::expand(items);
+        if uid && !attrs.contains(&columba_imap_proto::FetchAttribute::Uid) {
+            attrs.insert(0, columba_imap_proto::FetchAttribute::Uid);
+        }
+        let need_message = attrs.iter().any(fetch::needs_message);
+        let sel = self
+            .selected
+            .as_ref()
+            .map(|s| (s.name.clone(), s.read_only));
+        let Some((name, read_only)) = sel else {
+            return Outcome::Bad("No mailbox selected.".into());
+        };
+        let set_seen = !read_only && attrs.iter().any(fetch::sets_seen);
+        let mut failed = false;
+        for (seq, mut meta) in targets {
+            let message = if need_message {
+                match self.storage().message(&name, meta.uid) {
+                    Ok(m) => Some(m),
+                    Err(_) => {
+                        failed = true;
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            let mut item_attrs = attrs.clone();
+            if set_seen && !meta.flags.seen {
+                let seen = MessageFlags {
+                    seen: true,
+                    ..MessageFlags::default()
+                };
+                if self
+                    .storage()
+                    .store(&name, &[meta.uid], StoreMode::Add, seen, &[], None)
+                    .is_ok()
+                {
+                    meta.flags.seen = true;
+                    if let Some(sel) = self.selected.as_mut() {
+                        if let Some(m) = sel.view.messages.get_mut(seq as usize - 1) {
+                            m.flags.seen = true;
+                        }
+                    }
+                    if !item_attrs.contains(&columba_imap_proto::FetchAttribute::Flags) {
+                        item_attrs.push(columba_imap_proto::FetchAttribute::Flags);
+                    }
+                }
+            }
+            let mut line = format!("* {seq} FETCH (").into_bytes();
+            match fetch::write_items(&mut line, &item_attrs, &meta, message.as_ref()) {
+                Ok(()) => {
+                    line.extend_from_slice(b")\r\n");
+                    self.out.extend_from_slice(&line);
+                }
+                Err(reason) => return Outcome::No(reason),
+            }
+        }
+        if uid {
+            self.sync_selected(true);
+        }
+        if failed {
+            Outcome::No("Some messages were expunged meanwhile.".into())
+        } else {
+            Outcome::Ok("Fetch completed.".into())
+        }
+    }
+
+    fn store(
+        &mut self,
+        uid: bool,
+        set: &SequenceSet,
+        unchanged_since: Option<u64>,
+        kind: StoreKind,
+        silent: bool,
+        flags: &[Flag],
+    ) -> Outcome {
+        let Some(targets) = self.resolve(set, uid) else {
+            return Outcome::Bad("No mailbox selected.".into());
+        };
+        let name = self.selected_mailbox().unwrap_or_default().to_string();
+        let uids: Vec<u32> = targets.iter().map(|(_, m)| m.uid).collect();
+        let (fl, keywords) = split_flags(flags);
+        let mode = match kind {
+            StoreKind::Add => StoreMode::Add,
+            StoreKind::Remove => StoreMode::Remove,
+            StoreKind::Replace => StoreMode::Replace,
+        };
+        let modified =
+            match self
+                .storage()
+                .store(&name, &uids, mode, fl, &keywords, unchanged_since)
+            {
+                Ok(m) => m,
+                Err(e) => return no(e),
+            };
+        self.events
+            .push_back(ImapEvent::MailboxChanged(name.clone()));
+        let new = match self.storage().view(&name, false) {
+            Ok(v) => v,
+            Err(e) => return no(e),
+        };
+        let changed: HashSet<u32> = uids
+            .iter()
+            .copied()
+            .filter(|u| !modified.contains(u))
+            .collect();
+        if let Some(sel) = self.selected.as_mut() {
+            let recent = sel.recent.clone();
+            for m in sel.view.messages.iter_mut() {
+                if !changed.contains(&m.uid) {
+                    continue;
+                }
+                if let Some(n) = new.messages.iter().find(|n| n.uid == m.uid) {
+                    m.flags = n.flags;
+                    m.flags.recent = recent.contains(&m.uid);
+                    m.keywords = n.keywords.clone();
+                    m.modseq = n.modseq;
+                }
+            }
+        }
+        if !silent || unchanged_since.is_some() {
+            let sel = self
+                .selected
+                .as_ref()
+                .map(|s| s.view.messages.clone())
+                .unwrap_or_default();
+            for (i, m) in sel.iter().enumerate() {
+                if !changed.contains(&m.uid) {
+                    continue;
+                }
+                let mut line = format!("* {} FETCH (", i + 1);
+                if uid {
+                    line.push_str(&format!("UID {} ", m.uid));
+                }
+                line.push_str(&format!("FLAGS {}", format::flags_list(m)));
+                if self.condstore {
+                    line.push_str(&format!(" MODSEQ ({})", m.modseq));
+                }
+                line.push_str(")\r\n");
+                self.out.extend_from_slice(line.as_bytes());
+            }
+        }
+        self.sync_selected(uid);
+        if modified.is_empty() {
+            Outcome::Ok("Store completed.".into())
+        } else {
+            let seqs: Vec<u32> = if uid {
+                modified
+            } else {
+                targets
+                    .iter()
+                    .filter(|(_, m)| modified.contains(&m.uid))
+                    .map(|(s, _)| *s)
+                    .collect()
+            };
+            Outcome::Ok(format!(
+                "[MODIFIED {}] Conditional store failed.",
+                compact_set(&seqs)
+            ))
+        }
+    }
+
+    fn copy(&mut self, uid: bool, set: &SequenceSet, dest: &Mailbox, remove: bool) -> Outcome {
+        let Some(targets) = self.resolve(set, uid) else {
+            return Outcome::Bad("No mailbox selected.".into());
+        };
+        let name = self.selected_mailbox().unwrap_or_default().to_string();
+        let dest = wire_name(dest);
+        let uids: Vec<u32> = targets.iter().map(|(_, m)| m.uid).collect();
+        let copied = match self.storage().copy(&name, &dest, &uids, remove) {
+            Ok(c) => c,
+            Err(Error::NoSuchMailbox(n)) => {
+                return Outcome::No(format!("[TRYCREATE] Mailbox doesn't exist: {n}"))
+            }
+            Err(e) => return no(e),
+        };
+        self.events.push_back(ImapEvent::MailboxChanged(dest));
+        let code = if copied.source_uids.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "[COPYUID {} {} {}] ",
+                copied.uid_validity,
+                ordered_set(&copied.source_uids),
+                ordered_set(&copied.dest_uids)
+            )
+        };
+        if remove {
+            self.events.push_back(ImapEvent::MailboxChanged(name));
+            self.out
+                .extend_from_slice(format!("* OK {code}Moved UIDs.\r\n").as_bytes());
+            self.sync_selected(true);
+            Outcome::Ok("Move completed.".into())
+        } else {
+            Outcome::Ok(format!("{code}Copy completed."))
+        }
+    }
+
+    fn search(
+        &mut self,
+        tag: &Tag,
+        uid: bool,
+        return_options: Option<Vec<SearchReturnOption>>,
+        criteria: &[columba_imap_proto::SearchKey],
+    ) -> Outcome {
+        let Some(key) = search::convert_all(criteria) else {
+            return Outcome::Bad("Error in IMAP command SEARCH: $ isn't supported.".into());
+        };
+        let name = self.selected_mailbox().unwrap_or_default().to_string();
+        let now = self.now;
+        let uids = match self.storage().search(&name, &key, now) {
+            Ok(u) => u,
+            Err(e) => return no(e),
+        };
+        let numbers: Vec<u32> = if uid {
+            uids
+        } else {
+            let msgs = self
+                .selected
+                .as_ref()
+                .map(|s| s.view.messages.clone())
+                .unwrap_or_default();
+            let wanted: HashSet<u32> = uids.into_iter().collect();
+            msgs.iter()
+                .enumerate()
+                .filter(|(_, m)| wanted.contains(&m.uid))
+                .map(|(i, _)| i as u32 + 1)
+                .collect()
+        };
+        match return_options {
+            None => {
+                let mut line = String::from("* SEARCH");
+                for n in &numbers {
+                    line.push_str(&format!(" {n}"));
+                }
+                line.push_str("\r\n");
+                self.out.extend_from_slice(line.as_bytes());
+            }
+            Some(mut opts) => {
+                if opts.is_empty() {
+                    opts.push(SearchReturnOption::All);
+                }
+                let mut line = format!("* ESEARCH (TAG \"{tag}\")");
+                if uid {
+                    line.push_str(" UID");
+                }
+                if !numbers.is_empty() {
+                    for o in &opts {
+                        match o {
+                            SearchReturnOption::Min => line
+                                .push_str(&format!(" MIN {}", numbers.iter().min().unwrap_or(&0))),
+                            SearchReturnOption::Max => line
+                                .push_str(&format!(" MAX {}", numbers.iter().max().unwrap_or(&0))),
+                            SearchReturnOption::All => {
+                                line.push_str(&format!(" ALL {}", compact_set(&numbers)))
+                            }
+                            SearchReturnOption::Count | SearchReturnOption::Save => {}
+                        }
+                    }
+                }
+                if opts.contains(&SearchReturnOption::Count) {
+                    line.push_str(&format!(" COUNT {}", numbers.len()));
+                }
+                line.push_str("\r\n");
+                self.out.extend_from_slice(line.as_bytes());
+            }
+        }
+        Outcome::Ok("Search completed.".into())
+    }
+
+    /// Re-reads the selected mailbox and sends what changed. Without
+    /// `allow_expunge` (FETCH, STORE, SEARCH by sequence number) nothing is
+    /// sent while messages vanished: the next allowed sync reports them.
+    fn sync_selected(&mut self, allow_expunge: bool) {
+        let Some(sel) = self.selected.as_ref() else {
+            return;
+        };
+        let (name, read_only) = (sel.name.clone(), sel.read_only);
+        let Some(storage) = self.storage.as_deref_mut() else {
+            return;
+        };
+        let Ok(mut new) = storage.view(&name, !read_only) else {
+            return;
+        };
+        let Some(sel) = self.selected.as_mut() else {
+            return;
+        };
+        for m in &new.messages {
+            if m.flags.recent {
+                sel.recent.insert(m.uid);
+            }
+        }
+        for m in new.messages.iter_mut() {
+            m.flags.recent = sel.recent.contains(&m.uid);
+        }
+        let new_uids: HashSet<u32> = new.messages.iter().map(|m| m.uid).collect();
+        let expunged: Vec<u32> = sel
+            .view
+            .messages
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| !new_uids.contains(&m.uid))
+            .map(|(i, _)| i as u32 + 1)
+            .collect();
+        if !expunged.is_empty() && !allow_expunge {
+            return;
+        }
+        let mut out = String::new();
+        for seq in expunged.iter().rev() {
+            out.push_str(&format!("* {seq} EXPUNGE\r\n"));
+        }
+        let old_max = sel.view.messages.last().map_or(0, |m| m.uid);
+        if new.messages.iter().any(|m| m.uid > old_max) {
+            out.push_str(&format!("* {} EXISTS\r\n", new.messages.len()));
+            let recent = new.messages.iter().filter(|m| m.flags.recent).count();
+            out.push_str(&format!("* {recent} RECENT\r\n"));
+        }
+        let old: std::collections::HashMap<u32, &MessageMeta> =
+            sel.view.messages.iter().map(|m| (m.uid, m)).collect();
+        for (i, m) in new.messages.iter().enumerate() {
+            if let Some(o) = old.get(&m.uid) {
+                if o.flags != m.flags || o.keywords != m.keywords {
+                    out.push_str(&format!(
+                        "* {} FETCH (UID {} FLAGS {}",
+                        i + 1,
+                        m.uid,
+                        format::flags_list(m)
+                    ));
+                    if self.condstore {
+                        out.push_str(&format!(" MODSEQ ({})", m.modseq));
+                    }
+                    out.push_str(")\r\n");
+                }
+            }
+        }
+        sel.view = new;
+        self.out.extend_from_slice(out.as_bytes());
+    }
+}
+
+fn no(e: Error) -> Outcome {
+    match e {
+        Error::NoSuchMailbox(n) => Outcome::No(format!("[NONEXISTENT] Mailbox doesn't exist: {n}")),
+        Error::MailboxExists(_) => Outcome::No("[ALREADYEXISTS] Mailbox already exists".into()),
+        Error::Refused(t) => Outcome::No(t),
+        other => Outcome::No(format!("[SERVERBUG] Internal error occurred: {other}")),
+    }
+}
+
+/// A mailbox name from the wire in UTF-8 (`INBOX` in any case is `INBOX`).
+fn wire_name(m: &Mailbox) -> String {
+    match m {
+        Mailbox::Inbox => "INBOX".into(),
+        other => other
+            .to_utf8()
+            .unwrap_or_else(|_| String::from_utf8_lossy(other.as_wire()).into_owned()),
+    }
+}
+
+fn split_flags(flags: &[Flag]) -> (MessageFlags, Vec<String>) {
+    let mut f = MessageFlags::default();
+    let mut keywords = Vec::new();
+    for flag in flags {
+        match flag {
+            Flag::Answered => f.answered = true,
+            Flag::Flagged => f.flagged = true,
+            Flag::Deleted => f.deleted = true,
+            Flag::Seen => f.seen = true,
+            Flag::Draft => f.draft = true,
+            Flag::Keyword(a) => keywords.push(a.as_str().to_string()),
+            Flag::Recent | Flag::Wildcard | Flag::Extension(_) => {}
+        }
+    }
+    (f, keywords)
+}
+
+fn unix_time(d: columba_imap_proto::DateTime) -> i64 {
+    let days = columba_mail_store::search::date::days_from_civil(
+        d.date.year as i64,
+        d.date.month as u32,
+        d.date.day as u32,
+    );
+    days * 86_400 + d.hour as i64 * 3600 + d.minute as i64 * 60 + d.second as i64
+        - d.zone_minutes as i64 * 60
+}

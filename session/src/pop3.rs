@@ -1,0 +1,473 @@
+//! The POP3 session (RFC 1939 with CAPA, TOP, UIDL, STLS and AUTH PLAIN):
+//! [`Pop3Session`] takes the client's bytes and gives back bytes to send and
+//! [`Pop3Event`]s. It serves the INBOX of the [`MailStorage`] handed over at
+//! login; `DELE`ted messages are expunged at `QUIT`, as RFC 1939's UPDATE
+//! state says, and UIDLs are Dovecot's default `%08Xu%08Xv`.
+
+use std::collections::{HashMap, HashSet};
+
+use base64::Engine;
+use columba_mail_store::Message;
+use columba_pop3_proto::{
+    AuthStart, BodyEncoder, ClientMessage, Command, CommandDecoder, SaslResponse,
+};
+
+use crate::auth::{decode_sasl_plain, Credentials};
+use crate::storage::{MailStorage, MessageMeta};
+
+/// How a POP3 session is set up.
+#[derive(Debug, Clone)]
+pub struct Pop3Config {
+    /// STLS is offered.
+    pub stls: bool,
+    /// The connection is already under TLS.
+    pub tls: bool,
+    /// Plaintext authentication is allowed without TLS.
+    pub plaintext_without_tls: bool,
+    /// The greeting's text.
+    pub greeting: String,
+}
+
+impl Default for Pop3Config {
+    fn default() -> Self {
+        Pop3Config {
+            stls: true,
+            tls: false,
+            plaintext_without_tls: false,
+            greeting: "Columba ready.".into(),
+        }
+    }
+}
+
+/// What the adapter has to do for the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pop3Event {
+    /// Send the pending output, run the TLS handshake, then call
+    /// [`Pop3Session::tls_started`].
+    StartTls,
+    /// Check these credentials, then call [`Pop3Session::login_succeeded`]
+    /// or [`Pop3Session::login_failed`].
+    Authenticate {
+        /// The credentials.
+        credentials: Credentials,
+        /// `USER` or `PLAIN`.
+        method: String,
+    },
+    /// Messages were expunged from this mailbox.
+    MailboxChanged(String),
+    /// Send the pending output, then close the connection.
+    Close,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Phase {
+    Authorization,
+    Transaction,
+    Done,
+}
+
+/// One POP3 connection's protocol state, sans-IO.
+pub struct Pop3Session {
+    config: Pop3Config,
+    decoder: CommandDecoder,
+    out: Vec<u8>,
+    events: std::collections::VecDeque<Pop3Event>,
+    phase: Phase,
+    user: Option<String>,
+    waiting: bool,
+    sasl_plain: bool,
+    storage: Option<Box<dyn MailStorage>>,
+    messages: Vec<MessageMeta>,
+    uid_validity: u32,
+    sizes: HashMap<u32, u64>,
+    deleted: HashSet<usize>,
+}
+
+impl Pop3Session {
+    /// A new session; the greeting is already in the output.
+    pub fn new(config: Pop3Config) -> Pop3Session {
+        let out = format!("+OK {}\r\n", config.greeting).into_bytes();
+        Pop3Session {
+            config,
+            decoder: CommandDecoder::new(),
+            out,
+            events: Default::default(),
+            phase: Phase::Authorization,
+            user: None,
+            waiting: false,
+            sasl_plain: false,
+            storage: None,
+            messages: Vec::new(),
+            uid_validity: 0,
+            sizes: HashMap::new(),
+            deleted: HashSet::new(),
+        }
+    }
+
+    /// Bytes to send (taken).
+    pub fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// The next event for the adapter.
+    pub fn poll_event(&mut self) -> Option<Pop3Event> {
+        self.events.pop_front()
+    }
+
+    /// Bytes from the client.
+    pub fn feed(&mut self, data: &[u8]) {
+        if self.phase == Phase::Done {
+            return;
+        }
+        self.decoder.feed(data);
+        self.process();
+    }
+
+    /// The TLS handshake finished; earlier unprotected input is dropped.
+    pub fn tls_started(&mut self) {
+        self.decoder = CommandDecoder::new();
+        self.config.tls = true;
+        self.waiting = false;
+    }
+
+    /// The credentials were right: serve `storage`'s INBOX.
+    pub fn login_succeeded(&mut self, user: &str, mut storage: Box<dyn MailStorage>) {
+        self.waiting = false;
+        match storage.view("INBOX", false) {
+            Ok(view) => {
+                self.messages = view.messages;
+                self.uid_validity = view.uid_validity;
+                self.storage = Some(storage);
+                self.user = Some(user.to_string());
+                self.phase = Phase::Transaction;
+                self.line("+OK Logged in.");
+            }
+            Err(_) => {
+                self.line("-ERR [SYS/TEMP] Couldn't open INBOX.");
+                self.phase = Phase::Done;
+                self.events.push_back(Pop3Event::Close);
+            }
+        }
+        self.process();
+    }
+
+    /// The credentials were wrong.
+    pub fn login_failed(&mut self, temporary: bool) {
+        self.waiting = false;
+        if temporary {
+            self.line("-ERR [SYS/TEMP] Temporary authentication failure.");
+        } else {
+            self.line("-ERR [AUTH] Authentication failed.");
+        }
+        self.user = None;
+        self.process();
+    }
+
+    fn line(&mut self, s: &str) {
+        self.out.extend_from_slice(s.as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    fn plaintext_allowed(&self) -> bool {
+        self.config.tls || self.config.plaintext_without_tls
+    }
+
+    fn process(&mut self) {
+        while !self.waiting && self.phase != Phase::Done {
+            let Some(msg) = self.decoder.next() else {
+                break;
+            };
+            match msg {
+                Err(e) => self.line(&format!("-ERR {e}")),
+                Ok(ClientMessage::SaslResponse(r)) => self.sasl(r),
+                Ok(ClientMessage::Command(c)) => self.command(c),
+            }
+        }
+    }
+
+    fn capa(&mut self) {
+        let mut lines = vec![
+            "+OK",
+            "CAPA",
+            "TOP",
+            "UIDL",
+            "RESP-CODES",
+            "PIPELINING",
+            "AUTH-RESP-CODE",
+        ];
+        if self.phase == Phase::Authorization {
+            if self.config.stls && !self.config.tls {
+                lines.push("STLS");
+            }
+            if self.plaintext_allowed() {
+                lines.push("USER");
+                lines.push("SASL PLAIN");
+            }
+        }
+        lines.push(".");
+        for l in lines {
+            self.line(l);
+        }
+    }
+
+    fn command(&mut self, c: Command) {
+        match (&self.phase, c) {
+            (_, Command::Capa) => self.capa(),
+            (_, Command::Noop) => self.line("+OK"),
+            (Phase::Authorization, Command::Quit) => {
+                self.line("+OK Logging out");
+                self.phase = Phase::Done;
+                self.events.push_back(Pop3Event::Close);
+            }
+            (Phase::Authorization, Command::Stls) => {
+                if !self.config.stls || self.config.tls {
+                    return self.line("-ERR TLS is already active.");
+                }
+                self.line("+OK Begin TLS negotiation now.");
+                self.waiting = true;
+                self.events.push_back(Pop3Event::StartTls);
+            }
+            (Phase::Authorization, Command::User(name)) => {
+                if !self.plaintext_allowed() {
+                    return self.line(
+                        "-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.",
+                    );
+                }
+                self.user = Some(String::from_utf8_lossy(&name).into_owned());
+                self.line("+OK");
+            }
+            (Phase::Authorization, Command::Pass(pw)) => {
+                let Some(user) = self.user.clone() else {
+                    return self.line("-ERR No username given.");
+                };
+                self.waiting = true;
+                self.events.push_back(Pop3Event::Authenticate {
+                    credentials: Credentials {
+                        user,
+                        password: pw.expose().to_vec(),
+                    },
+                    method: "USER".into(),
+                });
+            }
+            (Phase::Authorization, Command::Auth(None)) => {
+                self.line("+OK");
+                if self.plaintext_allowed() {
+                    self.line("PLAIN");
+                }
+                self.line(".");
+            }
+            (
+                Phase::Authorization,
+                Command::Auth(Some(AuthStart {
+                    mechanism,
+                    initial_response,
+                })),
+            ) => {
+                if !mechanism.eq_ignore_ascii_case("PLAIN") {
+                    return self.line("-ERR Unsupported authentication mechanism.");
+                }
+                if !self.plaintext_allowed() {
+                    return self.line(
+                        "-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.",
+                    );
+                }
+                self.sasl_plain = true;
+                match initial_response {
+                    Some(ir) => self.sasl(SaslResponse::Data(ir)),
+                    None => {
+                        self.line("+ ");
+                        self.decoder.expect_sasl_response();
+                    }
+                }
+            }
+            (Phase::Authorization, _) => self.line("-ERR Unknown command."),
+            (Phase::Transaction, c) => self.transaction(c),
+            (Phase::Done, _) => {}
+        }
+    }
+
+    fn sasl(&mut self, r: SaslResponse) {
+        if !std::mem::take(&mut self.sasl_plain) {
+            return self.line("-ERR Unexpected SASL response.");
+        }
+        let SaslResponse::Data(data) = r else {
+            return self.line("-ERR Authentication aborted by client.");
+        };
+        let Some(credentials) = base64::engine::general_purpose::STANDARD
+            .decode(data.expose())
+            .ok()
+            .and_then(|raw| decode_sasl_plain(&raw))
+        else {
+            return self.line("-ERR [AUTH] Authentication failed.");
+        };
+        self.waiting = true;
+        self.events.push_back(Pop3Event::Authenticate {
+            credentials,
+            method: "PLAIN".into(),
+        });
+    }
+
+    /// The message numbered `n` (1-based) if it exists and is not deleted.
+    fn message(&self, n: u32) -> Option<usize> {
+        let i = (n as usize).checked_sub(1)?;
+        (i < self.messages.len() && !self.deleted.contains(&i)).then_some(i)
+    }
+
+    fn size(&mut self, i: usize) -> Option<u64> {
+        let uid = self.messages[i].uid;
+        if let Some(s) = self.sizes.get(&uid) {
+            return Some(*s);
+        }
+        let (data, _) = self.storage.as_deref_mut()?.message("INBOX", uid).ok()?;
+        let size = Message::parse(&data).rfc822_size();
+        self.sizes.insert(uid, size);
+        Some(size)
+    }
+
+    fn uidl(&self, i: usize) -> String {
+        format!("{:08X}{:08X}", self.messages[i].uid, self.uid_validity)
+    }
+
+    fn transaction(&mut self, c: Command) {
+        match c {
+            Command::Stat => {
+                let mut total = 0;
+                let mut count = 0;
+                for i in 0..self.messages.len() {
+                    if self.deleted.contains(&i) {
+                        continue;
+                    }
+                    count += 1;
+                    total += self.size(i).unwrap_or(0);
+                }
+                self.line(&format!("+OK {count} {total}"));
+            }
+            Command::List(Some(n))
+            | Command::Uidl(Some(n))
+            | Command::Dele(n)
+            | Command::Retr(n)
+                if self.message(n).is_none() =>
+            {
+                self.line(&format!("-ERR There's no message {n}."))
+            }
+            Command::Top { msg, .. } if self.message(msg).is_none() => {
+                self.line(&format!("-ERR There's no message {msg}."))
+            }
+            Command::List(Some(n)) => {
+                let i = n as usize - 1;
+                let size = self.size(i).unwrap_or(0);
+                self.line(&format!("+OK {n} {size}"));
+            }
+            Command::List(None) => {
+                let live: Vec<usize> = (0..self.messages.len())
+                    .filter(|i| !self.deleted.contains(i))
+                    .collect();
+                self.line(&format!("+OK {} messages:", live.len()));
+                for i in live {
+                    let size = self.size(i).unwrap_or(0);
+                    self.line(&format!("{} {size}", i + 1));
+                }
+                self.line(".");
+            }
+            Command::Uidl(Some(n)) => {
+                let u = self.uidl(n as usize - 1);
+                self.line(&format!("+OK {n} {u}"));
+            }
+            Command::Uidl(None) => {
+                self.line("+OK");
+                for i in 0..self.messages.len() {
+                    if !self.deleted.contains(&i) {
+                        let u = self.uidl(i);
+                        self.line(&format!("{} {u}", i + 1));
+                    }
+                }
+                self.line(".");
+            }
+            Command::Dele(n) => {
+                self.deleted.insert(n as usize - 1);
+                self.line("+OK Marked to be deleted.");
+            }
+            Command::Rset => {
+                self.deleted.clear();
+                self.line("+OK");
+            }
+            Command::Retr(n) => self.send_message(n as usize - 1, None),
+            Command::Top { msg, lines } => self.send_message(msg as usize - 1, Some(lines)),
+            Command::Quit => {
+                let uids: Vec<u32> = self.deleted.iter().map(|&i| self.messages[i].uid).collect();
+                let result = match self.storage.as_deref_mut() {
+                    Some(s) if !uids.is_empty() => s.expunge("INBOX", &uids).map(|_| ()),
+                    _ => Ok(()),
+                };
+                match result {
+                    Ok(()) => {
+                        if !uids.is_empty() {
+                            self.events
+                                .push_back(Pop3Event::MailboxChanged("INBOX".into()));
+                        }
+                        self.line("+OK Logging out.");
+                    }
+                    Err(_) => self.line("-ERR [SYS/TEMP] Couldn't expunge the deleted messages."),
+                }
+                self.phase = Phase::Done;
+                self.events.push_back(Pop3Event::Close);
+            }
+            Command::Stls
+            | Command::User(_)
+            | Command::Pass(_)
+            | Command::Auth(_)
+            | Command::Apop { .. } => self.line("-ERR Already logged in."),
+            _ => self.line("-ERR Unknown command."),
+        }
+    }
+
+    fn send_message(&mut self, i: usize, top_lines: Option<u32>) {
+        let uid = self.messages[i].uid;
+        let Some(storage) = self.storage.as_deref_mut() else {
+            return;
+        };
+        let data = match storage.message("INBOX", uid) {
+            Ok((d, _)) => d,
+            Err(_) => return self.line("-ERR [SYS/TEMP] Message was expunged meanwhile."),
+        };
+        let body: &[u8] = match top_lines {
+            None => &data,
+            Some(n) => top(&data, n),
+        };
+        let size = Message::parse(&data).rfc822_size();
+        self.sizes.insert(uid, size);
+        if top_lines.is_some() {
+            self.line("+OK");
+        } else {
+            self.line(&format!("+OK {size} octets"));
+        }
+        let mut enc = BodyEncoder::new();
+        let mut out = Vec::with_capacity(body.len() + 64);
+        enc.push(body, &mut out);
+        enc.finish(&mut out);
+        self.out.extend_from_slice(&out);
+    }
+}
+
+/// The header and the first `n` body lines.
+fn top(data: &[u8], n: u32) -> &[u8] {
+    let mut i = 0;
+    let mut prev_nl = true;
+    while i < data.len() {
+        if prev_nl && (data[i] == b'\n' || data[i..].starts_with(b"\r\n")) {
+            i += if data[i] == b'\n' { 1 } else { 2 };
+            break;
+        }
+        prev_nl = data[i] == b'\n';
+        i += 1;
+    }
+    let mut lines = 0;
+    while i < data.len() && lines < n {
+        match data[i..].iter().position(|&b| b == b'\n') {
+            Some(p) => i += p + 1,
+            None => i = data.len(),
+        }
+        lines += 1;
+    }
+    &data[..i]
+}

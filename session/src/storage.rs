@@ -1,0 +1,136 @@
+//! The storage a session serves: the [`MailStorage`] trait (one user's
+//! mailboxes), so a custom server can plug in its own storage.
+//! [`MaildirStorage`](crate::MaildirStorage) implements it over
+//! `columba-mail-store`.
+
+pub use columba_mail_store::search::{MessageFlags, SearchKey};
+pub use columba_mail_store::store::StoreMode;
+
+use crate::error::Result;
+
+/// One message as a view shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageMeta {
+    /// UID.
+    pub uid: u32,
+    /// System flags (`recent` is this session's `\Recent`).
+    pub flags: MessageFlags,
+    /// Keywords.
+    pub keywords: Vec<String>,
+    /// MODSEQ.
+    pub modseq: u64,
+}
+
+/// A mailbox's messages and counters at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MailboxView {
+    /// Messages in sequence order (sequence number = index + 1).
+    pub messages: Vec<MessageMeta>,
+    /// UIDNEXT.
+    pub uid_next: u32,
+    /// UIDVALIDITY.
+    pub uid_validity: u32,
+    /// HIGHESTMODSEQ.
+    pub highest_modseq: u64,
+}
+
+/// STATUS counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatusInfo {
+    /// MESSAGES.
+    pub messages: u32,
+    /// RECENT.
+    pub recent: u32,
+    /// UNSEEN.
+    pub unseen: u32,
+    /// UIDNEXT.
+    pub uid_next: u32,
+    /// UIDVALIDITY.
+    pub uid_validity: u32,
+    /// HIGHESTMODSEQ.
+    pub highest_modseq: u64,
+    /// SIZE, when asked for.
+    pub size: Option<u64>,
+    /// DELETED (messages flagged `\Deleted`).
+    pub deleted: u32,
+}
+
+/// One LIST answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedMailbox {
+    /// The name in UTF-8, with `/` as separator.
+    pub name: String,
+    /// Attributes as sent (`\HasNoChildren`, `\Subscribed`, `\Sent`, ...).
+    pub attributes: Vec<String>,
+}
+
+/// What a COPY or MOVE stored (UIDPLUS `COPYUID`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CopyOutcome {
+    /// The destination's UIDVALIDITY.
+    pub uid_validity: u32,
+    /// Source UIDs copied.
+    pub source_uids: Vec<u32>,
+    /// Their destination UIDs.
+    pub dest_uids: Vec<u32>,
+}
+
+/// One user's mailboxes. Mailbox names are UTF-8 with `/` as separator.
+/// Every call may touch disk; none keeps state a session relies on, so a
+/// view is always re-read with [`MailStorage::view`].
+pub trait MailStorage: Send {
+    /// LIST (or LSUB with `subscribed_only`) `pattern` under `reference`.
+    fn list(
+        &mut self,
+        reference: &str,
+        pattern: &str,
+        subscribed_only: bool,
+    ) -> Result<Vec<ListedMailbox>>;
+    /// The mailbox's current view after picking up new messages. With
+    /// `claim_recent` (SELECT), new messages are `\Recent` in this view and
+    /// in no later one.
+    fn view(&mut self, mailbox: &str, claim_recent: bool) -> Result<MailboxView>;
+    /// STATUS counters; SIZE only when `want_size`.
+    fn status(&mut self, mailbox: &str, want_size: bool) -> Result<StatusInfo>;
+    /// The message bytes and its INTERNALDATE (Unix seconds).
+    fn message(&mut self, mailbox: &str, uid: u32) -> Result<(Vec<u8>, i64)>;
+    /// APPEND: returns (UIDVALIDITY, UID).
+    fn append(
+        &mut self,
+        mailbox: &str,
+        data: &[u8],
+        flags: MessageFlags,
+        keywords: &[String],
+        internal_date: Option<i64>,
+    ) -> Result<(u32, u32)>;
+    /// STORE; returns the UIDs not changed because of UNCHANGEDSINCE.
+    fn store(
+        &mut self,
+        mailbox: &str,
+        uids: &[u32],
+        mode: StoreMode,
+        flags: MessageFlags,
+        keywords: &[String],
+        unchanged_since: Option<u64>,
+    ) -> Result<Vec<u32>>;
+    /// Expunges `uids`; returns those removed.
+    fn expunge(&mut self, mailbox: &str, uids: &[u32]) -> Result<Vec<u32>>;
+    /// COPY, or MOVE when `remove_source`.
+    fn copy(
+        &mut self,
+        mailbox: &str,
+        dest: &str,
+        uids: &[u32],
+        remove_source: bool,
+    ) -> Result<CopyOutcome>;
+    /// SEARCH: the UIDs of matching messages. `now` is Unix seconds.
+    fn search(&mut self, mailbox: &str, key: &SearchKey, now: i64) -> Result<Vec<u32>>;
+    /// CREATE.
+    fn create(&mut self, mailbox: &str) -> Result<()>;
+    /// DELETE.
+    fn delete(&mut self, mailbox: &str) -> Result<()>;
+    /// RENAME.
+    fn rename(&mut self, from: &str, to: &str) -> Result<()>;
+    /// SUBSCRIBE (or UNSUBSCRIBE when `subscribe` is false).
+    fn subscribe(&mut self, mailbox: &str, subscribe: bool) -> Result<()>;
+}
