@@ -61,8 +61,17 @@ impl Maildir {
     /// Opens an existing Maildir (it must have `cur/` and `new/`; a missing
     /// `tmp/` is created).
     pub fn open(root: &Path) -> Result<Maildir> {
-        if !root.join("cur").is_dir() || !root.join("new").is_dir() {
-            return Err(Error::NotMaildir(root.to_path_buf()));
+        for sub in ["cur", "new"] {
+            let path = root.join(sub);
+            match std::fs::metadata(&path) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => return Err(Error::NotMaildir(root.to_path_buf())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(Error::NotMaildir(root.to_path_buf()))
+                }
+                // Permission problems are not "no such mailbox".
+                Err(e) => return Err(e).ctx("stat", &path),
+            }
         }
         if !root.join("tmp").is_dir() {
             let perms = Perms::of_dir(root)?;

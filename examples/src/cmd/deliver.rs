@@ -13,7 +13,6 @@ const EX_NOUSER: u8 = 67;
 const EX_SOFTWARE: u8 = 70;
 const EX_CANTCREAT: u8 = 73;
 const EX_TEMPFAIL: u8 = 75;
-const EX_NOPERM: u8 = 77;
 
 /// Arguments of `columba deliver`.
 #[derive(clap::Args)]
@@ -43,18 +42,21 @@ pub struct Args {
     pub verbose: bool,
 }
 
+/// Exit code for an MTA: retry (EX_TEMPFAIL) whenever an administrator
+/// or time can fix the problem (permissions, full disk, locks, a missing
+/// `tmp/`), as dovecot-lda does for storage errors; permanent codes only
+/// where retrying cannot help.
 fn exit_for(e: &Error) -> u8 {
     match e {
         Error::FolderName { .. } | Error::InvalidKeyword(_) => EX_USAGE,
         Error::NotMaildir(_) | Error::NoSuchFolder(_) => EX_NOUSER,
-        Error::Io { source, .. } => match source.kind() {
-            std::io::ErrorKind::PermissionDenied => EX_NOPERM,
-            std::io::ErrorKind::NotFound | std::io::ErrorKind::ReadOnlyFilesystem => EX_CANTCREAT,
-            _ => EX_TEMPFAIL,
-        },
-        Error::LockTimeout(_) | Error::LockOverridden(_) => EX_TEMPFAIL,
-        Error::KeywordsFull(_) => EX_CANTCREAT,
-        Error::Uidlist { .. } | Error::Keywords { .. } => EX_TEMPFAIL,
+        Error::KeywordsFull(_) | Error::UidsExhausted => EX_CANTCREAT,
+        Error::Io { .. }
+        | Error::LockTimeout(_)
+        | Error::LockOverridden(_)
+        | Error::Uidlist { .. }
+        | Error::Keywords { .. }
+        | Error::TooLarge { .. } => EX_TEMPFAIL,
         _ => EX_SOFTWARE,
     }
 }
