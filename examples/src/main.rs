@@ -38,8 +38,24 @@ enum Command {
     PrivsepStatus(cmd::privsep_status::Args),
 }
 
+/// Exit status for a command line that does not parse (sysexits' EX_USAGE),
+/// as doveadm and dovecot-lda use it; MTAs treat it as a permanent failure.
+const EX_USAGE: u8 = 64;
+
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // `--help` and `--version` also arrive here, on stdout, with success.
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::from(EX_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match cli.command {
         Command::Pw(args) => cmd::pw::run(args),
         Command::Auth(args) => cmd::auth::run(args),
         Command::Deliver(args) => cmd::deliver::run(args),
