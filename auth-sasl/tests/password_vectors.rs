@@ -113,6 +113,9 @@ fn malformed_values_are_errors_not_panics() {
         "{BLF-CRYPT}$2y$99$abc",
         "{CRAM-MD5}abc",
         "{PLAIN-TRUNC}x-y",
+        // Found by fuzzing: control characters used to reach the crypt crate's decoder.
+        "{MD5-CRYPT}$1$QdJG\0\0\0\0\x04gti0/AQQQQIP202uiM5zs0u.",
+        "{BLF-CRYPT}$2y$05$\x01hpEZadPEKrahZGf7GAWy.onRIFolMIU1qHSPbu9/5mwM7T8wx7sS",
     ] {
         let stored = StoredPassword::parse(v, Scheme::Plain).unwrap();
         assert!(stored.verify(b"secret", "u").is_err(), "{v}");

@@ -488,8 +488,13 @@ fn verify_crypt(name: &'static str, stored: &str, password: &[u8]) -> Result<boo
     } else if !stored.starts_with('$') && stored.len() != 13 {
         return Err(Error::malformed(name, "not a known crypt(3) format"));
     }
-    if !stored.is_ascii() {
-        return Err(Error::malformed(name, "non-ASCII crypt string"));
+    // crypt(3) strings use `./0-9A-Za-z` plus `$` separators and `rounds=N`;
+    // anything else is malformed (and would upset the crypt implementation).
+    if !stored
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'/' | b'$' | b'='))
+    {
+        return Err(Error::malformed(name, "invalid character in crypt string"));
     }
     let password = if stored.starts_with("$2") && password.len() > 72 {
         &password[..72]
