@@ -15,7 +15,7 @@ fn drain(dec: &mut CommandDecoder, out: &mut Vec<String>) {
     loop {
         match dec.decode() {
             Ok(Decoded::Incomplete) => return,
-            Ok(Decoded::NeedsContinuation { tag, size }) => {
+            Ok(Decoded::NeedsContinuation { tag, size, .. }) => {
                 out.push(format!("+{size} {:?}", tag.map(|t| t.to_string())))
             }
             Ok(Decoded::Message(m)) => out.push(format!("{m:?}")),
@@ -408,4 +408,46 @@ fn response_text_that_looks_like_a_literal_is_text() {
     }
     assert_eq!(got.len(), 4);
     assert!(matches!(&got[0], Response::Status(s) if s.text == "done {2}"));
+}
+
+#[test]
+fn found_by_fuzzing() {
+    // Successive literals of one command each ask for a continuation, at
+    // distinct offsets.
+    let mut dec = CommandDecoder::new(Limits::default());
+    dec.feed(b"a LOGIN {1}\r\nx {1}\r\ny\r\n");
+    let first = dec.decode().unwrap();
+    let second = dec.decode().unwrap();
+    assert!(
+        matches!(first, Decoded::NeedsContinuation { offset: 13, .. }),
+        "{first:?}"
+    );
+    assert!(
+        matches!(second, Decoded::NeedsContinuation { offset: 20, .. }),
+        "{second:?}"
+    );
+    // A rejected status line ending in "{n}" is text: nothing after it is skipped.
+    let limits = Limits {
+        max_line: 64,
+        ..Limits::default()
+    };
+    let mut input = b"* OK ".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 100));
+    input.extend_from_slice(b" {5}\r\n* 3 EXISTS\r\n");
+    for chunk in [1, 8, input.len()] {
+        let mut dec = ResponseDecoder::new(limits);
+        let mut got = Vec::new();
+        for piece in input.chunks(chunk) {
+            dec.feed(piece);
+            loop {
+                match dec.decode() {
+                    Ok(Decoded::Incomplete) => break,
+                    Ok(Decoded::Message(r)) => got.push(format!("{r:?}")),
+                    Ok(other) => got.push(format!("{other:?}")),
+                    Err(e) => got.push(format!("error {}", e.offset())),
+                }
+            }
+        }
+        assert_eq!(got, ["error 0", "Data(Exists(3))"], "chunk {chunk}");
+    }
 }

@@ -15,7 +15,7 @@ pub(crate) enum Frame {
     /// More bytes are needed.
     Incomplete,
     /// A synchronizing literal of `size` bytes was announced: a server sends `+` now.
-    Continue { size: u64 },
+    Continue { size: u64, data_start: usize },
     /// The current message breaks a limit. `buf[..drop]` may be dropped now;
     /// the framer skips the rest of the message as it arrives.
     Reject { reason: Rejection, drop: usize },
@@ -44,8 +44,15 @@ pub(crate) enum Rejection {
 #[derive(Debug)]
 enum State {
     Line,
-    Literal { end: usize },
-    Discard { skip: u64, tail: Vec<u8> },
+    Literal {
+        end: usize,
+    },
+    Discard {
+        skip: u64,
+        tail: Vec<u8>,
+        /// The next line is a server's status or continuation line: text.
+        text_line: bool,
+    },
 }
 
 /// The literal announced at the end of a line.
@@ -80,6 +87,7 @@ pub(crate) fn literal_marker(line: &[u8]) -> Option<LiteralMarker> {
 /// True for a response line that is all text after its keyword: `+ ...`,
 /// and tagged or untagged `OK`, `NO`, `BAD`, `PREAUTH`, `BYE`.
 fn is_text_line(line: &[u8]) -> bool {
+    let line = &line[..line.len().min(64)];
     if line.first() == Some(&b'+') {
         return true;
     }
@@ -148,6 +156,7 @@ impl Framer {
         self.state = State::Discard {
             skip,
             tail: Vec::new(),
+            text_line: false,
         };
     }
 
@@ -172,12 +181,14 @@ impl Framer {
         }
     }
 
-    fn reject(&mut self, reason: Rejection) -> Frame {
+    fn reject(&mut self, reason: Rejection, buf: &[u8]) -> Frame {
         let drop = self.line_start;
         self.accepted = 0;
+        let text_line = !self.sync && self.line_start == 0 && is_text_line(buf);
         self.state = State::Discard {
             skip: 0,
             tail: Vec::new(),
+            text_line,
         };
         self.pos = 0;
         self.line_start = 0;
@@ -200,24 +211,25 @@ impl Framer {
                     let Some(i) = memchr::memchr(b'\n', &buf[self.pos..]) else {
                         self.pos = buf.len();
                         if buf.len() - self.line_start > limits.max_line {
-                            return self.reject(Rejection::LineTooLong);
+                            return self.reject(Rejection::LineTooLong, buf);
                         }
                         if buf.len() > limits.max_message {
-                            return self.reject(Rejection::MessageTooLarge);
+                            return self.reject(Rejection::MessageTooLarge, buf);
                         }
                         return Frame::Incomplete;
                     };
                     let line_end = self.pos + i + 1;
                     if line_end - self.line_start > limits.max_line {
                         self.pos = line_end;
-                        return self.reject(Rejection::LineTooLong);
+                        return self.reject(Rejection::LineTooLong, buf);
                     }
                     if line_end > limits.max_message {
-                        return self.reject(Rejection::MessageTooLarge);
+                        return self.reject(Rejection::MessageTooLarge, buf);
                     }
                     // A server's status and continuation lines end in free
                     // text, which may look like a literal header but is not.
-                    let text_line = !self.sync && self.line_start == 0 && is_text_line(buf);
+                    let text_line =
+                        !self.sync && self.line_start == 0 && is_text_line(&buf[..line_end]);
                     if self.literals && !text_line {
                         if let Some(lit) = literal_marker(&buf[self.line_start..line_end]) {
                             if self.stop_at_literals && self.accepted != line_end {
@@ -234,20 +246,26 @@ impl Framer {
                                 limits.max_literal
                             };
                             if lit.size > limit as u64 {
-                                return self.reject(Rejection::LiteralTooLarge {
-                                    size: lit.size,
-                                    limit,
-                                });
+                                return self.reject(
+                                    Rejection::LiteralTooLarge {
+                                        size: lit.size,
+                                        limit,
+                                    },
+                                    buf,
+                                );
                             }
                             if line_end as u64 + lit.size > limits.max_message as u64 {
-                                return self.reject(Rejection::MessageTooLarge);
+                                return self.reject(Rejection::MessageTooLarge, buf);
                             }
                             self.state = State::Literal {
                                 end: line_end + lit.size as usize,
                             };
                             self.pos = line_end;
                             if self.sync && !lit.non_sync {
-                                return Frame::Continue { size: lit.size };
+                                return Frame::Continue {
+                                    size: lit.size,
+                                    data_start: line_end,
+                                };
                             }
                             continue;
                         }
@@ -263,7 +281,12 @@ impl Framer {
     fn discard(&mut self, buf: &[u8]) -> Frame {
         let literals = self.literals;
         let sync = self.sync;
-        let State::Discard { skip, tail } = &mut self.state else {
+        let State::Discard {
+            skip,
+            tail,
+            text_line,
+        } = &mut self.state
+        else {
             return Frame::Incomplete;
         };
         let mut i = 0;
@@ -293,7 +316,11 @@ impl Framer {
                 Some(j) => {
                     let line = &buf[i..i + j];
                     tail.extend_from_slice(&line[line.len().saturating_sub(TAIL)..]);
-                    let marker = literal_marker(tail);
+                    let marker = if std::mem::take(text_line) {
+                        None
+                    } else {
+                        literal_marker(tail)
+                    };
                     tail.clear();
                     i += j + 1;
                     match marker {
@@ -359,7 +386,7 @@ mod tests {
             loop {
                 match f.poll(&buf, &limits) {
                     Frame::Message(n) => out.push(buf.drain(..n).collect::<Vec<u8>>()),
-                    Frame::Continue { size } => out.push(format!("+{size}").into_bytes()),
+                    Frame::Continue { size, .. } => out.push(format!("+{size}").into_bytes()),
                     Frame::Incomplete => break,
                     other => panic!("{other:?}"),
                 }

@@ -24,6 +24,9 @@ pub enum Decoded<T> {
         tag: Option<Tag>,
         /// The announced literal size.
         size: u64,
+        /// Stream offset of the literal's first byte (successive literals
+        /// of one command differ here).
+        offset: usize,
     },
 }
 

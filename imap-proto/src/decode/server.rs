@@ -178,8 +178,8 @@ impl CommandDecoder {
                 found: Bytes::new(),
             }),
             Decoded::Incomplete => Ok(Decoded::Incomplete),
-            Decoded::NeedsContinuation { tag, size } => {
-                Ok(Decoded::NeedsContinuation { tag, size })
+            Decoded::NeedsContinuation { tag, size, offset } => {
+                Ok(Decoded::NeedsContinuation { tag, size, offset })
             }
         }
     }
@@ -216,6 +216,7 @@ impl CommandDecoder {
             return Ok(Decoded::NeedsContinuation {
                 tag: self.append.as_ref().map(|a| a.tag.clone()),
                 size,
+                offset: self.offset,
             });
         }
         let Some(append) = &mut self.append else {
@@ -343,10 +344,11 @@ impl CommandDecoder {
                         None => self.framer.accept_literal(header_end),
                     }
                 }
-                Frame::Continue { size } => {
+                Frame::Continue { size, data_start } => {
                     return Ok(Decoded::NeedsContinuation {
                         tag: leading_tag(&self.buf),
                         size,
+                        offset: self.offset + data_start,
                     })
                 }
                 Frame::Reject { reason, drop } => {
@@ -379,8 +381,8 @@ impl CommandDecoder {
                         .map(|d| match d {
                             Decoded::Message(e) => Decoded::Message(StreamEvent::Command(e)),
                             Decoded::Incomplete => Decoded::Incomplete,
-                            Decoded::NeedsContinuation { tag, size } => {
-                                Decoded::NeedsContinuation { tag, size }
+                            Decoded::NeedsContinuation { tag, size, offset } => {
+                                Decoded::NeedsContinuation { tag, size, offset }
                             }
                         })
                         .map_err(|e| e.shift(base, None));
