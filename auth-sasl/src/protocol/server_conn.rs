@@ -126,6 +126,20 @@ impl BackendJob {
         }
     }
 
+    /// Whether the job should run on a worker thread rather than on the
+    /// connection's thread (slow password hashes only).
+    pub fn needs_worker(&self, server: &AuthServer) -> bool {
+        match self {
+            BackendJob::VerifyPlain {
+                request,
+                authcid,
+                authzid,
+                ..
+            } => server.plain_needs_worker(request, authcid, authzid.as_deref()),
+            _ => false,
+        }
+    }
+
     /// The remote IP the job is for (for the penalty).
     pub fn remote_ip(&self) -> Option<IpAddr> {
         match self {

@@ -291,7 +291,25 @@ impl AuthServer {
         }
     }
 
-    /// Verifies a plaintext password (PLAIN, LOGIN). Slow: run it on a worker.
+    /// Whether verifying a plaintext password for this login needs a worker
+    /// thread: only when the stored password's scheme is a slow hash
+    /// (crypt, bcrypt, PBKDF2, SCRAM, Argon2). Unknown users and fast schemes
+    /// are answered on the connection's thread.
+    pub fn plain_needs_worker(
+        &self,
+        request: &LookupRequest,
+        authcid: &str,
+        authzid: Option<&str>,
+    ) -> bool {
+        let ids = self.identities(authcid, authzid);
+        match self.credential_entry(&ids, request) {
+            Ok(Some(entry)) => entry.password.as_ref().is_some_and(|p| p.scheme.is_slow()),
+            _ => false,
+        }
+    }
+
+    /// Verifies a plaintext password (PLAIN, LOGIN). Slow for hashed
+    /// schemes: run it on a worker (see [`plain_needs_worker`](Self::plain_needs_worker)).
     pub fn verify_plain(
         &self,
         request: &LookupRequest,

@@ -221,17 +221,23 @@ fn serve_client(
         }
         if now.duration_since(last_expire) > Duration::from_secs(5) {
             last_expire = now;
-            let actions = conn.expire(now, REQUEST_TIMEOUT);
-            perform(
-                actions,
-                &server,
-                &config,
-                now,
-                &mut writer,
-                &mut delayed,
-                &dispatch,
-                &tx,
-            );
+            let mut actions = conn.expire(now, REQUEST_TIMEOUT);
+            while !actions.is_empty() {
+                let inline = perform(
+                    actions,
+                    &server,
+                    &config,
+                    now,
+                    &mut writer,
+                    &mut delayed,
+                    &dispatch,
+                    &tx,
+                );
+                actions = inline
+                    .into_iter()
+                    .flat_map(|(id, reply)| conn.backend_done(id, reply))
+                    .collect();
+            }
         }
         let wait = delayed
             .iter()
@@ -249,16 +255,23 @@ fn serve_client(
             Err(RecvTimeoutError::Timeout) => Vec::new(),
             Err(RecvTimeoutError::Disconnected) => break,
         };
-        perform(
-            actions,
-            &server,
-            &config,
-            Instant::now(),
-            &mut writer,
-            &mut delayed,
-            &dispatch,
-            &tx,
-        );
+        let mut actions = actions;
+        while !actions.is_empty() {
+            let inline = perform(
+                actions,
+                &server,
+                &config,
+                Instant::now(),
+                &mut writer,
+                &mut delayed,
+                &dispatch,
+                &tx,
+            );
+            actions = inline
+                .into_iter()
+                .flat_map(|(id, reply)| conn.backend_done(id, reply))
+                .collect();
+        }
         if input_closed {
             break;
         }
@@ -266,8 +279,7 @@ fn serve_client(
     let _ = writer.shutdown(std::net::Shutdown::Both);
     let _ = reader_thread.join();
     if let Some(pid) = conn.client_pid().filter(|_| login) {
-        // Keep finished logins a little while for the master's REQUEST? Dovecot
-        // drops them with the login connection.
+        // Like Dovecot: finished logins go with the login connection.
         server.forget_logins(pid, &cookie);
     }
 }
@@ -282,7 +294,8 @@ fn perform(
     delayed: &mut Vec<(Instant, Delayed)>,
     dispatch: &dyn Fn(u32, BackendJob, &Sender<Input>),
     tx: &Sender<Input>,
-) {
+) -> Vec<(u32, BackendReply)> {
+    let mut inline = Vec::new();
     for action in actions {
         match action {
             Action::Send(line) => {
@@ -318,7 +331,10 @@ fn perform(
                     Some(ip) if config.penalty && !no_penalty => server.penalty().delay(ip, now),
                     _ => Duration::ZERO,
                 };
-                if wait.is_zero() {
+                if wait.is_zero() && !job.needs_worker(server) {
+                    // Lookups and fast hashes: answer on this thread.
+                    inline.push((id, job.run(server)));
+                } else if wait.is_zero() {
                     dispatch(id, job, tx);
                 } else {
                     delayed.push((now + wait, Delayed::Job(id, job)));
@@ -334,6 +350,7 @@ fn perform(
             }
         }
     }
+    inline
 }
 
 fn serve_master(stream: UnixStream, server: &AuthServer, userdb_only: bool) {
