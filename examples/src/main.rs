@@ -36,6 +36,8 @@ enum Command {
     Pop3Trace(cmd::pop3_trace::Args),
     /// Show processes' privileges (ids, groups, no_new_privs, seccomp, capabilities, root), or the login seccomp allow-list.
     PrivsepStatus(cmd::privsep_status::Args),
+    /// Run the IMAP, POP3 and LMTP server (`--demo`: loopback, a demo user, a self-signed certificate).
+    Serve(cmd::serve::Args),
 }
 
 /// Exit status for a command line that does not parse (sysexits' EX_USAGE),
@@ -64,5 +66,6 @@ fn main() -> ExitCode {
         Command::ImapTrace(args) => cmd::imap_trace::run(args),
         Command::Pop3Trace(args) => cmd::pop3_trace::run(args),
         Command::PrivsepStatus(args) => cmd::privsep_status::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
     }
 }

@@ -9,3 +9,4 @@ pub mod pop3_trace;
 pub mod privsep_status;
 pub mod auth;
 pub mod pw;
+pub mod serve;

@@ -87,7 +87,6 @@ enum Pending {
     None,
     StartTls,
     Auth(Tag),
-    SaslPlain(Tag),
 }
 
 struct Selected {
@@ -108,6 +107,7 @@ pub struct ImapSession {
     storage: Option<Box<dyn MailStorage>>,
     selected: Option<Selected>,
     idle_tag: Option<Tag>,
+    sasl_tag: Option<Tag>,
     condstore: bool,
     bad_in_a_row: u32,
     now: i64,
@@ -133,6 +133,7 @@ impl ImapSession {
             storage: None,
             selected: None,
             idle_tag: None,
+            sasl_tag: None,
             condstore: false,
             bad_in_a_row: 0,
             now: 0,
@@ -197,7 +198,7 @@ impl ImapSession {
     /// The credentials were right: the session serves `storage` for `user`.
     pub fn login_succeeded(&mut self, user: &str, storage: Box<dyn MailStorage>) {
         let tag = match std::mem::replace(&mut self.pending, Pending::None) {
-            Pending::Auth(t) | Pending::SaslPlain(t) => t,
+            Pending::Auth(t) => t,
             other => {
                 self.pending = other;
                 return;
@@ -217,7 +218,7 @@ impl ImapSession {
     /// The credentials were wrong (or the check failed).
     pub fn login_failed(&mut self, temporary: bool) {
         let tag = match std::mem::replace(&mut self.pending, Pending::None) {
-            Pending::Auth(t) | Pending::SaslPlain(t) => t,
+            Pending::Auth(t) => t,
             other => {
                 self.pending = other;
                 return;
@@ -317,6 +318,10 @@ impl ImapSession {
     }
 
     fn command(&mut self, cmd: Command) {
+        // the decoder expects SASL data after AUTHENTICATE and DONE after
+        // IDLE; the handlers below switch to those modes only when they
+        // really wait for them
+        self.decoder.set_mode(CommandMode::Command);
         let tag = cmd.tag.clone();
         let name = cmd.body.name();
         let outcome = match cmd.body {
@@ -406,7 +411,7 @@ impl ImapSession {
                             .into(),
                     );
                 }
-                self.pending = Pending::SaslPlain(tag.clone());
+                self.sasl_tag = Some(tag.clone());
                 match initial_response {
                     Some(ir) => self.sasl_data(AuthenticateData::Data(ir)),
                     None => {
@@ -421,7 +426,7 @@ impl ImapSession {
     }
 
     fn sasl_data(&mut self, data: AuthenticateData) {
-        let Pending::SaslPlain(tag) = std::mem::replace(&mut self.pending, Pending::None) else {
+        let Some(tag) = self.sasl_tag.take() else {
             return;
         };
         let fail = |s: &mut ImapSession, text: &str| {
@@ -440,7 +445,7 @@ impl ImapSession {
             );
             return;
         };
-        self.pending = Pending::SaslPlain(tag);
+        self.pending = Pending::Auth(tag);
         self.events.push_back(ImapEvent::Authenticate {
             credentials,
             method: "PLAIN".into(),
