@@ -143,7 +143,9 @@ pub fn run(args: Args) -> ExitCode {
                 };
             }
             let found = if passdb {
-                client.pass(&user, &params).map(|f| f.map(|f| (user.clone(), f)))
+                client
+                    .pass(&user, &params)
+                    .map(|f| f.map(|f| (user.clone(), f)))
             } else {
                 client.user(&user, &params)
             };

@@ -47,7 +47,8 @@ pub fn run(args: Args) -> ExitCode {
         return ExitCode::FAILURE;
     };
     if let Some(hash) = &args.test {
-        let verdict = StoredPassword::parse(hash, Scheme::Crypt).and_then(|s| s.verify(password.as_bytes(), &args.user));
+        let verdict = StoredPassword::parse(hash, Scheme::Crypt)
+            .and_then(|s| s.verify(password.as_bytes(), &args.user));
         return match verdict {
             Ok(true) => {
                 println!("{hash} (verified)");
