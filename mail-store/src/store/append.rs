@@ -97,6 +97,16 @@ pub(super) fn append_with(
         fsync: true,
         keep_crlf,
     };
+    // Under the log lock: first index what a killed append may have left
+    // (a UID in the uidlist, not yet in the index), so UIDs reach the index
+    // in order; then deliver and index this message.
+    let dir = mailbox.path();
+    let indexed = dir.join("dovecot.index.log").exists();
+    let index = IndexDir::new(dir);
+    let lock = if indexed { Some(index.lock()?) } else { None };
+    if let Some(lock) = &lock {
+        super::sync::sync_locked(mailbox, &index, lock, &mut Default::default())?;
+    }
     let delivered = mailbox.deliver(message, &options)?;
     let uid = delivered.uid.ok_or_else(|| Error::Append {
         reason: delivered
@@ -119,15 +129,13 @@ pub(super) fn append_with(
                 reason: e.to_string(),
             })?;
     }
-    let dir = mailbox.path();
-    let indexed = dir.join("dovecot.index.log").exists();
-    if indexed {
+    if let Some(lock) = &lock {
         let mut t = Transaction::new();
         t.append(uid, index_flags(flags));
         for k in keywords {
             t.add_keyword(k, &[(uid, uid)]);
         }
-        IndexDir::new(dir).commit(&t)?;
+        index.commit_locked(lock, &t)?;
     }
     Ok(Appended {
         uid,

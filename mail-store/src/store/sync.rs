@@ -49,8 +49,21 @@ pub fn sync(mailbox: &Mailbox) -> Result<SyncReport> {
         report.created_index = true;
     }
     let lock = index.lock()?;
+    sync_locked(mailbox, &index, &lock, &mut report)?;
+    Ok(report)
+}
+
+/// The sync proper, with the log lock held by the caller (APPEND syncs
+/// first under the same lock, so a UID given by a killed append is indexed
+/// before any later UID).
+pub(super) fn sync_locked(
+    mailbox: &Mailbox,
+    index: &IndexDir,
+    lock: &columba_mail_index::LogLock,
+    report: &mut SyncReport,
+) -> Result<()> {
     let listing = mailbox.sync()?;
-    let view = index.open_view_locked(&lock)?;
+    let view = index.open_view_locked(lock)?;
     let known: HashSet<u32> = view.messages().map(|m| m.uid).collect();
     let next_uid = view.header().next_uid;
     let mut entries: Vec<&columba_maildir::MessageEntry> = listing
@@ -95,11 +108,11 @@ pub fn sync(mailbox: &Mailbox) -> Result<SyncReport> {
         for &uid in &missing {
             ext.expunge(uid, [0; 16]);
         }
-        index.commit_locked(&lock, &ext)?;
+        index.commit_locked(lock, &ext)?;
         report.expunged = missing;
     }
     if !t.is_empty() {
-        index.commit_locked(&lock, &t)?;
+        index.commit_locked(lock, &t)?;
     }
-    Ok(report)
+    Ok(())
 }
