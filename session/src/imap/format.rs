@@ -28,10 +28,20 @@ pub fn astring(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
 }
 
-/// A UTF-8 mailbox name as sent: modified UTF-7, quoted.
+/// A UTF-8 mailbox name as sent: modified UTF-7, as an atom when it is
+/// one (as Dovecot writes names), else quoted.
 pub fn mailbox_name(out: &mut Vec<u8>, name: &str) {
     let wire = columba_imap_proto::Mailbox::from_utf8(name);
-    astring(out, wire.as_wire());
+    let bytes = wire.as_wire();
+    let atom = !bytes.is_empty()
+        && bytes
+            .iter()
+            .all(|&b| b > 0x20 && b < 0x7f && !b"(){%*\"\\]".contains(&b));
+    if atom {
+        out.extend_from_slice(bytes);
+    } else {
+        astring(out, bytes);
+    }
 }
 
 /// Days since 1970-01-01 to (year, month, day).

@@ -1,0 +1,259 @@
+//! The IMAP session driven by byte scripts: exact responses for a login,
+//! mailbox commands over a real Maildir, and bad input that gets BAD or BYE
+//! while the session stays usable.
+
+use columba_session::{ImapConfig, ImapEvent, ImapSession, MaildirStorage};
+
+fn out(s: &mut ImapSession) -> String {
+    String::from_utf8(s.take_output()).unwrap()
+}
+
+/// A session logged in as `demo` over a fresh Maildir.
+fn logged_in(home: &std::path::Path) -> ImapSession {
+    let mut s = ImapSession::new(ImapConfig {
+        plaintext_without_tls: true,
+        ..ImapConfig::default()
+    });
+    out(&mut s);
+    s.feed(b"a LOGIN demo pw\r\n");
+    match s.poll_event() {
+        Some(ImapEvent::Authenticate {
+            credentials,
+            method,
+        }) => {
+            assert_eq!(
+                (credentials.user.as_str(), method.as_str()),
+                ("demo", "LOGIN")
+            );
+            assert_eq!(credentials.password, b"pw");
+        }
+        other => panic!("{other:?}"),
+    }
+    let storage = MaildirStorage::open(&home.join("Maildir")).unwrap();
+    s.login_succeeded("demo", Box::new(storage));
+    assert!(out(&mut s).starts_with("a OK [CAPABILITY IMAP4rev1 "));
+    s
+}
+
+#[test]
+fn greeting_and_capability_before_login() {
+    let mut s = ImapSession::new(ImapConfig::default());
+    assert_eq!(
+        out(&mut s),
+        "* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS \
+         LOGINDISABLED] Columba ready.\r\n"
+    );
+    s.feed(b"1 CAPABILITY\r\n2 NOOP\r\n3 LOGIN demo pw\r\n4 AUTHENTICATE PLAIN AGRlbW8AcHc=\r\n");
+    assert_eq!(
+        out(&mut s),
+        "* CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS \
+         LOGINDISABLED\r\n1 OK Capability completed.\r\n2 OK NOOP completed.\r\n\
+         3 NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.\r\n\
+         4 NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.\r\n"
+    );
+    assert_eq!(s.poll_event(), None);
+}
+
+#[test]
+fn starttls_drops_what_came_before_the_handshake() {
+    let mut s = ImapSession::new(ImapConfig::default());
+    out(&mut s);
+    s.feed(b"t STARTTLS\r\nx LOGIN injected before tls\r\n");
+    assert_eq!(out(&mut s), "t OK Begin TLS negotiation now.\r\n");
+    assert_eq!(s.poll_event(), Some(ImapEvent::StartTls));
+    s.tls_started();
+    assert_eq!(s.poll_event(), None);
+    s.feed(b"c CAPABILITY\r\n");
+    let caps = out(&mut s);
+    assert!(caps.contains(" AUTH=PLAIN\r\n"), "{caps}");
+    assert!(!caps.contains("STARTTLS") && !caps.contains("LOGINDISABLED"));
+}
+
+#[test]
+fn authenticate_plain_with_and_without_initial_response() {
+    let mut s = ImapSession::new(ImapConfig {
+        tls: true,
+        ..ImapConfig::default()
+    });
+    out(&mut s);
+    s.feed(b"a AUTHENTICATE PLAIN\r\n");
+    assert_eq!(out(&mut s), "+ \r\n");
+    s.feed(b"AGRlbW8AcHc=\r\n");
+    let Some(ImapEvent::Authenticate { credentials, .. }) = s.poll_event() else {
+        panic!()
+    };
+    assert_eq!(credentials.user, "demo");
+    assert_eq!(
+        format!("{credentials:?}"),
+        "Credentials { user: \"demo\", password: \"<hidden>\" }"
+    );
+    s.login_failed(false);
+    assert_eq!(
+        out(&mut s),
+        "a NO [AUTHENTICATIONFAILED] Authentication failed.\r\n"
+    );
+    s.feed(b"b AUTHENTICATE PLAIN\r\n*\r\nc NOOP\r\n");
+    assert_eq!(
+        out(&mut s),
+        "+ \r\nb BAD Authentication aborted by client.\r\nc OK NOOP completed.\r\n"
+    );
+}
+
+#[test]
+fn pipelined_commands_wait_for_the_login_result() {
+    let home = tempfile::tempdir().unwrap();
+    let mut s = ImapSession::new(ImapConfig {
+        plaintext_without_tls: true,
+        ..ImapConfig::default()
+    });
+    out(&mut s);
+    s.feed(b"a LOGIN demo pw\r\nb SELECT INBOX\r\n");
+    assert_eq!(out(&mut s), "");
+    assert!(matches!(
+        s.poll_event(),
+        Some(ImapEvent::Authenticate { .. })
+    ));
+    let storage = MaildirStorage::open(&home.path().join("Maildir")).unwrap();
+    s.login_succeeded("demo", Box::new(storage));
+    let o = out(&mut s);
+    assert!(o.contains("b OK [READ-WRITE] Select completed.\r\n"), "{o}");
+}
+
+#[test]
+fn mailbox_session_from_append_to_expunge() {
+    let home = tempfile::tempdir().unwrap();
+    let mut s = logged_in(home.path());
+    s.feed(b"1 CREATE Archive\r\n2 LIST \"\" *\r\n3 STATUS INBOX (MESSAGES UIDNEXT UNSEEN)\r\n");
+    assert_eq!(
+        out(&mut s),
+        "1 OK Create completed.\r\n\
+         * LIST (\\HasNoChildren) \"/\" Archive\r\n\
+         * LIST (\\HasNoChildren) \"/\" INBOX\r\n\
+         2 OK List completed.\r\n\
+         * STATUS INBOX (MESSAGES 0 UIDNEXT 1 UNSEEN 0)\r\n\
+         3 OK Status completed.\r\n"
+    );
+    s.feed(b"4 APPEND INBOX (\\Seen) {37+}\r\nSubject: one\r\n\r\nfirst message body\r\n\r\n");
+    let o = out(&mut s);
+    assert!(
+        o.starts_with("4 OK [APPENDUID ") && o.ends_with(" 1] Append completed.\r\n"),
+        "{o}"
+    );
+    s.feed(b"5 APPEND INBOX {20}\r\n");
+    assert_eq!(out(&mut s), "+ OK\r\n");
+    s.feed(b"Subject: two\r\n\r\nbody\r\n");
+    assert!(out(&mut s).ends_with(" 2] Append completed.\r\n"));
+    s.feed(b"6 SELECT INBOX\r\n");
+    let o = out(&mut s);
+    assert!(o.starts_with(
+        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n\
+         * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted.\r\n\
+         * 2 EXISTS\r\n* 2 RECENT\r\n* OK [UNSEEN 2] First unseen.\r\n* OK [UIDVALIDITY "
+    ), "{o}");
+    assert!(o.ends_with(
+        "* OK [UIDNEXT 3] Predicted next UID\r\n6 OK [READ-WRITE] Select completed.\r\n"
+    ));
+    s.feed(b"7 FETCH 1:* (UID FLAGS RFC822.SIZE)\r\n");
+    assert_eq!(
+        out(&mut s),
+        "* 1 FETCH (UID 1 FLAGS (\\Seen \\Recent) RFC822.SIZE 37)\r\n\
+         * 2 FETCH (UID 2 FLAGS (\\Recent) RFC822.SIZE 20)\r\n\
+         7 OK Fetch completed.\r\n"
+    );
+    s.feed(b"8 FETCH 2 BODY[HEADER.FIELDS (SUBJECT)]\r\n");
+    assert_eq!(
+        out(&mut s),
+        "* 2 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {16}\r\nSubject: two\r\n\r\n FLAGS (\\Seen \\Recent))\r\n\
+         8 OK Fetch completed.\r\n"
+    );
+    s.feed(b"9 UID SEARCH UNSEEN\r\n10 SEARCH RETURN (MIN COUNT) ALL\r\n");
+    assert_eq!(
+        out(&mut s),
+        "* SEARCH\r\n9 OK Search completed.\r\n\
+         * ESEARCH (TAG \"10\") MIN 1 COUNT 2\r\n10 OK Search completed.\r\n"
+    );
+    s.feed(b"11 STORE 1 +FLAGS (\\Deleted $Label1)\r\n");
+    let o = out(&mut s);
+    assert_eq!(
+        o,
+        "* 1 FETCH (FLAGS (\\Deleted \\Seen \\Recent $Label1))\r\n11 OK Store completed.\r\n"
+    );
+    s.feed(b"12 UID COPY 1:2 Archive\r\n13 EXPUNGE\r\n14 STATUS Archive (MESSAGES)\r\n");
+    let o = out(&mut s);
+    assert!(o.starts_with("12 OK [COPYUID "), "{o}");
+    assert!(o.contains(" 1,2 1,2] Copy completed.\r\n* 1 EXPUNGE\r\n13 OK Expunge completed.\r\n"));
+    assert!(o.ends_with("* STATUS Archive (MESSAGES 2)\r\n14 OK Status completed.\r\n"));
+    s.feed(b"15 UID MOVE 2 Archive\r\n");
+    let o = out(&mut s);
+    assert!(o.starts_with("* OK [COPYUID "), "{o}");
+    assert!(o.ends_with(" 2 3] Moved UIDs.\r\n* 1 EXPUNGE\r\n15 OK Move completed.\r\n"));
+    s.feed(b"16 CLOSE\r\n17 FETCH 1 FLAGS\r\n18 LOGOUT\r\n");
+    assert_eq!(
+        out(&mut s),
+        "16 OK Close completed.\r\n\
+         17 BAD Error in IMAP command FETCH: No mailbox selected.\r\n\
+         * BYE Logging out\r\n18 OK Logout completed.\r\n"
+    );
+    assert!(s.poll_event().is_some());
+}
+
+#[test]
+fn idle_reports_changes_given_as_notifications() {
+    let home = tempfile::tempdir().unwrap();
+    let mut s = logged_in(home.path());
+    s.feed(b"1 SELECT INBOX\r\n2 IDLE\r\n");
+    assert!(out(&mut s).ends_with("1 OK [READ-WRITE] Select completed.\r\n+ idling\r\n"));
+    // another session delivers
+    let mut other = MaildirStorage::open(&home.path().join("Maildir")).unwrap();
+    use columba_session::MailStorage;
+    other
+        .append(
+            "INBOX",
+            b"Subject: new\n\nhi\n",
+            Default::default(),
+            &[],
+            None,
+        )
+        .unwrap();
+    s.mailbox_changed("Archive");
+    assert_eq!(out(&mut s), "");
+    s.mailbox_changed("INBOX");
+    assert_eq!(out(&mut s), "* 1 EXISTS\r\n* 1 RECENT\r\n");
+    s.feed(b"DONE\r\n3 NOOP\r\n");
+    assert_eq!(
+        out(&mut s),
+        "2 OK Idle completed.\r\n3 OK NOOP completed.\r\n"
+    );
+}
+
+#[test]
+fn bad_input_gets_bad_and_the_session_survives() {
+    let home = tempfile::tempdir().unwrap();
+    let mut s = logged_in(home.path());
+    // garbage, an unknown command, a missing argument
+    s.feed(b"\x01\x02garbage\r\nx FROB\r\ny SELECT\r\n");
+    let o = out(&mut s);
+    assert_eq!(o.matches(" BAD ").count(), 3, "{o}");
+    // an over-long line (1 MB) without a line end yet, then its end
+    let long = vec![b'a'; 1 << 20];
+    s.feed(b"z NOOP ");
+    s.feed(&long);
+    s.feed(b"\r\n");
+    let o = out(&mut s);
+    assert!(o.starts_with("z BAD ") || o.starts_with("* BAD "), "{o}");
+    // a literal announced as 10 GB
+    s.feed(b"w APPEND INBOX {10737418240}\r\n");
+    let o = out(&mut s);
+    assert!(o.contains(" BAD "), "{o}");
+    // 10,000 nested parentheses
+    let mut deep = b"v SEARCH ".to_vec();
+    deep.extend(std::iter::repeat_n(b'(', 10_000));
+    deep.extend(b"ALL");
+    deep.extend(std::iter::repeat_n(b')', 10_000));
+    deep.extend(b"\r\n");
+    s.feed(&deep);
+    let o = out(&mut s);
+    assert!(o.contains(" BAD "), "{o}");
+    s.feed(b"u NOOP\r\n");
+    assert_eq!(out(&mut s), "u OK NOOP completed.\r\n");
+}
