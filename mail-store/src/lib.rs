@@ -1,9 +1,12 @@
 //! Dovecot's mailbox semantics for Columba: the storage layer an IMAP or
 //! POP3 session talks to, the role of Dovecot's lib-storage.
 //!
-//! This first part holds the message-level semantics, byte-compatible with
-//! Dovecot 2.3: the MIME parser ([`message`]), FETCH items ([`fetch`]:
-//! ENVELOPE, BODYSTRUCTURE, BODY[section], BINARY, RFC822.SIZE).
+//! Byte-compatible with Dovecot 2.3: the MIME parser ([`message`]), FETCH
+//! items ([`fetch`]: ENVELOPE, BODYSTRUCTURE, BODY[section], BINARY,
+//! RFC822.SIZE), SEARCH ([`search`]), LIST ([`list`]) and the start of the
+//! store over `columba-maildir` and `columba-mail-index` ([`store`]: view,
+//! sync, APPEND, STORE, EXPUNGE, COPY/MOVE, change notifications, cache
+//! sharing).
 //!
 //! ```
 //! use columba_mail_store::message::Message;
