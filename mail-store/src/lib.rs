@@ -2,7 +2,7 @@
 //! POP3 session talks to, the role of Dovecot's lib-storage.
 //!
 //! Byte-compatible with Dovecot 2.3: the MIME parser ([`message`]), FETCH
-//! items ([`fetch`]: ENVELOPE, BODYSTRUCTURE, BODY[section], BINARY,
+//! items ([`fetch`]: ENVELOPE, BODYSTRUCTURE, `BODY[section]`, BINARY,
 //! RFC822.SIZE), SEARCH ([`search`]), LIST ([`list`]) and the start of the
 //! store over `columba-maildir` and `columba-mail-index` ([`store`]: view,
 //! sync, APPEND, STORE, EXPUNGE, COPY/MOVE, change notifications, cache

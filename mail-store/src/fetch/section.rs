@@ -1,4 +1,4 @@
-//! BODY[section] as Dovecot 2.3 answers it (`imap-msgpart.c`): part numbers
+//! `BODY[section]` as Dovecot 2.3 answers it (`imap-msgpart.c`): part numbers
 //! walk into multiparts and encapsulated messages, `HEADER`, `TEXT` and
 //! `HEADER.FIELDS` apply to the message or to a message/rfc822 part, `MIME`
 //! is the part's own header, and every answer is sent with CRLF line

@@ -15,7 +15,7 @@ fn normalize_inbox(s: &str, sep: char) -> String {
     s.to_string()
 }
 
-/// The pattern with `INBOX` normalized, for [`matches`].
+/// The pattern with `INBOX` normalized, for [`matches()`].
 pub fn normalize_pattern(pattern: &str, sep: char) -> String {
     // "inbox*" and "inbox%" also address INBOX
     if pattern.len() >= 5

@@ -7,8 +7,8 @@
 //! prefix of the open boundaries wins), a missing closing boundary ends the
 //! parts at the end of the message, a multipart without a `boundary`
 //! parameter has no children, and parts nested deeper than
-//! [`MAX_NESTED_PARTS`](super::MAX_NESTED_PARTS) or beyond
-//! [`MAX_TOTAL_PARTS`](super::MAX_TOTAL_PARTS) are not split further.
+//! [`MAX_NESTED_PARTS`] or beyond
+//! [`MAX_TOTAL_PARTS`] are not split further.
 
 use super::content::ContentData;
 use super::header::{line_at, parse_field, HeaderField};
