@@ -168,14 +168,6 @@ fn malformed_transcripts_report_the_expected_errors() {
     assert_trace_as_expected("malformed");
 }
 
-/// Transcripts the grammar allows but the decoder does not handle yet; see
-/// the README of `tests/transcripts/`. Move a file to its folder when it passes.
-#[test]
-#[ignore = "known gaps in the decoder: BINARY partial, UTF8 APPEND, DELETED-STORAGE, LIST extended items, NUL in quoted strings, declined synchronizing literals"]
-fn pending_transcripts_trace_as_expected() {
-    assert_trace_as_expected("pending");
-}
-
 #[test]
 fn every_message_of_a_transcript_is_traced() {
     // The RFC 3501 section 8 sample: 6 commands, 16 server messages (greeting included).
