@@ -40,6 +40,8 @@
 
 pub mod auth;
 mod error;
+#[doc(hidden)]
+pub mod fuzz_harness;
 pub mod imap;
 pub mod lmtp;
 mod maildir_storage;

@@ -1,0 +1,7 @@
+#![no_main]
+//! Arbitrary client bytes to the lmtp session, split into chunks anywhere;
+//! every event is answered. Nothing may panic.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    columba_session::fuzz_harness::lmtp(data);
+});

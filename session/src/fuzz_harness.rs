@@ -1,0 +1,141 @@
+//! Drivers for the fuzz targets and their corpus replay: arbitrary client
+//! bytes fed to each session in chunks, every event answered, nothing may
+//! panic. Not part of the API a server uses.
+
+use crate::{
+    ImapConfig, ImapEvent, ImapSession, LmtpConfig, LmtpEvent, LmtpSession, MaildirStorage,
+    Pop3Config, Pop3Event, Pop3Session,
+};
+
+/// Chunk size from the first byte, so splits land anywhere.
+fn chunks(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let (size, rest) = match data.split_first() {
+        Some((b, rest)) => ((*b as usize % 64) + 1, rest),
+        None => (1, data),
+    };
+    rest.chunks(size)
+}
+
+/// A fresh, empty Maildir root for one run; removed when dropped.
+struct ScratchHome(std::path::PathBuf);
+
+impl ScratchHome {
+    fn new() -> ScratchHome {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "columba-session-fuzz-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        ScratchHome(dir)
+    }
+}
+
+impl Drop for ScratchHome {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Feeds `data` to an IMAP session. Credentials for the user `ok` succeed
+/// (over an empty scratch Maildir), others fail; STARTTLS "succeeds".
+pub fn imap(data: &[u8]) {
+    let home = ScratchHome::new();
+    let mut s = ImapSession::new(ImapConfig {
+        plaintext_without_tls: true,
+        ..ImapConfig::default()
+    });
+    for chunk in chunks(data) {
+        s.feed(chunk);
+        while let Some(e) = s.poll_event() {
+            match e {
+                ImapEvent::StartTls => s.tls_started(),
+                ImapEvent::Authenticate { credentials, .. } if credentials.user == "ok" => {
+                    match MaildirStorage::open(&home.0.join("Maildir")) {
+                        Ok(storage) => s.login_succeeded("ok", Box::new(storage)),
+                        Err(_) => s.login_failed(true),
+                    }
+                }
+                ImapEvent::Authenticate { .. } => s.login_failed(false),
+                ImapEvent::MailboxChanged(m) => s.mailbox_changed(&m),
+                ImapEvent::Close => return,
+            }
+        }
+        let out = s.take_output();
+        assert!(
+            out.is_empty() || out.ends_with(b"\r\n"),
+            "output ends mid-line"
+        );
+    }
+}
+
+/// Feeds `data` to a POP3 session (user `ok` logs in to an empty INBOX).
+pub fn pop3(data: &[u8]) {
+    let home = ScratchHome::new();
+    let mut s = Pop3Session::new(Pop3Config {
+        plaintext_without_tls: true,
+        ..Pop3Config::default()
+    });
+    for chunk in chunks(data) {
+        s.feed(chunk);
+        while let Some(e) = s.poll_event() {
+            match e {
+                Pop3Event::StartTls => s.tls_started(),
+                Pop3Event::Authenticate { credentials, .. } if credentials.user == "ok" => {
+                    match MaildirStorage::open(&home.0.join("Maildir")) {
+                        Ok(storage) => s.login_succeeded("ok", Box::new(storage)),
+                        Err(_) => s.login_failed(true),
+                    }
+                }
+                Pop3Event::Authenticate { .. } => s.login_failed(false),
+                Pop3Event::MailboxChanged(_) => {}
+                Pop3Event::Close => return,
+            }
+        }
+        let out = s.take_output();
+        assert!(
+            out.is_empty() || out.ends_with(b"\r\n"),
+            "output ends mid-line"
+        );
+    }
+}
+
+/// Feeds `data` to an LMTP session; recipients starting with `ok` exist,
+/// deliveries succeed for every other recipient.
+pub fn lmtp(data: &[u8]) {
+    let mut s = LmtpSession::new(LmtpConfig {
+        max_message: 4096,
+        ..LmtpConfig::default()
+    });
+    for chunk in chunks(data) {
+        s.feed(chunk);
+        while let Some(e) = s.poll_event() {
+            match e {
+                LmtpEvent::CheckRecipient(r) => s.recipient_checked(r.starts_with("ok")),
+                LmtpEvent::Deliver {
+                    recipients, data, ..
+                } => {
+                    assert!(data.len() <= 4096 && !recipients.is_empty());
+                    let results = (0..recipients.len())
+                        .map(|i| {
+                            if i % 2 == 0 {
+                                Ok(())
+                            } else {
+                                Err("try later".into())
+                            }
+                        })
+                        .collect();
+                    s.delivered(results);
+                }
+                LmtpEvent::Close => return,
+            }
+        }
+        let out = s.take_output();
+        assert!(
+            out.is_empty() || out.ends_with(b"\r\n"),
+            "output ends mid-line"
+        );
+    }
+}
