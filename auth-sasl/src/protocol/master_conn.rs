@@ -24,6 +24,7 @@ pub enum MasterAction {
 pub struct MasterConnection {
     lines: LineBuffer,
     userdb_only: bool,
+    restricted_to_uid: Option<u32>,
     got_version: bool,
     closed: bool,
 }
@@ -57,11 +58,19 @@ impl MasterConnection {
             MasterConnection {
                 lines: LineBuffer::new(MASTER_MAX_LINE),
                 userdb_only,
+                restricted_to_uid: None,
                 got_version: false,
                 closed: false,
             },
             format!("VERSION\t1\t1\nSPID\t{server_pid}\n"),
         )
+    }
+
+    /// Applies Dovecot's auth-userdb rule for a peer whose uid/gid differ
+    /// from the socket owner's on a 0666 socket: `USER` answers only for
+    /// users whose userdb `uid` is the peer's, `PASS` and `LIST` fail.
+    pub fn restrict_to_uid(&mut self, uid: u32) {
+        self.restricted_to_uid = Some(uid);
     }
 
     /// Whether the connection must be closed.
@@ -129,7 +138,15 @@ impl MasterConnection {
                 if params.service.is_none() {
                     return send(out, format!("FAIL\t{id}\treason=Missing service\n"));
                 }
+                let restricted = self.restricted_to_uid.map(|uid| uid.to_string());
                 match server.user_lookup(&lookup_request(&user, &params)) {
+                    Ok(Some((_, fields)))
+                        if restricted
+                            .as_deref()
+                            .is_some_and(|uid| fields.get("uid") != Some(uid)) =>
+                    {
+                        send(out, format!("FAIL\t{id}\treason=Permission denied\n"))
+                    }
                     Ok(Some((user, fields))) => {
                         send(out, user_line("USER", id, &user, &fields, false))
                     }
@@ -139,6 +156,12 @@ impl MasterConnection {
                         format!("FAIL\t{id}\treason=Temporary lookup failure\n"),
                     ),
                 }
+            }
+            MasterCommand::Pass { id, .. } if self.restricted_to_uid.is_some() => {
+                send(out, format!("FAIL\t{id}\treason=Permission denied\n"))
+            }
+            MasterCommand::List { id, .. } if self.restricted_to_uid.is_some() => {
+                send(out, format!("DONE\t{id}\tfail\n"))
             }
             MasterCommand::Pass { id, user, params } => {
                 if params.service.is_none() {

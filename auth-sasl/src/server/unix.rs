@@ -70,6 +70,12 @@ impl AuthService {
                 std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
                     .map_err(|e| Error::io(format!("chmod {}", path.display()), e))?;
             }
+            let owner = {
+                use std::os::unix::fs::MetadataExt;
+                let m = std::fs::metadata(path)
+                    .map_err(|e| Error::io(format!("stat {}", path.display()), e))?;
+                (m.uid(), m.gid(), m.mode() & 0o777)
+            };
             let (server, stop, workers, kind) = (
                 Arc::clone(&server),
                 Arc::clone(&stop),
@@ -95,9 +101,12 @@ impl AuthService {
                                         workers,
                                         kind == SocketKind::Login,
                                     ),
-                                    SocketKind::Master | SocketKind::Userdb => {
-                                        serve_master(stream, &server, kind == SocketKind::Userdb)
-                                    }
+                                    SocketKind::Master | SocketKind::Userdb => serve_master(
+                                        stream,
+                                        &server,
+                                        kind == SocketKind::Userdb,
+                                        owner,
+                                    ),
                                 });
                     }
                 })
@@ -353,8 +362,24 @@ fn perform(
     inline
 }
 
-fn serve_master(stream: UnixStream, server: &AuthServer, userdb_only: bool) {
+fn serve_master(
+    stream: UnixStream,
+    server: &AuthServer,
+    userdb_only: bool,
+    owner: (u32, u32, u32),
+) {
     let (mut conn, hello) = MasterConnection::new(std::process::id(), userdb_only);
+    if userdb_only && owner.2 == 0o666 {
+        match rustix::net::sockopt::socket_peercred(&stream) {
+            Ok(cred) => {
+                let (uid, gid) = (cred.uid.as_raw(), cred.gid.as_raw());
+                if uid != owner.0 || gid != owner.1 {
+                    conn.restrict_to_uid(uid);
+                }
+            }
+            Err(_) => return,
+        }
+    }
     let mut writer = match stream.try_clone() {
         Ok(w) => w,
         Err(_) => return,
