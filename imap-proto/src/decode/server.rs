@@ -55,6 +55,22 @@ pub enum StreamEvent {
     AppendEnd,
 }
 
+/// What the framing step found, before any parsing.
+enum Framed {
+    Message(Bytes, usize),
+    Incomplete,
+    NeedsContinuation {
+        tag: Option<Tag>,
+        size: u64,
+        offset: usize,
+    },
+    AppendStart {
+        tag: Tag,
+        mailbox: Mailbox,
+        message: AppendHeader,
+    },
+}
+
 /// An APPEND whose literal is being streamed.
 #[derive(Debug)]
 struct AppendStream {
@@ -170,17 +186,17 @@ impl CommandDecoder {
     pub fn decode(&mut self) -> Result<Decoded<CommandEvent>, Error> {
         self.framer.stop_at_literals = false;
         match self.decode_framed(None)? {
-            Decoded::Message(StreamEvent::Command(e)) => Ok(Decoded::Message(e)),
-            Decoded::Message(_) => Err(Error::Syntax {
+            Framed::Message(msg, base) => self.message(&msg).map_err(|e| e.shift(base, None)),
+            Framed::Incomplete => Ok(Decoded::Incomplete),
+            Framed::NeedsContinuation { tag, size, offset } => {
+                Ok(Decoded::NeedsContinuation { tag, size, offset })
+            }
+            Framed::AppendStart { .. } => Err(Error::Syntax {
                 offset: self.offset,
                 tag: None,
                 expected: "decode_streaming() for a streamed APPEND",
                 found: Bytes::new(),
             }),
-            Decoded::Incomplete => Ok(Decoded::Incomplete),
-            Decoded::NeedsContinuation { tag, size, offset } => {
-                Ok(Decoded::NeedsContinuation { tag, size, offset })
-            }
         }
     }
 
@@ -221,7 +237,30 @@ impl CommandDecoder {
         }
         let Some(append) = &mut self.append else {
             self.framer.stop_at_literals = self.mode == CommandMode::Command;
-            return self.decode_framed(Some(min_size));
+            return Ok(match self.decode_framed(Some(min_size))? {
+                Framed::Message(msg, base) => {
+                    match self.message(&msg).map_err(|e| e.shift(base, None))? {
+                        Decoded::Message(e) => Decoded::Message(StreamEvent::Command(e)),
+                        Decoded::Incomplete => Decoded::Incomplete,
+                        Decoded::NeedsContinuation { tag, size, offset } => {
+                            Decoded::NeedsContinuation { tag, size, offset }
+                        }
+                    }
+                }
+                Framed::Incomplete => Decoded::Incomplete,
+                Framed::NeedsContinuation { tag, size, offset } => {
+                    Decoded::NeedsContinuation { tag, size, offset }
+                }
+                Framed::AppendStart {
+                    tag,
+                    mailbox,
+                    message,
+                } => Decoded::Message(StreamEvent::AppendStart {
+                    tag,
+                    mailbox,
+                    message,
+                }),
+            });
         };
         if append.remaining > 0 {
             if self.buf.is_empty() {
@@ -315,10 +354,10 @@ impl CommandDecoder {
         Ok(())
     }
 
-    fn decode_framed(&mut self, stream_min: Option<u64>) -> Result<Decoded<StreamEvent>, Error> {
+    fn decode_framed(&mut self, stream_min: Option<u64>) -> Result<Framed, Error> {
         loop {
             match self.framer.poll(&self.buf, &self.limits) {
-                Frame::Incomplete => return Ok(Decoded::Incomplete),
+                Frame::Incomplete => return Ok(Framed::Incomplete),
                 Frame::LiteralAhead {
                     header_end, size, ..
                 } => {
@@ -335,17 +374,17 @@ impl CommandDecoder {
                             self.offset += header_end;
                             self.framer.reset();
                             self.start_literal(&tag, &message, base)?;
-                            return Ok(Decoded::Message(StreamEvent::AppendStart {
+                            return Ok(Framed::AppendStart {
                                 tag,
                                 mailbox,
                                 message,
-                            }));
+                            });
                         }
                         None => self.framer.accept_literal(header_end),
                     }
                 }
                 Frame::Continue { size, data_start } => {
-                    return Ok(Decoded::NeedsContinuation {
+                    return Ok(Framed::NeedsContinuation {
                         tag: leading_tag(&self.buf),
                         size,
                         offset: self.offset + data_start,
@@ -369,23 +408,14 @@ impl CommandDecoder {
                     self.buf.advance(consumed);
                     self.offset += consumed;
                     if !done {
-                        return Ok(Decoded::Incomplete);
+                        return Ok(Framed::Incomplete);
                     }
                 }
                 Frame::Message(n) => {
                     let msg = self.buf.split_to(n).freeze();
                     let base = self.offset;
                     self.offset += n;
-                    return self
-                        .message(&msg)
-                        .map(|d| match d {
-                            Decoded::Message(e) => Decoded::Message(StreamEvent::Command(e)),
-                            Decoded::Incomplete => Decoded::Incomplete,
-                            Decoded::NeedsContinuation { tag, size, offset } => {
-                                Decoded::NeedsContinuation { tag, size, offset }
-                            }
-                        })
-                        .map_err(|e| e.shift(base, None));
+                    return Ok(Framed::Message(msg, base));
                 }
             }
         }

@@ -7,24 +7,81 @@ use bytes::Bytes;
 use crate::escape::Escaped;
 use crate::Error;
 
+const ATOM: u8 = 1;
+const ASTRING: u8 = 2;
+const TAG: u8 = 4;
+const LIST: u8 = 8;
+
+/// Character classes of every byte, so a scan is one lookup per byte.
+static CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0x21;
+    while b < 0x7f {
+        let c = b as u8;
+        let special = matches!(c, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b']');
+        let mut class = 0;
+        if !special {
+            class |= ATOM | ASTRING | LIST;
+            if c != b'+' {
+                class |= TAG;
+            }
+        }
+        if c == b']' {
+            class |= ASTRING | TAG | LIST;
+        }
+        if c == b'%' || c == b'*' {
+            class |= LIST;
+        }
+        t[b] = class;
+        b += 1;
+    }
+    t
+};
+
 /// `ATOM-CHAR`: any 7-bit printable character except atom-specials.
+#[inline(always)]
 pub(crate) fn is_atom_char(b: u8) -> bool {
-    b > 0x20 && b < 0x7f && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b']')
+    CLASSES[usize::from(b)] & ATOM != 0
 }
 
 /// `ASTRING-CHAR`: `ATOM-CHAR` or `]`.
+#[inline(always)]
 pub(crate) fn is_astring_char(b: u8) -> bool {
-    is_atom_char(b) || b == b']'
+    CLASSES[usize::from(b)] & ASTRING != 0
 }
 
 /// Tag characters: `ASTRING-CHAR` except `+`.
+#[inline(always)]
 pub(crate) fn is_tag_char(b: u8) -> bool {
-    is_astring_char(b) && b != b'+'
+    CLASSES[usize::from(b)] & TAG != 0
 }
 
 /// `list-char`: `ATOM-CHAR` or the list wildcards `%`, `*`, or `]`.
+#[inline(always)]
 pub(crate) fn is_list_char(b: u8) -> bool {
-    is_astring_char(b) || b == b'%' || b == b'*'
+    CLASSES[usize::from(b)] & LIST != 0
+}
+
+#[cfg(test)]
+mod class_tests {
+    use super::*;
+
+    #[test]
+    fn table_matches_the_grammar() {
+        for b in 0..=255u8 {
+            let atom = b > 0x20
+                && b < 0x7f
+                && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b']');
+            assert_eq!(is_atom_char(b), atom, "{b}");
+            assert_eq!(is_astring_char(b), atom || b == b']', "{b}");
+            assert_eq!(is_tag_char(b), (atom || b == b']') && b != b'+', "{b}");
+            assert_eq!(
+                is_list_char(b),
+                atom || matches!(b, b']' | b'%' | b'*'),
+                "{b}"
+            );
+        }
+    }
 }
 
 /// A command tag (`tag` in RFC 3501): non-empty, `ASTRING-CHAR`s except `+`.
