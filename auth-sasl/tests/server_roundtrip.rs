@@ -341,3 +341,42 @@ fn login_socket_result_is_picked_up_by_request() {
         columba_auth_sasl::protocol::master_client::MasterReply::Fail { .. }
     ));
 }
+
+#[test]
+fn auth_log_events_never_carry_passwords() {
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = events.clone();
+    let s = TestService::start(PASSWD, move |c| {
+        c.event_log = Some(std::sync::Arc::new(
+            move |e: &columba_auth_sasl::server::AuthEvent| {
+                sink.lock().unwrap().push(format!("{e} {e:?}"));
+            },
+        ));
+    });
+    let mut c = client(&s);
+    for (mech, pw) in [
+        ("PLAIN", "hunter2-wrong"),
+        ("LOGIN", "hunter2-wrong"),
+        ("PLAIN", "alicepw"),
+        ("SCRAM-SHA-256", "hunter2-wrong"),
+    ] {
+        c.authenticate(mech, ClientCredentials::new("alice", pw), &params("imap"))
+            .unwrap();
+    }
+    let events = events.lock().unwrap();
+    assert_eq!(events.len(), 4, "{events:?}");
+    assert!(
+        events[2].starts_with("auth succeeded: user=<alice>, rip=127.0.0.2"),
+        "{events:?}"
+    );
+    assert!(
+        events[0].starts_with("auth failed: user=<alice>"),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| !e.contains("hunter2") && !e.contains("alicepw")),
+        "{events:?}"
+    );
+}

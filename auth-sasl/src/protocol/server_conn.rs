@@ -15,7 +15,7 @@ use crate::db::LookupRequest;
 use crate::escape::tab_escape_into;
 use crate::password::{StoredPassword, B64};
 use crate::sasl::{self, MechError, ServerMechanism, ServerOptions, ServerStep};
-use crate::server::{AuthFailure, AuthServer, AuthVerdict, FailCode, FinishedLogin};
+use crate::server::{AuthEvent, AuthFailure, AuthServer, AuthVerdict, FailCode, FinishedLogin};
 use crate::Secret;
 
 /// `AUTH_CLIENT_MAX_LINE_LENGTH`.
@@ -166,9 +166,13 @@ pub enum Action {
         nodelay: bool,
         /// Count it for the per-IP penalty.
         penalize: bool,
+        /// What to log.
+        event: AuthEvent,
     },
     /// Write this `OK` line; the IP's penalty is cleared.
     SendSuccess {
+        /// What to log.
+        event: AuthEvent,
         /// The line.
         line: String,
         /// The client's remote IP.
@@ -705,6 +709,13 @@ impl ClientConnection {
                     });
                 }
                 out.push(Action::SendSuccess {
+                    event: AuthEvent {
+                        success: true,
+                        user: Some(user),
+                        remote_ip: rip,
+                        code: None,
+                        reason: None,
+                    },
                     line,
                     remote_ip: rip,
                 });
@@ -737,6 +748,13 @@ impl ClientConnection {
             remote_ip,
             nodelay: f.nodelay,
             penalize: f.penalize,
+            event: AuthEvent {
+                success: false,
+                user: f.user,
+                remote_ip,
+                code: f.code,
+                reason: f.reason,
+            },
         }
     }
 }

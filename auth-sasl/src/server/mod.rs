@@ -9,7 +9,7 @@ mod verdict;
 mod workers;
 
 pub use penalty::Penalty;
-pub use verdict::{AuthFailure, AuthVerdict, FailCode};
+pub use verdict::{AuthEvent, AuthFailure, AuthVerdict, FailCode};
 pub use workers::WorkerPool;
 
 use std::collections::HashMap;
@@ -68,6 +68,8 @@ pub struct AuthConfig {
     pub worker_threads: usize,
     /// Lookup caches, flushed by the master's `CACHE-FLUSH`.
     pub caches: Vec<Arc<CachedPassDb>>,
+    /// Called once per finished authentication (the application's auth log).
+    pub event_log: Option<Arc<dyn Fn(&AuthEvent) + Send + Sync>>,
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -77,6 +79,7 @@ impl std::fmt::Debug for AuthConfig {
             .field("passdbs", &self.passdbs.len())
             .field("userdbs", &self.userdbs.len())
             .field("failure_delay", &self.failure_delay)
+            .field("event_log", &self.event_log.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -97,6 +100,7 @@ impl Default for AuthConfig {
             hostname: "localhost".into(),
             worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             caches: Vec::new(),
+            event_log: None,
         }
     }
 }

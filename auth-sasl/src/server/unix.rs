@@ -310,7 +310,14 @@ fn perform(
             Action::Send(line) => {
                 let _ = writer.write_all(line.as_bytes());
             }
-            Action::SendSuccess { line, remote_ip } => {
+            Action::SendSuccess {
+                line,
+                remote_ip,
+                event,
+            } => {
+                if let Some(log) = &config.event_log {
+                    log(&event);
+                }
                 if let Some(ip) = remote_ip {
                     server.penalty().success(ip);
                 }
@@ -321,7 +328,11 @@ fn perform(
                 remote_ip,
                 nodelay,
                 penalize,
+                event,
             } => {
+                if let Some(log) = &config.event_log {
+                    log(&event);
+                }
                 if let (Some(ip), true, true) = (remote_ip, penalize, config.penalty) {
                     server.penalty().failure(ip, now);
                 }

@@ -88,3 +88,38 @@ pub enum AuthVerdict {
     /// Failure.
     Fail(AuthFailure),
 }
+
+/// One finished authentication, for the embedding application's log. It
+/// carries no credentials by construction: no password, token or SASL data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthEvent {
+    /// `OK` or `FAIL`.
+    pub success: bool,
+    /// The user, if known.
+    pub user: Option<String>,
+    /// The client's remote IP (`rip=`).
+    pub remote_ip: Option<std::net::IpAddr>,
+    /// `code=` of a failure.
+    pub code: Option<FailCode>,
+    /// `reason=` of a failure.
+    pub reason: Option<String>,
+}
+
+impl std::fmt::Display for AuthEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "auth {}: user=<{}>, rip={}",
+            if self.success { "succeeded" } else { "failed" },
+            self.user.as_deref().unwrap_or(""),
+            self.remote_ip.map(|i| i.to_string()).unwrap_or_default()
+        )?;
+        if let Some(c) = self.code {
+            write!(f, ", code={}", c.as_str())?;
+        }
+        if let Some(r) = &self.reason {
+            write!(f, ", reason={r}")?;
+        }
+        Ok(())
+    }
+}
