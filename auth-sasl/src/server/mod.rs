@@ -39,6 +39,9 @@ const HIDDEN_FIELDS: &[&str] = &[
     "delay_until",
 ];
 
+/// Receives one [`AuthEvent`] per finished authentication.
+pub type EventLog = Arc<dyn Fn(&AuthEvent) + Send + Sync>;
+
 /// The auth server's configuration.
 #[derive(Clone)]
 pub struct AuthConfig {
@@ -69,7 +72,7 @@ pub struct AuthConfig {
     /// Lookup caches, flushed by the master's `CACHE-FLUSH`.
     pub caches: Vec<Arc<CachedPassDb>>,
     /// Called once per finished authentication (the application's auth log).
-    pub event_log: Option<Arc<dyn Fn(&AuthEvent) + Send + Sync>>,
+    pub event_log: Option<EventLog>,
 }
 
 impl std::fmt::Debug for AuthConfig {
