@@ -568,3 +568,28 @@ fn idle_wakes_when_dovecot_delivers() {
     let seen = changes(&before, &after, false);
     assert_eq!(seen[0], Change::Exists(2));
 }
+
+#[test]
+fn sync_takes_flags_from_files_renamed_outside() {
+    let tmp = tempfile::tempdir().unwrap();
+    columba_interop::install_fixture_maildir("01-alice-shapes-flags", tmp.path()).unwrap();
+    let inbox = Mailbox::at(tmp.path(), tmp.path(), "INBOX");
+    assert_eq!(sync(&inbox).unwrap(), Default::default());
+    let mut snap = MailboxSnapshot::open(&inbox).unwrap();
+    snap.resolve_files().unwrap();
+    // another Maildir client marks uid 4 (\Draft) as seen: ":2,D" -> ":2,DS"
+    let m = snap.messages.iter().find(|m| m.uid == 4).unwrap();
+    let path = m.path.clone().unwrap();
+    let name = path.file_name().unwrap().to_str().unwrap().to_string();
+    assert!(name.ends_with(":2,D"), "{name}");
+    std::fs::rename(&path, path.with_file_name(format!("{name}S"))).unwrap();
+    let report = sync(&inbox).unwrap();
+    assert_eq!(report.flags_updated, [4]);
+    let after = MailboxSnapshot::open(&inbox).unwrap();
+    assert_eq!(after.messages[3].flags_imap(), "(\\Seen \\Draft)");
+    assert!(matches!(
+        &changes(&snap, &after, false)[0],
+        Change::Flags { uid: 4, .. }
+    ));
+    assert_eq!(sync(&inbox).unwrap(), Default::default());
+}

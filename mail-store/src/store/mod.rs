@@ -7,8 +7,7 @@
 //! Writing: [`sync`] (new files into the uidlist and the index), [`append`]
 //! (file first, then the index through its log), [`store_flags`] (log
 //! first, then file renames), [`expunge`] (unlink, then the index), and
-//! [`copy`] / [`move_messages`] with UIDPLUS results. Flag renames made
-//! outside Dovecot and Columba are not picked up yet.
+//! [`copy`] / [`move_messages`] with UIDPLUS results.
 
 mod append;
 mod cache;

@@ -7,9 +7,10 @@
 //! that was killed before it updated the index) are expunged from the
 //! index after a second scan confirms they are gone.
 //!
-//! Not yet synced: flag changes made by renaming files outside Dovecot and
-//! Columba (the index keeps its flags: applying file flags safely needs the
-//! log's synced tail offset, which is not tracked yet).
+//! Flags and keywords changed by renaming a file outside Dovecot and
+//! Columba are taken from the file. The log's synced tail offset is not
+//! tracked yet, so a STORE killed between its log commit and its renames is
+//! undone by the next sync here (Dovecot would re-apply it to the files).
 
 use std::collections::HashSet;
 
@@ -17,6 +18,9 @@ use columba_mail_index::{IndexDir, Transaction};
 use columba_maildir::Mailbox;
 
 use super::append::index_flags;
+
+/// The system flag bits (\Answered \Flagged \Deleted \Seen \Draft).
+const SYSTEM_FLAGS: u8 = 0x1f;
 use crate::error::Result;
 use crate::search::MessageFlags;
 
@@ -25,6 +29,8 @@ use crate::search::MessageFlags;
 pub struct SyncReport {
     /// UIDs appended to the index.
     pub appended: Vec<u32>,
+    /// UIDs whose flags or keywords were taken from a renamed file.
+    pub flags_updated: Vec<u32>,
     /// UIDs whose file was gone, now expunged from the index.
     pub expunged: Vec<u32>,
     /// UIDs in the index whose file is gone and that could not be expunged
@@ -89,6 +95,37 @@ pub(super) fn sync_locked(
             t.add_keyword(k, &[(uid, uid)]);
         }
         report.appended.push(uid);
+    }
+    // Flags changed by renaming a file outside Dovecot and Columba: the file
+    // wins, as in Dovecot's Maildir sync. (Both write flag changes to the
+    // log and rename the files under the log lock held here, so a
+    // difference seen now was made outside; only a crash between the two
+    // steps of a STORE could be undone by this.)
+    let by_uid: std::collections::HashMap<u32, &columba_maildir::MessageEntry> = listing
+        .messages
+        .iter()
+        .filter_map(|m| Some((m.uid?, m)))
+        .collect();
+    for m in view.messages() {
+        let Some(e) = by_uid.get(&m.uid) else {
+            continue;
+        };
+        let file_bits = e.flags.bits() & SYSTEM_FLAGS;
+        let index_bits = m.flags & SYSTEM_FLAGS;
+        let mut file_kw: Vec<&str> = e.keywords.iter().map(String::as_str).collect();
+        let mut index_kw: Vec<&str> = m.keywords.clone();
+        file_kw.sort_unstable();
+        index_kw.sort_unstable();
+        if file_bits != index_bits || file_kw != index_kw {
+            t.replace_flags(m.uid, m.uid, file_bits);
+            if file_kw != index_kw {
+                t.reset_keywords(m.uid, m.uid);
+                for k in &e.keywords {
+                    t.add_keyword(k, &[(m.uid, m.uid)]);
+                }
+            }
+            report.flags_updated.push(m.uid);
+        }
     }
     let present: HashSet<u32> = listing.messages.iter().filter_map(|m| m.uid).collect();
     let mut missing: Vec<u32> = known.difference(&present).copied().collect();
