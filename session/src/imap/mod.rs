@@ -94,6 +94,7 @@ struct Selected {
     read_only: bool,
     view: MailboxView,
     recent: HashSet<u32>,
+    keywords: Vec<String>,
 }
 
 /// One IMAP connection's protocol state, sans-IO.
@@ -522,7 +523,11 @@ impl ImapSession {
                 match self.status_line(&name, &items) {
                     Ok(line) => {
                         self.out.extend_from_slice(&line);
-                        Outcome::Ok("Status completed.".into())
+                        if self.selected_mailbox() == Some(name.as_str()) {
+                            Outcome::Ok("[CLIENTBUG] Status on selected mailbox completed.".into())
+                        } else {
+                            Outcome::Ok("Status completed.".into())
+                        }
                     }
                     Err(e) => no(e),
                 }
@@ -576,19 +581,13 @@ impl ImapSession {
                 }
             }
         }
-        let kw = keywords.iter().map(|k| format!(" {k}")).collect::<String>();
-        let mut out = format!(
-            "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw})\r\n\
-             * OK [PERMANENTFLAGS ({})] Flags permitted.\r\n\
-             * {} EXISTS\r\n* {} RECENT\r\n",
-            if examine {
-                String::new()
-            } else {
-                format!("\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw} \\*")
-            },
+        let keywords: Vec<String> = keywords.into_iter().map(str::to_string).collect();
+        let mut out = flags_lines(&keywords, examine);
+        out.push_str(&format!(
+            "* {} EXISTS\r\n* {} RECENT\r\n",
             view.messages.len(),
             recent.len()
-        );
+        ));
         if let Some(i) = view.messages.iter().position(|m| !m.flags.seen) {
             out.push_str(&format!("* OK [UNSEEN {}] First unseen.\r\n", i + 1));
         }
@@ -608,6 +607,7 @@ impl ImapSession {
             read_only: examine,
             view,
             recent,
+            keywords,
         });
         if examine {
             Outcome::Ok("[READ-ONLY] Examine completed.".into())
@@ -683,20 +683,35 @@ impl ImapSession {
     fn status_line(&mut self, name: &str, items: &[StatusItem]) -> crate::Result<Vec<u8>> {
         let want_size = items.iter().any(|i| matches!(i, StatusItem::Size));
         let s = self.storage().status(name, want_size)?;
+        // Dovecot's order, whatever order they were asked in
+        let asked = |want: fn(&StatusItem) -> bool| items.iter().any(want);
         let mut parts = Vec::new();
-        for i in items {
-            parts.push(match i {
-                StatusItem::Messages => format!("MESSAGES {}", s.messages),
-                StatusItem::Recent => format!("RECENT {}", s.recent),
-                StatusItem::UidNext => format!("UIDNEXT {}", s.uid_next),
-                StatusItem::UidValidity => format!("UIDVALIDITY {}", s.uid_validity),
-                StatusItem::Unseen => format!("UNSEEN {}", s.unseen),
-                StatusItem::Deleted => format!("DELETED {}", s.deleted),
-                StatusItem::Size => format!("SIZE {}", s.size.unwrap_or(0)),
-                StatusItem::HighestModSeq => format!("HIGHESTMODSEQ {}", s.highest_modseq),
-                StatusItem::AppendLimit => "APPENDLIMIT NIL".into(),
-                StatusItem::DeletedStorage => continue,
-            });
+        if asked(|i| matches!(i, StatusItem::Messages)) {
+            parts.push(format!("MESSAGES {}", s.messages));
+        }
+        if asked(|i| matches!(i, StatusItem::Recent)) {
+            parts.push(format!("RECENT {}", s.recent));
+        }
+        if asked(|i| matches!(i, StatusItem::UidNext)) {
+            parts.push(format!("UIDNEXT {}", s.uid_next));
+        }
+        if asked(|i| matches!(i, StatusItem::UidValidity)) {
+            parts.push(format!("UIDVALIDITY {}", s.uid_validity));
+        }
+        if asked(|i| matches!(i, StatusItem::Unseen)) {
+            parts.push(format!("UNSEEN {}", s.unseen));
+        }
+        if asked(|i| matches!(i, StatusItem::HighestModSeq)) {
+            parts.push(format!("HIGHESTMODSEQ {}", s.highest_modseq));
+        }
+        if asked(|i| matches!(i, StatusItem::Size)) {
+            parts.push(format!("SIZE {}", s.size.unwrap_or(0)));
+        }
+        if asked(|i| matches!(i, StatusItem::Deleted)) {
+            parts.push(format!("DELETED {}", s.deleted));
+        }
+        if asked(|i| matches!(i, StatusItem::AppendLimit)) {
+            parts.push("APPENDLIMIT NIL".into());
         }
         let mut line = b"* STATUS ".to_vec();
         mailbox_name(&mut line, name);
@@ -989,6 +1004,23 @@ impl ImapSession {
                 }
             }
         }
+        let mut announce = None;
+        if let Some(sel) = self.selected.as_mut() {
+            let before = sel.keywords.len();
+            for m in &new.messages {
+                for k in &m.keywords {
+                    if !sel.keywords.contains(k) {
+                        sel.keywords.push(k.clone());
+                    }
+                }
+            }
+            if sel.keywords.len() != before {
+                announce = Some(flags_lines(&sel.keywords, sel.read_only));
+            }
+        }
+        if let Some(lines) = announce {
+            self.out.extend_from_slice(lines.as_bytes());
+        }
         if !silent || unchanged_since.is_some() {
             let sel = self
                 .selected
@@ -1177,13 +1209,28 @@ impl ImapSession {
             return;
         }
         let mut out = String::new();
+        let mut new_keyword = false;
+        for m in &new.messages {
+            for k in &m.keywords {
+                if !sel.keywords.contains(k) {
+                    sel.keywords.push(k.clone());
+                    new_keyword = true;
+                }
+            }
+        }
+        if new_keyword {
+            out.push_str(&flags_lines(&sel.keywords, read_only));
+        }
         for seq in expunged.iter().rev() {
             out.push_str(&format!("* {seq} EXPUNGE\r\n"));
         }
         let old_max = sel.view.messages.last().map_or(0, |m| m.uid);
+        let old_recent = sel.view.messages.iter().filter(|m| m.flags.recent).count();
+        let recent = new.messages.iter().filter(|m| m.flags.recent).count();
         if new.messages.iter().any(|m| m.uid > old_max) {
             out.push_str(&format!("* {} EXISTS\r\n", new.messages.len()));
-            let recent = new.messages.iter().filter(|m| m.flags.recent).count();
+            out.push_str(&format!("* {recent} RECENT\r\n"));
+        } else if recent != old_recent {
             out.push_str(&format!("* {recent} RECENT\r\n"));
         }
         let old: std::collections::HashMap<u32, &MessageMeta> =
@@ -1207,6 +1254,20 @@ impl ImapSession {
         sel.view = new;
         self.out.extend_from_slice(out.as_bytes());
     }
+}
+
+/// `* FLAGS` and `* OK [PERMANENTFLAGS]` with the mailbox's keywords.
+fn flags_lines(keywords: &[String], read_only: bool) -> String {
+    let kw = keywords.iter().map(|k| format!(" {k}")).collect::<String>();
+    let permanent = if read_only {
+        String::new()
+    } else {
+        format!("\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw} \\*")
+    };
+    format!(
+        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw})\r\n\
+         * OK [PERMANENTFLAGS ({permanent})] Flags permitted.\r\n"
+    )
 }
 
 fn no(e: Error) -> Outcome {
