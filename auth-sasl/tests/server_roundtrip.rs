@@ -325,8 +325,27 @@ fn login_socket_result_is_picked_up_by_request() {
         ),
         "{r:?}"
     );
+    // session_pid must be the peer's pid (SO_PEERCRED).
     let r = m
-        .raw("REQUEST", Some(&pid), &["1".into(), cookie.clone()])
+        .raw(
+            "REQUEST",
+            Some(&pid),
+            &["1".into(), cookie.clone(), "session_pid=1".into()],
+        )
+        .unwrap();
+    assert!(
+        matches!(
+            r,
+            columba_auth_sasl::protocol::master_client::MasterReply::Fail { .. }
+        ),
+        "{r:?}"
+    );
+    let r = m
+        .raw(
+            "REQUEST",
+            Some(&pid),
+            &["1".into(), cookie.clone(), format!("session_pid={pid}")],
+        )
         .unwrap();
     match r {
         columba_auth_sasl::protocol::master_client::MasterReply::User { user, fields, .. } => {

@@ -260,6 +260,8 @@ pub enum MasterCommand {
         auth_id: u32,
         /// The login connection's COOKIE (hex).
         cookie: String,
+        /// `session_pid=`: the post-login process that will serve the session.
+        session_pid: Option<u32>,
     },
     /// `CACHE-FLUSH id [user…]`.
     CacheFlush {
@@ -320,6 +322,17 @@ pub fn parse_master_command(line: &[u8]) -> Result<MasterCommand> {
             client_pid: number(&fields, &offsets, 2, "client pid")?,
             auth_id: number(&fields, &offsets, 3, "auth id")?,
             cookie: text(4, "cookie")?,
+            session_pid: fields
+                .iter()
+                .skip(5)
+                .find_map(|f| f.strip_prefix(b"session_pid="))
+                .map(|v| {
+                    std::str::from_utf8(v)
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .ok_or_else(|| Error::protocol(0, "invalid session_pid"))
+                })
+                .transpose()?,
         }),
         b"CACHE-FLUSH" => Ok(MasterCommand::CacheFlush {
             id: number(&fields, &offsets, 1, "request id")?,

@@ -25,6 +25,7 @@ pub struct MasterConnection {
     lines: LineBuffer,
     userdb_only: bool,
     restricted_to_uid: Option<u32>,
+    peer_pid: Option<u32>,
     got_version: bool,
     closed: bool,
 }
@@ -59,6 +60,7 @@ impl MasterConnection {
                 lines: LineBuffer::new(MASTER_MAX_LINE),
                 userdb_only,
                 restricted_to_uid: None,
+                peer_pid: None,
                 got_version: false,
                 closed: false,
             },
@@ -71,6 +73,12 @@ impl MasterConnection {
     /// users whose userdb `uid` is the peer's, `PASS` and `LIST` fail.
     pub fn restrict_to_uid(&mut self, uid: u32) {
         self.restricted_to_uid = Some(uid);
+    }
+
+    /// The peer's pid (from `SO_PEERCRED`): a `REQUEST` whose `session_pid`
+    /// differs fails, as in Dovecot.
+    pub fn set_peer_pid(&mut self, pid: u32) {
+        self.peer_pid = Some(pid);
     }
 
     /// Whether the connection must be closed.
@@ -198,7 +206,16 @@ impl MasterConnection {
                 client_pid,
                 auth_id,
                 cookie,
+                session_pid,
             } => {
+                if let (Some(claimed), Some(peer)) = (session_pid, self.peer_pid) {
+                    if claimed != peer {
+                        return send(
+                            out,
+                            format!("FAIL\t{id}\treason=session_pid does not match the peer\n"),
+                        );
+                    }
+                }
                 if self.userdb_only {
                     return send(
                         out,

@@ -380,6 +380,9 @@ fn serve_master(
     owner: (u32, u32, u32),
 ) {
     let (mut conn, hello) = MasterConnection::new(std::process::id(), userdb_only);
+    if let Ok(cred) = rustix::net::sockopt::socket_peercred(&stream) {
+        conn.set_peer_pid(cred.pid.as_raw_nonzero().get() as u32);
+    }
     if userdb_only && owner.2 == 0o666 {
         match rustix::net::sockopt::socket_peercred(&stream) {
             Ok(cred) => {
