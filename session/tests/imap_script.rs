@@ -176,17 +176,22 @@ fn mailbox_session_from_append_to_expunge() {
     let o = out(&mut s);
     assert_eq!(
         o,
-        "* 1 FETCH (FLAGS (\\Deleted \\Seen \\Recent $Label1))\r\n11 OK Store completed.\r\n"
+        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label1)\r\n\
+         * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label1 \\*)] Flags permitted.\r\n\
+         * 1 FETCH (FLAGS (\\Deleted \\Seen \\Recent $Label1))\r\n11 OK Store completed.\r\n"
     );
     s.feed(b"12 UID COPY 1:2 Archive\r\n13 EXPUNGE\r\n14 STATUS Archive (MESSAGES)\r\n");
     let o = out(&mut s);
     assert!(o.starts_with("12 OK [COPYUID "), "{o}");
-    assert!(o.contains(" 1,2 1,2] Copy completed.\r\n* 1 EXPUNGE\r\n13 OK Expunge completed.\r\n"));
+    assert!(o.contains(" 1,2 1,2] Copy completed.\r\n* 1 EXPUNGE\r\n* 1 RECENT\r\n13 OK Expunge completed.\r\n"), "{o}");
     assert!(o.ends_with("* STATUS Archive (MESSAGES 2)\r\n14 OK Status completed.\r\n"));
     s.feed(b"15 UID MOVE 2 Archive\r\n");
     let o = out(&mut s);
     assert!(o.starts_with("* OK [COPYUID "), "{o}");
-    assert!(o.ends_with(" 2 3] Moved UIDs.\r\n* 1 EXPUNGE\r\n15 OK Move completed.\r\n"));
+    assert!(
+        o.ends_with(" 2 3] Moved UIDs.\r\n* 1 EXPUNGE\r\n* 0 RECENT\r\n15 OK Move completed.\r\n"),
+        "{o}"
+    );
     s.feed(b"16 CLOSE\r\n17 FETCH 1 FLAGS\r\n18 LOGOUT\r\n");
     assert_eq!(
         out(&mut s),
