@@ -182,3 +182,99 @@ fn tempfile_dir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Reads what the server sends within `ms` milliseconds.
+fn read_for(stream: &mut std::net::TcpStream, ms: u64) -> String {
+    use std::io::Read;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_millis(ms)))
+        .unwrap();
+    let mut all = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        all.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&all).into_owned()
+}
+
+/// Reads until the text ends with `end` (or `ms` milliseconds pass).
+fn read_until(stream: &mut std::net::TcpStream, end: &str, ms: u64) -> String {
+    use std::io::Read;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_millis(50)))
+        .unwrap();
+    let mut all = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !all.ends_with(end.as_bytes()) && std::time::Instant::now() < deadline {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => all.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    String::from_utf8_lossy(&all).into_owned()
+}
+
+#[test]
+fn bad_input_gets_bad_and_the_server_keeps_serving() {
+    use std::io::Write;
+    let dir = tempfile_dir("bad-input");
+    let (_server, banner) = start(&dir, &[]);
+    let port: u16 = field(&banner, "IMAP  127.0.0.1:").parse().unwrap();
+    let password = field(&banner, "password: ").to_string();
+    let mut a = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    assert!(read_for(&mut a, 300).starts_with("* OK "));
+    // garbage before login, a literal announced as 10 GB, 10,000 parentheses
+    a.write_all(b"\x00\xff\x01 garbage\r\nb APPEND INBOX {10737418240}\r\n")
+        .unwrap();
+    let o = read_for(&mut a, 300);
+    assert_eq!(o.matches(" BAD ").count(), 2, "{o}");
+    let mut deep = b"c SEARCH ".to_vec();
+    deep.extend(std::iter::repeat_n(b'(', 10_000));
+    deep.extend(b"\r\n");
+    a.write_all(&deep).unwrap();
+    assert!(read_for(&mut a, 300).contains(" BAD "));
+    // a client that stops in the middle of a literal
+    let mut stuck = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    read_for(&mut stuck, 200);
+    stuck.write_all(b"s LOGIN {5}\r\nab").unwrap();
+    // everyone else is still served
+    let mut b = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    read_for(&mut b, 200);
+    b.write_all(format!("l LOGIN demo {password}\r\nm NOOP\r\n").as_bytes())
+        .unwrap();
+    let o = read_for(&mut b, 500);
+    assert!(
+        o.contains("l OK ") && o.contains("m OK NOOP completed."),
+        "{o}"
+    );
+    a.write_all(b"d NOOP\r\n").unwrap();
+    assert!(read_for(&mut a, 300).contains("d OK NOOP completed."));
+}
+
+#[test]
+fn five_hundred_concurrent_connections_are_served() {
+    use std::io::Write;
+    let dir = tempfile_dir("concurrent");
+    let (_server, banner) = start(&dir, &[]);
+    let port: u16 = field(&banner, "IMAP  127.0.0.1:").parse().unwrap();
+    let mut conns = Vec::new();
+    for _ in 0..500 {
+        conns.push(std::net::TcpStream::connect(("127.0.0.1", port)).unwrap());
+    }
+    for (i, c) in conns.iter_mut().enumerate() {
+        c.write_all(format!("t{i} NOOP\r\n").as_bytes()).unwrap();
+    }
+    let mut answered = 0;
+    for (i, c) in conns.iter_mut().enumerate() {
+        let o = read_until(c, &format!("t{i} OK NOOP completed.\r\n"), 5000);
+        if o.starts_with("* OK ") && o.ends_with(&format!("t{i} OK NOOP completed.\r\n")) {
+            answered += 1;
+        }
+    }
+    assert_eq!(answered, 500);
+}
