@@ -278,3 +278,95 @@ fn five_hundred_concurrent_connections_are_served() {
     }
     assert_eq!(answered, 500);
 }
+
+/// Delivers one message over LMTP with a bare-bones client.
+fn lmtp_deliver(port: u16, subject: &str) {
+    use std::io::Write;
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    read_until(&mut c, "\r\n", 2000);
+    let script = format!(
+        "LHLO test\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<demo@localhost>\r\nDATA\r\n\
+         Subject: {subject}\r\n\r\nbody\r\n.\r\nQUIT\r\n"
+    );
+    c.write_all(script.as_bytes()).unwrap();
+    let o = read_until(&mut c, "221 2.0.0 OK\r\n", 5000);
+    assert!(o.contains("250 2.0.0 <demo@localhost> Saved"), "{o}");
+}
+
+#[test]
+fn mbsync_and_fetchmail_fetch_a_delivered_message() {
+    if !tool("mbsync") || !tool("fetchmail") {
+        return;
+    }
+    let dir = tempfile_dir("mbsync");
+    let (_server, banner) = start(&dir, &[]);
+    let password = field(&banner, "password: ").to_string();
+    let imaps = field(&banner, "IMAPS 127.0.0.1:").to_string();
+    let pop3: String = field(&banner, "POP3  127.0.0.1:").to_string();
+    let lmtp: u16 = field(&banner, "LMTP  127.0.0.1:").parse().unwrap();
+    lmtp_deliver(lmtp, "for mbsync");
+    let local = dir.join("local");
+    std::fs::create_dir_all(&local).unwrap();
+    let rc = dir.join("mbsyncrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "IMAPAccount demo\nHost 127.0.0.1\nPort {imaps}\nUser demo\nPass {password}\n\
+             SSLType IMAPS\nCertificateFile {}\nAuthMechs LOGIN\n\n\
+             IMAPStore remote\nAccount demo\n\n\
+             MaildirStore local\nPath {}/\nInbox {}/INBOX\n\n\
+             Channel c\nFar :remote:\nNear :local:\nPatterns INBOX\nCreate Both\nSyncState *\n",
+            dir.join("cert.pem").display(),
+            local.display(),
+            local.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new("mbsync")
+        .arg("-c")
+        .arg(&rc)
+        .arg("-a")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let new = std::fs::read_dir(local.join("INBOX/new")).unwrap();
+    let files: Vec<_> = new.map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1);
+    assert!(std::fs::read_to_string(&files[0])
+        .unwrap()
+        .contains("Subject: for mbsync"));
+
+    let fetched = dir.join("fetched.eml");
+    let rc = dir.join("fetchmailrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "poll 127.0.0.1 protocol pop3 port {pop3} user demo password \"{password}\" \
+             sslproto tls1.2+ no sslcertck keep mda \"cat > {}\"\n",
+            fetched.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&rc, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let out = Command::new("fetchmail")
+        .arg("-f")
+        .arg(&rc)
+        .args(["--nosyslog", "--pidfile"])
+        .arg(dir.join("fetchmail.pid"))
+        .env("HOME", &dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::read_to_string(&fetched)
+        .unwrap()
+        .contains("Subject: for mbsync"));
+}
