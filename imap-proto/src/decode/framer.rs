@@ -87,14 +87,16 @@ pub(crate) fn literal_marker(line: &[u8]) -> Option<LiteralMarker> {
 /// True for a response line that is all text after its keyword: `+ ...`,
 /// and tagged or untagged `OK`, `NO`, `BAD`, `PREAUTH`, `BYE`.
 fn is_text_line(line: &[u8]) -> bool {
-    let line = &line[..line.len().min(64)];
     if line.first() == Some(&b'+') {
         return true;
     }
-    let Some(sp) = line.iter().position(|&b| b == b' ') else {
+    // The tag runs to the first space and is bounded only by the line limit,
+    // so the search is not capped; it runs once per complete line.
+    let Some(sp) = memchr::memchr(b' ', line) else {
         return false;
     };
     let rest = &line[sp + 1..];
+    let rest = &rest[..rest.len().min(8)];
     let word_end = rest
         .iter()
         .position(|b| !b.is_ascii_alphabetic())
