@@ -31,12 +31,23 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
 /// Runs the subcommand.
 pub fn run(args: Args) -> ExitCode {
     let path = args.file.as_path();
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     if path.is_dir() {
-        return dump_view(path, &path.join("dovecot.index").display().to_string(), args.json);
+        return dump_view(
+            path,
+            &path.join("dovecot.index").display().to_string(),
+            args.json,
+        );
     }
     if name.contains(".log") {
-        let kind = if name.ends_with(".2") { FileKind::Log2 } else { FileKind::Log };
+        let kind = if name.ends_with(".2") {
+            FileKind::Log2
+        } else {
+            FileKind::Log
+        };
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) => return fail(format_args!("{}: {e}", path.display())),
@@ -71,10 +82,16 @@ pub fn run(args: Args) -> ExitCode {
             Err(e) => return fail(e),
         };
         if args.json {
-            emit(&(serde_json::to_string_pretty(&dump::cache_json(&cache)).unwrap_or_default() + "\n"));
+            emit(
+                &(serde_json::to_string_pretty(&dump::cache_json(&cache)).unwrap_or_default()
+                    + "\n"),
+            );
         } else {
             // With the mailbox's index beside it, show every message's chain.
-            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
             let view = IndexDir::new(dir).open_view_lenient().ok();
             let mut out = String::new();
             let r = dump::cache_text(&cache, view.as_ref(), &mut out);
@@ -85,7 +102,10 @@ pub fn run(args: Args) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     dump_view(dir, &path.display().to_string(), args.json)
 }
 
