@@ -69,6 +69,10 @@ pub enum Error {
     /// A write request that Dovecot would refuse (bad UID order, unknown keyword, ...).
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// The Maildir's own files (uidlist, keywords) could not be read.
+    #[cfg(feature = "maildir")]
+    #[error("maildir: {0}")]
+    Maildir(#[from] columba_maildir::Error),
 }
 
 impl Error {

@@ -35,6 +35,8 @@ pub mod index_file;
 mod lock;
 pub mod log_file;
 mod mailbox;
+#[cfg(feature = "maildir")]
+mod surviving_maildir;
 pub mod sync;
 pub mod transaction;
 
