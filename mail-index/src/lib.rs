@@ -32,6 +32,7 @@ pub mod dump;
 mod error;
 pub mod fuzz;
 pub mod index_file;
+pub mod local_day;
 mod lock;
 pub mod log_file;
 mod mailbox;

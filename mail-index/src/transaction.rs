@@ -468,10 +468,11 @@ pub(crate) fn push_record(out: &mut Vec<u8>, type_word: u32, payload: &[u8]) -> 
 }
 
 /// `mail_index_update_day_headers()`: the header update Dovecot adds when
-/// the first append of a (UTC) day happens.
+/// the first append of a local day happens (the day starts at local
+/// midnight, as `time_to_local_day_start()` finds it).
 fn day_headers_update(map: &IndexMap, first_uid: u32, now: u32) -> Option<Vec<u8>> {
     let h = &map.header;
-    let today = now - now % 86400;
+    let today = crate::local_day::local_day_start(now);
     if h.day_stamp >= today {
         return None;
     }
