@@ -861,6 +861,79 @@ impl Mailbox {
         Ok(None)
     }
 
+    /// Moves every message file of `new/` into `cur/`, as Dovecot does when
+    /// a mailbox is opened read-write with `\Recent` being dropped (IMAP
+    /// SELECT): under the uidlist lock, each file keeps its base name (so
+    /// its uidlist record stays valid) and gets the `:2,` info it lacks. A
+    /// file that vanished meanwhile is skipped; one whose target name already
+    /// exists in `cur/` is left in `new/` rather than overwriting anything.
+    /// Both directories are fsynced when something moved. Returns how many
+    /// files moved.
+    pub fn move_new_to_cur(&self) -> Result<usize> {
+        use rustix::fs::{Mode, OFlags, RenameFlags};
+        let new_dir = self.dir.join("new");
+        let cur_dir = self.dir.join("cur");
+        let names: Vec<std::ffi::OsString> = match std::fs::read_dir(&new_dir) {
+            Ok(rd) => rd
+                .filter_map(|e| e.ok().map(|e| e.file_name()))
+                .filter(|n| !n.as_encoded_bytes().starts_with(b"."))
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e).ctx("readdir", &new_dir),
+        };
+        if names.is_empty() {
+            return Ok(0);
+        }
+        let lock = self.uidlist_file().lock()?;
+        let open_dir = |dir: &Path| {
+            rustix::fs::open(
+                dir,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(std::io::Error::from)
+            .ctx("opendir", dir)
+        };
+        let new_fd = open_dir(&new_dir)?;
+        let cur_fd = open_dir(&cur_dir)?;
+        let mut moved = 0;
+        for name in names {
+            let mut target = name.clone();
+            if !name.as_encoded_bytes().contains(&b':') {
+                target.push(":2,");
+            }
+            match rustix::fs::renameat_with(
+                &new_fd,
+                &name,
+                &cur_fd,
+                &target,
+                RenameFlags::NOREPLACE,
+            ) {
+                Ok(()) => moved += 1,
+                Err(rustix::io::Errno::NOENT | rustix::io::Errno::EXIST) => {}
+                // a file system without RENAME_NOREPLACE: look, then rename
+                Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS)
+                    if !cur_dir.join(&target).exists() =>
+                {
+                    match std::fs::rename(new_dir.join(&name), cur_dir.join(&target)) {
+                        Ok(()) => moved += 1,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(e).ctx("rename", &new_dir.join(&name)),
+                    }
+                }
+                Err(e) => {
+                    return Err(std::io::Error::from(e)).ctx("rename", &new_dir.join(&name));
+                }
+            }
+        }
+        if moved > 0 {
+            fsutil::fsync_dir(&cur_dir)?;
+            fsutil::fsync_dir(&new_dir)?;
+        }
+        lock.unlock()?;
+        Ok(moved)
+    }
+
     /// Expunges a message by deleting its file. Returns false when it was
     /// already gone.
     pub fn expunge(&self, current: &MaildirFilename) -> Result<bool> {

@@ -216,13 +216,20 @@ impl MailboxSnapshot {
     /// `\Recent` in this view and are claimed, so no other session (Dovecot's
     /// or Columba's) sees them as recent again. The claim is a header update
     /// committed through the log under its lock.
+    ///
+    /// As in Dovecot's read-write sync that drops `\Recent`, the files of
+    /// `new/` are moved into `cur/` (same base names, `:2,` added), so a
+    /// later flag change renames them inside `cur/`.
     pub fn open_select(mailbox: &Mailbox) -> Result<MailboxSnapshot> {
         let dir = mailbox.path();
         if !dir.join("dovecot.index.log").exists() {
+            mailbox.move_new_to_cur()?;
             return Self::open(mailbox);
         }
         let index = IndexDir::new(dir);
         let lock = index.lock()?;
+        // index lock first, then the uidlist lock, as in every sync
+        mailbox.move_new_to_cur()?;
         let snapshot = Self::open(mailbox)?;
         let view = index.open_view_locked(&lock)?;
         let (first_recent, next_uid) = (view.header().first_recent_uid, view.header().next_uid);
