@@ -194,3 +194,41 @@ pub fn write_items(
     }
     Ok(())
 }
+
+/// Writes the items of a message expunged by another session that this
+/// session still numbers (its EXPUNGE is deferred): what the view knows
+/// (UID, FLAGS, MODSEQ) as usual, everything from the message file as NIL,
+/// as Dovecot answers (`* 1 FETCH (BODY[TEXT] NIL)`).
+pub fn write_expunged_items(out: &mut Vec<u8>, attrs: &[FetchAttribute], meta: &MessageMeta) {
+    for (i, a) in attrs.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        let name = match a {
+            FetchAttribute::Uid | FetchAttribute::Flags | FetchAttribute::ModSeq => {
+                // never fails: these need no message
+                let _ = write_items(out, std::slice::from_ref(a), meta, None);
+                continue;
+            }
+            FetchAttribute::InternalDate => "INTERNALDATE".to_string(),
+            FetchAttribute::Rfc822Size => "RFC822.SIZE".to_string(),
+            FetchAttribute::Envelope => "ENVELOPE".to_string(),
+            FetchAttribute::BodyStructure => "BODYSTRUCTURE".to_string(),
+            FetchAttribute::Body => "BODY".to_string(),
+            FetchAttribute::Rfc822 => "RFC822".to_string(),
+            FetchAttribute::Rfc822Header => "RFC822.HEADER".to_string(),
+            FetchAttribute::Rfc822Text => "RFC822.TEXT".to_string(),
+            FetchAttribute::BodySection { section, .. } => {
+                format!("BODY[{}]", section_spec(&section.part, &section.text).0)
+            }
+            FetchAttribute::Binary { part, .. } => {
+                format!("BINARY[{}]", section_spec(part, &None).0)
+            }
+            FetchAttribute::BinarySize { part } => {
+                format!("BINARY.SIZE[{}]", section_spec(part, &None).0)
+            }
+        };
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b" NIL");
+    }
+}

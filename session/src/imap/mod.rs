@@ -903,7 +903,13 @@ impl ImapSession {
                 match self.storage().message(&name, meta.uid) {
                     Ok(m) => Some(m),
                     Err(_) => {
+                        // expunged meanwhile: the sequence number stays
+                        // until the EXPUNGE may be sent
                         failed = true;
+                        let mut line = format!("* {seq} FETCH (").into_bytes();
+                        fetch::write_expunged_items(&mut line, &attrs, &meta);
+                        line.extend_from_slice(b")\r\n");
+                        self.out.extend_from_slice(&line);
                         continue;
                     }
                 }
@@ -941,11 +947,9 @@ impl ImapSession {
                 Err(reason) => return Outcome::No(reason),
             }
         }
-        if uid {
-            self.sync_selected(true);
-        }
+        self.sync_selected(uid);
         if failed {
-            Outcome::No("Some messages were expunged meanwhile.".into())
+            Outcome::Ok("[EXPUNGEISSUED] Some messages were already expunged.".into())
         } else {
             Outcome::Ok("Fetch completed.".into())
         }
@@ -1106,7 +1110,11 @@ impl ImapSession {
         return_options: Option<Vec<SearchReturnOption>>,
         criteria: &[columba_imap_proto::SearchKey],
     ) -> Outcome {
-        let Some(key) = search::convert_all(criteria) else {
+        let resolver = |set: &SequenceSet| {
+            self.resolve(set, false)
+                .map(|t| t.into_iter().map(|(_, m)| m.uid).collect::<Vec<u32>>())
+        };
+        let Some(key) = search::convert_all(criteria, &resolver) else {
             return Outcome::Bad("Error in IMAP command SEARCH: $ isn't supported.".into());
         };
         let name = self.selected_mailbox().unwrap_or_default().to_string();
@@ -1168,6 +1176,7 @@ impl ImapSession {
                 self.out.extend_from_slice(line.as_bytes());
             }
         }
+        self.sync_selected(uid);
         Outcome::Ok("Search completed.".into())
     }
 
@@ -1206,8 +1215,23 @@ impl ImapSession {
             .map(|(i, _)| i as u32 + 1)
             .collect();
         if !expunged.is_empty() && !allow_expunge {
-            return;
+            // RFC 9051 §7.5.1: the vanished messages keep their sequence
+            // numbers (and last known flags) until a command that may send
+            // EXPUNGE; flag changes and new messages are still reported
+            let mut fresh: std::collections::HashMap<u32, MessageMeta> =
+                new.messages.drain(..).map(|m| (m.uid, m)).collect();
+            let mut merged: Vec<MessageMeta> = sel
+                .view
+                .messages
+                .iter()
+                .map(|old| fresh.remove(&old.uid).unwrap_or_else(|| old.clone()))
+                .collect();
+            let mut added: Vec<MessageMeta> = fresh.into_values().collect();
+            added.sort_by_key(|m| m.uid);
+            merged.extend(added);
+            new.messages = merged;
         }
+        let expunged = if allow_expunge { expunged } else { Vec::new() };
         let mut out = String::new();
         let mut new_keyword = false;
         for m in &new.messages {
@@ -1229,8 +1253,8 @@ impl ImapSession {
         let recent = new.messages.iter().filter(|m| m.flags.recent).count();
         if new.messages.iter().any(|m| m.uid > old_max) {
             out.push_str(&format!("* {} EXISTS\r\n", new.messages.len()));
-            out.push_str(&format!("* {recent} RECENT\r\n"));
-        } else if recent != old_recent {
+        }
+        if recent != old_recent {
             out.push_str(&format!("* {recent} RECENT\r\n"));
         }
         let old: std::collections::HashMap<u32, &MessageMeta> =

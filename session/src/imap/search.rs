@@ -18,8 +18,25 @@ fn set(s: &columba_imap_proto::SequenceSet) -> Option<SequenceSet> {
     SequenceSet::parse(&set_text(s)?, 0).ok()
 }
 
+/// The UIDs a sequence set names in the session's view (which may still
+/// number messages expunged meanwhile), or `None` when it names none
+/// validly.
+pub type SequenceResolver<'a> = &'a dyn Fn(&columba_imap_proto::SequenceSet) -> Option<Vec<u32>>;
+
+/// A sequence-set key as a UID key: sequence numbers are the session's,
+/// not the store's current ones.
+fn by_sequence(s: &columba_imap_proto::SequenceSet, seqs: SequenceResolver) -> Option<SearchKey> {
+    let uids = seqs(s)?;
+    if uids.is_empty() {
+        return Some(SearchKey::Not(Box::new(SearchKey::All)));
+    }
+    Some(SearchKey::Uid(
+        SequenceSet::parse(&super::format::compact_set(&uids), 0).ok()?,
+    ))
+}
+
 /// Converts one key; `None` for what the store cannot search (`$`).
-pub fn convert(key: &K) -> Option<SearchKey> {
+pub fn convert(key: &K, seqs: SequenceResolver) -> Option<SearchKey> {
     let header = |name: &str, v: &[u8]| SearchKey::Header(name.into(), text(v));
     Some(match key {
         K::All => SearchKey::All,
@@ -55,20 +72,26 @@ pub fn convert(key: &K) -> Option<SearchKey> {
         K::Body(v) => SearchKey::Body(text(v)),
         K::Text(v) => SearchKey::Text(text(v)),
         K::Uid(s) => SearchKey::Uid(set(s)?),
-        K::SequenceSet(s) => SearchKey::Sequence(set(s)?),
+        K::SequenceSet(s) => by_sequence(s, seqs)?,
         K::ModSeq { modseq, .. } => SearchKey::ModSeq(*modseq),
-        K::Not(k) => SearchKey::Not(Box::new(convert(k)?)),
-        K::Or(a, b) => SearchKey::Or(Box::new(convert(a)?), Box::new(convert(b)?)),
-        K::And(keys) => SearchKey::And(keys.iter().map(convert).collect::<Option<_>>()?),
+        K::Not(k) => SearchKey::Not(Box::new(convert(k, seqs)?)),
+        K::Or(a, b) => SearchKey::Or(Box::new(convert(a, seqs)?), Box::new(convert(b, seqs)?)),
+        K::And(keys) => SearchKey::And(
+            keys.iter()
+                .map(|k| convert(k, seqs))
+                .collect::<Option<_>>()?,
+        ),
     })
 }
 
 /// A search program (implicitly ANDed keys).
-pub fn convert_all(keys: &[K]) -> Option<SearchKey> {
+pub fn convert_all(keys: &[K], seqs: SequenceResolver) -> Option<SearchKey> {
     if keys.len() == 1 {
-        return convert(&keys[0]);
+        return convert(&keys[0], seqs);
     }
     Some(SearchKey::And(
-        keys.iter().map(convert).collect::<Option<_>>()?,
+        keys.iter()
+            .map(|k| convert(k, seqs))
+            .collect::<Option<_>>()?,
     ))
 }
