@@ -216,6 +216,10 @@ impl IndexDir {
                 })
                 .collect();
             let rec = record(prev, &idx);
+            if rec.len() > self.settings.cache_record_max_size as usize {
+                // mail_cache_transaction_update_last_rec(): too large, dropped.
+                continue;
+            }
             let off = start + out.len() as u64;
             if off + rec.len() as u64 >= 0x4000_0000 {
                 return Err(Error::Invalid("cache file would exceed 1 GiB".into()));
@@ -283,8 +287,13 @@ impl IndexDir {
             if idx.is_empty() {
                 continue;
             }
+            let rec = record(0, &idx);
+            if rec.len() > self.settings.cache_record_max_size as usize {
+                // As the purge in mail-cache-purge.c: nothing cached.
+                continue;
+            }
             offsets.push((*uid, (HEADER_SIZE + body.len()) as u32));
-            body.extend_from_slice(&record(0, &idx));
+            body.extend_from_slice(&rec);
         }
         let fh_off = HEADER_SIZE + body.len();
         body.extend_from_slice(&field_header(&fields));
@@ -321,6 +330,45 @@ impl IndexDir {
         drop(f);
         fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
         Ok((seq, offsets))
+    }
+
+    /// `mail_cache_expunge_count()`: `count` messages with cached data were
+    /// expunged, so the cache header's `deleted_record_count` grows and its
+    /// `record_count` shrinks (not below 0), written in place under the
+    /// cache lock. A missing or unrecognisable cache file is left alone.
+    pub(crate) fn cache_expunge_count(&self, count: u32) -> Result<()> {
+        let path = self.path(FileKind::Cache);
+        let file = match OpenOptions::new().read(true).write(true).open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        lock_file(&file, &path)?;
+        let result = (|| {
+            let mut raw = [0u8; HEADER_SIZE];
+            if file.read_exact_at(&mut raw, 0).is_err() {
+                return Ok(());
+            }
+            let word =
+                |at: usize| u32::from_le_bytes([raw[at], raw[at + 1], raw[at + 2], raw[at + 3]]);
+            if raw[0] != 1 {
+                return Ok(());
+            }
+            let records = word(16).saturating_sub(count);
+            let deleted = word(24).saturating_add(count);
+            let mut update = [0u8; 12];
+            update[0..4].copy_from_slice(&records.to_le_bytes());
+            update[4..8].copy_from_slice(&word(20).to_le_bytes());
+            update[8..12].copy_from_slice(&deleted.to_le_bytes());
+            file.write_all_at(&update, 16)
+                .map_err(|e| Error::io(&path, e))?;
+            if self.settings.fsync {
+                file.sync_data().map_err(|e| Error::io(&path, e))?;
+            }
+            Ok(())
+        })();
+        let _ = fcntl_lock(&file, FlockOperation::Unlock);
+        result
     }
 
     /// Rewrites the cache keeping each message's current values (first

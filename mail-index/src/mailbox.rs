@@ -35,6 +35,10 @@ pub struct Settings {
     pub lock_timeout: Duration,
     /// `mail_index_log2_max_age` (2 days).
     pub log2_max_age: Duration,
+    /// `mail_cache_record_max_size` (64 KiB): a cache record larger than
+    /// this (its 8-byte header included) is not written, as Dovecot drops
+    /// it; the message then simply has no cached data from that write.
+    pub cache_record_max_size: u32,
 }
 
 impl Default for Settings {
@@ -48,6 +52,7 @@ impl Default for Settings {
             fsync: true,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             log2_max_age: Duration::from_secs(2 * 86400),
+            cache_record_max_size: 64 * 1024,
         }
     }
 }
@@ -565,6 +570,23 @@ impl IndexDir {
         f.write_all(&bytes).map_err(|e| Error::io(lock.path(), e))?;
         if self.settings.fsync {
             f.sync_data().map_err(|e| Error::io(lock.path(), e))?;
+        }
+        if t.is_external() {
+            // Applying external expunges is where Dovecot's cache expunge
+            // handler counts the dropped records (mail-cache-sync-update.c).
+            let cached = t
+                .expunged_uids()
+                .filter(|&uid| {
+                    view.map()
+                        .position_of_uid(uid)
+                        .ok()
+                        .and_then(|pos| view.map().cache_offset_at(pos))
+                        .is_some_and(|off| off != 0)
+                })
+                .count();
+            if cached > 0 {
+                self.cache_expunge_count(u32::try_from(cached).unwrap_or(u32::MAX))?;
+            }
         }
         Ok(end + bytes.len() as u32)
     }

@@ -60,6 +60,11 @@ impl Transaction {
         }
     }
 
+    /// UIDs this transaction expunges (or asks to expunge), in order.
+    pub fn expunged_uids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.expunges.iter().map(|(uid, _)| *uid)
+    }
+
     /// Whether the transaction is external.
     pub fn is_external(&self) -> bool {
         self.external

@@ -145,3 +145,97 @@ fn purge_drops_fields_unused_for_sixty_days() {
         Some(vec![1, 0, 0, 0])
     );
 }
+
+fn cache_header(index: &IndexDir) -> columba_mail_index::cache_file::CacheHeader {
+    let bytes = std::fs::read(index.path(FileKind::Cache)).unwrap();
+    columba_mail_index::CacheFile::parse(bytes).unwrap().header
+}
+
+/// Expunging messages that have cached data moves them from
+/// `record_count` to `deleted_record_count`, as Dovecot's expunge handler
+/// does; expunge requests and messages without cache data change nothing.
+#[test]
+fn expunges_update_the_cache_header_counters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = IndexDir::new(tmp.path());
+    index.create(1_700_000_000, 1_700_000_000).unwrap();
+    let mut t = Transaction::external();
+    t.append(1, 0).append(2, 0).append(3, 0).append(4, 0);
+    index.commit(&t).unwrap();
+    let uidl = field("pop3.uidl", FieldType::String, VARIABLE_SIZE);
+    index
+        .cache_add(&[
+            (1, vec![(uidl.clone(), b"u1".to_vec())]),
+            (2, vec![(uidl.clone(), b"u2".to_vec())]),
+            (3, vec![(uidl.clone(), b"u3".to_vec())]),
+        ])
+        .unwrap();
+    let h = cache_header(&index);
+    assert_eq!((h.record_count, h.deleted_record_count), (3, 0));
+    // A request (not external) is only a wish: nothing is expunged yet.
+    let mut t = Transaction::new();
+    t.expunge(1, [0; 16]);
+    index.commit(&t).unwrap();
+    let h = cache_header(&index);
+    assert_eq!((h.record_count, h.deleted_record_count), (3, 0));
+    // Messages 1 and 2 have cache records, 4 has none.
+    let mut t = Transaction::external();
+    t.expunge(1, [0; 16])
+        .expunge(2, [0; 16])
+        .expunge(4, [0; 16]);
+    index.commit(&t).unwrap();
+    let h = cache_header(&index);
+    assert_eq!((h.record_count, h.deleted_record_count), (1, 2));
+    let view = index.open_view().unwrap();
+    assert_eq!(view.messages().map(|m| m.uid).collect::<Vec<_>>(), vec![3]);
+}
+
+/// A record above `mail_cache_record_max_size` (64 KiB) is dropped, as
+/// Dovecot drops it; smaller ones in the same batch are written.
+#[test]
+fn cache_records_above_the_size_limit_are_not_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = IndexDir::new(tmp.path());
+    index.create(1_700_000_000, 1_700_000_000).unwrap();
+    let mut t = Transaction::external();
+    t.append(1, 0).append(2, 0).append(3, 0);
+    index.commit(&t).unwrap();
+    let body = field("imap.body", FieldType::String, VARIABLE_SIZE);
+    // 8-byte record header + field index + length + data.
+    let fits = 64 * 1024 - 16;
+    index
+        .cache_add(&[
+            (1, vec![(body.clone(), vec![b'a'; fits])]),
+            (2, vec![(body.clone(), vec![b'b'; fits + 1])]),
+            (3, vec![(body.clone(), b"small".to_vec())]),
+        ])
+        .unwrap();
+    let view = index.open_view().unwrap();
+    let cache = view.cache.as_ref().unwrap();
+    let offsets: Vec<(u32, u32)> = view.messages().map(|m| (m.uid, m.cache_offset)).collect();
+    assert_ne!(offsets[0].1, 0);
+    assert_eq!(offsets[1].1, 0, "the oversized record was written");
+    assert_ne!(offsets[2].1, 0);
+    assert_eq!(
+        cache
+            .lookup(offsets[0].1, "imap.body")
+            .unwrap()
+            .unwrap()
+            .len(),
+        fits
+    );
+    assert_eq!(
+        cache.lookup(offsets[2].1, "imap.body").unwrap().unwrap(),
+        b"small"
+    );
+    assert_eq!(cache.header.record_count, 2);
+    // A purge keeps what fits.
+    index.cache_purge().unwrap();
+    let view = index.open_view().unwrap();
+    let cached: Vec<u32> = view
+        .messages()
+        .filter(|m| m.cache_offset != 0)
+        .map(|m| m.uid)
+        .collect();
+    assert_eq!(cached, vec![1, 3]);
+}
