@@ -69,6 +69,15 @@ pub enum Error {
         /// What was wrong.
         reason: &'static str,
     },
+    /// A mailbox operation that Dovecot refuses for this mailbox (deleting
+    /// or renaming INBOX, creating a name that exists).
+    #[error("NO mailbox {name:?}: {reason}")]
+    MailboxRefused {
+        /// The mailbox name.
+        name: String,
+        /// Why.
+        reason: &'static str,
+    },
 }
 
 /// Result with this crate's [`Error`].

@@ -26,7 +26,10 @@ pub use changes::{changes, Change};
 pub use copy::{copy, move_messages, Copied};
 pub use expunge::{expunge, expunge_deleted};
 pub use flags::{store_flags, store_flags_unchanged_since, StoreMode, StoreResult};
-pub use folders::mailbox_tree;
+pub use folders::{
+    create_mailbox, delete_mailbox, mailbox_guid, mailbox_guid_hex, mailbox_tree, rename_mailbox,
+    subscribe, unsubscribe,
+};
 pub use snapshot::{MailboxSnapshot, SnapshotMessage, Status};
 pub use sync::{sync, SyncReport};
 pub use watch::MailboxWatcher;
