@@ -55,6 +55,7 @@
 //! desynchronising the stream.
 #![forbid(unsafe_code)]
 
+mod client_session;
 mod decode;
 mod encode;
 mod error;
@@ -67,6 +68,7 @@ pub mod utf7;
 
 use bytes::Bytes;
 
+pub use crate::client_session::{ClientEvent, ClientSession, NextStep};
 pub use crate::decode::{
     CommandDecoder, CommandEvent, CommandMode, Decoded, ResponseDecoder, StreamEvent,
 };

@@ -6,9 +6,9 @@
 
 use std::fmt;
 
-use crate::decode::{CommandDecoder, CommandEvent, CommandMode, Decoded, ResponseDecoder};
+use crate::client_session::{ClientEvent, ClientSession, NextStep};
+use crate::decode::{CommandDecoder, CommandEvent, CommandMode, Decoded};
 use crate::escape::Escaped;
-use crate::types::{CommandBody, Response, Tag};
 use crate::{Error, Limits};
 
 /// Which peer sent a message.
@@ -58,16 +58,11 @@ impl fmt::Display for TraceEntry {
     }
 }
 
-/// Session state shared by the two decoders.
+/// The two peers' decoders: the server's view of the client stream, and
+/// the client's session (which knows what each response answers).
 struct Session {
     client: CommandDecoder,
-    server: ResponseDecoder,
-    /// Tag of an AUTHENTICATE in progress.
-    authenticate: Option<Tag>,
-    /// Tag of an IDLE in progress.
-    idle: Option<Tag>,
-    /// Tag of a command waiting for `+` after a synchronizing literal.
-    literal_pending: Option<Tag>,
+    server: ClientSession,
     entries: Vec<TraceEntry>,
 }
 
@@ -93,23 +88,18 @@ impl Session {
         loop {
             match self.client.decode() {
                 Ok(Decoded::Incomplete) => return,
-                Ok(Decoded::NeedsContinuation { tag, .. }) => self.literal_pending = tag,
+                Ok(Decoded::NeedsContinuation { tag, .. }) => self.server.sent_literal_header(tag),
                 Ok(Decoded::Message(CommandEvent::Command(c))) => {
-                    match c.body {
-                        CommandBody::Authenticate { .. } => {
-                            self.authenticate = Some(c.tag.clone());
-                            self.server.set_authenticating(true);
-                        }
-                        CommandBody::Idle => self.idle = Some(c.tag.clone()),
-                        _ => {}
-                    }
+                    // The decoder entered AUTHENTICATE or IDLE mode by itself
+                    // (a pipelining client may send DONE before the `+`);
+                    // the server's answer may end it below.
+                    self.server.sent_command(&c);
                     self.ok(Direction::Client, c.encode());
                 }
                 Ok(Decoded::Message(CommandEvent::AuthenticateData(d))) => {
                     self.ok(Direction::Client, d.encode())
                 }
                 Ok(Decoded::Message(CommandEvent::IdleDone)) => {
-                    self.idle = None;
                     self.ok(Direction::Client, crate::IDLE_DONE.to_vec())
                 }
                 Err(e) => self.error(Direction::Client, &e),
@@ -121,12 +111,15 @@ impl Session {
         loop {
             match self.server.decode() {
                 Ok(Decoded::Incomplete) | Ok(Decoded::NeedsContinuation { .. }) => return,
-                Ok(Decoded::Message(r)) => {
-                    match &r {
-                        Response::Continuation(_) => self.literal_pending = None,
-                        // The server refused the literal: the client drops the command.
-                        Response::Status(s) if s.tag.is_some() && s.tag == self.literal_pending => {
-                            self.literal_pending = None;
+                Ok(Decoded::Message(ClientEvent { response, next })) => {
+                    if let NextStep::Completed {
+                        command,
+                        literal_refused,
+                        ..
+                    } = next
+                    {
+                        if literal_refused {
+                            // The client drops the command.
                             if let Some(offset) = self.client.refuse_literal() {
                                 self.entries.push(TraceEntry {
                                     direction: Direction::Client,
@@ -137,23 +130,16 @@ impl Session {
                                 });
                             }
                         }
-                        _ => {}
-                    }
-                    if let Response::Status(s) = &r {
-                        // IDLE refused: the client sends no DONE.
-                        if s.tag.is_some() && s.tag == self.idle {
-                            self.idle = None;
-                            if self.client.mode() == CommandMode::Idle {
-                                self.client.set_mode(CommandMode::Command);
+                        match command {
+                            // IDLE refused: the client sends no DONE.
+                            Some("IDLE") if self.client.mode() == CommandMode::Idle => {
+                                self.client.resume_commands()
                             }
-                        }
-                        if s.tag.is_some() && s.tag == self.authenticate {
-                            self.authenticate = None;
-                            self.server.set_authenticating(false);
-                            self.client.set_mode(CommandMode::Command);
+                            Some("AUTHENTICATE") => self.client.resume_commands(),
+                            _ => {}
                         }
                     }
-                    self.ok(Direction::Server, r.encode());
+                    self.ok(Direction::Server, response.encode());
                 }
                 Err(e) => self.error(Direction::Server, &e),
             }
@@ -177,10 +163,7 @@ impl Session {
 pub fn trace(transcript: &[u8]) -> Vec<TraceEntry> {
     let mut s = Session {
         client: CommandDecoder::new(Limits::default()),
-        server: ResponseDecoder::new(Limits::default()),
-        authenticate: None,
-        idle: None,
-        literal_pending: None,
+        server: ClientSession::new(Limits::default()),
         entries: Vec::new(),
     };
     let mut last = Direction::Client;

@@ -85,11 +85,28 @@ struct AppendStream {
 ///
 /// Feed it bytes as they arrive, in chunks of any size, and call
 /// [`decode`](CommandDecoder::decode) until it answers
-/// [`Decoded::Incomplete`]. It follows the session itself where the command
-/// says what comes next: after `IDLE` it expects `DONE`; after `AUTHENTICATE`
-/// it expects data lines until the server calls
-/// [`set_mode`](CommandDecoder::set_mode)`(CommandMode::Command)` (when it
-/// sends the tagged result) — a `*` line cancels by itself.
+/// [`Decoded::Incomplete`].
+///
+/// # AUTHENTICATE and IDLE
+///
+/// After `AUTHENTICATE` the client sends data lines, after `IDLE` it sends
+/// `DONE`, but only if the server accepted: a refused IDLE (`tag NO`) or an
+/// AUTHENTICATE that completes in one step (SASL-IR) is followed by the next
+/// command. Only the server knows which, so a server should build the
+/// decoder with [`explicit_modes`](CommandDecoder::explicit_modes): it then
+/// stays in [`CommandMode::Command`] until the server calls
+/// [`accept_idle`](CommandDecoder::accept_idle) (when it sends `+ idling`)
+/// or [`begin_authenticate`](CommandDecoder::begin_authenticate) (when it
+/// sends its first challenge), and returns to command mode by itself after
+/// `DONE`, after a `*` cancel line or an undecodable line; the server calls
+/// [`resume_commands`](CommandDecoder::resume_commands) when it sends the
+/// tagged result of an AUTHENTICATE.
+///
+/// Without `explicit_modes` (an observer such as [`crate::transcript`],
+/// which cannot know the server's answer in advance) the decoder enters
+/// the mode as soon as it decodes the command, and the caller must call
+/// [`resume_commands`](CommandDecoder::resume_commands) when the server
+/// refuses IDLE or completes AUTHENTICATE.
 ///
 /// Errors leave the decoder in sync: the offending message is skipped
 /// (including literals the client sends anyway), so the server answers
@@ -116,6 +133,8 @@ pub struct CommandDecoder {
     mode: CommandMode,
     append: Option<AppendStream>,
     pending_continuation: Option<u64>,
+    /// AUTHENTICATE and IDLE switch the mode only when the server confirms.
+    explicit_modes: bool,
 }
 
 impl CommandDecoder {
@@ -129,7 +148,47 @@ impl CommandDecoder {
             mode: CommandMode::Command,
             append: None,
             pending_continuation: None,
+            explicit_modes: false,
         }
+    }
+
+    /// The decoder a server wants: decoding `AUTHENTICATE` or `IDLE` does
+    /// not change the mode; the server confirms with
+    /// [`accept_idle`](CommandDecoder::accept_idle) or
+    /// [`begin_authenticate`](CommandDecoder::begin_authenticate). A refused
+    /// IDLE or a one-step SASL-IR AUTHENTICATE thus needs no reset.
+    ///
+    /// ```
+    /// use columba_imap_proto::{CommandDecoder, CommandEvent, CommandMode, Decoded, Limits};
+    ///
+    /// let mut dec = CommandDecoder::new(Limits::default()).explicit_modes();
+    /// dec.feed(b"a1 IDLE\r\na2 NOOP\r\n");
+    /// assert!(matches!(dec.decode(), Ok(Decoded::Message(CommandEvent::Command(_)))));
+    /// // The server answers "a1 NO not now" and does not call accept_idle():
+    /// assert_eq!(dec.mode(), CommandMode::Command);
+    /// assert!(matches!(dec.decode(), Ok(Decoded::Message(CommandEvent::Command(_)))));
+    /// ```
+    pub fn explicit_modes(mut self) -> Self {
+        self.explicit_modes = true;
+        self
+    }
+
+    /// The server accepted IDLE (it sends `+ idling`): the next client line
+    /// is `DONE`.
+    pub fn accept_idle(&mut self) {
+        self.set_mode(CommandMode::Idle);
+    }
+
+    /// The server sent an AUTHENTICATE challenge (`+ ...`): the next client
+    /// line is a data line (base64 or `*`).
+    pub fn begin_authenticate(&mut self) {
+        self.set_mode(CommandMode::Authenticate);
+    }
+
+    /// The server sent the tagged result of AUTHENTICATE, or refused IDLE:
+    /// the next client line is a command.
+    pub fn resume_commands(&mut self) {
+        self.set_mode(CommandMode::Command);
     }
 
     /// Adds received bytes.
@@ -142,8 +201,10 @@ impl CommandDecoder {
         self.mode
     }
 
-    /// Sets what the next client line is (for example back to
-    /// [`CommandMode::Command`] when AUTHENTICATE completes).
+    /// Sets what the next client line is. The named forms say why:
+    /// [`accept_idle`](CommandDecoder::accept_idle),
+    /// [`begin_authenticate`](CommandDecoder::begin_authenticate),
+    /// [`resume_commands`](CommandDecoder::resume_commands).
     pub fn set_mode(&mut self, mode: CommandMode) {
         self.mode = mode;
         self.framer.literals = mode == CommandMode::Command;
@@ -426,6 +487,7 @@ impl CommandDecoder {
             CommandMode::Command => {
                 let c = command(msg, self.limits.max_depth)?;
                 match c.body {
+                    _ if self.explicit_modes => {}
                     CommandBody::Idle => self.set_mode(CommandMode::Idle),
                     CommandBody::Authenticate { .. } => self.set_mode(CommandMode::Authenticate),
                     _ => {}
