@@ -349,13 +349,29 @@ fn copy_and_move_with_uidplus() {
         assert!(ok.starts_with("OK"), "{ok}");
     }
     assert!(imap.command("CREATE Archive").1.starts_with("OK"));
-    assert!(imap.command("SELECT Archive").1.starts_with("OK"));
+    let (untagged, ok) = imap.command("SELECT Archive");
+    assert!(ok.starts_with("OK"), "{ok}");
+    let validity: u32 = untagged
+        .iter()
+        .find_map(|u| {
+            let line = String::from_utf8_lossy(u).into_owned();
+            let rest = line.strip_prefix("* OK [UIDVALIDITY ")?.to_string();
+            rest.split(']').next()?.parse().ok()
+        })
+        .unwrap_or_else(|| panic!("{untagged:?}"));
     let inbox = Mailbox::at(&maildir, &maildir, "INBOX");
     let archive = Mailbox::at(&maildir.join(".Archive"), &maildir, "Archive");
     let c = copy(&inbox, &archive, &[3, 1]).unwrap();
+    assert_eq!(c.dest_uid_validity, validity);
     assert_eq!((c.source_uids, c.dest_uids), (vec![1, 3], vec![1, 2]));
     let m = move_messages(&inbox, &archive, &[2]).unwrap();
+    assert_eq!(m.dest_uid_validity, validity);
     assert_eq!((m.source_uids, m.dest_uids), (vec![2], vec![3]));
+    // nothing to copy: still the destination's UIDVALIDITY
+    assert_eq!(
+        copy(&inbox, &archive, &[99]).unwrap().dest_uid_validity,
+        validity
+    );
     dovecot.fix_ownership("alice").unwrap();
 
     let (untagged, ok) = imap.command("NOOP");
@@ -386,6 +402,23 @@ fn copy_and_move_with_uidplus() {
         String::from_utf8_lossy(&untagged[0]),
         "* STATUS INBOX (MESSAGES 2 UIDNEXT 4)\r\n"
     );
+    // Dovecot's own COPYUID and Columba's APPENDUID name the same UIDVALIDITY
+    assert!(imap.command("SELECT INBOX").1.starts_with("OK"));
+    let (_, ok) = imap.command("UID COPY 1 Archive");
+    assert!(
+        ok.starts_with(&format!("OK [COPYUID {validity} 1 4]")),
+        "{ok}"
+    );
+    let a = append(
+        &archive,
+        b"Subject: four\r\n\r\nx\r\n",
+        MessageFlags::default(),
+        &[],
+        None,
+    )
+    .unwrap();
+    assert_eq!((a.uid_validity, a.uid), (validity, 5));
+    dovecot.fix_ownership("alice").unwrap();
     let problems = dovecot.log_problems();
     assert!(problems.is_empty(), "{problems:?}");
 }

@@ -22,6 +22,9 @@ pub struct Appended {
     pub uid: u32,
     /// The message file.
     pub path: PathBuf,
+    /// The mailbox's UIDVALIDITY when the UID was given (APPENDUID's first
+    /// number), from the `dovecot-uidlist` header.
+    pub uid_validity: u32,
     /// Whether the index was updated (false when the mailbox has no index
     /// yet; Dovecot then indexes the message at its first sync).
     pub indexed: bool,
@@ -137,9 +140,50 @@ pub(super) fn append_with(
         }
         index.commit_locked(lock, &t)?;
     }
+    let uid_validity = uid_validity_of(mailbox)?;
     Ok(Appended {
         uid,
+        uid_validity,
         path: delivered.path,
         indexed,
     })
+}
+
+/// The UIDVALIDITY in the `dovecot-uidlist` header (the first line only is
+/// read: the rest can be large). 0 when the mailbox has no uidlist yet.
+/// Version 3 headers carry it as `V<n>`, version 1 as the second number.
+pub(super) fn uid_validity_of(mailbox: &Mailbox) -> Result<u32> {
+    use std::io::Read;
+    let path = mailbox.uidlist_file().path();
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => {
+            return Err(Error::MessageFile {
+                path,
+                reason: e.to_string(),
+            })
+        }
+    };
+    let mut head = Vec::with_capacity(256);
+    file.take(4096)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::MessageFile {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+    let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = String::from_utf8_lossy(line);
+    let mut fields = line.split_ascii_whitespace();
+    let value = match fields.next() {
+        Some("1") => fields.next(),
+        Some(_) => fields.find_map(|f| f.strip_prefix('V')),
+        None => None,
+    };
+    value
+        .and_then(|v| v.parse().ok())
+        .ok_or(Error::Maildir(columba_maildir::Error::Uidlist {
+            line: 1,
+            reason: "header has no UIDVALIDITY".into(),
+        }))
 }

@@ -6,7 +6,7 @@
 
 use columba_maildir::Mailbox;
 
-use super::append::append_with;
+use super::append::{append_with, uid_validity_of};
 use super::expunge::expunge;
 use super::snapshot::MailboxSnapshot;
 use crate::error::Result;
@@ -18,6 +18,10 @@ pub struct Copied {
     pub source_uids: Vec<u32>,
     /// Their UIDs in the destination.
     pub dest_uids: Vec<u32>,
+    /// The destination's UIDVALIDITY (COPYUID's first number), read when
+    /// its UIDs were given; 0 only when nothing was copied into a mailbox
+    /// that has no `dovecot-uidlist` yet.
+    pub dest_uid_validity: u32,
 }
 
 /// Copies the messages with `uids` (ascending) from `source` to `dest`.
@@ -48,6 +52,10 @@ pub fn copy(source: &Mailbox, dest: &Mailbox, uids: &[u32]) -> Result<Copied> {
         )?;
         out.source_uids.push(uid);
         out.dest_uids.push(a.uid);
+        out.dest_uid_validity = a.uid_validity;
+    }
+    if out.dest_uids.is_empty() {
+        out.dest_uid_validity = uid_validity_of(dest)?;
     }
     Ok(out)
 }
