@@ -30,14 +30,26 @@
 //!   [`Decoded::NeedsContinuation`] when the client waits for `+`;
 //!   [`decode_streaming`](CommandDecoder::decode_streaming) hands out large
 //!   APPEND messages in chunks), and
-//!   [`Response::encode`] / [`Response::encode_to`].
-//! - Client side: [`ResponseDecoder`] (greeting, responses, continuation
+//!   [`Response::encode`] / [`Response::encode_to`]. A server builds the
+//!   decoder with [`explicit_modes`](CommandDecoder::explicit_modes) and
+//!   confirms AUTHENTICATE and IDLE with
+//!   [`begin_authenticate`](CommandDecoder::begin_authenticate) /
+//!   [`accept_idle`](CommandDecoder::accept_idle) when it sends its `+`, so
+//!   a refused IDLE or a one-step SASL-IR AUTHENTICATE needs no reset.
+//! - Client side: [`ClientSession`] follows the session for the client:
+//!   [`send`](ClientSession::send) a [`Command`], feed what the server
+//!   sends, and each decoded response comes with a [`NextStep`] (send the
+//!   next literal part, the next AUTHENTICATE line, IDLE is active so send
+//!   [`IDLE_DONE`] when done, or which command a tagged status completes).
+//!   Below it: [`ResponseDecoder`] (greeting, responses, continuation
 //!   requests) and [`Command::encode`] / [`Command::encode_to`] with a
-//!   [`LiteralMode`]; [`AuthenticateData::encode`] and [`IDLE_DONE`].
+//!   [`LiteralMode`], [`Command::encode_parts`]; [`AuthenticateData::encode`].
 //! - One-shot parsers over one complete message: [`parse_command`],
 //!   [`parse_response`] (and the `_bytes` variants, zero-copy from a
 //!   [`bytes::Bytes`]).
-//! - [`transcript::trace`]: the core of `columba imap-trace`.
+//! - [`transcript::trace`]: the core of `columba imap-trace` (a
+//!   [`CommandDecoder`] for the client stream, a [`ClientSession`] for the
+//!   server stream).
 //! - [`utf7`]: modified UTF-7 mailbox names; see also [`Mailbox::from_utf8`].
 //!
 //! # Values and ownership

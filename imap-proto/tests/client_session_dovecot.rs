@@ -175,7 +175,10 @@ fn client_session_follows_a_live_dovecot() {
     let Response::Status(s) = e.response else {
         panic!()
     };
-    assert!(matches!(s.code, Some(ResponseCode::AppendUid { .. })), "{s:?}");
+    assert!(
+        matches!(s.code, Some(ResponseCode::AppendUid { .. })),
+        "{s:?}"
+    );
 
     // Pipelined: both complete, in order, each named.
     let noop = c.send(CommandBody::Noop);
@@ -223,7 +226,10 @@ fn one_step_sasl_ir_leaves_continuations_as_text() {
     });
     let e = c.step();
     assert!(
-        matches!(e.response, Response::Continuation(Continuation::Text { .. })),
+        matches!(
+            e.response,
+            Response::Continuation(Continuation::Text { .. })
+        ),
         "{e:?}"
     );
     let NextStep::SendLiteral {
