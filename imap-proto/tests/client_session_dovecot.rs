@@ -180,6 +180,33 @@ fn client_session_follows_a_live_dovecot() {
         "{s:?}"
     );
 
+    // APPEND to a mailbox that does not exist: Dovecot answers NO instead
+    // of `+`, and the message is never sent.
+    let refused = c.send(CommandBody::Append {
+        mailbox: Mailbox::from_utf8("nosuchbox"),
+        messages: vec![message(b"Subject: lost\r\n\r\nnever sent\r\n")],
+    });
+    assert!(c.session.waits_for_continuation());
+    let e = c.step();
+    assert_eq!(
+        e.next,
+        NextStep::Completed {
+            tag: refused,
+            command: Some("APPEND"),
+            literal_refused: true
+        },
+        "{e:?}"
+    );
+    assert!(matches!(
+        e.response,
+        Response::Status(StatusResponse {
+            kind: StatusKind::No,
+            code: Some(ResponseCode::TryCreate),
+            ..
+        })
+    ));
+    assert!(!c.session.waits_for_continuation());
+
     // Pipelined: both complete, in order, each named.
     let noop = c.send(CommandBody::Noop);
     let check = c.send(CommandBody::Check);
