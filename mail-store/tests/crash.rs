@@ -68,7 +68,9 @@ fn child_main(kind: &str, root: &str) {
                     ..MessageFlags::default()
                 };
                 let keywords = [format!("$K{}", i % 3)];
-                let uids: Vec<u32> = (1..=12).filter(|u| (*u as usize + i) % 3 != 0).collect();
+                let uids: Vec<u32> = (1..=12)
+                    .filter(|u| !(*u as usize + i).is_multiple_of(3))
+                    .collect();
                 store_flags(&inbox, &uids, modes[i % 3], flags, &keywords).unwrap();
             }
         }
