@@ -26,6 +26,7 @@
 #![forbid(unsafe_code)]
 
 mod bytes;
+mod cache_decisions;
 pub mod cache_file;
 mod cache_write;
 pub mod dump;
@@ -42,6 +43,7 @@ pub mod sync;
 pub mod transaction;
 
 pub use bytes::{decode_offset, encode_offset};
+pub use cache_decisions::CacheDecisions;
 pub use cache_file::{CacheField, CacheFile};
 pub use cache_write::{cache_matches_index, CacheValues};
 pub use error::{Error, FileKind, Result};

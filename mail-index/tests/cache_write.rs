@@ -239,3 +239,44 @@ fn cache_records_above_the_size_limit_are_not_written() {
         .collect();
     assert_eq!(cached, vec![1, 3]);
 }
+
+/// Decisions changed by lookups reach the cache file's field header, where
+/// the next reader (Columba or Dovecot) finds them.
+#[test]
+fn lookup_decisions_are_written_to_the_field_header() {
+    use columba_mail_index::cache_file::DECISION_TEMP;
+    use columba_mail_index::CacheDecisions;
+    let tmp = tempfile::tempdir().unwrap();
+    let index = IndexDir::new(tmp.path());
+    index.create(1_700_000_000, 1_700_000_000).unwrap();
+    let mut t = Transaction::external();
+    t.append(1, 0).append(2, 0);
+    index.commit(&t).unwrap();
+    let mut subject = field("hdr.Subject", FieldType::Header, VARIABLE_SIZE);
+    subject.decision = DECISION_TEMP;
+    let uidl = field("pop3.uidl", FieldType::String, VARIABLE_SIZE);
+    index
+        .cache_add(&[
+            (1, vec![(uidl.clone(), b"u1".to_vec())]),
+            (2, vec![(subject.clone(), b"x".to_vec())]),
+        ])
+        .unwrap();
+    let view = index.open_view().unwrap();
+    let cache = view.cache.as_ref().unwrap();
+    let idx = cache
+        .fields
+        .iter()
+        .position(|f| f.name == "hdr.Subject")
+        .unwrap();
+    assert_eq!(cache.fields[idx].decision, DECISION_TEMP);
+    let mut d = CacheDecisions::new(cache);
+    let week = view.header().day_first_uid[7];
+    d.on_lookup(idx, 2, week, subject.last_used + 5);
+    d.on_lookup(idx, 1, week, subject.last_used + 5);
+    assert!(d.is_dirty());
+    index.cache_write_decisions(&d).unwrap();
+    let view = index.open_view().unwrap();
+    let cache = view.cache.as_ref().unwrap();
+    assert_eq!(cache.fields[idx].decision, DECISION_YES);
+    assert_eq!(cache.fields, d.fields());
+}

@@ -1,5 +1,6 @@
-//! The cache header counters after expunges match what a live Dovecot
-//! writes when it expunges the same messages of the same mailbox.
+//! Cache bookkeeping compared with real Dovecot: the header counters after
+//! expunges match what a live Dovecot writes when it expunges the same
+//! messages, and `doveadm dump` reads the decisions Columba writes.
 
 use columba_interop::{install_fixture_maildir, require_tool, DovecotConfig, PrivateDovecot};
 use columba_mail_index::{CacheFile, FileKind, IndexDir, Transaction};
@@ -69,4 +70,46 @@ fn expunge_counters_match_dovecot() {
         "{:?}",
         dovecot.log_problems()
     );
+}
+
+/// A decision Columba changes on lookup (TEMP -> YES after out-of-order
+/// reads) is what `doveadm dump` then reports for the field.
+#[test]
+fn doveadm_reads_decisions_columba_writes() {
+    use columba_mail_index::cache_file::DECISION_TEMP;
+    use columba_mail_index::CacheDecisions;
+    let doveadm = require_tool!("doveadm");
+    let tmp = tempfile::tempdir().unwrap();
+    install_fixture_maildir(SCENARIO, tmp.path()).unwrap();
+    let index = IndexDir::new(tmp.path());
+    let view = index.open_view().unwrap();
+    let cache = view.cache.as_ref().unwrap();
+    let field = cache
+        .fields
+        .iter()
+        .position(|f| f.name == "hdr.Subject")
+        .unwrap();
+    assert_eq!(cache.fields[field].decision, DECISION_TEMP);
+    let uids: Vec<u32> = view.messages().map(|m| m.uid).collect();
+    let mut decisions = CacheDecisions::new(cache);
+    let now = cache.fields[field].last_used + 60;
+    let week = view.header().day_first_uid[7];
+    decisions.on_lookup(field, uids[uids.len() - 1], week, now);
+    decisions.on_lookup(field, uids[uids.len() - 2], week, now);
+    index.cache_write_decisions(&decisions).unwrap();
+
+    let out = std::process::Command::new(doveadm)
+        .args(["dump", "-t", "index"])
+        .arg(index.path(FileKind::Index))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains(" hdr.Subject "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains(" yes "), "{line}");
+    let other = text.lines().find(|l| l.contains(" hdr.From ")).unwrap();
+    assert!(other.contains(" tmp "), "{other}");
 }
