@@ -18,6 +18,10 @@ pub enum Error {
     /// The Maildir layer failed.
     #[error("maildir: {0}")]
     Maildir(#[from] columba_maildir::Error),
+    /// A streamed APPEND's spool file failed, or the literal did not
+    /// match its announced size.
+    #[error("append spool: {0}")]
+    Spool(String),
     /// The auth layer failed (temporary failure).
     #[error("auth: {0}")]
     Auth(#[from] columba_auth_sasl::Error),

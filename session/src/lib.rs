@@ -38,6 +38,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod append_spool;
 pub mod auth;
 mod error;
 #[doc(hidden)]
@@ -54,7 +55,7 @@ pub use imap::{ImapConfig, ImapEvent, ImapSession};
 pub use lmtp::{LmtpConfig, LmtpEvent, LmtpSession};
 pub use maildir_storage::MaildirStorage;
 pub use pop3::{Pop3Config, Pop3Event, Pop3Session};
-pub use storage::MailStorage;
+pub use storage::{AppendSink, MailStorage};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

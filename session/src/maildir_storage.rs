@@ -7,10 +7,11 @@ use columba_mail_store::list::SpecialUse;
 use columba_mail_store::store::{self, MailboxSnapshot};
 use columba_maildir::{Mailbox, Maildir};
 
+use crate::append_spool::SpooledAppend;
 use crate::error::{Error, Result};
 use crate::storage::{
-    CopyOutcome, ListedMailbox, MailStorage, MailboxView, MessageFlags, MessageMeta, SearchKey,
-    StatusInfo, StoreMode,
+    AppendSink, CopyOutcome, ListedMailbox, MailStorage, MailboxView, MessageFlags, MessageMeta,
+    SearchKey, StatusInfo, StoreMode,
 };
 
 /// One user's Maildir++ root (`maildir:~/Maildir`).
@@ -160,6 +161,11 @@ impl MailStorage for MaildirStorage {
         let appended = store::append(&mb, data, flags, keywords, internal_date)?;
         let validity = MailboxSnapshot::open(&mb)?.uid_validity;
         Ok((validity, appended.uid))
+    }
+
+    fn append_sink(&mut self, mailbox: &str, size: u64) -> Result<Box<dyn AppendSink>> {
+        let mb = self.mailbox(mailbox)?;
+        Ok(Box::new(SpooledAppend::new(mb, size)?))
     }
 
     fn store(

@@ -103,6 +103,12 @@ pub trait MailStorage: Send {
         keywords: &[String],
         internal_date: Option<i64>,
     ) -> Result<(u32, u32)>;
+    /// Starts a streamed APPEND of a `size`-byte message into `mailbox`:
+    /// the session writes the literal to the returned sink chunk by chunk as
+    /// it arrives, then finishes it, so a large message is never held in
+    /// memory by the session. Fails (before any data) when the mailbox does
+    /// not exist or cannot take the message.
+    fn append_sink(&mut self, mailbox: &str, size: u64) -> Result<Box<dyn AppendSink>>;
     /// STORE; returns the UIDs not changed because of UNCHANGEDSINCE.
     fn store(
         &mut self,
@@ -133,4 +139,21 @@ pub trait MailStorage: Send {
     fn rename(&mut self, from: &str, to: &str) -> Result<()>;
     /// SUBSCRIBE (or UNSUBSCRIBE when `subscribe` is false).
     fn subscribe(&mut self, mailbox: &str, subscribe: bool) -> Result<()>;
+}
+
+/// One message of a streamed APPEND on its way into a mailbox
+/// ([`MailStorage::append_sink`]). Dropping a sink without finishing it
+/// abandons the message: nothing becomes visible.
+pub trait AppendSink: Send {
+    /// The next bytes of the message, in order.
+    fn write(&mut self, chunk: &[u8]) -> Result<()>;
+    /// All bytes were written: stores the message with `flags` (`recent`
+    /// ignored), `keywords` and an optional INTERNALDATE (Unix seconds).
+    /// Returns (UIDVALIDITY, UID).
+    fn finish(
+        self: Box<Self>,
+        flags: MessageFlags,
+        keywords: &[String],
+        internal_date: Option<i64>,
+    ) -> Result<(u32, u32)>;
 }

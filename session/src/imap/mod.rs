@@ -13,14 +13,14 @@ use std::collections::{HashSet, VecDeque};
 
 use base64::Engine;
 use columba_imap_proto::{
-    AuthenticateData, Command, CommandBody, CommandDecoder, CommandEvent, CommandMode, Decoded,
-    Flag, Limits, ListReturnOption, ListSelectOption, Mailbox, SearchReturnOption, SelectParam,
-    SequenceSet, StatusItem, StoreKind, Tag,
+    AppendHeader, AuthenticateData, Command, CommandBody, CommandDecoder, CommandEvent,
+    CommandMode, Decoded, Flag, Limits, ListReturnOption, ListSelectOption, Mailbox,
+    SearchReturnOption, SelectParam, SequenceSet, StatusItem, StoreKind, StreamEvent, Tag,
 };
 
 use crate::auth::{decode_sasl_plain, Credentials};
 use crate::error::Error;
-use crate::storage::{MailStorage, MailboxView, MessageFlags, MessageMeta, StoreMode};
+use crate::storage::{AppendSink, MailStorage, MailboxView, MessageFlags, MessageMeta, StoreMode};
 use format::{compact_set, mailbox_name, ordered_set, set_contains};
 
 /// After this many malformed commands in a row the session says BYE.
@@ -40,6 +40,11 @@ pub struct ImapConfig {
     pub limits: Limits,
     /// The greeting's text.
     pub greeting: String,
+    /// APPENDLIMIT (RFC 7889): the largest message APPEND takes, in bytes,
+    /// advertised as `APPENDLIMIT=<n>` and refused with `NO [TOOBIG]`
+    /// before the literal is read. `None`: only the decoder's literal
+    /// limit applies.
+    pub append_limit: Option<u64>,
 }
 
 impl Default for ImapConfig {
@@ -50,6 +55,7 @@ impl Default for ImapConfig {
             plaintext_without_tls: false,
             limits: Limits::default(),
             greeting: "Columba ready.".into(),
+            append_limit: None,
         }
     }
 }
@@ -89,6 +95,19 @@ enum Pending {
     Auth(Tag),
 }
 
+/// A streamed APPEND in progress: the current message goes to `sink`
+/// chunk by chunk; once something failed, the rest of the client's data
+/// is skipped and `refusal` answers the command.
+struct Appending {
+    tag: Tag,
+    mailbox: String,
+    header: AppendHeader,
+    sink: Option<Box<dyn AppendSink>>,
+    refusal: Option<Outcome>,
+    validity: u32,
+    uids: Vec<u32>,
+}
+
 struct Selected {
     name: String,
     read_only: bool,
@@ -113,6 +132,7 @@ pub struct ImapSession {
     bad_in_a_row: u32,
     now: i64,
     user: Option<String>,
+    appending: Option<Appending>,
 }
 
 enum Outcome {
@@ -139,6 +159,7 @@ impl ImapSession {
             bad_in_a_row: 0,
             now: 0,
             user: None,
+            appending: None,
         };
         let greeting = format!(
             "* OK [CAPABILITY {}] {}\r\n",
@@ -251,6 +272,9 @@ impl ImapSession {
                 " NAMESPACE UNSELECT CHILDREN UIDPLUS MOVE LIST-EXTENDED LIST-STATUS \
                  SPECIAL-USE ESEARCH CONDSTORE BINARY STATUS=SIZE",
             );
+            if let Some(n) = self.config.append_limit {
+                caps.push_str(&format!(" APPENDLIMIT={n}"));
+            }
             return caps;
         }
         if self.config.starttls && !self.config.tls {
@@ -270,18 +294,33 @@ impl ImapSession {
 
     fn process(&mut self) {
         while self.phase != Phase::Logout && matches!(self.pending, Pending::None) {
-            match self.decoder.decode() {
+            // every APPEND literal is streamed, so the session never holds
+            // more of a message than one received chunk
+            match self.decoder.decode_streaming(0) {
                 Ok(Decoded::Incomplete) => break,
                 Ok(Decoded::NeedsContinuation { .. }) => self.out.extend_from_slice(b"+ OK\r\n"),
-                Ok(Decoded::Message(CommandEvent::Command(cmd))) => {
+                Ok(Decoded::Message(StreamEvent::AppendStart {
+                    tag,
+                    mailbox,
+                    message,
+                })) => {
+                    self.bad_in_a_row = 0;
+                    self.append_start(tag, &mailbox, message);
+                }
+                Ok(Decoded::Message(StreamEvent::AppendData(chunk))) => self.append_data(&chunk),
+                Ok(Decoded::Message(StreamEvent::AppendNext(header))) => self.append_next(header),
+                Ok(Decoded::Message(StreamEvent::AppendEnd)) => self.append_end(),
+                Ok(Decoded::Message(StreamEvent::Command(CommandEvent::Command(cmd)))) => {
                     self.bad_in_a_row = 0;
                     self.command(cmd);
                 }
-                Ok(Decoded::Message(CommandEvent::AuthenticateData(data))) => {
+                Ok(Decoded::Message(StreamEvent::Command(CommandEvent::AuthenticateData(
+                    data,
+                )))) => {
                     self.decoder.set_mode(CommandMode::Command);
                     self.sasl_data(data);
                 }
-                Ok(Decoded::Message(CommandEvent::IdleDone)) => {
+                Ok(Decoded::Message(StreamEvent::Command(CommandEvent::IdleDone))) => {
                     self.decoder.set_mode(CommandMode::Command);
                     if let Some(tag) = self.idle_tag.take() {
                         self.out
@@ -289,6 +328,9 @@ impl ImapSession {
                     }
                 }
                 Err(e) => {
+                    // a broken APPEND stream ends the APPEND: what was
+                    // spooled of the current message is dropped
+                    self.appending = None;
                     if self.decoder.mode() != CommandMode::Command {
                         // a bad line while waiting for SASL data or DONE ends that wait
                         self.decoder.set_mode(CommandMode::Command);
@@ -356,6 +398,11 @@ impl ImapSession {
             }
             body => self.authenticated(&tag, body),
         };
+        self.answer(&tag, outcome);
+    }
+
+    /// The tagged answer (nothing for an empty OK: already sent).
+    fn answer(&mut self, tag: &Tag, outcome: Outcome) {
         let (kind, text) = match outcome {
             Outcome::Ok(t) if t.is_empty() => return,
             Outcome::Ok(t) => ("OK", t),
@@ -364,6 +411,154 @@ impl ImapSession {
         };
         self.out
             .extend_from_slice(format!("{tag} {kind} {text}\r\n").as_bytes());
+    }
+
+    /// Input bytes the session holds that were not handled yet (a partial
+    /// command line). APPEND literals are not held: they go to storage as
+    /// they arrive. An adapter can use this for backpressure.
+    pub fn buffered_input(&self) -> usize {
+        self.decoder.buffered()
+    }
+
+    /// An APPEND's first message header arrived (the literal follows).
+    fn append_start(&mut self, tag: Tag, mailbox: &Mailbox, header: AppendHeader) {
+        let name = wire_name(mailbox);
+        let mut a = Appending {
+            tag,
+            mailbox: name,
+            header,
+            sink: None,
+            refusal: None,
+            validity: 0,
+            uids: Vec::new(),
+        };
+        if self.phase != Phase::Authenticated {
+            a.refusal = Some(Outcome::Bad(
+                "Error in IMAP command: Unknown command.".into(),
+            ));
+        } else {
+            self.begin_message(&mut a);
+        }
+        self.appending = Some(a);
+        self.refuse_before_literal();
+    }
+
+    /// Opens the storage sink for the current message, or records why not.
+    fn begin_message(&mut self, a: &mut Appending) {
+        let size = a.header.size;
+        if let Some(limit) = self.config.append_limit {
+            if size > limit {
+                a.refusal = Some(Outcome::No(format!(
+                    "[TOOBIG] Mail size {size} exceeds the APPENDLIMIT of {limit} bytes."
+                )));
+                return;
+            }
+        }
+        match self.storage().append_sink(&a.mailbox, size) {
+            Ok(sink) => a.sink = Some(sink),
+            Err(Error::NoSuchMailbox(n)) => {
+                a.refusal = Some(Outcome::No(format!(
+                    "[TRYCREATE] Mailbox doesn't exist: {n}"
+                )))
+            }
+            Err(e) => a.refusal = Some(no(e)),
+        }
+    }
+
+    /// A refused message announced with a synchronizing literal is answered
+    /// at once: the client waits for `+` and sends nothing more of the
+    /// command. (A non-synchronizing literal comes anyway and is skipped.)
+    fn refuse_before_literal(&mut self) {
+        let refuse_now = self
+            .appending
+            .as_ref()
+            .is_some_and(|a| a.refusal.is_some() && !a.header.non_sync);
+        if !refuse_now {
+            return;
+        }
+        let Some(a) = self.appending.take() else {
+            return;
+        };
+        if let Some(outcome) = a.refusal {
+            self.answer(&a.tag, outcome);
+        }
+        self.appended(&a.mailbox, !a.uids.is_empty());
+        // the decoder still expects the literal: a fresh one reads the
+        // next command (a client waiting for `+` sent nothing after the
+        // literal's header)
+        self.decoder = CommandDecoder::new(self.config.limits);
+    }
+
+    fn append_data(&mut self, chunk: &[u8]) {
+        let Some(a) = self.appending.as_mut() else {
+            return;
+        };
+        if let Some(sink) = a.sink.as_mut() {
+            if let Err(e) = sink.write(chunk) {
+                a.sink = None;
+                a.refusal = Some(no(e));
+            }
+        }
+    }
+
+    /// Stores the current message once its literal is complete.
+    fn finish_message(a: &mut Appending) {
+        let Some(sink) = a.sink.take() else {
+            return;
+        };
+        let (flags, keywords) = split_flags(&a.header.flags);
+        let date = a.header.date.map(unix_time);
+        match sink.finish(flags, &keywords, date) {
+            Ok((validity, uid)) => {
+                a.validity = validity;
+                a.uids.push(uid);
+            }
+            Err(e) => a.refusal = Some(no(e)),
+        }
+    }
+
+    /// MULTIAPPEND: the next message's header.
+    fn append_next(&mut self, header: AppendHeader) {
+        let Some(mut a) = self.appending.take() else {
+            return;
+        };
+        Self::finish_message(&mut a);
+        a.header = header;
+        if a.refusal.is_none() {
+            self.begin_message(&mut a);
+        }
+        self.appending = Some(a);
+        self.refuse_before_literal();
+    }
+
+    fn append_end(&mut self) {
+        let Some(mut a) = self.appending.take() else {
+            return;
+        };
+        Self::finish_message(&mut a);
+        let outcome = match a.refusal.take() {
+            Some(refusal) => refusal,
+            None => Outcome::Ok(format!(
+                "[APPENDUID {} {}] Append completed.",
+                a.validity,
+                compact_set(&a.uids)
+            )),
+        };
+        self.appended(&a.mailbox, !a.uids.is_empty());
+        self.answer(&a.tag, outcome);
+    }
+
+    /// After messages were appended to `mailbox`: notify, and report them
+    /// at once when it is the selected mailbox.
+    fn appended(&mut self, mailbox: &str, any: bool) {
+        if !any {
+            return;
+        }
+        self.events
+            .push_back(ImapEvent::MailboxChanged(mailbox.to_string()));
+        if self.selected_mailbox() == Some(mailbox) {
+            self.sync_selected(true);
+        }
     }
 
     fn pre_auth(&mut self, tag: &Tag, body: CommandBody) -> Outcome {
@@ -711,7 +906,10 @@ impl ImapSession {
             parts.push(format!("DELETED {}", s.deleted));
         }
         if asked(|i| matches!(i, StatusItem::AppendLimit)) {
-            parts.push("APPENDLIMIT NIL".into());
+            parts.push(match self.config.append_limit {
+                Some(n) => format!("APPENDLIMIT {n}"),
+                None => "APPENDLIMIT NIL".into(),
+            });
         }
         let mut line = b"* STATUS ".to_vec();
         mailbox_name(&mut line, name);
