@@ -876,7 +876,9 @@ impl Mailbox {
         let names: Vec<std::ffi::OsString> = match std::fs::read_dir(&new_dir) {
             Ok(rd) => rd
                 .filter_map(|e| e.ok().map(|e| e.file_name()))
-                .filter(|n| !n.as_encoded_bytes().starts_with(b"."))
+                // hidden files are not messages; a name with an empty base
+                // (`:2,...`) is left to the scanner, which reports it
+                .filter(|n| !matches!(n.as_encoded_bytes().first(), Some(b'.' | b':')))
                 .collect(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
             Err(e) => return Err(e).ctx("readdir", &new_dir),
