@@ -130,3 +130,31 @@ fn select_moves_new_to_cur_as_dovecot_does() {
     let problems = dovecot.log_problems();
     assert!(problems.is_empty(), "{problems:?}");
 }
+
+#[test]
+fn the_move_never_replaces_a_file_in_cur() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for d in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    std::fs::write(dir.join("new/1705331710.M1P1.mda"), b"Subject: new\n\n").unwrap();
+    std::fs::write(dir.join("cur/1705331710.M1P1.mda:2,"), b"Subject: cur\n\n").unwrap();
+    std::fs::write(dir.join("new/1705331711.M1P1.mda"), b"Subject: two\n\n").unwrap();
+    std::fs::write(dir.join("new/:2,S"), b"Subject: no base\n\n").unwrap();
+    let inbox = Mailbox::at(dir, dir, "INBOX");
+    assert_eq!(inbox.move_new_to_cur().unwrap(), 1);
+    assert_eq!(
+        names(&dir.join("new")),
+        ["1705331710.M1P1.mda", ":2,S"],
+        "the clashing file and the nameless one stay"
+    );
+    assert_eq!(
+        names(&dir.join("cur")),
+        ["1705331710.M1P1.mda:2,", "1705331711.M1P1.mda:2,"]
+    );
+    assert_eq!(
+        std::fs::read(dir.join("cur/1705331710.M1P1.mda:2,")).unwrap(),
+        b"Subject: cur\n\n"
+    );
+}
