@@ -289,8 +289,18 @@ fn lmtp_deliver(port: u16, subject: &str) {
          Subject: {subject}\r\n\r\nbody\r\n.\r\nQUIT\r\n"
     );
     c.write_all(script.as_bytes()).unwrap();
-    let o = read_until(&mut c, "221 2.0.0 OK\r\n", 5000);
-    assert!(o.contains("250 2.0.0 <demo@localhost> Saved"), "{o}");
+    let o = read_until(&mut c, "221 2.0.0 Bye\r\n", 5000);
+    // Dovecot's wording: the delivery's session id before "Saved"
+    let saved = o
+        .lines()
+        .find(|l| l.starts_with("250 2.0.0 <demo@localhost> "))
+        .unwrap_or_else(|| panic!("{o}"));
+    let id = saved.split(' ').nth(3).unwrap();
+    assert_eq!(
+        (id.len(), saved.split(' ').nth(4)),
+        (22, Some("Saved")),
+        "{o}"
+    );
 }
 
 #[test]

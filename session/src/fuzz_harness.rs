@@ -107,6 +107,7 @@ pub fn pop3(data: &[u8]) {
 pub fn lmtp(data: &[u8]) {
     let mut s = LmtpSession::new(LmtpConfig {
         max_message: 4096,
+        session_id: "fuzz".into(),
         ..LmtpConfig::default()
     });
     for chunk in chunks(data) {
@@ -119,12 +120,10 @@ pub fn lmtp(data: &[u8]) {
                 } => {
                     assert!(data.len() <= 4096 && !recipients.is_empty());
                     let results = (0..recipients.len())
-                        .map(|i| {
-                            if i % 2 == 0 {
-                                Ok(())
-                            } else {
-                                Err("try later".into())
-                            }
+                        .map(|i| match i % 3 {
+                            0 => Ok(()),
+                            1 => Err(crate::DeliveryError::Temporary("try later".into())),
+                            _ => Err(crate::DeliveryError::QuotaExceeded),
                         })
                         .collect();
                     s.delivered(results);

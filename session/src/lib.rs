@@ -52,7 +52,7 @@ pub mod storage;
 pub use auth::{Authenticator, Credentials, PassdbAuthenticator};
 pub use error::{Error, Result};
 pub use imap::{ImapConfig, ImapEvent, ImapSession};
-pub use lmtp::{LmtpConfig, LmtpEvent, LmtpSession};
+pub use lmtp::{DeliveryError, LmtpConfig, LmtpEvent, LmtpSession};
 pub use maildir_storage::MaildirStorage;
 pub use pop3::{Pop3Config, Pop3Event, Pop3Session};
 pub use storage::{AppendSink, MailStorage};

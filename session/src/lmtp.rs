@@ -1,9 +1,14 @@
 //! The LMTP session (RFC 2033): LHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT,
 //! with one reply per accepted recipient after DATA, as Postfix expects.
+//! Replies are worded as Dovecot 2.3's LMTP words them (`250 2.0.0 <rcpt>
+//! <session-id> Saved`, `552 5.2.2 <rcpt> Quota exceeded ...`), so logs and
+//! MTA bounces read the same.
 //! [`LmtpSession`] asks the adapter, through [`LmtpEvent`]s, whether a
 //! recipient exists and to deliver the message; it never touches storage.
 
 use std::collections::VecDeque;
+
+use base64::Engine;
 
 /// Longest command line accepted (RFC 5321 allows 512; Dovecot is lenient).
 const MAX_LINE: usize = 4096;
@@ -13,8 +18,33 @@ const MAX_LINE: usize = 4096;
 pub struct LmtpConfig {
     /// The host name in the greeting and LHLO answer.
     pub hostname: String,
-    /// Largest message accepted, in bytes.
+    /// Largest message accepted, in bytes. A larger one is refused for
+    /// every recipient after DATA, as Dovecot refuses a message over
+    /// `quota_max_mail_size`.
     pub max_message: usize,
+    /// This connection's session id (Dovecot: 22 base64 characters, see
+    /// [`session_id`]), from which each delivery's id in the `Saved` reply
+    /// is derived. Empty: the replies carry no id.
+    pub session_id: String,
+}
+
+/// A session id as Dovecot writes it: 16 random bytes (the adapter reads
+/// them from the OS) in base64 without padding.
+pub fn session_id(random: [u8; 16]) -> String {
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(random)
+}
+
+/// Why a delivery to one recipient failed ([`LmtpSession::delivered`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryError {
+    /// The user's quota is full: `552 5.2.2 <rcpt> Quota exceeded (mailbox
+    /// for user is full)`, a permanent failure as in Dovecot (with
+    /// `quota_full_tempfail = no`).
+    QuotaExceeded,
+    /// Any other failure, retried by the MTA: `451 4.2.0 <rcpt> <reason>`.
+    /// Dovecot's reason for a storage fault is `Internal error occurred.
+    /// Refer to server log for more information.`
+    Temporary(String),
 }
 
 impl Default for LmtpConfig {
@@ -22,6 +52,7 @@ impl Default for LmtpConfig {
         LmtpConfig {
             hostname: "localhost".into(),
             max_message: 64 * 1024 * 1024,
+            session_id: String::new(),
         }
     }
 }
@@ -58,14 +89,20 @@ pub struct LmtpSession {
     input: Vec<u8>,
     out: Vec<u8>,
     events: VecDeque<LmtpEvent>,
-    greeted: bool,
     from: Option<String>,
     recipients: Vec<String>,
+    /// Each accepted recipient's place among the transaction's RCPT
+    /// commands (Dovecot numbers refused ones too: `:R3` after one refusal).
+    rcpt_numbers: Vec<usize>,
+    /// RCPT commands checked in this transaction.
+    rcpts_checked: usize,
     in_data: bool,
     data: Vec<u8>,
     too_big: bool,
     waiting: Waiting,
     closed: bool,
+    /// Transactions (MAIL commands accepted) so far in this connection.
+    transactions: u32,
 }
 
 /// The address inside `<...>` after `prefix:` (case-insensitive).
@@ -80,23 +117,35 @@ fn path_arg(line: &str, prefix: &str) -> Option<String> {
     Some(rest[..end].to_string())
 }
 
+/// Whether every `NAME=value` parameter after the path is one of `known`
+/// (Dovecot answers `555 5.5.4 Unsupported parameters` otherwise).
+fn params_supported(line: &str, known: &[&str]) -> bool {
+    let after_path = line.find('>').map_or("", |i| &line[i + 1..]);
+    after_path.split_ascii_whitespace().all(|p| {
+        let name = p.split('=').next().unwrap_or(p);
+        known.iter().any(|k| k.eq_ignore_ascii_case(name))
+    })
+}
+
 impl LmtpSession {
     /// A new session; the greeting is already in the output.
     pub fn new(config: LmtpConfig) -> LmtpSession {
-        let out = format!("220 {} Columba LMTP ready\r\n", config.hostname).into_bytes();
+        let out = format!("220 {} Columba ready.\r\n", config.hostname).into_bytes();
         LmtpSession {
             config,
             input: Vec::new(),
             out,
             events: VecDeque::new(),
-            greeted: false,
             from: None,
             recipients: Vec::new(),
+            rcpt_numbers: Vec::new(),
+            rcpts_checked: 0,
             in_data: false,
             data: Vec::new(),
             too_big: false,
             waiting: Waiting::No,
             closed: false,
+            transactions: 0,
         }
     }
 
@@ -124,8 +173,10 @@ impl LmtpSession {
         let Waiting::Recipient(rcpt) = std::mem::replace(&mut self.waiting, Waiting::No) else {
             return;
         };
+        self.rcpts_checked += 1;
         if exists {
             self.recipients.push(rcpt);
+            self.rcpt_numbers.push(self.rcpts_checked);
             self.reply("250 2.1.5 OK");
         } else {
             self.reply(&format!("550 5.1.1 <{rcpt}> User doesn't exist: {rcpt}"));
@@ -133,19 +184,49 @@ impl LmtpSession {
         self.process();
     }
 
-    /// The answer to [`LmtpEvent::Deliver`]: `Ok` or a temporary failure's
-    /// reason, per recipient.
-    pub fn delivered(&mut self, results: Vec<Result<(), String>>) {
+    /// The id Dovecot gives the delivery to the recipient of the current
+    /// transaction's `n`th (1-based) RCPT command: the session id, `:T<t>` from the second
+    /// transaction on, `:R<n>` from the second recipient on.
+    fn delivery_id(&self, n: usize) -> String {
+        let mut id = self.config.session_id.clone();
+        if self.transactions > 1 {
+            id.push_str(&format!(":T{}", self.transactions));
+        }
+        if n > 1 {
+            id.push_str(&format!(":R{n}"));
+        }
+        id
+    }
+
+    /// The answer to [`LmtpEvent::Deliver`]: one result per recipient.
+    pub fn delivered(&mut self, results: Vec<Result<(), DeliveryError>>) {
         if self.waiting != Waiting::Delivery {
             return;
         }
         self.waiting = Waiting::No;
         let recipients = std::mem::take(&mut self.recipients);
+        let numbers = std::mem::take(&mut self.rcpt_numbers);
+        self.rcpts_checked = 0;
         for (i, rcpt) in recipients.iter().enumerate() {
             match results.get(i) {
-                Some(Ok(())) => self.reply(&format!("250 2.0.0 <{rcpt}> Saved")),
-                Some(Err(reason)) => self.reply(&format!("451 4.2.0 <{rcpt}> {reason}")),
-                None => self.reply(&format!("451 4.3.0 <{rcpt}> Temporary internal error")),
+                Some(Ok(())) => {
+                    let id = self.delivery_id(numbers.get(i).copied().unwrap_or(i + 1));
+                    if id.is_empty() {
+                        self.reply(&format!("250 2.0.0 <{rcpt}> Saved"));
+                    } else {
+                        self.reply(&format!("250 2.0.0 <{rcpt}> {id} Saved"));
+                    }
+                }
+                Some(Err(DeliveryError::QuotaExceeded)) => self.reply(&format!(
+                    "552 5.2.2 <{rcpt}> Quota exceeded (mailbox for user is full)"
+                )),
+                Some(Err(DeliveryError::Temporary(reason))) => {
+                    self.reply(&format!("451 4.2.0 <{rcpt}> {reason}"))
+                }
+                None => self.reply(&format!(
+                    "451 4.3.0 <{rcpt}> Internal error occurred. Refer to server log for more \
+                     information."
+                )),
             }
         }
         self.from = None;
@@ -193,9 +274,15 @@ impl LmtpSession {
                 self.too_big = false;
                 self.data.clear();
                 let rcpts = std::mem::take(&mut self.recipients);
+                self.rcpt_numbers.clear();
+                self.rcpts_checked = 0;
                 for r in rcpts {
-                    self.reply(&format!("552 5.3.4 <{r}> Message too big"));
+                    self.reply(&format!(
+                        "451 4.2.0 <{r}> Mail size is larger than the maximum size allowed \
+                         by server configuration"
+                    ));
                 }
+                self.from = None;
                 return;
             }
             self.waiting = Waiting::Delivery;
@@ -220,9 +307,10 @@ impl LmtpSession {
         let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
         match verb.as_str() {
             "LHLO" => {
-                self.greeted = true;
                 self.from = None;
                 self.recipients.clear();
+                self.rcpt_numbers.clear();
+                self.rcpts_checked = 0;
                 let host = self.config.hostname.clone();
                 self.reply(&format!("250-{host}"));
                 self.reply("250-8BITMIME");
@@ -230,15 +318,17 @@ impl LmtpSession {
                 self.reply("250 PIPELINING");
             }
             "MAIL" => {
-                if !self.greeted {
-                    return self.reply("503 5.5.1 LHLO needed first");
-                }
+                // Dovecot takes MAIL before LHLO too
                 if self.from.is_some() {
                     return self.reply("503 5.5.1 MAIL already given");
                 }
                 match path_arg(line, "MAIL FROM:") {
+                    Some(_) if !params_supported(line, &["BODY"]) => {
+                        self.reply("555 5.5.4 Unsupported parameters")
+                    }
                     Some(from) => {
                         self.from = Some(from);
+                        self.transactions += 1;
                         self.reply("250 2.1.0 OK");
                     }
                     None => self.reply("501 5.5.4 Invalid parameters"),
@@ -246,9 +336,12 @@ impl LmtpSession {
             }
             "RCPT" => {
                 if self.from.is_none() {
-                    return self.reply("503 5.5.1 MAIL needed first");
+                    return self.reply("503 5.5.0 MAIL needed first");
                 }
                 match path_arg(line, "RCPT TO:") {
+                    Some(_) if !params_supported(line, &[]) => {
+                        self.reply("555 5.5.4 Unsupported parameters")
+                    }
                     Some(to) if !to.is_empty() => {
                         self.waiting = Waiting::Recipient(to.clone());
                         self.events.push_back(LmtpEvent::CheckRecipient(to));
@@ -258,10 +351,10 @@ impl LmtpSession {
             }
             "DATA" => {
                 if self.from.is_none() {
-                    return self.reply("503 5.5.1 MAIL needed first");
+                    return self.reply("503 5.5.0 MAIL needed first");
                 }
                 if self.recipients.is_empty() {
-                    return self.reply("554 5.5.1 No valid recipients");
+                    return self.reply("503 5.5.0 No valid recipients");
                 }
                 self.in_data = true;
                 self.data.clear();
@@ -270,11 +363,13 @@ impl LmtpSession {
             "RSET" => {
                 self.from = None;
                 self.recipients.clear();
+                self.rcpt_numbers.clear();
+                self.rcpts_checked = 0;
                 self.reply("250 2.0.0 OK");
             }
             "NOOP" => self.reply("250 2.0.0 OK"),
             "QUIT" => {
-                self.reply("221 2.0.0 OK");
+                self.reply("221 2.0.0 Bye");
                 self.closed = true;
                 self.events.push_back(LmtpEvent::Close);
             }

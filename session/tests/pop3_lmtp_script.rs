@@ -1,8 +1,8 @@
 //! POP3 and LMTP sessions driven by byte scripts, with exact responses.
 
 use columba_session::{
-    LmtpConfig, LmtpEvent, LmtpSession, MailStorage, MaildirStorage, Pop3Config, Pop3Event,
-    Pop3Session,
+    DeliveryError, LmtpConfig, LmtpEvent, LmtpSession, MailStorage, MaildirStorage, Pop3Config,
+    Pop3Event, Pop3Session,
 };
 
 fn text(b: Vec<u8>) -> String {
@@ -107,10 +107,7 @@ fn pop3_refuses_plaintext_before_stls() {
 #[test]
 fn lmtp_one_reply_per_recipient() {
     let mut s = LmtpSession::new(LmtpConfig::default());
-    assert_eq!(
-        text(s.take_output()),
-        "220 localhost Columba LMTP ready\r\n"
-    );
+    assert_eq!(text(s.take_output()), "220 localhost Columba ready.\r\n");
     s.feed(b"LHLO client\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<demo@localhost>\r\nRCPT TO:<nobody@localhost>\r\nRCPT TO:<other@localhost>\r\nDATA\r\nSubject: x\r\n\r\n..dot\r\n.\r\nQUIT\r\n");
     assert_eq!(
         text(s.take_output()),
@@ -139,12 +136,15 @@ fn lmtp_one_reply_per_recipient() {
             data: b"Subject: x\r\n\r\n.dot\r\n".to_vec(),
         })
     );
-    s.delivered(vec![Ok(()), Err("Temporary internal error".into())]);
+    s.delivered(vec![
+        Ok(()),
+        Err(DeliveryError::Temporary("Temporary internal error".into())),
+    ]);
     assert_eq!(
         text(s.take_output()),
         "250 2.1.5 OK\r\n550 5.1.1 <nobody@localhost> User doesn't exist: nobody@localhost\r\n\
          250 2.1.5 OK\r\n354 OK\r\n250 2.0.0 <demo@localhost> Saved\r\n\
-         451 4.2.0 <other@localhost> Temporary internal error\r\n221 2.0.0 OK\r\n"
+         451 4.2.0 <other@localhost> Temporary internal error\r\n221 2.0.0 Bye\r\n"
     );
     assert_eq!(s.poll_event(), Some(LmtpEvent::Close));
 }
@@ -153,11 +153,72 @@ fn lmtp_one_reply_per_recipient() {
 fn lmtp_sequence_errors() {
     let mut s = LmtpSession::new(LmtpConfig::default());
     s.take_output();
+    // as Dovecot 2.3 answers (tests/lmtp_dovecot_compare.rs): MAIL before
+    // LHLO is taken, LHLO starts over
     s.feed(b"MAIL FROM:<a@b>\r\nLHLO x\r\nRCPT TO:<a@b>\r\nDATA\r\nMAIL FROM:<a@b>\r\nDATA\r\nRSET\r\nFROB\r\n");
     assert_eq!(
         text(s.take_output()),
-        "503 5.5.1 LHLO needed first\r\n250-localhost\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n\
-         250 PIPELINING\r\n503 5.5.1 MAIL needed first\r\n503 5.5.1 MAIL needed first\r\n\
-         250 2.1.0 OK\r\n554 5.5.1 No valid recipients\r\n250 2.0.0 OK\r\n500 5.5.1 Unknown command\r\n"
+        "250 2.1.0 OK\r\n250-localhost\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n\
+         250 PIPELINING\r\n503 5.5.0 MAIL needed first\r\n503 5.5.0 MAIL needed first\r\n\
+         250 2.1.0 OK\r\n503 5.5.0 No valid recipients\r\n250 2.0.0 OK\r\n500 5.5.1 Unknown command\r\n"
+    );
+}
+
+#[test]
+fn lmtp_delivery_ids_and_failures_as_dovecot_words_them() {
+    let mut s = LmtpSession::new(LmtpConfig {
+        session_id: "Efx5ChmNC2tqPgAAg+zDdQ".into(),
+        max_message: 10,
+        ..LmtpConfig::default()
+    });
+    s.take_output();
+    let run = |s: &mut LmtpSession, input: &[u8], exists: &[bool], results: Vec<_>| {
+        s.feed(input);
+        let mut exists = exists.iter();
+        let mut results = Some(results);
+        while let Some(e) = s.poll_event() {
+            match e {
+                LmtpEvent::CheckRecipient(_) => s.recipient_checked(*exists.next().unwrap()),
+                LmtpEvent::Deliver { .. } => s.delivered(results.take().unwrap()),
+                LmtpEvent::Close => {}
+            }
+        }
+        text(s.take_output())
+    };
+    assert_eq!(
+        run(
+            &mut s,
+            b"LHLO x\r\nMAIL FROM:<>\r\nRCPT TO:<a>\r\nRCPT TO:<b>\r\nDATA\r\nhi\r\n.\r\n",
+            &[true, true],
+            vec![Ok(()), Err(DeliveryError::QuotaExceeded)],
+        ),
+        "250-localhost\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250 PIPELINING\r\n\
+         250 2.1.0 OK\r\n250 2.1.5 OK\r\n250 2.1.5 OK\r\n354 OK\r\n\
+         250 2.0.0 <a> Efx5ChmNC2tqPgAAg+zDdQ Saved\r\n\
+         552 5.2.2 <b> Quota exceeded (mailbox for user is full)\r\n"
+    );
+    // the second transaction; a refused RCPT still counts for the :R number
+    assert_eq!(
+        run(
+            &mut s,
+            b"MAIL FROM:<>\r\nRCPT TO:<x>\r\nRCPT TO:<b>\r\nRCPT TO:<a>\r\nDATA\r\nhi\r\n.\r\n",
+            &[false, true, true],
+            vec![Ok(()), Ok(())],
+        ),
+        "250 2.1.0 OK\r\n550 5.1.1 <x> User doesn't exist: x\r\n250 2.1.5 OK\r\n250 2.1.5 OK\r\n\
+         354 OK\r\n250 2.0.0 <b> Efx5ChmNC2tqPgAAg+zDdQ:T2:R2 Saved\r\n\
+         250 2.0.0 <a> Efx5ChmNC2tqPgAAg+zDdQ:T2:R3 Saved\r\n"
+    );
+    // over max_message: refused for each recipient, as Dovecot refuses a
+    // message over quota_max_mail_size
+    assert_eq!(
+        run(
+            &mut s,
+            b"MAIL FROM:<>\r\nRCPT TO:<a>\r\nDATA\r\n0123456789ABCDEF\r\n.\r\nQUIT\r\n",
+            &[true],
+            vec![],
+        ),
+        "250 2.1.0 OK\r\n250 2.1.5 OK\r\n354 OK\r\n451 4.2.0 <a> Mail size is larger than the \
+         maximum size allowed by server configuration\r\n221 2.0.0 Bye\r\n"
     );
 }

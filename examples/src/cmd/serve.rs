@@ -21,9 +21,9 @@ use std::time::Duration;
 
 use columba_auth_sasl::db::{LookupRequest, PassDb, PasswdFile};
 use columba_session::{
-    Authenticator, Credentials, ImapConfig, ImapEvent, ImapSession, LmtpConfig, LmtpEvent,
-    LmtpSession, MailStorage, MaildirStorage, PassdbAuthenticator, Pop3Config, Pop3Event,
-    Pop3Session,
+    Authenticator, Credentials, DeliveryError, ImapConfig, ImapEvent, ImapSession, LmtpConfig,
+    LmtpEvent, LmtpSession, MailStorage, MaildirStorage, PassdbAuthenticator, Pop3Config,
+    Pop3Event, Pop3Session,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -382,7 +382,12 @@ fn serve_pop3(server: &Server, mut conn: Conn) -> std::io::Result<()> {
 }
 
 fn serve_lmtp(server: &Server, mut conn: Conn) -> std::io::Result<()> {
-    let mut session = LmtpSession::new(LmtpConfig::default());
+    let mut random = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut random)?;
+    let mut session = LmtpSession::new(LmtpConfig {
+        session_id: columba_session::lmtp::session_id(random),
+        ..LmtpConfig::default()
+    });
     let mut buf = vec![0u8; 64 * 1024];
     let mut users: Vec<String> = Vec::new();
     loop {
@@ -411,7 +416,12 @@ fn serve_lmtp(server: &Server, mut conn: Conn) -> std::io::Result<()> {
                             }
                             Err(e) => {
                                 eprintln!("lmtp({u}): Error: delivery failed: {e}");
-                                results.push(Err("Temporary internal error".to_string()));
+                                // Dovecot's reply for a storage fault
+                                results.push(Err(DeliveryError::Temporary(
+                                    "Internal error occurred. Refer to server log for more \
+                                     information."
+                                        .to_string(),
+                                )));
                             }
                         }
                     }
