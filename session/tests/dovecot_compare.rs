@@ -178,3 +178,50 @@ fn pop3_answers_as_dovecot_does() {
     let ours = String::from_utf8(s.take_output()).unwrap();
     assert_eq!(theirs, ours);
 }
+
+#[test]
+fn searchres_answers_as_dovecot_does() {
+    require_tool!("dovecot");
+    let dovecot = PrivateDovecot::start(DovecotConfig::default().user("alice", "alicepw")).unwrap();
+    let append = |tag: &str, flags: &str| {
+        format!(
+            "{tag} APPEND INBOX ({flags}) {{{}+}}\r\n{MESSAGE}",
+            MESSAGE.len()
+        )
+    };
+    let (a1, a2, a3, a4) = (
+        append("b1", "\\Seen"),
+        append("b2", ""),
+        append("b3", "\\Seen \\Flagged"),
+        append("b4", "\\Seen"),
+    );
+    let script: Vec<&str> = vec![
+        &a1,
+        &a2,
+        &a3,
+        &a4,
+        "a SELECT INBOX",
+        "c SEARCH RETURN (SAVE) SEEN",
+        "d FETCH $ (UID FLAGS)",
+        "e UID SEARCH UID $ FLAGGED",
+        "f SEARCH RETURN (SAVE MIN MAX) SEEN",
+        "g FETCH $ (UID)",
+        "h SEARCH RETURN (COUNT SAVE) UNSEEN",
+        "i UID FETCH $ (FLAGS)",
+        "j STORE $ +FLAGS.SILENT (\\Deleted)",
+        "k UID EXPUNGE $",
+        "l SEARCH $",
+        "m SEARCH RETURN (SAVE) SEEN",
+        "n UNSELECT",
+        "o SELECT INBOX",
+        "p SEARCH $",
+    ];
+    let theirs = normalize(&dovecot_imap(
+        dovecot.imap_port,
+        "alice",
+        "alicepw",
+        &script,
+    ));
+    let ours = normalize(&columba_imap(&script));
+    assert_eq!(theirs, ours, "Dovecot:\n{theirs}\nColumba:\n{ours}");
+}

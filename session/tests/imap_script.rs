@@ -262,3 +262,26 @@ fn bad_input_gets_bad_and_the_session_survives() {
     s.feed(b"u NOOP\r\n");
     assert_eq!(out(&mut s), "u OK NOOP completed.\r\n");
 }
+
+#[test]
+fn searchres_saves_a_result_that_dollar_names() {
+    let home = tempfile::tempdir().unwrap();
+    let mut s = logged_in(home.path());
+    for flags in ["\\Seen", "", "\\Seen"] {
+        s.feed(format!("p APPEND INBOX ({flags}) {{3+}}\r\nx\r\n\r\n").as_bytes());
+    }
+    s.feed(b"a SELECT INBOX\r\n");
+    out(&mut s);
+    s.feed(b"b SEARCH RETURN (SAVE) SEEN\r\nc FETCH $ (UID)\r\nd SEARCH RETURN (SAVE MAX COUNT) SEEN\r\ne UID SEARCH UID $\r\n");
+    assert_eq!(
+        out(&mut s),
+        "b OK Search completed.\r\n* 1 FETCH (UID 1)\r\n* 3 FETCH (UID 3)\r\nc OK Fetch completed.\r\n\
+         * ESEARCH (TAG \"d\") MAX 3 COUNT 2\r\nd OK Search completed.\r\n\
+         * SEARCH 1 3\r\ne OK Search completed.\r\n"
+    );
+    // a new SELECT forgets the saved result
+    s.feed(b"f SELECT INBOX\r\n");
+    out(&mut s);
+    s.feed(b"g SEARCH $\r\n");
+    assert_eq!(out(&mut s), "* SEARCH\r\ng OK Search completed.\r\n");
+}

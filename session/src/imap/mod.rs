@@ -114,6 +114,9 @@ struct Selected {
     view: MailboxView,
     recent: HashSet<u32>,
     keywords: Vec<String>,
+    /// SEARCHRES (RFC 5182): the UIDs the last `SEARCH RETURN (SAVE)`
+    /// found, which `$` names.
+    saved: HashSet<u32>,
 }
 
 /// One IMAP connection's protocol state, sans-IO.
@@ -270,7 +273,7 @@ impl ImapSession {
         if self.phase == Phase::Authenticated {
             caps.push_str(
                 " NAMESPACE UNSELECT CHILDREN UIDPLUS MOVE LIST-EXTENDED LIST-STATUS \
-                 SPECIAL-USE ESEARCH CONDSTORE BINARY STATUS=SIZE",
+                 SPECIAL-USE ESEARCH SEARCHRES CONDSTORE BINARY STATUS=SIZE",
             );
             if let Some(n) = self.config.append_limit {
                 caps.push_str(&format!(" APPENDLIMIT={n}"));
@@ -803,6 +806,7 @@ impl ImapSession {
             view,
             recent,
             keywords,
+            saved: HashSet::new(),
         });
         if examine {
             Outcome::Ok("[READ-ONLY] Examine completed.".into())
@@ -957,6 +961,15 @@ impl ImapSession {
     fn resolve(&self, set: &SequenceSet, uid: bool) -> Option<Vec<(u32, MessageMeta)>> {
         let sel = self.selected.as_ref()?;
         let msgs = &sel.view.messages;
+        if matches!(set, SequenceSet::Saved) {
+            return Some(
+                msgs.iter()
+                    .enumerate()
+                    .filter(|(_, m)| sel.saved.contains(&m.uid))
+                    .map(|(i, m)| (i as u32 + 1, m.clone()))
+                    .collect(),
+            );
+        }
         let largest = if uid {
             msgs.last().map_or(0, |m| m.uid)
         } else {
@@ -1068,7 +1081,12 @@ impl ImapSession {
             .messages
             .iter()
             .filter(|m| m.flags.deleted)
-            .filter(|m| filter.is_none_or(|s| set_contains(s, m.uid, largest)))
+            .filter(|m| {
+                filter.is_none_or(|s| match s {
+                    SequenceSet::Saved => sel.saved.contains(&m.uid),
+                    _ => set_contains(s, m.uid, largest),
+                })
+            })
             .map(|m| m.uid)
             .collect()
     }
@@ -1312,15 +1330,45 @@ impl ImapSession {
             self.resolve(set, false)
                 .map(|t| t.into_iter().map(|(_, m)| m.uid).collect::<Vec<u32>>())
         };
+        let save = return_options
+            .as_ref()
+            .is_some_and(|o| o.contains(&SearchReturnOption::Save));
         let Some(key) = search::convert_all(criteria, &resolver) else {
-            return Outcome::Bad("Error in IMAP command SEARCH: $ isn't supported.".into());
+            return Outcome::Bad("Error in IMAP command SEARCH: Invalid search key.".into());
         };
         let name = self.selected_mailbox().unwrap_or_default().to_string();
         let now = self.now;
         let uids = match self.storage().search(&name, &key, now) {
             Ok(u) => u,
-            Err(e) => return no(e),
+            Err(e) => {
+                // RFC 5182: a failed SEARCH (SAVE) leaves `$` empty
+                if let (true, Some(sel)) = (save, self.selected.as_mut()) {
+                    sel.saved.clear();
+                }
+                return no(e);
+            }
         };
+        if let (true, Some(sel)) = (save, self.selected.as_mut()) {
+            let opts = return_options.as_deref().unwrap_or_default();
+            let has = |o: SearchReturnOption| opts.contains(&o);
+            let (min, max) = (has(SearchReturnOption::Min), has(SearchReturnOption::Max));
+            // with MIN and/or MAX but neither ALL nor COUNT only those are
+            // kept (RFC 5182 2.1)
+            sel.saved =
+                if (min || max) && !has(SearchReturnOption::All) && !has(SearchReturnOption::Count)
+                {
+                    let mut kept = HashSet::new();
+                    if let (true, Some(&u)) = (min, uids.iter().min()) {
+                        kept.insert(u);
+                    }
+                    if let (true, Some(&u)) = (max, uids.iter().max()) {
+                        kept.insert(u);
+                    }
+                    kept
+                } else {
+                    uids.iter().copied().collect()
+                };
+        }
         let numbers: Vec<u32> = if uid {
             uids
         } else {
@@ -1345,6 +1393,8 @@ impl ImapSession {
                 line.push_str("\r\n");
                 self.out.extend_from_slice(line.as_bytes());
             }
+            // SAVE alone: the result is only kept (RFC 5182 2.1)
+            Some(opts) if opts == [SearchReturnOption::Save] => {}
             Some(mut opts) => {
                 if opts.is_empty() {
                     opts.push(SearchReturnOption::All);

@@ -35,7 +35,7 @@ fn by_sequence(s: &columba_imap_proto::SequenceSet, seqs: SequenceResolver) -> O
     ))
 }
 
-/// Converts one key; `None` for what the store cannot search (`$`).
+/// Converts one key; `None` for a set the store cannot search.
 pub fn convert(key: &K, seqs: SequenceResolver) -> Option<SearchKey> {
     let header = |name: &str, v: &[u8]| SearchKey::Header(name.into(), text(v));
     Some(match key {
@@ -71,6 +71,10 @@ pub fn convert(key: &K, seqs: SequenceResolver) -> Option<SearchKey> {
         K::Header(n, v) => SearchKey::Header(text(n), text(v)),
         K::Body(v) => SearchKey::Body(text(v)),
         K::Text(v) => SearchKey::Text(text(v)),
+        // `$` is a set of UIDs whether after UID or not
+        K::Uid(columba_imap_proto::SequenceSet::Saved) => {
+            by_sequence(&columba_imap_proto::SequenceSet::Saved, seqs)?
+        }
         K::Uid(s) => SearchKey::Uid(set(s)?),
         K::SequenceSet(s) => by_sequence(s, seqs)?,
         K::ModSeq { modseq, .. } => SearchKey::ModSeq(*modseq),
