@@ -225,3 +225,31 @@ fn searchres_answers_as_dovecot_does() {
     let ours = normalize(&columba_imap(&script));
     assert_eq!(theirs, ours, "Dovecot:\n{theirs}\nColumba:\n{ours}");
 }
+
+#[test]
+fn qresync_reports_vanished_as_dovecot_does() {
+    require_tool!("dovecot");
+    let dovecot = PrivateDovecot::start(DovecotConfig::default().user("alice", "alicepw")).unwrap();
+    let append = format!("b APPEND INBOX {{{}+}}\r\n{MESSAGE}", MESSAGE.len());
+    let script: Vec<&str> = vec![
+        &append,
+        &append,
+        &append,
+        &append,
+        "e ENABLE QRESYNC",
+        "s SELECT INBOX",
+        "t STORE 1:2 +FLAGS.SILENT (\\Deleted)",
+        "u UID EXPUNGE 1:2",
+        "v STORE 2 +FLAGS.SILENT (\\Deleted)",
+        "w EXPUNGE",
+        "x FETCH 1 (FLAGS)",
+    ];
+    let theirs = normalize(&dovecot_imap(
+        dovecot.imap_port,
+        "alice",
+        "alicepw",
+        &script,
+    ));
+    let ours = normalize(&columba_imap(&script));
+    assert_eq!(theirs, ours, "Dovecot:\n{theirs}\nColumba:\n{ours}");
+}

@@ -285,3 +285,59 @@ fn searchres_saves_a_result_that_dollar_names() {
     s.feed(b"g SEARCH $\r\n");
     assert_eq!(out(&mut s), "* SEARCH\r\ng OK Search completed.\r\n");
 }
+
+#[test]
+fn qresync_select_reports_vanished_earlier_and_changed_flags() {
+    let home = tempfile::tempdir().unwrap();
+    let mut s = logged_in(home.path());
+    for _ in 0..4 {
+        s.feed(b"p APPEND INBOX {3+}\r\nx\r\n\r\n");
+    }
+    out(&mut s);
+    s.feed(b"a SELECT INBOX (QRESYNC (1 1))\r\n");
+    assert_eq!(
+        out(&mut s),
+        "a BAD QRESYNC isn't enabled.\r\n",
+        "SELECT (QRESYNC) needs ENABLE QRESYNC first"
+    );
+    s.feed(b"e ENABLE QRESYNC\r\nb SELECT INBOX\r\n");
+    let answer = out(&mut s);
+    let validity: u32 = answer
+        .split("[UIDVALIDITY ")
+        .nth(1)
+        .and_then(|r| r.split(']').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    let modseq: u64 = answer
+        .split("[HIGHESTMODSEQ ")
+        .nth(1)
+        .and_then(|r| r.split(']').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    s.feed(b"c STORE 2 +FLAGS.SILENT (\\Deleted)\r\nd EXPUNGE\r\nf STORE 2 +FLAGS.SILENT (\\Seen)\r\ng UNSELECT\r\n");
+    let answer = out(&mut s);
+    assert!(answer.contains("* VANISHED 2\r\n"), "{answer}");
+    // back with what the client knew before: UID 2 is gone, UID 3 changed
+    s.feed(format!("h SELECT INBOX (QRESYNC ({validity} {modseq} 1:4))\r\n").as_bytes());
+    let answer = out(&mut s);
+    assert!(answer.contains("* VANISHED (EARLIER) 2\r\n"), "{answer}");
+    assert!(
+        answer.contains("* 2 FETCH (UID 3 FLAGS (\\Seen) MODSEQ ("),
+        "{answer}"
+    );
+    // (messages whose MODSEQ the store raised meanwhile are reported too,
+    // which RFC 7162 allows)
+    // a wrong UIDVALIDITY: a plain SELECT
+    s.feed(
+        format!(
+            "i SELECT INBOX (QRESYNC ({} 1))\r\n",
+            validity.wrapping_add(1)
+        )
+        .as_bytes(),
+    );
+    let answer = out(&mut s);
+    assert!(
+        !answer.contains("VANISHED") && !answer.contains("FETCH"),
+        "{answer}"
+    );
+}

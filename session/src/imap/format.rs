@@ -150,6 +150,35 @@ pub fn set_text(set: &SequenceSet) -> Option<String> {
     )
 }
 
+/// The set's ranges as sorted, merged `(low, high)` pairs, `*` being
+/// `largest`; `$` gives none.
+pub fn set_ranges(set: &SequenceSet, largest: u32) -> Vec<(u32, u32)> {
+    let SequenceSet::Ranges(ranges) = set else {
+        return Vec::new();
+    };
+    let value = |x: SeqNumber| match x {
+        SeqNumber::Value(v) => v,
+        SeqNumber::Largest => largest,
+    };
+    let mut pairs: Vec<(u32, u32)> = ranges
+        .iter()
+        .map(|r| {
+            let a = value(r.start);
+            let b = r.end.map_or(a, value);
+            (a.min(b), a.max(b))
+        })
+        .collect();
+    pairs.sort_unstable();
+    let mut merged: Vec<(u32, u32)> = Vec::new();
+    for (a, b) in pairs {
+        match merged.last_mut() {
+            Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    merged
+}
+
 /// Whether `n` is in `set`, `*` being `largest`.
 pub fn set_contains(set: &SequenceSet, n: u32, largest: u32) -> bool {
     let SequenceSet::Ranges(ranges) = set else {

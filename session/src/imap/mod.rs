@@ -132,6 +132,8 @@ pub struct ImapSession {
     idle_tag: Option<Tag>,
     sasl_tag: Option<Tag>,
     condstore: bool,
+    /// ENABLE QRESYNC was given: expunges are reported as VANISHED.
+    qresync: bool,
     bad_in_a_row: u32,
     now: i64,
     user: Option<String>,
@@ -159,6 +161,7 @@ impl ImapSession {
             idle_tag: None,
             sasl_tag: None,
             condstore: false,
+            qresync: false,
             bad_in_a_row: 0,
             now: 0,
             user: None,
@@ -273,7 +276,7 @@ impl ImapSession {
         if self.phase == Phase::Authenticated {
             caps.push_str(
                 " NAMESPACE UNSELECT CHILDREN UIDPLUS MOVE LIST-EXTENDED LIST-STATUS \
-                 SPECIAL-USE ESEARCH SEARCHRES CONDSTORE BINARY STATUS=SIZE",
+                 SPECIAL-USE ESEARCH SEARCHRES CONDSTORE QRESYNC BINARY STATUS=SIZE",
             );
             if let Some(n) = self.config.append_limit {
                 caps.push_str(&format!(" APPENDLIMIT={n}"));
@@ -666,6 +669,11 @@ impl ImapSession {
                     if c.eq_ignore_case("CONDSTORE") {
                         self.condstore = true;
                         enabled.push("CONDSTORE");
+                    } else if c.eq_ignore_case("QRESYNC") {
+                        // QRESYNC implies CONDSTORE (RFC 7162 3.2.3)
+                        self.condstore = true;
+                        self.qresync = true;
+                        enabled.push("QRESYNC");
                     }
                 }
                 if !enabled.is_empty() {
@@ -755,10 +763,16 @@ impl ImapSession {
         if params.iter().any(|p| matches!(p, SelectParam::CondStore)) {
             self.condstore = true;
         }
-        if params
-            .iter()
-            .any(|p| matches!(p, SelectParam::QResync { .. }))
-        {
+        let resync = params.iter().find_map(|p| match p {
+            SelectParam::QResync {
+                uid_validity,
+                modseq,
+                known_uids,
+                ..
+            } => Some((*uid_validity, *modseq, known_uids.clone())),
+            _ => None,
+        });
+        if resync.is_some() && !self.qresync {
             return Outcome::Bad("QRESYNC isn't enabled.".into());
         }
         let view = match self.storage().view(&name, !examine) {
@@ -798,6 +812,11 @@ impl ImapSession {
                 "* OK [HIGHESTMODSEQ {}] Highest\r\n",
                 view.highest_modseq
             ));
+        }
+        if let Some((validity, modseq, known)) = resync {
+            if validity == view.uid_validity {
+                out.push_str(&resync_lines(&view, modseq, known.as_ref()));
+            }
         }
         self.out.extend_from_slice(out.as_bytes());
         self.selected = Some(Selected {
@@ -1034,7 +1053,15 @@ impl ImapSession {
                     self.events.push_back(ImapEvent::MailboxChanged(name));
                 }
                 self.sync_selected(true);
-                Outcome::Ok("Expunge completed.".into())
+                match self.selected.as_ref() {
+                    // CONDSTORE: the tagged OK carries the new HIGHESTMODSEQ,
+                    // as Dovecot sends it
+                    Some(sel) if self.condstore => Outcome::Ok(format!(
+                        "[HIGHESTMODSEQ {}] Expunge completed.",
+                        sel.view.highest_modseq
+                    )),
+                    _ => Outcome::Ok("Expunge completed.".into()),
+                }
             }
             CommandBody::Fetch {
                 uid, set, items, ..
@@ -1261,6 +1288,25 @@ impl ImapSession {
                 }
                 line.push_str(")\r\n");
                 self.out.extend_from_slice(line.as_bytes());
+            }
+        } else if self.condstore {
+            // .SILENT still reports the new MODSEQ once CONDSTORE is on
+            // (RFC 7162 3.1.3), with the UID, as Dovecot does
+            let sel = self
+                .selected
+                .as_ref()
+                .map(|s| s.view.messages.clone())
+                .unwrap_or_default();
+            for (i, m) in sel.iter().enumerate() {
+                if changed.contains(&m.uid) {
+                    let line = format!(
+                        "* {} FETCH (UID {} MODSEQ ({}))\r\n",
+                        i + 1,
+                        m.uid,
+                        m.modseq
+                    );
+                    self.out.extend_from_slice(line.as_bytes());
+                }
             }
         }
         self.sync_selected(uid);
@@ -1493,8 +1539,17 @@ impl ImapSession {
         if new_keyword {
             out.push_str(&flags_lines(&sel.keywords, read_only));
         }
-        for seq in expunged.iter().rev() {
-            out.push_str(&format!("* {seq} EXPUNGE\r\n"));
+        if self.qresync && !expunged.is_empty() {
+            // RFC 7162 3.2.10: after ENABLE QRESYNC, VANISHED replaces EXPUNGE
+            let uids: Vec<u32> = expunged
+                .iter()
+                .filter_map(|&seq| sel.view.messages.get(seq as usize - 1).map(|m| m.uid))
+                .collect();
+            out.push_str(&format!("* VANISHED {}\r\n", compact_set(&uids)));
+        } else {
+            for seq in expunged.iter().rev() {
+                out.push_str(&format!("* {seq} EXPUNGE\r\n"));
+            }
         }
         let old_max = sel.view.messages.last().map_or(0, |m| m.uid);
         let old_recent = sel.view.messages.iter().filter(|m| m.flags.recent).count();
@@ -1526,6 +1581,64 @@ impl ImapSession {
         sel.view = new;
         self.out.extend_from_slice(out.as_bytes());
     }
+}
+
+/// SELECT (QRESYNC ...): `VANISHED (EARLIER)` for the client's known UIDs
+/// (all below UIDNEXT when it sent none) that are gone, then the flags of
+/// every message changed after `modseq`. Without an expunge history the
+/// VANISHED set may name UIDs the client never saw, which RFC 7162 3.2.5.1
+/// allows.
+fn resync_lines(view: &MailboxView, modseq: u64, known: Option<&SequenceSet>) -> String {
+    let mut out = String::new();
+    let largest = view.uid_next.saturating_sub(1);
+    // the gaps between present UIDs, as ranges (never one entry per UID:
+    // UIDNEXT may be in the millions)
+    let mut uids: Vec<u32> = view.messages.iter().map(|m| m.uid).collect();
+    uids.sort_unstable();
+    let mut gaps = Vec::new();
+    let mut next = 1u32;
+    for u in uids
+        .iter()
+        .copied()
+        .chain(std::iter::once(largest.saturating_add(1)))
+    {
+        if u > next {
+            gaps.push((next, u - 1));
+        }
+        next = next.max(u.saturating_add(1));
+    }
+    let wanted = match known {
+        Some(k) => format::set_ranges(k, largest),
+        None => vec![(1, largest)],
+    };
+    let mut parts = Vec::new();
+    for &(ga, gb) in &gaps {
+        for &(ka, kb) in &wanted {
+            let (a, b) = (ga.max(ka), gb.min(kb));
+            if a <= b {
+                parts.push(if a == b {
+                    a.to_string()
+                } else {
+                    format!("{a}:{b}")
+                });
+            }
+        }
+    }
+    if !parts.is_empty() {
+        out.push_str(&format!("* VANISHED (EARLIER) {}\r\n", parts.join(",")));
+    }
+    for (i, m) in view.messages.iter().enumerate() {
+        if m.modseq > modseq {
+            out.push_str(&format!(
+                "* {} FETCH (UID {} FLAGS {} MODSEQ ({}))\r\n",
+                i + 1,
+                m.uid,
+                format::flags_list(m),
+                m.modseq
+            ));
+        }
+    }
+    out
 }
 
 /// `* FLAGS` and `* OK [PERMANENTFLAGS]` with the mailbox's keywords.
