@@ -64,6 +64,13 @@ pub struct Args {
     /// (`disable_plaintext_auth` without Dovecot's loopback exception).
     #[arg(long)]
     pub require_tls: bool,
+    /// The configuration file (`columba.toml`, Dovecot's setting names).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Internal: run as this role of the process model (the master starts
+    /// roles with it; not for use by hand).
+    #[arg(long, hide = true, requires = "config")]
+    pub role: Option<String>,
 }
 
 /// What every connection shares.
@@ -557,6 +564,14 @@ fn tls_config(data: &Path) -> Result<ServerConfig, String> {
 
 /// Runs `columba serve`.
 pub fn run(args: Args) -> ExitCode {
+    if let Some(name) = &args.role {
+        let Some(role) = crate::serve::role::Role::from_name(name) else {
+            eprintln!("columba serve: unknown role {name:?}");
+            return ExitCode::from(64);
+        };
+        let config = args.config.clone().unwrap_or_default();
+        return crate::serve::dispatch::run_role(role, &config);
+    }
     if !args.demo {
         eprintln!(
             "columba serve: only --demo is available so far (the configuration file comes next)"

@@ -25,6 +25,7 @@
 
 pub mod config;
 pub mod control;
+pub mod dispatch;
 pub mod error;
 pub mod role;
 
