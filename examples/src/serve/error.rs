@@ -29,6 +29,10 @@ pub enum ServeError {
     /// The mail store failed.
     #[error("mail storage: {0}")]
     Storage(String),
+    /// A user's environment (uid, gid, home, mail location) cannot be
+    /// set up; the text is worded as Dovecot words it.
+    #[error("{0}")]
+    User(String),
 }
 
 impl ServeError {
