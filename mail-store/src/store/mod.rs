@@ -16,6 +16,7 @@ mod copy;
 mod expunge;
 mod flags;
 mod folders;
+mod modseq;
 mod snapshot;
 mod sync;
 mod watch;
@@ -30,6 +31,7 @@ pub use folders::{
     create_mailbox, delete_mailbox, mailbox_guid, mailbox_guid_hex, mailbox_tree, rename_mailbox,
     subscribe, unsubscribe,
 };
+pub use modseq::enable_modseqs;
 pub use snapshot::{MailboxSnapshot, SnapshotMessage, Status};
 pub use sync::{sync, SyncReport};
 pub use watch::MailboxWatcher;

@@ -217,6 +217,10 @@ impl MailboxSnapshot {
     /// or Columba's) sees them as recent again. The claim is a header update
     /// committed through the log under its lock.
     ///
+    /// Per-message modseqs are turned on in the index if they were not yet
+    /// ([`super::enable_modseqs`]), so later changes raise only the
+    /// messages they touch.
+    ///
     /// As in Dovecot's read-write sync that drops `\Recent`, the files of
     /// `new/` are moved into `cur/` (same base names, `:2,` added), so a
     /// later flag change renames them inside `cur/`.
@@ -228,6 +232,8 @@ impl MailboxSnapshot {
         }
         let index = IndexDir::new(dir);
         let lock = index.lock()?;
+        // per-message modseqs from here on, as after Dovecot's first CONDSTORE use
+        super::modseq::enable_modseqs_locked(&index, &lock)?;
         // index lock first, then the uidlist lock, as in every sync
         mailbox.move_new_to_cur()?;
         let snapshot = Self::open(mailbox)?;
