@@ -22,6 +22,16 @@ pub enum Error {
     /// match its announced size.
     #[error("append spool: {0}")]
     Spool(String),
+    /// A login handoff (from the unprivileged login process) is malformed.
+    #[error("login handoff at byte {offset}, {field}: {problem}")]
+    Handoff {
+        /// Byte offset of the bad field in the handoff data.
+        offset: usize,
+        /// The field.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
     /// The auth layer failed (temporary failure).
     #[error("auth: {0}")]
     Auth(#[from] columba_auth_sasl::Error),

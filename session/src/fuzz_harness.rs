@@ -138,3 +138,14 @@ pub fn lmtp(data: &[u8]) {
         );
     }
 }
+
+/// Decodes `data` as an IMAP and as a POP3 login handoff; whatever decodes
+/// must encode back to exactly `data`.
+pub fn handoff(data: &[u8]) {
+    if let Ok(h) = crate::ImapHandoff::decode(data) {
+        assert_eq!(h.encode(), data, "IMAP handoff does not round-trip");
+    }
+    if let Ok(h) = crate::Pop3Handoff::decode(data) {
+        assert_eq!(h.encode(), data, "POP3 handoff does not round-trip");
+    }
+}

@@ -43,6 +43,7 @@ pub mod auth;
 mod error;
 #[doc(hidden)]
 pub mod fuzz_harness;
+pub mod handoff;
 pub mod imap;
 pub mod lmtp;
 mod maildir_storage;
@@ -51,6 +52,7 @@ pub mod storage;
 
 pub use auth::{Authenticator, Credentials, PassdbAuthenticator};
 pub use error::{Error, Result};
+pub use handoff::{ImapHandoff, Pop3Handoff};
 pub use imap::{ImapConfig, ImapEvent, ImapSession};
 pub use lmtp::{DeliveryError, LmtpConfig, LmtpEvent, LmtpSession};
 pub use maildir_storage::MaildirStorage;

@@ -13,6 +13,7 @@ use columba_pop3_proto::{
 };
 
 use crate::auth::{decode_sasl_plain, Credentials};
+use crate::handoff::Pop3Handoff;
 use crate::storage::{MailStorage, MessageMeta};
 
 /// How a POP3 session is set up.
@@ -81,16 +82,81 @@ pub struct Pop3Session {
     uid_validity: u32,
     sizes: HashMap<u32, u64>,
     deleted: HashSet<usize>,
+    /// Before login: the tail of the client's bytes the decoder has not
+    /// consumed yet, for [`Pop3Session::login_handoff`].
+    pre_auth_input: Vec<u8>,
+    /// Bytes fed to the current decoder.
+    fed: usize,
+    /// `USER` or the SASL mechanism of the pending authentication.
+    auth_method: String,
 }
 
 impl Pop3Session {
     /// A new session; the greeting is already in the output.
     pub fn new(config: Pop3Config) -> Pop3Session {
-        let out = format!("+OK {}\r\n", config.greeting).into_bytes();
+        let mut s = Pop3Session::blank(config);
+        s.out = format!("+OK {}\r\n", s.config.greeting).into_bytes();
+        s
+    }
+
+    /// The post-login half of a session whose login ran in another process
+    /// ([`Pop3Session::login_handoff`]): the first output is what
+    /// [`Pop3Session::login_succeeded`] writes (`+OK Logged in.`), then the
+    /// handoff's pipelined client input is processed as if just received.
+    pub fn resume(
+        config: Pop3Config,
+        handoff: Pop3Handoff,
+        storage: Box<dyn MailStorage>,
+    ) -> Pop3Session {
+        let mut config = config;
+        config.tls |= handoff.tls;
+        let mut s = Pop3Session::blank(config);
+        s.auth_method = handoff.method;
+        s.waiting = true;
+        s.login_succeeded(&handoff.user, storage);
+        s.feed(&handoff.client_input);
+        s
+    }
+
+    /// The login process's end of a successful authentication, instead of
+    /// [`Pop3Session::login_succeeded`]: nothing is answered here; the
+    /// returned [`Pop3Handoff`] carries the user and every byte the client
+    /// sent after the login command that was not processed yet, for
+    /// [`Pop3Session::resume`] in the post-login process. This session is
+    /// finished afterwards.
+    pub fn login_handoff(&mut self, user: &str) -> Pop3Handoff {
+        let client_input = self.unprocessed_input().to_vec();
+        self.waiting = false;
+        self.phase = Phase::Done;
+        self.pre_auth_input = Vec::new();
+        self.reset_decoder();
+        Pop3Handoff {
+            user: user.to_string(),
+            method: self.auth_method.clone(),
+            tls: self.config.tls,
+            client_input,
+        }
+    }
+
+    /// The bytes fed before login that the decoder has not consumed.
+    fn unprocessed_input(&self) -> &[u8] {
+        let keep = self.fed.saturating_sub(self.decoder.offset());
+        let len = self.pre_auth_input.len();
+        &self.pre_auth_input[len.saturating_sub(keep)..]
+    }
+
+    fn reset_decoder(&mut self) {
+        self.decoder = CommandDecoder::new();
+        self.fed = 0;
+        self.pre_auth_input.clear();
+    }
+
+    /// A session with nothing sent yet.
+    fn blank(config: Pop3Config) -> Pop3Session {
         Pop3Session {
             config,
             decoder: CommandDecoder::new(),
-            out,
+            out: Vec::new(),
             events: Default::default(),
             phase: Phase::Authorization,
             user: None,
@@ -101,6 +167,9 @@ impl Pop3Session {
             uid_validity: 0,
             sizes: HashMap::new(),
             deleted: HashSet::new(),
+            pre_auth_input: Vec::new(),
+            fed: 0,
+            auth_method: String::new(),
         }
     }
 
@@ -120,12 +189,23 @@ impl Pop3Session {
             return;
         }
         self.decoder.feed(data);
+        self.fed += data.len();
+        if self.phase == Phase::Authorization {
+            self.pre_auth_input.extend_from_slice(data);
+        }
         self.process();
+        if self.phase == Phase::Authorization {
+            let keep = self.unprocessed_input().len();
+            let drop = self.pre_auth_input.len() - keep;
+            self.pre_auth_input.drain(..drop);
+        } else {
+            self.pre_auth_input = Vec::new();
+        }
     }
 
     /// The TLS handshake finished; earlier unprotected input is dropped.
     pub fn tls_started(&mut self) {
-        self.decoder = CommandDecoder::new();
+        self.reset_decoder();
         self.config.tls = true;
         self.waiting = false;
     }
@@ -241,6 +321,7 @@ impl Pop3Session {
                     return self.line("-ERR No username given.");
                 };
                 self.waiting = true;
+                self.auth_method = "USER".into();
                 self.events.push_back(Pop3Event::Authenticate {
                     credentials: Credentials {
                         user,
@@ -301,6 +382,7 @@ impl Pop3Session {
             return self.line("-ERR [AUTH] Authentication failed.");
         };
         self.waiting = true;
+        self.auth_method = "PLAIN".into();
         self.events.push_back(Pop3Event::Authenticate {
             credentials,
             method: "PLAIN".into(),

@@ -1,5 +1,5 @@
-//! Replays the committed corpora of the `session_imap`, `session_pop3` and
-//! `session_lmtp` fuzz targets under plain `cargo test`.
+//! Replays the committed corpora of the `session_imap`, `session_pop3`,
+//! `session_lmtp` and `session_handoff` fuzz targets under plain `cargo test`.
 
 use std::path::Path;
 
@@ -29,4 +29,9 @@ fn session_pop3_corpus() {
 #[test]
 fn session_lmtp_corpus() {
     replay("session_lmtp", columba_session::fuzz_harness::lmtp);
+}
+
+#[test]
+fn session_handoff_corpus() {
+    replay("session_handoff", columba_session::fuzz_harness::handoff);
 }

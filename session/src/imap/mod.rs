@@ -20,6 +20,7 @@ use columba_imap_proto::{
 
 use crate::auth::{decode_sasl_plain, Credentials};
 use crate::error::Error;
+use crate::handoff::ImapHandoff;
 use crate::storage::{AppendSink, MailStorage, MailboxView, MessageFlags, MessageMeta, StoreMode};
 use format::{compact_set, mailbox_name, ordered_set, set_contains};
 
@@ -138,6 +139,15 @@ pub struct ImapSession {
     now: i64,
     user: Option<String>,
     appending: Option<Appending>,
+    /// Before login: the tail of the client's bytes that the decoder has
+    /// not consumed yet, for [`ImapSession::login_handoff`].
+    pre_auth_input: Vec<u8>,
+    /// Bytes fed to the current decoder (its stream length).
+    fed: usize,
+    /// `LOGIN` or the SASL mechanism of the pending authentication.
+    auth_method: String,
+    /// The client's ID parameters (sent before login).
+    client_id: Vec<(String, Option<String>)>,
 }
 
 enum Outcome {
@@ -149,7 +159,97 @@ enum Outcome {
 impl ImapSession {
     /// A new session; the greeting is already in the output.
     pub fn new(config: ImapConfig) -> ImapSession {
-        let mut s = ImapSession {
+        let mut s = ImapSession::blank(config);
+        let greeting = format!(
+            "* OK [CAPABILITY {}] {}\r\n",
+            s.capabilities(),
+            s.config.greeting
+        );
+        s.out.extend_from_slice(greeting.as_bytes());
+        s
+    }
+
+    /// The post-login half of a session whose login ran in another process
+    /// ([`ImapSession::login_handoff`]): the first output is the tagged
+    /// `OK [CAPABILITY ...] Logged in` of the login command, exactly as
+    /// [`ImapSession::login_succeeded`] writes it, then the handoff's
+    /// pipelined client input is processed as if just received. A handoff
+    /// whose tag is not a valid IMAP tag (one not made by
+    /// [`ImapHandoff::decode`]) ends the session with `* BYE`.
+    pub fn resume(
+        config: ImapConfig,
+        handoff: ImapHandoff,
+        storage: Box<dyn MailStorage>,
+    ) -> ImapSession {
+        let mut config = config;
+        config.tls |= handoff.tls;
+        let mut s = ImapSession::blank(config);
+        s.client_id = handoff.client_id;
+        s.auth_method = handoff.method;
+        match Tag::new(handoff.tag.into_bytes()) {
+            Ok(tag) => {
+                s.pending = Pending::Auth(tag);
+                s.login_succeeded(&handoff.user, storage);
+                s.feed(&handoff.client_input);
+            }
+            Err(_) => s.bye("Internal error: invalid login handoff."),
+        }
+        s
+    }
+
+    /// The login process's end of a successful authentication, instead of
+    /// [`ImapSession::login_succeeded`]: the pending LOGIN or AUTHENTICATE
+    /// is not answered here; the returned [`ImapHandoff`] carries its tag,
+    /// the user, and every byte the client sent after it that was not
+    /// processed yet, for [`ImapSession::resume`] in the post-login
+    /// process. This session is finished afterwards (it takes no more
+    /// input and sends nothing). Called without a pending authentication,
+    /// the handoff's tag is empty (and `resume` refuses it).
+    pub fn login_handoff(&mut self, user: &str) -> ImapHandoff {
+        let tag = match std::mem::replace(&mut self.pending, Pending::None) {
+            Pending::Auth(t) => t.to_string(),
+            other => {
+                self.pending = other;
+                String::new()
+            }
+        };
+        let unprocessed = self.unprocessed_input().to_vec();
+        self.phase = Phase::Logout;
+        self.pre_auth_input = Vec::new();
+        self.reset_decoder();
+        ImapHandoff {
+            tag,
+            user: user.to_string(),
+            method: self.auth_method.clone(),
+            tls: self.config.tls,
+            client_input: unprocessed,
+            client_id: self.client_id.clone(),
+        }
+    }
+
+    /// The client's ID parameters (field, value) as sent before login;
+    /// after [`ImapSession::resume`], those of the handoff.
+    pub fn client_id(&self) -> &[(String, Option<String>)] {
+        &self.client_id
+    }
+
+    /// The bytes fed before login that the decoder has not consumed.
+    fn unprocessed_input(&self) -> &[u8] {
+        let keep = self.fed.saturating_sub(self.decoder.offset());
+        let len = self.pre_auth_input.len();
+        &self.pre_auth_input[len.saturating_sub(keep)..]
+    }
+
+    /// A fresh decoder (after TLS, or dropping a refused literal).
+    fn reset_decoder(&mut self) {
+        self.decoder = CommandDecoder::new(self.config.limits);
+        self.fed = 0;
+        self.pre_auth_input.clear();
+    }
+
+    /// A session with nothing sent yet.
+    fn blank(config: ImapConfig) -> ImapSession {
+        ImapSession {
             decoder: CommandDecoder::new(config.limits),
             config,
             out: Vec::new(),
@@ -166,14 +266,11 @@ impl ImapSession {
             now: 0,
             user: None,
             appending: None,
-        };
-        let greeting = format!(
-            "* OK [CAPABILITY {}] {}\r\n",
-            s.capabilities(),
-            s.config.greeting
-        );
-        s.out.extend_from_slice(greeting.as_bytes());
-        s
+            pre_auth_input: Vec::new(),
+            fed: 0,
+            auth_method: String::new(),
+            client_id: Vec::new(),
+        }
     }
 
     /// The current time (Unix seconds) for SEARCH's date keys.
@@ -212,13 +309,25 @@ impl ImapSession {
             return;
         }
         self.decoder.feed(data);
+        self.fed += data.len();
+        if self.phase == Phase::NotAuthenticated {
+            self.pre_auth_input.extend_from_slice(data);
+        }
         self.process();
+        if self.phase == Phase::NotAuthenticated {
+            // keep only what the decoder still holds
+            let keep = self.unprocessed_input().len();
+            let drop = self.pre_auth_input.len() - keep;
+            self.pre_auth_input.drain(..drop);
+        } else {
+            self.pre_auth_input = Vec::new();
+        }
     }
 
     /// The TLS handshake finished: anything the client sent before it is
     /// dropped (it was not protected), and the session goes on under TLS.
     pub fn tls_started(&mut self) {
-        self.decoder = CommandDecoder::new(self.config.limits);
+        self.reset_decoder();
         self.config.tls = true;
         self.pending = Pending::None;
     }
@@ -391,7 +500,10 @@ impl ImapSession {
                 self.events.push_back(ImapEvent::Close);
                 return;
             }
-            CommandBody::Id(_) => {
+            CommandBody::Id(params) => {
+                if self.phase == Phase::NotAuthenticated {
+                    self.client_id = id_params(params.unwrap_or_default());
+                }
                 self.out
                     .extend_from_slice(b"* ID (\"name\" \"Columba\")\r\n");
                 Outcome::Ok("ID completed.".into())
@@ -492,7 +604,7 @@ impl ImapSession {
         // the decoder still expects the literal: a fresh one reads the
         // next command (a client waiting for `+` sent nothing after the
         // literal's header)
-        self.decoder = CommandDecoder::new(self.config.limits);
+        self.reset_decoder();
     }
 
     fn append_data(&mut self, chunk: &[u8]) {
@@ -593,6 +705,7 @@ impl ImapSession {
                     password: password.expose().to_vec(),
                 };
                 self.pending = Pending::Auth(tag.clone());
+                self.auth_method = "LOGIN".into();
                 self.events.push_back(ImapEvent::Authenticate {
                     credentials,
                     method: "LOGIN".into(),
@@ -648,6 +761,7 @@ impl ImapSession {
             return;
         };
         self.pending = Pending::Auth(tag);
+        self.auth_method = "PLAIN".into();
         self.events.push_back(ImapEvent::Authenticate {
             credentials,
             method: "PLAIN".into(),
@@ -1639,6 +1753,28 @@ fn resync_lines(view: &MailboxView, modseq: u64, known: Option<&SequenceSet>) ->
         }
     }
     out
+}
+
+/// ID parameters as a handoff can carry them: the first
+/// [`MAX_ID_PARAMS`](crate::handoff::MAX_ID_PARAMS), each cut to its limit
+/// and stripped of control characters.
+fn id_params(params: columba_imap_proto::IdParams) -> Vec<(String, Option<String>)> {
+    use crate::handoff::{MAX_ID_KEY, MAX_ID_PARAMS, MAX_ID_VALUE};
+    let clean = |b: &[u8], max: usize| {
+        let mut s: String = String::from_utf8_lossy(b)
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect();
+        while s.len() > max {
+            s.pop();
+        }
+        s
+    };
+    params
+        .into_iter()
+        .take(MAX_ID_PARAMS)
+        .map(|(k, v)| (clean(&k, MAX_ID_KEY), v.map(|v| clean(&v, MAX_ID_VALUE))))
+        .collect()
 }
 
 /// `* FLAGS` and `* OK [PERMANENTFLAGS]` with the mailbox's keywords.
