@@ -61,9 +61,9 @@ pub struct ConnectionInfo {
     pub listener: String,
     /// The listener does implicit TLS.
     pub implicit_tls: bool,
-    /// Our address.
+    /// Our address (`0.0.0.0:0` for a Unix listener).
     pub local: SocketAddr,
-    /// The client's address.
+    /// The client's address (`0.0.0.0:0` for a Unix listener).
     pub remote: SocketAddr,
     /// Dovecot-style session id (`session=<...>` in log lines).
     pub session_id: String,
@@ -116,6 +116,12 @@ pub enum Control {
     Handoff(Handoff),
     /// Role to master: started and ready for work.
     Ready,
+    /// Master to a login process after its `Handoff`: the post-login
+    /// process started with this pid (Dovecot's `mpid=` in the `Login:` line).
+    Started {
+        /// The post-login process's pid.
+        pid: u32,
+    },
     /// Master to role: finish what is under way and exit.
     Shutdown,
 }
@@ -140,6 +146,10 @@ impl Control {
                 fields.push(hex(&h.session_state));
             }
             Control::Ready => fields.push("READY".into()),
+            Control::Started { pid } => {
+                fields.push("STARTED".into());
+                fields.push(pid.to_string());
+            }
             Control::Shutdown => fields.push("SHUTDOWN".into()),
         }
         fields
@@ -216,6 +226,9 @@ impl Control {
                 })
             }
             "READY" => Control::Ready,
+            "STARTED" => Control::Started {
+                pid: it.number("pid")?,
+            },
             "SHUTDOWN" => Control::Shutdown,
             other => {
                 return Err(ServeError::Control(format!("unknown message {other:?}")));
@@ -369,6 +382,7 @@ mod tests {
                 session_state: vec![0, 1, 2, 255],
             }),
             Control::Ready,
+            Control::Started { pid: 4711 },
             Control::Shutdown,
         ];
         for m in messages {

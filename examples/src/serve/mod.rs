@@ -27,6 +27,7 @@ pub mod config;
 pub mod control;
 pub mod dispatch;
 pub mod error;
+pub mod master;
 pub mod role;
 
 pub use config::Config;

@@ -1,0 +1,113 @@
+//! The master's view of its children: starting a role with its stderr on
+//! the log role, and the registry of running per-connection processes
+//! that shutdown walks.
+
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use columba_privsep::{FdChannel, PeerPolicy};
+
+use crate::serve::control::Control;
+use crate::serve::error::ServeError;
+use crate::serve::role::{self, Role, Spawned};
+
+use super::say;
+
+/// What every master thread shares.
+pub struct Shared {
+    /// The configuration file every role reads.
+    pub config_path: PathBuf,
+    /// The log role's socket (`base_dir/log`).
+    pub log_socket: PathBuf,
+    /// Set once the log role is ready: children then log through it.
+    pub log_ready: AtomicBool,
+    /// Set when the master shuts down.
+    pub shutting_down: AtomicBool,
+    /// Running per-connection processes: pid to a sending end of their
+    /// control channel (for `Shutdown`).
+    pub running: Mutex<HashMap<u32, (Role, UnixStream)>>,
+}
+
+impl Shared {
+    /// A new shared state.
+    pub fn new(config_path: &Path, log_socket: PathBuf) -> Arc<Shared> {
+        Arc::new(Shared {
+            config_path: config_path.to_path_buf(),
+            log_socket,
+            log_ready: AtomicBool::new(false),
+            shutting_down: AtomicBool::new(false),
+            running: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Whether the master is shutting down.
+    pub fn stopping(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// A connection to the log role for a child's standard error, or
+    /// `None` (the master's own standard error) while the log role is not
+    /// there.
+    pub fn log_stream(&self) -> Option<OwnedFd> {
+        if !self.log_ready.load(Ordering::SeqCst) {
+            return None;
+        }
+        match UnixStream::connect(&self.log_socket) {
+            Ok(s) => Some(OwnedFd::from(s)),
+            Err(e) => {
+                say::error(&format!(
+                    "connect({}) failed: {e}; the child logs to the master's stderr",
+                    self.log_socket.display()
+                ));
+                None
+            }
+        }
+    }
+
+    /// Starts `role` with its standard error on the log role.
+    pub fn spawn(&self, role: Role) -> Result<Spawned, ServeError> {
+        let stderr = if role == Role::Log {
+            None
+        } else {
+            self.log_stream()
+        };
+        role::spawn(role, &self.config_path, stderr)
+    }
+
+    /// Records a running per-connection process.
+    pub fn register(&self, pid: u32, role: Role, control: &FdChannel) {
+        if let Ok(stream) = control.stream().try_clone() {
+            if let Ok(mut running) = self.running.lock() {
+                running.insert(pid, (role, stream));
+            }
+        }
+    }
+
+    /// Forgets a per-connection process that ended.
+    pub fn unregister(&self, pid: u32) {
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(&pid);
+        }
+    }
+
+    /// Sends `Shutdown` to every running per-connection process; returns
+    /// their pids.
+    pub fn shutdown_running(&self) -> Vec<u32> {
+        let Ok(running) = self.running.lock() else {
+            return Vec::new();
+        };
+        let mut pids = Vec::new();
+        for (pid, (_, stream)) in running.iter() {
+            if let Ok(s) = stream.try_clone() {
+                let mut channel = FdChannel::new(s, PeerPolicy::any());
+                let _ = Control::Shutdown.send(&mut channel, None);
+            }
+            pids.push(*pid);
+        }
+        pids
+    }
+}

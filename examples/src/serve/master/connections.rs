@@ -1,0 +1,270 @@
+//! Per-connection processes: for each accepted client the master starts a
+//! login (or lmtp) process and hands it the socket; a login process that
+//! authenticated hands the client back (`Handoff`), and the master starts
+//! the post-login process with it. What a login process sends is
+//! untrusted: the handoff must name the very connection the master gave
+//! that process, come from that process, and carry one socket of the
+//! expected kind.
+
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+
+use columba_privsep::{FdChannel, FrameLimits};
+use rustix::net::{getpeername, getsockname, AddressFamily};
+
+use crate::serve::control::{ConnectionInfo, Control, Handoff, Service, MAX_SESSION_STATE};
+use crate::serve::error::ServeError;
+use crate::serve::role::{Role, Spawned};
+
+use super::children::Shared;
+use super::listeners::{BoundInet, BoundUnix, ListenerSpec};
+use super::session_id::new_session_id;
+use super::{exit_status, say};
+
+/// Frame limits on a login process's channel: one socket, a handoff's
+/// hex-encoded session state and its fields.
+fn login_limits() -> FrameLimits {
+    FrameLimits::new((2 * MAX_SESSION_STATE + 8192) as u32, 1)
+}
+
+/// Accepts clients on a TCP listener until shutdown, each in its own thread.
+pub fn accept_inet(shared: Arc<Shared>, bound: BoundInet) {
+    for stream in bound.listener.incoming() {
+        if shared.stopping() {
+            return;
+        }
+        let stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                say::error(&format!("accept({}) failed: {e}", bound.addr));
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                continue;
+            }
+        };
+        let unspecified = SocketAddr::new(IpAddr::from([0, 0, 0, 0]), 0);
+        let info = ConnectionInfo {
+            service: bound.spec.service,
+            listener: bound.spec.name.clone(),
+            implicit_tls: bound.spec.implicit_tls,
+            local: stream.local_addr().unwrap_or(unspecified),
+            remote: stream.peer_addr().unwrap_or(unspecified),
+            session_id: new_session_id(),
+        };
+        let _ = stream.set_nodelay(true);
+        start_connection(&shared, &bound.spec, info, OwnedFd::from(stream));
+    }
+}
+
+/// Accepts clients on a Unix listener (LMTP) until shutdown. Their
+/// addresses are given as `0.0.0.0:0`.
+pub fn accept_unix(shared: Arc<Shared>, bound: BoundUnix) {
+    for stream in bound.listener.incoming() {
+        if shared.stopping() {
+            return;
+        }
+        let stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                say::error(&format!("accept({}) failed: {e}", bound.path.display()));
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                continue;
+            }
+        };
+        let unspecified = SocketAddr::new(IpAddr::from([0, 0, 0, 0]), 0);
+        let info = ConnectionInfo {
+            service: bound.spec.service,
+            listener: bound.spec.name.clone(),
+            implicit_tls: false,
+            local: unspecified,
+            remote: unspecified,
+            session_id: new_session_id(),
+        };
+        start_connection(&shared, &bound.spec, info, OwnedFd::from(stream));
+    }
+}
+
+fn start_connection(shared: &Arc<Shared>, spec: &ListenerSpec, info: ConnectionInfo, fd: OwnedFd) {
+    let shared = shared.clone();
+    let role = spec.role;
+    let spawned = std::thread::Builder::new()
+        .name("connection".into())
+        .spawn(move || {
+            if let Err(e) = run_connection(&shared, role, info, fd) {
+                say::error(&format!("service({}): {e}", role.name()));
+            }
+        });
+    if let Err(e) = spawned {
+        say::error(&format!("service({}): no thread for a connection: {e}", role.name()));
+    }
+}
+
+/// Starts the connection's process, gives it the client, then serves its
+/// handoff (login roles) and reaps it.
+fn run_connection(
+    shared: &Arc<Shared>,
+    role: Role,
+    info: ConnectionInfo,
+    fd: OwnedFd,
+) -> Result<(), ServeError> {
+    let Spawned { mut child, control } = shared.spawn(role)?;
+    let pid = child.id();
+    let mut control = control.with_limits(login_limits());
+    shared.register(pid, role, &control);
+    let sent = Control::Connection(info.clone()).send(&mut control, Some(fd.as_fd()));
+    drop(fd);
+    if let Err(e) = sent {
+        say::error(&format!(
+            "service({}): could not hand the client to child {pid}: {e}",
+            role.name()
+        ));
+        let _ = child.kill();
+    } else if role != Role::Lmtp {
+        serve_handoffs(shared, role, pid, &info, &mut control, &mut child);
+    }
+    let status = child.wait();
+    shared.unregister(pid);
+    if let Ok(status) = status {
+        if !shared.stopping() {
+            if let Some(text) = exit_status::describe(role.name(), pid, status) {
+                say::error(&text);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads the login process's messages until it closes its channel: at
+/// most one valid `Handoff`, which starts the post-login process. Anything
+/// else ends the login process.
+fn serve_handoffs(
+    shared: &Arc<Shared>,
+    role: Role,
+    pid: u32,
+    info: &ConnectionInfo,
+    control: &mut FdChannel,
+    child: &mut std::process::Child,
+) {
+    let mut handed_off = false;
+    loop {
+        let refusal = match Control::recv(control) {
+            Ok(None) => return,
+            Ok(Some((Control::Handoff(handoff), frame))) if !handed_off => {
+                let fd = frame.fds.into_iter().next();
+                match check_handoff(&handoff, info, pid, fd.as_ref()) {
+                    Ok(()) => {
+                        handed_off = true;
+                        let Some(fd) = fd else { return };
+                        match start_post_login(shared, handoff, fd) {
+                            Ok(mpid) => {
+                                // The login process logs `mpid=` with it.
+                                let _ = Control::Started { pid: mpid }.send(control, None);
+                            }
+                            Err(e) => {
+                                say::error(&format!("service({}): {e}", post_login_role(info.service).name()));
+                            }
+                        }
+                        continue;
+                    }
+                    Err(reason) => reason,
+                }
+            }
+            Ok(Some((Control::Handoff(_), _))) => "a second handoff".to_string(),
+            Ok(Some((other, _))) => format!("unexpected {other:?}"),
+            Err(e) => e.to_string(),
+        };
+        say::error(&format!(
+            "service({}): child {pid} sent an invalid handoff ({refusal}); killing it",
+            role.name()
+        ));
+        let _ = child.kill();
+        return;
+    }
+}
+
+/// The checks on a login process's `Handoff`; the text says what failed.
+pub fn check_handoff(
+    handoff: &Handoff,
+    info: &ConnectionInfo,
+    pid: u32,
+    fd: Option<&OwnedFd>,
+) -> Result<(), String> {
+    if handoff.connection != *info {
+        return Err("it names another connection".into());
+    }
+    if handoff.login_pid != pid {
+        return Err(format!(
+            "login pid {} is not the sender's {pid}",
+            handoff.login_pid
+        ));
+    }
+    if info.implicit_tls && !handoff.tls {
+        return Err("a TLS listener's client handed off as plain".into());
+    }
+    let Some(fd) = fd else {
+        return Err("no socket attached".into());
+    };
+    if handoff.tls {
+        // The plain end of the login process's TLS proxy: a Unix socket.
+        match getsockname(fd) {
+            Ok(addr) if addr.address_family() == AddressFamily::UNIX => Ok(()),
+            Ok(_) => Err("the TLS proxy's socket is not a Unix socket".into()),
+            Err(e) => Err(format!("the attached descriptor is not a socket ({e})")),
+        }
+    } else {
+        // The client's own socket: the peer must be the client.
+        match getpeername(fd) {
+            Ok(Some(addr)) if SocketAddr::try_from(addr.clone()).ok() == Some(info.remote) => Ok(()),
+            Ok(_) => Err("the attached socket is not the client's".into()),
+            Err(e) => Err(format!("the attached descriptor is not a socket ({e})")),
+        }
+    }
+}
+
+/// The post-login role of a service.
+fn post_login_role(service: Service) -> Role {
+    match service {
+        Service::Imap => Role::Imap,
+        Service::Pop3 => Role::Pop3,
+        Service::Lmtp => Role::Lmtp,
+    }
+}
+
+/// Starts the post-login process with the handoff and the client's socket;
+/// a thread reaps it. Returns its pid.
+fn start_post_login(
+    shared: &Arc<Shared>,
+    handoff: Handoff,
+    fd: OwnedFd,
+) -> Result<u32, ServeError> {
+    let role = post_login_role(handoff.connection.service);
+    let Spawned { mut child, control } = shared.spawn(role)?;
+    let pid = child.id();
+    let mut control = control.with_limits(login_limits());
+    shared.register(pid, role, &control);
+    if let Err(e) = Control::Handoff(handoff).send(&mut control, Some(fd.as_fd())) {
+        let _ = child.kill();
+        let _ = child.wait();
+        shared.unregister(pid);
+        return Err(e);
+    }
+    drop(fd);
+    let shared = shared.clone();
+    std::thread::Builder::new()
+        .name("post-login".into())
+        .spawn(move || {
+            // Keep the channel open for Shutdown while the process runs.
+            let _control = control;
+            let status = child.wait();
+            shared.unregister(pid);
+            if let Ok(status) = status {
+                if !shared.stopping() {
+                    if let Some(text) = exit_status::describe(role.name(), pid, status) {
+                        say::error(&text);
+                    }
+                }
+            }
+        })
+        .map_err(|e| ServeError::io("start a reaper thread", e))?;
+    Ok(pid)
+}

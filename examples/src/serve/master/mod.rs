@@ -1,0 +1,193 @@
+//! The master process: reads the configuration, prepares `base_dir`,
+//! starts the singleton roles in order (log, anvil, auth, stats, indexer),
+//! binds the listeners, starts a process per client connection, passes
+//! authenticated clients from login to post-login processes, reaps and
+//! restarts children, and shuts everything down on SIGTERM/SIGINT.
+
+pub mod children;
+pub mod connections;
+pub mod exit_status;
+pub mod listeners;
+pub mod say;
+pub mod session_id;
+pub mod singletons;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::serve::config::Config;
+use crate::serve::error::ServeError;
+
+pub use listeners::Bound;
+
+/// How long children get to finish after `Shutdown` before they are killed.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// The login processes' chroot directory: the `chroot` of the
+/// `imap-login` service (Dovecot's default `login`), under `base_dir`.
+pub fn login_chroot(config: &Config) -> PathBuf {
+    let chroot = config
+        .service("imap-login")
+        .chroot
+        .unwrap_or_else(|| "login".into());
+    config.base_dir.join(chroot)
+}
+
+/// Creates `base_dir` (0755) and the empty login chroot directory (0755).
+fn prepare_base_dir(config: &Config) -> Result<(), ServeError> {
+    for dir in [config.base_dir.clone(), login_chroot(config)] {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| ServeError::io(format!("mkdir({})", dir.display()), e))?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| ServeError::io(format!("chmod({})", dir.display()), e))?;
+    }
+    let chroot = login_chroot(config);
+    let mut entries = std::fs::read_dir(&chroot)
+        .map_err(|e| ServeError::io(format!("opendir({})", chroot.display()), e))?;
+    if entries.next().is_some() {
+        return Err(ServeError::Config(format!(
+            "the login chroot {} is not empty",
+            chroot.display()
+        )));
+    }
+    Ok(())
+}
+
+/// What the master cannot do when it does not run as root, said once.
+fn report_skipped_privileges(config: &Config) {
+    if columba_privsep::ids::is_root() {
+        return;
+    }
+    let uid = columba_privsep::ids::effective_uid();
+    say::warning(&format!(
+        "not running as root (uid {uid}): login processes keep uid {uid} instead of \
+         default_login_user={} and are not chrooted to {}; post-login and lmtp processes \
+         keep uid {uid} instead of the users' uids; no_new_privs, seccomp and rlimits \
+         still apply to login processes",
+        config.default_login_user,
+        login_chroot(config).display()
+    ));
+}
+
+/// Runs the master until SIGTERM or SIGINT. `on_ready` is called once
+/// every listener accepts (the demo prints its banner there).
+pub fn run(config_path: &Path, on_ready: &mut dyn FnMut(&Bound)) -> Result<(), ServeError> {
+    let config_path = std::fs::canonicalize(config_path)
+        .map_err(|e| ServeError::io(format!("{}", config_path.display()), e))?;
+    let config = Config::load(&config_path)?;
+    config.validate()?;
+    let term = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, term.clone())
+            .map_err(|e| ServeError::io("install a signal handler", e))?;
+    }
+    report_skipped_privileges(&config);
+    prepare_base_dir(&config)?;
+
+    let shared = children::Shared::new(&config_path, config.socket("log"));
+    let singletons = match singletons::start_all(&shared) {
+        Ok(s) => s,
+        Err(e) => {
+            shared.shutting_down.store(true, Ordering::SeqCst);
+            return Err(e);
+        }
+    };
+    let bound = match listeners::bind(&config) {
+        Ok(b) => b,
+        Err(e) => {
+            stop(&shared, &singletons);
+            return Err(e);
+        }
+    };
+    on_ready(&bound);
+    let Bound { inet, unix } = bound;
+    for listener in inet {
+        let shared = shared.clone();
+        std::thread::Builder::new()
+            .name(format!("accept-{}", listener.spec.name))
+            .spawn(move || connections::accept_inet(shared, listener))
+            .map_err(|e| ServeError::io("start an accept thread", e))?;
+    }
+    for listener in unix {
+        let shared = shared.clone();
+        std::thread::Builder::new()
+            .name(format!("accept-{}", listener.spec.name))
+            .spawn(move || connections::accept_unix(shared, listener))
+            .map_err(|e| ServeError::io("start an accept thread", e))?;
+    }
+    while !term.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    say::info("Dovecot-style shutdown: stopping every process");
+    stop(&shared, &singletons);
+    Ok(())
+}
+
+/// Sends `Shutdown` to the per-connection processes, then to the
+/// singletons (the log role last), and kills what is left after the grace.
+fn stop(shared: &Arc<children::Shared>, singletons: &[Arc<singletons::Singleton>]) {
+    shared.shutting_down.store(true, Ordering::SeqCst);
+    let mut pids = shared.shutdown_running();
+    wait_gone(&mut pids, SHUTDOWN_GRACE);
+    for pid in pids {
+        kill(pid);
+    }
+    let mut pids: Vec<u32> = singletons
+        .iter()
+        .rev()
+        .filter(|s| s.role != crate::serve::role::Role::Log)
+        .filter_map(|s| singletons::shutdown(s))
+        .collect();
+    wait_gone(&mut pids, SHUTDOWN_GRACE);
+    for pid in pids {
+        kill(pid);
+    }
+    let mut pids: Vec<u32> = singletons
+        .iter()
+        .filter(|s| s.role == crate::serve::role::Role::Log)
+        .filter_map(|s| singletons::shutdown(s))
+        .collect();
+    wait_gone(&mut pids, Duration::from_secs(1));
+    for pid in pids {
+        kill(pid);
+    }
+}
+
+/// Waits until none of `pids` exists any more (their reaper threads have
+/// waited for them), or `grace` passed; leaves the survivors in `pids`.
+fn wait_gone(pids: &mut Vec<u32>, grace: Duration) {
+    let deadline = Instant::now() + grace;
+    loop {
+        pids.retain(|pid| exists(*pid));
+        if pids.is_empty() || Instant::now() >= deadline {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn exists(pid: u32) -> bool {
+    let Some(pid) = rustix::process::Pid::from_raw(pid as i32) else {
+        return false;
+    };
+    // A zombie still "exists" until its reaper thread waits for it; the
+    // /proc state tells a zombie apart.
+    if rustix::process::test_kill_process(pid).is_err() {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_nonzero())) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+fn kill(pid: u32) {
+    if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    }
+}
