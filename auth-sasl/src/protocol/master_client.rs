@@ -125,6 +125,45 @@ pub fn parse_master_reply(line: &[u8]) -> Result<MasterReply> {
     })
 }
 
+/// The auth server's answer to a post-login process's `REQUEST`: the
+/// userdb fields of the user a login process authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginRequestReply {
+    /// `USER id user fields`: the login is confirmed.
+    User {
+        /// The user.
+        user: String,
+        /// userdb fields (`uid`, `gid`, `home`, `mail`, ...).
+        fields: Fields,
+    },
+    /// `NOTFOUND id`: authenticated, but the userdb does not know the user
+    /// (Dovecot: "Authenticated user not found from userdb").
+    NotFound,
+    /// `FAIL id [reason=…]`: no such login (wrong, reused or expired
+    /// cookie, unknown login process or request id), or the lookup failed.
+    Failed {
+        /// The server's reason, if it gave one.
+        reason: Option<String>,
+    },
+}
+
+/// Formats a `REQUEST` line as Dovecot's post-login processes send it
+/// (`src/lib-master/master-login-auth.c`): `REQUEST id client-pid auth-id
+/// cookie [session_pid=…]`. The line holds the cookie: never log it.
+pub fn login_request_line(
+    id: u32,
+    client_pid: u32,
+    auth_id: u32,
+    cookie: &str,
+    session_pid: Option<u32>,
+) -> String {
+    let mut params = vec![auth_id.to_string(), cookie.to_string()];
+    if let Some(pid) = session_pid {
+        params.push(format!("session_pid={pid}"));
+    }
+    request_line("REQUEST", id, Some(&client_pid.to_string()), &params)
+}
+
 /// Formats a request line: `CMD id [arg] params…`.
 pub fn request_line(command: &str, id: u32, arg: Option<&str>, params: &[String]) -> String {
     let mut line = format!("{command}\t{id}");
@@ -256,6 +295,39 @@ impl UnixMasterClient {
         }
     }
 
+    /// Finishes a login on the auth-master socket: asks for the userdb
+    /// fields of the login that process `client_pid` authenticated with
+    /// request `auth_id`, proving it with the auth-client connection's
+    /// `cookie`. The server answers each login once: a reused or wrong
+    /// cookie gets [`LoginRequestReply::Failed`]. `session_pid` is the
+    /// asking process's pid, which the server may check against the
+    /// socket's peer.
+    pub fn request(
+        &mut self,
+        client_pid: u32,
+        auth_id: u32,
+        cookie: &str,
+        session_pid: Option<u32>,
+    ) -> Result<LoginRequestReply> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.writer
+            .write_all(login_request_line(id, client_pid, auth_id, cookie, session_pid).as_bytes())
+            .map_err(|e| Error::io("write to auth socket", e))?;
+        match self.reply()? {
+            MasterReply::User {
+                id: i,
+                user,
+                fields,
+            } if i == id => Ok(LoginRequestReply::User { user, fields }),
+            MasterReply::NotFound { id: i } if i == id => Ok(LoginRequestReply::NotFound),
+            MasterReply::Fail { id: i, fields } if i == id => Ok(LoginRequestReply::Failed {
+                reason: fields.get("reason").map(str::to_string),
+            }),
+            other => Err(Error::UnexpectedReply(format!("REQUEST: {other:?}"))),
+        }
+    }
+
     /// Sends any request and returns the first reply (for `REQUEST`, `CACHE-FLUSH`).
     pub fn raw(
         &mut self,
@@ -265,5 +337,22 @@ impl UnixMasterClient {
     ) -> Result<MasterReply> {
         self.send(command, arg, params)?;
         self.reply()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_request_lines_are_dovecots() {
+        assert_eq!(
+            login_request_line(3, 4242, 7, "0123456789abcdef0123456789abcdef", Some(99)),
+            "REQUEST\t3\t4242\t7\t0123456789abcdef0123456789abcdef\tsession_pid=99\n"
+        );
+        assert_eq!(
+            login_request_line(1, 1, 2, "ab", None),
+            "REQUEST\t1\t1\t2\tab\n"
+        );
     }
 }
