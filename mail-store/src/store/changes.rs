@@ -30,7 +30,10 @@ pub enum Change {
 }
 
 /// The changes from `old` to `new`. With `qresync`, expunges are one
-/// `Vanished` instead of `Expunge` lines.
+/// `Vanished` instead of `Expunge` lines. When both views have
+/// per-message modseqs, a message whose modseq moved is reported even if
+/// its flags ended as they were, as Dovecot reports every flag change
+/// record it syncs.
 pub fn changes(old: &MailboxSnapshot, new: &MailboxSnapshot, qresync: bool) -> Vec<Change> {
     let mut out = Vec::new();
     let new_uids: std::collections::HashSet<u32> = new.messages.iter().map(|m| m.uid).collect();
@@ -66,7 +69,10 @@ pub fn changes(old: &MailboxSnapshot, new: &MailboxSnapshot, qresync: bool) -> V
     }
     for m in &new.messages {
         if let Some(o) = old_by_uid.get(&m.uid) {
-            if o.flags != m.flags || o.keywords != m.keywords {
+            // with per-message modseqs a changed modseq is a change even
+            // when the flags ended where they were (set, then cleared)
+            let touched = old.modseq_tracking && new.modseq_tracking && o.modseq != m.modseq;
+            if touched || o.flags != m.flags || o.keywords != m.keywords {
                 out.push(Change::Flags {
                     seq: m.seq,
                     uid: m.uid,

@@ -17,6 +17,7 @@ mod expunge;
 mod flags;
 mod folders;
 mod modseq;
+mod resync;
 mod snapshot;
 mod sync;
 mod watch;
@@ -32,6 +33,7 @@ pub use folders::{
     subscribe, unsubscribe,
 };
 pub use modseq::enable_modseqs;
-pub use snapshot::{MailboxSnapshot, SnapshotMessage, Status};
+pub use resync::{qresync_sample, resync, QresyncRequest, Resync};
+pub use snapshot::{LogPosition, MailboxSnapshot, SnapshotMessage, Status};
 pub use sync::{sync, SyncReport};
 pub use watch::MailboxWatcher;

@@ -116,6 +116,17 @@ pub struct Status {
     pub highest_modseq: u64,
 }
 
+/// A position in a mailbox's transaction log: the log file's sequence
+/// number and a byte offset in it (Dovecot's `log_file_head_seq` and
+/// `log_file_head_offset` of a synced view).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LogPosition {
+    /// `file_seq` of the log file.
+    pub file_seq: u32,
+    /// Byte offset just past the last record the view has applied.
+    pub offset: u32,
+}
+
 /// A mailbox as Dovecot's index and the Maildir show it, read-only.
 #[derive(Debug, Clone)]
 pub struct MailboxSnapshot {
@@ -127,6 +138,14 @@ pub struct MailboxSnapshot {
     pub uid_validity: u32,
     /// HIGHESTMODSEQ.
     pub highest_modseq: u64,
+    /// Where in the transaction log this view is synced to: changes at or
+    /// after this position are not in the view yet (see
+    /// [`super::resync()`]). `None` without an index.
+    pub log_position: Option<LogPosition>,
+    /// Whether the index keeps a modseq per message (the `modseq`
+    /// extension, [`super::enable_modseqs`]); without it every message's
+    /// modseq is HIGHESTMODSEQ.
+    pub modseq_tracking: bool,
     mailbox: Mailbox,
     files_resolved: bool,
 }
@@ -204,6 +223,11 @@ impl MailboxSnapshot {
                 uid_next,
                 uid_validity,
                 highest_modseq: view.highest_modseq.max(1),
+                log_position: Some(LogPosition {
+                    file_seq: view.header().log_file_seq,
+                    offset: view.header().log_file_head_offset,
+                }),
+                modseq_tracking: view.map().ext_index("modseq").is_some(),
                 mailbox: mailbox.clone(),
                 files_resolved: false,
             });
@@ -311,9 +335,16 @@ impl MailboxSnapshot {
             uid_next: listing.next_uid.max(1),
             uid_validity: listing.uid_validity.unwrap_or(0),
             highest_modseq: 1,
+            log_position: None,
+            modseq_tracking: false,
             mailbox: mailbox.clone(),
             files_resolved: true,
         })
+    }
+
+    /// The mailbox this view shows.
+    pub fn mailbox(&self) -> &Mailbox {
+        &self.mailbox
     }
 
     /// STATUS SIZE: the sum of the messages' RFC822.SIZE (finds the files).
