@@ -9,16 +9,24 @@
 //! what a process may use is decided here once, and checked by
 //! [`Config::validate`] before anything starts.
 
+mod mail_location;
+mod network;
+mod render;
+mod validate;
+
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::ServeError;
 
+pub use mail_location::{check_mail_location, check_template};
+pub use network::{parse_networks, Cidr};
+
 /// The whole configuration file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Protocols served: `imap`, `pop3`, `lmtp`.
@@ -29,8 +37,13 @@ pub struct Config {
     /// `base_dir`); relative paths are relative to the configuration file.
     pub base_dir: PathBuf,
     /// Log file; empty means standard error (Dovecot's `log_path`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub log_path: Option<PathBuf>,
-    /// strftime-like prefix of each log line (Dovecot's `log_timestamp`).
+    /// Log file for `Info:` lines; unset means `log_path` (Dovecot's
+    /// `info_log_path`).
+    pub info_log_path: Option<PathBuf>,
+    /// strftime-like prefix of each log line (Dovecot's `log_timestamp`:
+    /// `%Y %m %d %e %H %M %S %b %a %y %j %%` are understood).
     pub log_timestamp: String,
     /// The greeting's text (Dovecot's `login_greeting`).
     pub login_greeting: String,
@@ -46,8 +59,10 @@ pub struct Config {
     /// TLS: `yes`, `no` or `required` (Dovecot's `ssl`).
     pub ssl: SslMode,
     /// Certificate chain, PEM (Dovecot's `ssl_cert`; a leading `<` is accepted).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ssl_cert: Option<PathBuf>,
     /// Private key, PEM (Dovecot's `ssl_key`; a leading `<` is accepted).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ssl_key: Option<PathBuf>,
     /// Oldest TLS version accepted: `TLSv1.2` or `TLSv1.3`.
     pub ssl_min_protocol: String,
@@ -59,7 +74,10 @@ pub struct Config {
     /// Dovecot's `auth_username_format` (`%Lu` lower-cases).
     pub auth_username_format: String,
     /// Separator of `user*master` logins (Dovecot's `auth_master_user_separator`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_master_user_separator: Option<String>,
+    /// The user ANONYMOUS logs in as (Dovecot's `auth_anonymous_username`).
+    pub auth_anonymous_username: String,
     /// Seconds a failed authentication is delayed (Dovecot's `auth_failure_delay`).
     pub auth_failure_delay: u64,
     /// Worker threads for slow password schemes (Dovecot's `auth_worker_max_count`).
@@ -78,12 +96,16 @@ pub struct Config {
     /// (Dovecot's `mail_location`, with its `%u %n %d %h ~` templates).
     pub mail_location: String,
     /// uid for users whose userdb gives none (Dovecot's `mail_uid`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mail_uid: Option<String>,
     /// gid for users whose userdb gives none (Dovecot's `mail_gid`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mail_gid: Option<String>,
     /// Home directory template for users whose userdb gives none (Dovecot's `mail_home`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mail_home: Option<String>,
     /// chroot for post-login processes (Dovecot's `mail_chroot`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mail_chroot: Option<String>,
     /// Connections allowed per user and client address, 0 for no limit
     /// (Dovecot's `mail_max_userip_connections`).
@@ -93,9 +115,32 @@ pub struct Config {
     /// POP3 UIDL format (Dovecot's `pop3_uidl_format`).
     pub pop3_uidl_format: String,
     /// The host name in greetings and LMTP replies (Dovecot's `hostname`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
     /// LMTP/LDA address extension delimiter (Dovecot's `recipient_delimiter`).
     pub recipient_delimiter: String,
+    /// Postmaster address in LMTP rejections (Dovecot's `postmaster_address`,
+    /// `%d` is the recipient's domain).
+    pub postmaster_address: String,
+    /// LMTP saves `user+detail@` mail to the mailbox `detail` (Dovecot's
+    /// `lmtp_save_to_detail_mailbox`).
+    pub lmtp_save_to_detail_mailbox: bool,
+    /// Deliveries create a missing mailbox (Dovecot's `lda_mailbox_autocreate`).
+    pub lda_mailbox_autocreate: bool,
+    /// Seconds between IDLE's `* OK Still here` (Dovecot's `imap_idle_notify_interval`).
+    pub imap_idle_notify_interval: u64,
+    /// Longest IMAP command line, bytes (Dovecot's `imap_max_line_length`).
+    pub imap_max_line_length: usize,
+    /// Processes per service when its block sets none (Dovecot's `default_process_limit`).
+    pub default_process_limit: u32,
+    /// Connections per process when a service sets none (Dovecot's `default_client_limit`).
+    pub default_client_limit: u32,
+    /// Address-space limit of processes when a service sets none, e.g.
+    /// `256M`, `0` for none (Dovecot's `default_vsz_limit`).
+    pub default_vsz_limit: String,
+    /// Stopping the server also disconnects logged-in clients (Dovecot's
+    /// `shutdown_clients`).
+    pub shutdown_clients: bool,
     /// Password databases, tried in order (Dovecot's `passdb { }` blocks).
     pub passdb: Vec<DbConfig>,
     /// User databases, tried in order (Dovecot's `userdb { }` blocks).
@@ -108,7 +153,7 @@ pub struct Config {
 }
 
 /// A protocol named in `protocols`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     /// IMAP (imap-login, imap).
@@ -120,7 +165,7 @@ pub enum Protocol {
 }
 
 /// Dovecot's `ssl` setting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SslMode {
     /// No TLS: no STARTTLS, no implicit-TLS listeners.
@@ -132,7 +177,7 @@ pub enum SslMode {
 }
 
 /// A passdb or userdb block.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DbConfig {
     /// `passwd-file` or `static`.
@@ -151,7 +196,7 @@ pub struct DbConfig {
 }
 
 /// A mailbox block: special-use and auto-creation.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MailboxConfig {
     /// `\Sent`, `\Drafts`, `\Trash`, `\Junk`, `\Archive`, `\All`.
@@ -161,7 +206,7 @@ pub struct MailboxConfig {
 }
 
 /// A service block: listeners and process settings of one role.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServiceConfig {
     /// TCP listeners by name (`imap`, `imaps`, `pop3`, `pop3s`, `lmtp`).
@@ -169,21 +214,35 @@ pub struct ServiceConfig {
     /// Unix listeners by name, under `base_dir` unless absolute.
     pub unix_listener: BTreeMap<String, UnixListener>,
     /// User the role runs as (empty: the role's default).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Group the role runs as.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
     /// chroot of the role (for login roles: relative to `base_dir`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub chroot: Option<String>,
     /// Most processes of this role at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub process_limit: Option<u32>,
     /// Idle processes kept ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub process_min_avail: Option<u32>,
     /// Address-space limit, e.g. `256M` (Dovecot's `vsz_limit`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub vsz_limit: Option<String>,
+    /// Connections one process serves at once (Dovecot's `client_limit`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_limit: Option<u32>,
+    /// Connections a process serves before it exits, 0 for unlimited
+    /// (Dovecot's `service_count`; login processes default to 1, one
+    /// process per connection).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_count: Option<u32>,
 }
 
 /// A TCP listener.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct InetListener {
     /// Addresses; empty means `listen`.
@@ -195,14 +254,17 @@ pub struct InetListener {
 }
 
 /// A Unix socket listener.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct UnixListener {
     /// Mode, octal, e.g. `0600`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
     /// Owner.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Group.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
 }
 
@@ -248,6 +310,7 @@ impl Default for Config {
             listen: vec![IpAddr::from([0, 0, 0, 0])],
             base_dir: PathBuf::from("/run/columba"),
             log_path: None,
+            info_log_path: None,
             log_timestamp: "%b %d %H:%M:%S ".into(),
             login_greeting: "Columba ready.".into(),
             login_trusted_networks: Vec::new(),
@@ -261,6 +324,7 @@ impl Default for Config {
             auth_mechanisms: vec!["plain".into()],
             auth_username_format: "%Lu".into(),
             auth_master_user_separator: None,
+            auth_anonymous_username: "anonymous".into(),
             auth_failure_delay: 2,
             auth_worker_max_count: 30,
             auth_verbose: false,
@@ -278,6 +342,15 @@ impl Default for Config {
             pop3_uidl_format: "%08Xu%08Xv".into(),
             hostname: None,
             recipient_delimiter: "+".into(),
+            postmaster_address: "postmaster@%d".into(),
+            lmtp_save_to_detail_mailbox: false,
+            lda_mailbox_autocreate: false,
+            imap_idle_notify_interval: 120,
+            imap_max_line_length: 65536,
+            default_process_limit: 100,
+            default_client_limit: 1000,
+            default_vsz_limit: "256M".into(),
+            shutdown_clients: true,
             passdb: Vec::new(),
             userdb: Vec::new(),
             mailbox: BTreeMap::new(),
@@ -311,17 +384,45 @@ impl Config {
 
     /// Reads and parses `path`; relative paths in it (`base_dir`,
     /// `log_path`, `ssl_cert`, `ssl_key`, passwd-file arguments) are made
-    /// relative to the file's directory.
+    /// relative to the file's directory. A string setting written as
+    /// `"<file"` takes its value from that file, as in Dovecot
+    /// (`ssl_cert`/`ssl_key` are paths either way).
     pub fn load(path: &Path) -> Result<Config, ServeError> {
         let text = std::fs::read_to_string(path).map_err(|e| ServeError::Io {
             what: format!("read {}", path.display()),
             source: e,
         })?;
+        let dir = path.parent().unwrap_or(Path::new("."));
         let mut config = Config::from_toml(&text)
             .map_err(|e| ServeError::Config(format!("{}: {e}", path.display())))?;
-        let dir = path.parent().unwrap_or(Path::new("."));
+        config
+            .read_value_files(dir)
+            .map_err(|e| ServeError::Config(format!("{}: {e}", path.display())))?;
         config.resolve_paths(dir);
         Ok(config)
+    }
+
+    /// Replaces `"<file"` values of the free-text settings by the file's
+    /// contents (trailing newline removed), Dovecot's `setting = <file`.
+    fn read_value_files(&mut self, dir: &Path) -> Result<(), String> {
+        let read = |name: &str, value: &mut String| -> Result<(), String> {
+            let Some(file) = value.strip_prefix('<') else {
+                return Ok(());
+            };
+            let file = dir.join(file.trim());
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| format!("{name} = <{}: {e}", file.display()))?;
+            *value = text.trim_end_matches(['\n', '\r']).to_string();
+            Ok(())
+        };
+        read("login_greeting", &mut self.login_greeting)?;
+        read("postmaster_address", &mut self.postmaster_address)?;
+        read("auth_username_format", &mut self.auth_username_format)?;
+        read("mail_location", &mut self.mail_location)?;
+        if let Some(h) = &mut self.hostname {
+            read("hostname", h)?;
+        }
+        Ok(())
     }
 
     /// Makes relative paths relative to `dir`.
@@ -329,19 +430,23 @@ impl Config {
         let fix = |p: &mut PathBuf| {
             if let Ok(stripped) = p.strip_prefix("<") {
                 *p = stripped.to_path_buf();
+            } else if let Some(s) = p.to_str().and_then(|s| s.strip_prefix('<')) {
+                *p = PathBuf::from(s.trim_start());
             }
             if p.is_relative() {
                 *p = dir.join(&*p);
             }
         };
         fix(&mut self.base_dir);
-        if let Some(p) = &mut self.log_path {
-            fix(p);
-        }
-        if let Some(p) = &mut self.ssl_cert {
-            fix(p);
-        }
-        if let Some(p) = &mut self.ssl_key {
+        for p in [
+            &mut self.log_path,
+            &mut self.info_log_path,
+            &mut self.ssl_cert,
+            &mut self.ssl_key,
+        ]
+        .into_iter()
+        .flatten()
+        {
             fix(p);
         }
         for db in self.passdb.iter_mut().chain(self.userdb.iter_mut()) {
@@ -359,23 +464,120 @@ impl Config {
     }
 
     /// Checks what the file cannot express by its types alone: values in
-    /// range, files present, listeners unique.
+    /// range, known names, files present, listeners unique. The error
+    /// lists every problem, one per line, each naming its setting.
     pub fn validate(&self) -> Result<(), ServeError> {
-        if self.ssl != SslMode::No && (self.ssl_cert.is_none() || self.ssl_key.is_none()) {
-            return Err(ServeError::Config(
-                "ssl is enabled but ssl_cert or ssl_key is missing".into(),
-            ));
+        let problems = validate::problems(self);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ServeError::Config(problems.join("\n")))
         }
-        if !matches!(self.ssl_min_protocol.as_str(), "TLSv1.2" | "TLSv1.3") {
-            return Err(ServeError::Config(format!(
-                "ssl_min_protocol = {:?}: TLSv1.2 or TLSv1.3",
-                self.ssl_min_protocol
-            )));
+    }
+
+    /// `login_trusted_networks` as CIDR blocks (entries that do not parse,
+    /// which [`validate`](Self::validate) reports, are left out).
+    pub fn trusted_networks(&self) -> Vec<Cidr> {
+        self.login_trusted_networks
+            .iter()
+            .flat_map(|e| e.split([' ', ',', '\t']))
+            .filter_map(|w| w.parse().ok())
+            .collect()
+    }
+
+    /// Whether `ip` is in `login_trusted_networks`: such clients may
+    /// claim another address (XCLIENT/ID) and count as secured.
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
+        self.trusted_networks().iter().any(|n| n.contains(ip))
+    }
+
+    /// Whether plaintext authentication (LOGIN, USER/PASS, AUTH PLAIN) is
+    /// allowed on a connection, by Dovecot's rule: always under TLS
+    /// (`secured`); otherwise never with `ssl = required`; otherwise always
+    /// with `disable_plaintext_auth = no`; otherwise only when the client
+    /// is on this machine (loopback, or its address equals ours) or in
+    /// `login_trusted_networks`.
+    pub fn plaintext_allowed(&self, remote_ip: IpAddr, local_ip: IpAddr, secured: bool) -> bool {
+        if secured {
+            return true;
         }
-        if self.passdb.is_empty() {
-            return Err(ServeError::Config("no passdb configured".into()));
+        if self.ssl == SslMode::Required {
+            return false;
         }
-        Ok(())
+        if !self.disable_plaintext_auth {
+            return true;
+        }
+        remote_ip.is_loopback() || remote_ip == local_ip || self.is_trusted(remote_ip)
+    }
+
+    /// Every TCP listener of the served protocols: one entry per address.
+    pub fn inet_listeners(&self) -> Vec<InetListenerSpec> {
+        let mut out = Vec::new();
+        for (service, protocol) in [
+            ("imap-login", Protocol::Imap),
+            ("pop3-login", Protocol::Pop3),
+            ("lmtp", Protocol::Lmtp),
+        ] {
+            if !self.serves(protocol) {
+                continue;
+            }
+            let Some(block) = self.service.get(service) else {
+                continue;
+            };
+            for (name, listener) in &block.inet_listener {
+                let addresses = if listener.address.is_empty() {
+                    &self.listen
+                } else {
+                    &listener.address
+                };
+                for ip in addresses {
+                    out.push(InetListenerSpec {
+                        service: service.to_string(),
+                        protocol,
+                        name: name.clone(),
+                        addr: SocketAddr::new(*ip, listener.port),
+                        ssl: listener.ssl,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// The process limit of service `name` (its `process_limit`, else
+    /// `default_process_limit`).
+    pub fn process_limit(&self, name: &str) -> u32 {
+        self.service(name)
+            .process_limit
+            .unwrap_or(self.default_process_limit)
+    }
+
+    /// The address-space limit of service `name` in bytes (its
+    /// `vsz_limit`, else `default_vsz_limit`), `None` for unlimited.
+    pub fn vsz_limit(&self, name: &str) -> Option<u64> {
+        let text = self
+            .service(name)
+            .vsz_limit
+            .unwrap_or_else(|| self.default_vsz_limit.clone());
+        parse_size(&text).ok().filter(|&n| n > 0)
+    }
+
+    /// The file mode of the Unix listener `listener` of `service`, or
+    /// `default` when the configuration sets none.
+    pub fn unix_listener_mode(&self, service: &str, listener: &str, default: u32) -> u32 {
+        self.service(service)
+            .unix_listener
+            .get(listener)
+            .and_then(|l| l.mode.as_deref())
+            .and_then(|m| parse_mode(m).ok())
+            .unwrap_or(default)
+    }
+
+    /// The configuration as `doveconf` prints it (`service imap-login {
+    /// inet_listener imap { port = 143 } }`); with `only_changed`, only the
+    /// settings that differ from the defaults, like `doveconf -n`.
+    pub fn render(&self, only_changed: bool) -> String {
+        render::render(self, only_changed)
     }
 
     /// The service block of `name` (`imap-login`, `lmtp`, ...), or an empty one.
@@ -391,6 +593,54 @@ impl Config {
     /// The path of a Unix socket `name` under `base_dir`.
     pub fn socket(&self, name: &str) -> PathBuf {
         self.base_dir.join(name)
+    }
+}
+
+/// One bound address of an inet listener, as [`Config::inet_listeners`]
+/// lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InetListenerSpec {
+    /// The service block (`imap-login`, `pop3-login`, `lmtp`).
+    pub service: String,
+    /// The protocol spoken.
+    pub protocol: Protocol,
+    /// The listener's name (`imap`, `imaps`, ...).
+    pub name: String,
+    /// Address and port (port 0: any free port).
+    pub addr: SocketAddr,
+    /// Implicit TLS.
+    pub ssl: bool,
+}
+
+/// Parses Dovecot's size syntax: `1024`, `64k`, `256M`, `1G`, `2 T`
+/// (binary units, case-insensitive, optional `B`).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let t = t.strip_suffix(['B', 'b']).unwrap_or(t).trim_end();
+    let digits = t
+        .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+        .trim_end();
+    let unit = t[digits.len()..].trim().to_ascii_lowercase();
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (like 256M)"))?;
+    let shift = match unit.as_str() {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        "t" => 40,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?} (k, M, G, T)")),
+    };
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+/// Parses an octal file mode (`0600`, `666`).
+pub fn parse_mode(text: &str) -> Result<u32, String> {
+    match u32::from_str_radix(text.trim(), 8) {
+        Ok(m) if m <= 0o7777 => Ok(m),
+        _ => Err(format!("{text:?} is not an octal file mode (like 0600)")),
     }
 }
 

@@ -23,12 +23,15 @@
 //! machines; this module holds only the adapters: sockets, TLS, processes
 //! and privileges.
 
+pub mod anvil;
 pub mod config;
 pub mod control;
 pub mod dispatch;
 pub mod error;
+pub mod log;
 pub mod master;
 pub mod role;
+pub mod singleton;
 
 pub use config::Config;
 pub use error::ServeError;
