@@ -2,11 +2,13 @@
 //! message is appended to the destination (same bytes, flags, keywords and
 //! INTERNALDATE; file, then index) before anything happens to the source;
 //! MOVE expunges the source messages only after every copy is stored, so a
-//! crash can leave a message in both mailboxes, never in neither.
+//! crash can leave a message in both mailboxes, never in neither. With an
+//! APPENDLIMIT, every message's size is checked before the first copy.
 
 use columba_maildir::Mailbox;
 
 use super::append::{append_with, uid_validity_of};
+use super::append_limit::AppendLimit;
 use super::expunge::expunge;
 use super::snapshot::MailboxSnapshot;
 use crate::error::Result;
@@ -26,11 +28,30 @@ pub struct Copied {
 
 /// Copies the messages with `uids` (ascending) from `source` to `dest`.
 pub fn copy(source: &Mailbox, dest: &Mailbox, uids: &[u32]) -> Result<Copied> {
+    copy_limited(source, dest, uids, AppendLimit::NONE)
+}
+
+/// [`copy`] into a store with an APPENDLIMIT: if any of the messages is
+/// larger (RFC822.SIZE) than `limit`, nothing is copied and the error is
+/// [`crate::Error::TooBig`].
+pub fn copy_limited(
+    source: &Mailbox,
+    dest: &Mailbox,
+    uids: &[u32],
+    limit: AppendLimit,
+) -> Result<Copied> {
     let mut snap = MailboxSnapshot::open(source)?;
     snap.resolve_files()?;
     let mut wanted = uids.to_vec();
     wanted.sort_unstable();
     wanted.dedup();
+    if limit.max_message_size.is_some() {
+        for m in snap.messages.iter().filter(|m| m.path.is_some()) {
+            if wanted.binary_search(&m.uid).is_ok() {
+                limit.check(m.rfc822_size()?)?;
+            }
+        }
+    }
     let mut out = Copied::default();
     for uid in wanted {
         let Some(m) = snap.messages.iter().find(|m| m.uid == uid) else {
@@ -62,7 +83,18 @@ pub fn copy(source: &Mailbox, dest: &Mailbox, uids: &[u32]) -> Result<Copied> {
 
 /// Moves the messages: [`copy`], then expunge the copied ones from `source`.
 pub fn move_messages(source: &Mailbox, dest: &Mailbox, uids: &[u32]) -> Result<Copied> {
-    let copied = copy(source, dest, uids)?;
+    move_messages_limited(source, dest, uids, AppendLimit::NONE)
+}
+
+/// [`move_messages`] into a store with an APPENDLIMIT: a message over
+/// `limit` fails the whole MOVE before anything is copied or expunged.
+pub fn move_messages_limited(
+    source: &Mailbox,
+    dest: &Mailbox,
+    uids: &[u32],
+    limit: AppendLimit,
+) -> Result<Copied> {
+    let copied = copy_limited(source, dest, uids, limit)?;
     expunge(source, &copied.source_uids)?;
     Ok(copied)
 }

@@ -10,6 +10,7 @@
 //! [`copy`] / [`move_messages`] with UIDPLUS results.
 
 mod append;
+mod append_limit;
 mod cache;
 mod changes;
 mod copy;
@@ -19,13 +20,15 @@ mod folders;
 mod modseq;
 mod resync;
 mod snapshot;
+mod staged_append;
 mod sync;
 mod watch;
 
 pub use append::{append, check_append_limit, Appended};
 pub use cache::{cache_parsed, cache_string, cached, FIELD_BODYSTRUCTURE, FIELD_MIME_PARTS};
 pub use changes::{changes, Change};
-pub use copy::{copy, move_messages, Copied};
+pub use append_limit::AppendLimit;
+pub use copy::{copy, copy_limited, move_messages, move_messages_limited, Copied};
 pub use expunge::{expunge, expunge_deleted};
 pub use flags::{store_flags, store_flags_unchanged_since, StoreMode, StoreResult};
 pub use folders::{
@@ -35,5 +38,8 @@ pub use folders::{
 pub use modseq::enable_modseqs;
 pub use resync::{qresync_sample, resync, QresyncRequest, Resync};
 pub use snapshot::{LogPosition, MailboxSnapshot, SnapshotMessage, Status};
+pub use staged_append::{
+    append_from_reader, commit_appends, AppendMeta, MessageWriter, StagedMessage,
+};
 pub use sync::{sync, SyncReport};
 pub use watch::MailboxWatcher;

@@ -1,0 +1,413 @@
+//! APPEND that streams: a message is written to `tmp/` chunk by chunk as
+//! it arrives ([`MessageWriter`]), `fdatasync`ed, and kept there as a
+//! [`StagedMessage`]; [`commit_appends`] then makes one or several staged
+//! messages visible together (MULTIAPPEND), the way Dovecot's Maildir save
+//! keeps a transaction's files in `tmp/` until the commit.
+//!
+//! The commit holds the index log lock (and, inside it, the uidlist lock)
+//! while it links every file into `new/` or `cur/`, `fsync`s the
+//! directories, gives the UIDs in `dovecot-uidlist` and commits one index
+//! transaction with all the appends; anyone who syncs (Dovecot or
+//! Columba) waits for those locks, so all the messages become visible at
+//! once or none do. A failure before the UIDs are written unlinks what was
+//! linked; dropping a staged message (or a writer) removes its `tmp/`
+//! file. A crash after the links and before the uidlist write leaves whole
+//! messages without UIDs that the next sync indexes, as with Dovecot: no
+//! message is ever lost or half written.
+//!
+//! Memory stays bounded whatever the message size: a writer holds one
+//! 64 KiB buffer.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use columba_mail_index::{IndexDir, Transaction};
+use columba_maildir::filename::{generate_base, hostname};
+use columba_maildir::message_size::VsizeCounter;
+use columba_maildir::uidlist::UidlistRecord;
+use columba_maildir::{Info, Mailbox, MaildirFilename};
+
+use super::append::{index_flags, maildir_flags, Appended};
+use super::append_limit::AppendLimit;
+use crate::error::{Error, Result};
+use crate::search::MessageFlags;
+
+/// Size of the write buffer of a [`MessageWriter`].
+const WRITE_BUFFER: usize = 64 * 1024;
+
+/// How an appended message is to be stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppendMeta {
+    /// System flags (`recent` is ignored).
+    pub flags: MessageFlags,
+    /// Keywords.
+    pub keywords: Vec<String>,
+    /// INTERNALDATE as Unix seconds (the file's mtime); `None`: now.
+    pub internal_date: Option<i64>,
+}
+
+/// A message on its way into `tmp/`. Write the bytes in order with
+/// [`MessageWriter::write`], then [`MessageWriter::finish`]. Dropping an
+/// unfinished writer removes its `tmp/` file.
+#[derive(Debug)]
+pub struct MessageWriter {
+    mailbox: Mailbox,
+    meta: AppendMeta,
+    limit: AppendLimit,
+    base: String,
+    tmp_path: PathBuf,
+    out: Option<BufWriter<File>>,
+    counter: VsizeCounter,
+    received: u64,
+    pending_cr: bool,
+    converted: Vec<u8>,
+}
+
+impl MessageWriter {
+    /// Creates the `tmp/` file of a new message for `mailbox`. `limit` is
+    /// enforced on the bytes as written (CRLF counted as sent).
+    pub fn new(mailbox: &Mailbox, meta: AppendMeta, limit: AppendLimit) -> Result<MessageWriter> {
+        let tmp_dir = mailbox.path().join("tmp");
+        let mode = std::fs::metadata(mailbox.path())
+            .map(|m| m.permissions().mode() & 0o666)
+            .unwrap_or(0o600)
+            | 0o600;
+        let host = hostname();
+        for _ in 0..100 {
+            let base = generate_base(&host);
+            let tmp_path = tmp_dir.join(&base);
+            match File::options()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .open(&tmp_path)
+            {
+                Ok(f) => {
+                    return Ok(MessageWriter {
+                        mailbox: mailbox.clone(),
+                        meta,
+                        limit,
+                        base,
+                        tmp_path,
+                        out: Some(BufWriter::with_capacity(WRITE_BUFFER, f)),
+                        counter: VsizeCounter::new(),
+                        received: 0,
+                        pending_cr: false,
+                        converted: Vec::new(),
+                    })
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(file_error(&tmp_path, e)),
+            }
+        }
+        Err(Error::Append {
+            reason: format!("no unique file name in {}", tmp_dir.display()),
+        })
+    }
+
+    /// Bytes received so far (as sent, before CRLF becomes LF).
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// Writes the next bytes of the message. CRLF is stored as LF, as
+    /// Dovecot stores APPENDs. Fails with [`Error::TooBig`] once the bytes
+    /// received pass the APPENDLIMIT (the writer is then useless; drop it).
+    pub fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        self.received = self.received.saturating_add(chunk.len() as u64);
+        if let Err(e) = self.limit.check(self.received) {
+            self.out = None;
+            return Err(e);
+        }
+        let out = self.out.as_mut().ok_or_else(|| Error::Append {
+            reason: "message writer already failed".into(),
+        })?;
+        self.converted.clear();
+        for &b in chunk {
+            if self.pending_cr {
+                self.pending_cr = false;
+                if b != b'\n' {
+                    self.converted.push(b'\r');
+                }
+            }
+            if b == b'\r' {
+                self.pending_cr = true;
+            } else {
+                self.converted.push(b);
+            }
+        }
+        self.counter.update(&self.converted);
+        let result = out.write_all(&self.converted);
+        if self.converted.capacity() > WRITE_BUFFER {
+            self.converted = Vec::new();
+        }
+        result.map_err(|e| {
+            self.out = None;
+            file_error(&self.tmp_path, e)
+        })
+    }
+
+    /// Copies everything `reader` yields into the message, 64 KiB at a time.
+    pub fn write_from(&mut self, mut reader: impl Read) -> Result<()> {
+        let mut buf = vec![0u8; WRITE_BUFFER];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(Error::Append {
+                        reason: format!("reading the message: {e}"),
+                    })
+                }
+            };
+            self.write(&buf[..n])?;
+        }
+    }
+
+    /// Ends the message: flushed, `fdatasync`ed, INTERNALDATE set, kept in
+    /// `tmp/` until [`commit_appends`].
+    pub fn finish(mut self) -> Result<StagedMessage> {
+        let mut out = self.out.take().ok_or_else(|| Error::Append {
+            reason: "message writer already failed".into(),
+        })?;
+        let path = self.tmp_path.clone();
+        if self.pending_cr {
+            self.counter.update(b"\r");
+            out.write_all(b"\r").map_err(|e| file_error(&path, e))?;
+        }
+        let file = out
+            .into_inner()
+            .map_err(|e| file_error(&path, e.into_error()))?;
+        file.sync_data().map_err(|e| file_error(&path, e))?;
+        if let Some(t) = self.meta.internal_date {
+            file.set_modified(system_time(t))
+                .map_err(|e| file_error(&path, e))?;
+        }
+        drop(file);
+        Ok(StagedMessage {
+            mailbox: self.mailbox.clone(),
+            meta: std::mem::take(&mut self.meta),
+            base: std::mem::take(&mut self.base),
+            tmp_path: Some(std::mem::take(&mut self.tmp_path)),
+            size: self.counter.size(),
+            vsize: self.counter.vsize(),
+        })
+    }
+}
+
+impl Drop for MessageWriter {
+    fn drop(&mut self) {
+        if !self.tmp_path.as_os_str().is_empty() {
+            self.out = None;
+            let _ = std::fs::remove_file(&self.tmp_path);
+        }
+    }
+}
+
+/// A whole message durably in `tmp/`, not yet visible. Dropping it removes
+/// the file.
+#[derive(Debug)]
+pub struct StagedMessage {
+    mailbox: Mailbox,
+    meta: AppendMeta,
+    base: String,
+    tmp_path: Option<PathBuf>,
+    size: u64,
+    vsize: u64,
+}
+
+impl StagedMessage {
+    /// Size as stored (LF line endings).
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// RFC822.SIZE (CRLF line endings).
+    pub fn vsize(&self) -> u64 {
+        self.vsize
+    }
+
+    /// The `tmp/` file.
+    pub fn tmp_path(&self) -> Option<&Path> {
+        self.tmp_path.as_deref()
+    }
+}
+
+impl Drop for StagedMessage {
+    fn drop(&mut self) {
+        if let Some(p) = self.tmp_path.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// APPEND from a reader: the message streams into `tmp/` (bounded memory),
+/// then is committed as [`super::append`] commits. [`Error::TooBig`] as
+/// soon as more than `limit` bytes arrive; nothing is left behind.
+pub fn append_from_reader(
+    mailbox: &Mailbox,
+    message: impl Read,
+    meta: AppendMeta,
+    limit: AppendLimit,
+) -> Result<Appended> {
+    let mut writer = MessageWriter::new(mailbox, meta, limit)?;
+    writer.write_from(message)?;
+    let staged = writer.finish()?;
+    let mut appended = commit_appends(mailbox, vec![staged])?;
+    appended.pop().ok_or_else(|| Error::Append {
+        reason: "commit returned no message".into(),
+    })
+}
+
+/// Makes the staged messages visible in `mailbox`, all together, in the
+/// given order (consecutive UIDs). On an error before the UIDs are given,
+/// none becomes visible and every `tmp/` file is removed.
+pub fn commit_appends(mailbox: &Mailbox, staged: Vec<StagedMessage>) -> Result<Vec<Appended>> {
+    if staged.is_empty() {
+        return Ok(Vec::new());
+    }
+    let dir = mailbox.path();
+    if let Some(other) = staged.iter().find(|s| s.mailbox.path() != dir) {
+        return Err(Error::Append {
+            reason: format!(
+                "a message staged for {} cannot be committed to {}",
+                other.mailbox.path().display(),
+                dir.display()
+            ),
+        });
+    }
+    if !dir.join("dovecot.index.log").exists() {
+        // the index must exist so the messages get log records at once
+        super::sync::sync(mailbox)?;
+    }
+    let index = IndexDir::new(dir);
+    let lock = index.lock()?;
+    // what a killed append may have left gets its index record first
+    super::sync::sync_locked(mailbox, &index, &lock, &mut Default::default())?;
+    let (uids, uid_validity, paths) = publish(mailbox, &staged)?;
+    drop(staged);
+    let mut t = Transaction::new();
+    for (meta, &uid) in paths.iter().map(|(m, _)| m).zip(&uids) {
+        t.append(uid, index_flags(meta.flags));
+        for k in &meta.keywords {
+            t.add_keyword(k, &[(uid, uid)]);
+        }
+    }
+    index.commit_locked(&lock, &t)?;
+    Ok(paths
+        .into_iter()
+        .zip(uids)
+        .map(|((_, path), uid)| Appended {
+            uid,
+            path,
+            uid_validity,
+            indexed: true,
+        })
+        .collect())
+}
+
+/// Links every staged file into place and gives the UIDs, under the
+/// uidlist lock. Returns (UIDs, UIDVALIDITY, (meta, final path) per message).
+#[allow(clippy::type_complexity)]
+fn publish(
+    mailbox: &Mailbox,
+    staged: &[StagedMessage],
+) -> Result<(Vec<u32>, u32, Vec<(AppendMeta, PathBuf)>)> {
+    let dir = mailbox.path();
+    let uidlist_lock = mailbox.uidlist_file().lock()?;
+    let list = uidlist_lock.read()?.ok_or_else(|| Error::Append {
+        reason: format!("{} has no dovecot-uidlist after a sync", dir.display()),
+    })?;
+    if list.version != 3 || !list.complete_last_line {
+        return Err(Error::Append {
+            reason: "dovecot-uidlist must be rewritten by a sync before appending".into(),
+        });
+    }
+    let mut keywords = mailbox.keywords_file().read()?;
+    let mut keywords_changed = false;
+    let mut linked: Vec<PathBuf> = Vec::new();
+    let mut out = Vec::new();
+    let mut records = Vec::new();
+    let mut next = list.next_uid();
+    let result = (|| -> Result<()> {
+        for s in staged {
+            let mut info = Info {
+                flags: maildir_flags(s.meta.flags),
+                ..Info::default()
+            };
+            for k in &s.meta.keywords {
+                let (idx, added) = keywords.index_or_add(k)?;
+                keywords_changed |= added;
+                if idx < 26 {
+                    info.keyword_bits |= 1 << idx;
+                }
+            }
+            let full_base = format!("{},S={},W={}", s.base, s.size, s.vsize);
+            let flagged = !info.flags.is_empty() || info.keyword_bits != 0;
+            let name = MaildirFilename::from_parts(&full_base, flagged.then_some(&info))?;
+            let dest = dir
+                .join(if flagged { "cur" } else { "new" })
+                .join(name.as_str());
+            let tmp = s.tmp_path.as_deref().ok_or_else(|| Error::Append {
+                reason: "staged message without a file".into(),
+            })?;
+            std::fs::hard_link(tmp, &dest).map_err(|e| file_error(&dest, e))?;
+            linked.push(dest.clone());
+            if next >= u32::MAX - 1 {
+                return Err(Error::Append {
+                    reason: "UIDs exhausted".into(),
+                });
+            }
+            records.push(UidlistRecord {
+                uid: next,
+                extensions: Vec::new(),
+                base: full_base,
+            });
+            out.push((s.meta.clone(), dest));
+            next += 1;
+        }
+        if keywords_changed {
+            mailbox.keywords_file().write(&keywords, &uidlist_lock)?;
+        }
+        for sub in ["new", "cur"] {
+            fsync_dir(&dir.join(sub))?;
+        }
+        uidlist_lock.append(&records)?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        for p in &linked {
+            let _ = std::fs::remove_file(p);
+        }
+        let _ = uidlist_lock.unlock();
+        return Err(e);
+    }
+    // the UIDs are given: from here on the messages are delivered
+    let _ = uidlist_lock.unlock();
+    let uids = records.iter().map(|r| r.uid).collect();
+    Ok((uids, list.uid_validity, out))
+}
+
+fn fsync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| file_error(dir, e))
+}
+
+fn system_time(t: i64) -> std::time::SystemTime {
+    if t >= 0 {
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(t as u64)
+    } else {
+        std::time::UNIX_EPOCH - std::time::Duration::from_secs(t.unsigned_abs())
+    }
+}
+
+fn file_error(path: &Path, e: std::io::Error) -> Error {
+    Error::MessageFile {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
