@@ -47,6 +47,23 @@ impl CacheDecisions {
         self.dirty
     }
 
+    /// `mail_cache_decision_add()`: a value of field number `field` is
+    /// being cached for message `uid`. A field decided `NO` (not forced) is
+    /// used for the first time and becomes `TEMP`; any other decision is
+    /// left alone. Unknown field numbers are ignored.
+    pub fn on_add(&mut self, field: usize, uid: u32, now: u32) {
+        let Some(f) = self.fields.get_mut(field) else {
+            return;
+        };
+        if f.decision != DECISION_NO {
+            return;
+        }
+        f.decision = DECISION_TEMP;
+        f.last_used = now;
+        self.uid_highwater[field] = uid;
+        self.dirty = true;
+    }
+
     /// `mail_cache_decision_state_update()`: field number `field` was looked
     /// up for message `uid` at time `now`; `day_first_uid7` is the index
     /// header's `day_first_uid[7]` (the first UID of about a week ago).
@@ -177,6 +194,23 @@ mod tests {
     }
 
     const NOW: u32 = 1_700_000_000;
+
+    #[test]
+    fn adding_a_field_decided_no_makes_it_temp() {
+        let mut d = session(DECISION_NO, 0);
+        d.on_add(0, 100, NOW);
+        assert_eq!(d.fields()[0].decision, DECISION_TEMP);
+        assert_eq!(d.fields()[0].last_used, NOW);
+        assert!(d.is_dirty());
+        // forced and already-wanted fields keep their decision
+        for dec in [DECISION_NO | DECISION_FORCED, DECISION_YES, DECISION_TEMP] {
+            let mut d = session(dec, 5);
+            d.on_add(0, 100, NOW);
+            assert_eq!(d.fields()[0].decision, dec);
+            assert!(!d.is_dirty());
+        }
+        d.on_add(9, 100, NOW);
+    }
 
     #[test]
     fn temp_stays_temp_for_new_mail_read_in_order() {

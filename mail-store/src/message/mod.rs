@@ -3,6 +3,7 @@
 //! the way Dovecot 2.3 reads them.
 
 pub mod address;
+pub mod cached_header;
 pub mod content;
 pub mod header;
 pub mod parser;

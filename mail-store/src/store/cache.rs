@@ -4,7 +4,7 @@
 //! BODYSTRUCTURE from them without reading the message), and looks up what
 //! Dovecot cached before parsing a message itself.
 
-use columba_mail_index::cache_file::{FieldType, DECISION_YES, VARIABLE_SIZE};
+use columba_mail_index::cache_file::{FieldType, DECISION_TEMP, VARIABLE_SIZE};
 use columba_mail_index::{CacheField, CacheValues, IndexDir};
 use columba_maildir::Mailbox;
 
@@ -16,17 +16,33 @@ pub const FIELD_MIME_PARTS: &str = "mime.parts";
 /// Dovecot's cache field for BODYSTRUCTURE (without outer parentheses).
 pub const FIELD_BODYSTRUCTURE: &str = "imap.bodystructure";
 
-fn field(name: &str, field_type: FieldType) -> CacheField {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as u32);
+/// Dovecot's registration of cache field `name` (`global_cache_fields`
+/// in `index-mail.c`; `hdr.*` fields are `HEADER`), decided `TEMP` as a
+/// field is when first used.
+pub(crate) fn field_def(name: &str, now: u32) -> CacheField {
+    let lower = name.to_ascii_lowercase();
+    let (field_type, size) = match lower.as_str() {
+        "flags" => (FieldType::Bitmask, 4),
+        "date.sent" | "size.virtual" | "size.physical" => (FieldType::Fixed, 8),
+        "date.received" | "date.save" | "pop3.order" => (FieldType::Fixed, 4),
+        "mime.parts" | "binary.parts" | "body.snippet" => (FieldType::Variable, VARIABLE_SIZE),
+        n if n.starts_with("hdr.") => (FieldType::Header, VARIABLE_SIZE),
+        _ => (FieldType::String, VARIABLE_SIZE),
+    };
     CacheField {
         name: name.to_string(),
         field_type,
-        size: VARIABLE_SIZE,
-        decision: DECISION_YES,
+        size,
+        decision: DECISION_TEMP,
         last_used: now,
     }
+}
+
+fn field(name: &str) -> CacheField {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as u32);
+    field_def(name, now)
 }
 
 /// Caches `mime.parts` and `imap.bodystructure` of messages (by UID).
@@ -37,14 +53,8 @@ pub fn cache_parsed(mailbox: &Mailbox, messages: &[(u32, &Message<'_>)]) -> Resu
             (
                 *uid,
                 vec![
-                    (
-                        field(FIELD_MIME_PARTS, FieldType::Variable),
-                        m.root().serialize_mime_parts(),
-                    ),
-                    (
-                        field(FIELD_BODYSTRUCTURE, FieldType::String),
-                        m.bodystructure_imap(true),
-                    ),
+                    (field(FIELD_MIME_PARTS), m.root().serialize_mime_parts()),
+                    (field(FIELD_BODYSTRUCTURE), m.bodystructure_imap(true)),
                 ],
             )
         })
@@ -53,10 +63,10 @@ pub fn cache_parsed(mailbox: &Mailbox, messages: &[(u32, &Message<'_>)]) -> Resu
     Ok(())
 }
 
-/// Stores `value` under cache field `name` for `uid` as a string field.
+/// Stores `value` under cache field `name` for `uid` (typed as Dovecot
+/// registers that field; unknown names are strings).
 pub fn cache_string(mailbox: &Mailbox, uid: u32, name: &str, value: &[u8]) -> Result<()> {
-    IndexDir::new(mailbox.path())
-        .cache_add(&[(uid, vec![(field(name, FieldType::String), value.to_vec())])])?;
+    IndexDir::new(mailbox.path()).cache_add(&[(uid, vec![(field(name), value.to_vec())])])?;
     Ok(())
 }
 

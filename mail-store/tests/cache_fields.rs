@@ -1,0 +1,318 @@
+//! Cache fields shared with Dovecot 2.3: what Columba computes for
+//! `hdr.*`, `imap.bodystructure`, `imap.body`, `mime.parts`,
+//! `size.virtual` and `flags` equals what Dovecot cached for the fixture
+//! messages; Dovecot answers ENVELOPE, BODYSTRUCTURE, BODY and header
+//! fields from what Columba precached without opening a message file; and
+//! Columba answers from what Dovecot cached, and caches what a header
+//! search needed so that the next search opens no file.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use columba_interop::{require_tool, DovecotConfig, PrivateDovecot};
+use columba_mail_index::IndexDir;
+use columba_mail_store::message::cached_header::encode_field;
+use columba_mail_store::search::SearchKey;
+use columba_mail_store::store::{
+    precache, record_flags, sync, CachedItem, MailboxSnapshot, MessageCache, PrecacheFields,
+};
+use columba_mail_store::Message;
+use columba_maildir::Mailbox;
+use common::ImapClient;
+
+/// UID -> file, from a Columba listing.
+fn files(mailbox: &Mailbox) -> Vec<(u32, PathBuf)> {
+    let mut snap = MailboxSnapshot::open(mailbox).unwrap();
+    snap.resolve_files().unwrap();
+    snap.messages
+        .iter()
+        .filter_map(|m| Some((m.uid, m.path.clone()?)))
+        .collect()
+}
+
+fn compare_with_dovecot_cache(
+    dir: &Path,
+    compared: &mut std::collections::BTreeMap<String, usize>,
+) {
+    let mailbox = Mailbox::at(dir, dir, "INBOX");
+    let view = IndexDir::new(dir).open_view().unwrap();
+    let cache = view.cache.as_ref().expect("cache file");
+    let paths = files(&mailbox);
+    for m in view.messages() {
+        if m.cache_offset == 0 {
+            continue;
+        }
+        let Some((_, path)) = paths.iter().find(|(u, _)| *u == m.uid) else {
+            continue;
+        };
+        let data = std::fs::read(path).unwrap();
+        let msg = Message::parse(&data);
+        for f in &cache.fields {
+            let Some(mut theirs) = cache.lookup(m.cache_offset, &f.name).unwrap() else {
+                continue;
+            };
+            let name = f.name.as_str();
+            let ours = if let Some(h) = name.strip_prefix("hdr.") {
+                encode_field(&msg, h)
+            } else {
+                match name {
+                    "imap.bodystructure" => msg.bodystructure_imap(true),
+                    "imap.body" => msg.bodystructure_imap(false),
+                    "imap.envelope" => msg.envelope_imap(),
+                    "mime.parts" => msg.root().serialize_mime_parts(),
+                    "size.virtual" => msg.rfc822_size().to_le_bytes().to_vec(),
+                    "flags" => record_flags(&msg).to_le_bytes().to_vec(),
+                    _ => continue,
+                }
+            };
+            if name.starts_with("imap.") && theirs.last() == Some(&0) {
+                theirs.pop();
+            }
+            if name == "flags" {
+                // Dovecot ORs in the bits it learnt; ours must be among them
+                // and carry the same NUL and 7-bit text knowledge.
+                let t = u32::from_le_bytes(theirs[..4].try_into().unwrap());
+                let o = u32::from_le_bytes(ours[..4].try_into().unwrap());
+                assert_eq!(
+                    t & 0x34,
+                    o & 0x34,
+                    "{dir:?} uid {} flags {t:#x} vs {o:#x}",
+                    m.uid
+                );
+            } else {
+                assert_eq!(
+                    String::from_utf8_lossy(&theirs),
+                    String::from_utf8_lossy(&ours),
+                    "{dir:?} uid {} {name}",
+                    m.uid
+                );
+            }
+            *compared.entry(name.to_string()).or_default() += 1;
+        }
+    }
+}
+
+#[test]
+fn columba_computes_the_values_dovecot_cached_in_the_fixtures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut compared = std::collections::BTreeMap::new();
+    let alice = tmp.path().join("alice");
+    columba_interop::install_fixture_maildir("01-alice-shapes-flags", &alice).unwrap();
+    for d in [".", ".Archive.2024", ".Drafts", ".Sent", ".Entw&APw-rfe"] {
+        compare_with_dovecot_cache(&alice.join(d), &mut compared);
+    }
+    let carol = tmp.path().join("carol");
+    columba_interop::install_fixture_maildir("03-carol-10k", &carol).unwrap();
+    compare_with_dovecot_cache(&carol, &mut compared);
+    eprintln!("compared with Dovecot's cache: {compared:?}");
+    for field in [
+        "hdr.From",
+        "hdr.Subject",
+        "hdr.To",
+        "hdr.Cc",
+        "mime.parts",
+        "flags",
+    ] {
+        assert!(
+            compared.get(field).copied().unwrap_or(0) >= 300,
+            "{field}: {compared:?}"
+        );
+    }
+    assert!(compared.get("imap.bodystructure").copied().unwrap_or(0) >= 10);
+}
+
+/// Writes the test messages into `maildir/cur` as Maildir files, in a
+/// fixed order (same UIDs for every copy).
+fn write_messages(maildir: &Path) -> usize {
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    let messages = common::messages();
+    for (i, (_, data)) in messages.iter().enumerate() {
+        let name = format!(
+            "{}.M{}P7.cachetest,S={}:2,",
+            1_700_000_000 + i,
+            i,
+            data.len()
+        );
+        std::fs::write(maildir.join("cur").join(name), data).unwrap();
+    }
+    messages.len()
+}
+
+const HEADER_ITEM: &str =
+    "BODY.PEEK[HEADER.FIELDS (From To Cc Subject Date Message-ID References Content-Type)]";
+
+/// `(uid, answer)` for one FETCH item over all messages, as Dovecot sends
+/// it after `UID n ` (item name included, literals inline).
+fn dovecot_answers(imap: &mut ImapClient, item: &str, count: usize) -> Vec<(u32, Vec<u8>)> {
+    let (untagged, ok) = imap.command(&format!("FETCH 1:* (UID {item})"));
+    assert!(ok.starts_with("OK"), "{item}: {ok}");
+    (1..=count as u32)
+        .map(|uid| {
+            let d = common::fetch_data(&untagged, uid)
+                .unwrap_or_else(|| panic!("{item}: no answer for uid {uid}: {untagged:?}"));
+            (uid, d)
+        })
+        .collect()
+}
+
+/// Our answer in Dovecot's wire form.
+fn wire(item: &str, value: &[u8]) -> Vec<u8> {
+    match item {
+        "ENVELOPE" | "BODYSTRUCTURE" | "BODY" => {
+            let mut v = format!("{item} (").into_bytes();
+            v.extend_from_slice(value);
+            v.push(b')');
+            v
+        }
+        _ => {
+            let shown = item.replacen(".PEEK", "", 1).to_ascii_uppercase();
+            let mut v = format!("{shown} {{{}}}\r\n", value.len()).into_bytes();
+            v.extend_from_slice(value);
+            v
+        }
+    }
+}
+
+#[test]
+fn dovecot_answers_from_columba_precache_without_opening_files() {
+    require_tool!("dovecot");
+    let dovecot = PrivateDovecot::start(
+        DovecotConfig::default()
+            .user("cols", "colspw")
+            .user("dove", "dovepw"),
+    )
+    .unwrap();
+    // Columba's copy: indexed and precached by Columba, then made unreadable.
+    let cols = dovecot.maildir("cols");
+    let count = write_messages(&cols);
+    let inbox = Mailbox::at(&cols, &cols, "INBOX");
+    assert_eq!(sync(&inbox).unwrap().appended.len(), count);
+    let report = precache(&inbox, None, &PrecacheFields::default()).unwrap();
+    assert_eq!(report.parsed, count, "{report:?}");
+    // a second run finds everything cached and opens nothing
+    let again = precache(&inbox, None, &PrecacheFields::default()).unwrap();
+    assert_eq!((again.parsed, again.already_cached), (0, count));
+    dovecot.fix_ownership("cols").unwrap();
+    for (_, path) in files(&inbox) {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
+    }
+    let cache_before = std::fs::read(cols.join("dovecot.index.cache")).unwrap();
+    // Dovecot's copy: Dovecot does everything itself.
+    let dove = dovecot.maildir("dove");
+    write_messages(&dove);
+    dovecot.fix_ownership("dove").unwrap();
+
+    // Dovecot parses its copy once (and caches), then answers from its
+    // cache in a new session: those answers are what Dovecot gives from a
+    // cache (they differ from the first ones for a header that ends
+    // without a line break, which Dovecot then ends without a blank line).
+    let mut theirs = ImapClient::connect(dovecot.imap_port);
+    assert!(theirs.command("LOGIN dove dovepw").1.starts_with("OK"));
+    assert!(theirs.command("SELECT INBOX").1.starts_with("OK"));
+    for item in ["ENVELOPE", "BODYSTRUCTURE", "BODY", HEADER_ITEM] {
+        dovecot_answers(&mut theirs, item, count);
+    }
+    assert!(theirs.command("LOGOUT").1.starts_with("OK"));
+    let mut theirs = ImapClient::connect(dovecot.imap_port);
+    assert!(theirs.command("LOGIN dove dovepw").1.starts_with("OK"));
+    assert!(theirs.command("SELECT INBOX").1.starts_with("OK"));
+    let mut ours = ImapClient::connect(dovecot.imap_port);
+    assert!(ours.command("LOGIN cols colspw").1.starts_with("OK"));
+    assert!(ours.command("EXAMINE INBOX").1.starts_with("OK"));
+    for item in ["ENVELOPE", "BODYSTRUCTURE", "BODY", HEADER_ITEM] {
+        let a = dovecot_answers(&mut theirs, item, count);
+        let b = dovecot_answers(&mut ours, item, count);
+        for ((uid, x), (_, y)) in a.iter().zip(&b) {
+            assert_eq!(
+                String::from_utf8_lossy(x),
+                String::from_utf8_lossy(y),
+                "{item} uid {uid}"
+            );
+        }
+    }
+    let problems: Vec<String> = dovecot
+        .log_problems()
+        .into_iter()
+        .filter(|l| l.contains("cols"))
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "Dovecot had to read files: {problems:?}"
+    );
+    // Dovecot found everything it was asked for in the cache: it added no
+    // records (EXAMINE is read-only; a SELECT could only have updated
+    // decisions, never values, as it could not read the files).
+    let cache_after = std::fs::read(cols.join("dovecot.index.cache")).unwrap();
+    assert_eq!(cache_before.len(), cache_after.len());
+    assert!(ours.command("LOGOUT").1.starts_with("OK"));
+    assert!(theirs.command("LOGOUT").1.starts_with("OK"));
+}
+
+#[test]
+fn columba_answers_from_dovecot_cache_without_opening_files() {
+    require_tool!("dovecot");
+    let dovecot = PrivateDovecot::start(DovecotConfig::default().user("dove", "dovepw")).unwrap();
+    let dove = dovecot.maildir("dove");
+    let count = write_messages(&dove);
+    dovecot.fix_ownership("dove").unwrap();
+    let mut imap = ImapClient::connect(dovecot.imap_port);
+    assert!(imap.command("LOGIN dove dovepw").1.starts_with("OK"));
+    assert!(imap.command("SELECT INBOX").1.starts_with("OK"));
+    let items = ["ENVELOPE", "BODYSTRUCTURE", HEADER_ITEM];
+    let answers: Vec<Vec<(u32, Vec<u8>)>> = items
+        .iter()
+        .map(|item| dovecot_answers(&mut imap, item, count))
+        .collect();
+    assert!(imap.command("LOGOUT").1.starts_with("OK"));
+    // Replace every message by other content: only cached values can still
+    // give Dovecot's answers.
+    let inbox = Mailbox::at(&dove, &dove, "INBOX");
+    for (_, path) in files(&inbox) {
+        std::fs::write(&path, b"Subject: replaced\n\nnot the message\n").unwrap();
+    }
+    let mut snap = MailboxSnapshot::open(&inbox).unwrap();
+    let mut cache = MessageCache::open(&inbox).unwrap();
+    for (item, answers) in items.iter().zip(&answers) {
+        let what = CachedItem::parse(item).unwrap();
+        for (uid, theirs) in answers {
+            let seq = snap.messages.iter().position(|m| m.uid == *uid).unwrap() as u32 + 1;
+            let ours = cache.fetch(&mut snap, seq, &what).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&wire(item, &ours)),
+                String::from_utf8_lossy(theirs),
+                "{item} uid {uid}"
+            );
+        }
+    }
+    assert_eq!(cache.files_opened(), 0);
+}
+
+#[test]
+fn header_search_fills_the_cache_and_the_next_one_opens_no_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    columba_interop::install_fixture_maildir("03-carol-10k", tmp.path()).unwrap();
+    let inbox = Mailbox::at(tmp.path(), tmp.path(), "INBOX");
+    // the fixture's Dovecot cached hdr.To only for UIDs 1:300
+    let key = SearchKey::parse("OR TO \"rcpt@\" HEADER X-Columba-Test \"\"").unwrap();
+    let mut reference = MailboxSnapshot::open(&inbox).unwrap();
+    let expected = reference.search(&key, 0, 0).unwrap();
+    assert_eq!(expected.len(), 9900);
+    let mut snap = MailboxSnapshot::open(&inbox).unwrap();
+    let mut cache = MessageCache::open(&inbox).unwrap();
+    assert_eq!(cache.search(&mut snap, &key, 0, 0).unwrap(), expected);
+    assert!(cache.files_opened() >= 9600, "{}", cache.files_opened());
+    // a later session: everything from the cache, with files gone
+    let mut snap = MailboxSnapshot::open(&inbox).unwrap();
+    let mut later = MessageCache::open(&inbox).unwrap();
+    std::fs::rename(tmp.path().join("cur"), tmp.path().join("cur.away")).unwrap();
+    std::fs::create_dir(tmp.path().join("cur")).unwrap();
+    assert_eq!(later.search(&mut snap, &key, 0, 0).unwrap(), expected);
+    assert_eq!(later.files_opened(), 0);
+    let subject = SearchKey::parse("SUBJECT \"message #04242\"").unwrap();
+    assert_eq!(later.search(&mut snap, &subject, 0, 0).unwrap().len(), 1);
+    assert_eq!(later.files_opened(), 0);
+}
