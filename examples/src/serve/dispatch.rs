@@ -29,8 +29,8 @@ pub fn run_role(role: Role, config_path: &Path) -> ExitCode {
         Role::IndexerWorker => not_yet(ctx),
         Role::ImapLogin => not_yet(ctx),
         Role::Pop3Login => not_yet(ctx),
-        Role::Imap => not_yet(ctx),
-        Role::Pop3 => not_yet(ctx),
+        Role::Imap => super::post_login::imap::run(ctx),
+        Role::Pop3 => super::post_login::pop3::run(ctx),
         Role::Lmtp => not_yet(ctx),
     };
     match result {

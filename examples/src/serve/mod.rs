@@ -30,8 +30,10 @@ pub mod dispatch;
 pub mod error;
 pub mod log;
 pub mod master;
+pub mod post_login;
 pub mod role;
 pub mod singleton;
+pub mod user;
 
 pub use config::Config;
 pub use error::ServeError;

@@ -1,0 +1,244 @@
+//! [`CountingStorage`]: a [`MailStorage`] that counts what the session did
+//! to the user's mail, for the `Disconnected:` log line (Dovecot's
+//! `deleted=`, `expunged=`, `trashed=`) and the stats counters.
+
+use std::sync::{Arc, Mutex};
+
+use columba_session::storage::{
+    CopyOutcome, ListedMailbox, MailboxView, MessageFlags, SearchKey, StatusInfo, StoreMode,
+};
+use columba_session::{AppendSink, MailStorage, Result};
+
+/// What a session did, counted as Dovecot counts it for its logout line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MailCounters {
+    /// Messages flagged `\Deleted` (`deleted=`).
+    pub deleted: u64,
+    /// Messages expunged (`expunged=`).
+    pub expunged: u64,
+    /// Messages copied or moved into the Trash mailbox (`trashed=`).
+    pub trashed: u64,
+    /// Messages stored by APPEND.
+    pub appended: u64,
+    /// Message bodies read (FETCH of a body section, RETR, TOP).
+    pub messages_read: u64,
+    /// Bytes of message bodies read.
+    pub bytes_read: u64,
+}
+
+/// The counters, shared between the storage (inside the session) and
+/// the adapter that logs them.
+pub type SharedCounters = Arc<Mutex<MailCounters>>;
+
+/// Wraps a storage and counts.
+pub struct CountingStorage<S> {
+    inner: S,
+    counters: SharedCounters,
+    trash: Option<String>,
+}
+
+impl<S: MailStorage> CountingStorage<S> {
+    /// Counts what passes through to `inner`; copies into `trash` (the
+    /// mailbox with `special_use = \Trash`) count as trashed.
+    pub fn new(inner: S, trash: Option<String>) -> (CountingStorage<S>, SharedCounters) {
+        let counters = SharedCounters::default();
+        (
+            CountingStorage {
+                inner,
+                counters: counters.clone(),
+                trash,
+            },
+            counters,
+        )
+    }
+
+    fn count(&self, f: impl FnOnce(&mut MailCounters)) {
+        if let Ok(mut c) = self.counters.lock() {
+            f(&mut c);
+        }
+    }
+}
+
+impl<S: MailStorage> MailStorage for CountingStorage<S> {
+    fn list(
+        &mut self,
+        reference: &str,
+        pattern: &str,
+        subscribed_only: bool,
+    ) -> Result<Vec<ListedMailbox>> {
+        self.inner.list(reference, pattern, subscribed_only)
+    }
+
+    fn view(&mut self, mailbox: &str, claim_recent: bool) -> Result<MailboxView> {
+        self.inner.view(mailbox, claim_recent)
+    }
+
+    fn status(&mut self, mailbox: &str, want_size: bool) -> Result<StatusInfo> {
+        self.inner.status(mailbox, want_size)
+    }
+
+    fn message(&mut self, mailbox: &str, uid: u32) -> Result<(Vec<u8>, i64)> {
+        let r = self.inner.message(mailbox, uid)?;
+        let n = r.0.len() as u64;
+        self.count(|c| {
+            c.messages_read += 1;
+            c.bytes_read += n;
+        });
+        Ok(r)
+    }
+
+    fn append(
+        &mut self,
+        mailbox: &str,
+        data: &[u8],
+        flags: MessageFlags,
+        keywords: &[String],
+        internal_date: Option<i64>,
+    ) -> Result<(u32, u32)> {
+        let r = self
+            .inner
+            .append(mailbox, data, flags, keywords, internal_date)?;
+        self.count(|c| c.appended += 1);
+        Ok(r)
+    }
+
+    fn append_sink(&mut self, mailbox: &str, size: u64) -> Result<Box<dyn AppendSink>> {
+        let sink = self.inner.append_sink(mailbox, size)?;
+        Ok(Box::new(CountingSink {
+            inner: sink,
+            counters: self.counters.clone(),
+        }))
+    }
+
+    fn store(
+        &mut self,
+        mailbox: &str,
+        uids: &[u32],
+        mode: StoreMode,
+        flags: MessageFlags,
+        keywords: &[String],
+        unchanged_since: Option<u64>,
+    ) -> Result<Vec<u32>> {
+        let unchanged = self
+            .inner
+            .store(mailbox, uids, mode, flags, keywords, unchanged_since)?;
+        if flags.deleted && matches!(mode, StoreMode::Add | StoreMode::Replace) {
+            let n = uids.len().saturating_sub(unchanged.len()) as u64;
+            self.count(|c| c.deleted += n);
+        }
+        Ok(unchanged)
+    }
+
+    fn expunge(&mut self, mailbox: &str, uids: &[u32]) -> Result<Vec<u32>> {
+        let removed = self.inner.expunge(mailbox, uids)?;
+        let n = removed.len() as u64;
+        self.count(|c| c.expunged += n);
+        Ok(removed)
+    }
+
+    fn copy(
+        &mut self,
+        mailbox: &str,
+        dest: &str,
+        uids: &[u32],
+        remove_source: bool,
+    ) -> Result<CopyOutcome> {
+        let outcome = self.inner.copy(mailbox, dest, uids, remove_source)?;
+        let n = outcome.dest_uids.len() as u64;
+        if self.trash.as_deref() == Some(dest) {
+            self.count(|c| c.trashed += n);
+        }
+        if remove_source {
+            // a MOVE expunges the source messages
+            self.count(|c| c.expunged += n);
+        }
+        Ok(outcome)
+    }
+
+    fn search(&mut self, mailbox: &str, key: &SearchKey, now: i64) -> Result<Vec<u32>> {
+        self.inner.search(mailbox, key, now)
+    }
+
+    fn create(&mut self, mailbox: &str) -> Result<()> {
+        self.inner.create(mailbox)
+    }
+
+    fn delete(&mut self, mailbox: &str) -> Result<()> {
+        self.inner.delete(mailbox)
+    }
+
+    fn rename(&mut self, from: &str, to: &str) -> Result<()> {
+        self.inner.rename(from, to)
+    }
+
+    fn subscribe(&mut self, mailbox: &str, subscribe: bool) -> Result<()> {
+        self.inner.subscribe(mailbox, subscribe)
+    }
+}
+
+struct CountingSink {
+    inner: Box<dyn AppendSink>,
+    counters: SharedCounters,
+}
+
+impl AppendSink for CountingSink {
+    fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        self.inner.write(chunk)
+    }
+
+    fn finish(
+        self: Box<Self>,
+        flags: MessageFlags,
+        keywords: &[String],
+        internal_date: Option<i64>,
+    ) -> Result<(u32, u32)> {
+        let r = self.inner.finish(flags, keywords, internal_date)?;
+        if let Ok(mut c) = self.counters.lock() {
+            c.appended += 1;
+        }
+        Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use columba_session::MaildirStorage;
+
+    #[test]
+    fn deletes_expunges_and_trash_copies_are_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = MaildirStorage::open(&dir.path().join("Maildir")).unwrap();
+        let (mut s, counters) = CountingStorage::new(inner, Some("Trash".into()));
+        s.create("Trash").unwrap();
+        let mut uids = Vec::new();
+        for i in 0..3 {
+            let msg = format!("Subject: {i}\r\n\r\nbody {i}\r\n");
+            let (_, uid) = s
+                .append("INBOX", msg.as_bytes(), MessageFlags::default(), &[], None)
+                .unwrap();
+            uids.push(uid);
+        }
+        s.copy("INBOX", "Trash", &uids[..1], false).unwrap();
+        let deleted = MessageFlags {
+            deleted: true,
+            ..MessageFlags::default()
+        };
+        s.store("INBOX", &uids[..2], StoreMode::Add, deleted, &[], None)
+            .unwrap();
+        s.expunge("INBOX", &uids[..2]).unwrap();
+        let (body, _) = s.message("INBOX", uids[2]).unwrap();
+        let c = *counters.lock().unwrap();
+        assert_eq!(
+            c,
+            MailCounters {
+                deleted: 2,
+                expunged: 2,
+                trashed: 1,
+                appended: 3,
+                messages_read: 1,
+                bytes_read: body.len() as u64,
+            }
+        );
+    }
+}

@@ -1,0 +1,251 @@
+//! The `imap` role: one authenticated IMAP client, as the user.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use columba_session::{ImapConfig, ImapEvent, ImapHandoff, ImapSession};
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+
+use super::counting::{CountingStorage, MailCounters};
+use super::watch::SelectedWatch;
+use super::{refusal_text, LoggedIn, Refusal};
+use crate::serve::control::{Control, Handoff, Service};
+use crate::serve::error::ServeError;
+use crate::serve::log;
+use crate::serve::role::RoleContext;
+
+/// How often the loop looks at the selected mailbox and the master.
+const TICK: Duration = Duration::from_millis(100);
+/// Dovecot's autologout for a client that sends nothing (IMAP's 30 minutes).
+const AUTOLOGOUT: Duration = Duration::from_secs(30 * 60);
+
+/// Runs the `imap` role: waits for one handoff and serves that client.
+pub fn run(mut ctx: RoleContext) -> Result<(), ServeError> {
+    let Some(login) = super::accept(&mut ctx, Service::Imap, refuse)? else {
+        return Ok(());
+    };
+    let state = match ImapHandoff::decode(&login.handoff.session_state) {
+        Ok(s) => s,
+        Err(e) => {
+            let mut client = login.client;
+            let _ = client.write_all(
+                format!(
+                    "* BYE {}\r\n",
+                    refusal_text(&Refusal::Internal(String::new()))
+                )
+                .as_bytes(),
+            );
+            log::error(&login.prefix, &format!("invalid login handoff: {e}"));
+            return Err(ServeError::Control(format!("invalid IMAP handoff: {e}")));
+        }
+    };
+    serve(ctx, login, state)
+}
+
+/// Answers the pending login command when the login cannot be finished:
+/// `NO [LIMIT]` for too many connections as Dovecot answers it, otherwise
+/// `NO [UNAVAILABLE]` with Dovecot's internal-error text; then the
+/// connection closes (the login state stayed in the login process).
+fn refuse(client: &mut UnixStream, handoff: &Handoff, refusal: &Refusal) {
+    let tag = ImapHandoff::decode(&handoff.session_state)
+        .map(|h| h.tag)
+        .unwrap_or_default();
+    let code = match refusal {
+        Refusal::TooManyConnections(_) => "LIMIT",
+        Refusal::Internal(_) => "UNAVAILABLE",
+    };
+    let text = refusal_text(refusal);
+    let reply = if tag.is_empty() {
+        format!("* BYE {text}\r\n")
+    } else {
+        format!("{tag} NO [{code}] {text}\r\n")
+    };
+    let _ = client.write_all(reply.as_bytes());
+}
+
+/// Bytes in and out, for the logout line.
+#[derive(Default)]
+struct Traffic {
+    bytes_in: u64,
+    bytes_out: u64,
+}
+
+fn send(client: &mut UnixStream, traffic: &mut Traffic, out: Vec<u8>) -> std::io::Result<()> {
+    if !out.is_empty() {
+        client.write_all(&out)?;
+        traffic.bytes_out += out.len() as u64;
+    }
+    Ok(())
+}
+
+fn serve(mut ctx: RoleContext, login: LoggedIn, state: ImapHandoff) -> Result<(), ServeError> {
+    let LoggedIn {
+        handoff: _,
+        mut client,
+        env: _,
+        storage,
+        prefix,
+        anvil,
+        trash,
+        mail_root,
+    } = login;
+    let config = &ctx.config;
+    let (storage, counters) = CountingStorage::new(storage, trash);
+    let imap_config = ImapConfig {
+        starttls: false,
+        tls: state.tls,
+        plaintext_without_tls: true,
+        greeting: config.login_greeting.clone(),
+        append_limit: (config.imap_max_append_size > 0).then_some(config.imap_max_append_size),
+        ..ImapConfig::default()
+    };
+    let mut traffic = Traffic {
+        bytes_in: state.client_input.len() as u64,
+        bytes_out: 0,
+    };
+    let mut session = ImapSession::resume(imap_config, state, Box::new(storage));
+    let mut watch = SelectedWatch::new(&mail_root);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut last_input = Instant::now();
+
+    let reason: String = 'session: loop {
+        if let Err(e) = send(&mut client, &mut traffic, session.take_output()) {
+            break 'session format!("Connection closed ({e})");
+        }
+        while let Some(event) = session.poll_event() {
+            match event {
+                ImapEvent::Close => {
+                    let _ = send(&mut client, &mut traffic, session.take_output());
+                    break 'session "Logged out".to_string();
+                }
+                // other processes see changes through the mailbox itself
+                ImapEvent::MailboxChanged(_) => {}
+                // a post-login session never starts TLS or authenticates
+                // again: those events belong to the login process
+                _ => {}
+            }
+            if let Err(e) = send(&mut client, &mut traffic, session.take_output()) {
+                break 'session format!("Connection closed ({e})");
+            }
+        }
+
+        let (client_ready, control_ready) = match wait(&client, &ctx, TICK) {
+            Ok(r) => r,
+            Err(e) => break 'session format!("Connection closed ({e})"),
+        };
+        if control_ready {
+            // the master is the only writer: a shutdown, or it went away
+            match Control::recv(&mut ctx.control) {
+                Ok(Some((Control::Shutdown, _))) | Ok(None) | Err(_) => {
+                    let _ = send(
+                        &mut client,
+                        &mut traffic,
+                        b"* BYE Server shutting down.\r\n".to_vec(),
+                    );
+                    break 'session "Server shutting down.".to_string();
+                }
+                Ok(Some(_)) => {}
+            }
+        }
+        if client_ready {
+            match client.read(&mut buf) {
+                Ok(0) => break 'session "Connection closed".to_string(),
+                Ok(n) => {
+                    traffic.bytes_in += n as u64;
+                    last_input = Instant::now();
+                    session.set_now(unix_now());
+                    session.feed(&buf[..n]);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => break 'session format!("Connection closed ({e})"),
+            }
+        }
+        if watch.changed(session.selected_mailbox()) {
+            if let Some(name) = session.selected_mailbox().map(str::to_string) {
+                session.mailbox_changed(&name);
+            }
+        }
+        if last_input.elapsed() > AUTOLOGOUT {
+            let _ = send(
+                &mut client,
+                &mut traffic,
+                b"* BYE Disconnected for inactivity.\r\n".to_vec(),
+            );
+            break 'session "Disconnected for inactivity".to_string();
+        }
+    };
+    let c = counters.lock().map(|c| *c).unwrap_or_default();
+    log::info(&prefix, &logout_line(&reason, &traffic, &c));
+    drop(anvil);
+    Ok(())
+}
+
+/// Dovecot's `Disconnected:` line with its default `imap_logout_format`
+/// fields that Columba counts.
+fn logout_line(reason: &str, traffic: &Traffic, c: &MailCounters) -> String {
+    format!(
+        "Disconnected: {reason} in={} out={} deleted={} expunged={} trashed={}",
+        traffic.bytes_in, traffic.bytes_out, c.deleted, c.expunged, c.trashed
+    )
+}
+
+/// Waits until the client or the control channel is readable, or `tick`
+/// passes.
+fn wait(
+    client: &UnixStream,
+    ctx: &RoleContext,
+    tick: Duration,
+) -> std::io::Result<(bool, bool)> {
+    let control = ctx.control.stream();
+    let mut fds = [
+        PollFd::new(client, PollFlags::IN),
+        PollFd::new(control, PollFlags::IN),
+    ];
+    let ts = Timespec {
+        tv_sec: tick.as_secs() as _,
+        tv_nsec: tick.subsec_nanos() as _,
+    };
+    match poll(&mut fds, Some(&ts)) {
+        Ok(_) | Err(rustix::io::Errno::INTR) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let ready = |f: &PollFd<'_>| {
+        f.revents()
+            .intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR)
+    };
+    Ok((ready(&fds[0]), ready(&fds[1])))
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_logout_line_reads_as_dovecots() {
+        let line = logout_line(
+            "Logged out",
+            &Traffic {
+                bytes_in: 12,
+                bytes_out: 477,
+            },
+            &MailCounters {
+                deleted: 1,
+                expunged: 2,
+                trashed: 3,
+                ..MailCounters::default()
+            },
+        );
+        assert_eq!(
+            line,
+            "Disconnected: Logged out in=12 out=477 deleted=1 expunged=2 trashed=3"
+        );
+    }
+}
