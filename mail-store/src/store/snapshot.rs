@@ -34,6 +34,9 @@ pub struct SnapshotMessage {
     pub path: Option<PathBuf>,
     /// RFC822.SIZE from the file name or uidlist (`W=`), if known.
     pub vsize: Option<u64>,
+    /// SAVEDATE (Unix seconds), once looked up
+    /// ([`MailboxSnapshot::resolve_save_dates`]).
+    pub save_date: Option<i64>,
 }
 
 impl SnapshotMessage {
@@ -203,6 +206,7 @@ impl MailboxSnapshot {
                         modseq: m.modseq,
                         path: None,
                         vsize: None,
+                        save_date: None,
                     }
                 })
                 .collect();
@@ -328,6 +332,7 @@ impl MailboxSnapshot {
                 modseq: 1,
                 path: Some(file_path(e)),
                 vsize: Some(e.vsize).filter(|&v| v > 0),
+                save_date: None,
             })
             .collect();
         Ok(MailboxSnapshot {
@@ -383,6 +388,9 @@ impl MailboxSnapshot {
         if needs_meta || needs_message(key) {
             self.resolve_files()?;
         }
+        if needs_save_date(key) {
+            self.resolve_save_dates()?;
+        }
         let headers_only = !needs_body(key);
         let ctx = SearchContext {
             max_seq: self.messages.len() as u32,
@@ -398,6 +406,7 @@ impl MailboxSnapshot {
                 flags: m.flags,
                 keywords: m.keywords.clone(),
                 modseq: m.modseq,
+                save_date: m.save_date,
                 ..MessageInfo::default()
             };
             if needs_meta && m.path.is_some() {
@@ -435,6 +444,19 @@ fn needs_metadata(key: &SearchKey) -> bool {
         K::Not(k) => needs_metadata(k),
         K::Or(a, b) => needs_metadata(a) || needs_metadata(b),
         K::And(keys) => keys.iter().any(needs_metadata),
+        _ => false,
+    }
+}
+
+/// True if `key` uses the save date (SAVEDBEFORE, SAVEDON, SAVEDSINCE,
+/// SAVEDATESUPPORTED).
+fn needs_save_date(key: &SearchKey) -> bool {
+    use SearchKey as K;
+    match key {
+        K::SavedDate(..) | K::SaveDateSupported => true,
+        K::Not(k) => needs_save_date(k),
+        K::Or(a, b) => needs_save_date(a) || needs_save_date(b),
+        K::And(keys) => keys.iter().any(needs_save_date),
         _ => false,
     }
 }
