@@ -12,12 +12,16 @@
 mod append;
 mod append_limit;
 mod cache;
+mod cached_fetch;
+mod cached_search;
 mod changes;
 mod copy;
 mod expunge;
 mod flags;
 mod folders;
+mod message_cache;
 mod modseq;
+mod precache;
 mod resync;
 mod savedate;
 mod snapshot;
@@ -26,9 +30,11 @@ mod sync;
 mod watch;
 
 pub use append::{append, check_append_limit, Appended};
-pub use cache::{cache_parsed, cache_string, cached, FIELD_BODYSTRUCTURE, FIELD_MIME_PARTS};
-pub use changes::{changes, Change};
 pub use append_limit::AppendLimit;
+pub use cache::{cache_parsed, cache_string, cached, FIELD_BODYSTRUCTURE, FIELD_MIME_PARTS};
+pub use cached_fetch::CachedItem;
+pub use cached_search::header_fields_needed;
+pub use changes::{changes, Change};
 pub use copy::{copy, copy_limited, move_messages, move_messages_limited, Copied};
 pub use expunge::{expunge, expunge_deleted};
 pub use flags::{store_flags, store_flags_unchanged_since, StoreMode, StoreResult};
@@ -36,7 +42,11 @@ pub use folders::{
     create_mailbox, delete_mailbox, mailbox_guid, mailbox_guid_hex, mailbox_tree, rename_mailbox,
     subscribe, unsubscribe,
 };
+pub use message_cache::{
+    fields as cache_fields, header_field_name, MessageCache, ENVELOPE_HEADERS,
+};
 pub use modseq::enable_modseqs;
+pub use precache::{precache, record_flags, PrecacheFields, PrecacheReport, CLIENT_HEADERS};
 pub use resync::{qresync_sample, resync, QresyncRequest, Resync};
 pub use savedate::FIELD_DATE_SAVE;
 pub use snapshot::{LogPosition, MailboxSnapshot, SnapshotMessage, Status};
