@@ -12,6 +12,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod server;
+
 use std::path::{Path, PathBuf};
 
 /// Which side of a transcript to read.
