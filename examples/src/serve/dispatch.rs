@@ -21,10 +21,10 @@ pub fn run_role(role: Role, config_path: &Path) -> ExitCode {
         }
     };
     let result: Result<(), ServeError> = match role {
-        Role::Log => not_yet(ctx),
-        Role::Anvil => not_yet(ctx),
-        Role::Auth => not_yet(ctx),
-        Role::Stats => not_yet(ctx),
+        Role::Log => super::log::run(ctx),
+        Role::Anvil => super::anvil::run(ctx),
+        Role::Auth => super::auth::run(ctx),
+        Role::Stats => super::stats::run(ctx),
         Role::Indexer => not_yet(ctx),
         Role::IndexerWorker => not_yet(ctx),
         Role::ImapLogin => not_yet(ctx),

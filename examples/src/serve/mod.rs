@@ -24,6 +24,7 @@
 //! and privileges.
 
 pub mod anvil;
+pub mod auth;
 pub mod config;
 pub mod control;
 pub mod dispatch;
@@ -33,6 +34,7 @@ pub mod master;
 pub mod post_login;
 pub mod role;
 pub mod singleton;
+pub mod stats;
 pub mod user;
 
 pub use config::Config;

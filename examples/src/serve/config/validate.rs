@@ -107,6 +107,12 @@ pub fn problems(config: &Config) -> Vec<String> {
     if config.passdb.iter().all(|d| d.master) {
         say("passdb: none configured (add a [[passdb]] block)".into());
     }
+    if config.userdb.is_empty() {
+        say(
+            "userdb: none configured (add a [[userdb]] block, e.g. the passdb's passwd-file)"
+                .into(),
+        );
+    }
     for (kind, list, drivers) in [
         ("passdb", &config.passdb, PASSDB_DRIVERS),
         ("userdb", &config.userdb, USERDB_DRIVERS),
