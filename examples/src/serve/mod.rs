@@ -27,6 +27,7 @@ pub mod anvil;
 pub mod auth;
 pub mod config;
 pub mod control;
+pub mod demo;
 pub mod dispatch;
 pub mod error;
 pub mod log;

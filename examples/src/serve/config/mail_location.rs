@@ -51,6 +51,20 @@ const SHORT_VARIABLES: &[u8] = b"undhslrpi%";
 /// case modifiers or a width, and `%{name}`). The error names the offending
 /// variable and its byte offset.
 pub fn check_template(value: &str) -> Result<(), String> {
+    check_variables(value, SHORT_VARIABLES, LONG_VARIABLES)
+}
+
+/// Checks `pop3_uidl_format`: `%v` (UIDVALIDITY), `%u` (UID), `%m` (MD5 of
+/// the header), `%f` (file name), `%g` (GUID), `%%`.
+pub fn check_uidl_format(value: &str) -> Result<(), String> {
+    check_variables(
+        value,
+        b"vumfg%",
+        &["uidvalidity", "uid", "md5", "filename", "guid"],
+    )
+}
+
+fn check_variables(value: &str, short: &[u8], long: &[&str]) -> Result<(), String> {
     let bytes = value.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -76,12 +90,12 @@ pub fn check_template(value: &str) -> Result<(), String> {
                 };
                 let name = &value[i + 1..i + len];
                 let base = name.split(':').next().unwrap_or("");
-                if !LONG_VARIABLES.contains(&base) && !base.starts_with("userdb:") {
+                if !long.contains(&base) && !base.starts_with("userdb:") {
                     return Err(format!("unknown variable %{{{name}}} at byte {start}"));
                 }
                 i += len + 1;
             }
-            Some(&c) if SHORT_VARIABLES.contains(&c) => i += 1,
+            Some(&c) if short.contains(&c) => i += 1,
             Some(_) => {
                 let end = value[i..]
                     .chars()
@@ -172,5 +186,7 @@ mod tests {
         assert!(check_mail_location("maildir:Maildir").is_err());
         assert!(check_mail_location("").is_err());
         assert!(check_template("abc%").is_err());
+        assert!(check_uidl_format("%08Xu%08Xv").is_ok());
+        assert!(check_uidl_format("%n").is_err());
     }
 }

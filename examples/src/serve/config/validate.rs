@@ -168,7 +168,7 @@ pub fn problems(config: &Config) -> Vec<String> {
             }
         }
     }
-    if let Err(e) = check_template(&config.pop3_uidl_format) {
+    if let Err(e) = super::mail_location::check_uidl_format(&config.pop3_uidl_format) {
         say(format!("pop3_uidl_format: {e}"));
     }
     if config.imap_max_line_length < 1024 {
