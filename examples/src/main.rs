@@ -40,6 +40,10 @@ enum Command {
     PrivsepStatus(cmd::privsep_status::Args),
     /// Run the IMAP, POP3 and LMTP server (`--demo`: loopback, a demo user, a self-signed certificate).
     Serve(cmd::serve::Args),
+    /// Read a columba.toml and print its settings like `doveconf -n` (`--check` validates, `--all` prints every setting).
+    Config(cmd::config::Args),
+    /// Show the running server's counters (connections, logins, failures, commands, deliveries), like `doveadm stats dump`.
+    Stats(cmd::stats::Args),
 }
 
 /// Exit status for a command line that does not parse (sysexits' EX_USAGE),
@@ -69,5 +73,7 @@ fn main() -> ExitCode {
         Command::Pop3Trace(args) => cmd::pop3_trace::run(args),
         Command::PrivsepStatus(args) => cmd::privsep_status::run(args),
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Config(args) => cmd::config::run(args),
+        Command::Stats(args) => cmd::stats::run(args),
     }
 }

@@ -2,6 +2,7 @@
 //! `run(Args) -> ExitCode`.
 
 pub mod auth;
+pub mod config;
 pub mod deliver;
 pub mod dump;
 pub mod imap_trace;
@@ -10,3 +11,4 @@ pub mod pop3_trace;
 pub mod privsep_status;
 pub mod pw;
 pub mod serve;
+pub mod stats;

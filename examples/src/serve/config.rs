@@ -674,4 +674,175 @@ mod tests {
         let e = Config::from_toml("mail_locaton = \"x\"\n").unwrap_err();
         assert!(e.to_string().contains("mail_locaton"), "{e}");
     }
+
+    const EXAMPLE: &str = include_str!("../../columba.example.toml");
+
+    /// The field names of a settings block, from serde's "expected one
+    /// of" list for an unknown field in `toml`.
+    fn field_names(toml: &str) -> Vec<String> {
+        let e = Config::from_toml(toml).unwrap_err().to_string();
+        let list = &e[e.find("expected").expect(&e)..];
+        list.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn the_example_documents_every_setting() {
+        Config::from_toml(EXAMPLE).expect("the example parses");
+        let blocks = [
+            "zzz = 1\n",
+            "[[passdb]]\nzzz = 1\n",
+            "[mailbox.x]\nzzz = 1\n",
+            "[service.x]\nzzz = 1\n",
+            "[service.x.inet_listener.y]\nzzz = 1\n",
+            "[service.x.unix_listener.y]\nzzz = 1\n",
+        ];
+        let mut missing = Vec::new();
+        for block in blocks {
+            let names = field_names(block);
+            assert!(names.len() > 1, "{block}: {names:?}");
+            for name in names {
+                let documented = EXAMPLE.contains(&format!("#{name} = "))
+                    || EXAMPLE.contains(&format!("#[[{name}]]"))
+                    || EXAMPLE.contains(&format!("#[{name}."))
+                    || EXAMPLE.contains(&format!(".{name}."));
+                if !documented {
+                    missing.push(name);
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "not in columba.example.toml: {missing:?}"
+        );
+    }
+
+    #[test]
+    fn the_examples_documented_defaults_are_the_defaults() {
+        // Uncomment every top-level `#name = value` line.
+        let mut text = String::new();
+        for line in EXAMPLE.lines() {
+            if line.starts_with("#[") {
+                break;
+            }
+            if let Some(rest) = line.strip_prefix('#') {
+                if rest.starts_with(|c: char| c.is_ascii_lowercase()) && rest.contains(" = ") {
+                    text.push_str(rest);
+                    text.push('\n');
+                }
+            }
+        }
+        let c = Config::from_toml(&text).unwrap();
+        let changed = c.render(true);
+        // Settings without a default are shown with an example value.
+        let examples = [
+            "log_path",
+            "info_log_path",
+            "ssl_cert",
+            "ssl_key",
+            "hostname",
+            "auth_master_user_separator",
+            "mail_uid",
+            "mail_gid",
+            "mail_home",
+            "mail_chroot",
+        ];
+        for line in changed.lines() {
+            let name = line.split(" = ").next().unwrap();
+            assert!(
+                examples.contains(&name),
+                "documented default differs: {line}"
+            );
+        }
+    }
+
+    #[test]
+    fn validation_names_each_wrong_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("columba.toml");
+        std::fs::write(
+            &path,
+            "ssl_min_protocol = \"TLSv1.1\"\n\
+             auth_mechanisms = [\"plain\", \"digest-md6\"]\n\
+             mail_location = \"maildir:/var/vmail/%q\"\n\
+             first_valid_uid = 1000\nlast_valid_uid = 999\n\
+             login_trusted_networks = [\"10.0.0.0/40\"]\n\
+             ssl_cert = \"missing.pem\"\nssl_key = \"missing.key\"\n\
+             [[passdb]]\ndriver = \"ldap\"\nargs = \"x\"\n\
+             [[userdb]]\ndriver = \"mystery\"\n\
+             [service.imap-login.inet_listener.imap]\nport = 1143\n\
+             [service.pop3-login.inet_listener.pop3]\nport = 1143\n",
+        )
+        .unwrap();
+        let c = Config::load(&path).unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        for needle in [
+            "ssl_min_protocol = \"TLSv1.1\"",
+            "auth_mechanisms: unknown mechanism \"digest-md6\"",
+            "mail_location = \"maildir:/var/vmail/%q\": path: unknown variable %q",
+            "first_valid_uid = 1000 is above last_valid_uid = 999",
+            "login_trusted_networks: \"10.0.0.0/40\"",
+            "ssl_cert: cannot read",
+            "ssl_key: cannot read",
+            "passdb[0]: driver \"ldap\" is Dovecot's",
+            "userdb[0]: unknown driver \"mystery\"",
+            "service.imap-login.inet_listener.imap and service.pop3-login.inet_listener.pop3 both listen on 0.0.0.0:1143",
+        ] {
+            assert!(e.contains(needle), "{needle} not in:\n{e}");
+        }
+    }
+
+    #[test]
+    fn trusted_networks_and_the_plaintext_rule() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let c = Config::from_toml("login_trusted_networks = [\"192.0.2.0/24 2001:db8::/32\"]\n")
+            .unwrap();
+        assert!(c.is_trusted(ip("192.0.2.200")));
+        assert!(!c.is_trusted(ip("198.51.100.1")));
+        let (lip, far) = (ip("203.0.113.1"), ip("198.51.100.7"));
+        assert!(c.plaintext_allowed(far, lip, true), "TLS");
+        assert!(
+            !c.plaintext_allowed(far, lip, false),
+            "a stranger without TLS"
+        );
+        assert!(
+            c.plaintext_allowed(ip("127.0.0.1"), ip("127.0.0.1"), false),
+            "loopback"
+        );
+        assert!(c.plaintext_allowed(lip, lip, false), "same address as ours");
+        assert!(
+            c.plaintext_allowed(ip("2001:db8::9"), lip, false),
+            "trusted"
+        );
+        let open = Config::from_toml("disable_plaintext_auth = false\n").unwrap();
+        assert!(open.plaintext_allowed(far, lip, false));
+        let strict =
+            Config::from_toml("ssl = \"required\"\ndisable_plaintext_auth = false\n").unwrap();
+        assert!(!strict.plaintext_allowed(ip("127.0.0.1"), ip("127.0.0.1"), false));
+        assert!(strict.plaintext_allowed(far, lip, true));
+    }
+
+    #[test]
+    fn values_from_files_and_sizes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("greeting.txt"), "Hello from a file\n").unwrap();
+        let path = dir.path().join("columba.toml");
+        std::fs::write(
+            &path,
+            "login_greeting = \"<greeting.txt\"\nssl_cert = \"<cert.pem\"\n",
+        )
+        .unwrap();
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.login_greeting, "Hello from a file");
+        assert_eq!(c.ssl_cert, Some(dir.path().join("cert.pem")));
+        assert_eq!(parse_size("256M"), Ok(256 << 20));
+        assert_eq!(parse_size("64 k"), Ok(64 << 10));
+        assert!(parse_size("12 parsecs").is_err());
+        assert_eq!(c.vsz_limit("imap"), Some(256 << 20));
+        assert_eq!(parse_mode("0666"), Ok(0o666));
+        assert!(parse_mode("0999").is_err());
+    }
 }
