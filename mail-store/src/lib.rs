@@ -6,7 +6,8 @@
 //! RFC822.SIZE), SEARCH ([`search`]), LIST ([`list`]) and the start of the
 //! store over `columba-maildir` and `columba-mail-index` ([`store`]: view,
 //! sync, APPEND, STORE, EXPUNGE, COPY/MOVE, change notifications, cache
-//! sharing).
+//! sharing, per-message modseqs, QRESYNC resync, SAVEDATE, streaming
+//! APPEND, MULTIAPPEND and APPENDLIMIT).
 //!
 //! ```
 //! use columba_mail_store::message::Message;
