@@ -39,18 +39,78 @@ impl Drop for ScratchHome {
     }
 }
 
-/// Feeds `data` to an IMAP session. Credentials for the user `ok` succeed
-/// (over an empty scratch Maildir), others fail; STARTTLS "succeeds".
+/// The failure the harness answers a SASL exchange with, from its data.
+fn failure(n: usize) -> (crate::LoginFailure, Option<&'static str>) {
+    use crate::LoginFailure::*;
+    let all = [
+        Credentials,
+        Temporary,
+        LoginDisabled,
+        Authorization,
+        PasswordExpired,
+        PrivacyRequired,
+        MechanismInvalid,
+        Aborted,
+    ];
+    let reason = if n.is_multiple_of(2) {
+        None
+    } else {
+        Some("go\r\naway")
+    };
+    (all[n % all.len()], reason)
+}
+
+/// Feeds `data` to an IMAP session, twice: with the session's own
+/// AUTHENTICATE PLAIN, and with SASL passthrough. Credentials for the user
+/// `ok` succeed (over an empty scratch Maildir), others fail; STARTTLS
+/// "succeeds". With passthrough, every exchange gets a challenge; an
+/// answer starting with `ok` logs in through a login handoff (encoded,
+/// decoded, resumed), an empty one fails with a failure chosen by its
+/// length, and `*` or bad base64 ends it.
 pub fn imap(data: &[u8]) {
+    imap_with(data, false);
+    imap_with(data, true);
+}
+
+fn imap_with(data: &[u8], passthrough: bool) {
     let home = ScratchHome::new();
-    let mut s = ImapSession::new(ImapConfig {
+    let config = ImapConfig {
         plaintext_without_tls: true,
+        sasl_passthrough: passthrough,
+        sasl_mechanisms: vec!["PLAIN".into(), "LOGIN".into(), "SCRAM-SHA-1".into()],
         ..ImapConfig::default()
-    });
+    };
+    let mut s = ImapSession::new(config.clone());
+    let mut rounds = 0usize;
     for chunk in chunks(data) {
         s.feed(chunk);
         while let Some(e) = s.poll_event() {
             match e {
+                ImapEvent::SaslStart { .. } => s.sasl_challenge(b"challenge"),
+                ImapEvent::SaslResponse(r) if r.starts_with(b"ok") => {
+                    match MaildirStorage::open(&home.0.join("Maildir")) {
+                        Ok(storage) => {
+                            let before = s.take_output();
+                            let handoff = s.login_handoff("ok");
+                            let decoded = crate::ImapHandoff::decode(&handoff.encode());
+                            assert!(before.is_empty() || before.ends_with(b"\r\n"));
+                            if let Ok(h) = decoded {
+                                s = ImapSession::resume(config.clone(), h, Box::new(storage));
+                            }
+                        }
+                        Err(_) => s.login_failed(true),
+                    }
+                }
+                ImapEvent::SaslResponse(r) if r.is_empty() || rounds > 3 => {
+                    let (f, reason) = failure(rounds + r.len());
+                    rounds = 0;
+                    s.login_failed_with(f, reason);
+                }
+                ImapEvent::SaslResponse(_) => {
+                    rounds += 1;
+                    s.sasl_challenge(&[0, 1, 2, 255]);
+                }
+                ImapEvent::SaslCancel => rounds = 0,
                 ImapEvent::StartTls => s.tls_started(),
                 ImapEvent::Authenticate { credentials, .. } if credentials.user == "ok" => {
                     match MaildirStorage::open(&home.0.join("Maildir")) {
@@ -71,17 +131,49 @@ pub fn imap(data: &[u8]) {
     }
 }
 
-/// Feeds `data` to a POP3 session (user `ok` logs in to an empty INBOX).
+/// Feeds `data` to a POP3 session (user `ok` logs in to an empty INBOX),
+/// without and with SASL passthrough, answered as [`imap`] does.
 pub fn pop3(data: &[u8]) {
+    pop3_with(data, false);
+    pop3_with(data, true);
+}
+
+fn pop3_with(data: &[u8], passthrough: bool) {
     let home = ScratchHome::new();
-    let mut s = Pop3Session::new(Pop3Config {
+    let config = Pop3Config {
         plaintext_without_tls: true,
+        sasl_passthrough: passthrough,
+        sasl_mechanisms: vec!["PLAIN".into(), "LOGIN".into(), "SCRAM-SHA-1".into()],
         ..Pop3Config::default()
-    });
+    };
+    let mut s = Pop3Session::new(config.clone());
+    let mut rounds = 0usize;
     for chunk in chunks(data) {
         s.feed(chunk);
         while let Some(e) = s.poll_event() {
             match e {
+                Pop3Event::SaslStart { .. } => s.sasl_challenge(b"challenge"),
+                Pop3Event::SaslResponse(r) if r.starts_with(b"ok") => {
+                    match MaildirStorage::open(&home.0.join("Maildir")) {
+                        Ok(storage) => {
+                            let handoff = s.login_handoff("ok");
+                            if let Ok(h) = crate::Pop3Handoff::decode(&handoff.encode()) {
+                                s = Pop3Session::resume(config.clone(), h, Box::new(storage));
+                            }
+                        }
+                        Err(_) => s.login_failed(true),
+                    }
+                }
+                Pop3Event::SaslResponse(r) if r.is_empty() || rounds > 3 => {
+                    let (f, reason) = failure(rounds + r.len());
+                    rounds = 0;
+                    s.login_failed_with(f, reason);
+                }
+                Pop3Event::SaslResponse(_) => {
+                    rounds += 1;
+                    s.sasl_challenge(&[0, 1, 2, 255]);
+                }
+                Pop3Event::SaslCancel => rounds = 0,
                 Pop3Event::StartTls => s.tls_started(),
                 Pop3Event::Authenticate { credentials, .. } if credentials.user == "ok" => {
                     match MaildirStorage::open(&home.0.join("Maildir")) {

@@ -10,7 +10,10 @@
 //! and a problem is reported as [`Error::Handoff`] with its byte offset.
 //!
 //! The format: a 4-byte magic (`CLHI` for IMAP, `CLHP` for POP3), a
-//! version byte (1), then the fields in a fixed order, each string as a
+//! version byte (1), then the fields in a fixed order (IMAP: tag, user,
+//! mechanism, a flags byte with bit 0 TLS and bit 1 "untagged
+//! CAPABILITY", client input, ID parameters; POP3: user, mechanism, TLS
+//! byte, client input), each string as a
 //! 4-byte big-endian length followed by its bytes; nothing may follow the
 //! last field.
 //!
@@ -24,6 +27,7 @@
 //!     tls: true,
 //!     client_input: b"a2 SELECT INBOX\r\n".to_vec(),
 //!     client_id: vec![("name".into(), Some("Thunderbird".into()))],
+//!     untagged_capability: false,
 //! };
 //! let bytes = handoff.encode();
 //! assert_eq!(ImapHandoff::decode(&bytes)?, handoff);
@@ -74,6 +78,9 @@ pub struct ImapHandoff {
     /// The parameters of the client's ID command before login, if any
     /// (field, value), for logging.
     pub client_id: Vec<(String, Option<String>)>,
+    /// The client asked CAPABILITY before login (and not after STARTTLS):
+    /// the login answer sends `* CAPABILITY` untagged, as Dovecot does.
+    pub untagged_capability: bool,
 }
 
 /// An authenticated POP3 connection on its way from the login process to
@@ -103,6 +110,7 @@ impl std::fmt::Debug for ImapHandoff {
             .field("tls", &self.tls)
             .field("client_input_len", &self.client_input.len())
             .field("client_id", &self.client_id)
+            .field("untagged_capability", &self.untagged_capability)
             .finish()
     }
 }
@@ -127,7 +135,7 @@ impl ImapHandoff {
         put(&mut out, self.tag.as_bytes());
         put(&mut out, self.user.as_bytes());
         put(&mut out, self.method.as_bytes());
-        out.push(u8::from(self.tls));
+        out.push(u8::from(self.tls) | (u8::from(self.untagged_capability) << 1));
         put(&mut out, &self.client_input);
         out.push(self.client_id.len().min(u8::MAX as usize) as u8);
         for (key, value) in self.client_id.iter().take(u8::MAX as usize) {
@@ -150,7 +158,12 @@ impl ImapHandoff {
         let tag = r.text("tag", MAX_TAG, check_tag)?;
         let user = r.text("user", MAX_USER, check_user)?;
         let method = r.text("method", MAX_METHOD, check_method)?;
-        let tls = r.flag("tls")?;
+        let at = r.pos;
+        let flags = r.byte("flags")?;
+        if flags > 0b11 {
+            return Err(fail(at, "flags", "unknown flag bits"));
+        }
+        let (tls, untagged_capability) = (flags & 1 != 0, flags & 2 != 0);
         let client_input = r.bytes("client input", MAX_CLIENT_INPUT)?.to_vec();
         let at = r.pos;
         let count = r.byte("ID parameter count")? as usize;
@@ -175,6 +188,7 @@ impl ImapHandoff {
             tls,
             client_input,
             client_id,
+            untagged_capability,
         })
     }
 }
@@ -359,6 +373,7 @@ mod tests {
             tls: false,
             client_input: b"x2 NOOP\r\n".to_vec(),
             client_id: vec![("name".into(), None)],
+            untagged_capability: true,
         }
     }
 

@@ -53,7 +53,7 @@ pub mod storage;
 pub use auth::{Authenticator, Credentials, PassdbAuthenticator};
 pub use error::{Error, Result};
 pub use handoff::{ImapHandoff, Pop3Handoff};
-pub use imap::{ImapConfig, ImapEvent, ImapSession};
+pub use imap::{ImapConfig, ImapEvent, ImapSession, LoginFailure};
 pub use lmtp::{DeliveryError, LmtpConfig, LmtpEvent, LmtpSession};
 pub use maildir_storage::MaildirStorage;
 pub use pop3::{Pop3Config, Pop3Event, Pop3Session};

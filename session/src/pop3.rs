@@ -14,6 +14,10 @@ use columba_pop3_proto::{
 
 use crate::auth::{decode_sasl_plain, Credentials};
 use crate::handoff::Pop3Handoff;
+use crate::imap::{is_plaintext_mechanism, Hidden, LoginFailure};
+
+/// Dovecot 2.3's answer to a SASL line that is not base64.
+const INVALID_BASE64: &str = "-ERR [AUTH] Invalid base64 in response";
 use crate::storage::{MailStorage, MessageMeta};
 
 /// How a POP3 session is set up.
@@ -27,6 +31,17 @@ pub struct Pop3Config {
     pub plaintext_without_tls: bool,
     /// The greeting's text.
     pub greeting: String,
+    /// SASL mechanisms offered (CAPA `SASL`, `AUTH` listing), in this
+    /// order; PLAIN and LOGIN only where plaintext authentication is
+    /// allowed. Without [`Pop3Config::sasl_passthrough`] only PLAIN can be
+    /// used.
+    pub sasl_mechanisms: Vec<String>,
+    /// Every AUTH exchange is relayed to the adapter:
+    /// [`Pop3Event::SaslStart`], [`Pop3Event::SaslResponse`],
+    /// [`Pop3Event::SaslCancel`], answered with
+    /// [`Pop3Session::sasl_challenge`] and a login result. Off: the session
+    /// decodes AUTH PLAIN itself and asks [`Pop3Event::Authenticate`].
+    pub sasl_passthrough: bool,
 }
 
 impl Default for Pop3Config {
@@ -36,12 +51,15 @@ impl Default for Pop3Config {
             tls: false,
             plaintext_without_tls: false,
             greeting: "Columba ready.".into(),
+            sasl_mechanisms: vec!["PLAIN".into()],
+            sasl_passthrough: false,
         }
     }
 }
 
-/// What the adapter has to do for the session.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the adapter has to do for the session. `Debug` output hides
+/// passwords and SASL data.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Pop3Event {
     /// Send the pending output, run the TLS handshake, then call
     /// [`Pop3Session::tls_started`].
@@ -54,11 +72,67 @@ pub enum Pop3Event {
         /// `USER` or `PLAIN`.
         method: String,
     },
+    /// With [`Pop3Config::sasl_passthrough`]: the client started `AUTH
+    /// <mechanism>` (one that is offered); relay it to the auth server,
+    /// then call [`Pop3Session::sasl_challenge`], a login success
+    /// ([`Pop3Session::login_succeeded`] / [`Pop3Session::login_handoff`])
+    /// or [`Pop3Session::login_failed_with`].
+    SaslStart {
+        /// The mechanism, spelled as in [`Pop3Config::sasl_mechanisms`].
+        mechanism: String,
+        /// The decoded initial response (`=` is empty); `None` when the
+        /// client sent none.
+        initial_response: Option<Vec<u8>>,
+    },
+    /// With [`Pop3Config::sasl_passthrough`]: the client's decoded answer
+    /// to the last challenge.
+    SaslResponse(Vec<u8>),
+    /// With [`Pop3Config::sasl_passthrough`]: the client ended the exchange
+    /// (`*`, or data that is not base64); the session already answered.
+    SaslCancel,
     /// Messages were expunged from this mailbox.
     MailboxChanged(String),
     /// Send the pending output, then close the connection.
     Close,
 }
+
+impl std::fmt::Debug for Pop3Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Pop3Event::StartTls => f.write_str("StartTls"),
+            Pop3Event::Authenticate {
+                credentials,
+                method,
+            } => f
+                .debug_struct("Authenticate")
+                .field("credentials", credentials)
+                .field("method", method)
+                .finish(),
+            Pop3Event::SaslStart {
+                mechanism,
+                initial_response,
+            } => f
+                .debug_struct("SaslStart")
+                .field("mechanism", mechanism)
+                .field(
+                    "initial_response",
+                    &initial_response.as_ref().map(|r| Hidden(r.len())),
+                )
+                .finish(),
+            Pop3Event::SaslResponse(data) => f
+                .debug_tuple("SaslResponse")
+                .field(&Hidden(data.len()))
+                .finish(),
+            Pop3Event::SaslCancel => f.write_str("SaslCancel"),
+            Pop3Event::MailboxChanged(m) => f.debug_tuple("MailboxChanged").field(m).finish(),
+            Pop3Event::Close => f.write_str("Close"),
+        }
+    }
+}
+
+/// Dovecot's text for plaintext authentication refused without TLS.
+const PLAINTEXT_DISABLED: &str =
+    "-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.";
 
 #[derive(Debug, PartialEq, Eq)]
 enum Phase {
@@ -77,6 +151,8 @@ pub struct Pop3Session {
     user: Option<String>,
     waiting: bool,
     sasl_plain: bool,
+    /// Passthrough: a challenge was sent, the client's line is awaited.
+    sasl_relay: bool,
     storage: Option<Box<dyn MailStorage>>,
     messages: Vec<MessageMeta>,
     uid_validity: u32,
@@ -162,6 +238,7 @@ impl Pop3Session {
             user: None,
             waiting: false,
             sasl_plain: false,
+            sasl_relay: false,
             storage: None,
             messages: Vec::new(),
             uid_validity: 0,
@@ -233,14 +310,76 @@ impl Pop3Session {
 
     /// The credentials were wrong.
     pub fn login_failed(&mut self, temporary: bool) {
-        self.waiting = false;
-        if temporary {
-            self.line("-ERR [SYS/TEMP] Temporary authentication failure.");
+        let failure = if temporary {
+            LoginFailure::Temporary
         } else {
-            self.line("-ERR [AUTH] Authentication failed.");
-        }
+            LoginFailure::Credentials
+        };
+        self.login_failed_with(failure, None);
+    }
+
+    /// The authentication failed for `failure`; `reason` is the auth
+    /// server's `reason=` text when it gave one. Worded as Dovecot 2.3's
+    /// pop3-login words it: `-ERR [SYS/TEMP]` for a temporary failure,
+    /// `-ERR [AUTH]` for the others.
+    pub fn login_failed_with(&mut self, failure: LoginFailure, reason: Option<&str>) {
+        self.waiting = false;
+        self.sasl_relay = false;
+        let reason: Option<String> = reason
+            .map(|r| r.chars().filter(|c| !c.is_control()).collect::<String>())
+            .filter(|r| !r.is_empty());
+        let text = |default: &str| reason.clone().unwrap_or_else(|| default.to_string());
+        let line = match failure {
+            LoginFailure::Temporary => format!(
+                "-ERR [SYS/TEMP] {}",
+                text("Temporary authentication failure.")
+            ),
+            LoginFailure::Credentials | LoginFailure::PasswordExpired => {
+                format!("-ERR [AUTH] {}", text("Authentication failed."))
+            }
+            LoginFailure::LoginDisabled => {
+                format!("-ERR [AUTH] {}", text("Login disabled for this user"))
+            }
+            LoginFailure::Authorization => {
+                format!("-ERR [AUTH] {}", text("Authorization failed"))
+            }
+            LoginFailure::PrivacyRequired => PLAINTEXT_DISABLED.to_string(),
+            LoginFailure::MechanismInvalid => {
+                "-ERR [AUTH] Unsupported authentication mechanism.".into()
+            }
+            LoginFailure::Aborted => "-ERR Authentication aborted by client.".into(),
+        };
+        self.line(&line);
         self.user = None;
         self.process();
+    }
+
+    /// With [`Pop3Config::sasl_passthrough`]: the auth server's challenge
+    /// for the pending AUTH, sent as `+ <base64>`; the client's answer
+    /// comes as [`Pop3Event::SaslResponse`].
+    pub fn sasl_challenge(&mut self, data: &[u8]) {
+        if !self.waiting || self.phase != Phase::Authorization {
+            return;
+        }
+        self.waiting = false;
+        self.sasl_relay = true;
+        let line = format!(
+            "+ {}",
+            base64::engine::general_purpose::STANDARD.encode(data)
+        );
+        self.line(&line);
+        self.decoder.expect_sasl_response();
+        self.process();
+    }
+
+    /// The mechanisms offered on this connection now.
+    fn advertised_mechanisms(&self) -> Vec<&str> {
+        self.config
+            .sasl_mechanisms
+            .iter()
+            .filter(|m| self.plaintext_allowed() || !is_plaintext_mechanism(m))
+            .map(String::as_str)
+            .collect()
     }
 
     fn line(&mut self, s: &str) {
@@ -258,6 +397,14 @@ impl Pop3Session {
                 break;
             };
             match msg {
+                Err(_) if self.sasl_plain || self.sasl_relay => {
+                    // a SASL line that is not base64 ends the exchange
+                    self.sasl_plain = false;
+                    self.line(INVALID_BASE64);
+                    if std::mem::take(&mut self.sasl_relay) {
+                        self.events.push_back(Pop3Event::SaslCancel);
+                    }
+                }
                 Err(e) => self.line(&format!("-ERR {e}")),
                 Ok(ClientMessage::SaslResponse(r)) => self.sasl(r),
                 Ok(ClientMessage::Command(c)) => self.command(c),
@@ -281,11 +428,21 @@ impl Pop3Session {
             }
             if self.plaintext_allowed() {
                 lines.push("USER");
-                lines.push("SASL PLAIN");
             }
         }
-        lines.push(".");
-        for l in lines {
+        let mut sasl = String::new();
+        if self.phase == Phase::Authorization {
+            let mechs = self.advertised_mechanisms();
+            if !mechs.is_empty() {
+                sasl = format!("SASL {}", mechs.join(" "));
+            }
+        }
+        let mut text: Vec<&str> = lines;
+        if !sasl.is_empty() {
+            text.push(&sasl);
+        }
+        text.push(".");
+        for l in text {
             self.line(l);
         }
     }
@@ -309,9 +466,7 @@ impl Pop3Session {
             }
             (Phase::Authorization, Command::User(name)) => {
                 if !self.plaintext_allowed() {
-                    return self.line(
-                        "-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.",
-                    );
+                    return self.line(PLAINTEXT_DISABLED);
                 }
                 self.user = Some(String::from_utf8_lossy(&name).into_owned());
                 self.line("+OK");
@@ -331,11 +486,13 @@ impl Pop3Session {
                 });
             }
             (Phase::Authorization, Command::Auth(None)) => {
-                self.line("+OK");
-                if self.plaintext_allowed() {
-                    self.line("PLAIN");
+                let mut text = String::from("+OK\r\n");
+                for m in self.advertised_mechanisms() {
+                    text.push_str(m);
+                    text.push_str("\r\n");
                 }
-                self.line(".");
+                text.push_str(".\r\n");
+                self.out.extend_from_slice(text.as_bytes());
             }
             (
                 Phase::Authorization,
@@ -344,13 +501,36 @@ impl Pop3Session {
                     initial_response,
                 })),
             ) => {
-                if !mechanism.eq_ignore_ascii_case("PLAIN") {
-                    return self.line("-ERR Unsupported authentication mechanism.");
+                let offered = self
+                    .config
+                    .sasl_mechanisms
+                    .iter()
+                    .find(|m| m.eq_ignore_ascii_case(&mechanism))
+                    .cloned();
+                let mech = match offered {
+                    Some(m) if self.config.sasl_passthrough || m.eq_ignore_ascii_case("PLAIN") => m,
+                    _ => return self.line("-ERR [AUTH] Unsupported authentication mechanism."),
+                };
+                if is_plaintext_mechanism(&mech) && !self.plaintext_allowed() {
+                    return self.line(PLAINTEXT_DISABLED);
                 }
-                if !self.plaintext_allowed() {
-                    return self.line(
-                        "-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.",
-                    );
+                if self.config.sasl_passthrough {
+                    let initial_response = match initial_response {
+                        None => None,
+                        Some(ir) => {
+                            match base64::engine::general_purpose::STANDARD.decode(ir.expose()) {
+                                Ok(raw) => Some(raw),
+                                Err(_) => return self.line(INVALID_BASE64),
+                            }
+                        }
+                    };
+                    self.waiting = true;
+                    self.auth_method = mech.clone();
+                    self.events.push_back(Pop3Event::SaslStart {
+                        mechanism: mech,
+                        initial_response,
+                    });
+                    return;
                 }
                 self.sasl_plain = true;
                 match initial_response {
@@ -368,17 +548,33 @@ impl Pop3Session {
     }
 
     fn sasl(&mut self, r: SaslResponse) {
+        if std::mem::take(&mut self.sasl_relay) {
+            let SaslResponse::Data(data) = r else {
+                self.line("-ERR Authentication aborted by client.");
+                return self.events.push_back(Pop3Event::SaslCancel);
+            };
+            match base64::engine::general_purpose::STANDARD.decode(data.expose()) {
+                Ok(raw) => {
+                    self.waiting = true;
+                    self.events.push_back(Pop3Event::SaslResponse(raw));
+                }
+                Err(_) => {
+                    self.line(INVALID_BASE64);
+                    self.events.push_back(Pop3Event::SaslCancel);
+                }
+            }
+            return;
+        }
         if !std::mem::take(&mut self.sasl_plain) {
             return self.line("-ERR Unexpected SASL response.");
         }
         let SaslResponse::Data(data) = r else {
             return self.line("-ERR Authentication aborted by client.");
         };
-        let Some(credentials) = base64::engine::general_purpose::STANDARD
-            .decode(data.expose())
-            .ok()
-            .and_then(|raw| decode_sasl_plain(&raw))
-        else {
+        let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(data.expose()) else {
+            return self.line(INVALID_BASE64);
+        };
+        let Some(credentials) = decode_sasl_plain(&raw) else {
             return self.line("-ERR [AUTH] Authentication failed.");
         };
         self.waiting = true;

@@ -47,7 +47,7 @@ fn greeting_and_capability_before_login() {
     assert_eq!(
         out(&mut s),
         "* CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS \
-         LOGINDISABLED\r\n1 OK Capability completed.\r\n2 OK NOOP completed.\r\n\
+         LOGINDISABLED\r\n1 OK Pre-login capabilities listed, post-login capabilities have more.\r\n2 OK NOOP completed.\r\n\
          3 NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.\r\n\
          4 NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.\r\n"
     );

@@ -302,6 +302,11 @@ fn serve_imap(server: &Server, mut conn: Conn) -> std::io::Result<()> {
                         session.login_failed(temporary);
                     }
                 },
+                // SASL passthrough is off here: the session never relays
+                ImapEvent::SaslStart { .. } | ImapEvent::SaslResponse(_) => {
+                    session.login_failed(false)
+                }
+                ImapEvent::SaslCancel => {}
                 ImapEvent::MailboxChanged(mailbox) => {
                     server
                         .hub
@@ -371,6 +376,11 @@ fn serve_pop3(server: &Server, mut conn: Conn) -> std::io::Result<()> {
                         session.login_failed(temporary);
                     }
                 },
+                // SASL passthrough is off here: the session never relays
+                Pop3Event::SaslStart { .. } | Pop3Event::SaslResponse(_) => {
+                    session.login_failed(false)
+                }
+                Pop3Event::SaslCancel => {}
                 Pop3Event::MailboxChanged(mailbox) => server.hub.notify(&user, &mailbox, None),
                 Pop3Event::Close => {
                     send(&mut conn, session.take_output())?;

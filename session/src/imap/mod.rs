@@ -13,9 +13,9 @@ use std::collections::{HashSet, VecDeque};
 
 use base64::Engine;
 use columba_imap_proto::{
-    AppendHeader, AuthenticateData, Command, CommandBody, CommandDecoder, CommandEvent,
-    CommandMode, Decoded, Flag, Limits, ListReturnOption, ListSelectOption, Mailbox,
-    SearchReturnOption, SelectParam, SequenceSet, StatusItem, StoreKind, StreamEvent, Tag,
+    AppendHeader, AuthenticateData, Command, CommandBody, CommandDecoder, CommandEvent, Decoded,
+    Flag, Limits, ListReturnOption, ListSelectOption, Mailbox, SearchReturnOption, SelectParam,
+    SequenceSet, StatusItem, StoreKind, StreamEvent, Tag,
 };
 
 use crate::auth::{decode_sasl_plain, Credentials};
@@ -23,6 +23,13 @@ use crate::error::Error;
 use crate::handoff::ImapHandoff;
 use crate::storage::{AppendSink, MailStorage, MailboxView, MessageFlags, MessageMeta, StoreMode};
 use format::{compact_set, mailbox_name, ordered_set, set_contains};
+
+/// Dovecot's text for plaintext authentication refused without TLS.
+const PLAINTEXT_DISABLED: &str =
+    "Plaintext authentication disallowed on non-secure (SSL/TLS) connections.";
+
+/// Dovecot 2.3's answer to a SASL line that is not base64.
+const INVALID_BASE64: &str = "[ALERT] Invalid base64 in response";
 
 /// After this many malformed commands in a row the session says BYE.
 const MAX_BAD_COMMANDS: u32 = 20;
@@ -46,6 +53,18 @@ pub struct ImapConfig {
     /// before the literal is read. `None`: only the decoder's literal
     /// limit applies.
     pub append_limit: Option<u64>,
+    /// SASL mechanisms offered, advertised as `AUTH=<mech>` in this order
+    /// (plaintext ones, PLAIN and LOGIN, only where plaintext
+    /// authentication is allowed, as Dovecot does). Without
+    /// [`ImapConfig::sasl_passthrough`] only PLAIN can be used.
+    pub sasl_mechanisms: Vec<String>,
+    /// Every AUTHENTICATE exchange is relayed to the adapter (a login
+    /// process talking to an auth server): [`ImapEvent::SaslStart`],
+    /// [`ImapEvent::SaslResponse`], [`ImapEvent::SaslCancel`], answered
+    /// with [`ImapSession::sasl_challenge`] and a login result. Off: the
+    /// session decodes AUTHENTICATE PLAIN itself and asks
+    /// [`ImapEvent::Authenticate`].
+    pub sasl_passthrough: bool,
 }
 
 impl Default for ImapConfig {
@@ -57,12 +76,15 @@ impl Default for ImapConfig {
             limits: Limits::default(),
             greeting: "Columba ready.".into(),
             append_limit: None,
+            sasl_mechanisms: vec!["PLAIN".into()],
+            sasl_passthrough: false,
         }
     }
 }
 
-/// What the adapter has to do for the session.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the adapter has to do for the session. `Debug` output hides
+/// passwords and SASL data.
+#[derive(Clone, PartialEq, Eq)]
 pub enum ImapEvent {
     /// Send the pending output, then run the TLS handshake and call
     /// [`ImapSession::tls_started`].
@@ -75,11 +97,137 @@ pub enum ImapEvent {
         /// `LOGIN` or the SASL mechanism (`PLAIN`).
         method: String,
     },
+    /// With [`ImapConfig::sasl_passthrough`]: the client started
+    /// `AUTHENTICATE <mechanism>` (one that is offered); relay it to the
+    /// auth server, then call [`ImapSession::sasl_challenge`],
+    /// [`ImapSession::login_succeeded`] / [`ImapSession::login_handoff`]
+    /// or [`ImapSession::login_failed_with`].
+    SaslStart {
+        /// The mechanism, spelled as in [`ImapConfig::sasl_mechanisms`].
+        mechanism: String,
+        /// The decoded SASL-IR initial response (`=` is empty); `None`
+        /// when the client sent none.
+        initial_response: Option<Vec<u8>>,
+    },
+    /// With [`ImapConfig::sasl_passthrough`]: the client's decoded answer
+    /// to the last challenge; relay it and answer as after `SaslStart`.
+    SaslResponse(Vec<u8>),
+    /// With [`ImapConfig::sasl_passthrough`]: the exchange is over on the
+    /// client's side (it sent `*`, or data that is not base64); the session
+    /// already answered. Abort the auth server's request.
+    SaslCancel,
     /// The session changed this mailbox (other sessions that have it
     /// selected should be notified).
     MailboxChanged(String),
     /// Send the pending output, then close the connection.
     Close,
+}
+
+impl std::fmt::Debug for ImapEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ImapEvent::StartTls => f.write_str("StartTls"),
+            ImapEvent::Authenticate {
+                credentials,
+                method,
+            } => f
+                .debug_struct("Authenticate")
+                .field("credentials", credentials)
+                .field("method", method)
+                .finish(),
+            ImapEvent::SaslStart {
+                mechanism,
+                initial_response,
+            } => f
+                .debug_struct("SaslStart")
+                .field("mechanism", mechanism)
+                .field(
+                    "initial_response",
+                    &initial_response.as_ref().map(|r| Hidden(r.len())),
+                )
+                .finish(),
+            ImapEvent::SaslResponse(data) => f
+                .debug_tuple("SaslResponse")
+                .field(&Hidden(data.len()))
+                .finish(),
+            ImapEvent::SaslCancel => f.write_str("SaslCancel"),
+            ImapEvent::MailboxChanged(m) => f.debug_tuple("MailboxChanged").field(m).finish(),
+            ImapEvent::Close => f.write_str("Close"),
+        }
+    }
+}
+
+/// SASL data in `Debug` output: only its length.
+pub(crate) struct Hidden(pub(crate) usize);
+
+impl std::fmt::Debug for Hidden {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} bytes hidden>", self.0)
+    }
+}
+
+/// Why an authentication failed, as the adapter learned it (from the auth
+/// server, or its own check); [`ImapSession::login_failed_with`] and
+/// [`crate::Pop3Session::login_failed_with`] word the answer as Dovecot
+/// 2.3's login processes do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginFailure {
+    /// Wrong credentials (IMAP `NO [AUTHENTICATIONFAILED] Authentication
+    /// failed.`; with the auth server's `reason=`, `NO [ALERT] <reason>`).
+    Credentials,
+    /// The check could not be made (`NO [UNAVAILABLE] ...`). Dovecot's
+    /// text is `Temporary authentication failure. [<host>:<local time>]`:
+    /// pass it as the reason (see [`temporary_failure_text`]); without one
+    /// the text has no brackets.
+    Temporary,
+    /// The account may not log in (`nologin`, user disabled:
+    /// `NO [CONTACTADMIN] <reason>`).
+    LoginDisabled,
+    /// The authorization identity was refused (`NO [AUTHORIZATIONFAILED]`).
+    Authorization,
+    /// The password expired (`NO [EXPIRED]`).
+    PasswordExpired,
+    /// A plaintext mechanism without TLS (`NO [PRIVACYREQUIRED] Plaintext
+    /// authentication disallowed on non-secure (SSL/TLS) connections.`).
+    PrivacyRequired,
+    /// The auth server does not know the mechanism (`NO [ALERT]
+    /// Unsupported authentication mechanism.`).
+    MechanismInvalid,
+    /// The auth server aborted the exchange (`BAD Authentication aborted
+    /// by client.`).
+    Aborted,
+}
+
+impl LoginFailure {
+    /// The failure an auth server's `FAIL` reply means, from its `code=`
+    /// field (`temp_fail`, `authz_fail`, `user_disabled`, `pass_expired`,
+    /// ...) and whether it carried the `nologin` flag, mapped as Dovecot
+    /// 2.3's login processes map them.
+    pub fn from_auth_fail(code: Option<&str>, nologin: bool) -> LoginFailure {
+        match code {
+            Some("temp_fail") => LoginFailure::Temporary,
+            Some("authz_fail") => LoginFailure::Authorization,
+            Some("pass_expired") => LoginFailure::PasswordExpired,
+            Some("login_disabled") => LoginFailure::LoginDisabled,
+            Some("auth_mech_invalid") => LoginFailure::MechanismInvalid,
+            Some("auth_mech_ssl_required") => LoginFailure::PrivacyRequired,
+            _ if nologin => LoginFailure::LoginDisabled,
+            _ => LoginFailure::Credentials,
+        }
+    }
+}
+
+/// Dovecot's text for a temporary authentication failure:
+/// `Temporary authentication failure. [<hostname>:<timestamp>]`, where
+/// Dovecot's timestamp is the local time as `%Y-%m-%d %H:%M:%S`.
+pub fn temporary_failure_text(hostname: &str, timestamp: &str) -> String {
+    format!("Temporary authentication failure. [{hostname}:{timestamp}]")
+}
+
+/// PLAIN and LOGIN send the password as is: offered and accepted only
+/// where plaintext authentication is allowed.
+pub(crate) fn is_plaintext_mechanism(mech: &str) -> bool {
+    mech.eq_ignore_ascii_case("PLAIN") || mech.eq_ignore_ascii_case("LOGIN")
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -148,6 +296,13 @@ pub struct ImapSession {
     auth_method: String,
     /// The client's ID parameters (sent before login).
     client_id: Vec<(String, Option<String>)>,
+    /// The client asked CAPABILITY before login and not after STARTTLS:
+    /// as Dovecot does, the login answer then sends `* CAPABILITY`
+    /// untagged instead of the `[CAPABILITY ...]` code, which such a
+    /// client may ignore.
+    untagged_capability: bool,
+    /// STARTTLS was done on this connection.
+    did_starttls: bool,
 }
 
 enum Outcome {
@@ -186,6 +341,7 @@ impl ImapSession {
         let mut s = ImapSession::blank(config);
         s.client_id = handoff.client_id;
         s.auth_method = handoff.method;
+        s.untagged_capability = handoff.untagged_capability;
         match Tag::new(handoff.tag.into_bytes()) {
             Ok(tag) => {
                 s.pending = Pending::Auth(tag);
@@ -224,6 +380,7 @@ impl ImapSession {
             tls: self.config.tls,
             client_input: unprocessed,
             client_id: self.client_id.clone(),
+            untagged_capability: self.untagged_capability,
         }
     }
 
@@ -242,7 +399,7 @@ impl ImapSession {
 
     /// A fresh decoder (after TLS, or dropping a refused literal).
     fn reset_decoder(&mut self) {
-        self.decoder = CommandDecoder::new(self.config.limits);
+        self.decoder = CommandDecoder::new(self.config.limits).explicit_modes();
         self.fed = 0;
         self.pre_auth_input.clear();
     }
@@ -250,7 +407,7 @@ impl ImapSession {
     /// A session with nothing sent yet.
     fn blank(config: ImapConfig) -> ImapSession {
         ImapSession {
-            decoder: CommandDecoder::new(config.limits),
+            decoder: CommandDecoder::new(config.limits).explicit_modes(),
             config,
             out: Vec::new(),
             events: VecDeque::new(),
@@ -270,6 +427,8 @@ impl ImapSession {
             fed: 0,
             auth_method: String::new(),
             client_id: Vec::new(),
+            untagged_capability: false,
+            did_starttls: false,
         }
     }
 
@@ -329,6 +488,7 @@ impl ImapSession {
     pub fn tls_started(&mut self) {
         self.reset_decoder();
         self.config.tls = true;
+        self.did_starttls = true;
         self.pending = Pending::None;
     }
 
@@ -344,16 +504,35 @@ impl ImapSession {
         self.phase = Phase::Authenticated;
         self.storage = Some(storage);
         self.user = Some(user.to_string());
-        let line = format!(
-            "{tag} OK [CAPABILITY {}] Logged in\r\n",
-            self.capabilities()
-        );
+        let line = if self.untagged_capability {
+            format!(
+                "* CAPABILITY {}\r\n{tag} OK Logged in\r\n",
+                self.capabilities()
+            )
+        } else {
+            format!(
+                "{tag} OK [CAPABILITY {}] Logged in\r\n",
+                self.capabilities()
+            )
+        };
         self.out.extend_from_slice(line.as_bytes());
         self.process();
     }
 
     /// The credentials were wrong (or the check failed).
     pub fn login_failed(&mut self, temporary: bool) {
+        let failure = if temporary {
+            LoginFailure::Temporary
+        } else {
+            LoginFailure::Credentials
+        };
+        self.login_failed_with(failure, None);
+    }
+
+    /// The authentication failed for `failure`; `reason` is the auth
+    /// server's `reason=` text when it gave one. The tagged answer is
+    /// worded as Dovecot 2.3's imap-login words it.
+    pub fn login_failed_with(&mut self, failure: LoginFailure, reason: Option<&str>) {
         let tag = match std::mem::replace(&mut self.pending, Pending::None) {
             Pending::Auth(t) => t,
             other => {
@@ -361,12 +540,60 @@ impl ImapSession {
                 return;
             }
         };
-        let line = if temporary {
-            format!("{tag} NO [UNAVAILABLE] Temporary authentication failure.\r\n")
-        } else {
-            format!("{tag} NO [AUTHENTICATIONFAILED] Authentication failed.\r\n")
+        // the reason comes from another process: one line, no controls
+        let reason: Option<String> = reason
+            .map(|r| r.chars().filter(|c| !c.is_control()).collect::<String>())
+            .filter(|r| !r.is_empty());
+        let text = |default: &str| reason.clone().unwrap_or_else(|| default.to_string());
+        let line = match failure {
+            LoginFailure::Credentials => match &reason {
+                Some(r) if r.starts_with('[') => format!("NO {r}"),
+                Some(r) => format!("NO [ALERT] {r}"),
+                None => "NO [AUTHENTICATIONFAILED] Authentication failed.".into(),
+            },
+            LoginFailure::Temporary => format!(
+                "NO [UNAVAILABLE] {}",
+                text("Temporary authentication failure.")
+            ),
+            LoginFailure::LoginDisabled => {
+                format!("NO [CONTACTADMIN] {}", text("Login disabled for this user"))
+            }
+            LoginFailure::Authorization => {
+                format!("NO [AUTHORIZATIONFAILED] {}", text("Authorization failed"))
+            }
+            LoginFailure::PasswordExpired => {
+                format!("NO [EXPIRED] {}", text("Authentication failed."))
+            }
+            LoginFailure::PrivacyRequired => format!("NO [PRIVACYREQUIRED] {PLAINTEXT_DISABLED}"),
+            LoginFailure::MechanismInvalid => {
+                "NO [ALERT] Unsupported authentication mechanism.".into()
+            }
+            LoginFailure::Aborted => "BAD Authentication aborted by client.".into(),
         };
+        self.out
+            .extend_from_slice(format!("{tag} {line}\r\n").as_bytes());
+        self.decoder.resume_commands();
+        self.process();
+    }
+
+    /// With [`ImapConfig::sasl_passthrough`]: the auth server's challenge
+    /// for the pending AUTHENTICATE; sent as `+ <base64>`, and the client's
+    /// answer comes as [`ImapEvent::SaslResponse`].
+    pub fn sasl_challenge(&mut self, data: &[u8]) {
+        let tag = match std::mem::replace(&mut self.pending, Pending::None) {
+            Pending::Auth(t) => t,
+            other => {
+                self.pending = other;
+                return;
+            }
+        };
+        let line = format!(
+            "+ {}\r\n",
+            base64::engine::general_purpose::STANDARD.encode(data)
+        );
         self.out.extend_from_slice(line.as_bytes());
+        self.sasl_tag = Some(tag);
+        self.decoder.begin_authenticate();
         self.process();
     }
 
@@ -395,10 +622,15 @@ impl ImapSession {
         if self.config.starttls && !self.config.tls {
             caps.push_str(" STARTTLS");
         }
-        if self.plaintext_allowed() {
-            caps.push_str(" AUTH=PLAIN");
-        } else {
+        // Dovecot's order: LOGINDISABLED, then the mechanisms
+        if !self.plaintext_allowed() {
             caps.push_str(" LOGINDISABLED");
+        }
+        for mech in &self.config.sasl_mechanisms {
+            if self.plaintext_allowed() || !is_plaintext_mechanism(mech) {
+                caps.push_str(" AUTH=");
+                caps.push_str(mech);
+            }
         }
         caps
     }
@@ -432,11 +664,11 @@ impl ImapSession {
                 Ok(Decoded::Message(StreamEvent::Command(CommandEvent::AuthenticateData(
                     data,
                 )))) => {
-                    self.decoder.set_mode(CommandMode::Command);
+                    self.decoder.resume_commands();
                     self.sasl_data(data);
                 }
                 Ok(Decoded::Message(StreamEvent::Command(CommandEvent::IdleDone))) => {
-                    self.decoder.set_mode(CommandMode::Command);
+                    self.decoder.resume_commands();
                     if let Some(tag) = self.idle_tag.take() {
                         self.out
                             .extend_from_slice(format!("{tag} OK Idle completed.\r\n").as_bytes());
@@ -446,15 +678,22 @@ impl ImapSession {
                     // a broken APPEND stream ends the APPEND: what was
                     // spooled of the current message is dropped
                     self.appending = None;
-                    if self.decoder.mode() != CommandMode::Command {
-                        // a bad line while waiting for SASL data or DONE ends that wait
-                        self.decoder.set_mode(CommandMode::Command);
-                        if let Some(tag) = self.idle_tag.take() {
-                            self.out.extend_from_slice(
-                                format!("{tag} BAD Expected DONE.\r\n").as_bytes(),
-                            );
-                            continue;
+                    // a bad line while waiting for SASL data or DONE ends
+                    // that wait
+                    self.decoder.resume_commands();
+                    if let Some(tag) = self.idle_tag.take() {
+                        self.out
+                            .extend_from_slice(format!("{tag} BAD Expected DONE.\r\n").as_bytes());
+                        continue;
+                    }
+                    if let Some(tag) = self.sasl_tag.take() {
+                        // not base64 (or too long): Dovecot ends the exchange
+                        self.out
+                            .extend_from_slice(format!("{tag} NO {INVALID_BASE64}\r\n").as_bytes());
+                        if self.config.sasl_passthrough {
+                            self.events.push_back(ImapEvent::SaslCancel);
                         }
+                        continue;
                     }
                     self.bad_in_a_row += 1;
                     let tag = e.tag().map_or("*".to_string(), |t| t.to_string());
@@ -476,17 +715,24 @@ impl ImapSession {
     }
 
     fn command(&mut self, cmd: Command) {
-        // the decoder expects SASL data after AUTHENTICATE and DONE after
-        // IDLE; the handlers below switch to those modes only when they
-        // really wait for them
-        self.decoder.set_mode(CommandMode::Command);
+        // the decoder (explicit modes) expects SASL data or DONE only once
+        // the handlers below confirm they wait for them
         let tag = cmd.tag.clone();
         let name = cmd.body.name();
         let outcome = match cmd.body {
             CommandBody::Capability => {
                 let caps = format!("* CAPABILITY {}\r\n", self.capabilities());
                 self.out.extend_from_slice(caps.as_bytes());
-                Outcome::Ok("Capability completed.".into())
+                if self.phase == Phase::NotAuthenticated {
+                    if !self.did_starttls {
+                        self.untagged_capability = true;
+                    }
+                    Outcome::Ok(
+                        "Pre-login capabilities listed, post-login capabilities have more.".into(),
+                    )
+                } else {
+                    Outcome::Ok("Capability completed.".into())
+                }
             }
             CommandBody::Noop => {
                 self.sync_selected(true);
@@ -694,11 +940,7 @@ impl ImapSession {
             }
             CommandBody::Login { username, password } => {
                 if !self.plaintext_allowed() {
-                    return Outcome::No(
-                        "[PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure \
-                         (SSL/TLS) connections."
-                            .into(),
-                    );
+                    return Outcome::No(format!("[PRIVACYREQUIRED] {PLAINTEXT_DISABLED}"));
                 }
                 let credentials = Credentials {
                     user: String::from_utf8_lossy(&username).into_owned(),
@@ -716,22 +958,45 @@ impl ImapSession {
                 mechanism,
                 initial_response,
             } => {
-                if !mechanism.eq_ignore_case("PLAIN") {
-                    return Outcome::No("Unsupported authentication mechanism.".into());
+                let offered = self
+                    .config
+                    .sasl_mechanisms
+                    .iter()
+                    .find(|m| mechanism.eq_ignore_case(m))
+                    .cloned();
+                let mech = match offered {
+                    Some(m) if self.config.sasl_passthrough || m.eq_ignore_ascii_case("PLAIN") => m,
+                    _ => {
+                        return Outcome::No("[ALERT] Unsupported authentication mechanism.".into())
+                    }
+                };
+                if is_plaintext_mechanism(&mech) && !self.plaintext_allowed() {
+                    return Outcome::No(format!("[PRIVACYREQUIRED] {PLAINTEXT_DISABLED}"));
                 }
-                if !self.plaintext_allowed() {
-                    return Outcome::No(
-                        "[PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure \
-                         (SSL/TLS) connections."
-                            .into(),
-                    );
+                if self.config.sasl_passthrough {
+                    let initial_response = match initial_response {
+                        None => None,
+                        Some(ir) => {
+                            match base64::engine::general_purpose::STANDARD.decode(ir.expose()) {
+                                Ok(raw) => Some(raw),
+                                Err(_) => return Outcome::No(INVALID_BASE64.into()),
+                            }
+                        }
+                    };
+                    self.pending = Pending::Auth(tag.clone());
+                    self.auth_method = mech.clone();
+                    self.events.push_back(ImapEvent::SaslStart {
+                        mechanism: mech,
+                        initial_response,
+                    });
+                    return Outcome::Ok(String::new());
                 }
                 self.sasl_tag = Some(tag.clone());
                 match initial_response {
                     Some(ir) => self.sasl_data(AuthenticateData::Data(ir)),
                     None => {
                         self.out.extend_from_slice(b"+ \r\n");
-                        self.decoder.set_mode(CommandMode::Authenticate);
+                        self.decoder.begin_authenticate();
                     }
                 }
                 Outcome::Ok(String::new())
@@ -740,19 +1005,44 @@ impl ImapSession {
         }
     }
 
+    /// A client line during AUTHENTICATE (or its SASL-IR).
     fn sasl_data(&mut self, data: AuthenticateData) {
         let Some(tag) = self.sasl_tag.take() else {
             return;
         };
-        let fail = |s: &mut ImapSession, text: &str| {
+        let answer = |s: &mut ImapSession, text: &str| {
             s.out
-                .extend_from_slice(format!("{tag} BAD {text}\r\n").as_bytes());
+                .extend_from_slice(format!("{tag} {text}\r\n").as_bytes());
         };
-        let AuthenticateData::Data(secret) = data else {
-            return fail(self, "Authentication aborted by client.");
+        let decoded = match data {
+            AuthenticateData::Cancel => None,
+            AuthenticateData::Data(secret) => Some(
+                base64::engine::general_purpose::STANDARD
+                    .decode(secret.expose())
+                    .map_err(|_| ()),
+            ),
         };
-        let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(secret.expose()) else {
-            return fail(self, "Invalid base64 data in continued response");
+        if self.config.sasl_passthrough {
+            match decoded {
+                Some(Ok(raw)) => {
+                    self.pending = Pending::Auth(tag);
+                    self.events.push_back(ImapEvent::SaslResponse(raw));
+                }
+                Some(Err(())) => {
+                    answer(self, &format!("NO {INVALID_BASE64}"));
+                    self.events.push_back(ImapEvent::SaslCancel);
+                }
+                None => {
+                    answer(self, "BAD Authentication aborted by client.");
+                    self.events.push_back(ImapEvent::SaslCancel);
+                }
+            }
+            return;
+        }
+        let raw = match decoded {
+            None => return answer(self, "BAD Authentication aborted by client."),
+            Some(Err(())) => return answer(self, &format!("NO {INVALID_BASE64}")),
+            Some(Ok(raw)) => raw,
         };
         let Some(credentials) = decode_sasl_plain(&raw) else {
             self.out.extend_from_slice(
@@ -857,7 +1147,7 @@ impl ImapSession {
                 self.sync_selected(true);
                 self.out.extend_from_slice(b"+ idling\r\n");
                 self.idle_tag = Some(tag.clone());
-                self.decoder.set_mode(CommandMode::Idle);
+                self.decoder.accept_idle();
                 Outcome::Ok(String::new())
             }
             body => self.selected_command(tag, body),
