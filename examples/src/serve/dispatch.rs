@@ -25,13 +25,13 @@ pub fn run_role(role: Role, config_path: &Path) -> ExitCode {
         Role::Anvil => super::anvil::run(ctx),
         Role::Auth => super::auth::run(ctx),
         Role::Stats => super::stats::run(ctx),
-        Role::Indexer => not_yet(ctx),
-        Role::IndexerWorker => not_yet(ctx),
+        Role::Indexer => super::indexer::run(ctx),
+        Role::IndexerWorker => super::indexer::worker::run(ctx),
         Role::ImapLogin => not_yet(ctx),
         Role::Pop3Login => not_yet(ctx),
         Role::Imap => super::post_login::imap::run(ctx),
         Role::Pop3 => super::post_login::pop3::run(ctx),
-        Role::Lmtp => not_yet(ctx),
+        Role::Lmtp => super::lmtp::run(ctx),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

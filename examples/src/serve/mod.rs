@@ -30,6 +30,8 @@ pub mod control;
 pub mod demo;
 pub mod dispatch;
 pub mod error;
+pub mod indexer;
+pub mod lmtp;
 pub mod log;
 pub mod master;
 pub mod post_login;

@@ -165,11 +165,7 @@ fn expand(template: &str, vars: &Vars<'_>) -> Result<String, ServeError> {
                     match chars.next() {
                         Some('}') => break,
                         Some(ch) if name.len() < 32 => name.push(ch),
-                        _ => {
-                            return Err(user_error(format!(
-                                "Unterminated %{{ in: {template}"
-                            )))
-                        }
+                        _ => return Err(user_error(format!("Unterminated %{{ in: {template}"))),
                     }
                 }
                 name
@@ -559,7 +555,9 @@ fn split_chroot(
         Some(c) if c != "/" => Some(clean_absolute(&c, "chroot")?),
         _ => None,
     };
-    let home = home.map(|h| clean_absolute(&h, "home directory")).transpose()?;
+    let home = home
+        .map(|h| clean_absolute(&h, "home directory"))
+        .transpose()?;
     Ok((chroot, home))
 }
 
@@ -777,8 +775,14 @@ mod tests {
                 "INDEX=/var/index/u is not supported",
             ),
             ("maildir:~/Maildir:CONTROL=~/control", "CONTROL=~/control"),
-            ("maildir:~/Maildir:VOLATILEDIR=/tmp/x", "Unsupported mail_location parameter"),
-            ("mbox:~/mail:INBOX=/var/mail/%u", "Unknown mail storage driver mbox"),
+            (
+                "maildir:~/Maildir:VOLATILEDIR=/tmp/x",
+                "Unsupported mail_location parameter",
+            ),
+            (
+                "mbox:~/mail:INBOX=/var/mail/%u",
+                "Unknown mail storage driver mbox",
+            ),
             ("sdbox:~/dbox", "Unknown mail storage driver sdbox"),
             ("", "autodetection is not supported"),
             ("maildir:Maildir", "Relative mail root paths not supported"),
@@ -818,7 +822,10 @@ mod tests {
             &config(),
         )
         .unwrap_err();
-        assert!(e.contains("Relative home directory paths not supported"), "{e}");
+        assert!(
+            e.contains("Relative home directory paths not supported"),
+            "{e}"
+        );
     }
 
     #[test]

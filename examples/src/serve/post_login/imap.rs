@@ -14,6 +14,7 @@ use crate::serve::control::{Control, Handoff, Service};
 use crate::serve::error::ServeError;
 use crate::serve::log;
 use crate::serve::role::RoleContext;
+use crate::serve::stats::StatsClient;
 
 /// How often the loop looks at the selected mailbox and the master.
 const TICK: Duration = Duration::from_millis(100);
@@ -69,14 +70,96 @@ fn refuse(client: &mut UnixStream, handoff: &Handoff, refusal: &Refusal) {
 struct Traffic {
     bytes_in: u64,
     bytes_out: u64,
+    completions: Completions,
 }
 
 fn send(client: &mut UnixStream, traffic: &mut Traffic, out: Vec<u8>) -> std::io::Result<()> {
     if !out.is_empty() {
         client.write_all(&out)?;
         traffic.bytes_out += out.len() as u64;
+        traffic.completions.scan(&out);
     }
     Ok(())
+}
+
+/// Counts finished commands in the server's output: tagged `OK`/`NO`/`BAD`
+/// lines, skipping the literals (message bodies) between them, across
+/// chunk boundaries.
+#[derive(Default)]
+struct Completions {
+    /// Bytes of a literal still to skip.
+    skip: u64,
+    /// The start of the current line (bounded).
+    line: Vec<u8>,
+    /// Tagged completions seen and not yet reported.
+    count: u64,
+}
+
+impl Completions {
+    const MAX_LINE_KEPT: usize = 128;
+
+    fn scan(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            if self.skip > 0 {
+                let n = (self.skip as usize).min(data.len());
+                self.skip -= n as u64;
+                data = &data[n..];
+                continue;
+            }
+            match data.iter().position(|&b| b == b'\n') {
+                Some(nl) => {
+                    self.keep(&data[..nl]);
+                    self.end_of_line();
+                    data = &data[nl + 1..];
+                }
+                None => {
+                    self.keep(data);
+                    data = &[];
+                }
+            }
+        }
+    }
+
+    fn keep(&mut self, part: &[u8]) {
+        let room = Self::MAX_LINE_KEPT.saturating_sub(self.line.len());
+        self.line.extend_from_slice(&part[..part.len().min(room)]);
+        // the literal's length is at the end of the line: keep the tail
+        if part.len() > room {
+            let tail = &part[part.len().saturating_sub(24)..];
+            self.line.truncate(Self::MAX_LINE_KEPT.saturating_sub(24));
+            self.line.extend_from_slice(tail);
+        }
+    }
+
+    fn end_of_line(&mut self) {
+        let line = std::mem::take(&mut self.line);
+        let line = line.strip_suffix(b"\r").unwrap_or(&line);
+        if let Some(open) = line
+            .strip_suffix(b"}")
+            .and_then(|l| l.iter().rposition(|&b| b == b'{').map(|i| &l[i + 1..]))
+        {
+            let digits = open.strip_suffix(b"+").unwrap_or(open);
+            if let Some(n) = std::str::from_utf8(digits)
+                .ok()
+                .and_then(|d| d.parse::<u64>().ok())
+            {
+                self.skip = n;
+                return;
+            }
+        }
+        if !line.starts_with(b"* ") && !line.starts_with(b"+") {
+            let mut words = line.splitn(3, |&b| b == b' ');
+            let (tag, status) = (words.next(), words.next());
+            if tag.is_some_and(|t| !t.is_empty()) && matches!(status, Some(b"OK" | b"NO" | b"BAD"))
+            {
+                self.count += 1;
+            }
+        }
+    }
+
+    fn take(&mut self) -> u64 {
+        std::mem::take(&mut self.count)
+    }
 }
 
 fn serve(mut ctx: RoleContext, login: LoggedIn, state: ImapHandoff) -> Result<(), ServeError> {
@@ -100,9 +183,10 @@ fn serve(mut ctx: RoleContext, login: LoggedIn, state: ImapHandoff) -> Result<()
         append_limit: (config.imap_max_append_size > 0).then_some(config.imap_max_append_size),
         ..ImapConfig::default()
     };
+    let mut stats = StatsClient::connect(config);
     let mut traffic = Traffic {
         bytes_in: state.client_input.len() as u64,
-        bytes_out: 0,
+        ..Traffic::default()
     };
     let mut session = ImapSession::resume(imap_config, state, Box::new(storage));
     let mut watch = SelectedWatch::new(&mail_root);
@@ -162,6 +246,10 @@ fn serve(mut ctx: RoleContext, login: LoggedIn, state: ImapHandoff) -> Result<()
                 Err(e) => break 'session format!("Connection closed ({e})"),
             }
         }
+        let done = traffic.completions.take();
+        if done > 0 {
+            stats.inc("imap.commands", done);
+        }
         if watch.changed(session.selected_mailbox()) {
             if let Some(name) = session.selected_mailbox().map(str::to_string) {
                 session.mailbox_changed(&name);
@@ -193,11 +281,7 @@ fn logout_line(reason: &str, traffic: &Traffic, c: &MailCounters) -> String {
 
 /// Waits until the client or the control channel is readable, or `tick`
 /// passes.
-fn wait(
-    client: &UnixStream,
-    ctx: &RoleContext,
-    tick: Duration,
-) -> std::io::Result<(bool, bool)> {
+fn wait(client: &UnixStream, ctx: &RoleContext, tick: Duration) -> std::io::Result<(bool, bool)> {
     let control = ctx.control.stream();
     let mut fds = [
         PollFd::new(client, PollFlags::IN),
@@ -235,6 +319,7 @@ mod tests {
             &Traffic {
                 bytes_in: 12,
                 bytes_out: 477,
+                ..Traffic::default()
             },
             &MailCounters {
                 deleted: 1,
@@ -247,5 +332,19 @@ mod tests {
             line,
             "Disconnected: Logged out in=12 out=477 deleted=1 expunged=2 trashed=3"
         );
+    }
+
+    #[test]
+    fn finished_commands_are_counted_but_not_inside_literals() {
+        let mut c = Completions::default();
+        c.scan(b"* 1 FETCH (BODY[] {21}\r\na1 OK inside body\r\n)\r\na2 OK Fetch");
+        c.scan(b" completed.\r\n* OK [ALERT] x\r\n+ idling\r\na3 NO [TRYCREATE] no\r\n");
+        assert_eq!(c.take(), 2);
+        c.scan(b"a4 BAD Error in IMAP command\r\n* BYE Logging out\r\na5 OK Logout completed.\r\n");
+        assert_eq!(c.take(), 2);
+        // a literal length split across chunks
+        c.scan(b"* 2 FETCH (BODY[] {1");
+        c.scan(b"2}\r\nb1 OK hidden\r\n)\r\nb2 OK done\r\n");
+        assert_eq!(c.take(), 1);
     }
 }

@@ -96,26 +96,24 @@ pub fn accept(
     service: Service,
     refuse: impl FnOnce(&mut UnixStream, &Handoff, &Refusal),
 ) -> Result<Option<LoggedIn>, ServeError> {
-    let (handoff, fd) = loop {
-        let Some((message, frame)) = Control::recv(&mut ctx.control)? else {
-            return Ok(None);
-        };
-        match message {
-            Control::Handoff(h) => {
-                let fd: OwnedFd = frame.fds.into_iter().next().ok_or_else(|| {
-                    ServeError::Control("a handoff without the client's socket".into())
-                })?;
-                break (h, fd);
-            }
-            Control::Shutdown => return Ok(None),
-            other => {
-                return Err(ServeError::Control(format!(
-                    "the {} role expects a handoff, not {other:?}",
-                    service.name()
-                )))
-            }
+    let Some((message, frame)) = Control::recv(&mut ctx.control)? else {
+        return Ok(None);
+    };
+    let handoff = match message {
+        Control::Handoff(h) => h,
+        Control::Shutdown => return Ok(None),
+        other => {
+            return Err(ServeError::Control(format!(
+                "the {} role expects a handoff, not {other:?}",
+                service.name()
+            )))
         }
     };
+    let fd: OwnedFd = frame
+        .fds
+        .into_iter()
+        .next()
+        .ok_or_else(|| ServeError::Control("a handoff without the client's socket".into()))?;
     if handoff.connection.service != service {
         return Err(ServeError::Control(format!(
             "a {} handoff sent to the {} role",
@@ -204,7 +202,13 @@ fn finish_login(
     let current = CurrentIds::of_this_process().map_err(|e| Refusal::Internal(e.to_string()))?;
     let env = UserEnv::resolve(&user, &fields, config, current)
         .map_err(|e| Refusal::Internal(e.to_string()))?;
-    let anvil = userip_check(config, service, handoff.connection.remote.ip(), &user, prefix)?;
+    let anvil = userip_check(
+        config,
+        service,
+        handoff.connection.remote.ip(),
+        &user,
+        prefix,
+    )?;
     Ok((env, anvil))
 }
 
@@ -228,7 +232,9 @@ fn request_userdb(config: &Config, handoff: &Handoff) -> Result<(String, Fields)
         )),
         LoginRequestReply::Failed { reason } => Err(ServeError::Auth(format!(
             "auth-master refused the login ({})",
-            reason.as_deref().unwrap_or("no such login, or its cookie was used")
+            reason
+                .as_deref()
+                .unwrap_or("no such login, or its cookie was used")
         ))),
     }
 }
@@ -276,8 +282,8 @@ fn userip_check(
 /// on first login, as the user; marks special-use mailboxes and creates
 /// those with `auto = create|subscribe`.
 pub fn open_storage(root: &Path, config: &Config) -> Result<MaildirStorage, ServeError> {
-    let mut storage =
-        MaildirStorage::open(root).map_err(|e| ServeError::Storage(format!("{}: {e}", root.display())))?;
+    let mut storage = MaildirStorage::open(root)
+        .map_err(|e| ServeError::Storage(format!("{}: {e}", root.display())))?;
     for (name, mailbox) in &config.mailbox {
         if let Some(usage) = special_use(&mailbox.special_use) {
             storage = storage.with_special_use(name, usage);

@@ -13,6 +13,7 @@ use crate::serve::control::{Control, Handoff, Service};
 use crate::serve::error::ServeError;
 use crate::serve::log;
 use crate::serve::role::RoleContext;
+use crate::serve::stats::StatsClient;
 
 /// How often the loop looks at the master.
 const TICK: Duration = Duration::from_millis(200);
@@ -120,6 +121,7 @@ fn serve(mut ctx: RoleContext, login: LoggedIn, state: Pop3Handoff) -> Result<()
         ..
     } = login;
     let config = &ctx.config;
+    let mut stats = StatsClient::connect(config);
     let mut counters = Pop3Counters::default();
     if let Ok(status) = storage.status("INBOX", true) {
         counters.messages = u64::from(status.messages);
@@ -154,6 +156,7 @@ fn serve(mut ctx: RoleContext, login: LoggedIn, state: Pop3Handoff) -> Result<()
             session.feed(&line);
             let reply = session.take_output();
             counters.command(&line, &reply);
+            stats.inc("pop3.commands", 1);
             if let Err(e) = client.write_all(&reply) {
                 break 'session format!("Connection closed ({e})");
             }
@@ -165,15 +168,12 @@ fn serve(mut ctx: RoleContext, login: LoggedIn, state: Pop3Handoff) -> Result<()
         if let Err(e) = client.write_all(&session.take_output()) {
             break 'session format!("Connection closed ({e})");
         }
+        // other events: expunges are seen by other processes through the
+        // mailbox; TLS and authentication belong to the login process
         while let Some(event) = session.poll_event() {
-            match event {
-                Pop3Event::Close => {
-                    let _ = client.write_all(&session.take_output());
-                    break 'session "Logged out".to_string();
-                }
-                // other processes see expunges through the mailbox;
-                // TLS and authentication belong to the login process
-                _ => {}
+            if event == Pop3Event::Close {
+                let _ = client.write_all(&session.take_output());
+                break 'session "Logged out".to_string();
             }
         }
         let (client_ready, control_ready) = match wait(&client, &ctx, TICK) {

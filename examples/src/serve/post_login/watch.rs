@@ -37,16 +37,16 @@ impl SelectedWatch {
             return false;
         };
         if self.watching.as_ref().map(|(n, _)| n.as_str()) != Some(name) {
-            self.watching = self
-                .maildir
-                .as_ref()
-                .and_then(|m| m.folder(name).ok())
-                .map(|mailbox| {
-                    (
-                        name.to_string(),
-                        MailboxWatcher::new(&mailbox, POLL_FALLBACK),
-                    )
-                });
+            self.watching =
+                self.maildir
+                    .as_ref()
+                    .and_then(|m| m.folder(name).ok())
+                    .map(|mailbox| {
+                        (
+                            name.to_string(),
+                            MailboxWatcher::new(&mailbox, POLL_FALLBACK),
+                        )
+                    });
             return false;
         }
         match &mut self.watching {

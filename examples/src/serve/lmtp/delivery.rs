@@ -1,0 +1,279 @@
+//! Delivering one message to one recipient, as that recipient: the lmtp
+//! process starts a short-lived process of the same role per recipient
+//! (`columba serve --role lmtp`), sends it a [`DeliveryJob`] with the
+//! message on an attached socket, and the child drops to the user before
+//! it opens the mailbox. So every file it writes belongs to the user, and
+//! the lmtp process itself never touches a user's mail. The store writes
+//! as Dovecot does (tmp, fsync, link into place, fsync the directory,
+//! then the index through its log), so a failure loses nothing that was
+//! acknowledged: the MTA gets a temporary failure and retries.
+
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+use columba_auth_sasl::db::Fields;
+use columba_auth_sasl::escape::{tab_escape, tab_unescape};
+use columba_privsep::ReceivedFrame;
+use columba_session::MailStorage;
+
+use crate::serve::config::Config;
+use crate::serve::error::ServeError;
+use crate::serve::post_login::open_storage;
+use crate::serve::role::{self, Role};
+use crate::serve::user::{CurrentIds, UserEnv};
+
+/// The first word of a delivery job's frame.
+pub const JOB_TAG: &[u8] = b"DELIVER\t";
+/// Most userdb fields a job carries.
+const MAX_FIELDS: usize = 64;
+/// Longest user or mailbox name in a job.
+const MAX_NAME: usize = 512;
+
+/// What the child is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryJob {
+    /// The recipient's user name (as the userdb answered it).
+    pub user: String,
+    /// The mailbox to save into (`INBOX`).
+    pub mailbox: String,
+    /// The userdb fields (`uid`, `gid`, `home`, `mail`, ...).
+    pub fields: Vec<(String, Option<String>)>,
+}
+
+impl DeliveryJob {
+    /// The frame payload.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut line = String::from("DELIVER\t");
+        line.push_str(&tab_escape(&self.user));
+        line.push('\t');
+        line.push_str(&tab_escape(&self.mailbox));
+        for (k, v) in &self.fields {
+            line.push('\t');
+            match v {
+                Some(v) => line.push_str(&tab_escape(&format!("{k}={v}"))),
+                None => line.push_str(&tab_escape(k)),
+            }
+        }
+        line.into_bytes()
+    }
+
+    /// Parses a frame payload, bounded and checked.
+    pub fn decode(payload: &[u8]) -> Result<DeliveryJob, ServeError> {
+        let rest = payload
+            .strip_prefix(JOB_TAG)
+            .ok_or_else(|| ServeError::Control("not a delivery job".into()))?;
+        let mut parts = rest.split(|&b| b == b'\t');
+        let mut text = |what: &str| -> Result<String, ServeError> {
+            let raw = parts
+                .next()
+                .ok_or_else(|| ServeError::Control(format!("delivery job: {what} missing")))?;
+            let s = String::from_utf8(tab_unescape(raw))
+                .map_err(|_| ServeError::Control(format!("delivery job: {what} is not UTF-8")))?;
+            if s.is_empty() || s.len() > MAX_NAME {
+                return Err(ServeError::Control(format!(
+                    "delivery job: {what} of {} bytes",
+                    s.len()
+                )));
+            }
+            Ok(s)
+        };
+        let user = text("user")?;
+        let mailbox = text("mailbox")?;
+        let mut fields = Vec::new();
+        for raw in parts {
+            if fields.len() == MAX_FIELDS {
+                return Err(ServeError::Control(format!(
+                    "delivery job: more than {MAX_FIELDS} fields"
+                )));
+            }
+            let s = String::from_utf8(tab_unescape(raw))
+                .map_err(|_| ServeError::Control("delivery job: a field is not UTF-8".into()))?;
+            match s.split_once('=') {
+                Some((k, v)) => fields.push((k.to_string(), Some(v.to_string()))),
+                None => fields.push((s, None)),
+            }
+        }
+        Ok(DeliveryJob {
+            user,
+            mailbox,
+            fields,
+        })
+    }
+
+    fn userdb_fields(&self) -> Fields {
+        let mut f = Fields::new();
+        for (k, v) in &self.fields {
+            f.set(k, v.as_deref());
+        }
+        f
+    }
+}
+
+/// Why a delivery failed, as the LMTP reply needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryFailure {
+    /// The user's quota is full (permanent).
+    Quota,
+    /// Anything else (temporary); the text is for the log.
+    Temporary(String),
+}
+
+/// In the lmtp process: delivers `message` to `job.user` through a child
+/// process running as that user. Returns the new message's UID.
+pub fn deliver_as(
+    config_path: &Path,
+    job: &DeliveryJob,
+    message: &[u8],
+) -> Result<u32, DeliveryFailure> {
+    let temp =
+        |what: &str, e: &dyn std::fmt::Display| DeliveryFailure::Temporary(format!("{what}: {e}"));
+    let stderr = std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| temp("duplicate stderr", &e))?;
+    let mut child = role::spawn(Role::Lmtp, config_path, Some(stderr))
+        .map_err(|e| temp("start the delivery process", &e))?;
+    let (mut ours, theirs) = UnixStream::pair().map_err(|e| temp("socket pair", &e))?;
+    let sent = child
+        .control
+        .send(&job.encode(), &[theirs.as_fd()])
+        .map_err(|e| temp("send the delivery job", &e));
+    drop(theirs);
+    if sent.is_ok() {
+        // the child reads the whole message before it answers; if it
+        // stopped early, its answer says why
+        let _ = ours.write_all(message);
+    }
+    drop(ours);
+    let reply = sent.and_then(|()| {
+        child
+            .control
+            .recv()
+            .map_err(|e| temp("read the delivery result", &e))
+    });
+    let _ = child.child.wait();
+    let frame = reply?.ok_or_else(|| {
+        DeliveryFailure::Temporary("the delivery process exited without an answer".into())
+    })?;
+    parse_reply(&frame.payload)
+}
+
+fn parse_reply(payload: &[u8]) -> Result<u32, DeliveryFailure> {
+    let text = String::from_utf8_lossy(payload);
+    let mut parts = text.splitn(3, '\t');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("OK"), Some(uid), None) => uid.parse().map_err(|_| {
+            DeliveryFailure::Temporary(format!("bad answer from the delivery process: {text}"))
+        }),
+        (Some("FAIL"), Some("quota"), _) => Err(DeliveryFailure::Quota),
+        (Some("FAIL"), _, reason) => Err(DeliveryFailure::Temporary(
+            reason.unwrap_or("delivery failed").to_string(),
+        )),
+        _ => Err(DeliveryFailure::Temporary(format!(
+            "bad answer from the delivery process: {text}"
+        ))),
+    }
+}
+
+/// In the child: runs the job of `frame` and answers on `channel`.
+pub fn run_child(
+    config: &Config,
+    frame: ReceivedFrame,
+    channel: &mut columba_privsep::FdChannel,
+) -> Result<(), ServeError> {
+    let outcome = child_deliver(config, frame);
+    let answer = match &outcome {
+        Ok(uid) => format!("OK\t{uid}"),
+        Err(e) => format!("FAIL\ttemp\t{}", e.to_string().replace(['\t', '\n'], " ")),
+    };
+    channel.send(answer.as_bytes(), &[])?;
+    outcome.map(|_| ())
+}
+
+fn child_deliver(config: &Config, frame: ReceivedFrame) -> Result<u32, ServeError> {
+    let job = DeliveryJob::decode(&frame.payload)?;
+    let fd: OwnedFd = frame
+        .fds
+        .into_iter()
+        .next()
+        .ok_or_else(|| ServeError::Control("delivery job without the message".into()))?;
+    let limit = if config.imap_max_append_size > 0 {
+        config.imap_max_append_size
+    } else {
+        1 << 30
+    };
+    let mut message = Vec::new();
+    UnixStream::from(fd)
+        .take(limit + 1)
+        .read_to_end(&mut message)
+        .map_err(|e| ServeError::io("read the message", e))?;
+    if message.len() as u64 > limit {
+        return Err(ServeError::Storage(format!(
+            "message larger than {limit} bytes"
+        )));
+    }
+    let env = UserEnv::resolve(
+        &job.user,
+        &job.userdb_fields(),
+        config,
+        CurrentIds::of_this_process()?,
+    )?;
+    let dropped = env.drop_privileges(config)?;
+    let mut storage = open_storage(&dropped.mail_root, config)?;
+    let flags = Default::default();
+    let saved = match storage.append(&job.mailbox, &message, flags, &[], None) {
+        Ok(r) => Ok(r),
+        // a missing mailbox falls back to INBOX, as Dovecot's delivery does
+        Err(columba_session::Error::NoSuchMailbox(_)) if job.mailbox != "INBOX" => {
+            storage.append("INBOX", &message, flags, &[], None)
+        }
+        Err(e) => Err(e),
+    };
+    saved
+        .map(|(_, uid)| uid)
+        .map_err(|e| ServeError::Storage(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_round_trip_and_bad_ones_are_refused() {
+        let job = DeliveryJob {
+            user: "alice\twith tab".into(),
+            mailbox: "INBOX".into(),
+            fields: vec![
+                ("uid".into(), Some("5000".into())),
+                ("home".into(), Some("/h/a=b".into())),
+                ("nopassword".into(), None),
+            ],
+        };
+        assert_eq!(DeliveryJob::decode(&job.encode()).unwrap(), job);
+        for bad in [
+            &b"NOPE\tx\ty"[..],
+            b"DELIVER\t",
+            b"DELIVER\tuser",
+            b"DELIVER\t\tINBOX",
+            b"DELIVER\t\xff\tINBOX",
+        ] {
+            assert!(DeliveryJob::decode(bad).is_err(), "{bad:?}");
+        }
+        let many = format!("DELIVER\tu\tINBOX{}", "\tk=v".repeat(65));
+        assert!(DeliveryJob::decode(many.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn answers_map_to_lmtp_outcomes() {
+        assert_eq!(parse_reply(b"OK\t7"), Ok(7));
+        assert_eq!(parse_reply(b"FAIL\tquota"), Err(DeliveryFailure::Quota));
+        assert!(matches!(
+            parse_reply(b"FAIL\ttemp\tdisk full"),
+            Err(DeliveryFailure::Temporary(r)) if r == "disk full"
+        ));
+        assert!(parse_reply(b"OK\tx").is_err());
+        assert!(parse_reply(b"").is_err());
+    }
+}

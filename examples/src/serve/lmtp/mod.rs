@@ -1,0 +1,356 @@
+//! The `lmtp` role: one LMTP connection (from the master's TCP listener
+//! `service.lmtp.inet_listener.*` or its Unix listener `base_dir/lmtp`),
+//! served with `columba-session`'s [`LmtpSession`].
+//!
+//! Recipients are looked up on the auth-userdb socket (`USER`), with the
+//! address extension after `recipient_delimiter` dropped as Dovecot drops
+//! it. Each recipient's copy is written by a short-lived process running
+//! as that recipient ([`delivery`]); there is one reply per recipient, and
+//! Dovecot's log lines. After a delivery the indexer is told, so that the
+//! new message's cache is filled before the user's client asks.
+//!
+//! The same role also runs those per-recipient delivery processes: a
+//! process whose first control frame is a [`delivery::DeliveryJob`]
+//! instead of a connection.
+
+pub mod delivery;
+pub mod message_id;
+pub mod recipient;
+
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use columba_auth_sasl::protocol::master_client::UnixMasterClient;
+use columba_session::{DeliveryError, LmtpConfig, LmtpEvent, LmtpSession};
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+
+use self::delivery::{DeliveryFailure, DeliveryJob};
+use super::config::Config;
+use super::control::{ConnectionInfo, Control, Service};
+use super::error::ServeError;
+use super::indexer::client as indexer_client;
+use super::log;
+use super::role::RoleContext;
+use super::stats::StatsClient;
+
+/// Dovecot's reply text for a storage fault.
+const INTERNAL_ERROR: &str = "Internal error occurred. Refer to server log for more information.";
+/// How often the loop looks at the master.
+const TICK: Duration = Duration::from_millis(200);
+/// An LMTP client silent this long is disconnected (Dovecot: 5 minutes).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// Runs the `lmtp` role.
+pub fn run(mut ctx: RoleContext) -> Result<(), ServeError> {
+    let Some(frame) = ctx.control.recv()? else {
+        return Ok(());
+    };
+    if frame.payload.starts_with(delivery::JOB_TAG) {
+        let config = ctx.config.clone();
+        return delivery::run_child(&config, frame, &mut ctx.control);
+    }
+    match Control::decode(&frame.payload)? {
+        Control::Connection(info) => {
+            let fd: OwnedFd = frame
+                .fds
+                .into_iter()
+                .next()
+                .ok_or_else(|| ServeError::Control("a connection without its socket".into()))?;
+            if info.service != Service::Lmtp {
+                return Err(ServeError::Control(format!(
+                    "a {} connection sent to the lmtp role",
+                    info.service.name()
+                )));
+            }
+            serve(&mut ctx, info, UnixStream::from(fd))
+        }
+        Control::Shutdown => Ok(()),
+        other => Err(ServeError::Control(format!(
+            "the lmtp role expects a connection, not {other:?}"
+        ))),
+    }
+}
+
+/// An accepted recipient.
+struct Accepted {
+    address: String,
+    user: String,
+    fields: Vec<(String, Option<String>)>,
+}
+
+fn serve(
+    ctx: &mut RoleContext,
+    info: ConnectionInfo,
+    mut client: UnixStream,
+) -> Result<(), ServeError> {
+    let pid = std::process::id();
+    let from = if info.listener == "lmtp-unix" || info.remote.port() == 0 {
+        "local".to_string()
+    } else {
+        info.remote.ip().to_string()
+    };
+    let prefix = format!("lmtp({pid})");
+    log::info(&prefix, &format!("Connect from {from}"));
+    let config = ctx.config.clone();
+    let mut session = LmtpSession::new(LmtpConfig {
+        hostname: config
+            .hostname
+            .clone()
+            .unwrap_or_else(|| "localhost".to_string()),
+        max_message: if config.imap_max_append_size > 0 {
+            usize::try_from(config.imap_max_append_size).unwrap_or(usize::MAX)
+        } else {
+            LmtpConfig::default().max_message
+        },
+        session_id: info.session_id.clone(),
+    });
+    let mut accepted: Vec<Accepted> = Vec::new();
+    let mut userdb: Option<UnixMasterClient> = None;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut last_input = Instant::now();
+    let reason: String = 'conn: loop {
+        if let Err(e) = client.write_all(&session.take_output()) {
+            break 'conn format!("Connection closed: {e}");
+        }
+        while let Some(event) = session.poll_event() {
+            match event {
+                LmtpEvent::CheckRecipient(address) => {
+                    let found = lookup_recipient(&config, &mut userdb, &address, &prefix);
+                    let exists = found.is_some();
+                    accepted.extend(found.map(|mut a| {
+                        a.address = address.clone();
+                        a
+                    }));
+                    session.recipient_checked(exists);
+                }
+                LmtpEvent::Deliver {
+                    data, recipients, ..
+                } => {
+                    // this transaction's recipients are the last ones
+                    // accepted (a RSET left older ones before them)
+                    let mut all = std::mem::take(&mut accepted);
+                    let tail = all.split_off(all.len().saturating_sub(recipients.len()));
+                    let recipients: Vec<Accepted> = if tail
+                        .iter()
+                        .map(|a| a.address.as_str())
+                        .eq(recipients.iter().map(String::as_str))
+                    {
+                        tail
+                    } else {
+                        log::error(&prefix, "recipients out of step with the session");
+                        Vec::new()
+                    };
+                    let results = deliver_all(ctx, &recipients, &data, &prefix);
+                    let delivered = results.iter().filter(|(r, _)| r.is_ok()).count() as u64;
+                    let mut stats = StatsClient::connect(&config);
+                    stats.inc("lmtp.deliveries", delivered);
+                    stats.inc("lmtp.delivery_failures", results.len() as u64 - delivered);
+                    session.delivered(results.iter().map(|(r, _)| r.clone()).collect());
+                    let replies = session.take_output();
+                    log_deliveries(&info, &recipients, &results, &replies, &data);
+                    if let Err(e) = client.write_all(&replies) {
+                        break 'conn format!("Connection closed: {e}");
+                    }
+                }
+                LmtpEvent::Close => {
+                    let _ = client.write_all(&session.take_output());
+                    break 'conn "Logged out (state=READY)".to_string();
+                }
+            }
+            if let Err(e) = client.write_all(&session.take_output()) {
+                break 'conn format!("Connection closed: {e}");
+            }
+        }
+        let (client_ready, control_ready) = match wait(&client, ctx, TICK) {
+            Ok(r) => r,
+            Err(e) => break 'conn format!("Connection closed: {e}"),
+        };
+        if control_ready {
+            match Control::recv(&mut ctx.control) {
+                Ok(Some((Control::Shutdown, _))) | Ok(None) | Err(_) => {
+                    let _ = client.write_all(b"421 4.3.2 Server shutting down\r\n");
+                    break 'conn "Server shutting down".to_string();
+                }
+                Ok(Some(_)) => {}
+            }
+        }
+        if client_ready {
+            match client.read(&mut buf) {
+                Ok(0) => break 'conn "Connection closed".to_string(),
+                Ok(n) => {
+                    last_input = Instant::now();
+                    session.feed(&buf[..n]);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => break 'conn format!("Connection closed: {e}"),
+            }
+        }
+        if last_input.elapsed() > IDLE_TIMEOUT {
+            let _ = client.write_all(b"421 4.4.2 Disconnected client for inactivity\r\n");
+            break 'conn "Disconnected for inactivity".to_string();
+        }
+    };
+    log::info(&prefix, &format!("Disconnect from {from}: {reason}"));
+    Ok(())
+}
+
+/// Looks `address` up on auth-userdb: the address without its detail,
+/// then (for userdbs of unqualified names) its local part.
+fn lookup_recipient(
+    config: &Config,
+    userdb: &mut Option<UnixMasterClient>,
+    address: &str,
+    prefix: &str,
+) -> Option<Accepted> {
+    let rcpt = recipient::parse(address, &config.recipient_delimiter)?;
+    let mut candidates = vec![rcpt.user.clone()];
+    candidates.extend(rcpt.local_user.clone());
+    for name in candidates {
+        for attempt in 0..2 {
+            if userdb.is_none() {
+                match UnixMasterClient::connect(&config.socket("auth-userdb")) {
+                    Ok(c) => *userdb = Some(c),
+                    Err(e) => {
+                        log::error(prefix, &format!("auth-userdb: {e}"));
+                        return None;
+                    }
+                }
+            }
+            let client = userdb.as_mut()?;
+            match client.user(&name, &["service=lmtp".to_string()]) {
+                Ok(Some((user, fields))) => {
+                    return Some(Accepted {
+                        address: String::new(),
+                        user,
+                        fields: fields
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
+                            .collect(),
+                    })
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // the auth role may have restarted: reconnect once
+                    *userdb = None;
+                    if attempt == 1 {
+                        log::error(prefix, &format!("userdb lookup of {name}: {e}"));
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Delivers `data` to each recipient in turn; the UID or the failure.
+fn deliver_all(
+    ctx: &RoleContext,
+    recipients: &[Accepted],
+    data: &[u8],
+    prefix: &str,
+) -> Vec<(Result<(), DeliveryError>, Option<u32>)> {
+    recipients
+        .iter()
+        .map(|r| {
+            let job = DeliveryJob {
+                user: r.user.clone(),
+                mailbox: "INBOX".into(),
+                fields: r.fields.clone(),
+            };
+            match delivery::deliver_as(&ctx.config_path, &job, data) {
+                Ok(uid) => {
+                    indexer_client::notify(&ctx.config, &r.user, "INBOX");
+                    (Ok(()), Some(uid))
+                }
+                Err(DeliveryFailure::Quota) => (Err(DeliveryError::QuotaExceeded), None),
+                Err(DeliveryFailure::Temporary(reason)) => {
+                    log::error(
+                        &format!("lmtp({})<{}>", r.user, std::process::id()),
+                        &format!("delivery failed: {reason}"),
+                    );
+                    let _ = prefix;
+                    (
+                        Err(DeliveryError::Temporary(INTERNAL_ERROR.to_string())),
+                        None,
+                    )
+                }
+            }
+        })
+        .collect()
+}
+
+/// Dovecot's `msgid=<...>: saved mail to INBOX` per delivered recipient,
+/// with the delivery's session id as the `250` reply names it.
+fn log_deliveries(
+    info: &ConnectionInfo,
+    recipients: &[Accepted],
+    results: &[(Result<(), DeliveryError>, Option<u32>)],
+    replies: &[u8],
+    data: &[u8],
+) {
+    let msgid = message_id::for_log(data);
+    let reply_lines: Vec<&[u8]> = replies
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    for (i, (r, (result, _))) in recipients.iter().zip(results).enumerate() {
+        if result.is_err() {
+            continue;
+        }
+        let session = reply_lines
+            .get(i)
+            .and_then(|l| delivery_session_id(l))
+            .unwrap_or_else(|| info.session_id.clone());
+        log::info(
+            &format!("lmtp({})<{}><{session}>", r.user, std::process::id()),
+            &format!("msgid={msgid}: saved mail to INBOX"),
+        );
+    }
+}
+
+/// The id in `250 2.0.0 <rcpt> <id> Saved`.
+fn delivery_session_id(line: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(line).ok()?.trim_end();
+    let rest = text.strip_prefix("250 2.0.0 <")?;
+    let (_, rest) = rest.split_once("> ")?;
+    let id = rest.strip_suffix(" Saved")?;
+    (!id.is_empty() && !id.contains(' ')).then(|| id.to_string())
+}
+
+fn wait(client: &UnixStream, ctx: &RoleContext, tick: Duration) -> std::io::Result<(bool, bool)> {
+    let mut fds = [
+        PollFd::new(client, PollFlags::IN),
+        PollFd::new(ctx.control.stream(), PollFlags::IN),
+    ];
+    let ts = Timespec {
+        tv_sec: tick.as_secs() as _,
+        tv_nsec: tick.subsec_nanos() as _,
+    };
+    match poll(&mut fds, Some(&ts)) {
+        Ok(_) | Err(rustix::io::Errno::INTR) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let ready = |f: &PollFd<'_>| {
+        f.revents()
+            .intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR)
+    };
+    Ok((ready(&fds[0]), ready(&fds[1])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_delivery_id_comes_from_the_saved_reply() {
+        assert_eq!(
+            delivery_session_id(b"250 2.0.0 <a@b> 9KLvDxaWC2sBJAAAg+zDdQ:R3 Saved\r"),
+            Some("9KLvDxaWC2sBJAAAg+zDdQ:R3".to_string())
+        );
+        assert_eq!(delivery_session_id(b"250 2.0.0 <a@b> Saved"), None);
+        assert_eq!(delivery_session_id(b"451 4.2.0 <a@b> x"), None);
+    }
+}
