@@ -510,7 +510,9 @@ impl Config {
         remote_ip.is_loopback() || remote_ip == local_ip || self.is_trusted(remote_ip)
     }
 
-    /// Every TCP listener of the served protocols: one entry per address.
+    /// Every TCP listener of the served protocols: one entry per address
+    /// (implicit-TLS listeners only when `ssl` is not `no`, as Dovecot
+    /// skips them).
     pub fn inet_listeners(&self) -> Vec<InetListenerSpec> {
         let mut out = Vec::new();
         for (service, protocol) in [
@@ -525,6 +527,11 @@ impl Config {
                 continue;
             };
             for (name, listener) in &block.inet_listener {
+                // As Dovecot's master: with ssl = no, implicit-TLS
+                // listeners are not opened.
+                if listener.ssl && self.ssl == SslMode::No {
+                    continue;
+                }
                 let addresses = if listener.address.is_empty() {
                     &self.listen
                 } else {

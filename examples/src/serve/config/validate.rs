@@ -54,14 +54,6 @@ pub fn problems(config: &Config) -> Vec<String> {
             config.ssl_min_protocol
         ));
     }
-    for (name, listener) in config.inet_listeners().iter().map(|l| (&l.name, l)) {
-        if listener.ssl && config.ssl == SslMode::No {
-            say(format!(
-                "service.{}.inet_listener.{name}: ssl = true but ssl = \"no\"",
-                listener.service
-            ));
-        }
-    }
 
     // Authentication
     let known: Vec<&str> = columba_auth_sasl::sasl::MECHANISMS
