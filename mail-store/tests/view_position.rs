@@ -80,3 +80,35 @@ fn a_flag_set_and_cleared_is_still_a_change() {
         .filter(|m| m.uid != 3)
         .all(|m| m.modseq < after.highest_modseq));
 }
+
+#[test]
+fn a_damaged_log_falls_back_to_the_known_uids() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inbox = mailbox(tmp.path());
+    let start = MailboxSnapshot::open(&inbox).unwrap();
+    expunge(&inbox, &[2]).unwrap();
+    let view = MailboxSnapshot::open(&inbox).unwrap();
+    // garbage over the records after the log header: never trusted
+    let log = tmp.path().join("dovecot.index.log");
+    let mut bytes = std::fs::read(&log).unwrap();
+    for b in bytes.iter_mut().skip(40) {
+        *b = 0xa5;
+    }
+    std::fs::write(&log, bytes).unwrap();
+    let request = QresyncRequest {
+        uid_validity: view.uid_validity,
+        modseq: start.highest_modseq,
+        known_uids: Some(vec![(1, 5)]),
+        ..QresyncRequest::default()
+    };
+    let r = resync(&view, &request).unwrap().unwrap();
+    assert!(!r.from_log);
+    assert_eq!(r.vanished, [(2, 2)]);
+}
+
+#[test]
+fn writers_and_staged_messages_can_move_between_threads() {
+    fn send<T: Send>() {}
+    send::<columba_mail_store::store::MessageWriter>();
+    send::<columba_mail_store::store::StagedMessage>();
+}

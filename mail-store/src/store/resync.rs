@@ -149,17 +149,29 @@ fn expunged_from_log(
     }
     let min_uid = filter.first().map_or(1, |r| r.0);
     let mut uids = Vec::new();
-    'files: for log in &logs {
+    for (i, log) in logs.iter().enumerate() {
         if log.header.file_seq > pos.file_seq {
             break;
         }
+        // where this file's records must reach: the view's position, or
+        // where the next file says this one ended
+        let end = if log.header.file_seq == pos.file_seq {
+            pos.offset
+        } else {
+            match logs.get(i + 1) {
+                Some(next) => next.header.prev_file_offset,
+                None => return Ok(None),
+            }
+        };
+        let mut reached = u32::from(log.header.hdr_size);
         for rec in log.records() {
             let Ok(rec) = rec else {
                 return Ok(None);
             };
-            if log.header.file_seq == pos.file_seq && rec.end() > pos.offset {
-                continue 'files;
+            if rec.end() > end {
+                break;
             }
+            reached = rec.end();
             if rec.modseq <= modseq || !rec.is_external() {
                 continue;
             }
@@ -176,6 +188,10 @@ fn expunged_from_log(
                 ),
                 _ => {}
             }
+        }
+        if reached != end {
+            // records the view applied cannot be read back: not exact
+            return Ok(None);
         }
     }
     Ok(Some(merge(uids)))
