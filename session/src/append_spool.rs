@@ -9,7 +9,7 @@ use columba_mail_store::store::{self, MailboxSnapshot};
 use columba_maildir::Mailbox;
 
 use crate::error::{Error, Result};
-use crate::storage::{AppendSink, MessageFlags};
+use crate::storage::{AppendMeta, AppendSink, MessageFlags, StagedAppend, StagingSink};
 
 /// One message on its way into `mailbox`, spooled in its `tmp/`.
 pub(crate) struct SpooledAppend {
@@ -76,4 +76,80 @@ impl AppendSink for SpooledAppend {
         let validity = MailboxSnapshot::open(&self.mailbox)?.uid_validity;
         Ok((validity, appended.uid))
     }
+}
+
+/// One message of an APPEND streamed into the mailbox's `tmp/` by
+/// `columba-mail-store`'s writer (bounded memory, fdatasync'ed), kept
+/// staged until the command's messages are committed together.
+pub(crate) struct StagedWrite {
+    writer: store::MessageWriter,
+    expected: u64,
+}
+
+impl StagedWrite {
+    /// Opens the `tmp/` file of a `size`-byte message.
+    pub(crate) fn new(mailbox: &Mailbox, size: u64, meta: &AppendMeta) -> Result<StagedWrite> {
+        let meta = store::AppendMeta {
+            flags: meta.flags,
+            keywords: meta.keywords.clone(),
+            internal_date: meta.internal_date,
+        };
+        let writer = store::MessageWriter::new(mailbox, meta, store::AppendLimit::NONE)?;
+        Ok(StagedWrite {
+            writer,
+            expected: size,
+        })
+    }
+}
+
+impl StagingSink for StagedWrite {
+    fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        if self.writer.received() + chunk.len() as u64 > self.expected {
+            return Err(Error::Spool(format!(
+                "more than the announced {} bytes",
+                self.expected
+            )));
+        }
+        Ok(self.writer.write(chunk)?)
+    }
+
+    fn finish(self: Box<Self>) -> Result<StagedAppend> {
+        if self.writer.received() != self.expected {
+            return Err(Error::Spool(format!(
+                "{} of the announced {} bytes",
+                self.writer.received(),
+                self.expected
+            )));
+        }
+        let staged = self.writer.finish()?;
+        Ok(StagedAppend::Pending(Box::new(staged)))
+    }
+}
+
+/// Commits staged messages of one APPEND into `mailbox`, all together.
+pub(crate) fn commit(mailbox: &Mailbox, staged: Vec<StagedAppend>) -> Result<(u32, Vec<u32>)> {
+    let mut messages = Vec::with_capacity(staged.len());
+    for s in staged {
+        match s {
+            StagedAppend::Pending(any) => match any.downcast::<store::StagedMessage>() {
+                Ok(m) => messages.push(*m),
+                Err(_) => {
+                    return Err(Error::Refused(
+                        "[SERVERBUG] A staged message of another storage.".into(),
+                    ))
+                }
+            },
+            StagedAppend::Stored { .. } => {
+                return Err(Error::Refused(
+                    "[SERVERBUG] A message was stored outside the APPEND.".into(),
+                ))
+            }
+        }
+    }
+    let appended = store::commit_appends(mailbox, messages)?;
+    let validity = match appended.first() {
+        Some(a) => a.uid_validity,
+        None => MailboxSnapshot::open(mailbox)?.uid_validity,
+    };
+    Ok((validity, appended.iter().map(|a| a.uid).collect()))
 }

@@ -57,7 +57,7 @@ pub use imap::{ImapConfig, ImapEvent, ImapSession, LoginFailure};
 pub use lmtp::{DeliveryError, LmtpConfig, LmtpEvent, LmtpSession};
 pub use maildir_storage::MaildirStorage;
 pub use pop3::{Pop3Config, Pop3Event, Pop3Session};
-pub use storage::{AppendSink, MailStorage};
+pub use storage::{AppendMeta, AppendSink, MailStorage, StagedAppend, StagingSink};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -7,11 +7,11 @@ use columba_mail_store::list::SpecialUse;
 use columba_mail_store::store::{self, MailboxSnapshot};
 use columba_maildir::{Mailbox, Maildir};
 
-use crate::append_spool::SpooledAppend;
+use crate::append_spool::{self, SpooledAppend, StagedWrite};
 use crate::error::{Error, Result};
 use crate::storage::{
-    AppendSink, CopyOutcome, ListedMailbox, MailStorage, MailboxView, MessageFlags, MessageMeta,
-    SearchKey, StatusInfo, StoreMode,
+    AppendMeta, AppendSink, CopyOutcome, ListedMailbox, MailStorage, MailboxView, MessageFlags,
+    MessageMeta, SearchKey, StagedAppend, StagingSink, StatusInfo, StoreMode,
 };
 
 /// One user's Maildir++ root (`maildir:~/Maildir`).
@@ -251,6 +251,25 @@ impl MailStorage for MaildirStorage {
             columba_maildir::Error::FolderExists(n) => Error::MailboxExists(n),
             other => Error::Maildir(other),
         })
+    }
+
+    fn begin_append(
+        &mut self,
+        mailbox: &str,
+        size: u64,
+        meta: &AppendMeta,
+    ) -> Result<Box<dyn StagingSink>> {
+        let mb = self.mailbox(mailbox)?;
+        Ok(Box::new(StagedWrite::new(&mb, size, meta)?))
+    }
+
+    fn commit_appends(
+        &mut self,
+        mailbox: &str,
+        staged: Vec<StagedAppend>,
+    ) -> Result<(u32, Vec<u32>)> {
+        let mb = self.mailbox(mailbox)?;
+        append_spool::commit(&mb, staged)
     }
 
     fn subscribe(&mut self, mailbox: &str, subscribe: bool) -> Result<()> {

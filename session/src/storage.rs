@@ -139,6 +139,111 @@ pub trait MailStorage: Send {
     fn rename(&mut self, from: &str, to: &str) -> Result<()>;
     /// SUBSCRIBE (or UNSUBSCRIBE when `subscribe` is false).
     fn subscribe(&mut self, mailbox: &str, subscribe: bool) -> Result<()>;
+
+    /// Starts one message of an APPEND (or of a MULTIAPPEND) whose
+    /// messages become visible only together, in
+    /// [`MailStorage::commit_appends`]: the session writes the literal
+    /// chunk by chunk, then finishes it into a [`StagedAppend`]. The
+    /// default stores each message as soon as it is finished (through
+    /// [`MailStorage::append_sink`]), which is not atomic; a storage that
+    /// can stage overrides both methods.
+    fn begin_append(
+        &mut self,
+        mailbox: &str,
+        size: u64,
+        meta: &AppendMeta,
+    ) -> Result<Box<dyn StagingSink>> {
+        let sink = self.append_sink(mailbox, size)?;
+        Ok(Box::new(CommitOnFinish {
+            sink,
+            meta: meta.clone(),
+        }))
+    }
+
+    /// Makes the staged messages of one APPEND visible in `mailbox`, all or
+    /// none, in order. Returns (UIDVALIDITY, UIDs). The default accepts only
+    /// messages that were already stored ([`StagedAppend::Stored`]).
+    fn commit_appends(
+        &mut self,
+        mailbox: &str,
+        staged: Vec<StagedAppend>,
+    ) -> Result<(u32, Vec<u32>)> {
+        let _ = mailbox;
+        let mut validity = 0;
+        let mut uids = Vec::with_capacity(staged.len());
+        for s in staged {
+            match s {
+                StagedAppend::Stored { uid_validity, uid } => {
+                    validity = uid_validity;
+                    uids.push(uid);
+                }
+                StagedAppend::Pending(_) => {
+                    return Err(crate::Error::Refused(
+                        "[SERVERBUG] This storage cannot commit staged messages.".into(),
+                    ))
+                }
+            }
+        }
+        Ok((validity, uids))
+    }
+}
+
+/// How an appended message is to be stored: flags, keywords and
+/// INTERNALDATE from the APPEND command.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppendMeta {
+    /// System flags (`recent` is ignored).
+    pub flags: MessageFlags,
+    /// Keywords.
+    pub keywords: Vec<String>,
+    /// INTERNALDATE (Unix seconds); `None`: now.
+    pub internal_date: Option<i64>,
+}
+
+/// One message of an APPEND written in full but maybe not yet visible
+/// ([`MailStorage::begin_append`]).
+pub enum StagedAppend {
+    /// Already stored (a storage that cannot stage).
+    Stored {
+        /// The mailbox's UIDVALIDITY.
+        uid_validity: u32,
+        /// The message's UID.
+        uid: u32,
+    },
+    /// Durable but invisible until [`MailStorage::commit_appends`]; the
+    /// storage's own staged message. Dropping it discards the message.
+    Pending(Box<dyn std::any::Any + Send>),
+}
+
+/// A message of an APPEND on its way into a mailbox, to be committed with
+/// the others of its command ([`MailStorage::begin_append`]). Dropping it
+/// unfinished discards the message.
+pub trait StagingSink: Send {
+    /// The next bytes of the message, in order.
+    fn write(&mut self, chunk: &[u8]) -> Result<()>;
+    /// All bytes were written.
+    fn finish(self: Box<Self>) -> Result<StagedAppend>;
+}
+
+/// The default [`StagingSink`]: stores the message when it is finished.
+struct CommitOnFinish {
+    sink: Box<dyn AppendSink>,
+    meta: AppendMeta,
+}
+
+impl StagingSink for CommitOnFinish {
+    fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        self.sink.write(chunk)
+    }
+
+    fn finish(self: Box<Self>) -> Result<StagedAppend> {
+        let (uid_validity, uid) = self.sink.finish(
+            self.meta.flags,
+            &self.meta.keywords,
+            self.meta.internal_date,
+        )?;
+        Ok(StagedAppend::Stored { uid_validity, uid })
+    }
 }
 
 /// One message of a streamed APPEND on its way into a mailbox

@@ -21,7 +21,10 @@ use columba_imap_proto::{
 use crate::auth::{decode_sasl_plain, Credentials};
 use crate::error::Error;
 use crate::handoff::ImapHandoff;
-use crate::storage::{AppendSink, MailStorage, MailboxView, MessageFlags, MessageMeta, StoreMode};
+use crate::storage::{
+    AppendMeta, MailStorage, MailboxView, MessageFlags, MessageMeta, StagedAppend, StagingSink,
+    StoreMode,
+};
 use format::{compact_set, mailbox_name, ordered_set, set_contains};
 
 /// Dovecot's text for plaintext authentication refused without TLS.
@@ -245,16 +248,17 @@ enum Pending {
 }
 
 /// A streamed APPEND in progress: the current message goes to `sink`
-/// chunk by chunk; once something failed, the rest of the client's data
-/// is skipped and `refusal` answers the command.
+/// chunk by chunk, finished messages wait in `staged` until the command
+/// ends and are committed together (MULTIAPPEND is all or nothing); once
+/// something failed, the rest of the client's data is skipped, the staged
+/// messages are dropped and `refusal` answers the command.
 struct Appending {
     tag: Tag,
     mailbox: String,
     header: AppendHeader,
-    sink: Option<Box<dyn AppendSink>>,
+    sink: Option<Box<dyn StagingSink>>,
     refusal: Option<Outcome>,
-    validity: u32,
-    uids: Vec<u32>,
+    staged: Vec<StagedAppend>,
 }
 
 struct Selected {
@@ -611,7 +615,7 @@ impl ImapSession {
         let mut caps = String::from("IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+");
         if self.phase == Phase::Authenticated {
             caps.push_str(
-                " NAMESPACE UNSELECT CHILDREN UIDPLUS MOVE LIST-EXTENDED LIST-STATUS \
+                " NAMESPACE UNSELECT CHILDREN UIDPLUS MOVE MULTIAPPEND LIST-EXTENDED LIST-STATUS \
                  SPECIAL-USE ESEARCH SEARCHRES CONDSTORE QRESYNC BINARY STATUS=SIZE",
             );
             if let Some(n) = self.config.append_limit {
@@ -793,8 +797,7 @@ impl ImapSession {
             header,
             sink: None,
             refusal: None,
-            validity: 0,
-            uids: Vec::new(),
+            staged: Vec::new(),
         };
         if self.phase != Phase::Authenticated {
             a.refusal = Some(Outcome::Bad(
@@ -818,7 +821,13 @@ impl ImapSession {
                 return;
             }
         }
-        match self.storage().append_sink(&a.mailbox, size) {
+        let (flags, keywords) = split_flags(&a.header.flags);
+        let meta = AppendMeta {
+            flags,
+            keywords,
+            internal_date: a.header.date.map(unix_time),
+        };
+        match self.storage().begin_append(&a.mailbox, size, &meta) {
             Ok(sink) => a.sink = Some(sink),
             Err(Error::NoSuchMailbox(n)) => {
                 a.refusal = Some(Outcome::No(format!(
@@ -846,7 +855,6 @@ impl ImapSession {
         if let Some(outcome) = a.refusal {
             self.answer(&a.tag, outcome);
         }
-        self.appended(&a.mailbox, !a.uids.is_empty());
         // the decoder still expects the literal: a fresh one reads the
         // next command (a client waiting for `+` sent nothing after the
         // literal's header)
@@ -860,24 +868,23 @@ impl ImapSession {
         if let Some(sink) = a.sink.as_mut() {
             if let Err(e) = sink.write(chunk) {
                 a.sink = None;
+                a.staged.clear();
                 a.refusal = Some(no(e));
             }
         }
     }
 
-    /// Stores the current message once its literal is complete.
+    /// Stages the current message once its literal is complete.
     fn finish_message(a: &mut Appending) {
         let Some(sink) = a.sink.take() else {
             return;
         };
-        let (flags, keywords) = split_flags(&a.header.flags);
-        let date = a.header.date.map(unix_time);
-        match sink.finish(flags, &keywords, date) {
-            Ok((validity, uid)) => {
-                a.validity = validity;
-                a.uids.push(uid);
+        match sink.finish() {
+            Ok(staged) => a.staged.push(staged),
+            Err(e) => {
+                a.staged.clear();
+                a.refusal = Some(no(e));
             }
-            Err(e) => a.refusal = Some(no(e)),
         }
     }
 
@@ -890,6 +897,8 @@ impl ImapSession {
         a.header = header;
         if a.refusal.is_none() {
             self.begin_message(&mut a);
+        } else {
+            a.staged.clear();
         }
         self.appending = Some(a);
         self.refuse_before_literal();
@@ -901,14 +910,25 @@ impl ImapSession {
         };
         Self::finish_message(&mut a);
         let outcome = match a.refusal.take() {
+            // what was staged is dropped: no message of the command is kept
             Some(refusal) => refusal,
-            None => Outcome::Ok(format!(
-                "[APPENDUID {} {}] Append completed.",
-                a.validity,
-                compact_set(&a.uids)
-            )),
+            None => {
+                let staged = std::mem::take(&mut a.staged);
+                match self.storage().commit_appends(&a.mailbox, staged) {
+                    Ok((validity, uids)) => {
+                        self.appended(&a.mailbox, !uids.is_empty());
+                        Outcome::Ok(format!(
+                            "[APPENDUID {validity} {}] Append completed.",
+                            compact_set(&uids)
+                        ))
+                    }
+                    Err(Error::NoSuchMailbox(n)) => {
+                        Outcome::No(format!("[TRYCREATE] Mailbox doesn't exist: {n}"))
+                    }
+                    Err(e) => no(e),
+                }
+            }
         };
-        self.appended(&a.mailbox, !a.uids.is_empty());
         self.answer(&a.tag, outcome);
     }
 
