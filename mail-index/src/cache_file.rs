@@ -404,6 +404,66 @@ impl CacheFile {
         })
     }
 
+    /// The value of file field number `field` in the record at `offset`
+    /// (without collecting the record's other values), and the record's
+    /// `prev_offset`. Errors as [`CacheFile::record`].
+    pub fn record_value(&self, offset: u32, field: u32) -> Result<(Option<&[u8]>, u32)> {
+        let b = &self.data;
+        let off = offset as usize;
+        if off < HEADER_SIZE || !off.is_multiple_of(4) {
+            return Err(corrupt(off, format!("cache record offset {off} invalid")));
+        }
+        let prev_offset =
+            u32_at(b, off).ok_or_else(|| corrupt(off, "cache record beyond end of file"))?;
+        let size = u32_at(b, off + 4)
+            .ok_or_else(|| corrupt(off, "cache record beyond end of file"))?
+            as usize;
+        if size < 8 || !size.is_multiple_of(4) {
+            return Err(corrupt(
+                off + 4,
+                format!("cache record size {size} invalid"),
+            ));
+        }
+        let end = off
+            .checked_add(size)
+            .filter(|e| *e <= b.len())
+            .ok_or_else(|| {
+                corrupt(
+                    off + 4,
+                    format!("cache record of {size} bytes exceeds file"),
+                )
+            })?;
+        let mut p = off + 8;
+        while p < end {
+            let idx = u32_at(b, p).ok_or_else(|| corrupt(p, "truncated field"))?;
+            let f = self
+                .fields
+                .get(idx as usize)
+                .ok_or_else(|| corrupt(p, format!("unknown field index {idx}")))?;
+            p += 4;
+            let len = if f.size == VARIABLE_SIZE {
+                let l = u32_at(b, p)
+                    .filter(|_| p + 4 <= end)
+                    .ok_or_else(|| corrupt(p, "truncated field length"))?;
+                p += 4;
+                l as usize
+            } else {
+                f.size as usize
+            };
+            let dend = p.checked_add(len).filter(|e| *e <= end).ok_or_else(|| {
+                corrupt(
+                    p,
+                    format!("field {} of {len} bytes crosses the record end", f.name),
+                )
+            })?;
+            if idx == field {
+                return Ok((Some(&b[p..dend]), prev_offset));
+            }
+            p = align4(dend);
+        }
+        Ok((None, prev_offset))
+    }
+
     /// The whole chain of a message, newest record first.
     pub fn chain(&self, newest: u32) -> Result<Vec<CacheRecord<'_>>> {
         let mut out = Vec::new();

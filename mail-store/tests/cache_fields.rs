@@ -316,3 +316,28 @@ fn header_search_fills_the_cache_and_the_next_one_opens_no_file() {
     assert_eq!(later.search(&mut snap, &subject, 0, 0).unwrap().len(), 1);
     assert_eq!(later.files_opened(), 0);
 }
+
+#[test]
+fn record_value_reads_what_record_reads() {
+    let tmp = tempfile::tempdir().unwrap();
+    columba_interop::install_fixture_maildir("03-carol-10k", tmp.path()).unwrap();
+    let view = IndexDir::new(tmp.path()).open_view().unwrap();
+    let cache = view.cache.as_ref().unwrap();
+    let mut checked = 0;
+    for m in view.messages().filter(|m| m.cache_offset != 0) {
+        for r in cache.chain(m.cache_offset).unwrap() {
+            for f in 0..cache.fields.len() as u32 {
+                let (v, prev) = cache.record_value(r.offset, f).unwrap();
+                assert_eq!(prev, r.prev_offset);
+                let expected = r.values.iter().find(|x| x.field == f).map(|x| x.data);
+                assert_eq!(v, expected, "uid {} field {f}", m.uid);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 9900 * 10, "{checked}");
+    // offsets that are not records are errors, never panics
+    for off in [0u32, 3, 33, u32::MAX - 3, cache.bytes().len() as u32 - 4] {
+        assert!(cache.record_value(off, 0).is_err(), "{off}");
+    }
+}

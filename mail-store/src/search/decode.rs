@@ -131,6 +131,9 @@ pub fn decode_header_value(value: &[u8]) -> String {
 /// character (simple titlecase, which for all but a few digraphs is the
 /// single-character uppercase mapping; `ß` stays `ß`, unlike `ẞ`).
 pub fn fold(s: &str) -> String {
+    if s.is_ascii() {
+        return s.to_ascii_uppercase();
+    }
     s.chars()
         .map(|c| {
             let mut up = c.to_uppercase();

@@ -231,6 +231,7 @@ impl MessageCache {
             file_size: data.len() as u64,
             mtime: meta.mtime(),
             ctime: meta.ctime(),
+            bodystructure: (*item == CachedItem::BodyStructure).then(|| answer.clone()),
         };
         add_computed(self, m.uid, &computed, &item.cache_fields());
         Ok(answer)

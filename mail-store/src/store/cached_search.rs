@@ -86,6 +86,11 @@ impl MessageCache {
             .as_ref()
             .map(|h| h.iter().map(String::as_str).collect())
             .unwrap_or_default();
+        // the cache's names for them, lower-cased once for the lookups
+        let fields: Vec<String> = names
+            .iter()
+            .map(|n| super::message_cache::header_field_name(n).to_ascii_lowercase())
+            .collect();
         let ctx = SearchContext {
             max_seq: snapshot.messages.len() as u32,
             max_uid: snapshot.messages.last().map_or(0, |m| m.uid),
@@ -114,7 +119,7 @@ impl MessageCache {
                 None => {
                     let uid = m.uid;
                     let cached: Option<Vec<u8>> = if headers.is_some() {
-                        self.header(uid, &names)
+                        self.header_of_fields(uid, &fields)
                     } else {
                         None
                     };

@@ -165,7 +165,11 @@ impl MessageCache {
     }
 
     fn number(&self, field: &str) -> Option<usize> {
-        self.numbers.get(&field.to_ascii_lowercase()).copied()
+        if field.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.numbers.get(&field.to_ascii_lowercase()).copied()
+        } else {
+            self.numbers.get(field).copied()
+        }
     }
 
     fn decision(&self, number: usize) -> Option<u8> {
@@ -188,15 +192,14 @@ impl MessageCache {
         // Records are read defensively: a broken chain is a miss.
         let mut steps = 0;
         while off != 0 && steps < 1000 {
-            let r = cache.record(off).ok()?;
-            if let Some(v) = r.values.iter().find(|v| v.field as usize == number) {
-                let data = v.data;
-                return Some(data);
+            let (value, prev) = cache.record_value(off, number as u32).ok()?;
+            if value.is_some() {
+                return value;
             }
-            if r.prev_offset >= off {
+            if prev >= off {
                 return None;
             }
-            off = r.prev_offset;
+            off = prev;
             steps += 1;
         }
         None
@@ -264,9 +267,15 @@ impl MessageCache {
     /// `names` (every occurrence, in the message's line order, then the
     /// blank line), or `None` if any of them is not cached for `uid`.
     pub fn header(&mut self, uid: u32, names: &[&str]) -> Option<Vec<u8>> {
-        let mut values = Vec::with_capacity(names.len());
-        for n in names {
-            values.push(self.lookup(uid, &header_field_name(n))?);
+        let fields: Vec<String> = names.iter().map(|n| header_field_name(n)).collect();
+        self.header_of_fields(uid, &fields)
+    }
+
+    /// [`MessageCache::header`] with the `hdr.*` field names already made.
+    pub(crate) fn header_of_fields(&mut self, uid: u32, fields: &[String]) -> Option<Vec<u8>> {
+        let mut values = Vec::with_capacity(fields.len());
+        for f in fields {
+            values.push(self.lookup(uid, f)?);
         }
         let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
         rebuild_header(&refs).ok()

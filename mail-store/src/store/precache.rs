@@ -80,6 +80,11 @@ pub struct PrecacheReport {
 /// (`index_mail_body_parsed_cache_flags()`): binary header/body when every
 /// line ends in CRLF already, NULs or none, and a plain 7-bit text body.
 pub fn record_flags(msg: &Message<'_>) -> u32 {
+    record_flags_with(msg, &msg.bodystructure_imap(true))
+}
+
+/// [`record_flags`] with the message's BODYSTRUCTURE already computed.
+fn record_flags_with(msg: &Message<'_>, bs: &[u8]) -> u32 {
     const BINARY_HEADER: u32 = 0x01;
     const BINARY_BODY: u32 = 0x02;
     const HAS_NULS: u32 = 0x04;
@@ -100,7 +105,6 @@ pub fn record_flags(msg: &Message<'_>) -> u32 {
     }
     // imap_bodystructure_is_plain_7bit(): exactly
     // ("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" n n NIL NIL NIL NIL)
-    let bs = msg.bodystructure_imap(true);
     let plain = root.children.is_empty()
         && bs.starts_with(b"\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" ")
         && bs.ends_with(b" NIL NIL NIL NIL");
@@ -120,6 +124,8 @@ pub(crate) struct Computed<'a> {
     pub file_size: u64,
     pub mtime: i64,
     pub ctime: i64,
+    /// BODYSTRUCTURE, when the caller computed it already.
+    pub bodystructure: Option<Vec<u8>>,
 }
 
 /// Queues the values of `wanted` cache fields computed from a parsed
@@ -131,10 +137,13 @@ pub(crate) fn add_computed(
     wanted: &[String],
 ) {
     let mut headers: Vec<&str> = Vec::new();
+    let mut bodystructure: Option<Vec<u8>> = c.bodystructure.clone();
     for w in wanted {
         let lower = w.to_ascii_lowercase();
         let value = match lower.as_str() {
-            fields::IMAP_BODYSTRUCTURE => c.msg.bodystructure_imap(true),
+            fields::IMAP_BODYSTRUCTURE => bodystructure
+                .get_or_insert_with(|| c.msg.bodystructure_imap(true))
+                .clone(),
             fields::IMAP_BODY => c.msg.bodystructure_imap(false),
             fields::IMAP_ENVELOPE => c.msg.envelope_imap(),
             fields::MIME_PARTS => c.msg.root().serialize_mime_parts(),
@@ -146,7 +155,10 @@ pub(crate) fn add_computed(
             fields::DATE_SAVE => (c.ctime.clamp(0, i64::from(u32::MAX)) as u32)
                 .to_le_bytes()
                 .to_vec(),
-            fields::FLAGS => record_flags(&c.msg).to_le_bytes().to_vec(),
+            fields::FLAGS => {
+                let bs = bodystructure.get_or_insert_with(|| c.msg.bodystructure_imap(true));
+                record_flags_with(&c.msg, bs).to_le_bytes().to_vec()
+            }
             n if n.starts_with("hdr.") => {
                 headers.push(&w[4..]);
                 continue;
@@ -307,6 +319,7 @@ pub fn precache(
             file_size: data.len() as u64,
             mtime: meta.mtime(),
             ctime: meta.ctime(),
+            bodystructure: None,
         };
         add_computed(&mut cache, uid, &computed, &wanted);
         report.parsed += 1;

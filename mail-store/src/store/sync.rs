@@ -45,6 +45,7 @@ pub fn sync(mailbox: &Mailbox) -> Result<SyncReport> {
     let dir = mailbox.path();
     let index = IndexDir::new(dir);
     let mut report = SyncReport::default();
+    let mut scanned = None;
     if !dir.join("dovecot.index.log").exists() {
         let listing = mailbox.sync()?;
         let uid_validity = listing.uid_validity.unwrap_or(1);
@@ -53,9 +54,10 @@ pub fn sync(mailbox: &Mailbox) -> Result<SyncReport> {
             .map_or(1, |d| d.as_secs() as u32);
         index.create(indexid, uid_validity)?;
         report.created_index = true;
+        scanned = Some(listing);
     }
     let lock = index.lock()?;
-    sync_locked(mailbox, &index, &lock, &mut report)?;
+    sync_with_listing(mailbox, &index, &lock, &mut report, scanned)?;
     Ok(report)
 }
 
@@ -68,8 +70,26 @@ pub(super) fn sync_locked(
     lock: &columba_mail_index::LogLock,
     report: &mut SyncReport,
 ) -> Result<()> {
-    let listing = mailbox.sync()?;
+    sync_with_listing(mailbox, index, lock, report, None)
+}
+
+/// The sync with a listing already taken, if any: a mailbox opened for the
+/// first time is scanned once (that scan gave the UIDVALIDITY of the new
+/// index). The listing is used only while the index is still empty under
+/// the lock; once another process indexed messages, the mailbox is scanned
+/// again so that no flag change made meanwhile is undone.
+fn sync_with_listing(
+    mailbox: &Mailbox,
+    index: &IndexDir,
+    lock: &columba_mail_index::LogLock,
+    report: &mut SyncReport,
+    scanned: Option<columba_maildir::Listing>,
+) -> Result<()> {
     let view = index.open_view_locked(lock)?;
+    let listing = match scanned {
+        Some(l) if view.map().messages_count() == 0 => l,
+        _ => mailbox.sync()?,
+    };
     let known: HashSet<u32> = view.messages().map(|m| m.uid).collect();
     let next_uid = view.header().next_uid;
     let mut entries: Vec<&columba_maildir::MessageEntry> = listing
