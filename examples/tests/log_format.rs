@@ -16,13 +16,17 @@ use columba_interop::require_tool;
 
 const FILTER: &str = "/etc/fail2ban/filter.d/dovecot.conf";
 
-/// A child process, killed when dropped.
-struct Killed(Child, Option<UnixStream>);
+/// A child process, killed when dropped, with the control channel the
+/// role needs kept open until then.
+struct Killed {
+    child: Child,
+    _control: Option<UnixStream>,
+}
 
 impl Drop for Killed {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -83,7 +87,10 @@ fn log_role_output_keeps_fail2ban_matching() {
         .stdin(Stdio::from(OwnedFd::from(theirs)))
         .spawn()
         .unwrap();
-    let _log = Killed(child, Some(ours));
+    let _log = Killed {
+        child,
+        _control: Some(ours),
+    };
     let socket = dir.path().join("run/log");
     wait_for("the log socket", || UnixStream::connect(&socket).is_ok());
 
@@ -180,7 +187,10 @@ fn the_demo_servers_failed_logins_are_caught_by_fail2ban() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let _server = Killed(child, None);
+    let _server = Killed {
+        child,
+        _control: None,
+    };
     let mut banner = String::new();
     for line in BufReader::new(stdout).lines() {
         let line = line.unwrap();

@@ -6,13 +6,15 @@
 //! process that writes without newlines costs at most [`MAX_LINE`] bytes;
 //! a process writing faster than the file takes is slowed by its own
 //! socket filling up, not by the others'. A log file renamed or removed
-//! away (logrotate) is noticed within a second and reopened at its path.
+//! away (logrotate) is noticed within a second and reopened at its path;
+//! SIGHUP to the log process reopens the files at once.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -95,6 +97,7 @@ pub struct LogOutput {
     format: String,
     main: Destination,
     info: Option<Destination>,
+    reopen: Arc<AtomicBool>,
 }
 
 impl LogOutput {
@@ -111,11 +114,23 @@ impl LogOutput {
                 Some(p) => Some(Destination::new(Some(p))?),
                 None => None,
             },
+            reopen: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// A flag that, once set (by SIGHUP), makes the next line reopen the files.
+    pub fn reopen_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.reopen)
     }
 
     /// Writes one line (without its newline) with the timestamp, in one write.
     pub fn write_line(&mut self, line: &Line) {
+        if self.reopen.swap(false, Ordering::SeqCst) {
+            let _ = self.main.reopen();
+            if let Some(info) = &mut self.info {
+                let _ = info.reopen();
+            }
+        }
         let mut out = timestamp::now(&self.format).into_bytes();
         out.reserve(line.bytes.len() + CUT_MARKER.len() + 1);
         out.extend(
@@ -161,11 +176,14 @@ fn serve_connection(mut stream: UnixStream, output: Arc<Mutex<LogOutput>>) {
 pub fn run(mut ctx: RoleContext) -> Result<(), ServeError> {
     let config = &ctx.config;
     ensure_base_dir(&config.base_dir)?;
-    let output = Arc::new(Mutex::new(LogOutput::open(
+    let output = LogOutput::open(
         &config.log_timestamp,
         config.log_path.clone(),
         config.info_log_path.clone(),
-    )?));
+    )?;
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, output.reopen_flag())
+        .map_err(|e| ServeError::io("handle SIGHUP", e))?;
+    let output = Arc::new(Mutex::new(output));
     let path = config.socket("log");
     let listener = bind_unix(&path, 0o600)?;
     {
@@ -223,6 +241,20 @@ mod tests {
             text.ends_with(&format!("auth: Error: x{CUT_MARKER}\n")),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_reopen_flag_reopens_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("columba.log");
+        let mut out = LogOutput::open("", Some(path.clone()), None).unwrap();
+        std::fs::rename(&path, dir.path().join("old.log")).unwrap();
+        out.reopen_flag().store(true, Ordering::SeqCst);
+        out.write_line(&Line {
+            bytes: b"log: Info: after".to_vec(),
+            cut: false,
+        });
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "log: Info: after\n");
     }
 
     #[test]
