@@ -254,7 +254,10 @@ mod tests {
             bytes: b"log: Info: after".to_vec(),
             cut: false,
         });
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "log: Info: after\n");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "log: Info: after\n"
+        );
     }
 
     #[test]
