@@ -1,0 +1,854 @@
+//! Bad input against `columba serve --demo`, with memory bounds: a 100 MB
+//! line, literals announced as 10 GB (synchronizing and not), 10,000
+//! nested parentheses, 1 MB of random garbage, a client that stops in the
+//! middle of a literal; before and after login, over IMAP, POP3 and LMTP.
+//!
+//! Each test starts its own server and checks three things a user would
+//! notice:
+//! - the bad client gets an answer that refuses it (BAD or BYE, `-ERR`,
+//!   an SMTP 5xx), or at least no acceptance;
+//! - the server's memory stays bounded while the input streams: the summed
+//!   PSS of the server's whole process tree (however many processes it
+//!   runs) never exceeds the baseline by more than [`BOUND_KIB`];
+//! - a well-behaved client on another connection logs in, appends and
+//!   fetches in the meantime, and again afterwards.
+//!
+//! The bad input is streamed from a fixed 64 KiB buffer, never built in
+//! memory. Tests whose bound the current server fails stay here, marked
+//! `#[ignore]` with the reason: they document the requirement.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How much the server's memory (PSS of its process tree) may grow over
+/// its baseline while one bad client streams: 64 MiB.
+const BOUND_KIB: u64 = 64 * 1024;
+
+const MB: u64 = 1_000_000;
+
+/// The server under test, in its own process group; dropping it ends the
+/// whole group, however many processes the server has become.
+struct Server {
+    child: Child,
+    imap: u16,
+    pop3: u16,
+    lmtp: u16,
+    password: String,
+    _dir: TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A directory removed on drop.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The word after `label` in the banner (`password:` then the password,
+/// `IMAP` then `127.0.0.1:<port>`).
+fn banner_field<'a>(banner: &'a str, label: &str) -> &'a str {
+    banner
+        .lines()
+        .find_map(|line| {
+            let mut words = line.split_whitespace();
+            while let Some(w) = words.next() {
+                if w == label {
+                    return words.next();
+                }
+            }
+            None
+        })
+        .unwrap_or_else(|| panic!("no {label} in the banner:\n{banner}"))
+}
+
+fn port(banner: &str, label: &str) -> u16 {
+    let addr = banner_field(banner, label);
+    addr.rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{label} address {addr}"))
+}
+
+/// Starts `columba serve --demo` on free loopback ports.
+fn start(name: &str) -> Server {
+    use std::os::unix::process::CommandExt;
+    let dir = std::env::temp_dir().join(format!("columba-bad-input-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_columba"))
+        .args(["serve", "--demo", "--data"])
+        .arg(&dir)
+        .args(["--listen", "127.0.0.1"])
+        .args(["--imap-port", "0", "--imaps-port", "0", "--pop3-port", "0"])
+        .args(["--pop3s-port", "0", "--lmtp-port", "0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("start columba serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut banner = String::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("banner");
+        if line.trim() == "ready" {
+            break;
+        }
+        banner.push_str(&line);
+        banner.push('\n');
+    }
+    Server {
+        imap: port(&banner, "IMAP"),
+        pop3: port(&banner, "POP3"),
+        lmtp: port(&banner, "LMTP"),
+        password: banner_field(&banner, "password:").to_string(),
+        child,
+        _dir: TempDir(dir),
+    }
+}
+
+/// The pids of `root` and all its live descendants.
+fn process_tree(root: u32) -> Vec<u32> {
+    let mut parent_of = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // the command name is in parentheses and may hold spaces
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        if let Some(ppid) = after
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok())
+        {
+            parent_of.push((pid, ppid));
+        }
+    }
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let p = tree[i];
+        tree.extend(
+            parent_of
+                .iter()
+                .filter(|(c, pp)| *pp == p && *c != p)
+                .map(|(c, _)| *c),
+        );
+        i += 1;
+    }
+    tree
+}
+
+/// Summed PSS of the server's process tree, in KiB.
+fn tree_pss_kib(root: u32) -> u64 {
+    process_tree(root)
+        .into_iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok())
+        .map(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("Pss:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+/// Samples the tree's PSS every 20 ms until stopped; keeps the peak.
+struct MemoryWatch {
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<u64>,
+}
+
+impl MemoryWatch {
+    fn start(root: u32) -> MemoryWatch {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let mut peak = 0;
+            while !flag.load(Ordering::Relaxed) {
+                peak = peak.max(tree_pss_kib(root));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak.max(tree_pss_kib(root))
+        });
+        MemoryWatch { stop, handle }
+    }
+
+    fn peak(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().expect("memory watch")
+    }
+}
+
+/// A connection whose answers a reader thread collects, so the server's
+/// last words are kept even when it closes while we are still writing.
+struct Conn {
+    stream: TcpStream,
+    output: Arc<Mutex<Vec<u8>>>,
+    _reader: JoinHandle<()>,
+}
+
+impl Conn {
+    fn open(port: u16) -> Conn {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream.set_nodelay(true).unwrap();
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let mut reading = stream.try_clone().unwrap();
+        let sink = output.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 16 * 1024];
+            while let Ok(n) = reading.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Conn {
+            stream,
+            output,
+            _reader: reader,
+        }
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
+    }
+
+    fn len(&self) -> usize {
+        self.output.lock().unwrap().len()
+    }
+
+    /// The answers since byte `from`.
+    fn text_from(&self, from: usize) -> String {
+        let out = self.output.lock().unwrap();
+        String::from_utf8_lossy(&out[from.min(out.len())..]).into_owned()
+    }
+
+    /// Waits until `done` holds for what arrived since byte `from`.
+    fn wait_for(&self, from: usize, ms: u64, done: impl Fn(&str) -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_millis(ms);
+        while Instant::now() < deadline {
+            if done(&self.text_from(from)) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        done(&self.text_from(from))
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        let _ = self.stream.write_all(bytes);
+    }
+}
+
+/// What the bad client streams after its prefix.
+#[derive(Clone, Copy)]
+enum Filler {
+    /// One byte repeated (a long line or a literal's contents).
+    Byte(u8),
+    /// Random bytes, CR and LF included.
+    Random,
+    /// Lines of 78 bytes of one letter, each ended by CRLF.
+    Lines(u8),
+}
+
+/// Writes `len` filler bytes from a fixed buffer; stops early when the
+/// server closes. Returns how much was written; `progress` follows it.
+fn stream_filler(stream: &mut TcpStream, filler: Filler, len: u64, progress: &AtomicU64) -> u64 {
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut written = 0u64;
+    while written < len {
+        match filler {
+            Filler::Byte(b) => chunk.fill(b),
+            Filler::Lines(b) => {
+                chunk.fill(b);
+                // 64 KiB is not a multiple of 80: place line ends by
+                // absolute position so lines stay 80 bytes across chunks
+                for (i, c) in chunk.iter_mut().enumerate() {
+                    match (written as usize + i) % 80 {
+                        78 => *c = b'\r',
+                        79 => *c = b'\n',
+                        _ => {}
+                    }
+                }
+            }
+            Filler::Random => {
+                for b in chunk.iter_mut() {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    *b = seed as u8;
+                }
+            }
+        }
+        let n = (len - written).min(chunk.len() as u64) as usize;
+        if stream.write_all(&chunk[..n]).is_err() {
+            break;
+        }
+        written += n as u64;
+        progress.store(written, Ordering::Relaxed);
+    }
+    written
+}
+
+/// A well-behaved IMAP client: logs in, appends a message, selects INBOX
+/// and fetches the message back. Fails if any step takes over 10 s.
+fn good_client(server: &Server, tag: &str) -> Result<(), String> {
+    let mut c = TcpStream::connect(("127.0.0.1", server.imap)).map_err(|e| e.to_string())?;
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut reader = BufReader::new(c.try_clone().unwrap());
+    let mut line = String::new();
+    let mut read_until = |reader: &mut BufReader<TcpStream>, end: &str| -> Result<String, String> {
+        let mut all = String::new();
+        loop {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) => return Err(format!("closed; so far: {all}")),
+                Ok(_) => all.push_str(&line),
+                Err(e) => return Err(format!("{e}; so far: {all}")),
+            }
+            if line.starts_with(end) {
+                return Ok(all);
+            }
+        }
+    };
+    read_until(&mut reader, "* OK")?;
+    let message = format!("Subject: well-behaved {tag}\r\n\r\nhello\r\n");
+    let script = [
+        format!("g1 LOGIN demo {}\r\n", server.password),
+        format!("g2 APPEND INBOX {{{}+}}\r\n{message}\r\n", message.len()),
+        "g3 SELECT INBOX\r\n".to_string(),
+        "g4 UID FETCH 1:* (BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\ng5 LOGOUT\r\n".to_string(),
+    ];
+    let mut answers = String::new();
+    for (i, command) in script.iter().enumerate() {
+        c.write_all(command.as_bytes()).map_err(|e| e.to_string())?;
+        let tag = format!("g{} ", i + 1);
+        let got = read_until(&mut reader, &tag)?;
+        let done = got.lines().last().unwrap_or("").to_string();
+        if !done.starts_with(&format!("{tag}OK")) {
+            return Err(format!("{done} after {answers}{got}"));
+        }
+        answers.push_str(&got);
+    }
+    if !answers.contains(&format!("Subject: well-behaved {tag}")) {
+        return Err(format!(
+            "the appended message was not fetched back: {answers}"
+        ));
+    }
+    Ok(())
+}
+
+/// Which protocol the bad client speaks, and whether it logs in first.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Stage {
+    ImapBeforeLogin,
+    ImapAfterLogin,
+    Pop3BeforeLogin,
+    Pop3AfterLogin,
+    LmtpCommands,
+    LmtpData,
+}
+
+/// One bad-input case.
+struct Case {
+    stage: Stage,
+    /// Sent before the filler (a command start, a literal announcement).
+    prefix: Vec<u8>,
+    filler: Filler,
+    len: u64,
+    /// Sent after the filler if the server still reads.
+    suffix: Vec<u8>,
+    /// What the answer after the prefix must satisfy.
+    answer: fn(&str) -> bool,
+    /// Says what `answer` expects, for the failure message.
+    expected: &'static str,
+}
+
+fn imap_refused(text: &str) -> bool {
+    text.lines()
+        .any(|l| l.starts_with("* BYE") || l.split(' ').nth(1) == Some("BAD"))
+}
+
+fn pop3_refused(text: &str) -> bool {
+    text.lines().any(|l| l.starts_with("-ERR"))
+}
+
+fn smtp_refused(text: &str) -> bool {
+    text.lines().any(|l| l.starts_with('5'))
+}
+
+/// Logs the bad client in (or takes LMTP to DATA) and waits for the
+/// server's go-ahead.
+fn enter(server: &Server, stage: Stage) -> Conn {
+    let port = match stage {
+        Stage::ImapBeforeLogin | Stage::ImapAfterLogin => server.imap,
+        Stage::Pop3BeforeLogin | Stage::Pop3AfterLogin => server.pop3,
+        Stage::LmtpCommands | Stage::LmtpData => server.lmtp,
+    };
+    let mut c = Conn::open(port);
+    assert!(c.wait_for(0, 5000, |t| t.contains("\r\n")), "no greeting");
+    let (script, done): (String, fn(&str) -> bool) = match stage {
+        Stage::ImapAfterLogin => (
+            format!("l1 LOGIN demo {}\r\nl2 SELECT INBOX\r\n", server.password),
+            |t| t.contains("l2 OK"),
+        ),
+        Stage::Pop3AfterLogin => (format!("USER demo\r\nPASS {}\r\n", server.password), |t| {
+            t.matches("+OK").count() >= 2
+        }),
+        Stage::LmtpData => (
+            "LHLO bad.example\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<demo@localhost>\r\nDATA\r\n"
+                .to_string(),
+            |t| t.contains("\r\n354 "),
+        ),
+        _ => return c,
+    };
+    let from = c.len();
+    c.send(script.as_bytes());
+    assert!(
+        c.wait_for(from, 5000, done),
+        "{stage:?}: not ready: {}",
+        c.text()
+    );
+    c
+}
+
+/// Runs one case: baseline, stream with the memory watch on, a
+/// well-behaved client in the middle, then the checks.
+fn run_case(name: &str, case: Case) {
+    let begun = Instant::now();
+    let server = start(name);
+    let root = server.child.id();
+    // the well-behaved client's own allocations belong to the baseline
+    good_client(&server, "before").unwrap_or_else(|e| panic!("{name}: before: {e}"));
+    let mut bad = enter(&server, case.stage);
+    std::thread::sleep(Duration::from_millis(200));
+    let baseline = tree_pss_kib(root);
+    let watch = MemoryWatch::start(root);
+    let answer_from = bad.len();
+    bad.send(&case.prefix);
+    let progress = Arc::new(AtomicU64::new(0));
+    let mut stream = bad.stream.try_clone().unwrap();
+    let (filler, len, suffix) = (case.filler, case.len, case.suffix.clone());
+    let counter = progress.clone();
+    let writer = std::thread::spawn(move || {
+        let written = stream_filler(&mut stream, filler, len, &counter);
+        if written == len {
+            let _ = stream.write_all(&suffix);
+        }
+        written
+    });
+    // a well-behaved client while the bad one streams (or as soon as the
+    // server has cut it off)
+    let started = Instant::now();
+    while progress.load(Ordering::Relaxed) < (len / 4).min(10 * MB)
+        && !writer.is_finished()
+        && started.elapsed() < Duration::from_secs(20)
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let meanwhile = good_client(&server, "meanwhile");
+    let written = writer.join().expect("writer");
+    let answered = bad.wait_for(answer_from, 5000, case.answer);
+    let peak = watch.peak();
+    let after = good_client(&server, "after");
+    let report = format!(
+        "{name}: wrote {written} of {len} bytes; memory baseline {baseline} KiB, peak {peak} KiB \
+         (bound +{BOUND_KIB} KiB); {:.1} s; answer: {:?}",
+        begun.elapsed().as_secs_f64(),
+        tail(&bad.text_from(answer_from))
+    );
+    eprintln!("{report}");
+    assert!(
+        peak <= baseline + BOUND_KIB,
+        "{report}\nmemory grew by {} KiB",
+        peak - baseline
+    );
+    assert!(meanwhile.is_ok(), "{report}\nmeanwhile: {meanwhile:?}");
+    assert!(after.is_ok(), "{report}\nafterwards: {after:?}");
+    assert!(answered, "{report}\nexpected {}", case.expected);
+}
+
+/// The last 300 characters of an answer (a reply may echo a lot).
+fn tail(text: &str) -> &str {
+    let mut start = text.len().saturating_sub(300);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
+}
+
+fn long_line(stage: Stage, prefix: &str, answer: fn(&str) -> bool, expected: &'static str) -> Case {
+    Case {
+        stage,
+        prefix: prefix.as_bytes().to_vec(),
+        filler: Filler::Byte(b'x'),
+        len: 100 * MB,
+        suffix: b"\r\n".to_vec(),
+        answer,
+        expected,
+    }
+}
+
+#[test]
+fn imap_100mb_line_before_login() {
+    run_case(
+        "imap-line-pre",
+        long_line(
+            Stage::ImapBeforeLogin,
+            "a LOGIN demo ",
+            imap_refused,
+            "BAD or BYE",
+        ),
+    );
+}
+
+#[test]
+fn imap_100mb_line_after_login() {
+    run_case(
+        "imap-line-post",
+        long_line(
+            Stage::ImapAfterLogin,
+            "a SEARCH TEXT ",
+            imap_refused,
+            "BAD or BYE",
+        ),
+    );
+}
+
+fn ten_gb_literal(stage: Stage, command: &str, plus: bool) -> Case {
+    Case {
+        stage,
+        prefix: format!(
+            "{command} {{10737418240{}}}\r\n",
+            if plus { "+" } else { "" }
+        )
+        .into_bytes(),
+        filler: Filler::Byte(b'y'),
+        len: if plus { 50 * MB } else { 0 },
+        suffix: Vec::new(),
+        answer: if plus {
+            imap_refused
+        } else {
+            // refused at once: no "+" go-ahead, a BAD (or BYE) instead
+            |t| imap_refused(t) && !t.starts_with('+')
+        },
+        expected: "BAD or BYE without a continuation request",
+    }
+}
+
+#[test]
+fn imap_10gb_synchronizing_literal_before_login() {
+    run_case(
+        "imap-sync-pre",
+        ten_gb_literal(Stage::ImapBeforeLogin, "a LOGIN", false),
+    );
+}
+
+#[test]
+fn imap_10gb_synchronizing_literal_after_login() {
+    run_case(
+        "imap-sync-post",
+        ten_gb_literal(Stage::ImapAfterLogin, "a SEARCH TEXT", false),
+    );
+}
+
+#[test]
+fn imap_10gb_non_synchronizing_literal_before_login() {
+    run_case(
+        "imap-plus-pre",
+        ten_gb_literal(Stage::ImapBeforeLogin, "a LOGIN", true),
+    );
+}
+
+#[test]
+fn imap_10gb_non_synchronizing_literal_after_login() {
+    run_case(
+        "imap-plus-post",
+        ten_gb_literal(Stage::ImapAfterLogin, "a SEARCH TEXT", true),
+    );
+}
+
+/// An APPEND of 10 GB may be accepted and streamed to disk (Dovecot does so
+/// without a quota); what matters is that it is not held in memory and
+/// that it is not stored when the client gives up half-way.
+#[test]
+fn imap_10gb_append_streams_without_holding_it_in_memory() {
+    run_case(
+        "imap-append",
+        Case {
+            stage: Stage::ImapAfterLogin,
+            prefix: b"a APPEND INBOX {10737418240+}\r\n".to_vec(),
+            filler: Filler::Byte(b'z'),
+            len: 50 * MB,
+            suffix: Vec::new(),
+            // nothing is due before the literal ends; if the server
+            // answered, it must not have stored it
+            answer: |t| !t.contains("a OK"),
+            expected: "no OK for a literal that never ended",
+        },
+    );
+}
+
+fn nested(stage: Stage) -> Case {
+    Case {
+        stage,
+        prefix: b"a SEARCH ".to_vec(),
+        filler: Filler::Byte(b'('),
+        len: 10_000,
+        suffix: b"\r\n".to_vec(),
+        answer: imap_refused,
+        expected: "BAD or BYE",
+    }
+}
+
+#[test]
+fn imap_10000_nested_parentheses_before_login() {
+    run_case("imap-nest-pre", nested(Stage::ImapBeforeLogin));
+}
+
+#[test]
+fn imap_10000_nested_parentheses_after_login() {
+    run_case("imap-nest-post", nested(Stage::ImapAfterLogin));
+}
+
+fn garbage(stage: Stage, answer: fn(&str) -> bool, expected: &'static str) -> Case {
+    Case {
+        stage,
+        prefix: Vec::new(),
+        filler: Filler::Random,
+        len: MB,
+        suffix: b"\r\n".to_vec(),
+        answer,
+        expected,
+    }
+}
+
+#[test]
+fn imap_1mb_random_garbage_before_login() {
+    run_case(
+        "imap-garbage-pre",
+        garbage(Stage::ImapBeforeLogin, imap_refused, "BAD or BYE"),
+    );
+}
+
+#[test]
+fn imap_1mb_random_garbage_after_login() {
+    run_case(
+        "imap-garbage-post",
+        garbage(Stage::ImapAfterLogin, imap_refused, "BAD or BYE"),
+    );
+}
+
+/// A client that sends half a literal and goes silent: nothing is due to
+/// it, but it must not hold up anyone else or hold on to memory.
+fn stalled(stage: Stage, command: &str) -> Case {
+    Case {
+        stage,
+        prefix: format!("{command} {{2000000+}}\r\n").into_bytes(),
+        filler: Filler::Byte(b's'),
+        len: 1_000_000,
+        suffix: Vec::new(),
+        answer: |t| !t.contains("a OK"),
+        expected: "no OK for half a literal",
+    }
+}
+
+#[test]
+fn imap_client_stopping_mid_literal_before_login() {
+    run_case(
+        "imap-stall-pre",
+        stalled(Stage::ImapBeforeLogin, "a LOGIN demo"),
+    );
+}
+
+#[test]
+fn imap_client_stopping_mid_literal_after_login() {
+    run_case(
+        "imap-stall-post",
+        stalled(Stage::ImapAfterLogin, "a APPEND INBOX"),
+    );
+}
+
+#[test]
+fn pop3_100mb_line_before_login() {
+    run_case(
+        "pop3-line-pre",
+        long_line(Stage::Pop3BeforeLogin, "USER ", pop3_refused, "-ERR"),
+    );
+}
+
+#[test]
+fn pop3_100mb_line_after_login() {
+    run_case(
+        "pop3-line-post",
+        long_line(Stage::Pop3AfterLogin, "RETR ", pop3_refused, "-ERR"),
+    );
+}
+
+#[test]
+fn pop3_1mb_random_garbage_before_login() {
+    run_case(
+        "pop3-garbage-pre",
+        garbage(Stage::Pop3BeforeLogin, pop3_refused, "-ERR"),
+    );
+}
+
+#[test]
+fn lmtp_100mb_command_line() {
+    run_case(
+        "lmtp-line",
+        long_line(
+            Stage::LmtpCommands,
+            "MAIL FROM:<",
+            smtp_refused,
+            "a 5xx reply",
+        ),
+    );
+}
+
+/// 100 MB of DATA in ordinary lines, over the server's message size
+/// limit: refused for the recipient, and never held in memory whole.
+#[test]
+#[ignore = "fails: the LMTP session keeps DATA in memory up to its 64 MiB \
+            max_message (peak +66 MB over the baseline), and refuses the oversized \
+            message with a temporary 451 4.2.0 where Dovecot answers 552 5.2.2"]
+fn lmtp_100mb_message() {
+    run_case(
+        "lmtp-data",
+        Case {
+            stage: Stage::LmtpData,
+            prefix: b"Subject: big\r\n\r\n".to_vec(),
+            filler: Filler::Lines(b'm'),
+            len: 100 * MB,
+            suffix: b".\r\n".to_vec(),
+            answer: smtp_refused,
+            expected: "a 5xx reply for the recipient (the message is over the size limit)",
+        },
+    );
+}
+
+/// 100 MB of DATA without a single line end.
+#[test]
+#[ignore = "fails: inside DATA the LMTP session buffers a line without limit \
+            (peak +100 MB) and rescans the whole buffer for LF on every read \
+            (quadratic: over a minute of CPU for 100 MB), and gives no reply"]
+fn lmtp_100mb_line_in_data() {
+    run_case(
+        "lmtp-data-line",
+        Case {
+            stage: Stage::LmtpData,
+            prefix: b"Subject: one long line\r\n\r\n".to_vec(),
+            filler: Filler::Byte(b'm'),
+            len: 100 * MB,
+            suffix: b"\r\n.\r\n".to_vec(),
+            answer: smtp_refused,
+            expected: "a 5xx reply for the recipient",
+        },
+    );
+}
+
+/// Clients that have not logged in yet may send literals only as large as
+/// a user name or password needs: four connections each announcing a 50 MB
+/// LOGIN literal and sending it must not make the server hold 200 MB.
+#[test]
+#[ignore = "fails: before login a literal may be as large as the decoder's \
+            64 MiB limit (Dovecot's imap-login caps a command, literals included, \
+            at 8192 bytes); four 50 MB LOGIN literals took +392 MB"]
+fn imap_pre_login_literals_stay_small_across_connections() {
+    let server = start("pre-login-literals");
+    let root = server.child.id();
+    good_client(&server, "before").unwrap();
+    let baseline = tree_pss_kib(root);
+    let watch = MemoryWatch::start(root);
+    let mut bad: Vec<Conn> = (0..4).map(|_| Conn::open(server.imap)).collect();
+    let writers: Vec<_> = bad
+        .iter_mut()
+        .map(|c| {
+            c.send(b"a LOGIN {50000000+}\r\n");
+            let mut stream = c.stream.try_clone().unwrap();
+            std::thread::spawn(move || {
+                stream_filler(&mut stream, Filler::Byte(b'u'), 50 * MB, &AtomicU64::new(0))
+            })
+        })
+        .collect();
+    let written: u64 = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    std::thread::sleep(Duration::from_millis(300));
+    let meanwhile = good_client(&server, "meanwhile");
+    let peak = watch.peak();
+    let answers: Vec<String> = bad.iter().map(|c| tail(&c.text()).to_string()).collect();
+    let report = format!(
+        "4 pre-login literals: wrote {written} bytes; memory baseline {baseline} KiB, peak {peak} \
+         KiB (bound +{BOUND_KIB} KiB); answers: {answers:?}"
+    );
+    eprintln!("{report}");
+    assert!(meanwhile.is_ok(), "{report}\nmeanwhile: {meanwhile:?}");
+    assert!(peak <= baseline + BOUND_KIB, "{report}");
+}
+
+/// Five hundred clients logged in at once are all served, each costing a
+/// bounded amount of memory.
+#[test]
+fn five_hundred_logged_in_connections_are_served() {
+    let server = start("500");
+    let root = server.child.id();
+    good_client(&server, "before").unwrap();
+    let baseline = tree_pss_kib(root);
+    let mut conns: Vec<Conn> = (0..500).map(|_| Conn::open(server.imap)).collect();
+    for (i, c) in conns.iter_mut().enumerate() {
+        c.send(
+            format!(
+                "l{i} LOGIN demo {}\r\ns{i} SELECT INBOX\r\n",
+                server.password
+            )
+            .as_bytes(),
+        );
+    }
+    let mut served = 0;
+    for (i, c) in conns.iter().enumerate() {
+        if c.wait_for(0, 20_000, |t| t.contains(&format!("s{i} OK"))) {
+            served += 1;
+        }
+    }
+    let meanwhile = good_client(&server, "meanwhile");
+    let peak = tree_pss_kib(root);
+    eprintln!("500 connections: baseline {baseline} KiB, with them {peak} KiB");
+    assert_eq!(served, 500);
+    assert!(meanwhile.is_ok(), "{meanwhile:?}");
+    assert!(
+        peak <= baseline + BOUND_KIB,
+        "500 idle connections took {} KiB",
+        peak - baseline
+    );
+}
