@@ -11,7 +11,8 @@ use crate::append_spool::{self, SpooledAppend, StagedWrite};
 use crate::error::{Error, Result};
 use crate::storage::{
     AppendMeta, AppendSink, CopyOutcome, ListedMailbox, MailStorage, MailboxView, MessageFlags,
-    MessageMeta, SearchKey, StagedAppend, StagingSink, StatusInfo, StoreMode,
+    MessageMeta, QresyncRequest, Resync, SearchKey, StagedAppend, StagingSink, StatusInfo,
+    StoreMode,
 };
 
 /// One user's Maildir++ root (`maildir:~/Maildir`).
@@ -261,6 +262,11 @@ impl MailStorage for MaildirStorage {
     ) -> Result<Box<dyn StagingSink>> {
         let mb = self.mailbox(mailbox)?;
         Ok(Box::new(StagedWrite::new(&mb, size, meta)?))
+    }
+
+    fn resync(&mut self, mailbox: &str, request: &QresyncRequest) -> Result<Option<Resync>> {
+        let (_, snap) = self.snapshot(mailbox, false)?;
+        Ok(store::resync(&snap, request)?)
     }
 
     fn commit_appends(

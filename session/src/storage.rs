@@ -5,6 +5,7 @@
 
 pub use columba_mail_store::search::{MessageFlags, SearchKey};
 pub use columba_mail_store::store::StoreMode;
+pub use columba_mail_store::store::{QresyncRequest, Resync};
 
 use crate::error::Result;
 
@@ -139,6 +140,17 @@ pub trait MailStorage: Send {
     fn rename(&mut self, from: &str, to: &str) -> Result<()>;
     /// SUBSCRIBE (or UNSUBSCRIBE when `subscribe` is false).
     fn subscribe(&mut self, mailbox: &str, subscribe: bool) -> Result<()>;
+
+    /// QRESYNC (RFC 7162): what a client that last saw `mailbox` at
+    /// `request.modseq` missed (`VANISHED (EARLIER)` ranges and the UIDs
+    /// whose flags changed), from the storage's expunge history.
+    /// `Ok(None)`: the storage cannot tell, or the UIDVALIDITY differs; the
+    /// session then reports every missing UID of the known range and every
+    /// message with a higher MODSEQ. The default cannot tell.
+    fn resync(&mut self, mailbox: &str, request: &QresyncRequest) -> Result<Option<Resync>> {
+        let _ = (mailbox, request);
+        Ok(None)
+    }
 
     /// Starts one message of an APPEND (or of a MULTIAPPEND) whose
     /// messages become visible only together, in

@@ -22,8 +22,8 @@ use crate::auth::{decode_sasl_plain, Credentials};
 use crate::error::Error;
 use crate::handoff::ImapHandoff;
 use crate::storage::{
-    AppendMeta, MailStorage, MailboxView, MessageFlags, MessageMeta, StagedAppend, StagingSink,
-    StoreMode,
+    AppendMeta, MailStorage, MailboxView, MessageFlags, MessageMeta, QresyncRequest, Resync,
+    StagedAppend, StagingSink, StoreMode,
 };
 use format::{compact_set, mailbox_name, ordered_set, set_contains};
 
@@ -1182,7 +1182,11 @@ impl ImapSession {
     }
 
     fn select(&mut self, mailbox: &Mailbox, params: Vec<SelectParam>, examine: bool) -> Outcome {
-        self.selected = None;
+        if self.selected.take().is_some() {
+            // Dovecot always says so (QRESYNC requires it)
+            self.out
+                .extend_from_slice(b"* OK [CLOSED] Previous mailbox closed.\r\n");
+        }
         let name = wire_name(mailbox);
         if params.iter().any(|p| matches!(p, SelectParam::CondStore)) {
             self.condstore = true;
@@ -1192,8 +1196,13 @@ impl ImapSession {
                 uid_validity,
                 modseq,
                 known_uids,
-                ..
-            } => Some((*uid_validity, *modseq, known_uids.clone())),
+                seq_match,
+            } => Some((
+                *uid_validity,
+                *modseq,
+                known_uids.clone(),
+                seq_match.clone(),
+            )),
             _ => None,
         });
         if resync.is_some() && !self.qresync {
@@ -1237,9 +1246,41 @@ impl ImapSession {
                 view.highest_modseq
             ));
         }
-        if let Some((validity, modseq, known)) = resync {
+        if let Some((validity, modseq, known, seq_match)) = resync {
             if validity == view.uid_validity {
-                out.push_str(&resync_lines(&view, modseq, known.as_ref()));
+                if known.as_ref().is_some_and(has_star) {
+                    return Outcome::Bad(
+                        "Error in IMAP command SELECT: Invalid QRESYNC known-uids.".into(),
+                    );
+                }
+                let largest_uid = view.uid_next.saturating_sub(1);
+                let known_sample = match &seq_match {
+                    None => Vec::new(),
+                    Some((seqs, uids)) => {
+                        let seqs = client_ranges(seqs, view.messages.len() as u32);
+                        let uids = client_ranges(uids, largest_uid);
+                        match columba_mail_store::store::qresync_sample(&seqs, &uids) {
+                            Some(sample) => sample,
+                            None => {
+                                return Outcome::Bad(
+                                    "Error in IMAP command SELECT: Invalid QRESYNC parameters"
+                                        .into(),
+                                )
+                            }
+                        }
+                    }
+                };
+                let request = QresyncRequest {
+                    uid_validity: validity,
+                    modseq,
+                    known_uids: known.as_ref().map(|k| format::set_ranges(k, largest_uid)),
+                    known_sample,
+                };
+                match self.storage().resync(&name, &request) {
+                    Ok(Some(r)) => out.push_str(&resync_answer(&view, &r)),
+                    // the storage has no expunge history: every gap
+                    _ => out.push_str(&resync_lines(&view, modseq, known.as_ref())),
+                }
             }
         }
         self.out.extend_from_slice(out.as_bytes());
@@ -2007,7 +2048,71 @@ impl ImapSession {
     }
 }
 
-/// SELECT (QRESYNC ...): `VANISHED (EARLIER)` for the client's known UIDs
+/// Whether `set` names `*` (Dovecot refuses it in QRESYNC's known-uids).
+fn has_star(set: &SequenceSet) -> bool {
+    use columba_imap_proto::SeqNumber::Largest;
+    match set {
+        SequenceSet::Ranges(ranges) => ranges
+            .iter()
+            .any(|r| r.start == Largest || r.end == Some(Largest)),
+        _ => false,
+    }
+}
+
+/// A set as the client wrote it: its ranges in the client's order (for
+/// QRESYNC's sequence match data), `*` as `largest`.
+fn client_ranges(set: &SequenceSet, largest: u32) -> Vec<(u32, u32)> {
+    let SequenceSet::Ranges(ranges) = set else {
+        return Vec::new();
+    };
+    let value = |x: columba_imap_proto::SeqNumber| match x {
+        columba_imap_proto::SeqNumber::Value(v) => v,
+        columba_imap_proto::SeqNumber::Largest => largest,
+    };
+    ranges
+        .iter()
+        .map(|r| {
+            let a = value(r.start);
+            (a, r.end.map_or(a, value))
+        })
+        .collect()
+}
+
+/// The storage's QRESYNC answer as lines: `VANISHED (EARLIER)`, then the
+/// changed messages' `FETCH (UID FLAGS MODSEQ)` in sequence order.
+fn resync_answer(view: &MailboxView, r: &Resync) -> String {
+    let mut out = String::new();
+    if !r.vanished.is_empty() {
+        let parts: Vec<String> = r
+            .vanished
+            .iter()
+            .map(|&(a, b)| {
+                if a == b {
+                    a.to_string()
+                } else {
+                    format!("{a}:{b}")
+                }
+            })
+            .collect();
+        out.push_str(&format!("* VANISHED (EARLIER) {}\r\n", parts.join(",")));
+    }
+    let changed: HashSet<u32> = r.changed.iter().copied().collect();
+    for (i, m) in view.messages.iter().enumerate() {
+        if changed.contains(&m.uid) {
+            out.push_str(&format!(
+                "* {} FETCH (UID {} FLAGS {} MODSEQ ({}))\r\n",
+                i + 1,
+                m.uid,
+                format::flags_list(m),
+                m.modseq
+            ));
+        }
+    }
+    out
+}
+
+/// SELECT (QRESYNC ...) without an expunge history from the storage:
+/// `VANISHED (EARLIER)` for the client's known UIDs
 /// (all below UIDNEXT when it sent none) that are gone, then the flags of
 /// every message changed after `modseq`. Without an expunge history the
 /// VANISHED set may name UIDs the client never saw, which RFC 7162 3.2.5.1
@@ -2095,9 +2200,15 @@ fn flags_lines(keywords: &[String], read_only: bool) -> String {
     } else {
         format!("\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw} \\*")
     };
+    // Dovecot's words for a mailbox opened read-only
+    let text = if read_only {
+        "Read-only mailbox."
+    } else {
+        "Flags permitted."
+    };
     format!(
         "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw})\r\n\
-         * OK [PERMANENTFLAGS ({permanent})] Flags permitted.\r\n"
+         * OK [PERMANENTFLAGS ({permanent})] {text}\r\n"
     )
 }
 
