@@ -114,6 +114,33 @@ mod tests {
             .contains("2000 bytes"));
     }
 
+    /// A small deterministic generator (xorshift) for property tests.
+    fn bytes(seed: &mut u64, len: usize, alphabet: &[u8]) -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                *seed ^= *seed << 13;
+                *seed ^= *seed >> 7;
+                *seed ^= *seed << 17;
+                alphabet[(*seed % alphabet.len() as u64) as usize]
+            })
+            .collect()
+    }
+
+    /// Property test standing in for a fuzz target: random lines parse or
+    /// fail with a reason; what parses formats back to the same request.
+    #[test]
+    fn random_lines_never_panic_and_round_trip() {
+        let alphabet = b"0123\tAPPEND\\\xffu\x01t";
+        let mut seed = 0x5851_f42d_4c95_7f2du64;
+        for n in 0..20_000 {
+            let line = bytes(&mut seed, n % 64, alphabet);
+            if let Ok(r) = parse_request(&line) {
+                let again = request_line(r.tag, &r.user, &r.mailbox);
+                assert_eq!(parse_request(again.trim_end().as_bytes()).unwrap(), r);
+            }
+        }
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic() {
         // a cheap stand-in for a fuzz target: every prefix and byte flip

@@ -102,6 +102,41 @@ fn index(ctx: &RoleContext, user: &str, mailbox: &str) -> Result<(usize, usize),
 mod tests {
     use super::*;
 
+    /// A small deterministic generator (xorshift) for property tests.
+    fn bytes(seed: &mut u64, len: usize, alphabet: &[u8]) -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                *seed ^= *seed << 13;
+                *seed ^= *seed >> 7;
+                *seed ^= *seed << 17;
+                alphabet[(*seed % alphabet.len() as u64) as usize]
+            })
+            .collect()
+    }
+
+    /// Property test standing in for a fuzz target: any bytes decode to a
+    /// job or a typed error, and what decodes encodes back to itself.
+    #[test]
+    fn arbitrary_frames_never_panic_and_round_trip() {
+        let alphabet = b"INDEX\t\\\xffab\x01tn";
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for n in 0..20_000 {
+            let mut frame = if n % 2 == 0 {
+                b"INDEX\t".to_vec()
+            } else {
+                Vec::new()
+            };
+            frame.extend(bytes(&mut seed, n % 60, alphabet));
+            if let Ok((user, mailbox)) = decode_job(&frame) {
+                assert_eq!(
+                    decode_job(&encode_job(&user, &mailbox)).unwrap(),
+                    (user, mailbox)
+                );
+            }
+            let _ = parse_answer(&frame);
+        }
+    }
+
     #[test]
     fn jobs_round_trip_and_bad_ones_are_refused() {
         let job = encode_job("a\tb", "INBOX");
