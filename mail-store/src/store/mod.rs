@@ -26,6 +26,7 @@ mod resync;
 mod savedate;
 mod snapshot;
 mod staged_append;
+mod summary;
 mod sync;
 mod watch;
 
@@ -53,5 +54,6 @@ pub use snapshot::{LogPosition, MailboxSnapshot, SnapshotMessage, Status};
 pub use staged_append::{
     append_from_reader, commit_appends, AppendMeta, MessageWriter, StagedMessage,
 };
+pub use summary::mailbox_status;
 pub use sync::{sync, SyncReport};
 pub use watch::MailboxWatcher;

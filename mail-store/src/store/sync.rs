@@ -58,6 +58,14 @@ pub fn sync(mailbox: &Mailbox) -> Result<SyncReport> {
     }
     let lock = index.lock()?;
     sync_with_listing(mailbox, &index, &lock, &mut report, scanned)?;
+    drop(lock);
+    if !report.appended.is_empty() || !report.expunged.is_empty() {
+        // As Dovecot after a sync: write dovecot.index once the log has
+        // grown past mail_index_rewrite_*_log_bytes (so that opening the
+        // mailbox reads the index instead of replaying the whole log),
+        // rotate the log and purge the cache when they are due.
+        index.maintain()?;
+    }
     Ok(report)
 }
 
