@@ -40,13 +40,13 @@ fn greeting_and_capability_before_login() {
     let mut s = ImapSession::new(ImapConfig::default());
     assert_eq!(
         out(&mut s),
-        "* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS \
+        "* OK [CAPABILITY IMAP4rev1 IMAP4rev2 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS \
          LOGINDISABLED] Columba ready.\r\n"
     );
     s.feed(b"1 CAPABILITY\r\n2 NOOP\r\n3 LOGIN demo pw\r\n4 AUTHENTICATE PLAIN AGRlbW8AcHc=\r\n");
     assert_eq!(
         out(&mut s),
-        "* CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS \
+        "* CAPABILITY IMAP4rev1 IMAP4rev2 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS \
          LOGINDISABLED\r\n1 OK Pre-login capabilities listed, post-login capabilities have more.\r\n2 OK NOOP completed.\r\n\
          3 NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.\r\n\
          4 NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.\r\n"

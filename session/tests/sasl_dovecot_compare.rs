@@ -170,8 +170,9 @@ fn talk_imap(d: &PrivateDovecot, script: &[&str]) -> String {
     let home = tempfile::tempdir().unwrap();
     let mut relay = AuthRelay::connect(&d.socket("auth-client"));
     let mut s = ImapSession::new(ImapConfig {
-        // the private Dovecot has ssl = no
+        // the private Dovecot has ssl = no and no IMAP4rev2
         starttls: false,
+        imap4rev2: false,
         plaintext_without_tls: true,
         sasl_passthrough: true,
         sasl_mechanisms: MECHS.iter().map(|m| m.to_string()).collect(),

@@ -68,6 +68,11 @@ pub struct ImapConfig {
     /// session decodes AUTHENTICATE PLAIN itself and asks
     /// [`ImapEvent::Authenticate`].
     pub sasl_passthrough: bool,
+    /// `IMAP4rev2` is advertised and `ENABLE IMAP4rev2` switches the
+    /// session to RFC 9051's answers: no `\Recent` (no RECENT responses or
+    /// flag), SEARCH answered with ESEARCH, SELECT without `[UNSEEN]` and
+    /// with the mailbox's LIST response. Dovecot 2.3 does not offer it.
+    pub imap4rev2: bool,
 }
 
 impl Default for ImapConfig {
@@ -81,6 +86,7 @@ impl Default for ImapConfig {
             append_limit: None,
             sasl_mechanisms: vec!["PLAIN".into()],
             sasl_passthrough: false,
+            imap4rev2: true,
         }
     }
 }
@@ -307,6 +313,8 @@ pub struct ImapSession {
     untagged_capability: bool,
     /// STARTTLS was done on this connection.
     did_starttls: bool,
+    /// ENABLE IMAP4rev2 was given (RFC 9051 answers).
+    rev2: bool,
 }
 
 enum Outcome {
@@ -433,6 +441,7 @@ impl ImapSession {
             client_id: Vec::new(),
             untagged_capability: false,
             did_starttls: false,
+            rev2: false,
         }
     }
 
@@ -612,7 +621,11 @@ impl ImapSession {
 
     /// The capability list for the current state.
     pub fn capabilities(&self) -> String {
-        let mut caps = String::from("IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+");
+        let mut caps = String::from("IMAP4rev1");
+        if self.config.imap4rev2 {
+            caps.push_str(" IMAP4rev2");
+        }
+        caps.push_str(" SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+");
         if self.phase == Phase::Authenticated {
             caps.push_str(
                 " NAMESPACE UNSELECT CHILDREN UIDPLUS MOVE MULTIAPPEND LIST-EXTENDED LIST-STATUS \
@@ -1098,6 +1111,16 @@ impl ImapSession {
                         self.condstore = true;
                         self.qresync = true;
                         enabled.push("QRESYNC");
+                    } else if c.eq_ignore_case("IMAP4rev2") && self.config.imap4rev2 {
+                        self.rev2 = true;
+                        // RFC 9051: no \Recent from now on
+                        if let Some(sel) = self.selected.as_mut() {
+                            sel.recent.clear();
+                            for m in sel.view.messages.iter_mut() {
+                                m.flags.recent = false;
+                            }
+                        }
+                        enabled.push("IMAP4rev2");
                     }
                 }
                 if !enabled.is_empty() {
@@ -1208,10 +1231,16 @@ impl ImapSession {
         if resync.is_some() && !self.qresync {
             return Outcome::Bad("QRESYNC isn't enabled.".into());
         }
-        let view = match self.storage().view(&name, !examine) {
+        let mut view = match self.storage().view(&name, !examine) {
             Ok(v) => v,
             Err(e) => return no(e),
         };
+        if self.rev2 {
+            // RFC 9051 has no \Recent
+            for m in view.messages.iter_mut() {
+                m.flags.recent = false;
+            }
+        }
         let recent: HashSet<u32> = view
             .messages
             .iter()
@@ -1228,13 +1257,12 @@ impl ImapSession {
         }
         let keywords: Vec<String> = keywords.into_iter().map(str::to_string).collect();
         let mut out = flags_lines(&keywords, examine);
-        out.push_str(&format!(
-            "* {} EXISTS\r\n* {} RECENT\r\n",
-            view.messages.len(),
-            recent.len()
-        ));
-        if let Some(i) = view.messages.iter().position(|m| !m.flags.seen) {
-            out.push_str(&format!("* OK [UNSEEN {}] First unseen.\r\n", i + 1));
+        out.push_str(&format!("* {} EXISTS\r\n", view.messages.len()));
+        if !self.rev2 {
+            out.push_str(&format!("* {} RECENT\r\n", recent.len()));
+            if let Some(i) = view.messages.iter().position(|m| !m.flags.seen) {
+                out.push_str(&format!("* OK [UNSEEN {}] First unseen.\r\n", i + 1));
+            }
         }
         out.push_str(&format!(
             "* OK [UIDVALIDITY {}] UIDs valid\r\n* OK [UIDNEXT {}] Predicted next UID\r\n",
@@ -1245,6 +1273,20 @@ impl ImapSession {
                 "* OK [HIGHESTMODSEQ {}] Highest\r\n",
                 view.highest_modseq
             ));
+        }
+        if self.rev2 {
+            // RFC 9051 6.3.2: the mailbox's LIST response, attributes and all
+            let attributes = self
+                .storage()
+                .list("", &name, false)
+                .ok()
+                .and_then(|l| l.into_iter().find(|e| e.name == name))
+                .map(|e| e.attributes.join(" "))
+                .unwrap_or_default();
+            let mut line = format!("* LIST ({attributes}) \"/\" ").into_bytes();
+            mailbox_name(&mut line, &name);
+            line.extend_from_slice(b"\r\n");
+            out.push_str(&String::from_utf8_lossy(&line));
         }
         if let Some((validity, modseq, known, seq_match)) = resync {
             if validity == view.uid_validity {
@@ -1895,6 +1937,11 @@ impl ImapSession {
                 .map(|(i, _)| i as u32 + 1)
                 .collect()
         };
+        // RFC 9051: IMAP4rev2 answers every SEARCH with ESEARCH
+        let return_options = match return_options {
+            None if self.rev2 => Some(Vec::new()),
+            other => other,
+        };
         match return_options {
             None => {
                 let mut line = String::from("* SEARCH");
@@ -1957,7 +2004,7 @@ impl ImapSession {
             return;
         };
         for m in &new.messages {
-            if m.flags.recent {
+            if m.flags.recent && !self.rev2 {
                 sel.recent.insert(m.uid);
             }
         }
