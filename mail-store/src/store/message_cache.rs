@@ -9,6 +9,34 @@
 //! Values computed during the session are written by
 //! [`MessageCache::flush`]: one cache append and one external log
 //! transaction for the whole batch.
+//!
+//! ```
+//! use columba_mail_store::search::{MessageFlags, SearchKey};
+//! use columba_mail_store::store::{
+//!     append, precache, sync, CachedItem, MailboxSnapshot, MessageCache, PrecacheFields,
+//! };
+//! use columba_maildir::Mailbox;
+//!
+//! let dir = tempfile::tempdir()?;
+//! for sub in ["cur", "new", "tmp"] {
+//!     std::fs::create_dir(dir.path().join(sub))?;
+//! }
+//! let inbox = Mailbox::at(dir.path(), dir.path(), "INBOX");
+//! sync(&inbox)?;
+//! let msg = b"From: Ann <ann@example.com>\nSubject: lunch?\n\nat noon\n";
+//! let uid = append(&inbox, msg, MessageFlags::default(), &[], None)?.uid;
+//! // the indexer, right after the delivery
+//! precache(&inbox, Some(&[uid]), &PrecacheFields::default())?;
+//! // a session
+//! let mut snapshot = MailboxSnapshot::open(&inbox)?;
+//! let mut cache = MessageCache::open(&inbox)?;
+//! let envelope = cache.fetch(&mut snapshot, 1, &CachedItem::Envelope)?;
+//! assert!(envelope.starts_with(b"NIL \"lunch?\""));
+//! let hits = cache.search(&mut snapshot, &SearchKey::parse("SUBJECT lunch")?, 0, 0)?;
+//! assert_eq!(hits, [1]);
+//! assert_eq!(cache.files_opened(), 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::{BTreeMap, HashMap};
 
