@@ -572,6 +572,33 @@ fn tls_config(data: &Path) -> Result<ServerConfig, String> {
         .map_err(|e| e.to_string())
 }
 
+/// Runs the process model's master on `config` until SIGTERM/SIGINT;
+/// prints each listener and `ready` once they all accept.
+fn run_master(config: &Path) -> ExitCode {
+    let mut on_ready = |bound: &crate::serve::master::Bound| {
+        for l in &bound.inet {
+            println!("  {} {} ({})", l.spec.name, l.addr, l.spec.role.name());
+        }
+        for l in &bound.unix {
+            println!(
+                "  {} {} ({})",
+                l.spec.name,
+                l.path.display(),
+                l.spec.role.name()
+            );
+        }
+        println!("ready");
+        let _ = std::io::stdout().flush();
+    };
+    match crate::serve::master::run(config, &mut on_ready) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("master: Fatal: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs `columba serve`.
 pub fn run(args: Args) -> ExitCode {
     if let Some(name) = &args.role {
@@ -583,10 +610,11 @@ pub fn run(args: Args) -> ExitCode {
         return crate::serve::dispatch::run_role(role, &config);
     }
     if !args.demo {
-        eprintln!(
-            "columba serve: only --demo is available so far (the configuration file comes next)"
-        );
-        return ExitCode::from(64);
+        let Some(config) = &args.config else {
+            eprintln!("columba serve: give --config FILE (columba.toml) or --demo");
+            return ExitCode::from(64);
+        };
+        return run_master(config);
     }
     let password = match prepare_demo(&args.data) {
         Ok(p) => p,

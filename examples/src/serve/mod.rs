@@ -32,12 +32,14 @@ pub mod dispatch;
 pub mod error;
 pub mod indexer;
 pub mod lmtp;
+pub mod login;
 pub mod log;
 pub mod master;
 pub mod post_login;
 pub mod role;
 pub mod singleton;
 pub mod stats;
+pub mod tls;
 pub mod user;
 
 pub use config::Config;

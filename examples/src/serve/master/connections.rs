@@ -95,7 +95,10 @@ fn start_connection(shared: &Arc<Shared>, spec: &ListenerSpec, info: ConnectionI
             }
         });
     if let Err(e) = spawned {
-        say::error(&format!("service({}): no thread for a connection: {e}", role.name()));
+        say::error(&format!(
+            "service({}): no thread for a connection: {e}",
+            role.name()
+        ));
     }
 }
 
@@ -161,7 +164,13 @@ fn serve_handoffs(
                                 let _ = Control::Started { pid: mpid }.send(control, None);
                             }
                             Err(e) => {
-                                say::error(&format!("service({}): {e}", post_login_role(info.service).name()));
+                                say::error(&format!(
+                                    "service({}): {e}",
+                                    post_login_role(info.service).name()
+                                ));
+                                // The client cannot be served: end its login process.
+                                let _ = child.kill();
+                                return;
                             }
                         }
                         continue;
@@ -214,7 +223,9 @@ pub fn check_handoff(
     } else {
         // The client's own socket: the peer must be the client.
         match getpeername(fd) {
-            Ok(Some(addr)) if SocketAddr::try_from(addr.clone()).ok() == Some(info.remote) => Ok(()),
+            Ok(Some(addr)) if SocketAddr::try_from(addr.clone()).ok() == Some(info.remote) => {
+                Ok(())
+            }
             Ok(_) => Err("the attached socket is not the client's".into()),
             Err(e) => Err(format!("the attached descriptor is not a socket ({e})")),
         }

@@ -132,9 +132,13 @@ pub fn bind(config: &Config) -> Result<Bound, ServeError> {
                 ServeError::io(format!("service({block}): bind({})", path.display()), e)
             })?;
             let mode = match &unix.mode {
-                Some(text) => u32::from_str_radix(text.trim_start_matches("0o"), 8).map_err(
-                    |_| ServeError::Config(format!("service.{block}.unix_listener.{name}.mode = {text:?}: not octal")),
-                )?,
+                Some(text) => {
+                    u32::from_str_radix(text.trim_start_matches("0o"), 8).map_err(|_| {
+                        ServeError::Config(format!(
+                            "service.{block}.unix_listener.{name}.mode = {text:?}: not octal"
+                        ))
+                    })?
+                }
                 None => 0o666,
             };
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))

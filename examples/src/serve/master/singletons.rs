@@ -39,7 +39,10 @@ pub struct Singleton {
 
 /// Starts `role` and waits for its `Ready`.
 fn start(shared: &Shared, role: Role) -> Result<(std::process::Child, FdChannel), ServeError> {
-    let Spawned { mut child, mut control } = shared.spawn(role)?;
+    let Spawned {
+        mut child,
+        mut control,
+    } = shared.spawn(role)?;
     let _ = control.stream().set_read_timeout(Some(READY_TIMEOUT));
     let outcome = Control::recv(&mut control);
     let _ = control.stream().set_read_timeout(None);
@@ -98,8 +101,8 @@ fn supervise(shared: &Shared, singleton: &Singleton, mut child: std::process::Ch
         }
         match status {
             Ok(status) => {
-                let text = exit_status::describe(role.name(), child.id(), status)
-                    .unwrap_or_else(|| {
+                let text =
+                    exit_status::describe(role.name(), child.id(), status).unwrap_or_else(|| {
                         format!("service({}): child {} exited", role.name(), child.id())
                     });
                 say::error(&text);

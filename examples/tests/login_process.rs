@@ -1,0 +1,612 @@
+//! The login processes (`imap-login`, `pop3-login`) on their own: each
+//! test plays the master (it starts `columba serve --role imap-login`
+//! with a control channel, hands it a client socket, reads its HANDOFF)
+//! and the auth process (auth-sasl's `AuthService` on `auth-client`), and
+//! talks to the login process as a real client would.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use columba_auth_sasl::db::PasswdFile;
+use columba_auth_sasl::server::unix::{dovecot_sockets, AuthService};
+use columba_auth_sasl::server::{AuthConfig, AuthServer};
+use columba_privsep::{FdChannel, FrameLimits, PeerPolicy};
+
+const PASSWORD: &str = "s3cret-pw";
+
+/// A configuration directory with a certificate, a passwd-file and a
+/// running auth service.
+struct Setup {
+    /// Keeps the directory (config, certificate, base_dir) alive.
+    dir: tempfile::TempDir,
+    cert: Vec<u8>,
+    config: PathBuf,
+    _auth: AuthService,
+}
+
+fn setup(extra: &str) -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The login process drops to dovenull as root: it must reach the files
+    // it reads before the drop only (config, cert, key), as root.
+    let root = dir.path();
+    std::fs::write(
+        root.join("users"),
+        format!("alice:{{PLAIN}}{PASSWORD}::::::\n"),
+    )
+    .unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(root.join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(root.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+    let base = root.join("run");
+    std::fs::create_dir_all(base.join("login")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(base.join("login"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = root.join("columba.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "base_dir = \"run\"\nssl_cert = \"cert.pem\"\nssl_key = \"key.pem\"\n\
+             auth_mechanisms = [\"plain\", \"login\", \"cram-md5\", \"scram-sha-256\"]\n\
+             {extra}\n\
+             [[passdb]]\ndriver = \"passwd-file\"\nargs = \"users\"\n"
+        ),
+    )
+    .unwrap();
+    let passwd = PasswdFile::new(root.join("users").display().to_string());
+    let server = AuthServer::new(AuthConfig {
+        mechanisms: vec![
+            "PLAIN".into(),
+            "LOGIN".into(),
+            "CRAM-MD5".into(),
+            "SCRAM-SHA-256".into(),
+        ],
+        passdbs: vec![Arc::new(passwd)],
+        failure_delay: Duration::from_millis(100),
+        penalty: false,
+        ..AuthConfig::default()
+    });
+    let sockets: Vec<_> = dovecot_sockets(&base)
+        .into_iter()
+        .filter(|(p, _)| p.ends_with("auth-client"))
+        .collect();
+    let auth = AuthService::start(Arc::new(server), &sockets).expect("auth service");
+    Setup {
+        cert: cert.cert.der().to_vec(),
+        dir,
+        config,
+        _auth: auth,
+    }
+}
+
+/// A login process with its client connected.
+struct LoginProcess {
+    child: Child,
+    channel: FdChannel,
+    client: TcpStream,
+    connection: String,
+}
+
+impl Drop for LoginProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `role` and hands it a fresh loopback connection, announced as
+/// coming from listener `listener` (implicit TLS when `ssl`).
+fn start_login(setup: &Setup, role: &str, listener: &str, ssl: bool) -> LoginProcess {
+    start_login_from(setup, role, listener, ssl, "127.0.0.1")
+}
+
+/// A TCP connection to `to` from the loopback address `from` (any of
+/// 127.0.0.0/8 works on Linux without configuration, which makes a client
+/// that is not on "our own address" and so not secured).
+fn connect_from(from: &str, to: std::net::SocketAddr) -> TcpStream {
+    use rustix::net::{AddressFamily, SocketType};
+    let sock = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+    let from: std::net::SocketAddr = format!("{from}:0").parse().unwrap();
+    rustix::net::bind(&sock, &from).unwrap();
+    rustix::net::connect(&sock, &to).unwrap();
+    TcpStream::from(sock)
+}
+
+fn start_login_from(
+    setup: &Setup,
+    role: &str,
+    listener: &str,
+    ssl: bool,
+    from: &str,
+) -> LoginProcess {
+    let (master, child_end) = UnixStream::pair().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_columba"))
+        .args(["serve", "--role", role, "--config"])
+        .arg(&setup.config)
+        .stdin(Stdio::from(std::os::fd::OwnedFd::from(child_end)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the login role");
+    let mut channel =
+        FdChannel::new(master, PeerPolicy::any()).with_limits(FrameLimits::new(1024 * 1024, 1));
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = connect_from(from, tcp.local_addr().unwrap());
+    let (server_side, remote) = tcp.accept().unwrap();
+    let service = role.trim_end_matches("-login");
+    let connection = format!(
+        "{service}\t{listener}\t{}\t{}\t{remote}\tTeStSeSsIoN0001",
+        if ssl { "ssl" } else { "plain" },
+        tcp.local_addr().unwrap(),
+    );
+    channel
+        .send(
+            format!("CONNECTION\t{connection}").as_bytes(),
+            &[server_side.as_fd()],
+        )
+        .expect("send CONNECTION");
+    drop(server_side);
+    client
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    LoginProcess {
+        child,
+        channel,
+        client,
+        connection,
+    }
+}
+
+impl LoginProcess {
+    /// Reads until a line starting with `tag ` (or any line with `tag` empty).
+    fn read_until(&mut self, tag: &str) -> String {
+        let mut out = Vec::new();
+        let mut byte = [0u8; 1];
+        while let Ok(1) = self.client.read(&mut byte) {
+            out.push(byte[0]);
+            if out.ends_with(b"\r\n") {
+                let text = String::from_utf8_lossy(&out).to_string();
+                let last = text
+                    .trim_end()
+                    .rsplit("\r\n")
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                if tag.is_empty() || last.starts_with(&format!("{tag} ")) {
+                    return text;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).to_string()
+    }
+
+    fn send(&mut self, line: &str) {
+        self.client.write_all(line.as_bytes()).unwrap();
+    }
+
+    /// The login process's HANDOFF: its fields after the name.
+    fn handoff(&mut self) -> Vec<String> {
+        self.handoff_with_socket().0
+    }
+
+    /// The HANDOFF's fields and the socket that came with it.
+    fn handoff_with_socket(&mut self) -> (Vec<String>, std::os::fd::OwnedFd) {
+        let frame = self.channel.recv().expect("recv").expect("a HANDOFF frame");
+        let text = String::from_utf8(frame.payload).unwrap();
+        let fields: Vec<String> = text.split('\t').map(str::to_string).collect();
+        assert_eq!(fields[0], "HANDOFF", "{text}");
+        assert_eq!(frame.fds.len(), 1, "one socket with the handoff");
+        let fd = frame.fds.into_iter().next().unwrap();
+        (fields[1..].to_vec(), fd)
+    }
+
+    /// Tells the login process its post-login pid, then collects its log.
+    fn started_and_log(mut self, mpid: u32) -> String {
+        let _ = self
+            .channel
+            .send(format!("STARTED\t{mpid}").as_bytes(), &[]);
+        self.finish()
+    }
+
+    /// Closes our side and collects the login process's log lines.
+    fn finish(mut self) -> String {
+        let _ = self.client.shutdown(std::net::Shutdown::Both);
+        let mut log = String::new();
+        let stderr = self.child.stderr.take();
+        let _ = self.child.wait();
+        if let Some(mut e) = stderr {
+            let _ = e.read_to_string(&mut log);
+        }
+        log
+    }
+}
+
+#[test]
+fn imap_login_hands_off_after_login_and_logs_like_dovecot() {
+    let setup = setup("");
+    let mut login = start_login(&setup, "imap-login", "imap", false);
+    let greeting = login.read_until("");
+    assert!(
+        greeting.starts_with("* OK [CAPABILITY IMAP4rev1"),
+        "{greeting}"
+    );
+    // Loopback counts as secured: plaintext allowed, every mechanism offered.
+    assert!(greeting.contains("AUTH=PLAIN"), "{greeting}");
+    assert!(greeting.contains("AUTH=CRAM-MD5"), "{greeting}");
+    assert!(greeting.contains("STARTTLS"), "{greeting}");
+    login.send("a LOGIN alice wrong\r\n");
+    let failed = login.read_until("a");
+    assert!(failed.contains("a NO [AUTHENTICATIONFAILED]"), "{failed}");
+    login.send(&format!("b LOGIN alice {PASSWORD}\r\nc NOOP\r\n"));
+    let fields = login.handoff();
+    let expected_connection: Vec<&str> = login.connection.split('\t').collect();
+    assert_eq!(&fields[..6], &expected_connection[..]);
+    assert_eq!(fields[6], "alice");
+    assert_eq!(fields[7], login.child.id().to_string(), "login pid");
+    assert_eq!(fields[9].len(), 32, "cookie");
+    assert_eq!(fields[10], "plain");
+    let log = login.started_and_log(4242);
+    assert!(
+        log.contains("imap-login: Info: Login: user=<alice>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, mpid=4242, secured, session=<TeStSeSsIoN0001>"),
+        "{log}"
+    );
+    assert!(!log.contains(PASSWORD), "{log}");
+    assert!(
+        !log.contains(&fields[9]),
+        "the cookie is never logged: {log}"
+    );
+}
+
+#[test]
+fn failed_logins_are_logged_for_fail2ban() {
+    let setup = setup("");
+    let mut login = start_login(&setup, "pop3-login", "pop3", false);
+    let greeting = login.read_until("");
+    assert!(greeting.starts_with("+OK"), "{greeting}");
+    login.send("USER alice\r\n");
+    login.read_until("");
+    login.send("PASS nope\r\n");
+    let reply = login.read_until("");
+    assert!(
+        reply.starts_with("-ERR [AUTH] Authentication failed."),
+        "{reply}"
+    );
+    login.send("QUIT\r\n");
+    login.read_until("");
+    let log = login.finish();
+    let line = log
+        .lines()
+        .find(|l| l.contains("Disconnected"))
+        .unwrap_or_else(|| panic!("no Disconnected line: {log}"));
+    assert!(
+        line.starts_with("pop3-login: Info: Disconnected (auth failed, 1 attempts in ")
+            && line.contains("secs): user=<alice>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, secured, session=<TeStSeSsIoN0001>"),
+        "{line}"
+    );
+    assert!(!log.contains("nope"), "{log}");
+}
+
+#[test]
+fn plaintext_is_refused_without_tls_unless_secured() {
+    // From 127.0.0.2 to 127.0.0.1: not our own address, so not secured.
+    let setup = setup("disable_plaintext_auth = true\n");
+    let mut login = start_login_from(&setup, "imap-login", "imap", false, "127.0.0.2");
+    let greeting = login.read_until("");
+    assert!(greeting.contains("LOGINDISABLED"), "{greeting}");
+    assert!(!greeting.contains("AUTH=PLAIN"), "{greeting}");
+    assert!(greeting.contains("AUTH=CRAM-MD5"), "{greeting}");
+    login.send(&format!("a LOGIN alice {PASSWORD}\r\n"));
+    let reply = login.read_until("a");
+    assert!(
+        reply.contains("a NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections."),
+        "{reply}"
+    );
+    let log = login.finish();
+    assert!(
+        log.contains("rip=127.0.0.2, lip=127.0.0.1, session="),
+        "{log}"
+    );
+
+    // The same client from a trusted network may.
+    let setup = setup_trusted();
+    let mut login = start_login_from(&setup, "imap-login", "imap", false, "127.0.0.2");
+    let greeting = login.read_until("");
+    assert!(!greeting.contains("LOGINDISABLED"), "{greeting}");
+    login.send(&format!("a LOGIN alice {PASSWORD}\r\n"));
+    let fields = login.handoff();
+    assert_eq!(fields[6], "alice");
+}
+
+fn setup_trusted() -> Setup {
+    setup("disable_plaintext_auth = true\nlogin_trusted_networks = [\"127.0.0.2/32\"]\n")
+}
+
+/// Waits until the client socket or the control channel is readable;
+/// true for the channel.
+fn channel_first(login: &LoginProcess) -> bool {
+    use rustix::event::{poll, PollFd, PollFlags};
+    let mut fds = [
+        PollFd::new(&login.client, PollFlags::IN),
+        PollFd::new(login.channel.stream(), PollFlags::IN),
+    ];
+    poll(&mut fds, None).unwrap();
+    !fds[1].revents().is_empty() && fds[0].revents().is_empty()
+}
+
+/// SASL exchanges relayed to the auth process: CRAM-MD5 and SCRAM-SHA-256
+/// with auth-sasl's client mechanisms, PLAIN and LOGIN too.
+#[test]
+fn sasl_mechanisms_are_relayed_to_the_auth_process() {
+    use base64::Engine as _;
+    use columba_auth_sasl::sasl::{client_mechanism, ClientCredentials};
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let setup = setup("");
+    for (mechanism, password, works) in [
+        ("CRAM-MD5", PASSWORD, true),
+        ("SCRAM-SHA-256", PASSWORD, true),
+        ("SCRAM-SHA-256", "wrong", false),
+        ("PLAIN", PASSWORD, true),
+        ("LOGIN", PASSWORD, true),
+    ] {
+        let mut login = start_login(&setup, "imap-login", "imap", false);
+        login.read_until("");
+        let creds = ClientCredentials::new("alice", password);
+        let mut mech = client_mechanism(mechanism, creds).expect(mechanism);
+        login.send(&format!("a AUTHENTICATE {mechanism}\r\n"));
+        let outcome = loop {
+            if channel_first(&login) {
+                break "handoff".to_string();
+            }
+            let line = login.read_until("");
+            let line = line.trim_end();
+            if let Some(challenge) = line.strip_prefix("+") {
+                let challenge = b64.decode(challenge.trim()).expect("base64 challenge");
+                match mech.step(Some(&challenge)) {
+                    Ok(answer) => login.send(&format!("{}\r\n", b64.encode(answer))),
+                    // The server's proof did not verify: cancel.
+                    Err(_) => login.send("*\r\n"),
+                }
+                continue;
+            }
+            break line.to_string();
+        };
+        if works {
+            assert_eq!(outcome, "handoff", "{mechanism}");
+            let fields = login.handoff();
+            assert_eq!(fields[6], "alice", "{mechanism}");
+            let log = login.started_and_log(7);
+            assert!(log.contains(&format!("method={mechanism},")), "{log}");
+        } else {
+            assert!(
+                outcome.starts_with("a NO [AUTHENTICATIONFAILED]") || outcome.starts_with("a BAD"),
+                "{mechanism}: {outcome}"
+            );
+        }
+    }
+}
+
+/// A TLS client over `tcp` trusting the setup's certificate.
+fn tls_client(
+    setup: &Setup,
+    tcp: TcpStream,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(setup.cert.clone()))
+        .unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    rustls::StreamOwned::new(conn, tcp)
+}
+
+fn read_line<R: Read>(r: &mut R) -> String {
+    let mut out = Vec::new();
+    let mut byte = [0u8; 1];
+    while !out.ends_with(b"\r\n") {
+        match r.read(&mut byte) {
+            Ok(1) => out.push(byte[0]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&out).to_string()
+}
+
+/// Plays the post-login process on the handed-off socket: answers the
+/// login command, then echoes every byte back until end of input.
+fn echo_post_login(fd: std::os::fd::OwnedFd, tag: &str) -> std::thread::JoinHandle<u64> {
+    let tag = tag.to_string();
+    std::thread::spawn(move || {
+        let mut sock = UnixStream::from(fd);
+        sock.write_all(format!("{tag} OK Logged in\r\n").as_bytes())
+            .unwrap();
+        let mut buf = vec![0u8; 65536];
+        let mut total = 0u64;
+        loop {
+            let n = match sock.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            if sock.write_all(&buf[..n]).is_err() {
+                break;
+            }
+            total += n as u64;
+        }
+        total
+    })
+}
+
+/// Implicit TLS: the TLS session stays in the login process, which
+/// proxies it to the post-login socket: 10 MB each way arrive byte-exact,
+/// with the proxy's bounded buffers pushing back both ways.
+#[test]
+fn implicit_tls_login_is_proxied_byte_exact() {
+    let setup = setup("");
+    let mut login = start_login(&setup, "imap-login", "imaps", true);
+    let mut tls = tls_client(&setup, login.client.try_clone().unwrap());
+    let greeting = read_line(&mut tls);
+    assert!(
+        greeting.starts_with("* OK [CAPABILITY IMAP4rev1"),
+        "{greeting}"
+    );
+    assert!(!greeting.contains("STARTTLS"), "{greeting}");
+    assert!(greeting.contains("AUTH=PLAIN"), "{greeting}");
+    tls.write_all(format!("a LOGIN alice {PASSWORD}\r\n").as_bytes())
+        .unwrap();
+    let (fields, fd) = login.handoff_with_socket();
+    assert_eq!(fields[10], "tls");
+    let _ = login.channel.send(b"STARTED\t99", &[]);
+    let echo = echo_post_login(fd, "a");
+    assert_eq!(read_line(&mut tls), "a OK Logged in\r\n");
+    // 10 MB of patterned bytes out, the same back, concurrently.
+    let data: Vec<u8> = (0..10 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let got = round_trip(&mut tls, &data);
+    assert!(
+        got == data,
+        "the echoed 10 MB differ ({} bytes back)",
+        got.len()
+    );
+    tls.conn.send_close_notify();
+    let _ = tls.flush();
+    let _ = login.client.shutdown(std::net::Shutdown::Write);
+    assert_eq!(echo.join().unwrap(), data.len() as u64);
+    let log = login.finish();
+    assert!(
+        log.contains("Login: user=<alice>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, mpid=99, TLS, session=<TeStSeSsIoN0001>"),
+        "{log}"
+    );
+}
+
+/// Sends `data` over the TLS stream while reading as many bytes back,
+/// in one thread: non-blocking socket, poll, rustls' bounded buffers.
+fn round_trip(
+    tls: &mut rustls::StreamOwned<rustls::ClientConnection, TcpStream>,
+    data: &[u8],
+) -> Vec<u8> {
+    use rustix::event::{poll, PollFd, PollFlags};
+    tls.sock.set_nonblocking(true).unwrap();
+    tls.conn.set_buffer_limit(Some(256 * 1024));
+    let mut sent = 0;
+    let mut got = Vec::with_capacity(data.len());
+    let mut buf = vec![0u8; 65536];
+    while got.len() < data.len() {
+        if sent < data.len() {
+            let n = tls
+                .conn
+                .writer()
+                .write(&data[sent..(sent + 65536).min(data.len())])
+                .unwrap();
+            sent += n;
+        }
+        let mut flags = PollFlags::IN;
+        if tls.conn.wants_write() {
+            flags |= PollFlags::OUT;
+        }
+        let mut fds = [PollFd::new(&tls.sock, flags)];
+        poll(&mut fds, None).unwrap();
+        let ready = fds[0].revents();
+        if ready.contains(PollFlags::OUT) {
+            match tls.conn.write_tls(&mut tls.sock) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("write: {e}"),
+            }
+        }
+        if ready.intersects(PollFlags::IN | PollFlags::HUP) {
+            match tls.conn.read_tls(&mut tls.sock) {
+                Ok(0) => break,
+                Ok(_) => {
+                    tls.conn.process_new_packets().unwrap();
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("read: {e}"),
+            }
+            loop {
+                match tls.conn.reader().read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+    tls.sock.set_nonblocking(false).unwrap();
+    got
+}
+
+/// As root: a connected, not yet authenticated client's login process
+/// runs as the login user, chrooted to `<base_dir>/login`, with
+/// no_new_privs, a seccomp filter and no capabilities.
+#[test]
+fn a_waiting_login_process_has_dropped_every_privilege() {
+    if !columba_privsep::ids::is_root() {
+        println!("SKIPPED: not root, the login process cannot change its ids");
+        return;
+    }
+    let setup = setup("");
+    let mut login = start_login(&setup, "imap-login", "imap", false);
+    let greeting = login.read_until("");
+    assert!(greeting.starts_with("* OK"), "{greeting}");
+    let p = columba_privsep::ProcessPrivileges::of_pid(login.child.id()).expect("/proc");
+    let dovenull = columba_privsep::ids::lookup_user("dovenull").expect("dovenull");
+    assert_eq!(p.uid, [dovenull.uid; 4], "{p:?}");
+    assert_eq!(p.gid, [dovenull.gid; 4], "{p:?}");
+    assert!(p.no_new_privs, "{p:?}");
+    assert_eq!(p.seccomp, 2, "{p:?}");
+    assert_eq!(p.cap_effective, 0, "{p:?}");
+    assert_eq!(p.cap_permitted, 0, "{p:?}");
+    let chroot = std::fs::canonicalize(setup.dir.path().join("run/login")).unwrap();
+    assert_eq!(p.root.as_deref(), Some(chroot.as_path()), "{p:?}");
+    // It still serves its client.
+    login.send("a CAPABILITY\r\n");
+    let reply = login.read_until("a");
+    assert!(reply.contains("a OK"), "{reply}");
+}
+
+/// STARTTLS, then the capabilities under TLS, then a login handed off
+/// as TLS; STARTTLS a second time is refused.
+#[test]
+fn starttls_then_login() {
+    let setup = setup("");
+    let mut login = start_login_from(&setup, "imap-login", "imap", false, "127.0.0.2");
+    let greeting = login.read_until("");
+    assert!(greeting.contains("STARTTLS"), "{greeting}");
+    assert!(greeting.contains("LOGINDISABLED"), "{greeting}");
+    login.send("a STARTTLS\r\n");
+    let ok = login.read_until("a");
+    assert!(ok.starts_with("a OK"), "{ok}");
+    let mut tls = tls_client(&setup, login.client.try_clone().unwrap());
+    tls.write_all(b"b CAPABILITY\r\n").unwrap();
+    let caps = read_line(&mut tls);
+    assert!(caps.starts_with("* CAPABILITY"), "{caps}");
+    assert!(!caps.contains("STARTTLS"), "{caps}");
+    assert!(!caps.contains("LOGINDISABLED"), "{caps}");
+    assert!(caps.contains("AUTH=PLAIN"), "{caps}");
+    read_line(&mut tls);
+    tls.write_all(b"c STARTTLS\r\n").unwrap();
+    let again = read_line(&mut tls);
+    assert!(again.starts_with("c BAD"), "{again}");
+    tls.write_all(format!("d LOGIN alice {PASSWORD}\r\n").as_bytes())
+        .unwrap();
+    let (fields, fd) = login.handoff_with_socket();
+    assert_eq!(fields[10], "tls");
+    // The post-login side ends at once: the proxy then ends too.
+    drop(fd);
+    let log = login.started_and_log(5);
+    assert!(log.contains("mpid=5, TLS, session="), "{log}");
+}
