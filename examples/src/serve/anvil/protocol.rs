@@ -66,9 +66,18 @@ pub enum Request {
 }
 
 /// A request line that is wrong, worded as Dovecot's anvil words it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProtocolError(pub String);
+
+// Written out rather than derived, so that the fuzz target can compile
+// this file on its own.
+impl std::fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ProtocolError {}
 
 /// Whether `line` is an acceptable handshake (`VERSION\tanvil\t1\t<minor>`).
 pub fn is_version_line(line: &[u8]) -> bool {

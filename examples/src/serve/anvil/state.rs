@@ -257,6 +257,44 @@ impl AnvilState {
     }
 }
 
+/// Drives an [`AnvilState`] with arbitrary bytes as the fuzz target and
+/// the corpus replay do: the first byte picks which connections may KILL,
+/// each later line is a request from connection `line number % 4`, an
+/// empty line closes that connection. Panics if a session outlives every
+/// connection that registered it.
+#[doc(hidden)]
+pub fn fuzz_requests(data: &[u8]) {
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
+    let mut state = AnvilState::default();
+    let mut idents = Vec::new();
+    for (i, line) in rest.split(|&b| b == b'\n').enumerate() {
+        let conn = (i % 4) as ConnectionId;
+        if line.is_empty() {
+            state.connection_closed(conn);
+            continue;
+        }
+        if let Ok(Some(request)) = super::protocol::parse_request(line) {
+            if let Request::Connect { ident, .. } = &request {
+                idents.push(ident.clone());
+            }
+            let master = flags & (1 << conn) != 0;
+            let _ = state.apply(conn, master, request, i64::from(flags) * 1000 + i as i64);
+        }
+    }
+    for conn in 0..4 {
+        state.connection_closed(conn);
+    }
+    for ident in idents {
+        assert_eq!(
+            state.lookup(&ident),
+            0,
+            "{ident:?} outlived its connections"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,6 +332,18 @@ mod tests {
             .apply(2, false, req(&format!("DISCONNECT\t200\t{id}")), 0)
             .unwrap_err();
         assert!(e.0.contains("unknown pid 200"), "{e}");
+    }
+
+    /// Replays every file of the fuzz target's corpus.
+    #[test]
+    fn fuzz_corpus_replays() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/corpus/serve_anvil");
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            fuzz_requests(&std::fs::read(entry.unwrap().path()).unwrap());
+            n += 1;
+        }
+        assert!(n > 0);
     }
 
     #[test]

@@ -93,6 +93,34 @@ impl LineSplitter {
     }
 }
 
+/// Splits arbitrary bytes as the fuzz target and the corpus replay do:
+/// the first two bytes give the bound and the chunk size; panics if a line
+/// exceeds the bound, holds a newline, or if chunking changed the result.
+#[doc(hidden)]
+pub fn fuzz_split(data: &[u8]) {
+    let [a, b, rest @ ..] = data else {
+        return;
+    };
+    let max = 1 + usize::from(*a) * 4;
+    let chunk = 1 + usize::from(*b);
+    let collect = |chunks: &mut dyn Iterator<Item = &[u8]>| {
+        let mut s = LineSplitter::new(max);
+        let mut out = Vec::new();
+        for c in chunks {
+            s.feed(c, |l| out.push(l));
+            assert!(s.buffered() <= max);
+        }
+        out.extend(s.finish());
+        out
+    };
+    let whole = collect(&mut std::iter::once(rest));
+    let pieces = collect(&mut rest.chunks(chunk));
+    assert_eq!(whole, pieces);
+    for l in &whole {
+        assert!(l.bytes.len() <= max && !l.bytes.contains(&b'\n'));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +134,21 @@ mod tests {
         }
         out.extend(s.finish());
         out
+    }
+
+    /// Replays every file of the fuzz target's corpus.
+    #[test]
+    fn fuzz_corpus_replays() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fuzz/corpus/serve_log_lines"
+        );
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            fuzz_split(&std::fs::read(entry.unwrap().path()).unwrap());
+            n += 1;
+        }
+        assert!(n > 0);
     }
 
     #[test]

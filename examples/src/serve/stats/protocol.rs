@@ -35,9 +35,18 @@ pub enum StatsRequest {
 }
 
 /// What was wrong with a line.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("stats: {0}")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatsProtocolError(pub String);
+
+// Written out rather than derived, so that the fuzz target can compile
+// this file on its own.
+impl std::fmt::Display for StatsProtocolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "stats: {}", self.0)
+    }
+}
+
+impl std::error::Error for StatsProtocolError {}
 
 /// Whether `name` is an acceptable counter name.
 pub fn valid_name(name: &str) -> bool {

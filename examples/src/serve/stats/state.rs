@@ -51,9 +51,36 @@ pub fn parse_dump(text: &str) -> Vec<(String, u64)> {
         .collect()
 }
 
+/// Drives the stats protocol and [`Counters`] with arbitrary bytes as the
+/// fuzz target and the corpus replay do: every line is parsed and, if it
+/// is an `INC`, counted; panics if the table outgrows its bound.
+#[doc(hidden)]
+pub fn fuzz_lines(data: &[u8]) {
+    let mut counters = Counters::default();
+    for line in data.split(|&b| b == b'\n') {
+        if let Ok(super::protocol::StatsRequest::Inc { counter, n }) = super::protocol::parse(line)
+        {
+            counters.inc(&counter, n);
+        }
+    }
+    assert!(parse_dump(&counters.dump()).len() <= MAX_COUNTERS);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Replays every file of the fuzz target's corpus.
+    #[test]
+    fn fuzz_corpus_replays() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/corpus/serve_stats");
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            fuzz_lines(&std::fs::read(entry.unwrap().path()).unwrap());
+            n += 1;
+        }
+        assert!(n > 0);
+    }
 
     #[test]
     fn counters_add_saturate_and_stay_bounded() {
