@@ -194,14 +194,57 @@ fn pop3_with(data: &[u8], passthrough: bool) {
     }
 }
 
-/// Feeds `data` to an LMTP session; recipients starting with `ok` exist,
-/// deliveries succeed for every other recipient.
+/// A spool that counts what it is given and fails every fifth write.
+struct CountingSpool {
+    bytes: usize,
+    writes: usize,
+}
+
+impl crate::lmtp::DataSpool for CountingSpool {
+    fn begin(&mut self) -> std::io::Result<()> {
+        self.bytes = 0;
+        Ok(())
+    }
+
+    fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        self.writes += 1;
+        if self.writes.is_multiple_of(5) {
+            return Err(std::io::Error::other("spool full"));
+        }
+        self.bytes += chunk.len();
+        assert!(
+            self.bytes <= 4096,
+            "more than max_message reached the spool"
+        );
+        Ok(())
+    }
+}
+
+/// Feeds `data` to an LMTP session, without and with a spool (DATA and
+/// BDAT); recipients starting with `ok` exist, deliveries succeed for
+/// every other recipient.
 pub fn lmtp(data: &[u8]) {
-    let mut s = LmtpSession::new(LmtpConfig {
+    lmtp_with(data, false);
+    lmtp_with(data, true);
+}
+
+fn lmtp_with(data: &[u8], spool: bool) {
+    let config = LmtpConfig {
         max_message: 4096,
         session_id: "fuzz".into(),
         ..LmtpConfig::default()
-    });
+    };
+    let mut s = if spool {
+        LmtpSession::with_spool(
+            config,
+            Box::new(CountingSpool {
+                bytes: 0,
+                writes: 0,
+            }),
+        )
+    } else {
+        LmtpSession::new(config)
+    };
     for chunk in chunks(data) {
         s.feed(chunk);
         while let Some(e) = s.poll_event() {

@@ -1,8 +1,7 @@
 //! The same LMTP conversations with a live Dovecot 2.3 LMTP and with
 //! [`LmtpSession`], whose adapter here answers as Dovecot's passwd-file and
 //! quota would: the replies must be equal once Dovecot's product name and
-//! session id are masked (and CHUNKING, which Columba does not offer, is
-//! left out of Dovecot's LHLO answer).
+//! session id are masked. BDAT (CHUNKING) is compared too.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -84,13 +83,10 @@ fn columba_lmtp(config: LmtpConfig, adapter: &Adapter, steps: &[Step]) -> String
     all
 }
 
-/// Masks Dovecot's product name and session id, drops CHUNKING.
+/// Masks Dovecot's product name and session id.
 fn normalize(text: &str) -> String {
     let mut out = String::new();
     for line in text.split_inclusive("\r\n") {
-        if line == "250-CHUNKING\r\n" {
-            continue;
-        }
         let mut l = line.replace(" Dovecot (Debian) ready.", " Columba ready.");
         if l.starts_with("250 2.0.0 <") && l.ends_with(" Saved\r\n") {
             if let Some(start) = l.find("> ").map(|i| i + 2) {
@@ -223,6 +219,68 @@ fn lmtp_session_ids_and_size_limit_as_dovecot_writes_them() {
             step("RCPT TO:<bob>\r\n", 1),
             step("DATA\r\n", 1),
             (big_message(), 1),
+            step("QUIT\r\n", 1),
+        ],
+    );
+}
+
+#[test]
+fn lmtp_bdat_chunks_as_dovecot_answers_them() {
+    require_tool!("dovecot");
+    let dovecot = PrivateDovecot::start(
+        DovecotConfig::default()
+            .user("alice", "alicepw")
+            .user("bob", "bobpw")
+            .extra(
+                "mail_plugins = $mail_plugins quota\n\
+                 plugin {\n  quota = count:User quota\n  quota_rule = *:storage=1M\n  \
+                 quota_max_mail_size = 2k\n  quota_vsizes = yes\n}",
+            ),
+    )
+    .unwrap();
+    let adapter = Adapter {
+        users: &["alice", "bob"],
+        quota: usize::MAX,
+    };
+    let config = LmtpConfig {
+        max_message: 2048,
+        ..LmtpConfig::default()
+    };
+    let big = "x".repeat(3000);
+    compare(
+        &dovecot,
+        config,
+        &adapter,
+        &[
+            step("LHLO client.example\r\n", 1),
+            step("MAIL FROM:<a@example.com>\r\n", 1),
+            step("RCPT TO:<alice>\r\n", 1),
+            step("RCPT TO:<bob>\r\n", 1),
+            step("BDAT 10\r\nSubject: a", 1),
+            step("BDAT 8 LAST\r\n\r\nbody\r\n", 2),
+            step("MAIL FROM:<a@example.com>\r\n", 1),
+            step("RCPT TO:<alice>\r\n", 1),
+            step("BDAT 0 LAST\r\n", 1),
+            step("MAIL FROM:<a@example.com>\r\n", 1),
+            step("RCPT TO:<alice>\r\n", 1),
+            step("BDAT 5\r\nabcde", 1),
+            step("DATA\r\n", 1),
+            step("RSET\r\n", 1),
+            step("BDAT 3\r\nabc", 1),
+            step("MAIL FROM:<a@example.com>\r\n", 1),
+            step("BDAT 3 LAST\r\nabc", 1),
+            step("RSET\r\n", 1),
+            step("MAIL FROM:<a@example.com>\r\n", 1),
+            step("BDAT 3 LAST\r\nabc", 1),
+            step("RSET\r\n", 1),
+            step("MAIL FROM:<a@example.com>\r\n", 1),
+            step("RCPT TO:<alice>\r\n", 1),
+            step("BDAT x\r\n", 1),
+            step("BDAT 3 FOO\r\nabc", 1),
+            step("RSET\r\n", 1),
+            step("MAIL FROM:<a@example.com>\r\n", 1),
+            step("RCPT TO:<alice>\r\n", 1),
+            (format!("BDAT 3000 LAST\r\n{big}"), 1),
             step("QUIT\r\n", 1),
         ],
     );

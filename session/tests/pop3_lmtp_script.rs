@@ -111,7 +111,7 @@ fn lmtp_one_reply_per_recipient() {
     s.feed(b"LHLO client\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<demo@localhost>\r\nRCPT TO:<nobody@localhost>\r\nRCPT TO:<other@localhost>\r\nDATA\r\nSubject: x\r\n\r\n..dot\r\n.\r\nQUIT\r\n");
     assert_eq!(
         text(s.take_output()),
-        "250-localhost\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250 PIPELINING\r\n250 2.1.0 OK\r\n"
+        "250-localhost\r\n250-8BITMIME\r\n250-CHUNKING\r\n250-ENHANCEDSTATUSCODES\r\n250 PIPELINING\r\n250 2.1.0 OK\r\n"
     );
     assert_eq!(
         s.poll_event(),
@@ -158,7 +158,7 @@ fn lmtp_sequence_errors() {
     s.feed(b"MAIL FROM:<a@b>\r\nLHLO x\r\nRCPT TO:<a@b>\r\nDATA\r\nMAIL FROM:<a@b>\r\nDATA\r\nRSET\r\nFROB\r\n");
     assert_eq!(
         text(s.take_output()),
-        "250 2.1.0 OK\r\n250-localhost\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n\
+        "250 2.1.0 OK\r\n250-localhost\r\n250-8BITMIME\r\n250-CHUNKING\r\n250-ENHANCEDSTATUSCODES\r\n\
          250 PIPELINING\r\n503 5.5.0 MAIL needed first\r\n503 5.5.0 MAIL needed first\r\n\
          250 2.1.0 OK\r\n503 5.5.0 No valid recipients\r\n250 2.0.0 OK\r\n500 5.5.1 Unknown command\r\n"
     );
@@ -192,7 +192,7 @@ fn lmtp_delivery_ids_and_failures_as_dovecot_words_them() {
             &[true, true],
             vec![Ok(()), Err(DeliveryError::QuotaExceeded)],
         ),
-        "250-localhost\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250 PIPELINING\r\n\
+        "250-localhost\r\n250-8BITMIME\r\n250-CHUNKING\r\n250-ENHANCEDSTATUSCODES\r\n250 PIPELINING\r\n\
          250 2.1.0 OK\r\n250 2.1.5 OK\r\n250 2.1.5 OK\r\n354 OK\r\n\
          250 2.0.0 <a> Efx5ChmNC2tqPgAAg+zDdQ Saved\r\n\
          552 5.2.2 <b> Quota exceeded (mailbox for user is full)\r\n"
