@@ -404,3 +404,95 @@ fn pop3_resumes_and_logs_dovecots_counters() {
         0
     );
 }
+
+/// Sends `count` messages, one transaction each, on one LMTP connection;
+/// returns how long it took.
+fn lmtp_burst(
+    reader: &mut dyn BufRead,
+    writer: &mut dyn Write,
+    rcpt: &str,
+    count: usize,
+) -> Duration {
+    let mut line = String::new();
+    let mut expect = |reader: &mut dyn BufRead, prefix: &str| loop {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "closed");
+        if line.starts_with(prefix) && line.as_bytes().get(3) == Some(&b' ') {
+            return;
+        }
+        assert!(line.starts_with(&prefix[..1]), "{line}");
+    };
+    writer.write_all(b"LHLO bench\r\n").unwrap();
+    expect(reader, "250");
+    let start = Instant::now();
+    for i in 0..count {
+        writer
+            .write_all(
+                format!(
+                    "MAIL FROM:<s@example.com>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n\
+                     Message-ID: <bench-{i}@example.com>\r\n{}.\r\n",
+                    MESSAGE.split_once("\r\n").map_or(MESSAGE, |(_, rest)| rest)
+                )
+                .as_bytes(),
+            )
+            .unwrap();
+        expect(reader, "250"); // MAIL
+        expect(reader, "250"); // RCPT
+        expect(reader, "354");
+        expect(reader, "250"); // saved
+    }
+    start.elapsed()
+}
+
+/// LMTP delivery side by side with Dovecot 2.3 in one run, and the
+/// post-login start (handoff to tagged OK: REQUEST, anvil, privilege
+/// drop, Maildir open):
+/// `cargo test --release -p columba --test post_login -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn bench_lmtp_delivery_against_dovecot() {
+    const COUNT: usize = 200;
+    let server = alice();
+    let mut starts = Vec::new();
+    for i in 0..20 {
+        let start = Instant::now();
+        let (mut p, mut c) = server.imap("alice", &format!("SessBenchStart{i:02}"));
+        assert!(c.line().starts_with("a1 OK"));
+        starts.push(start.elapsed());
+        c.command("a2", "LOGOUT");
+        p.wait_exit(Duration::from_secs(10));
+    }
+    starts.sort();
+    let (mut process, mut c) = server.lmtp("LmtpBenchSession012345");
+    let ours = {
+        let (reader, writer) = c.parts();
+        lmtp_burst(reader, writer, "alice", COUNT)
+    };
+    c.send("QUIT\r\n");
+    process.wait_exit(Duration::from_secs(10));
+
+    require_tool!("dovecot");
+    let dovecot = PrivateDovecot::start(DovecotConfig::default().user("alice", "alicepw")).unwrap();
+    let lmtp = TcpStream::connect(("127.0.0.1", dovecot.lmtp_port)).unwrap();
+    let mut w = lmtp.try_clone().unwrap();
+    let mut r = BufReader::new(lmtp);
+    let mut greeting = String::new();
+    r.read_line(&mut greeting).unwrap();
+    let theirs = lmtp_burst(&mut r, &mut w, "alice", COUNT);
+    let _ = w.write_all(b"QUIT\r\n");
+
+    let per = |d: Duration| d.as_secs_f64() * 1000.0 / COUNT as f64;
+    println!(
+        "LMTP, {COUNT} messages of {} bytes on one connection: columba {:.2} ms/msg, \
+         dovecot {:.2} ms/msg, ratio columba/dovecot {:.2}",
+        MESSAGE.len(),
+        per(ours),
+        per(theirs),
+        ours.as_secs_f64() / theirs.as_secs_f64()
+    );
+    println!(
+        "post-login start (handoff to tagged OK), 20 runs: median {:.2} ms, max {:.2} ms",
+        starts[10].as_secs_f64() * 1000.0,
+        starts[19].as_secs_f64() * 1000.0
+    );
+}

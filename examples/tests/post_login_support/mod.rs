@@ -416,6 +416,11 @@ impl Client {
         s
     }
 
+    /// The reading and the writing half.
+    pub fn parts(&mut self) -> (&mut BufReader<UnixStream>, &mut UnixStream) {
+        (&mut self.reader, &mut self.writer)
+    }
+
     /// Sets how long a read may wait.
     pub fn timeout(&self, d: Duration) {
         self.writer.set_read_timeout(Some(d)).unwrap();
