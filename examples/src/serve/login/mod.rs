@@ -437,22 +437,28 @@ impl Login {
         sent?;
         // The post-login process has its end now (or the client's socket).
         drop(self.post_login_end);
+        // The master answers once the post-login process used the cookie
+        // (until then this process keeps its auth connection open).
         let mpid = match Control::recv(&mut self.control)? {
-            Some((Control::Started { pid }, _)) => pid,
-            Some((Control::Shutdown, _)) | None => return Ok(()),
+            Some((Control::Started { pid }, _)) => Some(pid),
+            // The post-login process refused the client: no login, but
+            // under TLS its answer still has to reach the client.
+            Some((Control::Shutdown, _)) | None => None,
             Some((other, _)) => {
                 return Err(ServeError::Control(format!(
                     "expected STARTED, got {other:?}"
                 )))
             }
         };
-        log.login(mpid);
+        if let Some(mpid) = mpid {
+            log.login(mpid);
+        }
         match tls_state {
             Some(tls_state) => {
                 if let Err(e) = proxy::run(tcp, tls_state, self.proxy_end) {
                     log_lines::info(
                         self.prefix,
-                        &format!("TLS proxy ended: {e}: {}", log.elements(Some(mpid))),
+                        &format!("TLS proxy ended: {e}: {}", log.elements(mpid)),
                     );
                 }
                 Ok(())

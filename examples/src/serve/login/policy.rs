@@ -1,10 +1,12 @@
-//! Whether a client counts as secured and may send a plaintext password,
-//! as Dovecot decides it: a client is *secured* under TLS, from
-//! `login_trusted_networks`, or when it connects from the address it
-//! connects to (loopback); `disable_plaintext_auth = yes` refuses
-//! plaintext mechanisms (LOGIN, PLAIN, USER/PASS) unless secured, and
-//! `ssl = required` refuses every authentication unless secured (Dovecot's
-//! login processes test `secured`, not TLS, for both).
+//! Whether a client counts as secured and may send a plaintext password.
+//! A client is *secured* under TLS, from `login_trusted_networks`, or when
+//! it connects from the very address it connects to (Dovecot's rule: the
+//! same IP, so 127.0.0.2 talking to 127.0.0.1 is not secured);
+//! `disable_plaintext_auth = yes` refuses plaintext mechanisms (LOGIN,
+//! PLAIN, USER/PASS) unless secured. `ssl = required` refuses them without
+//! TLS, secured or not: Dovecot 2.3 exempts secured clients there too
+//! (`client_check_plaintext_auth`), Columba keeps the stricter reading its
+//! configuration documents (`--demo --require-tls` relies on it).
 
 use std::net::IpAddr;
 
@@ -101,10 +103,13 @@ impl LoginPolicy {
 
     /// Whether plaintext authentication is allowed now.
     pub fn plaintext_allowed(&self, tls: bool) -> bool {
-        if tls || self.secured_without_tls {
+        if tls {
             return true;
         }
-        !self.disable_plaintext_auth && !self.ssl_required
+        if self.ssl_required {
+            return false;
+        }
+        !self.disable_plaintext_auth || self.secured_without_tls
     }
 }
 
@@ -164,11 +169,12 @@ mod tests {
         // disable_plaintext_auth = no allows it everywhere.
         let p = LoginPolicy::new(&config(false, SslMode::Yes, &[]), remote, local).unwrap();
         assert!(p.plaintext_allowed(false));
-        // ssl = required refuses it without TLS unless secured (loopback).
+        // ssl = required refuses it without TLS, loopback included.
         let p = LoginPolicy::new(&config(false, SslMode::Required, &[]), remote, local).unwrap();
         assert!(!p.plaintext_allowed(false));
         assert!(p.plaintext_allowed(true));
         let p = LoginPolicy::new(&config(false, SslMode::Required, &[]), local, local).unwrap();
-        assert!(p.plaintext_allowed(false));
+        assert!(!p.plaintext_allowed(false));
+        assert!(p.secured(false));
     }
 }

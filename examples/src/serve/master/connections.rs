@@ -9,6 +9,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
+use std::time::Duration;
 
 use columba_privsep::{FdChannel, FrameLimits};
 use rustix::net::{getpeername, getsockname, AddressFamily};
@@ -49,7 +50,7 @@ pub fn accept_inet(shared: Arc<Shared>, bound: BoundInet) {
             implicit_tls: bound.spec.implicit_tls,
             local: stream.local_addr().unwrap_or(unspecified),
             remote: stream.peer_addr().unwrap_or(unspecified),
-            session_id: new_session_id(),
+            session_id: new_session_id(bound.spec.service),
         };
         let _ = stream.set_nodelay(true);
         start_connection(&shared, &bound.spec, info, OwnedFd::from(stream));
@@ -78,12 +79,11 @@ pub fn accept_unix(shared: Arc<Shared>, bound: BoundUnix) {
             implicit_tls: false,
             local: unspecified,
             remote: unspecified,
-            session_id: new_session_id(),
+            session_id: new_session_id(bound.spec.service),
         };
         start_connection(&shared, &bound.spec, info, OwnedFd::from(stream));
     }
 }
-
 fn start_connection(shared: &Arc<Shared>, spec: &ListenerSpec, info: ConnectionInfo, fd: OwnedFd) {
     let shared = shared.clone();
     let role = spec.role;
@@ -159,9 +159,14 @@ fn serve_handoffs(
                         handed_off = true;
                         let Some(fd) = fd else { return };
                         match start_post_login(shared, handoff, fd) {
-                            Ok(mpid) => {
+                            Ok(PostLogin::Running(mpid)) => {
                                 // The login process logs `mpid=` with it.
                                 let _ = Control::Started { pid: mpid }.send(control, None);
+                            }
+                            Ok(PostLogin::Ended(_)) => {
+                                // No login after all: the login process
+                                // passes on what the client was told, then ends.
+                                let _ = Control::Shutdown.send(control, None);
                             }
                             Err(e) => {
                                 say::error(&format!(
@@ -241,13 +246,32 @@ fn post_login_role(service: Service) -> Role {
     }
 }
 
-/// Starts the post-login process with the handoff and the client's socket;
-/// a thread reaps it. Returns its pid.
+/// How long the master waits for a post-login process's `READY` (its
+/// auth-master `REQUEST` done) before it lets the login process go anyway.
+const POST_LOGIN_READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What became of a post-login process the master started.
+pub enum PostLogin {
+    /// It sent `READY` (the login's cookie is used up; the login process
+    /// may close its auth connection), or did not say within the timeout
+    /// and still runs.
+    Running(u32),
+    /// It ended before it was ready (it refused the client, who has its
+    /// answer).
+    Ended(u32),
+}
+
+/// Starts the post-login process with the handoff and the client's socket
+/// and waits until it reports `READY`: its auth-master `REQUEST` must
+/// reach the auth process while the login process's auth connection is
+/// still open (Dovecot's auth forgets a login's cookie when that
+/// connection closes), so the login process only ends after this. A
+/// thread reaps the post-login process.
 fn start_post_login(
     shared: &Arc<Shared>,
     handoff: Handoff,
     fd: OwnedFd,
-) -> Result<u32, ServeError> {
+) -> Result<PostLogin, ServeError> {
     let role = post_login_role(handoff.connection.service);
     let Spawned { mut child, control } = shared.spawn(role)?;
     let pid = child.id();
@@ -260,6 +284,23 @@ fn start_post_login(
         return Err(e);
     }
     drop(fd);
+    let _ = control
+        .stream()
+        .set_read_timeout(Some(POST_LOGIN_READY_TIMEOUT));
+    let outcome = match Control::recv(&mut control) {
+        Ok(Some((Control::Ready, _))) => PostLogin::Running(pid),
+        Ok(None) => PostLogin::Ended(pid),
+        Ok(Some((other, _))) => {
+            say::error(&format!(
+                "service({}): child {pid} sent {other:?} instead of READY",
+                role.name()
+            ));
+            PostLogin::Running(pid)
+        }
+        // No word in time: it still runs (or its channel broke).
+        Err(_) => PostLogin::Running(pid),
+    };
+    let _ = control.stream().set_read_timeout(None);
     let shared = shared.clone();
     std::thread::Builder::new()
         .name("post-login".into())
@@ -277,5 +318,5 @@ fn start_post_login(
             }
         })
         .map_err(|e| ServeError::io("start a reaper thread", e))?;
-    Ok(pid)
+    Ok(outcome)
 }

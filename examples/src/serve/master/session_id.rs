@@ -1,15 +1,28 @@
-//! Session ids as Dovecot makes them: 12 bytes of randomness, base64
-//! (16 characters), shown as `session=<...>` in log lines.
+//! Session ids as Dovecot makes them: for IMAP and POP3 12 bytes,
+//! base64 (16 characters, `session=<...>` in log lines); for LMTP 16
+//! bytes, base64 without padding (22 characters, in its replies).
 
 use std::io::Read;
 
+use crate::serve::control::Service;
+
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/// A new random session id.
-pub fn new_session_id() -> String {
+/// A new random session id for a connection of `service`.
+pub fn new_session_id(service: Service) -> String {
+    if service == Service::Lmtp {
+        let mut raw = [0u8; 16];
+        random(&mut raw);
+        return columba_session::lmtp::session_id(raw);
+    }
     let mut raw = [0u8; 12];
+    random(&mut raw);
+    encode(&raw)
+}
+
+fn random(raw: &mut [u8]) {
     if std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut raw))
+        .and_then(|mut f| f.read_exact(raw))
         .is_err()
     {
         // Never fails on Linux; fall back to time and pid so ids stay distinct.
@@ -17,9 +30,8 @@ pub fn new_session_id() -> String {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         raw[..8].copy_from_slice(&(t as u64).to_le_bytes());
-        raw[8..].copy_from_slice(&std::process::id().to_le_bytes());
+        raw[8..12].copy_from_slice(&std::process::id().to_le_bytes());
     }
-    encode(&raw)
 }
 
 fn encode(raw: &[u8; 12]) -> String {
@@ -39,8 +51,9 @@ mod tests {
 
     #[test]
     fn sixteen_base64_characters_and_distinct() {
-        let a = new_session_id();
-        let b = new_session_id();
+        let a = new_session_id(Service::Imap);
+        let b = new_session_id(Service::Pop3);
+        assert_eq!(new_session_id(Service::Lmtp).len(), 22);
         assert_eq!(a.len(), 16);
         assert!(a.bytes().all(|c| B64.contains(&c)));
         assert_ne!(a, b);
