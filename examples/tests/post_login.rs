@@ -496,3 +496,46 @@ fn bench_lmtp_delivery_against_dovecot() {
         starts[19].as_secs_f64() * 1000.0
     );
 }
+
+#[test]
+fn a_large_message_goes_through_the_spool_intact() {
+    let server = alice();
+    let mut body = String::from("Subject: large\r\nMessage-ID: <large@example.com>\r\n\r\n");
+    let mut i = 0u64;
+    while body.len() < 5 * 1024 * 1024 {
+        body.push_str(&format!("line {i} .. of a large message\r\n"));
+        i += 1;
+    }
+    // a line starting with a dot is stuffed on the wire
+    body.push_str("..leading dot\r\n");
+    let replies = server.deliver(&["alice"], &body);
+    assert!(replies[0].starts_with("250 2.0.0"), "{replies:?}");
+    let new = server.maildir("alice").join("new");
+    let file = std::fs::read_dir(&new)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let stored = std::fs::read(file).unwrap();
+    // unstuffed, and stored with LF line ends as Dovecot stores Maildir
+    // files (mail_save_crlf = no)
+    let expected = body
+        .replace("\r\n..leading dot", "\r\n.leading dot")
+        .replace("\r\n", "\n");
+    let diverge = stored
+        .iter()
+        .zip(expected.as_bytes())
+        .position(|(a, b)| a != b)
+        .unwrap_or(stored.len().min(expected.len()));
+    assert!(
+        stored == expected.as_bytes(),
+        "{} stored, {} expected, first difference at {diverge}: {:?} vs {:?}",
+        stored.len(),
+        expected.len(),
+        String::from_utf8_lossy(
+            &stored[diverge.saturating_sub(40)..(diverge + 40).min(stored.len())]
+        ),
+        &expected[diverge.saturating_sub(40)..(diverge + 40).min(expected.len())]
+    );
+}

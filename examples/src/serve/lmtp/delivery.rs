@@ -1,16 +1,15 @@
 //! Delivering one message to one recipient, as that recipient: the lmtp
 //! process starts a short-lived process of the same role per recipient
-//! (`columba serve --role lmtp`), sends it a [`DeliveryJob`] with the
-//! message on an attached socket, and the child drops to the user before
+//! (`columba serve --role lmtp`), sends it a [`DeliveryJob`] with a
+//! descriptor of the spooled message, and the child drops to the user before
 //! it opens the mailbox. So every file it writes belongs to the user, and
 //! the lmtp process itself never touches a user's mail. The store writes
 //! as Dovecot does (tmp, fsync, link into place, fsync the directory,
 //! then the index through its log), so a failure loses nothing that was
 //! acknowledged: the MTA gets a temporary failure and retries.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 use columba_auth_sasl::db::Fields;
@@ -120,12 +119,13 @@ pub enum DeliveryFailure {
     Temporary(String),
 }
 
-/// In the lmtp process: delivers `message` to `job.user` through a child
-/// process running as that user. Returns the new message's UID.
+/// In the lmtp process: delivers the message (a descriptor positioned at
+/// its start) to `job.user` through a child process running as that
+/// user. Returns the new message's UID.
 pub fn deliver_as(
     config_path: &Path,
     job: &DeliveryJob,
-    message: &[u8],
+    message: OwnedFd,
 ) -> Result<u32, DeliveryFailure> {
     let temp =
         |what: &str, e: &dyn std::fmt::Display| DeliveryFailure::Temporary(format!("{what}: {e}"));
@@ -135,24 +135,20 @@ pub fn deliver_as(
         .map_err(|e| temp("duplicate stderr", &e))?;
     let mut child = role::spawn(Role::Lmtp, config_path, Some(stderr))
         .map_err(|e| temp("start the delivery process", &e))?;
-    let (mut ours, theirs) = UnixStream::pair().map_err(|e| temp("socket pair", &e))?;
     let sent = child
         .control
-        .send(&job.encode(), &[theirs.as_fd()])
+        .send(&job.encode(), &[message.as_fd()])
         .map_err(|e| temp("send the delivery job", &e));
-    drop(theirs);
-    if sent.is_ok() {
-        // the child reads the whole message before it answers; if it
-        // stopped early, its answer says why
-        let _ = ours.write_all(message);
-    }
-    drop(ours);
+    drop(message);
     let reply = sent.and_then(|()| {
         child
             .control
             .recv()
             .map_err(|e| temp("read the delivery result", &e))
     });
+    if reply.is_err() {
+        let _ = child.child.kill();
+    }
     let _ = child.child.wait();
     let frame = reply?.ok_or_else(|| {
         DeliveryFailure::Temporary("the delivery process exited without an answer".into())
@@ -199,21 +195,11 @@ fn child_deliver(config: &Config, frame: ReceivedFrame) -> Result<u32, ServeErro
         .into_iter()
         .next()
         .ok_or_else(|| ServeError::Control("delivery job without the message".into()))?;
-    let limit = if config.imap_max_append_size > 0 {
-        config.imap_max_append_size
-    } else {
-        1 << 30
-    };
-    let mut message = Vec::new();
-    UnixStream::from(fd)
-        .take(limit + 1)
-        .read_to_end(&mut message)
-        .map_err(|e| ServeError::io("read the message", e))?;
-    if message.len() as u64 > limit {
-        return Err(ServeError::Storage(format!(
-            "message larger than {limit} bytes"
-        )));
-    }
+    let mut message = std::fs::File::from(fd);
+    let size = message
+        .metadata()
+        .map_err(|e| ServeError::io("stat the message", e))?
+        .len();
     let env = UserEnv::resolve(
         &job.user,
         &job.userdb_fields(),
@@ -222,18 +208,42 @@ fn child_deliver(config: &Config, frame: ReceivedFrame) -> Result<u32, ServeErro
     )?;
     let dropped = env.drop_privileges(config)?;
     let mut storage = open_storage(&dropped.mail_root, config)?;
-    let flags = Default::default();
-    let saved = match storage.append(&job.mailbox, &message, flags, &[], None) {
-        Ok(r) => Ok(r),
+    let storage_error = |e: columba_session::Error| ServeError::Storage(e.to_string());
+    let mut sink = match storage.append_sink(&job.mailbox, size) {
+        Ok(sink) => sink,
         // a missing mailbox falls back to INBOX, as Dovecot's delivery does
         Err(columba_session::Error::NoSuchMailbox(_)) if job.mailbox != "INBOX" => {
-            storage.append("INBOX", &message, flags, &[], None)
+            storage.append_sink("INBOX", size).map_err(storage_error)?
         }
-        Err(e) => Err(e),
+        Err(e) => return Err(storage_error(e)),
     };
-    saved
-        .map(|(_, uid)| uid)
-        .map_err(|e| ServeError::Storage(e.to_string()))
+    // the message streams from the spool into the store, chunk by chunk
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut copied = 0u64;
+    loop {
+        let n = message
+            .read(&mut buf)
+            .map_err(|e| ServeError::io("read the message", e))?;
+        if n == 0 {
+            break;
+        }
+        copied += n as u64;
+        if copied > size {
+            return Err(ServeError::Storage(
+                "the message grew while it was delivered".into(),
+            ));
+        }
+        sink.write(&buf[..n]).map_err(storage_error)?;
+    }
+    if copied != size {
+        return Err(ServeError::Storage(format!(
+            "read {copied} of the message's {size} bytes"
+        )));
+    }
+    let (_, uid) = sink
+        .finish(Default::default(), &[], None)
+        .map_err(storage_error)?;
+    Ok(uid)
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 pub mod delivery;
 pub mod message_id;
 pub mod recipient;
+pub mod spool;
 
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
@@ -94,18 +95,23 @@ fn serve(
     let prefix = format!("lmtp({pid})");
     log::info(&prefix, &format!("Connect from {from}"));
     let config = ctx.config.clone();
-    let mut session = LmtpSession::new(LmtpConfig {
-        hostname: config
-            .hostname
-            .clone()
-            .unwrap_or_else(|| "localhost".to_string()),
-        max_message: if config.imap_max_append_size > 0 {
-            usize::try_from(config.imap_max_append_size).unwrap_or(usize::MAX)
-        } else {
-            LmtpConfig::default().max_message
+    let spool = spool::Spool::create(&std::env::temp_dir())
+        .map_err(|e| ServeError::io("create the LMTP spool file", e))?;
+    let mut session = LmtpSession::with_spool(
+        LmtpConfig {
+            hostname: config
+                .hostname
+                .clone()
+                .unwrap_or_else(|| "localhost".to_string()),
+            max_message: if config.imap_max_append_size > 0 {
+                usize::try_from(config.imap_max_append_size).unwrap_or(usize::MAX)
+            } else {
+                LmtpConfig::default().max_message
+            },
+            session_id: info.session_id.clone(),
         },
-        session_id: info.session_id.clone(),
-    });
+        Box::new(spool.clone()),
+    );
     let mut accepted: Vec<Accepted> = Vec::new();
     let mut userdb: Option<UnixMasterClient> = None;
     let mut buf = vec![0u8; 64 * 1024];
@@ -125,9 +131,7 @@ fn serve(
                     }));
                     session.recipient_checked(exists);
                 }
-                LmtpEvent::Deliver {
-                    data, recipients, ..
-                } => {
+                LmtpEvent::Deliver { recipients, .. } => {
                     // this transaction's recipients are the last ones
                     // accepted (a RSET left older ones before them)
                     let mut all = std::mem::take(&mut accepted);
@@ -142,14 +146,15 @@ fn serve(
                         log::error(&prefix, "recipients out of step with the session");
                         Vec::new()
                     };
-                    let results = deliver_all(ctx, &recipients, &data, &prefix);
+                    let results = deliver_all(ctx, &recipients, &spool);
                     let delivered = results.iter().filter(|(r, _)| r.is_ok()).count() as u64;
                     let mut stats = StatsClient::connect(&config);
                     stats.inc("lmtp.deliveries", delivered);
                     stats.inc("lmtp.delivery_failures", results.len() as u64 - delivered);
                     session.delivered(results.iter().map(|(r, _)| r.clone()).collect());
                     let replies = session.take_output();
-                    log_deliveries(&info, &recipients, &results, &replies, &data);
+                    let head = spool.head(64 * 1024).unwrap_or_default();
+                    log_deliveries(&info, &recipients, &results, &replies, &head);
                     if let Err(e) = client.write_all(&replies) {
                         break 'conn format!("Connection closed: {e}");
                     }
@@ -245,12 +250,12 @@ fn lookup_recipient(
     None
 }
 
-/// Delivers `data` to each recipient in turn; the UID or the failure.
+/// Delivers the spooled message to each recipient in turn; the UID or
+/// the failure.
 fn deliver_all(
     ctx: &RoleContext,
     recipients: &[Accepted],
-    data: &[u8],
-    prefix: &str,
+    spool: &spool::Spool,
 ) -> Vec<(Result<(), DeliveryError>, Option<u32>)> {
     recipients
         .iter()
@@ -260,7 +265,11 @@ fn deliver_all(
                 mailbox: "INBOX".into(),
                 fields: r.fields.clone(),
             };
-            match delivery::deliver_as(&ctx.config_path, &job, data) {
+            let outcome = spool
+                .reader()
+                .map_err(|e| DeliveryFailure::Temporary(format!("read the spool: {e}")))
+                .and_then(|fd| delivery::deliver_as(&ctx.config_path, &job, fd));
+            match outcome {
                 Ok(uid) => {
                     indexer_client::notify(&ctx.config, &r.user, "INBOX");
                     (Ok(()), Some(uid))
@@ -271,7 +280,6 @@ fn deliver_all(
                         &format!("lmtp({})<{}>", r.user, std::process::id()),
                         &format!("delivery failed: {reason}"),
                     );
-                    let _ = prefix;
                     (
                         Err(DeliveryError::Temporary(INTERNAL_ERROR.to_string())),
                         None,
@@ -289,9 +297,9 @@ fn log_deliveries(
     recipients: &[Accepted],
     results: &[(Result<(), DeliveryError>, Option<u32>)],
     replies: &[u8],
-    data: &[u8],
+    head: &[u8],
 ) {
-    let msgid = message_id::for_log(data);
+    let msgid = message_id::for_log(head);
     let reply_lines: Vec<&[u8]> = replies
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
