@@ -21,7 +21,9 @@ use columba_bench::server::process_tree::{self, TreeSample};
 use columba_bench::server::servers::{
     columba_binary, dovecot_version, start_columba, start_dovecot, RunningServer,
 };
-use columba_bench::server::workload::{self, MixedWorkload, RunResult, MIXED_COMMANDS_PER_ROUND};
+use columba_bench::server::workload::{
+    self, MixedWorkload, RunResult, MIXED_COMMANDS, MIXED_COMMANDS_PER_ROUND,
+};
 
 struct Options {
     duration: Duration,
@@ -105,7 +107,7 @@ fn measured(
     what: &str,
     server: &RunningServer,
     work: impl FnOnce(Option<u32>) -> RunResult,
-) -> Figure {
+) -> (Figure, RunResult) {
     eprintln!("  {what}: {}", server.kind.name());
     let result = work(server.root_pid().ok());
     if let Some(e) = &result.first_error {
@@ -115,11 +117,14 @@ fn measured(
             result.errors
         );
     }
-    Figure {
-        value: result.per_second(),
-        cpu_us_per_op: result.server_cpu_us_per_op().unwrap_or(0.0),
-        errors: result.errors,
-    }
+    (
+        Figure {
+            value: result.per_second(),
+            cpu_us_per_op: result.server_cpu_us_per_op().unwrap_or(0.0),
+            errors: result.errors,
+        },
+        result,
+    )
 }
 
 /// Memory per idle connection: PSS and RSS of the whole tree with `count`
@@ -269,10 +274,10 @@ fn run(o: &Options) -> Result<(), String> {
     let mut rows = Vec::new();
     for &c in &o.clients {
         let what = format!("logins, {c} clients");
-        let col = measured(&what, &columba, |pid| {
+        let (col, _) = measured(&what, &columba, |pid| {
             workload::logins(&columba.target, c, o.duration, pid)
         });
-        let dov = measured(&what, &dovecot, |pid| {
+        let (dov, _) = measured(&what, &dovecot, |pid| {
             workload::logins(&dovecot.target, c, o.duration, pid)
         });
         rows.push(Row {
@@ -287,14 +292,16 @@ fn run(o: &Options) -> Result<(), String> {
         append_message,
         bodies_per_fetch: 3,
     };
+    let mut latencies = Vec::new();
     for &c in &o.clients {
         let what = format!("mixed, {c} clients");
-        let col = measured(&what, &columba, |pid| {
+        let (col, col_run) = measured(&what, &columba, |pid| {
             workload::mixed(&columba.target, &mixed, c, o.duration, pid)
         });
-        let dov = measured(&what, &dovecot, |pid| {
+        let (dov, dov_run) = measured(&what, &dovecot, |pid| {
             workload::mixed(&dovecot.target, &mixed, c, o.duration, pid)
         });
+        latencies.push((c, col_run.mean_latency, dov_run.mean_latency));
         rows.push(Row {
             label: format!("mixed ops/s, {c} client{}", if c == 1 { "" } else { "s" }),
             unit: "/s",
@@ -336,6 +343,20 @@ fn run(o: &Options) -> Result<(), String> {
             ratio(r),
             format!("{} / {}", cpu(&r.columba), cpu(&r.dovecot))
         );
+    }
+    println!();
+    print!("{:<28}", "mixed: mean latency, ms");
+    for (c, _, _) in &latencies {
+        print!(" {:>20}", format!("{c} cl. C / D"));
+    }
+    println!();
+    for (i, name) in MIXED_COMMANDS.iter().enumerate() {
+        print!("{name:<28}");
+        for (_, col, dov) in &latencies {
+            let ms = |l: &Vec<Duration>| l.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e3);
+            print!(" {:>20}", format!("{:.2} / {:.2}", ms(col), ms(dov)));
+        }
+        println!();
     }
     println!();
     println!(

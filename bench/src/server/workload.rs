@@ -37,6 +37,9 @@ pub struct RunResult {
     /// CPU time the server's process tree used between the start and the
     /// deadline, when its root pid was given.
     pub server_cpu_seconds: Option<f64>,
+    /// Mean latency of each command of [`MIXED_COMMANDS`] (mixed workload
+    /// only; zero when the command never completed).
+    pub mean_latency: Vec<Duration>,
 }
 
 impl RunResult {
@@ -58,9 +61,20 @@ struct Tally {
     ops: AtomicU64,
     errors: AtomicU64,
     first_error: Mutex<Option<String>>,
+    /// Total time and count per command of the mixed workload.
+    per_command: Mutex<[(Duration, u64); MIXED_COMMANDS.len()]>,
 }
 
 impl Tally {
+    fn took(&self, command: usize, time: Duration) {
+        if let Ok(mut per) = self.per_command.lock() {
+            if let Some(slot) = per.get_mut(command) {
+                slot.0 += time;
+                slot.1 += 1;
+            }
+        }
+    }
+
     fn fail(&self, what: String) {
         self.errors.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut first) = self.first_error.lock() {
@@ -146,6 +160,21 @@ where
         elapsed: duration,
         first_error: tally.first_error.lock().ok().and_then(|f| f.clone()),
         server_cpu_seconds: cpu_before.zip(cpu_after).map(|(b, a)| a - b),
+        mean_latency: tally
+            .per_command
+            .lock()
+            .map(|per| {
+                per.iter()
+                    .map(|(total, n)| {
+                        if *n > 0 {
+                            *total / *n as u32
+                        } else {
+                            Duration::ZERO
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -192,12 +221,24 @@ pub struct MixedWorkload {
     pub bodies_per_fetch: usize,
 }
 
+/// The commands of one round of the mixed workload, in order, as named in
+/// reports.
+pub const MIXED_COMMANDS: [&str; 7] = [
+    "SELECT",
+    "FETCH 1:* (FLAGS)",
+    "FETCH 3 x BODY.PEEK[]",
+    "STORE +/-FLAGS",
+    "APPEND 2 KB",
+    "UID STORE \\Deleted",
+    "EXPUNGE",
+];
+
 /// The commands of one round of the mixed workload, each one operation:
 /// `SELECT`, `FETCH 1:* (FLAGS)`, `FETCH a,b,c (BODY.PEEK[])`,
-/// `STORE n ±FLAGS (\Flagged)`, `APPEND` (synchronizing literal),
+/// `STORE n +FLAGS (\Flagged)` (or `-FLAGS`), `APPEND` (synchronizing literal),
 /// `UID STORE <appended> +FLAGS.SILENT (\Deleted)`, `EXPUNGE`. The
 /// mailbox is back to its size after every round.
-pub const MIXED_COMMANDS_PER_ROUND: u64 = 7;
+pub const MIXED_COMMANDS_PER_ROUND: u64 = MIXED_COMMANDS.len() as u64;
 
 /// A logged-in client of the mixed workload.
 struct MixedClient {
@@ -223,9 +264,10 @@ impl MixedClient {
     /// runs. A wrong answer ends the round as a failure.
     fn round(&mut self, clock: &Clock, tally: &Tally) -> Result<(), String> {
         let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
-        let count = |tally: &Tally| {
+        let count = |tally: &Tally, command: usize, started: Instant| {
             if clock.running() {
                 tally.ops.fetch_add(1, Ordering::Relaxed);
+                tally.took(command, started.elapsed());
             }
         };
         let checked = |what: &str, r: std::io::Result<Response>| -> Result<Response, String> {
@@ -245,6 +287,7 @@ impl MixedClient {
             .collect();
         let client = self.connected().map_err(|e| io("login", e))?;
 
+        let t = Instant::now();
         let r = checked("SELECT", client.command(&format!("SELECT \"{mailbox}\"")))?;
         let exists = r
             .untagged_number("EXISTS")
@@ -252,8 +295,9 @@ impl MixedClient {
         if exists == 0 {
             return Err(format!("SELECT: {mailbox} is empty"));
         }
-        count(tally);
+        count(tally, 0, t);
 
+        let t = Instant::now();
         let r = checked("FETCH FLAGS", client.command("FETCH 1:* (FLAGS)"))?;
         if r.count("FETCH") != exists as usize {
             return Err(format!(
@@ -261,12 +305,13 @@ impl MixedClient {
                 r.count("FETCH")
             ));
         }
-        count(tally);
+        count(tally, 1, t);
 
         let set: Vec<String> = pick
             .iter()
             .map(|p| (p % u64::from(exists) + 1).to_string())
             .collect();
+        let t = Instant::now();
         let r = checked(
             "FETCH BODY",
             client.command(&format!("FETCH {} (BODY.PEEK[])", set.join(","))),
@@ -274,30 +319,34 @@ impl MixedClient {
         if r.literal_bytes == 0 {
             return Err("FETCH BODY.PEEK[]: no body bytes".into());
         }
-        count(tally);
+        count(tally, 2, t);
 
         let seq = pick.first().map_or(1, |p| p % u64::from(exists) + 1);
         let sign = if round.is_multiple_of(2) { '-' } else { '+' };
+        let t = Instant::now();
         checked(
             "STORE",
             client.command(&format!("STORE {seq} {sign}FLAGS (\\Flagged)")),
         )?;
-        count(tally);
+        count(tally, 3, t);
 
+        let t = Instant::now();
         let r = checked(
             "APPEND",
             client.append(&mailbox, "\\Seen", &workload.append_message),
         )?;
         let appended = append_uid(&r.tagged);
-        count(tally);
+        count(tally, 4, t);
 
         let store = match appended {
             Some(uid) => format!("UID STORE {uid} +FLAGS.SILENT (\\Deleted)"),
             None => "STORE * +FLAGS.SILENT (\\Deleted)".to_string(),
         };
+        let t = Instant::now();
         checked("STORE \\Deleted", client.command(&store))?;
-        count(tally);
+        count(tally, 5, t);
 
+        let t = Instant::now();
         let r = checked("EXPUNGE", client.command("EXPUNGE"))?;
         if r.count("EXPUNGE") != 1 {
             return Err(format!(
@@ -305,7 +354,7 @@ impl MixedClient {
                 r.count("EXPUNGE")
             ));
         }
-        count(tally);
+        count(tally, 6, t);
         Ok(())
     }
 }
