@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use columba_interop::{require_tool, DovecotConfig, PrivateDovecot};
 use columba_mail_index::IndexDir;
 use columba_mail_store::message::cached_header::encode_field;
+use columba_mail_store::search::date::sent_date;
 use columba_mail_store::search::SearchKey;
 use columba_mail_store::store::{
     precache, record_flags, sync, CachedItem, MailboxSnapshot, MessageCache, PrecacheFields,
@@ -64,6 +65,10 @@ fn compare_with_dovecot_cache(
                     "mime.parts" => msg.root().serialize_mime_parts(),
                     "size.virtual" => msg.rfc822_size().to_le_bytes().to_vec(),
                     "flags" => record_flags(&msg).to_le_bytes().to_vec(),
+                    "date.sent" => match sent_date(&msg) {
+                        Some((t, z)) => [t.to_le_bytes(), z.to_le_bytes()].concat(),
+                        None => continue,
+                    },
                     _ => continue,
                 }
             };
@@ -137,7 +142,16 @@ fn write_messages(maildir: &Path) -> usize {
             i,
             data.len()
         );
-        std::fs::write(maildir.join("cur").join(name), data).unwrap();
+        let path = maildir.join("cur").join(name);
+        std::fs::write(&path, data).unwrap();
+        let mtime =
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000 + i as u64);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
     }
     messages.len()
 }
@@ -223,7 +237,14 @@ fn dovecot_answers_from_columba_precache_without_opening_files() {
     let mut ours = ImapClient::connect(dovecot.imap_port);
     assert!(ours.command("LOGIN cols colspw").1.starts_with("OK"));
     assert!(ours.command("EXAMINE INBOX").1.starts_with("OK"));
-    for item in ["ENVELOPE", "BODYSTRUCTURE", "BODY", HEADER_ITEM] {
+    for item in [
+        "ENVELOPE",
+        "BODYSTRUCTURE",
+        "BODY",
+        HEADER_ITEM,
+        "RFC822.SIZE",
+        "INTERNALDATE",
+    ] {
         let a = dovecot_answers(&mut theirs, item, count);
         let b = dovecot_answers(&mut ours, item, count);
         for ((uid, x), (_, y)) in a.iter().zip(&b) {
@@ -267,10 +288,24 @@ fn columba_answers_from_dovecot_cache_without_opening_files() {
         .iter()
         .map(|item| dovecot_answers(&mut imap, item, count))
         .collect();
+    // a SENT* search makes Dovecot cache date.sent
+    let (_, ok) = imap.command("SEARCH SENTSINCE 1-Jan-1990");
+    assert!(ok.starts_with("OK"), "{ok}");
     assert!(imap.command("LOGOUT").1.starts_with("OK"));
+    let inbox = Mailbox::at(&dove, &dove, "INBOX");
+    let mut cache = MessageCache::open(&inbox).unwrap();
+    let mut dates = 0;
+    for (i, (name, data)) in common::messages().iter().enumerate() {
+        let theirs = cache.lookup(i as u32 + 1, "date.sent");
+        if let Some(ours) = sent_date(&Message::parse(data)) {
+            let ours = [ours.0.to_le_bytes(), ours.1.to_le_bytes()].concat();
+            assert_eq!(theirs.as_deref(), Some(&ours[..]), "{name} date.sent");
+            dates += 1;
+        }
+    }
+    assert!(dates >= 20, "{dates}");
     // Replace every message by other content: only cached values can still
     // give Dovecot's answers.
-    let inbox = Mailbox::at(&dove, &dove, "INBOX");
     for (_, path) in files(&inbox) {
         std::fs::write(&path, b"Subject: replaced\n\nnot the message\n").unwrap();
     }

@@ -80,6 +80,8 @@ pub mod fields {
     pub const SIZE_PHYSICAL: &str = "size.physical";
     /// INTERNALDATE: the file's mtime (u32).
     pub const DATE_RECEIVED: &str = "date.received";
+    /// The `Date:` field: Unix time (u32) and zone offset in minutes (i32).
+    pub const DATE_SENT: &str = "date.sent";
     /// The save date: the file's ctime on Maildir (u32).
     pub const DATE_SAVE: &str = "date.save";
     /// The `mail_cache_record_flag` bits (u32, ORed over records).
@@ -256,6 +258,13 @@ impl MessageCache {
                 .and_then(|at| cache.lookup(self.offsets[at].1, field).ok().flatten()),
             _ => self.stored(uid, number).map(<[u8]>::to_vec),
         }
+    }
+
+    /// True if the cache file decides `field` `NO` by configuration: it is
+    /// never written.
+    pub fn refuses(&self, field: &str) -> bool {
+        self.number(field)
+            .is_some_and(|n| self.decision(n) == Some(DECISION_NO | DECISION_FORCED))
     }
 
     /// True if `field` is cached for `uid` (file or this session).

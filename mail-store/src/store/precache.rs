@@ -41,7 +41,8 @@ pub struct PrecacheFields {
     pub bodystructure: bool,
     /// `size.virtual` and `size.physical`.
     pub sizes: bool,
-    /// `date.received` (mtime) and `date.save` (ctime).
+    /// `date.received` (mtime), `date.save` (ctime) and `date.sent` (the
+    /// `Date:` field, where it is in the plain form read exactly).
     pub dates: bool,
     /// More `hdr.*` fields, by header name.
     pub headers: Vec<String>,
@@ -155,6 +156,14 @@ pub(crate) fn add_computed(
             fields::DATE_SAVE => (c.ctime.clamp(0, i64::from(u32::MAX)) as u32)
                 .to_le_bytes()
                 .to_vec(),
+            fields::DATE_SENT => match crate::search::date::sent_date(&c.msg) {
+                Some((time, zone)) => {
+                    let mut v = time.to_le_bytes().to_vec();
+                    v.extend_from_slice(&zone.to_le_bytes());
+                    v
+                }
+                None => continue,
+            },
             fields::FLAGS => {
                 let bs = bodystructure.get_or_insert_with(|| c.msg.bodystructure_imap(true));
                 record_flags_with(&c.msg, bs).to_le_bytes().to_vec()
@@ -183,6 +192,7 @@ fn is_computed(name: &str) -> bool {
             fields::SIZE_PHYSICAL,
             fields::DATE_RECEIVED,
             fields::DATE_SAVE,
+            fields::DATE_SENT,
             fields::FLAGS,
         ]
         .contains(&lower.as_str())
@@ -220,6 +230,7 @@ impl PrecacheFields {
         if self.dates {
             push(fields::DATE_RECEIVED.to_string());
             push(fields::DATE_SAVE.to_string());
+            push(fields::DATE_SENT.to_string());
         }
         for h in &self.headers {
             push(format!("hdr.{h}"));
@@ -265,7 +276,8 @@ pub fn precache(
 ) -> Result<PrecacheReport> {
     let mut cache = MessageCache::open(mailbox)?;
     let decided = cache.decided_fields();
-    let wanted = fields.field_names(&decided);
+    let mut wanted = fields.field_names(&decided);
+    wanted.retain(|w| !cache.refuses(w));
     let in_index = cache.uids();
     let mut report = PrecacheReport::default();
     let targets: Vec<u32> = match uids {
@@ -285,7 +297,11 @@ pub fn precache(
     let todo: Vec<u32> = targets
         .into_iter()
         .filter(|&u| {
-            let complete = wanted.iter().all(|w| cache.contains(u, w));
+            // date.sent is absent for a Date: field left to Dovecot
+            let complete = wanted
+                .iter()
+                .filter(|w| !w.eq_ignore_ascii_case(fields::DATE_SENT))
+                .all(|w| cache.contains(u, w));
             if complete {
                 report.already_cached += 1;
             }
