@@ -9,7 +9,6 @@
 //!
 //! Neither passwords nor SASL data ever reach these lines.
 
-use std::io::Write;
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -113,22 +112,12 @@ impl LoginLog {
 
 /// Writes `<prefix>: Info: <text>` as one line with one write.
 pub fn info(prefix: &str, text: &str) {
-    line(prefix, "Info", text);
+    crate::serve::log::info(prefix, text);
 }
 
 /// Writes `<prefix>: Error: <text>`.
 pub fn error(prefix: &str, text: &str) {
-    line(prefix, "Error", text);
-}
-
-fn line(prefix: &str, level: &str, text: &str) {
-    let text: String = text
-        .chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
-    let _ = std::io::stderr()
-        .lock()
-        .write_all(format!("{prefix}: {level}: {text}\n").as_bytes());
+    crate::serve::log::error(prefix, text);
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@ use crate::serve::control::{ConnectionInfo, Control, Handoff, Service, MAX_SESSI
 use crate::serve::error::ServeError;
 use crate::serve::master::login_chroot;
 use crate::serve::role::{Role, RoleContext};
+use crate::serve::stats::StatsClient;
 use crate::serve::tls;
 
 use auth_relay::{AuthRelay, AuthStep};
@@ -64,20 +65,28 @@ pub fn run(ctx: RoleContext) -> Result<(), ServeError> {
     // Everything that needs files or new sockets happens now, before the drop.
     let tls = tls::server_config(&config)?;
     let auth = AuthRelay::connect(&config.socket("auth-client"))?;
+    // Counting is best-effort: the stats connection's descriptor is the
+    // socket that appeared, and the drop must keep it open.
+    let before = open_sockets();
+    let stats = StatsClient::connect(&config);
+    let stats_fds: Vec<i32> = open_sockets()
+        .into_iter()
+        .filter(|s| !before.contains(s))
+        .map(|(fd, _)| fd)
+        .collect();
     let (proxy_end, post_login_end) =
         UnixStream::pair().map_err(|e| ServeError::io("socketpair", e))?;
-    drop_privileges(
-        &config,
-        &[
-            0,
-            1,
-            2,
-            control.stream().as_raw_fd(),
-            auth.stream().as_raw_fd(),
-            proxy_end.as_raw_fd(),
-            post_login_end.as_raw_fd(),
-        ],
-    )?;
+    let mut keep = vec![
+        0,
+        1,
+        2,
+        control.stream().as_raw_fd(),
+        auth.stream().as_raw_fd(),
+        proxy_end.as_raw_fd(),
+        post_login_end.as_raw_fd(),
+    ];
+    keep.extend(stats_fds);
+    drop_privileges(&config, &keep)?;
 
     // Only now the client.
     let (info, fd) = match Control::recv(&mut control)? {
@@ -95,8 +104,9 @@ pub fn run(ctx: RoleContext) -> Result<(), ServeError> {
             )))
         }
     };
-    let login = Login {
+    let mut login = Login {
         prefix,
+        stats,
         service,
         config,
         tls,
@@ -106,7 +116,25 @@ pub fn run(ctx: RoleContext) -> Result<(), ServeError> {
         proxy_end,
         post_login_end,
     };
+    login.count("connections");
     login.serve(fd)
+}
+
+/// The sockets open in this process: descriptor and `socket:[inode]`.
+fn open_sockets() -> Vec<(i32, std::path::PathBuf)> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return Vec::new();
+    };
+    dir.filter_map(|entry| {
+        let entry = entry.ok()?;
+        let fd: i32 = entry.file_name().to_str()?.parse().ok()?;
+        let target = std::fs::read_link(entry.path()).ok()?;
+        target
+            .to_str()?
+            .starts_with("socket:")
+            .then_some((fd, target))
+    })
+    .collect()
 }
 
 /// Applies the login recipe: the login user (as root), the chroot, every
@@ -131,6 +159,7 @@ fn drop_privileges(config: &Config, keep: &[i32]) -> Result<(), ServeError> {
 /// One client's login process state.
 struct Login {
     prefix: &'static str,
+    stats: StatsClient,
     service: Service,
     config: Config,
     tls: Option<Arc<ServerConfig>>,
@@ -154,6 +183,12 @@ enum Outcome {
 }
 
 impl Login {
+    /// Counts `<service>.<what>` in the stats role.
+    fn count(&mut self, what: &str) {
+        let name = format!("{}.{what}", self.service.name());
+        self.stats.inc(&name, 1);
+    }
+
     fn serve(mut self, fd: OwnedFd) -> Result<(), ServeError> {
         let tcp = TcpStream::from(fd);
         let mut client = Client::new(tcp).map_err(|e| ServeError::io("client socket", e))?;
@@ -354,12 +389,14 @@ impl Login {
             } => {
                 *pending = None;
                 log.user = Some(user);
+                self.count("login_failures");
                 session.failed(LoginFailure::LoginDisabled, Some(&reason));
                 Ok(None)
             }
             AuthStep::Ok { user, .. } => {
                 *pending = None;
                 log.user = Some(user.clone());
+                self.count("logins");
                 let state = session.handoff(&user);
                 Ok(Some(Outcome::Authenticated {
                     user,
@@ -381,6 +418,7 @@ impl Login {
                 } else {
                     LoginFailure::Credentials
                 };
+                self.count("login_failures");
                 session.failed(failure, reason.as_deref());
                 Ok(None)
             }
@@ -438,33 +476,63 @@ impl Login {
         // The post-login process has its end now (or the client's socket).
         drop(self.post_login_end);
         // The master answers once the post-login process used the cookie
-        // (until then this process keeps its auth connection open).
-        let mpid = match Control::recv(&mut self.control)? {
-            Some((Control::Started { pid }, _)) => Some(pid),
-            // The post-login process refused the client: no login, but
-            // under TLS its answer still has to reach the client.
-            Some((Control::Shutdown, _)) | None => None,
-            Some((other, _)) => {
-                return Err(ServeError::Control(format!(
-                    "expected STARTED, got {other:?}"
-                )))
+        // (until then this process keeps its auth connection open). A
+        // plain client's login process just waits; a TLS proxy relays
+        // meanwhile, since the post-login process already talks.
+        let Login {
+            prefix,
+            mut control,
+            proxy_end,
+            ..
+        } = self;
+        let Some(tls_state) = tls_state else {
+            drop(tcp);
+            if let Some(mpid) = started(&mut control)? {
+                log.login(mpid);
             }
+            return Ok(());
         };
-        if let Some(mpid) = mpid {
-            log.login(mpid);
-        }
-        match tls_state {
-            Some(tls_state) => {
-                if let Err(e) = proxy::run(tcp, tls_state, self.proxy_end) {
-                    log_lines::info(
-                        self.prefix,
-                        &format!("TLS proxy ended: {e}: {}", log.elements(mpid)),
-                    );
-                }
-                Ok(())
+        let control_fd = control
+            .stream()
+            .try_clone()
+            .map_err(|e| ServeError::io("control channel", e))?;
+        let mut answered = false;
+        let mut on_control = || {
+            answered = true;
+            match started(&mut control) {
+                Ok(Some(mpid)) => log.login(mpid),
+                Ok(None) => {}
+                Err(e) => log_lines::error(prefix, &e.to_string()),
             }
-            None => Ok(()),
+            false
+        };
+        let watch = proxy::Watch {
+            fd: control_fd.as_fd(),
+            on_readable: &mut on_control,
+        };
+        let relayed = proxy::run(tcp, tls_state, proxy_end, Some(watch));
+        if !answered {
+            // A session shorter than the master's answer: log it still.
+            if let Some(mpid) = started(&mut control)? {
+                log.login(mpid);
+            }
         }
+        if let Err(e) = relayed {
+            log_lines::info(prefix, &format!("TLS proxy ended: {e}"));
+        }
+        Ok(())
+    }
+}
+
+/// The master's answer to a handoff: the post-login pid, or `None` when
+/// the post-login process refused the client (or the master is stopping).
+fn started(control: &mut FdChannel) -> Result<Option<u32>, ServeError> {
+    match Control::recv(control)? {
+        Some((Control::Started { pid }, _)) => Ok(Some(pid)),
+        Some((Control::Shutdown, _)) | None => Ok(None),
+        Some((other, _)) => Err(ServeError::Control(format!(
+            "expected STARTED, got {other:?}"
+        ))),
     }
 }
 

@@ -9,6 +9,7 @@
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpStream;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 
 use rustix::event::{poll, PollFd, PollFlags};
@@ -17,8 +18,23 @@ use rustls::ServerConnection;
 /// Most plaintext held for either direction.
 const BUFFER: usize = 64 * 1024;
 
-/// Relays until both directions ended (or one failed).
-pub fn run(tcp: TcpStream, mut tls: ServerConnection, mut pair: UnixStream) -> io::Result<()> {
+/// A descriptor to watch while relaying, and what to do when it is
+/// readable (returns whether to keep watching it).
+pub struct Watch<'a> {
+    /// The descriptor (the control channel to the master).
+    pub fd: BorrowedFd<'a>,
+    /// Called when `fd` is readable.
+    pub on_readable: &'a mut dyn FnMut() -> bool,
+}
+
+/// Relays until both directions ended (or one failed), also watching
+/// `watch` (the master's word that the post-login process took over).
+pub fn run(
+    tcp: TcpStream,
+    mut tls: ServerConnection,
+    mut pair: UnixStream,
+    mut watch: Option<Watch<'_>>,
+) -> io::Result<()> {
     tcp.set_nonblocking(true)?;
     pair.set_nonblocking(true)?;
     let mut tcp = tcp;
@@ -86,14 +102,36 @@ pub fn run(tcp: TcpStream, mut tls: ServerConnection, mut pair: UnixStream) -> i
         if !up.is_empty() {
             pair_flags |= PollFlags::OUT;
         }
-        let mut fds = [PollFd::new(&tcp, tcp_flags), PollFd::new(&pair, pair_flags)];
-        match poll(&mut fds, None) {
-            Ok(_) => {}
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(e.into()),
+        let watch_flags = if watch.is_some() {
+            PollFlags::IN
+        } else {
+            PollFlags::empty()
+        };
+        let (tcp_ready, pair_ready, control_ready) = {
+            let watched = match &watch {
+                Some(w) => w.fd,
+                // Polled for no events: never ready.
+                None => pair.as_fd(),
+            };
+            let mut fds = [
+                PollFd::new(&tcp, tcp_flags),
+                PollFd::new(&pair, pair_flags),
+                PollFd::from_borrowed_fd(watched, watch_flags),
+            ];
+            match poll(&mut fds, None) {
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            (fds[0].revents(), fds[1].revents(), fds[2].revents())
+        };
+        if !control_ready.is_empty() {
+            if let Some(w) = &mut watch {
+                if !(w.on_readable)() {
+                    watch = None;
+                }
+            }
         }
-        let tcp_ready = fds[0].revents();
-        let pair_ready = fds[1].revents();
 
         if tcp_ready.intersects(PollFlags::OUT | PollFlags::ERR | PollFlags::HUP)
             && tls.wants_write()

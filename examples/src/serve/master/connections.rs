@@ -159,14 +159,12 @@ fn serve_handoffs(
                         handed_off = true;
                         let Some(fd) = fd else { return };
                         match start_post_login(shared, handoff, fd) {
-                            Ok(PostLogin::Running(mpid)) => {
-                                // The login process logs `mpid=` with it.
+                            // The login process logs `mpid=` with it. A
+                            // post-login process that ended before READY
+                            // refused the client after the login, which
+                            // Dovecot's login process logs as a login too.
+                            Ok(PostLogin::Running(mpid) | PostLogin::Ended(mpid)) => {
                                 let _ = Control::Started { pid: mpid }.send(control, None);
-                            }
-                            Ok(PostLogin::Ended(_)) => {
-                                // No login after all: the login process
-                                // passes on what the client was told, then ends.
-                                let _ = Control::Shutdown.send(control, None);
                             }
                             Err(e) => {
                                 say::error(&format!(
