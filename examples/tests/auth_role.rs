@@ -223,3 +223,51 @@ fn doveadm_auth_test_against_the_auth_role() {
     let missing = dovecot.doveadm(&["user", "-a", userdb.to_str().unwrap(), "mallory"]);
     assert!(!missing.status.success(), "{}", text(&missing));
 }
+
+/// Side by side with Dovecot's auth process: PLAIN authentications per
+/// second over auth-client, on one connection and with a new connection
+/// per login (what a login process per client does). A measurement, not
+/// a check: `cargo test --release -p columba --test auth_role -- --ignored
+/// --nocapture auth_throughput`.
+#[test]
+#[ignore]
+fn auth_throughput_against_dovecot() {
+    use columba_auth_sasl::protocol::client::UnixAuthClient;
+    use columba_auth_sasl::sasl::ClientCredentials;
+    require_tool!("dovecot");
+    let dovecot = PrivateDovecot::start(DovecotConfig::default().user("alice", "alicepw")).unwrap();
+    let s = setup();
+    let params: Vec<String> = vec![
+        "service=imap".into(),
+        "secured".into(),
+        "rip=127.0.0.1".into(),
+    ];
+    let n = 2000;
+    let run = |socket: &Path, reconnect: bool| -> f64 {
+        let start = Instant::now();
+        let mut client = UnixAuthClient::connect(socket).unwrap();
+        for _ in 0..n {
+            if reconnect {
+                client = UnixAuthClient::connect(socket).unwrap();
+            }
+            let o = client
+                .authenticate("PLAIN", ClientCredentials::new("alice", "alicepw"), &params)
+                .unwrap();
+            assert!(o.success);
+        }
+        f64::from(n) / start.elapsed().as_secs_f64()
+    };
+    for reconnect in [false, true] {
+        let theirs = run(&dovecot.socket("auth-client"), reconnect);
+        let ours = run(&s.run.join("auth-client"), reconnect);
+        println!(
+            "PLAIN logins/s, {}: columba {ours:.0}, dovecot {theirs:.0}, ratio {:.2}",
+            if reconnect {
+                "a connection each"
+            } else {
+                "one connection"
+            },
+            ours / theirs
+        );
+    }
+}
