@@ -6,7 +6,8 @@
 //!
 //! 1. finishes the login on the auth-master socket (`REQUEST` with the
 //!    login's pid, request id and cookie), which yields the userdb fields;
-//!    a wrong or reused cookie is refused;
+//!    a wrong or reused cookie is refused; then tells the master `READY`
+//!    (the login process may let its auth connection go);
 //! 2. builds the user's environment ([`UserEnv`]);
 //! 3. checks `mail_max_userip_connections` with the anvil role (ident
 //!    `<service>/<ip>/<user>`) and registers itself for its lifetime;
@@ -184,15 +185,21 @@ pub fn accept(
 }
 
 /// Steps 1 to 3: the auth-master `REQUEST`, the environment, anvil.
+/// Once the `REQUEST` is answered the master hears `READY`: the login
+/// process may then close its auth connection (the auth server forgets a
+/// login's cookie with it).
 fn finish_login(
-    ctx: &RoleContext,
+    ctx: &mut RoleContext,
     service: Service,
     handoff: &Handoff,
     prefix: &str,
 ) -> Result<(UserEnv, Option<AnvilSession>), Refusal> {
-    let config = &ctx.config;
-    let (user, fields) = request_userdb(config, handoff)
+    let (user, fields) = request_userdb(&ctx.config, handoff)
         .map_err(|e| Refusal::Internal(format!("Login request failed: {e}")))?;
+    if let Err(e) = Control::Ready.send(&mut ctx.control, None) {
+        log::warning(prefix, &format!("could not tell the master: {e}"));
+    }
+    let config = &ctx.config;
     if user != handoff.user {
         return Err(Refusal::Internal(format!(
             "auth-master named user {user:?} for a login of {:?}",
