@@ -959,3 +959,120 @@ fn pre_auth_answers_match_dovecot() {
         master.log()
     );
 }
+
+fn demo_password(master: &Master) -> String {
+    master
+        .banner
+        .split("password: ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// Logs in over IMAP (plain, loopback) with Python; `Ok` on success.
+fn python_login(port: u16, password: &str) -> Result<(), String> {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg("import imaplib,sys\nm=imaplib.IMAP4('127.0.0.1',int(sys.argv[1]))\nm.login('demo',sys.argv[2])\nm.logout()\n")
+        .arg(port.to_string())
+        .arg(password)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).to_string())
+    }
+}
+
+/// The auth process is killed: the master logs it as Dovecot does,
+/// starts a new one, and logins work again.
+#[test]
+fn a_killed_singleton_is_restarted() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        println!("SKIPPED: python3 not found");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let master = start_demo(dir.path());
+    let password = demo_password(&master);
+    let imap = master.addr("IMAP  ");
+    python_login(imap.port(), &password).unwrap();
+    let auth = children_with_role(master.child.id(), "auth");
+    assert_eq!(auth.len(), 1);
+    let pid = rustix::process::Pid::from_raw(auth[0] as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let now = children_with_role(master.child.id(), "auth");
+        if now.len() == 1 && now[0] != auth[0] && python_login(imap.port(), &password).is_ok() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no new auth process: {}",
+            master.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        master.log().contains(&format!(
+            "master: Error: service(auth): child {} killed with signal 9",
+            auth[0]
+        )),
+        "{}",
+        master.log()
+    );
+}
+
+/// SIGTERM: the master stops every process it started and exits.
+#[test]
+fn sigterm_stops_the_master_and_every_child() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut master = start_demo(dir.path());
+    let imap = master.addr("IMAP  ");
+    // A client in the middle of its pre-auth session.
+    let mut waiting = TcpStream::connect(imap).unwrap();
+    let mut buf = [0u8; 256];
+    waiting
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = waiting.read(&mut buf).unwrap();
+    let master_pid = master.child.id();
+    let before = children_with_role(master_pid, "imap-login").len()
+        + children_with_role(master_pid, "auth").len()
+        + children_with_role(master_pid, "log").len();
+    assert!(before >= 3, "login, auth and log processes run");
+    let pid = rustix::process::Pid::from_raw(master_pid as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = master.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the master did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}: {}", master.log());
+    // No process of ours is left (children are re-parented on exit, so
+    // look for the roles by the configuration path they were given).
+    let config = dir.path().join("data/columba.toml");
+    let config = std::fs::canonicalize(&config).unwrap_or(config);
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            (cmd.contains("--role") && cmd.contains(config.to_str().unwrap())).then_some(cmd)
+        })
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(matches!(waiting.read(&mut buf), Ok(0) | Err(_)));
+}
