@@ -40,12 +40,3 @@ pub fn run_role(role: Role, config_path: &Path) -> ExitCode {
         }
     }
 }
-
-/// A role whose module does not exist yet (each arm above is replaced by
-/// its module's `run(ctx)` as the module lands).
-fn not_yet(ctx: RoleContext) -> Result<(), ServeError> {
-    Err(ServeError::Control(format!(
-        "the {} role is not available in this build",
-        ctx.role.name()
-    )))
-}

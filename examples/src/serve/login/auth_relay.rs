@@ -31,8 +31,6 @@ pub enum AuthStep {
     Ok {
         /// The user the auth process named.
         user: String,
-        /// Final server data for the client (`resp=`), if any.
-        final_data: Option<Vec<u8>>,
         /// The reply said `nologin` (with `reason=`): the login is refused.
         refused: Option<String>,
     },
@@ -164,14 +162,10 @@ fn event_id(e: &ClientEvent) -> Option<u32> {
 }
 
 fn step(event: ClientEvent) -> AuthStep {
-    use base64::Engine as _;
     match event {
         ClientEvent::Continue { data, .. } => AuthStep::Continue(data),
         ClientEvent::Ok { fields, .. } => {
             let user = fields.get("user").unwrap_or_default().to_string();
-            let final_data = fields
-                .get("resp")
-                .and_then(|r| base64::engine::general_purpose::STANDARD.decode(r).ok());
             let refused = if fields.contains("nologin") || fields.contains("proxy") {
                 Some(
                     fields
@@ -182,11 +176,7 @@ fn step(event: ClientEvent) -> AuthStep {
             } else {
                 None
             };
-            AuthStep::Ok {
-                user,
-                final_data,
-                refused,
-            }
+            AuthStep::Ok { user, refused }
         }
         ClientEvent::Fail { fields, .. } => AuthStep::Fail {
             temporary: fields.contains("temp"),

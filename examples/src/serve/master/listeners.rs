@@ -52,16 +52,6 @@ pub struct Bound {
     pub unix: Vec<BoundUnix>,
 }
 
-impl Bound {
-    /// The address of the TCP listener named `name`, if bound.
-    pub fn addr(&self, name: &str) -> Option<SocketAddr> {
-        self.inet
-            .iter()
-            .find(|l| l.spec.name == name)
-            .map(|l| l.addr)
-    }
-}
-
 /// The (service block, protocol, service, role) of each served protocol.
 fn served(config: &Config) -> Vec<(&'static str, Service, Role)> {
     let mut out = Vec::new();

@@ -20,8 +20,3 @@ pub fn warning(text: &str) {
 pub fn error(text: &str) {
     log::error(PREFIX, text);
 }
-
-/// A `Fatal:` line.
-pub fn fatal(text: &str) {
-    log::fatal(PREFIX, text);
-}
