@@ -5,7 +5,7 @@
 //! talks to the login process as a real client would.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -1075,4 +1075,67 @@ fn sigterm_stops_the_master_and_every_child() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
     assert!(matches!(waiting.read(&mut buf), Ok(0) | Err(_)));
+}
+
+/// Sequential logins per second, Columba's process model against a
+/// private Dovecot 2.3 in its default high-security mode (one login
+/// process per connection), in one run. A measurement, not a check:
+/// `cargo test --release -p columba --test login_process -- --ignored
+/// --nocapture login_rate`.
+#[test]
+#[ignore]
+fn login_rate_against_dovecot() {
+    let Some(_) = columba_interop::find_tool("dovecot") else {
+        println!("SKIPPED: dovecot not found");
+        return;
+    };
+    const N: u32 = 200;
+    fn run(addr: std::net::SocketAddr, user: &str, password: &str, login: bool) -> Duration {
+        let start = std::time::Instant::now();
+        for i in 0..N {
+            let mut c = TcpStream::connect(addr).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let greeting = read_line(&mut c);
+            assert!(greeting.starts_with("* OK"), "{i}: {greeting}");
+            if login {
+                c.write_all(format!("a LOGIN {user} {password}\r\n").as_bytes())
+                    .unwrap();
+            } else {
+                c.write_all(b"a CAPABILITY\r\n").unwrap();
+            }
+            loop {
+                let l = read_line(&mut c);
+                assert!(!l.is_empty(), "{i}: connection closed");
+                if l.starts_with("a ") {
+                    assert!(l.starts_with("a OK"), "{i}: {l}");
+                    break;
+                }
+            }
+            c.write_all(b"b LOGOUT\r\n").unwrap();
+            while !read_line(&mut c).is_empty() {}
+        }
+        start.elapsed()
+    }
+    let dovecot = columba_interop::PrivateDovecot::start(
+        columba_interop::DovecotConfig::default().user("alice", "alicepw"),
+    )
+    .expect("private dovecot");
+    let theirs: SocketAddr = format!("127.0.0.1:{}", dovecot.imap_port).parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let master = start_demo(dir.path());
+    let password = demo_password(&master);
+    let ours = master.addr("IMAP  ");
+    for (what, login) in [
+        ("connect+CAPABILITY+LOGOUT", false),
+        ("connect+LOGIN+LOGOUT", true),
+    ] {
+        let d = run(theirs, "alice", "alicepw", login);
+        let c = run(ours, "demo", &password, login);
+        println!(
+            "{what}: {N} sequential sessions: Columba {:.1} ms each, Dovecot {:.1} ms each, ratio {:.2}",
+            c.as_secs_f64() * 1000.0 / f64::from(N),
+            d.as_secs_f64() * 1000.0 / f64::from(N),
+            c.as_secs_f64() / d.as_secs_f64()
+        );
+    }
 }
