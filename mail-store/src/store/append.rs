@@ -1,17 +1,18 @@
 //! APPEND into a Maildir++ mailbox that Dovecot also serves: the message is
-//! delivered durably first (tmp/, fsync, link into cur/ or new/, fsync dir,
-//! UID assigned in `dovecot-uidlist` under its lock), then the index learns
-//! of it through one transaction-log commit, so a crash in between leaves a
-//! message that the next sync (Columba's or Dovecot's) indexes from the
-//! uidlist, never an index record without a file.
+//! written durably to `tmp/` first, then, holding the uidlist lock and the
+//! index log lock (Dovecot's order), linked into cur/ or new/ (fsync dir),
+//! given its UID in `dovecot-uidlist` and indexed through one
+//! transaction-log commit ([`super::commit_appends`]), so a crash in
+//! between leaves a message that the next sync (Columba's or Dovecot's)
+//! indexes from the uidlist, never an index record without a file.
 
 use std::path::PathBuf;
 
-use columba_mail_index::{
-    IndexDir, Transaction, FLAG_ANSWERED, FLAG_DELETED, FLAG_DRAFT, FLAG_FLAGGED, FLAG_SEEN,
-};
+use columba_mail_index::{FLAG_ANSWERED, FLAG_DELETED, FLAG_DRAFT, FLAG_FLAGGED, FLAG_SEEN};
 use columba_maildir::{DeliveryOptions, Flags, Mailbox};
 
+use super::append_limit::AppendLimit;
+use super::staged_append::{commit_appends, AppendMeta, MessageWriter};
 use crate::error::{Error, Result};
 use crate::search::MessageFlags;
 
@@ -93,6 +94,28 @@ pub(super) fn append_with(
     internal_date: Option<i64>,
     keep_crlf: bool,
 ) -> Result<Appended> {
+    let dir = mailbox.path();
+    if dir.join("dovecot.index.log").exists() {
+        // file to tmp/, then linked, UID given and indexed in one commit
+        // under the uidlist and index locks (Dovecot's order)
+        let meta = AppendMeta {
+            flags,
+            keywords: keywords.to_vec(),
+            internal_date,
+        };
+        let mut writer = MessageWriter::new(mailbox, meta, AppendLimit::NONE)?;
+        if keep_crlf {
+            writer = writer.keeping_crlf();
+        }
+        writer.write(message)?;
+        let staged = writer.finish()?;
+        return commit_appends(mailbox, vec![staged])?
+            .pop()
+            .ok_or_else(|| Error::Append {
+                reason: "commit returned no message".into(),
+            });
+    }
+    // No index yet: deliver with a UID; Dovecot indexes it at its first sync.
     let options = DeliveryOptions {
         flags: maildir_flags(flags),
         keywords: keywords.to_vec(),
@@ -100,16 +123,6 @@ pub(super) fn append_with(
         fsync: true,
         keep_crlf,
     };
-    // Under the log lock: first index what a killed append may have left
-    // (a UID in the uidlist, not yet in the index), so UIDs reach the index
-    // in order; then deliver and index this message.
-    let dir = mailbox.path();
-    let indexed = dir.join("dovecot.index.log").exists();
-    let index = IndexDir::new(dir);
-    let lock = if indexed { Some(index.lock()?) } else { None };
-    if let Some(lock) = &lock {
-        super::sync::sync_locked(mailbox, &index, lock, &mut Default::default())?;
-    }
     let delivered = mailbox.deliver(message, &options)?;
     let uid = delivered.uid.ok_or_else(|| Error::Append {
         reason: delivered
@@ -132,20 +145,12 @@ pub(super) fn append_with(
                 reason: e.to_string(),
             })?;
     }
-    if let Some(lock) = &lock {
-        let mut t = Transaction::new();
-        t.append(uid, index_flags(flags));
-        for k in keywords {
-            t.add_keyword(k, &[(uid, uid)]);
-        }
-        index.commit_locked(lock, &t)?;
-    }
     let uid_validity = uid_validity_of(mailbox)?;
     Ok(Appended {
         uid,
         uid_validity,
         path: delivered.path,
-        indexed,
+        indexed: false,
     })
 }
 

@@ -1,17 +1,20 @@
-//! COPY and MOVE between Maildir++ mailboxes with UIDPLUS results. Each
-//! message is appended to the destination (same bytes, flags, keywords and
-//! INTERNALDATE; file, then index) before anything happens to the source;
+//! COPY and MOVE between Maildir++ mailboxes with UIDPLUS results. The
+//! messages are streamed into the destination's `tmp/` (same bytes, flags,
+//! keywords and INTERNALDATE) and committed there together, as one
+//! MULTIAPPEND ([`super::commit_appends`]), before anything happens to the
+//! source;
 //! MOVE expunges the source messages only after every copy is stored, so a
 //! crash can leave a message in both mailboxes, never in neither. With an
 //! APPENDLIMIT, every message's size is checked before the first copy.
 
 use columba_maildir::Mailbox;
 
-use super::append::{append_with, uid_validity_of};
+use super::append::uid_validity_of;
 use super::append_limit::AppendLimit;
 use super::expunge::expunge;
 use super::snapshot::MailboxSnapshot;
-use crate::error::Result;
+use super::staged_append::{commit_appends, AppendMeta, MessageWriter};
+use crate::error::{Error, Result};
 
 /// UIDPLUS `COPYUID`: source UIDs and the destination UIDs they became, in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,31 +56,44 @@ pub fn copy_limited(
         }
     }
     let mut out = Copied::default();
+    let mut staged = Vec::new();
     for uid in wanted {
         let Some(m) = snap.messages.iter().find(|m| m.uid == uid) else {
             continue;
         };
-        if m.path.is_none() {
+        let Some(path) = &m.path else {
             continue;
-        }
-        let data = m.read()?;
+        };
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            // expunged meanwhile: skipped, as a UID without a message
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                return Err(Error::MessageFile {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })
+            }
+        };
         let mut flags = m.flags;
         flags.recent = false;
-        let a = append_with(
-            dest,
-            &data,
+        let meta = AppendMeta {
             flags,
-            &m.keywords,
-            Some(m.internal_date()?),
-            true,
-        )?;
+            keywords: m.keywords.clone(),
+            internal_date: Some(m.internal_date()?),
+        };
+        let mut writer = MessageWriter::new(dest, meta, AppendLimit::NONE)?.keeping_crlf();
+        writer.write_from(file)?;
+        staged.push(writer.finish()?);
         out.source_uids.push(uid);
-        out.dest_uids.push(a.uid);
-        out.dest_uid_validity = a.uid_validity;
     }
-    if out.dest_uids.is_empty() {
+    if staged.is_empty() {
         out.dest_uid_validity = uid_validity_of(dest)?;
+        return Ok(out);
     }
+    let appended = commit_appends(dest, staged)?;
+    out.dest_uids = appended.iter().map(|a| a.uid).collect();
+    out.dest_uid_validity = appended.first().map_or(0, |a| a.uid_validity);
     Ok(out)
 }
 

@@ -1,5 +1,6 @@
-//! STORE flags and keywords on a Maildir++ mailbox Dovecot also serves: the
-//! change is committed to the transaction log first, then the message files
+//! STORE flags and keywords on a Maildir++ mailbox Dovecot also serves: new
+//! keywords get their letters first (under the uidlist lock alone), then
+//! the change is committed to the transaction log, then the message files
 //! are renamed. A crash between the two leaves the change in the log, and
 //! the next index sync (Dovecot's, which applies log records beyond the
 //! synced tail offset to the files) renames the files.
@@ -57,6 +58,9 @@ pub fn store_flags_unchanged_since(
     unchanged_since: Option<u64>,
 ) -> Result<StoreResult> {
     let dir = mailbox.path();
+    if mode != StoreMode::Remove {
+        register_keywords(mailbox, keywords)?;
+    }
     let mut uids = uids.to_vec();
     let mut modified = Vec::new();
     // held until the files are renamed, as Dovecot renames during its sync
@@ -126,4 +130,32 @@ pub fn store_flags_unchanged_since(
         stored: done,
         modified,
     })
+}
+
+/// Gives new keywords their `dovecot-keywords` letters before the index
+/// lock is taken: the keywords file changes only under the uidlist lock,
+/// and Dovecot takes the uidlist lock before the index lock, so taking it
+/// while holding the index lock could make both wait on each other.
+fn register_keywords(mailbox: &Mailbox, keywords: &[String]) -> Result<()> {
+    if keywords.is_empty() {
+        return Ok(());
+    }
+    let file = mailbox.keywords_file();
+    if keywords
+        .iter()
+        .all(|k| file.read().is_ok_and(|kw| kw.index_of(k).is_some()))
+    {
+        return Ok(());
+    }
+    let lock = mailbox.uidlist_file().lock()?;
+    let mut known = file.read()?;
+    let mut changed = false;
+    for k in keywords {
+        changed |= known.index_or_add(k)?.1;
+    }
+    if changed {
+        file.write(&known, &lock)?;
+    }
+    lock.unlock()?;
+    Ok(())
 }

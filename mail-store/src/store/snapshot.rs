@@ -258,12 +258,14 @@ impl MailboxSnapshot {
             mailbox.move_new_to_cur()?;
             return Self::open(mailbox);
         }
+        // under the uidlist lock alone (it serialises new/ to cur/ moves);
+        // never taken while the index lock is held, as Dovecot takes the
+        // uidlist lock first and the index lock second
+        mailbox.move_new_to_cur()?;
         let index = IndexDir::new(dir);
         let lock = index.lock()?;
         // per-message modseqs from here on, as after Dovecot's first CONDSTORE use
         super::modseq::enable_modseqs_locked(&index, &lock)?;
-        // index lock first, then the uidlist lock, as in every sync
-        mailbox.move_new_to_cur()?;
         let snapshot = Self::open(mailbox)?;
         let view = index.open_view_locked(&lock)?;
         let (first_recent, next_uid) = (view.header().first_recent_uid, view.header().next_uid);

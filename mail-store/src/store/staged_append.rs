@@ -4,8 +4,9 @@
 //! messages visible together (MULTIAPPEND), the way Dovecot's Maildir save
 //! keeps a transaction's files in `tmp/` until the commit.
 //!
-//! The commit holds the index log lock (and, inside it, the uidlist lock)
-//! while it links every file into `new/` or `cur/`, `fsync`s the
+//! The commit takes the uidlist lock and then the index log lock, in
+//! Dovecot's order, and holds both while it links every file into `new/`
+//! or `cur/`, `fsync`s the
 //! directories, gives the UIDs in `dovecot-uidlist` and commits one index
 //! transaction with all the appends; anyone who syncs (Dovecot or
 //! Columba) waits for those locks, so all the messages become visible at
@@ -26,7 +27,7 @@ use std::path::{Path, PathBuf};
 use columba_mail_index::{IndexDir, Transaction};
 use columba_maildir::filename::{generate_base, hostname};
 use columba_maildir::message_size::VsizeCounter;
-use columba_maildir::uidlist::UidlistRecord;
+use columba_maildir::uidlist::{Uidlist, UidlistLock, UidlistRecord};
 use columba_maildir::{Info, Mailbox, MaildirFilename};
 
 use super::append::{index_flags, maildir_flags, Appended};
@@ -63,12 +64,14 @@ pub struct MessageWriter {
     received: u64,
     pending_cr: bool,
     converted: Vec<u8>,
+    keep_crlf: bool,
 }
 
 impl MessageWriter {
     /// Creates the `tmp/` file of a new message for `mailbox`. `limit` is
     /// enforced on the bytes as written (CRLF counted as sent).
     pub fn new(mailbox: &Mailbox, meta: AppendMeta, limit: AppendLimit) -> Result<MessageWriter> {
+        let _ = mailbox.clean_stale_tmp(false);
         let tmp_dir = mailbox.path().join("tmp");
         let mode = std::fs::metadata(mailbox.path())
             .map(|m| m.permissions().mode() & 0o666)
@@ -96,6 +99,7 @@ impl MessageWriter {
                         received: 0,
                         pending_cr: false,
                         converted: Vec::new(),
+                        keep_crlf: false,
                     })
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
@@ -105,6 +109,12 @@ impl MessageWriter {
         Err(Error::Append {
             reason: format!("no unique file name in {}", tmp_dir.display()),
         })
+    }
+
+    /// Stores the bytes exactly as given (COPY keeps the source's bytes).
+    pub(super) fn keeping_crlf(mut self) -> MessageWriter {
+        self.keep_crlf = true;
+        self
     }
 
     /// Bytes received so far (as sent, before CRLF becomes LF).
@@ -124,6 +134,13 @@ impl MessageWriter {
         let out = self.out.as_mut().ok_or_else(|| Error::Append {
             reason: "message writer already failed".into(),
         })?;
+        if self.keep_crlf {
+            self.counter.update(chunk);
+            return out.write_all(chunk).map_err(|e| {
+                self.out = None;
+                file_error(&self.tmp_path, e)
+            });
+        }
         self.converted.clear();
         for &b in chunk {
             if self.pending_cr {
@@ -284,43 +301,89 @@ pub fn commit_appends(mailbox: &Mailbox, staged: Vec<StagedMessage>) -> Result<V
         super::sync::sync(mailbox)?;
     }
     let index = IndexDir::new(dir);
+    if indexing_lags(mailbox, &index) {
+        // a killed append left a UID in the uidlist that the index lacks:
+        // a sync indexes it (and anything else pending) first
+        let lock = index.lock()?;
+        super::sync::sync_locked(mailbox, &index, &lock, &mut Default::default())?;
+    }
+    // Dovecot's order (maildir-save.c, maildir-sync.c): the uidlist lock
+    // first, then the index log lock; both are held until the index commit
+    let uidlist_lock = mailbox.uidlist_file().lock()?;
     let lock = index.lock()?;
-    // what a killed append may have left gets its index record first
-    super::sync::sync_locked(mailbox, &index, &lock, &mut Default::default())?;
-    let (uids, uid_validity, paths) = publish(mailbox, &staged)?;
-    drop(staged);
+    let list = uidlist_lock.read()?.ok_or_else(|| Error::Append {
+        reason: format!("{} has no dovecot-uidlist after a sync", dir.display()),
+    })?;
+    let view = index.open_view_locked(&lock)?;
     let mut t = Transaction::new();
+    // UIDs given in the uidlist but not indexed since the check above go
+    // first, so UIDs reach the index in order
+    let indexed_next = view.header().next_uid;
+    if list.next_uid() > indexed_next {
+        let listing = mailbox.list()?;
+        let mut left: Vec<_> = listing
+            .messages
+            .iter()
+            .filter(|e| e.uid.is_some_and(|u| u >= indexed_next))
+            .collect();
+        left.sort_by_key(|e| e.uid);
+        for e in left {
+            let uid = e.uid.unwrap_or(0);
+            t.append(uid, e.flags.bits() & 0x1f);
+            for k in &e.keywords {
+                t.add_keyword(k, &[(uid, uid)]);
+            }
+        }
+    }
+    drop(view);
+    let (uids, paths) = publish(mailbox, &uidlist_lock, &list, &staged)?;
+    drop(staged);
     for (meta, &uid) in paths.iter().map(|(m, _)| m).zip(&uids) {
         t.append(uid, index_flags(meta.flags));
         for k in &meta.keywords {
             t.add_keyword(k, &[(uid, uid)]);
         }
     }
-    index.commit_locked(&lock, &t)?;
+    // the UIDs are given: from here on the messages are delivered; a
+    // failed index commit leaves them to the next sync
+    let committed = index.commit_locked(&lock, &t);
+    drop(lock);
+    let _ = uidlist_lock.unlock();
+    committed?;
     Ok(paths
         .into_iter()
         .zip(uids)
         .map(|((_, path), uid)| Appended {
             uid,
             path,
-            uid_validity,
+            uid_validity: list.uid_validity,
             indexed: true,
         })
         .collect())
 }
 
-/// Links every staged file into place and gives the UIDs, under the
-/// uidlist lock. Returns (UIDs, UIDVALIDITY, (meta, final path) per message).
+/// True if the uidlist has given UIDs the index does not have yet (read
+/// without locks: a hint, checked again under the locks).
+fn indexing_lags(mailbox: &Mailbox, index: &IndexDir) -> bool {
+    let Ok(Some(list)) = mailbox.uidlist_file().read() else {
+        return false;
+    };
+    index
+        .open_view()
+        .is_ok_and(|view| list.next_uid() > view.header().next_uid)
+}
+
+/// Links every staged file into place and writes their UIDs to the
+/// uidlist (whose lock the caller holds). Returns the UIDs and, per
+/// message, its meta and final path. On an error nothing stays linked.
 #[allow(clippy::type_complexity)]
 fn publish(
     mailbox: &Mailbox,
+    uidlist_lock: &UidlistLock,
+    list: &Uidlist,
     staged: &[StagedMessage],
-) -> Result<(Vec<u32>, u32, Vec<(AppendMeta, PathBuf)>)> {
+) -> Result<(Vec<u32>, Vec<(AppendMeta, PathBuf)>)> {
     let dir = mailbox.path();
-    let uidlist_lock = mailbox.uidlist_file().lock()?;
-    let list = uidlist_lock.read()?.ok_or_else(|| Error::Append {
-        reason: format!("{} has no dovecot-uidlist after a sync", dir.display()),
-    })?;
     if list.version != 3 || !list.complete_last_line {
         return Err(Error::Append {
             reason: "dovecot-uidlist must be rewritten by a sync before appending".into(),
@@ -370,7 +433,7 @@ fn publish(
             next += 1;
         }
         if keywords_changed {
-            mailbox.keywords_file().write(&keywords, &uidlist_lock)?;
+            mailbox.keywords_file().write(&keywords, uidlist_lock)?;
         }
         for sub in ["new", "cur"] {
             fsync_dir(&dir.join(sub))?;
@@ -379,16 +442,13 @@ fn publish(
         Ok(())
     })();
     if let Err(e) = result {
+        // the uidlist is still locked: nobody has seen these files
         for p in &linked {
             let _ = std::fs::remove_file(p);
         }
-        let _ = uidlist_lock.unlock();
         return Err(e);
     }
-    // the UIDs are given: from here on the messages are delivered
-    let _ = uidlist_lock.unlock();
-    let uids = records.iter().map(|r| r.uid).collect();
-    Ok((uids, list.uid_validity, out))
+    Ok((records.iter().map(|r| r.uid).collect(), out))
 }
 
 fn fsync_dir(dir: &Path) -> Result<()> {
