@@ -79,9 +79,15 @@ fn the_session_resumes_as_the_user_and_logs_out_as_dovecot_does() {
         .unwrap_or_else(|| panic!("no logout line in {log}"));
     let rest = &line[prefix.len()..];
     assert!(rest.starts_with("Disconnected: Logged out in="), "{rest}");
-    assert!(rest.ends_with(" deleted=0 expunged=0 trashed=0"), "{rest}");
-    // in= counts the client's bytes: SELECT and LOGOUT lines
-    let bytes_in = "a2 SELECT INBOX\r\n".len() + "a3 LOGOUT\r\n".len();
+    assert!(
+        rest.ends_with(
+            " deleted=0 expunged=0 trashed=0 hdr_count=0 hdr_bytes=0 body_count=0 body_bytes=0"
+        ),
+        "{rest}"
+    );
+    // in= counts the client's bytes Dovecot's way: the SELECT line and
+    // the LOGOUT command without its line end (never read)
+    let bytes_in = "a2 SELECT INBOX\r\n".len() + "a3 LOGOUT".len();
     assert!(rest.contains(&format!(" in={bytes_in} ")), "{rest}");
 }
 
@@ -518,11 +524,13 @@ fn a_large_message_goes_through_the_spool_intact() {
         .unwrap()
         .path();
     let stored = std::fs::read(file).unwrap();
-    // unstuffed, and stored with LF line ends as Dovecot stores Maildir
-    // files (mail_save_crlf = no)
-    let expected = body
-        .replace("\r\n..leading dot", "\r\n.leading dot")
-        .replace("\r\n", "\n");
+    // with Dovecot LMTP's Return-Path and Delivered-To, unstuffed, and
+    // stored with LF line ends as Dovecot stores Maildir files
+    let expected = format!(
+        "Return-Path: <sender@example.com>\nDelivered-To: alice\n{}",
+        body.replace("\r\n..leading dot", "\r\n.leading dot")
+            .replace("\r\n", "\n")
+    );
     let diverge = stored
         .iter()
         .zip(expected.as_bytes())
@@ -538,4 +546,79 @@ fn a_large_message_goes_through_the_spool_intact() {
         ),
         &expected[diverge.saturating_sub(40)..(diverge + 40).min(expected.len())]
     );
+}
+
+/// The fields of a `Disconnected: Logged out ...` line, without `out=`
+/// (the servers' capability lists differ in length).
+fn logout_fields(line: &str) -> Vec<String> {
+    let rest = &line[line
+        .find("Disconnected: Logged out ")
+        .expect("a logout line")..];
+    rest.split_whitespace()
+        .skip(3)
+        .filter(|f| !f.starts_with("out="))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_imap_logout_line_counts_what_dovecots_counts() {
+    const COMMANDS: &str = "b1 SELECT INBOX\r\nb2 FETCH 1 (BODY.PEEK[HEADER])\r\n\
+        b3 FETCH 1 (BODY.PEEK[TEXT])\r\nb4 FETCH 1:2 (BODY.PEEK[])\r\n\
+        b5 STORE 1 +FLAGS (\\Deleted)\r\nb6 EXPUNGE\r\nb7 LOGOUT\r\n";
+    let server = alice();
+    server.deliver(&["alice"], MESSAGE);
+    server.deliver(&["alice"], MESSAGE);
+    let (mut process, mut c) = server.imap("alice", "SessLogoutFields");
+    assert!(c.line().starts_with("a1 OK"));
+    c.send(COMMANDS);
+    let _ = c.rest();
+    assert!(process.wait_exit(Duration::from_secs(10)));
+    let log = process.log_text();
+    let ours = logout_fields(log.lines().find(|l| l.contains("Disconnected")).unwrap());
+
+    require_tool!("dovecot");
+    let dovecot = PrivateDovecot::start(DovecotConfig::default().user("alice", "alicepw")).unwrap();
+    for _ in 0..2 {
+        let mut lmtp = TcpStream::connect(("127.0.0.1", dovecot.lmtp_port)).unwrap();
+        lmtp.write_all(
+            format!(
+                "LHLO t\r\nMAIL FROM:<sender@example.com>\r\nRCPT TO:<alice>\r\nDATA\r\n{MESSAGE}.\r\nQUIT\r\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let mut all = String::new();
+        let _ = std::io::Read::read_to_string(&mut lmtp, &mut all);
+        assert!(all.contains("Saved"), "{all}");
+    }
+    let imap = TcpStream::connect(("127.0.0.1", dovecot.imap_port)).unwrap();
+    imap.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut w = imap.try_clone().unwrap();
+    let mut r = BufReader::new(imap);
+    let mut greeting = String::new();
+    r.read_line(&mut greeting).unwrap();
+    w.write_all(b"a1 LOGIN alice alicepw\r\n").unwrap();
+    let mut ok = String::new();
+    while !ok.starts_with("a1 ") {
+        ok.clear();
+        r.read_line(&mut ok).unwrap();
+    }
+    w.write_all(COMMANDS.as_bytes()).unwrap();
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut r, &mut rest);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let theirs = loop {
+        if let Some(l) = dovecot
+            .log()
+            .lines()
+            .find(|l| l.contains("imap(alice)") && l.contains("Disconnected: Logged out"))
+        {
+            break logout_fields(l);
+        }
+        assert!(Instant::now() < deadline, "{}", dovecot.log());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(ours, theirs);
 }

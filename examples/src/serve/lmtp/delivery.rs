@@ -37,6 +37,10 @@ pub struct DeliveryJob {
     pub user: String,
     /// The mailbox to save into (`INBOX`).
     pub mailbox: String,
+    /// MAIL FROM's address, for the `Return-Path:` header (may be empty).
+    pub return_path: String,
+    /// The recipient as RCPT TO named it, for the `Delivered-To:` header.
+    pub delivered_to: String,
     /// The userdb fields (`uid`, `gid`, `home`, `mail`, ...).
     pub fields: Vec<(String, Option<String>)>,
 }
@@ -48,6 +52,10 @@ impl DeliveryJob {
         line.push_str(&tab_escape(&self.user));
         line.push('\t');
         line.push_str(&tab_escape(&self.mailbox));
+        line.push('\t');
+        line.push_str(&tab_escape(&self.return_path));
+        line.push('\t');
+        line.push_str(&tab_escape(&self.delivered_to));
         for (k, v) in &self.fields {
             line.push('\t');
             match v {
@@ -64,13 +72,16 @@ impl DeliveryJob {
             .strip_prefix(JOB_TAG)
             .ok_or_else(|| ServeError::Control("not a delivery job".into()))?;
         let mut parts = rest.split(|&b| b == b'\t');
-        let mut text = |what: &str| -> Result<String, ServeError> {
+        let mut text = |what: &str, may_be_empty: bool| -> Result<String, ServeError> {
             let raw = parts
                 .next()
                 .ok_or_else(|| ServeError::Control(format!("delivery job: {what} missing")))?;
             let s = String::from_utf8(tab_unescape(raw))
                 .map_err(|_| ServeError::Control(format!("delivery job: {what} is not UTF-8")))?;
-            if s.is_empty() || s.len() > MAX_NAME {
+            if (s.is_empty() && !may_be_empty)
+                || s.len() > MAX_NAME
+                || s.chars().any(|c| c == '\r' || c == '\n')
+            {
                 return Err(ServeError::Control(format!(
                     "delivery job: {what} of {} bytes",
                     s.len()
@@ -78,8 +89,10 @@ impl DeliveryJob {
             }
             Ok(s)
         };
-        let user = text("user")?;
-        let mailbox = text("mailbox")?;
+        let user = text("user", false)?;
+        let mailbox = text("mailbox", false)?;
+        let return_path = text("return path", true)?;
+        let delivered_to = text("recipient", false)?;
         let mut fields = Vec::new();
         for raw in parts {
             if fields.len() == MAX_FIELDS {
@@ -97,6 +110,8 @@ impl DeliveryJob {
         Ok(DeliveryJob {
             user,
             mailbox,
+            return_path,
+            delivered_to,
             fields,
         })
     }
@@ -196,10 +211,16 @@ fn child_deliver(config: &Config, frame: ReceivedFrame) -> Result<u32, ServeErro
         .next()
         .ok_or_else(|| ServeError::Control("delivery job without the message".into()))?;
     let mut message = std::fs::File::from(fd);
-    let size = message
+    let spooled = message
         .metadata()
         .map_err(|e| ServeError::io("stat the message", e))?
         .len();
+    // Dovecot's LMTP adds these two (lmtp_hdr_delivery_address = final)
+    let added = format!(
+        "Return-Path: <{}>\r\nDelivered-To: {}\r\n",
+        job.return_path, job.delivered_to
+    );
+    let size = spooled + added.len() as u64;
     let env = UserEnv::resolve(
         &job.user,
         &job.userdb_fields(),
@@ -217,6 +238,7 @@ fn child_deliver(config: &Config, frame: ReceivedFrame) -> Result<u32, ServeErro
         }
         Err(e) => return Err(storage_error(e)),
     };
+    sink.write(added.as_bytes()).map_err(storage_error)?;
     // the message streams from the spool into the store, chunk by chunk
     let mut buf = vec![0u8; 64 * 1024];
     let mut copied = 0u64;
@@ -228,16 +250,16 @@ fn child_deliver(config: &Config, frame: ReceivedFrame) -> Result<u32, ServeErro
             break;
         }
         copied += n as u64;
-        if copied > size {
+        if copied > spooled {
             return Err(ServeError::Storage(
                 "the message grew while it was delivered".into(),
             ));
         }
         sink.write(&buf[..n]).map_err(storage_error)?;
     }
-    if copied != size {
+    if copied != spooled {
         return Err(ServeError::Storage(format!(
-            "read {copied} of the message's {size} bytes"
+            "read {copied} of the message's {spooled} bytes"
         )));
     }
     let (_, uid) = sink
@@ -255,6 +277,8 @@ mod tests {
         let job = DeliveryJob {
             user: "alice\twith tab".into(),
             mailbox: "INBOX".into(),
+            return_path: String::new(),
+            delivered_to: "alice+x@example.com".into(),
             fields: vec![
                 ("uid".into(), Some("5000".into())),
                 ("home".into(), Some("/h/a=b".into())),
@@ -267,11 +291,13 @@ mod tests {
             b"DELIVER\t",
             b"DELIVER\tuser",
             b"DELIVER\t\tINBOX",
-            b"DELIVER\t\xff\tINBOX",
+            b"DELIVER\t\xff\tINBOX\t\tr",
+            b"DELIVER\tu\tINBOX\t\t",
+            b"DELIVER\tu\tINBOX\ta\r\nb\tr",
         ] {
             assert!(DeliveryJob::decode(bad).is_err(), "{bad:?}");
         }
-        let many = format!("DELIVER\tu\tINBOX{}", "\tk=v".repeat(65));
+        let many = format!("DELIVER\tu\tINBOX\t\tr{}", "\tk=v".repeat(65));
         assert!(DeliveryJob::decode(many.as_bytes()).is_err());
     }
 

@@ -131,7 +131,9 @@ fn serve(
                     }));
                     session.recipient_checked(exists);
                 }
-                LmtpEvent::Deliver { recipients, .. } => {
+                LmtpEvent::Deliver {
+                    from, recipients, ..
+                } => {
                     // this transaction's recipients are the last ones
                     // accepted (a RSET left older ones before them)
                     let mut all = std::mem::take(&mut accepted);
@@ -146,7 +148,7 @@ fn serve(
                         log::error(&prefix, "recipients out of step with the session");
                         Vec::new()
                     };
-                    let results = deliver_all(ctx, &recipients, &spool);
+                    let results = deliver_all(ctx, &recipients, &from, &spool);
                     let delivered = results.iter().filter(|(r, _)| r.is_ok()).count() as u64;
                     let mut stats = StatsClient::connect(&config);
                     stats.inc("lmtp.deliveries", delivered);
@@ -255,6 +257,7 @@ fn lookup_recipient(
 fn deliver_all(
     ctx: &RoleContext,
     recipients: &[Accepted],
+    from: &str,
     spool: &spool::Spool,
 ) -> Vec<(Result<(), DeliveryError>, Option<u32>)> {
     recipients
@@ -263,6 +266,8 @@ fn deliver_all(
             let job = DeliveryJob {
                 user: r.user.clone(),
                 mailbox: "INBOX".into(),
+                return_path: from.to_string(),
+                delivered_to: r.address.clone(),
                 fields: r.fields.clone(),
             };
             let outcome = spool

@@ -70,6 +70,8 @@ fn refuse(client: &mut UnixStream, handoff: &Handoff, refusal: &Refusal) {
 struct Traffic {
     bytes_in: u64,
     bytes_out: u64,
+    /// Length of the line end the last input ended with (CRLF 2, LF 1).
+    last_line_end: u64,
     completions: Completions,
 }
 
@@ -80,6 +82,17 @@ fn send(client: &mut UnixStream, traffic: &mut Traffic, out: Vec<u8>) -> std::io
         traffic.completions.scan(&out);
     }
     Ok(())
+}
+
+/// The length of the line end `data` ends with: 2 for CRLF, 1 for LF.
+fn line_end(data: &[u8]) -> u64 {
+    if data.ends_with(b"\r\n") {
+        2
+    } else if data.ends_with(b"\n") {
+        1
+    } else {
+        0
+    }
 }
 
 /// Counts finished commands in the server's output: tagged `OK`/`NO`/`BAD`
@@ -93,6 +106,14 @@ struct Completions {
     line: Vec<u8>,
     /// Tagged completions seen and not yet reported.
     count: u64,
+    /// The current line continues an untagged response after a literal.
+    continuing: bool,
+    /// FETCH header sections sent (`hdr_count`) and their bytes.
+    hdr_count: u64,
+    hdr_bytes: u64,
+    /// FETCH body sections sent (`body_count`) and their bytes.
+    body_count: u64,
+    body_bytes: u64,
 }
 
 impl Completions {
@@ -144,8 +165,13 @@ impl Completions {
                 .and_then(|d| d.parse::<u64>().ok())
             {
                 self.skip = n;
+                self.count_section(line, n);
+                self.continuing = line.starts_with(b"* ") || self.continuing;
                 return;
             }
+        }
+        if std::mem::take(&mut self.continuing) {
+            return;
         }
         if !line.starts_with(b"* ") && !line.starts_with(b"+") {
             let mut words = line.splitn(3, |&b| b == b' ');
@@ -154,6 +180,45 @@ impl Completions {
             {
                 self.count += 1;
             }
+        }
+    }
+
+    /// A FETCH literal: a header or a body section, as Dovecot counts
+    /// them for `hdr_count`/`body_count` (the literal's size in bytes).
+    fn count_section(&mut self, line: &[u8], size: u64) {
+        if !line.starts_with(b"* ") && !self.continuing {
+            return;
+        }
+        let text = String::from_utf8_lossy(line).to_ascii_uppercase();
+        // the item right before the literal: `BODY[...]`, `BINARY[...]`,
+        // `RFC822`, `RFC822.HEADER`, `RFC822.TEXT`
+        let Some(brace) = text.rfind('{') else {
+            return;
+        };
+        let item = text[..brace].trim_end();
+        let item = item.rsplit([' ', '(']).next().unwrap_or("");
+        let is_section = item.starts_with("BODY[")
+            || item.starts_with("BINARY[")
+            || item.starts_with("RFC822")
+            || item.contains("]<");
+        if !is_section {
+            // a long section name, e.g. HEADER.FIELDS (...), splits at spaces
+            if !text[..brace].contains("BODY[") && !text[..brace].contains("BINARY[") {
+                return;
+            }
+        }
+        let section = text[..brace]
+            .rfind("BODY[")
+            .or_else(|| text[..brace].rfind("BINARY["))
+            .map(|i| &text[i..brace])
+            .unwrap_or(item);
+        let header = section.contains("HEADER") || item == "RFC822.HEADER";
+        if header {
+            self.hdr_count += 1;
+            self.hdr_bytes += size;
+        } else {
+            self.body_count += 1;
+            self.body_bytes += size;
         }
     }
 
@@ -237,6 +302,7 @@ fn serve(mut ctx: RoleContext, login: LoggedIn, state: ImapHandoff) -> Result<()
                 Ok(0) => break 'session "Connection closed".to_string(),
                 Ok(n) => {
                     traffic.bytes_in += n as u64;
+                    traffic.last_line_end = line_end(&buf[..n]);
                     last_input = Instant::now();
                     session.set_now(unix_now());
                     session.feed(&buf[..n]);
@@ -264,6 +330,12 @@ fn serve(mut ctx: RoleContext, login: LoggedIn, state: ImapHandoff) -> Result<()
             break 'session "Disconnected for inactivity".to_string();
         }
     };
+    if reason == "Logged out" {
+        // Dovecot's in= counts the input it consumed: what followed the
+        // LOGOUT command, and its own line end, were never read
+        let unread = session.buffered_input() as u64 + traffic.last_line_end;
+        traffic.bytes_in = traffic.bytes_in.saturating_sub(unread);
+    }
     let c = counters.lock().map(|c| *c).unwrap_or_default();
     log::info(&prefix, &logout_line(&reason, &traffic, &c));
     drop(anvil);
@@ -273,9 +345,19 @@ fn serve(mut ctx: RoleContext, login: LoggedIn, state: ImapHandoff) -> Result<()
 /// Dovecot's `Disconnected:` line with its default `imap_logout_format`
 /// fields that Columba counts.
 fn logout_line(reason: &str, traffic: &Traffic, c: &MailCounters) -> String {
+    let f = &traffic.completions;
     format!(
-        "Disconnected: {reason} in={} out={} deleted={} expunged={} trashed={}",
-        traffic.bytes_in, traffic.bytes_out, c.deleted, c.expunged, c.trashed
+        "Disconnected: {reason} in={} out={} deleted={} expunged={} trashed={} \
+         hdr_count={} hdr_bytes={} body_count={} body_bytes={}",
+        traffic.bytes_in,
+        traffic.bytes_out,
+        c.deleted,
+        c.expunged,
+        c.trashed,
+        f.hdr_count,
+        f.hdr_bytes,
+        f.body_count,
+        f.body_bytes
     )
 }
 
@@ -330,7 +412,8 @@ mod tests {
         );
         assert_eq!(
             line,
-            "Disconnected: Logged out in=12 out=477 deleted=1 expunged=2 trashed=3"
+            "Disconnected: Logged out in=12 out=477 deleted=1 expunged=2 trashed=3 \
+             hdr_count=0 hdr_bytes=0 body_count=0 body_bytes=0"
         );
     }
 
@@ -346,5 +429,10 @@ mod tests {
         c.scan(b"* 2 FETCH (BODY[] {1");
         c.scan(b"2}\r\nb1 OK hidden\r\n)\r\nb2 OK done\r\n");
         assert_eq!(c.take(), 1);
+        assert_eq!((c.body_count, c.body_bytes), (2, 33));
+        c.scan(b"* 3 FETCH (UID 3 BODY[HEADER.FIELDS (FROM TO)] {5}\r\nab\r\n\r\n)\r\n");
+        c.scan(b"* 3 FETCH (RFC822.HEADER {2}\r\n\r\n BODY[TEXT] {3}\r\nxyz)\r\n");
+        assert_eq!((c.hdr_count, c.hdr_bytes), (2, 7));
+        assert_eq!((c.body_count, c.body_bytes), (3, 36));
     }
 }
