@@ -5,7 +5,7 @@
 //!
 //! ```sh
 //! cargo run --release -p columba-bench --example server_bench -- [--duration SECS]
-//!     [--clients 1,10,50] [--idle 200] [--messages 100] [--shared-mailbox]
+//!     [--clients 1,10,50] [--idle 200] [--messages 100] [--users N]
 //!     [--size-only-names] [--build]
 //! ```
 //!
@@ -30,13 +30,13 @@ struct Options {
     clients: Vec<usize>,
     idle: usize,
     messages: usize,
-    shared_mailbox: bool,
+    users: usize,
     names: SizeInNames,
     build: bool,
 }
 
 const USAGE: &str = "usage: server_bench [--duration SECS] [--clients 1,10,50] [--idle N] \
-                     [--messages N] [--shared-mailbox] [--size-only-names] [--build]";
+                     [--messages N] [--users N] [--size-only-names] [--build]";
 
 fn options() -> Result<Options, String> {
     let mut o = Options {
@@ -44,7 +44,7 @@ fn options() -> Result<Options, String> {
         clients: vec![1, 10, 50],
         idle: 200,
         messages: 100,
-        shared_mailbox: false,
+        users: 0,
         names: SizeInNames::SizeAndVirtualSize,
         build: false,
     };
@@ -68,7 +68,7 @@ fn options() -> Result<Options, String> {
             }
             "--idle" => o.idle = number(value()?)?.max(1),
             "--messages" => o.messages = number(value()?)?.max(4),
-            "--shared-mailbox" => o.shared_mailbox = true,
+            "--users" => o.users = number(value()?)?.max(1),
             "--size-only-names" => o.names = SizeInNames::SizeOnly,
             "--build" => o.build = true,
             "-h" | "--help" => return Err(USAGE.into()),
@@ -146,28 +146,27 @@ fn idle_memory(server: &RunningServer, count: usize) -> Result<(f64, f64, usize)
     ))
 }
 
-/// Selects every mailbox once, so both servers have built their indexes
-/// before anything is timed, and checks the message count.
-fn warm_up(server: &RunningServer, mailboxes: &[String], expected: usize) -> Result<(), String> {
-    let mut c = columba_bench::server::imap_client::ImapClient::connect(server.target.addr)
-        .map_err(|e| format!("{}: connect: {e}", server.kind.name()))?;
-    c.login(&server.target.user, &server.target.password)
-        .map_err(|e| format!("{}: {e}", server.kind.name()))?;
-    for m in mailboxes {
-        let r = c
-            .command(&format!("SELECT \"{m}\""))
-            .map_err(|e| e.to_string())?;
+/// Logs in as every user and selects INBOX once, so both servers have
+/// built their indexes before anything is timed; checks the message count.
+fn warm_up(server: &RunningServer, expected: usize) -> Result<(), String> {
+    let name = server.kind.name();
+    for (i, user) in server.target.users.iter().enumerate() {
+        let mut c = server
+            .target
+            .login(i)
+            .map_err(|e| format!("{name}: {user}: {e}"))?;
+        let r = c.command("SELECT INBOX").map_err(|e| e.to_string())?;
         let exists = r.untagged_number("EXISTS").unwrap_or(0) as usize;
         if !r.is_ok() || exists != expected {
             return Err(format!(
-                "{}: SELECT {m}: {} with {exists} messages, expected {expected}",
-                server.kind.name(),
+                "{name}: {user}: SELECT INBOX: {} with {exists} messages, expected {expected}",
                 r.tagged
             ));
         }
         c.command("FETCH 1:* (FLAGS)").map_err(|e| e.to_string())?;
+        c.logout().map_err(|e| e.to_string())?;
     }
-    c.logout().map_err(|e| e.to_string())
+    Ok(())
 }
 
 fn ratio(row: &Row) -> String {
@@ -221,47 +220,45 @@ fn run(o: &Options) -> Result<(), String> {
     let messages = bench_messages(o.messages).map_err(|e| format!("messages: {e}"))?;
     let append_message = generated_message(100_000, 2_000, &mut Rng::new(7));
     let max_clients = o.clients.iter().copied().max().unwrap_or(1);
-    let mailboxes: Vec<String> = if o.shared_mailbox {
-        vec!["INBOX".into()]
+    // one user per client, and at most 4 idle connections per user, so no
+    // one reaches the default of 10 connections per user and address
+    let user_count = if o.users > 0 {
+        o.users
     } else {
-        (1..=max_clients).map(|i| format!("bench-{i}")).collect()
+        max_clients.max(o.idle.div_ceil(4))
     };
+    let users: Vec<String> = (1..=user_count).map(|i| format!("bench{i}")).collect();
 
-    let columba = start_columba(&binary).map_err(|e| format!("columba serve: {e}"))?;
-    let dovecot = start_dovecot(&columba.target.user, &columba.target.password)
-        .map_err(|e| format!("dovecot: {e}"))?;
+    let columba = start_columba(&binary, &users).map_err(|e| format!("columba serve: {e}"))?;
+    let dovecot =
+        start_dovecot(&users, &columba.target.password).map_err(|e| format!("dovecot: {e}"))?;
     eprintln!(
         "  server process trees: Columba pid {}, Dovecot master pid {}",
         columba.root_pid().unwrap_or(0),
         dovecot.root_pid().unwrap_or(0)
     );
     for server in [&columba, &dovecot] {
-        let mut all = vec!["INBOX".to_string()];
-        all.extend(mailboxes.iter().filter(|m| *m != "INBOX").cloned());
-        for m in &all {
-            fill_mailbox(&server.maildir, m, &messages, o.names)
-                .map_err(|e| format!("{}: filling {m}: {e}", server.kind.name()))?;
+        for user in &users {
+            fill_mailbox(&server.maildir(user), "INBOX", &messages, o.names)
+                .map_err(|e| format!("{}: filling {user}'s INBOX: {e}", server.kind.name()))?;
+            server
+                .fix_ownership(user)
+                .map_err(|e| format!("{}: ownership: {e}", server.kind.name()))?;
         }
-        server
-            .fix_ownership()
-            .map_err(|e| format!("{}: ownership: {e}", server.kind.name()))?;
-        warm_up(server, &all, messages.len())?;
+        warm_up(server, messages.len())?;
     }
 
     println!(
-        "Columba ({}) vs Dovecot {} on 127.0.0.1, plain IMAP, LOGIN with {{PLAIN}} passwd-file on both",
+        "Columba ({}) vs Dovecot {} on 127.0.0.1, plain IMAP, LOGIN, {} users in a {{PLAIN}} \
+         passwd-file on both",
         binary.display(),
-        dovecot_version()
+        dovecot_version(),
+        users.len()
     );
     println!(
-        "{} messages per mailbox ({}, file names with {}), {} s per measurement, {} idle connections; \
-         load average {}",
+        "{} messages in each user's INBOX (file names with {}), {} s per measurement, {} idle \
+         connections; load average {}",
         messages.len(),
-        if o.shared_mailbox {
-            "all clients in INBOX".to_string()
-        } else {
-            "one mailbox per client".to_string()
-        },
         match o.names {
             SizeInNames::SizeAndVirtualSize => "S= and W=",
             SizeInNames::SizeOnly => "S= only",
@@ -288,7 +285,7 @@ fn run(o: &Options) -> Result<(), String> {
         });
     }
     let mixed = MixedWorkload {
-        mailboxes: mailboxes.clone(),
+        mailbox: "INBOX".into(),
         append_message,
         bodies_per_fetch: 3,
     };

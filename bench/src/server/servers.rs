@@ -1,10 +1,12 @@
 //! Starting the two servers side by side: `columba serve --demo` (its
-//! release binary) and a private Dovecot 2.3 with its default process
-//! settings, each with the same user and password (`{PLAIN}` in a
-//! passwd-file on both sides) and the same mail.
+//! release binary) and a private Dovecot 2.3 with its default settings,
+//! each with the same users and password (`{PLAIN}` in a passwd-file on
+//! both sides) and the same mail.
 
+use std::io::Write as _;
 use std::io::{self, BufRead, BufReader};
 use std::net::SocketAddr;
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -37,20 +39,19 @@ impl ServerKind {
 enum Running {
     Columba {
         child: Child,
+        data: PathBuf,
         _dir: tempfile::TempDir,
     },
     Dovecot(Box<PrivateDovecot>),
 }
 
-/// A running server: where to connect, as whom, where its user's Maildir
-/// is, and the root of its process tree.
+/// A running server: where to connect, as whom, where its users' Maildirs
+/// are, and the root of its process tree.
 pub struct RunningServer {
     /// Which server this is.
     pub kind: ServerKind,
-    /// Address, user and password for clients.
+    /// Address, users and password for clients.
     pub target: Target,
-    /// The user's Maildir++ root.
-    pub maildir: PathBuf,
     /// Where the server's log goes.
     pub log: PathBuf,
     running: Running,
@@ -61,7 +62,6 @@ impl std::fmt::Debug for RunningServer {
         f.debug_struct("RunningServer")
             .field("kind", &self.kind)
             .field("addr", &self.target.addr)
-            .field("maildir", &self.maildir)
             .finish_non_exhaustive()
     }
 }
@@ -72,19 +72,49 @@ impl RunningServer {
     pub fn root_pid(&self) -> io::Result<u32> {
         match &self.running {
             Running::Columba { child, .. } => Ok(child.id()),
-            Running::Dovecot(d) => std::fs::read_to_string(d.root().join("run/master.pid"))?
-                .trim()
-                .parse()
-                .map_err(|e| io::Error::other(format!("master.pid: {e}"))),
+            Running::Dovecot(d) => {
+                // the master writes it a moment after it starts listening
+                let file = d.root().join("run/master.pid");
+                let mut tries = 0;
+                loop {
+                    match std::fs::read_to_string(&file) {
+                        Ok(text) => {
+                            return text
+                                .trim()
+                                .parse()
+                                .map_err(|e| io::Error::other(format!("master.pid: {e}")))
+                        }
+                        Err(_) if tries < 50 => {
+                            tries += 1;
+                            std::thread::sleep(Duration::from_millis(100));
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
         }
     }
 
-    /// Hands the user's Maildir to the owner the server's mail processes
-    /// run as (after the bench wrote messages there as another user).
-    pub fn fix_ownership(&self) -> io::Result<()> {
+    /// A user's Maildir++ root.
+    pub fn maildir(&self, user: &str) -> PathBuf {
         match &self.running {
-            Running::Columba { .. } => super::messages::match_owner(&self.maildir),
-            Running::Dovecot(d) => d.fix_ownership(&self.target.user),
+            Running::Columba { data, .. } => data.join("home").join(user).join("Maildir"),
+            Running::Dovecot(d) => d.maildir(user),
+        }
+    }
+
+    /// Hands a user's home to the owner the server's mail processes run as
+    /// (after the bench wrote messages there as another user): Dovecot's
+    /// mail owner, or for Columba the owner of the demo user's home.
+    pub fn fix_ownership(&self, user: &str) -> io::Result<()> {
+        match &self.running {
+            Running::Columba { data, .. } => {
+                let demo = std::fs::metadata(data.join("home/demo"))?;
+                let home = data.join("home").join(user);
+                std::os::unix::fs::lchown(&home, Some(demo.uid()), Some(demo.gid()))?;
+                super::messages::match_owner(&home)
+            }
+            Running::Dovecot(d) => d.fix_ownership(user),
         }
     }
 
@@ -161,11 +191,19 @@ fn banner_field<'a>(banner: &'a str, label: &str) -> Option<&'a str> {
 }
 
 /// Starts `columba serve --demo` in a new data directory, on free loopback
-/// ports, in its own process group; reads the banner up to `ready`.
-pub fn start_columba(binary: &Path) -> io::Result<RunningServer> {
+/// ports, in its own process group; reads the banner up to `ready`. Then
+/// adds `users` to the demo's passwd-file (`<data>/users`, which the
+/// server re-reads when it changes), with the demo user's password, uid
+/// and gid, and homes `<data>/home/<user>`, as the demo user has.
+pub fn start_columba(binary: &Path, users: &[String]) -> io::Result<RunningServer> {
     let dir = tempfile::Builder::new()
         .prefix("columba-bench-")
         .tempdir()?;
+    // the server's post-login processes may run as the demo user
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )?;
     let data = dir.path().join("data");
     let log = dir.path().join("columba.log");
     let mut child = Command::new(binary)
@@ -216,46 +254,68 @@ pub fn start_columba(binary: &Path) -> io::Result<RunningServer> {
         .find_map(|l| l.trim().strip_prefix("data directory:"))
         .map(|d| PathBuf::from(d.trim()))
         .unwrap_or(data);
-    let maildir = data_dir.join("home/demo/Maildir");
-    if !maildir.is_dir() {
-        return Err(io::Error::other(format!(
-            "the demo user's Maildir is not at {}",
-            maildir.display()
-        )));
-    }
-    Ok(RunningServer {
+    let server = RunningServer {
         kind: ServerKind::Columba,
         target: Target {
             addr,
-            user: "demo".into(),
+            users: users.to_vec(),
             password,
         },
-        maildir,
         log,
-        running: Running::Columba { child, _dir: dir },
-    })
+        running: Running::Columba {
+            child,
+            data: data_dir.clone(),
+            _dir: dir,
+        },
+    };
+    add_columba_users(&data_dir, users, &server.target.password)?;
+    Ok(server)
 }
 
-/// Starts a private Dovecot with the same user and password, Dovecot's
-/// default process settings (high-security login: one imap-login process
-/// per connection, one imap process per session), and one change:
-/// `mail_max_userip_connections` raised from 10 so that 50 clients and the
-/// idle connections of one user from one address are let in, as Columba
-/// lets them in.
-pub fn start_dovecot(user: &str, password: &str) -> io::Result<RunningServer> {
-    let config = DovecotConfig::default()
-        .user(user, password)
-        .extra("protocol imap {\n  mail_max_userip_connections = 100000\n}");
+/// Appends `users` to the demo's passwd-file, each like the demo user.
+fn add_columba_users(data: &Path, users: &[String], password: &str) -> io::Result<()> {
+    let passwd = data.join("users");
+    let text = std::fs::read_to_string(&passwd)?;
+    let demo = text
+        .lines()
+        .find(|l| l.starts_with("demo:"))
+        .ok_or_else(|| io::Error::other(format!("no demo user in {}", passwd.display())))?;
+    let fields: Vec<&str> = demo.split(':').collect();
+    let (uid, gid) = (
+        fields.get(2).copied().unwrap_or(""),
+        fields.get(3).copied().unwrap_or(""),
+    );
+    let mut file = std::fs::OpenOptions::new().append(true).open(&passwd)?;
+    for user in users {
+        let home = data.join("home").join(user);
+        std::fs::create_dir_all(&home)?;
+        writeln!(
+            file,
+            "{user}:{{PLAIN}}{password}:{uid}:{gid}::{}::",
+            home.display()
+        )?;
+    }
+    file.sync_all()
+}
+
+/// Starts a private Dovecot with the same users and password and
+/// Dovecot's default settings: high-security login (one imap-login
+/// process per connection), one imap process per session,
+/// `mail_max_userip_connections = 10`.
+pub fn start_dovecot(users: &[String], password: &str) -> io::Result<RunningServer> {
+    let mut config = DovecotConfig::default();
+    for user in users {
+        config = config.user(user, password);
+    }
     let dovecot = PrivateDovecot::start(config)?;
     let addr = SocketAddr::from(([127, 0, 0, 1], dovecot.imap_port));
     Ok(RunningServer {
         kind: ServerKind::Dovecot,
         target: Target {
             addr,
-            user: user.into(),
+            users: users.to_vec(),
             password: password.into(),
         },
-        maildir: dovecot.maildir(user),
         log: dovecot.root().join("log/dovecot.log"),
         running: Running::Dovecot(Box::new(dovecot)),
     })

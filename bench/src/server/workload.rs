@@ -13,14 +13,37 @@ use super::messages::Rng;
 use super::process_tree;
 
 /// Where and as whom the clients log in.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Target {
     /// The server's plain IMAP address.
     pub addr: SocketAddr,
-    /// Login name.
-    pub user: String,
-    /// Password (sent with LOGIN; never printed).
+    /// Login names; client `i` logs in as `users[i % users.len()]`.
+    pub users: Vec<String>,
+    /// The password of every user (sent with LOGIN; never printed).
     pub password: String,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target")
+            .field("addr", &self.addr)
+            .field("users", &self.users.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Target {
+    /// The user client `index` logs in as.
+    pub fn user(&self, index: usize) -> &str {
+        &self.users[index % self.users.len().max(1)]
+    }
+
+    /// Connects and logs in as the user of client `index`.
+    pub fn login(&self, index: usize) -> std::io::Result<ImapClient> {
+        let mut c = ImapClient::connect(self.addr)?;
+        c.login(self.user(index), &self.password)?;
+        Ok(c)
+    }
 }
 
 /// What one measured run did.
@@ -188,13 +211,10 @@ pub fn logins(
     server: Option<u32>,
 ) -> RunResult {
     let target = target.clone();
-    run(clients, duration, server, move |_| {
+    run(clients, duration, server, move |index| {
         let target = target.clone();
         move |clock: &Clock, tally: &Tally| {
-            let cycle = ImapClient::connect(target.addr).and_then(|mut c| {
-                c.login(&target.user, &target.password)?;
-                c.logout()
-            });
+            let cycle = target.login(index).and_then(ImapClient::logout);
             match cycle {
                 Ok(()) if clock.running() => {
                     tally.ops.fetch_add(1, Ordering::Relaxed);
@@ -213,8 +233,8 @@ pub fn logins(
 /// The mixed workload's settings.
 #[derive(Debug, Clone)]
 pub struct MixedWorkload {
-    /// Mailboxes; client `i` works in `mailboxes[i % len]`.
-    pub mailboxes: Vec<String>,
+    /// The mailbox every client works in (its own user's).
+    pub mailbox: String,
     /// The message each APPEND stores.
     pub append_message: Vec<u8>,
     /// How many message bodies one FETCH asks for.
@@ -243,6 +263,7 @@ pub const MIXED_COMMANDS_PER_ROUND: u64 = MIXED_COMMANDS.len() as u64;
 /// A logged-in client of the mixed workload.
 struct MixedClient {
     target: Target,
+    index: usize,
     mailbox: String,
     workload: Arc<MixedWorkload>,
     client: Option<ImapClient>,
@@ -253,9 +274,7 @@ struct MixedClient {
 impl MixedClient {
     fn connected(&mut self) -> std::io::Result<&mut ImapClient> {
         if self.client.is_none() {
-            let mut c = ImapClient::connect(self.target.addr)?;
-            c.login(&self.target.user, &self.target.password)?;
-            self.client = Some(c);
+            self.client = Some(self.target.login(self.index)?);
         }
         Ok(self.client.as_mut().expect("just connected"))
     }
@@ -382,7 +401,8 @@ pub fn mixed(
     run(clients, duration, server, move |index| {
         let mut client = MixedClient {
             target: target.clone(),
-            mailbox: workload.mailboxes[index % workload.mailboxes.len()].clone(),
+            index,
+            mailbox: workload.mailbox.clone(),
             workload: workload.clone(),
             client: None,
             rng: Rng::new(index as u64 + 1),
@@ -402,12 +422,13 @@ pub fn mixed(
     })
 }
 
-/// Opens `count` connections, each logged in with `mailbox` selected.
+/// Opens `count` connections, connection `i` logged in as client `i`'s
+/// user, each with `mailbox` selected.
 pub fn open_idle(target: &Target, count: usize, mailbox: &str) -> Result<Vec<ImapClient>, String> {
     let mut idle = Vec::with_capacity(count);
     for i in 0..count {
-        let mut c = ImapClient::connect(target.addr).map_err(|e| format!("connection {i}: {e}"))?;
-        c.login(&target.user, &target.password)
+        let mut c = target
+            .login(i)
             .map_err(|e| format!("connection {i}: {e}"))?;
         let r = c
             .command(&format!("SELECT \"{mailbox}\""))
