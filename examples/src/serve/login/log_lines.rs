@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! imap-login: Info: Login: user=<demo>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, mpid=1234, TLS, session=<...>
-//! imap-login: Info: Disconnected (auth failed, 1 attempts in 2 secs): user=<demo>, method=PLAIN, rip=..., lip=..., TLS, session=<...>
+//! imap-login: Info: Disconnected: Connection closed (auth failed, 1 attempts in 2 secs): user=<demo>, method=PLAIN, rip=..., lip=..., TLS, session=<...>
 //! ```
 //!
 //! Neither passwords nor SASL data ever reach these lines.
@@ -92,8 +92,11 @@ impl LoginLog {
         );
     }
 
-    /// `Disconnected (<why>): ...`, when the client leaves (or is sent
-    /// away) before logging in.
+    /// `Disconnected: <reason> (<why>): ...`, when the client leaves (or
+    /// is sent away) before logging in, worded as Dovecot 2.3.19 words it
+    /// (`Disconnected: Connection closed (auth failed, 1 attempts in 2
+    /// secs)`, `Disconnected: Aborted login by logging out (no auth
+    /// attempts in 0 secs)`).
     pub fn disconnected(&self, reason: &str) {
         let secs = self.started.elapsed().as_secs();
         let why = if self.attempts == 0 && self.plaintext_refused {
@@ -105,7 +108,7 @@ impl LoginLog {
         };
         info(
             self.prefix,
-            &format!("{reason} ({why}): {}", self.elements(None)),
+            &format!("Disconnected: {reason} ({why}): {}", self.elements(None)),
         );
     }
 }

@@ -172,8 +172,9 @@ struct Login {
 
 /// How the pre-auth session ended.
 enum Outcome {
-    /// The client left or was sent away.
-    Closed(&'static str),
+    /// The client left or was sent away: Dovecot's reason
+    /// (`Connection closed`, `Aborted login by logging out`, ...).
+    Closed(String),
     /// Authenticated: the user, the auth request id, the session state.
     Authenticated {
         user: String,
@@ -207,14 +208,7 @@ impl Login {
                 ));
             };
             if let Err(e) = client.start_tls(tls) {
-                log_lines::info(
-                    self.prefix,
-                    &format!(
-                        "Disconnected (no auth attempts in {} secs): {}: TLS handshaking: {e}",
-                        log.started.elapsed().as_secs(),
-                        log.elements(None)
-                    ),
-                );
+                log.disconnected(&format!("Connection closed: TLS handshaking: {e}"));
                 return Ok(());
             }
             log.tls = true;
@@ -227,11 +221,11 @@ impl Login {
                 state,
             }) => (user, auth_id, state),
             Ok(Outcome::Closed(reason)) => {
-                log.disconnected(reason);
+                log.disconnected(&reason);
                 return Ok(());
             }
             Err(e) => {
-                log.disconnected(&format!("Disconnected: {e}"));
+                log.disconnected(&e.to_string());
                 return Ok(());
             }
         };
@@ -268,18 +262,12 @@ impl Login {
                     PreAuthEvent::StartTls => {
                         client.write_all(&session.take_output()).map_err(io)?;
                         let Some(tls) = &self.tls else {
-                            return Ok(Outcome::Closed("Disconnected"));
+                            return Ok(Outcome::Closed(String::from("Connection closed")));
                         };
                         if let Err(e) = client.start_tls(tls) {
-                            log_lines::info(
-                                self.prefix,
-                                &format!(
-                                    "Disconnected (no auth attempts in {} secs): {}: TLS handshaking: {e}",
-                                    log.started.elapsed().as_secs(),
-                                    log.elements(None)
-                                ),
-                            );
-                            return Ok(Outcome::Closed("Disconnected"));
+                            return Ok(Outcome::Closed(format!(
+                                "Connection closed: TLS handshaking: {e}"
+                            )));
                         }
                         log.tls = true;
                         session.tls_started();
@@ -339,7 +327,9 @@ impl Login {
                     }
                     PreAuthEvent::Close => {
                         client.write_all(&session.take_output()).map_err(io)?;
-                        return Ok(Outcome::Closed("Disconnected"));
+                        return Ok(Outcome::Closed(String::from(
+                            "Aborted login by logging out",
+                        )));
                     }
                     PreAuthEvent::Ignore => {}
                 }
@@ -357,12 +347,12 @@ impl Login {
                         Service::Pop3 => b"-ERR Disconnected for inactivity.\r\n".as_slice(),
                         _ => b"* BYE Disconnected for inactivity.\r\n".as_slice(),
                     });
-                    return Ok(Outcome::Closed("Disconnected: Inactivity"));
+                    return Ok(Outcome::Closed(String::from("Inactivity")));
                 }
                 Err(e) => return Err(io(e)),
             };
             if n == 0 {
-                return Ok(Outcome::Closed("Disconnected"));
+                return Ok(Outcome::Closed(String::from("Connection closed")));
             }
             session.feed(&buf[..n]);
         }
