@@ -1142,3 +1142,29 @@ fn login_rate_against_dovecot() {
         );
     }
 }
+
+/// SASL-IR: AUTHENTICATE PLAIN with the initial response on the command
+/// line goes to the auth process as `resp=`, with no round trip; a wrong
+/// one fails as Dovecot words it.
+#[test]
+fn sasl_ir_initial_response_is_relayed() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let setup = setup("");
+    let mut login = start_login(&setup, "imap-login", "imap", false);
+    let greeting = login.read_until("");
+    assert!(greeting.contains("SASL-IR"), "{greeting}");
+    let wrong = b64.encode(b"\0alice\0wrong");
+    login.send(&format!("a AUTHENTICATE PLAIN {wrong}\r\n"));
+    let reply = login.read_until("a");
+    assert!(
+        reply.starts_with("a NO [AUTHENTICATIONFAILED] Authentication failed."),
+        "{reply}"
+    );
+    let right = b64.encode(format!("\0alice\0{PASSWORD}"));
+    login.send(&format!("b AUTHENTICATE PLAIN {right}\r\n"));
+    let fields = login.handoff();
+    assert_eq!(fields[6], "alice");
+    let log = login.started_and_log(3);
+    assert!(log.contains("Login: user=<alice>, method=PLAIN,"), "{log}");
+}
