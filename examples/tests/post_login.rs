@@ -622,3 +622,51 @@ fn the_imap_logout_line_counts_what_dovecots_counts() {
     };
     assert_eq!(ours, theirs);
 }
+
+/// `columba stats --json` for the test server.
+fn stats(server: &Server) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_columba"))
+        .args(["stats", "--json", "--config"])
+        .arg(&server.config)
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn commands_and_deliveries_reach_columba_stats() {
+    let server = alice();
+    server.deliver(&["alice"], MESSAGE);
+    let (mut process, mut c) = server.imap("alice", "SessStatsCounter");
+    assert!(c.line().starts_with("a1 OK"));
+    c.command("a2", "SELECT INBOX");
+    c.command("a3", "FETCH 1 (BODY[])");
+    c.command("a4", "NOOP");
+    c.command("a5", "LOGOUT");
+    assert!(process.wait_exit(Duration::from_secs(10)));
+    let (mut p, mut c) = server.pop3("alice", "SessStatsPop3001");
+    assert_eq!(c.line(), "+OK Logged in.");
+    c.send("STAT\r\nQUIT\r\n");
+    c.line();
+    c.line();
+    assert!(p.wait_exit(Duration::from_secs(10)));
+    // the stats role applies counts as they arrive: wait a moment for them
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = stats(&server);
+        let get = |k: &str| s.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+        // four commands after login (the login's own answer is not one)
+        if get("imap.commands") == 4 && get("pop3.commands") == 2 && get("lmtp.deliveries") == 1 {
+            assert_eq!(get("lmtp.delivery_failures"), 0, "{s}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{s}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

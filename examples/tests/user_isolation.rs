@@ -225,3 +225,52 @@ fn a_uid_below_first_valid_uid_is_refused_for_delivery() {
     );
     assert!(!server.dir.path().join("home/daemonish").exists());
 }
+
+#[test]
+fn a_home_with_the_chroot_marker_runs_the_session_inside_the_chroot() {
+    if !root_only() {
+        return;
+    }
+    let mut server = two_users();
+    // carol's home is /carol inside the chroot <dir>/jail (Dovecot's /./)
+    let jail = server.dir.path().join("jail");
+    let home = jail.join("carol");
+    std::fs::create_dir_all(&home).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&jail, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let owner = MailOwner::for_tests();
+    columba_interop::chown_tree(&home, owner).unwrap();
+    let users = server.dir.path().join("users");
+    let mut text = std::fs::read_to_string(&users).unwrap();
+    text.push_str(&format!(
+        "carol:{{PLAIN}}carolpw:{}:{}::{}/./carol::\n",
+        owner.uid,
+        owner.gid,
+        jail.display()
+    ));
+    std::fs::write(&users, text).unwrap();
+    server.users.push(post_login_support::TestUser {
+        name: "carol",
+        password: "carolpw",
+        uid: owner.uid,
+        gid: owner.gid,
+    });
+
+    let replies = server.deliver(&["carol"], "Subject: jailed\r\n\r\nin the jail\r\n");
+    assert!(replies[0].starts_with("250 2.0.0"), "{replies:?}");
+    let (mut p, mut c) = server.imap("carol", "SessChrootCarol1");
+    assert!(c.line().starts_with("a1 OK"));
+    let root = columba_privsep::ProcessPrivileges::of_pid(p.pid())
+        .unwrap()
+        .root;
+    assert_eq!(root.as_deref(), Some(jail.as_path()));
+    let select = c.command("a2", "SELECT INBOX");
+    assert!(select.iter().any(|l| l == "* 1 EXISTS"), "{select:?}");
+    let fetch = c.command("a3", "FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])");
+    assert!(fetch.iter().any(|l| l == "Subject: jailed"), "{fetch:?}");
+    c.command("a4", "LOGOUT");
+    assert!(p.wait_exit(Duration::from_secs(10)));
+    // the mail is under the jail, and nothing escaped to a path outside it
+    assert!(jail.join("carol/Maildir/cur").is_dir());
+    assert!(!Path::new("/carol").exists());
+}

@@ -257,6 +257,7 @@ fn serve(mut ctx: RoleContext, login: LoggedIn, state: ImapHandoff) -> Result<()
     let mut watch = SelectedWatch::new(&mail_root);
     let mut buf = vec![0u8; 64 * 1024];
     let mut last_input = Instant::now();
+    let mut login_answer = 1u64;
 
     let reason: String = 'session: loop {
         if let Err(e) = send(&mut client, &mut traffic, session.take_output()) {
@@ -312,7 +313,12 @@ fn serve(mut ctx: RoleContext, login: LoggedIn, state: ImapHandoff) -> Result<()
                 Err(e) => break 'session format!("Connection closed ({e})"),
             }
         }
-        let done = traffic.completions.take();
+        // the login command's answer (written by resume) is not a command
+        // of this process
+        let done = traffic
+            .completions
+            .take()
+            .saturating_sub(std::mem::take(&mut login_answer));
         if done > 0 {
             stats.inc("imap.commands", done);
         }
@@ -330,6 +336,10 @@ fn serve(mut ctx: RoleContext, login: LoggedIn, state: ImapHandoff) -> Result<()
             break 'session "Disconnected for inactivity".to_string();
         }
     };
+    let done = traffic.completions.take().saturating_sub(login_answer);
+    if done > 0 {
+        stats.inc("imap.commands", done);
+    }
     if reason == "Logged out" {
         // Dovecot's in= counts the input it consumed: what followed the
         // LOGOUT command, and its own line end, were never read
