@@ -1168,3 +1168,52 @@ fn sasl_ir_initial_response_is_relayed() {
     let log = login.started_and_log(3);
     assert!(log.contains("Login: user=<alice>, method=PLAIN,"), "{log}");
 }
+
+/// `process_min_avail`: login processes started ahead, already without
+/// privileges, take the next clients; the master tops the pool up again.
+#[test]
+fn prestarted_login_processes_take_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(root.join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(root.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+    std::fs::write(root.join("users"), "alice:{PLAIN}alicepw::::::\n").unwrap();
+    std::fs::write(
+        root.join("columba.toml"),
+        "protocols = [\"imap\"]\nlisten = [\"127.0.0.1\"]\nbase_dir = \"run\"\n\
+         ssl_cert = \"cert.pem\"\nssl_key = \"key.pem\"\n\
+         [[passdb]]\ndriver = \"passwd-file\"\nargs = \"users\"\n\
+         [[userdb]]\ndriver = \"passwd-file\"\nargs = \"users\"\n\
+         [service.imap-login]\nprocess_min_avail = 2\n\
+         [service.imap-login.inet_listener.imap]\nport = 0\n",
+    )
+    .unwrap();
+    let master = start_master(
+        root,
+        &["--config", root.join("columba.toml").to_str().unwrap()],
+    );
+    let pool = |n: usize| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while children_with_role(master.child.id(), "imap-login").len() != n {
+            assert!(std::time::Instant::now() < deadline, "{}", master.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    pool(2);
+    let before = children_with_role(master.child.id(), "imap-login");
+    let mut c = TcpStream::connect(master.addr("  imap ")).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    assert!(read_line(&mut c).starts_with("* OK"));
+    // The client got one of the pre-started processes; a new one replaces it.
+    pool(3);
+    c.write_all(b"a CAPABILITY\r\n").unwrap();
+    read_line(&mut c);
+    assert!(read_line(&mut c).starts_with("a OK"));
+    let now = children_with_role(master.child.id(), "imap-login");
+    assert_eq!(
+        now.iter().filter(|p| before.contains(p)).count(),
+        2,
+        "both pre-started processes still run, one serving the client"
+    );
+}

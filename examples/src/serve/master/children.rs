@@ -30,18 +30,51 @@ pub struct Shared {
     /// Running per-connection processes: pid to a sending end of their
     /// control channel (for `Shutdown`).
     pub running: Mutex<HashMap<u32, (Role, UnixStream)>>,
+    /// Pre-started processes waiting for a client, per role.
+    pub idle: Mutex<HashMap<Role, Vec<Spawned>>>,
+    /// How many idle processes to keep per role (`process_min_avail`).
+    pub min_avail: HashMap<Role, usize>,
 }
 
 impl Shared {
     /// A new shared state.
-    pub fn new(config_path: &Path, log_socket: PathBuf) -> Arc<Shared> {
+    pub fn new(
+        config_path: &Path,
+        log_socket: PathBuf,
+        min_avail: HashMap<Role, usize>,
+    ) -> Arc<Shared> {
         Arc::new(Shared {
             config_path: config_path.to_path_buf(),
             log_socket,
             log_ready: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
             running: Mutex::new(HashMap::new()),
+            idle: Mutex::new(HashMap::new()),
+            min_avail,
         })
+    }
+
+    /// An idle pre-started process of `role`, if any.
+    pub fn take_idle(&self, role: Role) -> Option<Spawned> {
+        self.idle.lock().ok()?.get_mut(&role)?.pop()
+    }
+
+    /// Keeps a pre-started process of `role` for the next client.
+    pub fn put_idle(&self, role: Role, spawned: Spawned) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.entry(role).or_default().push(spawned);
+        }
+    }
+
+    /// How many more idle processes `role` wants.
+    pub fn idle_wanted(&self, role: Role) -> usize {
+        let want = self.min_avail.get(&role).copied().unwrap_or(0);
+        let have = self
+            .idle
+            .lock()
+            .map(|idle| idle.get(&role).map_or(0, Vec::len))
+            .unwrap_or(want);
+        want.saturating_sub(have)
     }
 
     /// Whether the master is shutting down.

@@ -110,11 +110,36 @@ fn run_connection(
     info: ConnectionInfo,
     fd: OwnedFd,
 ) -> Result<(), ServeError> {
-    let Spawned { mut child, control } = shared.spawn(role)?;
+    // A pre-started process (process_min_avail) if one is idle and still
+    // takes the client, otherwise a new one.
+    let mut taken = None;
+    while let Some(Spawned { mut child, control }) = shared.take_idle(role) {
+        let mut control = control.with_limits(login_limits());
+        match Control::Connection(info.clone()).send(&mut control, Some(fd.as_fd())) {
+            Ok(()) => {
+                taken = Some((child, control, Ok(())));
+                break;
+            }
+            Err(_) => {
+                // It died while idle: reap it and try the next.
+                let _ = child.kill();
+                let _ = child.wait();
+                shared.unregister(child.id());
+            }
+        }
+    }
+    refill(shared, role);
+    let (mut child, mut control, sent) = match taken {
+        Some(t) => t,
+        None => {
+            let Spawned { child, control } = shared.spawn(role)?;
+            let mut control = control.with_limits(login_limits());
+            shared.register(child.id(), role, &control);
+            let sent = Control::Connection(info.clone()).send(&mut control, Some(fd.as_fd()));
+            (child, control, sent)
+        }
+    };
     let pid = child.id();
-    let mut control = control.with_limits(login_limits());
-    shared.register(pid, role, &control);
-    let sent = Control::Connection(info.clone()).send(&mut control, Some(fd.as_fd()));
     drop(fd);
     if let Err(e) = sent {
         say::error(&format!(
@@ -192,6 +217,31 @@ fn serve_handoffs(
         let _ = child.kill();
         return;
     }
+}
+
+/// Tops up the idle processes of `role` to its `process_min_avail`, in
+/// the background.
+pub fn refill(shared: &Arc<Shared>, role: Role) {
+    if shared.idle_wanted(role) == 0 {
+        return;
+    }
+    let shared = shared.clone();
+    let _ = std::thread::Builder::new()
+        .name("prestart".into())
+        .spawn(move || {
+            while shared.idle_wanted(role) > 0 && !shared.stopping() {
+                match shared.spawn(role) {
+                    Ok(spawned) => {
+                        shared.register(spawned.child.id(), role, &spawned.control);
+                        shared.put_idle(role, spawned);
+                    }
+                    Err(e) => {
+                        say::error(&format!("service({}): {e}", role.name()));
+                        return;
+                    }
+                }
+            }
+        });
 }
 
 /// The checks on a login process's `Handoff`; the text says what failed.

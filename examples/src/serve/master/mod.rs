@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use crate::serve::config::Config;
 use crate::serve::error::ServeError;
+use crate::serve::role::Role;
 
 pub use listeners::Bound;
 
@@ -87,7 +88,17 @@ pub fn run(config_path: &Path, on_ready: &mut dyn FnMut(&Bound)) -> Result<(), S
     report_skipped_privileges(&config);
     prepare_base_dir(&config)?;
 
-    let shared = children::Shared::new(&config_path, config.socket("log"));
+    let mut min_avail = std::collections::HashMap::new();
+    for (role, protocol) in [
+        (Role::ImapLogin, crate::serve::config::Protocol::Imap),
+        (Role::Pop3Login, crate::serve::config::Protocol::Pop3),
+    ] {
+        if config.serves(protocol) {
+            let n = config.service(role.name()).process_min_avail.unwrap_or(0);
+            min_avail.insert(role, n as usize);
+        }
+    }
+    let shared = children::Shared::new(&config_path, config.socket("log"), min_avail);
     let singletons = match singletons::start_all(&shared) {
         Ok(s) => s,
         Err(e) => {
@@ -102,6 +113,9 @@ pub fn run(config_path: &Path, on_ready: &mut dyn FnMut(&Bound)) -> Result<(), S
             return Err(e);
         }
     };
+    for role in [Role::ImapLogin, Role::Pop3Login] {
+        connections::refill(&shared, role);
+    }
     on_ready(&bound);
     let Bound { inet, unix } = bound;
     for listener in inet {
@@ -138,7 +152,7 @@ fn stop(shared: &Arc<children::Shared>, singletons: &[Arc<singletons::Singleton>
     let mut pids: Vec<u32> = singletons
         .iter()
         .rev()
-        .filter(|s| s.role != crate::serve::role::Role::Log)
+        .filter(|s| s.role != Role::Log)
         .filter_map(|s| singletons::shutdown(s))
         .collect();
     wait_gone(&mut pids, SHUTDOWN_GRACE);
@@ -147,7 +161,7 @@ fn stop(shared: &Arc<children::Shared>, singletons: &[Arc<singletons::Singleton>
     }
     let mut pids: Vec<u32> = singletons
         .iter()
-        .filter(|s| s.role == crate::serve::role::Role::Log)
+        .filter(|s| s.role == Role::Log)
         .filter_map(|s| singletons::shutdown(s))
         .collect();
     wait_gone(&mut pids, Duration::from_secs(1));
