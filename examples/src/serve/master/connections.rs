@@ -368,3 +368,79 @@ fn start_post_login(
         .map_err(|e| ServeError::io("start a reaper thread", e))?;
     Ok(outcome)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{TcpListener, TcpStream};
+    use std::os::unix::net::UnixStream;
+
+    fn handoff(info: &ConnectionInfo, pid: u32, tls: bool) -> Handoff {
+        Handoff {
+            connection: info.clone(),
+            user: "alice".into(),
+            login_pid: pid,
+            auth_id: 1,
+            cookie: "0123456789abcdef0123456789abcdef".into(),
+            tls,
+            session_state: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_handoff_must_match_its_connection_process_and_socket() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, remote) = listener.accept().unwrap();
+        let info = ConnectionInfo {
+            service: Service::Imap,
+            listener: "imap".into(),
+            implicit_tls: false,
+            local: listener.local_addr().unwrap(),
+            remote,
+            session_id: "AAAAAAAAAAAAAAAA".into(),
+        };
+        let own = OwnedFd::from(server);
+        // The client's own socket, from the process that got it.
+        assert_eq!(
+            check_handoff(&handoff(&info, 7, false), &info, 7, Some(&own)),
+            Ok(())
+        );
+        // Another process's pid, another connection, no socket.
+        assert!(
+            check_handoff(&handoff(&info, 8, false), &info, 7, Some(&own))
+                .unwrap_err()
+                .contains("login pid")
+        );
+        let mut other = info.clone();
+        other.session_id = "BBBBBBBBBBBBBBBB".into();
+        assert!(
+            check_handoff(&handoff(&other, 7, false), &info, 7, Some(&own))
+                .unwrap_err()
+                .contains("another connection")
+        );
+        assert!(check_handoff(&handoff(&info, 7, false), &info, 7, None).is_err());
+        // A socket that is not this client's.
+        let elsewhere = OwnedFd::from(client);
+        assert!(
+            check_handoff(&handoff(&info, 7, false), &info, 7, Some(&elsewhere))
+                .unwrap_err()
+                .contains("not the client's")
+        );
+        // Under TLS: the proxy's Unix socket, not a TCP one.
+        let (pair, _) = UnixStream::pair().unwrap();
+        let pair = OwnedFd::from(pair);
+        assert_eq!(
+            check_handoff(&handoff(&info, 7, true), &info, 7, Some(&pair)),
+            Ok(())
+        );
+        assert!(check_handoff(&handoff(&info, 7, true), &info, 7, Some(&own)).is_err());
+        // An implicit-TLS client may not come back as plain.
+        let mut tls_info = info.clone();
+        tls_info.implicit_tls = true;
+        assert!(check_handoff(&handoff(&tls_info, 7, false), &tls_info, 7, Some(&own)).is_err());
+        // A file is no socket.
+        let file = OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
+        assert!(check_handoff(&handoff(&info, 7, true), &info, 7, Some(&file)).is_err());
+    }
+}
