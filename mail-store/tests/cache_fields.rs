@@ -283,7 +283,7 @@ fn columba_answers_from_dovecot_cache_without_opening_files() {
     let mut imap = ImapClient::connect(dovecot.imap_port);
     assert!(imap.command("LOGIN dove dovepw").1.starts_with("OK"));
     assert!(imap.command("SELECT INBOX").1.starts_with("OK"));
-    let items = ["ENVELOPE", "BODYSTRUCTURE", HEADER_ITEM];
+    let items = ["ENVELOPE", "BODYSTRUCTURE", "BODY", HEADER_ITEM];
     let answers: Vec<Vec<(u32, Vec<u8>)>> = items
         .iter()
         .map(|item| dovecot_answers(&mut imap, item, count))
@@ -385,5 +385,62 @@ fn record_value_reads_what_record_reads() {
     // offsets that are not records are errors, never panics
     for off in [0u32, 3, 33, u32::MAX - 3, cache.bytes().len() as u32 - 4] {
         assert!(cache.record_value(off, 0).is_err(), "{off}");
+    }
+}
+
+#[test]
+fn body_derived_from_bodystructure_equals_body() {
+    use columba_mail_store::fetch::body_from_bodystructure::body_from_bodystructure;
+    let mut n = 0;
+    for (name, data) in common::messages() {
+        let msg = Message::parse(&data);
+        let derived = body_from_bodystructure(&msg.bodystructure_imap(true));
+        assert_eq!(
+            derived.map(|b| String::from_utf8_lossy(&b).into_owned()),
+            Some(String::from_utf8_lossy(&msg.bodystructure_imap(false)).into_owned()),
+            "{name}"
+        );
+        n += 1;
+    }
+    assert!(n >= 30);
+    // what Dovecot cached in the fixtures
+    let tmp = tempfile::tempdir().unwrap();
+    columba_interop::install_fixture_maildir("01-alice-shapes-flags", tmp.path()).unwrap();
+    let mut checked = 0;
+    for d in [".", ".Archive.2024", ".Drafts", ".Sent", ".Entw&APw-rfe"] {
+        let dir = tmp.path().join(d);
+        let view = IndexDir::new(&dir).open_view().unwrap();
+        let cache = view.cache.as_ref().unwrap();
+        let paths = files(&Mailbox::at(&dir, tmp.path(), "INBOX"));
+        for m in view.messages().filter(|m| m.cache_offset != 0) {
+            let Some(mut bs) = cache.lookup(m.cache_offset, "imap.bodystructure").unwrap() else {
+                continue;
+            };
+            if bs.last() == Some(&0) {
+                bs.pop();
+            }
+            let (_, path) = paths.iter().find(|(u, _)| *u == m.uid).unwrap();
+            let file = std::fs::read(path).unwrap();
+            assert_eq!(
+                body_from_bodystructure(&bs),
+                Some(Message::parse(&file).bodystructure_imap(false)),
+                "{d} uid {}",
+                m.uid
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "{checked}");
+    // not a BODYSTRUCTURE: no answer, no panic
+    for bad in [
+        &b""[..],
+        b"(",
+        b")",
+        b"\"text\"",
+        b"{5}\r\nab",
+        b"((((",
+        b"NIL NIL",
+    ] {
+        assert_eq!(body_from_bodystructure(bad), None, "{bad:?}");
     }
 }

@@ -1,10 +1,12 @@
 //! Replays the committed fuzz corpus of `mail_store_cached_header` under
 //! plain `cargo test`, with the fuzz target's checks.
 
+use columba_mail_store::fetch::body_from_bodystructure::body_from_bodystructure;
 use columba_mail_store::message::cached_header::{decode_field, encode_field, rebuild_header};
 use columba_mail_store::Message;
 
 fn exercise(data: &[u8]) {
+    let _ = body_from_bodystructure(data);
     if let Ok(occurrences) = decode_field(data) {
         for (line, text) in occurrences {
             assert!(line > 0 && !text.is_empty());

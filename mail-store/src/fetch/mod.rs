@@ -3,6 +3,7 @@
 //! `imap.bodystructure` in `dovecot.index.cache`).
 
 pub mod binary;
+pub mod body_from_bodystructure;
 pub mod bodystructure;
 pub mod envelope;
 pub mod quote;

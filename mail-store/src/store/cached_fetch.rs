@@ -10,6 +10,7 @@ use super::message_cache::{fields, header_field_name, MessageCache, ENVELOPE_HEA
 use super::precache::{add_computed, Computed};
 use super::snapshot::{MailboxSnapshot, SnapshotMessage};
 use crate::error::{Error, Result};
+use crate::fetch::body_from_bodystructure::body_from_bodystructure;
 use crate::fetch::{Section, SectionText};
 use crate::message::Message;
 
@@ -109,7 +110,11 @@ impl MessageCache {
             },
             CachedItem::Body => match self.lookup(uid, fields::IMAP_BODY) {
                 Some(v) => Some(without_nul(v)),
-                None => self.plain_7bit_bodystructure(uid, false),
+                None => match self.lookup(uid, fields::IMAP_BODYSTRUCTURE) {
+                    // Dovecot derives BODY from a cached BODYSTRUCTURE too
+                    Some(bs) => body_from_bodystructure(&without_nul(bs)),
+                    None => self.plain_7bit_bodystructure(uid, false),
+                },
             },
             CachedItem::HeaderFields(names) => {
                 let refs: Vec<&str> = names.iter().map(String::as_str).collect();
