@@ -147,7 +147,7 @@ mod tests {
         b.connect_session(12, ident).unwrap();
         // requests on two connections are served by two threads: wait
         // until the other connection's request was applied
-        let mut eventually = |a: &mut AnvilClient, n: u32| {
+        let eventually = |a: &mut AnvilClient, n: u32| {
             for _ in 0..200 {
                 if a.lookup(ident).unwrap() == n {
                     return;

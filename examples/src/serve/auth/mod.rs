@@ -6,7 +6,8 @@
 //! `auth-userdb` (`USER`, for lmtp and deliveries), with the modes Dovecot
 //! 2.3 gives them: 0600, 0600, 0600 and 0666.
 //!
-//! The passdb/userdb blocks, `auth_mechanisms`, `auth_username_format`,
+//! The passdb/userdb blocks, `auth_mechanisms`, `auth_username_format`
+//! (`%Lu` by lower-casing, other formats by rewriting each lookup),
 //! `auth_master_user_separator`, `auth_failure_delay`,
 //! `auth_worker_max_count` and `auth_anonymous_username` come from the
 //! configuration ([`auth_config`]). The penalty after failed logins per
@@ -15,6 +16,7 @@
 
 pub mod fields;
 pub mod role;
+pub mod username;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +25,7 @@ use columba_auth_sasl::db::{PassDb, PasswdFile, StaticUserDb, UserDb};
 use columba_auth_sasl::server::AuthConfig;
 
 use self::fields::{FieldRules, RuledPassDb, RuledUserDb};
+use self::username::{needs_rewrite, FormattedPassDb, FormattedUserDb};
 use super::config::{Config, DbConfig};
 use super::error::ServeError;
 
@@ -105,10 +108,17 @@ pub fn host_name(config: &Config) -> String {
 
 /// The auth server's configuration from the server's.
 pub fn auth_config(config: &Config) -> Result<AuthConfig, ServeError> {
+    let format = &config.auth_username_format;
     let mut passdbs = Vec::new();
     let mut master_passdbs = Vec::new();
     for db in &config.passdb {
-        let p = passdb(db)?;
+        let mut p = passdb(db)?;
+        if needs_rewrite(format) {
+            p = Arc::new(FormattedPassDb {
+                inner: p,
+                format: format.clone(),
+            });
+        }
         if db.master {
             master_passdbs.push(p);
         } else {
@@ -117,7 +127,14 @@ pub fn auth_config(config: &Config) -> Result<AuthConfig, ServeError> {
     }
     let mut userdbs = Vec::new();
     for db in &config.userdb {
-        userdbs.push(userdb(db, passdbs.first())?);
+        let mut u = userdb(db, passdbs.first())?;
+        if needs_rewrite(format) {
+            u = Arc::new(FormattedUserDb {
+                inner: u,
+                format: format.clone(),
+            });
+        }
+        userdbs.push(u);
     }
     let separator = match &config.auth_master_user_separator {
         Some(s) => s.chars().next(),
@@ -167,5 +184,29 @@ mod tests {
         assert_eq!(a.master_user_separator, Some('*'));
         assert!(!a.lowercase_usernames);
         assert_eq!(a.failure_delay, Duration::ZERO);
+    }
+
+    #[test]
+    fn the_username_format_rewrites_lookups() {
+        use columba_auth_sasl::db::LookupRequest;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("users"),
+            "alice:{PLAIN}pw:1000:1000::/home/alice::\n",
+        )
+        .unwrap();
+        let users = dir.path().join("users").display().to_string();
+        let c = Config::from_toml(&format!(
+            "auth_username_format = \"%Ln\"\n\
+             [[passdb]]\ndriver = \"passwd-file\"\nargs = \"{users}\"\n\
+             [[userdb]]\ndriver = \"passwd-file\"\nargs = \"{users}\"\n"
+        ))
+        .unwrap();
+        let a = auth_config(&c).unwrap();
+        let r = LookupRequest::new("Alice@Example.org", "imap");
+        let entry = a.passdbs[0].lookup(&r).unwrap().expect("found as alice");
+        assert_eq!(entry.user, "alice");
+        let fields = a.userdbs[0].lookup(&r).unwrap().expect("found as alice");
+        assert_eq!(fields.get("home"), Some("/home/alice"));
     }
 }

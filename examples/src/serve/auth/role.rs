@@ -29,15 +29,6 @@ fn kind(name: &str) -> SocketKind {
 pub fn start(config: &crate::serve::Config) -> Result<AuthService, ServeError> {
     ensure_base_dir(&config.base_dir)?;
     let mut auth = auth_config(config)?;
-    if !(config.auth_username_format == "%u" || config.auth_username_format == "%Lu") {
-        log::warning(
-            "auth",
-            &format!(
-                "auth_username_format = {}: only %u and %Lu (lower-case) are applied",
-                config.auth_username_format
-            ),
-        );
-    }
     if config.auth_verbose {
         auth.event_log = Some(Arc::new(|e: &AuthEvent| log::info("auth", &e.to_string())));
     }
