@@ -416,7 +416,7 @@ fn tls_client(
     rustls::StreamOwned::new(conn, tcp)
 }
 
-fn read_line<R: Read>(r: &mut R) -> String {
+fn read_line<R: Read + ?Sized>(r: &mut R) -> String {
     let mut out = Vec::new();
     let mut byte = [0u8; 1];
     while !out.ends_with(b"\r\n") {
@@ -1215,5 +1215,106 @@ fn prestarted_login_processes_take_clients() {
         now.iter().filter(|p| before.contains(p)).count(),
         2,
         "both pre-started processes still run, one serving the client"
+    );
+}
+
+/// The POP3 pre-auth conversation of [`pre_auth_transcript`].
+fn pop3_transcript(pop3: std::net::SocketAddr, cert: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let ask = |c: &mut dyn ReadWrite, line: &str| -> String {
+        c.write_all(line.as_bytes()).unwrap();
+        read_line(c)
+    };
+    let mut c = connect_from("127.0.0.1", pop3);
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    out.push(
+        read_line(&mut c)
+            .split(' ')
+            .next()
+            .unwrap_or("")
+            .to_string(),
+    );
+    out.push(ask(&mut c, "USER alice\r\n"));
+    out.push(ask(&mut c, "PASS wrong\r\n"));
+    out.push(ask(&mut c, "AUTH NO-SUCH-MECH\r\n"));
+    out.push(ask(&mut c, "STLS\r\n"));
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(cert.to_vec()))
+        .unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, c);
+    out.push(ask(&mut tls, "STLS\r\n"));
+    let mut c = connect_from("127.0.0.2", pop3);
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    read_line(&mut c);
+    out.push(ask(&mut c, "USER alice\r\n"));
+    out
+}
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
+/// The pre-auth answers of pop3-login compared with a live Dovecot.
+#[test]
+fn pop3_pre_auth_answers_match_dovecot() {
+    let Some(_) = columba_interop::find_tool("dovecot") else {
+        if columba_interop::interop_required() {
+            panic!("dovecot is required (COLUMBA_REQUIRE_INTEROP)");
+        }
+        println!("SKIPPED: dovecot not found");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(root.join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(root.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+    let dovecot = columba_interop::PrivateDovecot::start(
+        columba_interop::DovecotConfig::default()
+            .user("alice", "alicepw")
+            .extra(&format!(
+                "ssl = yes\nssl_cert = <{0}/cert.pem\nssl_key = <{0}/key.pem\n\
+                 disable_plaintext_auth = yes\nauth_mechanisms = plain login cram-md5\n",
+                root.display()
+            )),
+    )
+    .expect("private dovecot");
+    let theirs = pop3_transcript(
+        format!("127.0.0.1:{}", dovecot.pop3_port).parse().unwrap(),
+        cert.cert.der(),
+    );
+    std::fs::write(root.join("users"), "alice:{PLAIN}alicepw::::::\n").unwrap();
+    std::fs::write(
+        root.join("columba.toml"),
+        "protocols = [\"pop3\"]\nlisten = [\"127.0.0.1\"]\nbase_dir = \"run\"\n\
+         ssl = \"yes\"\nssl_cert = \"cert.pem\"\nssl_key = \"key.pem\"\n\
+         disable_plaintext_auth = true\nauth_mechanisms = [\"plain\", \"login\", \"cram-md5\"]\n\
+         [[passdb]]\ndriver = \"passwd-file\"\nargs = \"users\"\n\
+         [[userdb]]\ndriver = \"passwd-file\"\nargs = \"users\"\n\
+         [service.pop3-login.inet_listener.pop3]\nport = 0\n\
+         [service.pop3-login.inet_listener.pop3s]\nport = 0\nssl = true\n",
+    )
+    .unwrap();
+    let master = start_master(
+        root,
+        &["--config", root.join("columba.toml").to_str().unwrap()],
+    );
+    let ours = pop3_transcript(master.addr("  pop3 "), cert.cert.der());
+    assert_eq!(
+        ours,
+        theirs,
+        "Columba (left) and Dovecot (right) differ\n{}",
+        master.log()
     );
 }
