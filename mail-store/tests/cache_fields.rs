@@ -444,3 +444,24 @@ fn body_derived_from_bodystructure_equals_body() {
         assert_eq!(body_from_bodystructure(bad), None, "{bad:?}");
     }
 }
+
+#[test]
+fn a_mailbox_without_index_is_searched_and_fetched_from_its_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let count = write_messages(tmp.path());
+    let inbox = Mailbox::at(tmp.path(), tmp.path(), "INBOX");
+    let mut snap = MailboxSnapshot::open(&inbox).unwrap();
+    assert_eq!(snap.messages.len(), 0, "no uidlist yet: no UIDs");
+    sync(&inbox).unwrap();
+    std::fs::remove_file(tmp.path().join("dovecot.index.log")).unwrap();
+    let _ = std::fs::remove_file(tmp.path().join("dovecot.index"));
+    let mut snap = MailboxSnapshot::open(&inbox).unwrap();
+    assert_eq!(snap.messages.len(), count);
+    let mut cache = MessageCache::open(&inbox).unwrap();
+    let key = SearchKey::parse("SUBJECT digest").unwrap();
+    assert_eq!(cache.search(&mut snap, &key, 0, 0).unwrap().len(), 1);
+    let env = cache.fetch(&mut snap, 1, &CachedItem::Envelope).unwrap();
+    assert!(!env.is_empty());
+    cache.flush().unwrap();
+    assert!(!tmp.path().join("dovecot.index.cache").exists());
+}

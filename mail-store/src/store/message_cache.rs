@@ -372,6 +372,11 @@ impl MessageCache {
             return Ok(());
         }
         let pending = std::mem::take(&mut self.pending);
+        if !self.index.path(FileKind::Log).exists() {
+            // no index (the mailbox was never synced): nothing to link
+            // cache records to; the values are computed again next time
+            return Ok(());
+        }
         let mut updates: Vec<(u32, CacheValues)> = pending.into_iter().collect();
         match self.index.cache_add(&updates) {
             Ok(()) => {}
