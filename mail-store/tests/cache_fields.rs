@@ -450,7 +450,7 @@ fn a_mailbox_without_index_is_searched_and_fetched_from_its_files() {
     let tmp = tempfile::tempdir().unwrap();
     let count = write_messages(tmp.path());
     let inbox = Mailbox::at(tmp.path(), tmp.path(), "INBOX");
-    let mut snap = MailboxSnapshot::open(&inbox).unwrap();
+    let snap = MailboxSnapshot::open(&inbox).unwrap();
     assert_eq!(snap.messages.len(), 0, "no uidlist yet: no UIDs");
     sync(&inbox).unwrap();
     std::fs::remove_file(tmp.path().join("dovecot.index.log")).unwrap();
