@@ -6,7 +6,9 @@
 //! RFC822.SIZE), SEARCH ([`search`]), LIST ([`list`]) and the start of the
 //! store over `columba-maildir` and `columba-mail-index` ([`store`]: view,
 //! sync, APPEND, STORE, EXPUNGE, COPY/MOVE, change notifications, cache
-//! sharing, per-message modseqs, QRESYNC resync, SAVEDATE, streaming
+//! sharing with Dovecot ([`store::MessageCache`] answers FETCH and header
+//! SEARCH from `dovecot.index.cache` first, [`store::precache`] fills it
+//! for new mail), per-message modseqs, QRESYNC resync, SAVEDATE, streaming
 //! APPEND, MULTIAPPEND and APPENDLIMIT).
 //!
 //! ```
