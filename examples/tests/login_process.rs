@@ -1318,3 +1318,28 @@ fn pop3_pre_auth_answers_match_dovecot() {
         master.log()
     );
 }
+
+/// The master's LMTP Unix listener (`base_dir/lmtp`, mode 0666) hands
+/// its connections to lmtp processes like the TCP one.
+#[test]
+fn the_lmtp_unix_listener_delivers() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        println!("SKIPPED: python3 not found");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let _master = start_demo(dir.path());
+    let socket = dir.path().join("data/run/lmtp");
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let meta = std::fs::metadata(&socket).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o666);
+    let out = python(
+        "import smtplib,sys\nl=smtplib.LMTP(sys.argv[1])\nprint(l.sendmail('a@example.com',['demo@localhost'],b'Subject: over unix\\r\\n\\r\\nhi\\r\\n'))\nl.quit()\n",
+        &[socket.to_str().unwrap()],
+    );
+    assert_eq!(out.trim(), "{}", "every recipient accepted");
+    let new = dir.path().join("data/home/demo/Maildir/new");
+    let delivered = std::fs::read_dir(&new).unwrap().count();
+    assert_eq!(delivered, 1);
+}
