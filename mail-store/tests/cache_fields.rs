@@ -465,3 +465,43 @@ fn a_mailbox_without_index_is_searched_and_fetched_from_its_files() {
     cache.flush().unwrap();
     assert!(!tmp.path().join("dovecot.index.cache").exists());
 }
+
+#[test]
+fn header_search_reads_long_headers_whole_and_no_body() {
+    let tmp = tempfile::tempdir().unwrap();
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir(tmp.path().join(sub)).unwrap();
+    }
+    let mut msg = Vec::new();
+    for i in 0..2000 {
+        msg.extend_from_slice(format!("Received: from hop{i} by relay\r\n").as_bytes());
+    }
+    msg.extend_from_slice(b"X-Late: the needle\r\n\r\n");
+    msg.extend_from_slice(&b"X-Late: not in the header\r\n".repeat(4000));
+    assert!(msg.len() > 100_000);
+    std::fs::write(tmp.path().join("cur/1700000000.M1P1.big:2,"), &msg).unwrap();
+    std::fs::write(
+        tmp.path().join("cur/1700000001.M1P1.small:2,"),
+        b"X-Late: x\n\nneedle\n",
+    )
+    .unwrap();
+    let inbox = Mailbox::at(tmp.path(), tmp.path(), "INBOX");
+    sync(&inbox).unwrap();
+    let mut snap = MailboxSnapshot::open(&inbox).unwrap();
+    let mut cache = MessageCache::open(&inbox).unwrap();
+    for (key, hits) in [
+        ("HEADER X-Late needle", vec![1]),
+        ("HEADER X-Late \"not in\"", vec![]),
+        ("HEADER Received hop1999", vec![1]),
+        ("BODY needle", vec![2]),
+    ] {
+        let key = SearchKey::parse(key).unwrap();
+        assert_eq!(
+            cache.search(&mut snap, &key, 0, 0).unwrap(),
+            hits,
+            "{key:?}"
+        );
+        let mut reference = MailboxSnapshot::open(&inbox).unwrap();
+        assert_eq!(reference.search(&key, 0, 0).unwrap(), hits, "{key:?}");
+    }
+}

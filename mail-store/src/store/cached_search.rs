@@ -133,7 +133,15 @@ impl MessageCache {
                             if m.path.is_none() {
                                 false
                             } else {
-                                let data = m.read()?;
+                                let data = match (&headers, &m.path) {
+                                    (Some(_), Some(path)) => read_header(path).map_err(|e| {
+                                        crate::error::Error::MessageFile {
+                                            path: path.clone(),
+                                            reason: e.to_string(),
+                                        }
+                                    })?,
+                                    _ => m.read()?,
+                                };
                                 self.count_file_opened();
                                 let msg = if headers.is_some() {
                                     Message::parse_header(&data)
@@ -155,5 +163,67 @@ impl MessageCache {
         }
         self.flush()?;
         Ok(out)
+    }
+}
+
+/// The message's header (up to and including the blank line that ends
+/// it), read in 16 KiB steps: a header search does not read attachments.
+/// A message without a blank line is read whole.
+fn read_header(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut data = Vec::with_capacity(16 * 1024);
+    let mut scanned = 0usize;
+    loop {
+        let start = data.len();
+        let n = (&mut f).take(16 * 1024).read_to_end(&mut data)?;
+        // look for LF [CR] LF from just before the new bytes
+        let from = scanned.saturating_sub(2);
+        if let Some(end) = header_end(&data[from..], from == 0) {
+            data.truncate(from + end);
+            return Ok(data);
+        }
+        scanned = data.len();
+        if n == 0 || data.len() == start {
+            return Ok(data);
+        }
+    }
+}
+
+/// Offset just after the blank line ending a header, if `b` has one.
+/// (A message starting with a blank line has an empty header; `at_start`
+/// says whether `b` starts the message.)
+fn header_end(b: &[u8], at_start: bool) -> Option<usize> {
+    if at_start && b.starts_with(b"\n") {
+        return Some(1);
+    }
+    if at_start && b.starts_with(b"\r\n") {
+        return Some(2);
+    }
+    let mut i = 0;
+    while let Some(p) = b[i..].iter().position(|&c| c == b'\n') {
+        let lf = i + p;
+        match b.get(lf + 1) {
+            Some(b'\n') => return Some(lf + 2),
+            Some(b'\r') if b.get(lf + 2) == Some(&b'\n') => return Some(lf + 3),
+            _ => {}
+        }
+        i = lf + 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header_end;
+
+    #[test]
+    fn header_ends_at_the_first_blank_line() {
+        assert_eq!(header_end(b"A: b\n\nbody\n\n", true), Some(6));
+        assert_eq!(header_end(b"A: b\r\n\r\nbody", true), Some(8));
+        assert_eq!(header_end(b"\nbody", true), Some(1));
+        assert_eq!(header_end(b"\nbody", false), None);
+        assert_eq!(header_end(b"\n\nbody", false), Some(2));
+        assert_eq!(header_end(b"A: b\n c\n", true), None);
     }
 }
