@@ -460,8 +460,23 @@ fn a_mailbox_without_index_is_searched_and_fetched_from_its_files() {
     let mut cache = MessageCache::open(&inbox).unwrap();
     let key = SearchKey::parse("SUBJECT digest").unwrap();
     assert_eq!(cache.search(&mut snap, &key, 0, 0).unwrap().len(), 1);
-    let env = cache.fetch(&mut snap, 1, &CachedItem::Envelope).unwrap();
-    assert!(!env.is_empty());
+    let item = CachedItem::parse(HEADER_ITEM).unwrap();
+    let section = columba_mail_store::fetch::Section::parse(
+        "HEADER.FIELDS (From To Cc Subject Date Message-ID References Content-Type)",
+    )
+    .unwrap();
+    for (i, (name, data)) in common::messages().iter().enumerate() {
+        let seq = i as u32 + 1;
+        let msg = Message::parse(data);
+        let env = cache.fetch(&mut snap, seq, &CachedItem::Envelope).unwrap();
+        assert_eq!(env, msg.envelope_imap(), "{name}");
+        let fields = cache.fetch(&mut snap, seq, &item).unwrap();
+        assert_eq!(fields, msg.section(&section), "{name}");
+        let bs = cache
+            .fetch(&mut snap, seq, &CachedItem::BodyStructure)
+            .unwrap();
+        assert_eq!(bs, msg.bodystructure_imap(true), "{name}");
+    }
     cache.flush().unwrap();
     assert!(!tmp.path().join("dovecot.index.cache").exists());
 }

@@ -207,13 +207,21 @@ impl MessageCache {
             path: Default::default(),
             reason: format!("uid {} has no file", m.uid),
         })?;
-        let data = m.read()?;
+        let header_only = matches!(item, CachedItem::Envelope | CachedItem::HeaderFields(_));
+        let data = if header_only {
+            // the header is enough: attachments are not read
+            super::cached_search::read_header(&path).map_err(|e| Error::MessageFile {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?
+        } else {
+            m.read()?
+        };
         self.count_file_opened();
         let meta = std::fs::metadata(&path).map_err(|e| Error::MessageFile {
             path: path.clone(),
             reason: e.to_string(),
         })?;
-        let header_only = matches!(item, CachedItem::Envelope | CachedItem::HeaderFields(_));
         let msg = if header_only {
             Message::parse_header(&data)
         } else {
@@ -233,7 +241,7 @@ impl MessageCache {
         };
         let computed = Computed {
             msg,
-            file_size: data.len() as u64,
+            file_size: meta.len(),
             mtime: meta.mtime(),
             ctime: meta.ctime(),
             bodystructure: (*item == CachedItem::BodyStructure).then(|| answer.clone()),

@@ -169,7 +169,7 @@ impl MessageCache {
 /// The message's header (up to and including the blank line that ends
 /// it), read in 16 KiB steps: a header search does not read attachments.
 /// A message without a blank line is read whole.
-fn read_header(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read_header(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut f = std::fs::File::open(path)?;
     let mut data = Vec::with_capacity(16 * 1024);
