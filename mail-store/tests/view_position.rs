@@ -112,3 +112,39 @@ fn writers_and_staged_messages_can_move_between_threads() {
     send::<columba_mail_store::store::MessageWriter>();
     send::<columba_mail_store::store::StagedMessage>();
 }
+
+/// Dovecot's Maildir save logs appends and their keywords as external
+/// records (the fixtures' logs show `append (ext)`, `keyword-update
+/// (ext)`): the files are already in place, so no storage sync has to
+/// carry them out. Columba's appends are logged the same way.
+#[test]
+fn appends_are_logged_as_external_records() {
+    use columba_mail_index::log_file::Payload;
+    let tmp = tempfile::tempdir().unwrap();
+    let inbox = mailbox(tmp.path());
+    append(
+        &inbox,
+        b"Subject: k\n\nx\n",
+        MessageFlags::default(),
+        &["$Work".to_string()],
+        None,
+    )
+    .unwrap();
+    let logs = columba_mail_index::IndexDir::new(tmp.path())
+        .read_logs()
+        .unwrap();
+    let mut seen = 0;
+    for log in &logs {
+        for rec in log.records() {
+            let rec = rec.unwrap();
+            if matches!(
+                rec.payload,
+                Payload::Append(_) | Payload::KeywordUpdate { .. }
+            ) {
+                assert!(rec.is_external(), "offset {}", rec.offset);
+                seen += 1;
+            }
+        }
+    }
+    assert_eq!(seen, 7, "six appends and one keyword");
+}

@@ -315,7 +315,9 @@ pub fn commit_appends(mailbox: &Mailbox, staged: Vec<StagedMessage>) -> Result<V
         reason: format!("{} has no dovecot-uidlist after a sync", dir.display()),
     })?;
     let view = index.open_view_locked(&lock)?;
-    let mut t = Transaction::new();
+    // external, as Dovecot's save writes it: the files are already there,
+    // so a storage sync has nothing to carry out for these records
+    let mut t = Transaction::external();
     // UIDs given in the uidlist but not indexed since the check above go
     // first, so UIDs reach the index in order
     let indexed_next = view.header().next_uid;
