@@ -335,6 +335,14 @@ impl MessageCache {
         if def.field_type.is_fixed_size() && value.len() != def.size as usize {
             return false;
         }
+        // a field registered with another type or size (by another
+        // writer) is left alone rather than failing the whole append
+        if let (Some(n), Some(cache)) = (number, self.cache.as_ref()) {
+            let f = &cache.fields[n];
+            if f.field_type != def.field_type || f.size != def.size {
+                return false;
+            }
+        }
         if let (Some(n), Some(d)) = (number, self.decisions.as_mut()) {
             d.on_add(n, uid, self.now);
         }
