@@ -810,6 +810,19 @@ m.logout()
     assert!(greeting[..n].starts_with(b"* OK"));
     let logins = children_with_role(master.child.id(), "imap-login");
     assert_eq!(logins.len(), 1, "one login process for the waiting client");
+    if columba_privsep::ids::is_root() {
+        // The master's login process has dropped everything while it
+        // waits for this client to authenticate.
+        let p = columba_privsep::ProcessPrivileges::of_pid(logins[0]).unwrap();
+        let dovenull = columba_privsep::ids::lookup_user("dovenull").unwrap();
+        assert_eq!(p.uid, [dovenull.uid; 4], "{p:?}");
+        assert!(
+            p.no_new_privs && p.seccomp == 2 && p.cap_effective == 0,
+            "{p:?}"
+        );
+        let chroot = std::fs::canonicalize(dir.path().join("data/run/login")).unwrap();
+        assert_eq!(p.root.as_deref(), Some(chroot.as_path()), "{p:?}");
+    }
     let pid = rustix::process::Pid::from_raw(logins[0] as i32).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
     // The client sees its connection end; the next one is served.
