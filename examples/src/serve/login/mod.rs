@@ -23,7 +23,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
-use columba_privsep::{FdChannel, FrameLimits, LoginProcessRecipe, SeccompAction};
+use columba_privsep::{FdChannel, FrameLimits, LoginProcessRecipe, Rlimits, SeccompAction};
 use columba_session::{Credentials, LoginFailure};
 use rustls::ServerConfig;
 
@@ -86,7 +86,7 @@ pub fn run(ctx: RoleContext) -> Result<(), ServeError> {
         post_login_end.as_raw_fd(),
     ];
     keep.extend(stats_fds);
-    drop_privileges(&config, &keep)?;
+    drop_privileges(&config, role, &keep)?;
 
     // Only now the client.
     let (info, fd) = match Control::recv(&mut control)? {
@@ -139,16 +139,26 @@ fn open_sockets() -> Vec<(i32, std::path::PathBuf)> {
 
 /// Applies the login recipe: the login user (as root), the chroot, every
 /// descriptor but `keep` closed, no_new_privs, seccomp, rlimits.
-fn drop_privileges(config: &Config, keep: &[i32]) -> Result<(), ServeError> {
+fn drop_privileges(config: &Config, role: Role, keep: &[i32]) -> Result<(), ServeError> {
     let recipe = if columba_privsep::ids::is_root() {
-        LoginProcessRecipe::for_user(config.default_login_user.clone()).chroot(login_chroot(config))
+        let recipe = LoginProcessRecipe::for_user(config.default_login_user.clone());
+        match login_chroot(config, role) {
+            Some(dir) => recipe.chroot(dir),
+            None => recipe,
+        }
     } else {
         // Nothing to switch to: keep our ids, and record why.
         let uid = columba_privsep::ids::effective_uid();
         let gid = rustix::process::getegid().as_raw();
         LoginProcessRecipe::for_ids(uid, gid)
     };
+    // The service's vsz_limit (Dovecot's default 256M) bounds the address space.
+    let rlimits = Rlimits {
+        address_space: config.vsz_limit(role.name()),
+        ..Rlimits::login()
+    };
     recipe
+        .rlimits(rlimits)
         .close_fds_except(keep)
         .clear_env_except(&["TZ"])
         .seccomp(Some(SeccompAction::KillProcess))

@@ -27,32 +27,41 @@ pub use listeners::Bound;
 /// How long children get to finish after `Shutdown` before they are killed.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
-/// The login processes' chroot directory: the `chroot` of the
-/// `imap-login` service (Dovecot's default `login`), under `base_dir`.
-pub fn login_chroot(config: &Config) -> PathBuf {
+/// A login role's chroot directory: its service's `chroot` (Dovecot's
+/// default `login`) under `base_dir`; `None` when set empty (no chroot).
+pub fn login_chroot(config: &Config, role: Role) -> Option<PathBuf> {
     let chroot = config
-        .service("imap-login")
+        .service(role.name())
         .chroot
         .unwrap_or_else(|| "login".into());
-    config.base_dir.join(chroot)
+    if chroot.is_empty() {
+        return None;
+    }
+    Some(config.base_dir.join(chroot))
 }
 
-/// Creates `base_dir` (0755) and the empty login chroot directory (0755).
+/// Creates `base_dir` (0755) and the login roles' empty chroot
+/// directories (0755).
 fn prepare_base_dir(config: &Config) -> Result<(), ServeError> {
-    for dir in [config.base_dir.clone(), login_chroot(config)] {
-        std::fs::create_dir_all(&dir)
+    let chroots: Vec<PathBuf> = [Role::ImapLogin, Role::Pop3Login]
+        .into_iter()
+        .filter_map(|role| login_chroot(config, role))
+        .collect();
+    for dir in std::iter::once(&config.base_dir).chain(&chroots) {
+        std::fs::create_dir_all(dir)
             .map_err(|e| ServeError::io(format!("mkdir({})", dir.display()), e))?;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
             .map_err(|e| ServeError::io(format!("chmod({})", dir.display()), e))?;
     }
-    let chroot = login_chroot(config);
-    let mut entries = std::fs::read_dir(&chroot)
-        .map_err(|e| ServeError::io(format!("opendir({})", chroot.display()), e))?;
-    if entries.next().is_some() {
-        return Err(ServeError::Config(format!(
-            "the login chroot {} is not empty",
-            chroot.display()
-        )));
+    for chroot in &chroots {
+        let mut entries = std::fs::read_dir(chroot)
+            .map_err(|e| ServeError::io(format!("opendir({})", chroot.display()), e))?;
+        if entries.next().is_some() {
+            return Err(ServeError::Config(format!(
+                "the login chroot {} is not empty",
+                chroot.display()
+            )));
+        }
     }
     Ok(())
 }
@@ -69,7 +78,8 @@ fn report_skipped_privileges(config: &Config) {
          keep uid {uid} instead of the users' uids; no_new_privs, seccomp and rlimits \
          still apply to login processes",
         config.default_login_user,
-        login_chroot(config).display()
+        login_chroot(config, Role::ImapLogin)
+            .map_or_else(|| "-".into(), |d| d.display().to_string())
     ));
 }
 
