@@ -95,6 +95,21 @@ pub fn run(config_path: &Path, on_ready: &mut dyn FnMut(&Bound)) -> Result<(), S
         signal_hook::flag::register(signal, term.clone())
             .map_err(|e| ServeError::io("install a signal handler", e))?;
     }
+    // Dovecot's words: `Dovecot v2.3.19.1 starting up for imap, pop3, lmtp`.
+    let protocols: Vec<&str> = config
+        .protocols
+        .iter()
+        .map(|p| match p {
+            crate::serve::config::Protocol::Imap => "imap",
+            crate::serve::config::Protocol::Pop3 => "pop3",
+            crate::serve::config::Protocol::Lmtp => "lmtp",
+        })
+        .collect();
+    say::info(&format!(
+        "Columba v{} starting up for {}",
+        env!("CARGO_PKG_VERSION"),
+        protocols.join(", ")
+    ));
     report_skipped_privileges(&config);
     prepare_base_dir(&config)?;
 
@@ -145,7 +160,7 @@ pub fn run(config_path: &Path, on_ready: &mut dyn FnMut(&Bound)) -> Result<(), S
     while !term.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(100));
     }
-    say::info("Dovecot-style shutdown: stopping every process");
+    say::info("Shutting down: stopping every process");
     stop(&shared, &singletons);
     Ok(())
 }
