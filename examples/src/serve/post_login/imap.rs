@@ -18,6 +18,8 @@ use crate::serve::stats::StatsClient;
 
 /// How often the loop looks at the selected mailbox and the master.
 const TICK: Duration = Duration::from_millis(100);
+/// How long the loop sleeps when no mailbox is selected.
+const IDLE_TICK: Duration = Duration::from_secs(60);
 /// Dovecot's autologout for a client that sends nothing (IMAP's 30 minutes).
 const AUTOLOGOUT: Duration = Duration::from_secs(30 * 60);
 
@@ -280,7 +282,15 @@ fn serve(mut ctx: RoleContext, login: LoggedIn, state: ImapHandoff) -> Result<()
             }
         }
 
-        let (client_ready, control_ready) = match wait(&client, &ctx, TICK) {
+        // the mailbox watcher needs a look now and then only while a
+        // mailbox is selected; otherwise sleep until the client or the
+        // master says something
+        let tick = if session.selected_mailbox().is_some() {
+            TICK
+        } else {
+            IDLE_TICK
+        };
+        let (client_ready, control_ready) = match wait(&client, &ctx, tick) {
             Ok(r) => r,
             Err(e) => break 'session format!("Connection closed ({e})"),
         };
