@@ -15,8 +15,9 @@ use crate::serve::log;
 use crate::serve::role::RoleContext;
 use crate::serve::stats::StatsClient;
 
-/// How often the loop looks at the master.
-const TICK: Duration = Duration::from_millis(200);
+/// How long the loop sleeps between looks at the autologout clock (the
+/// client and the master wake it at once).
+const TICK: Duration = Duration::from_secs(30);
 /// Dovecot's POP3 autologout (10 minutes).
 const AUTOLOGOUT: Duration = Duration::from_secs(10 * 60);
 /// Longest command line kept while waiting for its end.
