@@ -670,3 +670,46 @@ fn commands_and_deliveries_reach_columba_stats() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn idle_sees_flag_changes_and_expunges_made_by_another_imap_process() {
+    let server = alice();
+    server.deliver(&["alice"], MESSAGE);
+    server.deliver(&["alice"], MESSAGE);
+    // one login at a time: the test plays every login process with its
+    // own pid, and the auth server keys logins by pid and request id
+    let (mut pa, mut a) = server.imap("alice", "SessIdleWatcherA");
+    assert!(a.line().starts_with("a1 OK"));
+    let (mut pb, mut b) = server.imap("alice", "SessIdleChangerB");
+    assert!(b.line().starts_with("a1 OK"));
+    a.command("a2", "SELECT INBOX");
+    b.command("b2", "SELECT INBOX");
+    a.send("a3 IDLE\r\n");
+    assert_eq!(a.line(), "+ idling");
+    a.timeout(Duration::from_secs(2));
+
+    b.command("b3", "STORE 1 +FLAGS (\\Flagged)");
+    let flags = a.line();
+    assert!(
+        flags.starts_with("* 1 FETCH (") && flags.contains("\\Flagged"),
+        "{flags}"
+    );
+    b.command("b4", "STORE 2 +FLAGS (\\Deleted)");
+    let _ = a.line();
+    b.command("b5", "EXPUNGE");
+    assert_eq!(a.line(), "* 2 EXPUNGE");
+
+    a.timeout(Duration::from_secs(20));
+    a.send("DONE\r\n");
+    assert!(a.until_tagged("a3").last().unwrap().starts_with("a3 OK"));
+    a.command("a4", "LOGOUT");
+    b.command("b6", "LOGOUT");
+    assert!(pa.wait_exit(Duration::from_secs(10)));
+    assert!(pb.wait_exit(Duration::from_secs(10)));
+    // b's logout line counts its own work
+    assert!(
+        pb.log_text().contains(" deleted=1 expunged=1 trashed=0 "),
+        "{}",
+        pb.log_text()
+    );
+}
