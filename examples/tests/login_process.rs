@@ -1093,6 +1093,33 @@ fn sigterm_stops_the_master_and_every_child() {
     assert!(matches!(waiting.read(&mut buf), Ok(0) | Err(_)));
 }
 
+/// A 10 MB APPEND and its FETCH after STARTTLS, timed in Python; returns
+/// the seconds taken.
+fn tls_big_message_seconds(port: u16, user: &str, password: &str) -> f64 {
+    let script = r#"
+import imaplib, ssl, sys, time
+port, user, pw = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+line = b"x" * 998 + b"\r\n"
+msg = b"Subject: big\r\n\r\n" + line * (10 * 1024 * 1024 // 1000)
+start = time.monotonic()
+m = imaplib.IMAP4("127.0.0.1", port)
+m.starttls(ssl_context=ctx)
+m.login(user, pw)
+typ, data = m.append("INBOX", None, None, msg)
+assert typ == "OK", data
+m.select("INBOX")
+typ, data = m.fetch("1:*", "(BODY.PEEK[])")
+assert data[-2][1] == msg
+m.logout()
+print(time.monotonic() - start)
+"#;
+    python(script, &[&port.to_string(), user, password])
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 /// Sequential logins per second, Columba's process model against a
 /// private Dovecot 2.3 in its default high-security mode (one login
 /// process per connection), in one run. A measurement, not a check:
@@ -1132,8 +1159,23 @@ fn login_rate_against_dovecot() {
         }
         start.elapsed()
     }
+    let certs = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(certs.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(certs.path().join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(
+        certs.path().join("key.pem"),
+        cert.signing_key.serialize_pem(),
+    )
+    .unwrap();
     let dovecot = columba_interop::PrivateDovecot::start(
-        columba_interop::DovecotConfig::default().user("alice", "alicepw"),
+        columba_interop::DovecotConfig::default()
+            .user("alice", "alicepw")
+            .extra(&format!(
+                "ssl = yes\nssl_cert = <{0}/cert.pem\nssl_key = <{0}/key.pem\n",
+                certs.path().display()
+            )),
     )
     .expect("private dovecot");
     let theirs: SocketAddr = format!("127.0.0.1:{}", dovecot.imap_port).parse().unwrap();
@@ -1154,6 +1196,12 @@ fn login_rate_against_dovecot() {
             c.as_secs_f64() / d.as_secs_f64()
         );
     }
+    let d = tls_big_message_seconds(theirs.port(), "alice", "alicepw");
+    let c = tls_big_message_seconds(ours.port(), "demo", &password);
+    println!(
+        "STARTTLS, LOGIN, 10 MB APPEND, FETCH, LOGOUT: Columba {c:.2} s, Dovecot {d:.2} s, ratio {:.2}",
+        c / d
+    );
 }
 
 /// SASL-IR: AUTHENTICATE PLAIN with the initial response on the command
