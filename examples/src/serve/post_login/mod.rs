@@ -167,12 +167,13 @@ pub fn accept(
                     &format!("{}-login", service.name()),
                     &format!(
                         "Disconnected: Maximum number of connections from user+IP exceeded \
-                         (mail_max_userip_connections={limit}): user=<{}>, rip={}, lip={}{}, \
-                         session=<{}>",
+                         (mail_max_userip_connections={limit}): user=<{}>, method={}, rip={}, \
+                         lip={}, {}session=<{}>",
                         handoff.user,
+                        login_method(service, &handoff.session_state),
                         handoff.connection.remote.ip(),
                         handoff.connection.local.ip(),
-                        if handoff.tls { ", TLS" } else { "" },
+                        security(&handoff),
                         handoff.connection.session_id
                     ),
                 ),
@@ -181,6 +182,27 @@ pub fn accept(
             refuse(&mut client, &handoff, &refusal);
             Ok(None)
         }
+    }
+}
+
+/// The login's SASL mechanism (or `LOGIN`/`USER`), from the session state.
+fn login_method(service: Service, state: &[u8]) -> String {
+    let method = match service {
+        Service::Imap => columba_session::ImapHandoff::decode(state).map(|h| h.method),
+        _ => columba_session::Pop3Handoff::decode(state).map(|h| h.method),
+    };
+    method.unwrap_or_else(|_| "unknown".into())
+}
+
+/// What Dovecot's login lines say of the connection's protection:
+/// `TLS, `, or `secured, ` for a trusted (here: loopback) peer.
+fn security(handoff: &Handoff) -> &'static str {
+    if handoff.tls {
+        "TLS, "
+    } else if handoff.connection.remote.ip().is_loopback() {
+        "secured, "
+    } else {
+        ""
     }
 }
 
