@@ -1404,3 +1404,84 @@ fn the_lmtp_unix_listener_delivers() {
     let delivered = std::fs::read_dir(&new).unwrap().count();
     assert_eq!(delivered, 1);
 }
+
+/// CRAM-MD5 through the whole server: Python's imaplib against the
+/// master, whose login process relays the exchange to the auth process;
+/// the post-login process then serves the mailbox.
+#[test]
+fn cram_md5_login_through_the_master() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        println!("SKIPPED: python3 not found");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(root.join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(root.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+    // The mail user: uid/gid 5000 as root (Dovecot refuses uid 0), else ours.
+    let (uid, gid) = if columba_privsep::ids::is_root() {
+        (5000, 5000)
+    } else {
+        (
+            columba_privsep::ids::effective_uid(),
+            rustix::process::getegid().as_raw(),
+        )
+    };
+    let home = root.join("home/alice");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::set_permissions(root.join("home"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    rustix::fs::chown(
+        &home,
+        Some(rustix::fs::Uid::from_raw(uid)),
+        Some(rustix::fs::Gid::from_raw(gid)),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("users"),
+        format!("alice:{{PLAIN}}alicepw:{uid}:{gid}::{}::\n", home.display()),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("columba.toml"),
+        format!(
+            "protocols = [\"imap\"]\nlisten = [\"127.0.0.1\"]\nbase_dir = \"run\"\n\
+             ssl_cert = \"cert.pem\"\nssl_key = \"key.pem\"\n\
+             auth_mechanisms = [\"plain\", \"login\", \"cram-md5\", \"scram-sha-256\"]\n\
+             first_valid_uid = {}\nfirst_valid_gid = {}\n\
+             [[passdb]]\ndriver = \"passwd-file\"\nargs = \"users\"\n\
+             [[userdb]]\ndriver = \"passwd-file\"\nargs = \"users\"\n\
+             [service.imap-login.inet_listener.imap]\nport = 0\n",
+            uid.min(500),
+            gid.clamp(1, 500)
+        ),
+    )
+    .unwrap();
+    let master = start_master(
+        root,
+        &["--config", root.join("columba.toml").to_str().unwrap()],
+    );
+    let imap = master.addr("  imap ");
+    let out = python(
+        "import imaplib,sys\nm=imaplib.IMAP4('127.0.0.1',int(sys.argv[1]))\n\
+         assert 'AUTH=CRAM-MD5' in m.capabilities and 'AUTH=SCRAM-SHA-256' in m.capabilities, m.capabilities\n\
+         try:\n    m.login_cram_md5('alice','wrong')\n    raise SystemExit('accepted')\nexcept imaplib.IMAP4.error:\n    pass\n\
+         m=imaplib.IMAP4('127.0.0.1',int(sys.argv[1]))\n\
+         m.login_cram_md5('alice','alicepw')\nprint(m.select('INBOX')[0])\nm.logout()\n",
+        &[&imap.port().to_string()],
+    );
+    assert_eq!(out.trim(), "OK");
+    std::thread::sleep(Duration::from_millis(300));
+    let log = master.log();
+    assert!(
+        log.contains("imap-login: Info: Login: user=<alice>, method=CRAM-MD5, rip=127.0.0.1"),
+        "{log}"
+    );
+    assert!(
+        log.contains("method=CRAM-MD5") && log.contains("auth failed, 1 attempts"),
+        "{log}"
+    );
+    assert!(!log.contains("alicepw"), "{log}");
+}
