@@ -70,3 +70,36 @@ fn status_from_the_index_matches_the_view_and_doveadm() {
     }
     assert!(checked >= 8, "{checked}");
 }
+
+#[test]
+fn status_cache_sees_every_change_through_the_log() {
+    use columba_mail_store::search::MessageFlags;
+    use columba_mail_store::store::{expunge, store_flags, StatusCache, StoreMode};
+    let tmp = tempfile::tempdir().unwrap();
+    columba_interop::install_fixture_maildir("01-alice-shapes-flags", tmp.path()).unwrap();
+    let inbox = Mailbox::at(tmp.path(), tmp.path(), "INBOX");
+    let mut statuses = StatusCache::default();
+    let before = statuses.status(&inbox).unwrap();
+    assert_eq!(before, mailbox_status(&inbox).unwrap());
+    assert_eq!(statuses.status(&inbox).unwrap(), before);
+    let snap = MailboxSnapshot::open(&inbox).unwrap();
+    let unseen: Vec<u32> = snap
+        .messages
+        .iter()
+        .filter(|m| !m.flags.seen)
+        .map(|m| m.uid)
+        .collect();
+    assert!(!unseen.is_empty());
+    let seen = MessageFlags {
+        seen: true,
+        ..MessageFlags::default()
+    };
+    store_flags(&inbox, &unseen[..1], StoreMode::Add, seen, &[]).unwrap();
+    let after = statuses.status(&inbox).unwrap();
+    assert_eq!(after.unseen, before.unseen - 1);
+    assert_eq!(after, mailbox_status(&inbox).unwrap());
+    expunge(&inbox, &unseen[..1]).unwrap();
+    let gone = statuses.status(&inbox).unwrap();
+    assert_eq!(gone.messages, before.messages - 1);
+    assert_eq!(gone, MailboxSnapshot::open(&inbox).unwrap().status());
+}

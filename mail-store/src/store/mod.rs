@@ -54,6 +54,6 @@ pub use snapshot::{LogPosition, MailboxSnapshot, SnapshotMessage, Status};
 pub use staged_append::{
     append_from_reader, commit_appends, AppendMeta, MessageWriter, StagedMessage,
 };
-pub use summary::mailbox_status;
+pub use summary::{mailbox_status, StatusCache};
 pub use sync::{sync, SyncReport};
 pub use watch::MailboxWatcher;

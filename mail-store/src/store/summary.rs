@@ -4,6 +4,10 @@
 //! unchanged mailbox of 100,000 messages costs one pass over the index
 //! records.
 
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
 use columba_mail_index::sync::replay;
 use columba_mail_index::{IndexDir, IndexMap, FLAG_SEEN};
 use columba_maildir::Mailbox;
@@ -87,4 +91,63 @@ fn status_of(map: &IndexMap, highest_modseq: u64, mailbox: &Mailbox) -> Result<S
         uid_validity,
         highest_modseq: highest_modseq.max(1),
     })
+}
+
+/// What identifies the state of one index file: device, inode, size and
+/// modification time (the log only grows, rotation makes a new inode).
+type Stamp = Option<(u64, u64, u64, i64, i64)>;
+
+fn stamp(path: &std::path::Path) -> Stamp {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.dev(), m.ino(), m.len(), m.mtime(), m.mtime_nsec()))
+}
+
+/// [`mailbox_status`] remembered per mailbox while its index files are
+/// unchanged, as Dovecot keeps recently closed indexes open in a process:
+/// opening a mailbox again costs three `stat` calls.
+///
+/// ```
+/// use columba_mail_store::store::{mailbox_status, sync, StatusCache};
+/// use columba_maildir::Mailbox;
+///
+/// let dir = tempfile::tempdir()?;
+/// for sub in ["cur", "new", "tmp"] {
+///     std::fs::create_dir(dir.path().join(sub))?;
+/// }
+/// let inbox = Mailbox::at(dir.path(), dir.path(), "INBOX");
+/// sync(&inbox)?;
+/// let mut statuses = StatusCache::default();
+/// assert_eq!(statuses.status(&inbox)?, mailbox_status(&inbox)?);
+/// std::fs::write(dir.path().join("new/1700000000.M1P1.x"), "Subject: a\n\nb\n")?;
+/// sync(&inbox)?; // the log changed: read again
+/// assert_eq!(statuses.status(&inbox)?.messages, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct StatusCache {
+    entries: HashMap<PathBuf, ([Stamp; 3], Status)>,
+}
+
+impl StatusCache {
+    /// The mailbox's status, read again only if `dovecot.index`,
+    /// `dovecot.index.log` or `dovecot-uidlist` changed since last time.
+    pub fn status(&mut self, mailbox: &Mailbox) -> Result<Status> {
+        let dir = mailbox.path();
+        let stamps = [
+            stamp(&dir.join("dovecot.index.log")),
+            stamp(&dir.join("dovecot.index")),
+            stamp(&dir.join("dovecot-uidlist")),
+        ];
+        if stamps[0].is_some() {
+            if let Some((seen, status)) = self.entries.get(dir) {
+                if *seen == stamps {
+                    return Ok(*status);
+                }
+            }
+        }
+        let status = mailbox_status(mailbox)?;
+        // stamps taken before reading: a change during the read is seen next time
+        self.entries.insert(dir.to_path_buf(), (stamps, status));
+        Ok(status)
+    }
 }
