@@ -1485,3 +1485,50 @@ fn cram_md5_login_through_the_master() {
     );
     assert!(!log.contains("alicepw"), "{log}");
 }
+
+/// CPU time (user + system, clock ticks) a process used so far.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = stat.rsplit_once(')').unwrap().1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15, i.e. 12 and 13 after the name.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// The TLS proxy sleeps while nothing moves: after the client went away
+/// (reset) while the post-login side stays open, and while both sides are
+/// idle, the login process uses no CPU; it ends when the post-login side
+/// closes.
+#[test]
+fn the_tls_proxy_does_not_spin() {
+    let setup = setup("");
+    let mut login = start_login(&setup, "imap-login", "imaps", true);
+    let mut tls = tls_client(&setup, login.client.try_clone().unwrap());
+    read_line(&mut tls);
+    tls.write_all(format!("a LOGIN alice {PASSWORD}\r\n").as_bytes())
+        .unwrap();
+    let (_, fd) = login.handoff_with_socket();
+    let _ = login.channel.send(b"STARTED\t1", &[]);
+    let mut post_login = UnixStream::from(fd);
+    post_login.write_all(b"a OK Logged in\r\n").unwrap();
+    assert_eq!(read_line(&mut tls), "a OK Logged in\r\n");
+    let pid = login.child.id();
+    // Idle on both sides.
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(cpu_ticks(pid) - before <= 2, "idle proxy used CPU");
+    // The client vanishes (RST: linger 0), the post-login side stays.
+    rustix::net::sockopt::set_socket_linger(&login.client, Some(Duration::ZERO)).unwrap();
+    drop(tls);
+    let spare = TcpListener::bind("127.0.0.1:0").unwrap();
+    let other = TcpStream::connect(spare.local_addr().unwrap()).unwrap();
+    drop(std::mem::replace(&mut login.client, other));
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        cpu_ticks(pid) - before <= 2,
+        "the proxy spun after the client left"
+    );
+    drop(post_login);
+    let _ = login.finish();
+}

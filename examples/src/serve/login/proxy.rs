@@ -9,7 +9,7 @@
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::os::unix::net::UnixStream;
 
 use rustix::event::{poll, PollFd, PollFlags};
@@ -102,28 +102,33 @@ pub fn run(
         if !up.is_empty() {
             pair_flags |= PollFlags::OUT;
         }
-        let watch_flags = if watch.is_some() {
-            PollFlags::IN
-        } else {
-            PollFlags::empty()
-        };
+        // Only what is waited for is polled: a closed socket reports HUP
+        // whatever it is asked, and must not make the loop spin.
         let (tcp_ready, pair_ready, control_ready) = {
-            let watched = match &watch {
-                Some(w) => w.fd,
-                // Polled for no events: never ready.
-                None => pair.as_fd(),
-            };
-            let mut fds = [
-                PollFd::new(&tcp, tcp_flags),
-                PollFd::new(&pair, pair_flags),
-                PollFd::from_borrowed_fd(watched, watch_flags),
-            ];
+            let mut fds = Vec::with_capacity(3);
+            let tcp_at = (!tcp_flags.is_empty()).then(|| {
+                fds.push(PollFd::new(&tcp, tcp_flags));
+                fds.len() - 1
+            });
+            let pair_at = (!pair_flags.is_empty()).then(|| {
+                fds.push(PollFd::new(&pair, pair_flags));
+                fds.len() - 1
+            });
+            let watch_at = watch.as_ref().map(|w| {
+                fds.push(PollFd::from_borrowed_fd(w.fd, PollFlags::IN));
+                fds.len() - 1
+            });
+            if fds.is_empty() {
+                // Nothing can move any more.
+                return Ok(());
+            }
             match poll(&mut fds, None) {
                 Ok(_) => {}
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(e) => return Err(e.into()),
             }
-            (fds[0].revents(), fds[1].revents(), fds[2].revents())
+            let ready = |at: Option<usize>| at.map_or(PollFlags::empty(), |i| fds[i].revents());
+            (ready(tcp_at), ready(pair_at), ready(watch_at))
         };
         if !control_ready.is_empty() {
             if let Some(w) = &mut watch {
