@@ -245,7 +245,11 @@ fn imap_login_hands_off_after_login_and_logs_like_dovecot() {
     let failed = login.read_until("a");
     assert!(failed.contains("a NO [AUTHENTICATIONFAILED]"), "{failed}");
     login.send(&format!("b LOGIN alice {PASSWORD}\r\nc NOOP\r\n"));
-    let fields = login.handoff();
+    let (fields, socket) = login.handoff_with_socket();
+    // The client's own socket, without the login process's timeouts.
+    use rustix::net::sockopt::{socket_timeout, Timeout};
+    assert_eq!(socket_timeout(&socket, Timeout::Recv).unwrap(), None);
+    assert_eq!(socket_timeout(&socket, Timeout::Send).unwrap(), None);
     let expected_connection: Vec<&str> = login.connection.split('\t').collect();
     assert_eq!(&fields[..6], &expected_connection[..]);
     assert_eq!(fields[6], "alice");

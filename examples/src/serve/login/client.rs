@@ -27,6 +27,8 @@ impl Client {
     /// A plain connection.
     pub fn new(tcp: TcpStream) -> io::Result<Client> {
         tcp.set_read_timeout(Some(IDLE_TIMEOUT))?;
+        // A client that stops reading cannot hold the process forever.
+        tcp.set_write_timeout(Some(IDLE_TIMEOUT))?;
         Ok(Client { tcp, tls: None })
     }
 

@@ -470,6 +470,10 @@ impl Login {
         let sent = if tls {
             Control::Handoff(handoff).send(&mut self.control, Some(self.post_login_end.as_fd()))
         } else {
+            // Socket options belong to the socket, not to this process:
+            // the post-login process gets it without the pre-auth timeouts.
+            let _ = tcp.set_read_timeout(None);
+            let _ = tcp.set_write_timeout(None);
             Control::Handoff(handoff).send(&mut self.control, Some(tcp.as_fd()))
         };
         sent?;
