@@ -63,7 +63,6 @@ pub struct MessageWriter {
     counter: VsizeCounter,
     received: u64,
     pending_cr: bool,
-    converted: Vec<u8>,
     keep_crlf: bool,
 }
 
@@ -98,7 +97,6 @@ impl MessageWriter {
                         counter: VsizeCounter::new(),
                         received: 0,
                         pending_cr: false,
-                        converted: Vec::new(),
                         keep_crlf: false,
                     })
                 }
@@ -141,24 +139,34 @@ impl MessageWriter {
                 file_error(&self.tmp_path, e)
             });
         }
-        self.converted.clear();
-        for &b in chunk {
-            if self.pending_cr {
-                self.pending_cr = false;
-                if b != b'\n' {
-                    self.converted.push(b'\r');
-                }
-            }
-            if b == b'\r' {
-                self.pending_cr = true;
-            } else {
-                self.converted.push(b);
+        // CRLF becomes LF: the bytes between CRs go out as they are
+        let mut rest = chunk;
+        let mut result = Ok(());
+        if self.pending_cr && !rest.is_empty() {
+            self.pending_cr = false;
+            if rest[0] != b'\n' {
+                result = emit(out, &mut self.counter, b"\r");
             }
         }
-        self.counter.update(&self.converted);
-        let result = out.write_all(&self.converted);
-        if self.converted.capacity() > WRITE_BUFFER {
-            self.converted = Vec::new();
+        while result.is_ok() && !rest.is_empty() {
+            match rest.iter().position(|&b| b == b'\r') {
+                None => {
+                    result = emit(out, &mut self.counter, rest);
+                    rest = &[];
+                }
+                Some(i) => {
+                    result = emit(out, &mut self.counter, &rest[..i]);
+                    match rest.get(i + 1) {
+                        None => self.pending_cr = true,
+                        Some(b'\n') => {}
+                        Some(_) if result.is_ok() => {
+                            result = emit(out, &mut self.counter, b"\r");
+                        }
+                        Some(_) => {}
+                    }
+                    rest = &rest[i + 1..];
+                }
+            }
         }
         result.map_err(|e| {
             self.out = None;
@@ -453,6 +461,16 @@ fn publish(
     Ok((records.iter().map(|r| r.uid).collect(), out))
 }
 
+/// Writes stored bytes and counts them.
+fn emit(
+    out: &mut BufWriter<File>,
+    counter: &mut VsizeCounter,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    counter.update(bytes);
+    out.write_all(bytes)
+}
+
 fn fsync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
@@ -471,5 +489,46 @@ fn file_error(path: &Path, e: std::io::Error) -> Error {
     Error::MessageFile {
         path: path.to_path_buf(),
         reason: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The chunked CRLF filter stores exactly what the Maildir crate's
+    /// one-pass filter stores, with the same sizes, however the bytes are cut.
+    #[test]
+    fn chunked_line_endings_match_the_one_pass_filter() {
+        let tmp = tempfile::tempdir().unwrap();
+        for d in ["new", "cur", "tmp"] {
+            std::fs::create_dir_all(tmp.path().join(d)).unwrap();
+        }
+        let mailbox = Mailbox::at(tmp.path(), tmp.path(), "INBOX");
+        let inputs: [&[u8]; 7] = [
+            b"a\r\nb\r\n",
+            b"bare\rcr\r\r\nend\r",
+            b"\r\r\r\n\n\r",
+            b"no line end",
+            b"\r",
+            b"lf only\nline\n",
+            b"",
+        ];
+        for input in inputs {
+            let mut expected = Vec::new();
+            let sizes =
+                columba_maildir::message_size::copy_message(input, &mut expected, false).unwrap();
+            for chunk in 1..=7 {
+                let mut w =
+                    MessageWriter::new(&mailbox, AppendMeta::default(), AppendLimit::NONE).unwrap();
+                for piece in input.chunks(chunk) {
+                    w.write(piece).unwrap();
+                }
+                let staged = w.finish().unwrap();
+                let stored = std::fs::read(staged.tmp_path().unwrap()).unwrap();
+                assert_eq!(stored, expected, "{input:?} in {chunk}-byte pieces");
+                assert_eq!((staged.size(), staged.vsize()), sizes, "{input:?}");
+            }
+        }
     }
 }
