@@ -268,6 +268,7 @@ fn imap_authentication_answers_match_dovecot() {
     let d = dovecot();
     let script = [
         "a CAPABILITY",
+        "a2 ENABLE CONDSTORE",
         "b AUTHENTICATE FOO",
         "c AUTHENTICATE PLAIN",
         "!!!notb64",

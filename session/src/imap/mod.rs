@@ -27,6 +27,22 @@ use crate::storage::{
 };
 use format::{compact_set, mailbox_name, ordered_set, set_contains};
 
+/// The most a client may send in one command before login, literals
+/// included (Dovecot's imap-login caps it at 8192 bytes too), so that an
+/// unauthenticated client cannot make the login process hold much.
+const PRE_AUTH_MAX: usize = 8192;
+
+/// `limits`, capped to [`PRE_AUTH_MAX`] for the pre-login decoder.
+fn pre_auth_limits(limits: Limits) -> Limits {
+    Limits {
+        max_line: limits.max_line.min(PRE_AUTH_MAX),
+        max_literal: limits.max_literal.min(PRE_AUTH_MAX),
+        max_non_sync_literal: limits.max_non_sync_literal.min(PRE_AUTH_MAX),
+        max_message: limits.max_message.min(PRE_AUTH_MAX),
+        max_depth: limits.max_depth,
+    }
+}
+
 /// Dovecot's text for plaintext authentication refused without TLS.
 const PLAINTEXT_DISABLED: &str =
     "Plaintext authentication disallowed on non-secure (SSL/TLS) connections.";
@@ -411,7 +427,12 @@ impl ImapSession {
 
     /// A fresh decoder (after TLS, or dropping a refused literal).
     fn reset_decoder(&mut self) {
-        self.decoder = CommandDecoder::new(self.config.limits).explicit_modes();
+        let limits = if self.phase == Phase::NotAuthenticated {
+            pre_auth_limits(self.config.limits)
+        } else {
+            self.config.limits
+        };
+        self.decoder = CommandDecoder::new(limits).explicit_modes();
         self.fed = 0;
         self.pre_auth_input.clear();
     }
@@ -419,7 +440,7 @@ impl ImapSession {
     /// A session with nothing sent yet.
     fn blank(config: ImapConfig) -> ImapSession {
         ImapSession {
-            decoder: CommandDecoder::new(config.limits).explicit_modes(),
+            decoder: CommandDecoder::new(pre_auth_limits(config.limits)).explicit_modes(),
             config,
             out: Vec::new(),
             events: VecDeque::new(),
@@ -517,6 +538,14 @@ impl ImapSession {
         self.phase = Phase::Authenticated;
         self.storage = Some(storage);
         self.user = Some(user.to_string());
+        // the logged-in decoder has the configured limits; what the client
+        // pipelined after the login command goes on to it
+        let rest = std::mem::take(&mut self.pre_auth_input);
+        let keep = self.fed.saturating_sub(self.decoder.offset());
+        self.reset_decoder();
+        let rest = &rest[rest.len().saturating_sub(keep)..];
+        self.decoder.feed(rest);
+        self.fed = rest.len();
         let line = if self.untagged_capability {
             format!(
                 "* CAPABILITY {}\r\n{tag} OK Logged in\r\n",
@@ -1033,6 +1062,11 @@ impl ImapSession {
                     }
                 }
                 Outcome::Ok(String::new())
+            }
+            CommandBody::Enable { .. } => {
+                // Dovecot's answer: nothing is enabled before login
+                self.out.extend_from_slice(b"* ENABLED\r\n");
+                Outcome::Ok("ENABLE ignored in non-authenticated state.".into())
             }
             _ => Outcome::Bad("Error in IMAP command: Unknown command.".into()),
         }
