@@ -817,38 +817,156 @@ fn imap_pre_login_literals_stay_small_across_connections() {
     assert!(peak <= baseline + BOUND_KIB, "{report}");
 }
 
-/// Five hundred clients logged in at once are all served, each costing a
-/// bounded amount of memory.
+/// Adds `count` users (`u1`, `u2`, ...) to the demo's passwd-file, each
+/// like the demo user: same password, uid and gid, a home next to its.
+fn add_users(server: &Server, count: usize) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let data = &server._dir.0;
+    let passwd = data.join("users");
+    let text = std::fs::read_to_string(&passwd).expect("the demo's passwd-file");
+    let demo: Vec<&str> = text
+        .lines()
+        .find(|l| l.starts_with("demo:"))
+        .expect("demo user")
+        .split(':')
+        .collect();
+    let owner = std::fs::metadata(data.join("home/demo")).expect("demo home");
+    let mut lines = String::new();
+    let mut users = Vec::new();
+    for n in 1..=count {
+        let user = format!("u{n}");
+        let home = data.join("home").join(&user);
+        std::fs::create_dir_all(&home).unwrap();
+        std::os::unix::fs::chown(&home, Some(owner.uid()), Some(owner.gid())).unwrap();
+        lines.push_str(&format!(
+            "{user}:{{PLAIN}}{}:{}:{}::{}::\n",
+            server.password,
+            demo.get(2).unwrap_or(&""),
+            demo.get(3).unwrap_or(&""),
+            home.display()
+        ));
+        users.push(user);
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&passwd)
+        .unwrap();
+    file.write_all(lines.as_bytes()).unwrap();
+    users
+}
+
+/// Logs in as `user` and selects INBOX; the answer to SELECT.
+fn select_inbox(server: &Server, user: &str) -> String {
+    let mut c = Conn::open(server.imap);
+    c.send(
+        format!(
+            "l LOGIN {user} {}\r\ns SELECT INBOX\r\nq LOGOUT\r\n",
+            server.password
+        )
+        .as_bytes(),
+    );
+    c.wait_for(0, 10_000, |t| {
+        t.contains("\r\nq OK") || t.contains("\r\ns NO") || t.contains("\r\ns BAD")
+    });
+    c.text()
+}
+
+/// Five hundred clients logged in at once (100 users, 5 connections each,
+/// under the default of 10 per user and address) are all served. Memory:
+/// a sanity bound of 2 MiB per session (Dovecot needs about 0.6 MiB PSS
+/// per idle session; the server benchmark compares the two).
 #[test]
 fn five_hundred_logged_in_connections_are_served() {
     let server = start("500");
     let root = server.child.id();
+    let users = add_users(&server, 100);
+    // each user's mailbox is opened once first: a first open by several
+    // sessions at once is the next test's subject
+    for user in &users {
+        let answer = select_inbox(&server, user);
+        assert!(answer.contains("\r\ns OK"), "{user}: {answer}");
+    }
     good_client(&server, "before").unwrap();
     let baseline = tree_pss_kib(root);
     let mut conns: Vec<Conn> = (0..500).map(|_| Conn::open(server.imap)).collect();
     for (i, c) in conns.iter_mut().enumerate() {
+        let user = &users[i % users.len()];
         c.send(
             format!(
-                "l{i} LOGIN demo {}\r\ns{i} SELECT INBOX\r\n",
+                "l{i} LOGIN {user} {}\r\ns{i} SELECT INBOX\r\n",
                 server.password
             )
             .as_bytes(),
         );
     }
+    // one deadline for all of them
+    let deadline = Instant::now() + Duration::from_secs(30);
     let mut served = 0;
+    let mut first_failure = None;
     for (i, c) in conns.iter().enumerate() {
-        if c.wait_for(0, 20_000, |t| t.contains(&format!("s{i} OK"))) {
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis() as u64;
+        if c.wait_for(0, left, |t| t.contains(&format!("s{i} OK"))) {
             served += 1;
+        } else if first_failure.is_none() {
+            first_failure = Some(format!("connection {i}: {}", tail(&c.text())));
         }
     }
     let meanwhile = good_client(&server, "meanwhile");
     let peak = tree_pss_kib(root);
     eprintln!("500 connections: baseline {baseline} KiB, with them {peak} KiB");
-    assert_eq!(served, 500);
+    assert_eq!(served, 500, "first failure: {first_failure:?}");
     assert!(meanwhile.is_ok(), "{meanwhile:?}");
     assert!(
-        peak <= baseline + BOUND_KIB,
-        "500 idle connections took {} KiB",
+        peak <= baseline + 500 * 2048,
+        "500 logged-in connections took {} KiB, over 2 MiB each",
         peak - baseline
+    );
+}
+
+/// Several sessions of one user opening a mailbox nobody opened before, at
+/// the same moment (a phone and a laptop after a new account is set up):
+/// every one of them gets its SELECT.
+#[test]
+#[ignore = "fails: concurrent first SELECTs of a fresh Maildir race to create \
+            the index: the losers get NO [SERVERBUG] Internal error occurred: \
+            store: index: invalid request: .../dovecot.index.log already exists"]
+fn concurrent_first_selects_of_a_new_mailbox_all_succeed() {
+    let server = start("first-select");
+    let users = add_users(&server, 4);
+    let mut conns = Vec::new();
+    for user in &users {
+        for _ in 0..5 {
+            let mut c = Conn::open(server.imap);
+            c.send(format!("l LOGIN {user} {}\r\n", server.password).as_bytes());
+            conns.push(c);
+        }
+    }
+    for c in &conns {
+        assert!(
+            c.wait_for(0, 10_000, |t| t.contains("l OK")),
+            "{}",
+            c.text()
+        );
+    }
+    // all at once, now that everyone is logged in
+    for c in conns.iter_mut() {
+        c.send(b"s SELECT INBOX\r\n");
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut failures = Vec::new();
+    for c in &conns {
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis() as u64;
+        if !c.wait_for(0, left, |t| t.contains("\r\ns OK")) {
+            failures.push(tail(&c.text()).to_string());
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of 20 failed: {failures:?}",
+        failures.len()
     );
 }
