@@ -11,7 +11,13 @@
 //! Pre-authentication and post-authentication are separate steps: an
 //! [`ImapSession`] only gets a storage in [`ImapSession::login_succeeded`],
 //! so a login process can run the first part and a process running as the
-//! user the second.
+//! user the second: [`ImapSession::login_handoff`] ends the login half with
+//! an [`ImapHandoff`] (encoded for the other process, decoded there as
+//! untrusted bytes) and [`ImapSession::resume`] starts the post-login half;
+//! [`Pop3Session`] does the same. With `sasl_passthrough` every SASL
+//! exchange is relayed to the adapter (an auth server client) as
+//! [`ImapEvent::SaslStart`] / [`ImapEvent::SaslResponse`] events, and
+//! failures are worded as Dovecot words them ([`LoginFailure`]).
 //!
 //! ```
 //! use columba_session::{ImapConfig, ImapEvent, ImapSession, MaildirStorage};
