@@ -129,7 +129,12 @@ fn measured(
 
 /// Memory per idle connection: PSS and RSS of the whole tree with `count`
 /// logged-in connections (INBOX selected) minus the same without them.
-fn idle_memory(server: &RunningServer, count: usize) -> Result<(f64, f64, usize), String> {
+/// Returns PSS and RSS per connection, the tree's processes with the
+/// connections open, and its PSS in MiB without and with them.
+fn idle_memory(
+    server: &RunningServer,
+    count: usize,
+) -> Result<(f64, f64, usize, f64, f64), String> {
     std::thread::sleep(Duration::from_millis(1500));
     let before = tree(server);
     let idle = workload::open_idle(&server.target, count, "INBOX")?;
@@ -143,6 +148,8 @@ fn idle_memory(server: &RunningServer, count: usize) -> Result<(f64, f64, usize)
         per(after.pss_kib, before.pss_kib),
         per(after.rss_kib, before.rss_kib),
         after.processes,
+        before.pss_kib as f64 / 1024.0,
+        after.pss_kib as f64 / 1024.0,
     ))
 }
 
@@ -306,8 +313,8 @@ fn run(o: &Options) -> Result<(), String> {
             dovecot: dov,
         });
     }
-    let (cpss, crss, cprocs) = idle_memory(&columba, o.idle)?;
-    let (dpss, drss, dprocs) = idle_memory(&dovecot, o.idle)?;
+    let (cpss, crss, cprocs, cbase, cfull) = idle_memory(&columba, o.idle)?;
+    let (dpss, drss, dprocs, dbase, dfull) = idle_memory(&dovecot, o.idle)?;
     let mem = |v: f64| Figure {
         value: v,
         ..Figure::default()
@@ -361,9 +368,9 @@ fn run(o: &Options) -> Result<(), String> {
          STORE, APPEND, UID STORE \\Deleted, EXPUNGE), each one op"
     );
     println!(
-        "memory: whole process tree at {} idle connections (INBOX selected): Columba {} processes, \
-         Dovecot {} processes",
-        o.idle, cprocs, dprocs
+        "memory: whole process tree, PSS without / with {} idle connections (INBOX selected): \
+         Columba {:.1} / {:.1} MiB in {} processes, Dovecot {:.1} / {:.1} MiB in {} processes",
+        o.idle, cbase, cfull, cprocs, dbase, dfull, dprocs
     );
     println!(
         "throughput ratio > 1: Columba faster; memory ratio < 1: Columba smaller. \

@@ -10,3 +10,6 @@ pub mod messages;
 pub mod process_tree;
 pub mod servers;
 pub mod workload;
+
+#[cfg(test)]
+mod dovecot_smoke;
