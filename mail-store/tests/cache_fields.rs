@@ -520,3 +520,31 @@ fn header_search_reads_long_headers_whole_and_no_body() {
         assert_eq!(reference.search(&key, 0, 0).unwrap(), hits, "{key:?}");
     }
 }
+
+#[test]
+fn precache_finds_messages_wherever_they_are() {
+    let tmp = tempfile::tempdir().unwrap();
+    let count = write_messages(tmp.path());
+    let inbox = Mailbox::at(tmp.path(), tmp.path(), "INBOX");
+    sync(&inbox).unwrap();
+    // one message flagged by another client, one still in new/
+    let names: Vec<PathBuf> = std::fs::read_dir(tmp.path().join("cur"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let flagged = names[0].to_str().unwrap().to_string() + "S";
+    std::fs::rename(&names[0], &flagged).unwrap();
+    let base = names[1].file_name().unwrap().to_str().unwrap();
+    let base = &base[..base.find(':').unwrap()];
+    std::fs::rename(&names[1], tmp.path().join("new").join(base)).unwrap();
+    let report = precache(&inbox, None, &PrecacheFields::default()).unwrap();
+    assert_eq!(
+        (report.parsed, report.missing.len()),
+        (count, 0),
+        "{report:?}"
+    );
+    // asked-for UIDs that do not exist are reported, not errors
+    let report = precache(&inbox, Some(&[1, 999]), &PrecacheFields::default()).unwrap();
+    assert_eq!(report.missing, [999]);
+    assert_eq!(report.already_cached, 1);
+}

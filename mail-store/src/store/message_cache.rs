@@ -372,18 +372,36 @@ impl MessageCache {
     /// its older records) and links them through one external log
     /// transaction. Messages expunged meanwhile are skipped.
     pub fn flush(&mut self) -> Result<()> {
+        if !self.write_pending()? {
+            return Ok(());
+        }
+        // Later lookups of this session read the file again.
+        let files_opened = self.files_opened;
+        *self = MessageCache::load(self.index.clone())?;
+        self.files_opened = files_opened;
+        Ok(())
+    }
+
+    /// [`MessageCache::flush`] for a session that ends here: nothing is
+    /// read back.
+    pub(crate) fn finish(mut self) -> Result<()> {
+        self.write_pending().map(|_| ())
+    }
+
+    /// Writes decisions and queued values; true if values were appended.
+    fn write_pending(&mut self) -> Result<bool> {
         if let Some(d) = &self.decisions {
             // Only hints: a cache purged or extended meanwhile drops them.
             self.index.cache_write_decisions(d)?;
         }
         if self.pending.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         let pending = std::mem::take(&mut self.pending);
         if !self.index.path(FileKind::Log).exists() {
             // no index (the mailbox was never synced): nothing to link
             // cache records to; the values are computed again next time
-            return Ok(());
+            return Ok(false);
         }
         let mut updates: Vec<(u32, CacheValues)> = pending.into_iter().collect();
         match self.index.cache_add(&updates) {
@@ -401,10 +419,6 @@ impl MessageCache {
             }
             Err(e) => return Err(e.into()),
         }
-        // Later lookups of this session read the file again.
-        let files_opened = self.files_opened;
-        *self = MessageCache::load(self.index.clone())?;
-        self.files_opened = files_opened;
-        Ok(())
+        Ok(true)
     }
 }

@@ -311,13 +311,31 @@ pub fn precache(
     if todo.is_empty() {
         return Ok(report);
     }
-    let paths = message_paths(mailbox)?;
+    let mut paths = probe_paths(mailbox, &todo)?;
+    let mut listed = false;
     for uid in todo {
-        let Some(path) = paths.get(&uid) else {
+        if !paths.contains_key(&uid) && !listed {
+            // not where a new message is: one listing finds the rest
+            paths = message_paths(mailbox)?;
+            listed = true;
+        }
+        let Some(path) = paths.get(&uid).cloned() else {
             report.missing.push(uid);
             continue;
         };
-        let (data, meta) = match read_with_metadata(path) {
+        let read = match read_with_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !listed => {
+                // moved (new/ to cur/, or a flag change) since the probe
+                paths = message_paths(mailbox)?;
+                listed = true;
+                match paths.get(&uid) {
+                    Some(p) => read_with_metadata(p),
+                    None => Err(e),
+                }
+            }
+            other => other,
+        };
+        let (data, meta) = match read {
             Ok(x) => x,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 report.missing.push(uid);
@@ -325,7 +343,7 @@ pub fn precache(
             }
             Err(e) => {
                 return Err(Error::MessageFile {
-                    path: path.clone(),
+                    path,
                     reason: e.to_string(),
                 })
             }
@@ -340,7 +358,7 @@ pub fn precache(
         add_computed(&mut cache, uid, &computed, &wanted);
         report.parsed += 1;
     }
-    cache.flush()?;
+    cache.finish()?;
     report.missing.sort_unstable();
     Ok(report)
 }
@@ -352,6 +370,33 @@ fn read_with_metadata(path: &PathBuf) -> std::io::Result<(Vec<u8>, std::fs::Meta
     let mut data = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0).min(1 << 26));
     f.read_to_end(&mut data)?;
     Ok((data, meta))
+}
+
+/// UID -> message file for `uids`, where a message just delivered and
+/// synced is (`new/<base>`, or `cur/<base>:2,`), from the uidlist's base
+/// names; UIDs not found there are left out.
+fn probe_paths(mailbox: &Mailbox, uids: &[u32]) -> Result<HashMap<u32, PathBuf>> {
+    let mut out = HashMap::new();
+    let Some(list) = mailbox.uidlist()? else {
+        return Ok(out);
+    };
+    let dir = mailbox.path();
+    for &uid in uids {
+        let Ok(i) = list.records.binary_search_by_key(&uid, |r| r.uid) else {
+            continue;
+        };
+        let base = &list.records[i].base;
+        for p in [
+            dir.join("new").join(base),
+            dir.join("cur").join(format!("{base}:2,")),
+        ] {
+            if p.exists() {
+                out.insert(uid, p);
+                break;
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// UID -> message file, from one listing of `cur/` and `new/`.
