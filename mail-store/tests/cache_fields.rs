@@ -548,3 +548,25 @@ fn precache_finds_messages_wherever_they_are() {
     assert_eq!(report.missing, [999]);
     assert_eq!(report.already_cached, 1);
 }
+
+#[test]
+fn a_session_keeps_its_cache_and_refreshes_it_when_another_writer_changed_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_messages(tmp.path());
+    let inbox = Mailbox::at(tmp.path(), tmp.path(), "INBOX");
+    sync(&inbox).unwrap();
+    let mut ours = MessageCache::open(&inbox).unwrap();
+    assert!(!ours.refresh().unwrap());
+    assert_eq!(ours.lookup(1, "hdr.Subject"), None);
+    // another session caches what its search needed
+    let mut snap = MailboxSnapshot::open(&inbox).unwrap();
+    let mut other = MessageCache::open(&inbox).unwrap();
+    let key = SearchKey::parse("SUBJECT boundary").unwrap();
+    let hits = other.search(&mut snap, &key, 0, 0).unwrap();
+    assert!(!hits.is_empty());
+    assert!(ours.refresh().unwrap());
+    assert!(ours.lookup(1, "hdr.Subject").is_some());
+    assert!(!ours.refresh().unwrap());
+    assert_eq!(ours.search(&mut snap, &key, 0, 0).unwrap(), hits);
+    assert_eq!(ours.files_opened(), 0);
+}

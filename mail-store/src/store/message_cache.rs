@@ -45,6 +45,7 @@ use columba_mail_index::{CacheDecisions, CacheFile, CacheValues, FileKind, Index
 use columba_maildir::Mailbox;
 
 use super::cache::field_def;
+use super::summary::{stamp, Stamp};
 use crate::error::Result;
 use crate::message::cached_header::{encode_field, rebuild_header};
 use crate::message::Message;
@@ -115,6 +116,8 @@ pub struct MessageCache {
     now: u32,
     pending: BTreeMap<u32, CacheValues>,
     files_opened: u64,
+    /// The index files as they were when read.
+    stamps: [Stamp; 3],
 }
 
 impl MessageCache {
@@ -139,7 +142,9 @@ impl MessageCache {
             now: now(),
             pending: BTreeMap::new(),
             files_opened: 0,
+            stamps: [None; 3],
         };
+        c.stamps = c.current_stamps();
         if !has_log {
             return Ok(c);
         }
@@ -162,6 +167,32 @@ impl MessageCache {
             c.cache = Some(cache);
         }
         Ok(c)
+    }
+
+    fn current_stamps(&self) -> [Stamp; 3] {
+        [
+            stamp(&self.index.path(FileKind::Log)),
+            stamp(&self.index.path(FileKind::Index)),
+            stamp(&self.index.path(FileKind::Cache)),
+        ]
+    }
+
+    /// Reads the cache and index again if another writer changed them since
+    /// they were read (three `stat` calls otherwise), so that a session can
+    /// keep one `MessageCache` per selected mailbox across commands. Values
+    /// still queued are written first. Returns whether it read again.
+    pub fn refresh(&mut self) -> Result<bool> {
+        if !self.pending.is_empty() {
+            self.flush()?;
+            return Ok(true);
+        }
+        if self.current_stamps() == self.stamps {
+            return Ok(false);
+        }
+        let files_opened = self.files_opened;
+        *self = MessageCache::load(self.index.clone())?;
+        self.files_opened = files_opened;
+        Ok(true)
     }
 
     /// The UIDs of the index when the cache was opened, ascending.

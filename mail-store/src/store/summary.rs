@@ -95,9 +95,9 @@ fn status_of(map: &IndexMap, highest_modseq: u64, mailbox: &Mailbox) -> Result<S
 
 /// What identifies the state of one index file: device, inode, size and
 /// modification time (the log only grows, rotation makes a new inode).
-type Stamp = Option<(u64, u64, u64, i64, i64)>;
+pub(crate) type Stamp = Option<(u64, u64, u64, i64, i64)>;
 
-fn stamp(path: &std::path::Path) -> Stamp {
+pub(crate) fn stamp(path: &std::path::Path) -> Stamp {
     let m = std::fs::metadata(path).ok()?;
     Some((m.dev(), m.ino(), m.len(), m.mtime(), m.mtime_nsec()))
 }
