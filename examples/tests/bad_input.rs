@@ -19,7 +19,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -32,25 +32,65 @@ const BOUND_KIB: u64 = 64 * 1024;
 
 const MB: u64 = 1_000_000;
 
-/// The server under test, in its own process group; dropping it ends the
-/// whole group, however many processes the server has become.
+/// The server under test: `columba serve --demo` or, for reference, a
+/// private Dovecot with the same user.
 struct Server {
-    child: Child,
+    process: Process,
     imap: u16,
     pop3: u16,
     lmtp: u16,
     password: String,
-    _dir: TempDir,
+}
+
+enum Process {
+    /// In its own process group; dropping it ends the whole group,
+    /// however many processes the server has become.
+    Columba {
+        child: Child,
+        dir: TempDir,
+    },
+    Dovecot(Box<columba_interop::PrivateDovecot>),
+}
+
+impl Server {
+    /// The root of the server's process tree.
+    fn root(&self) -> u32 {
+        match &self.process {
+            Process::Columba { child, .. } => child.id(),
+            Process::Dovecot(d) => {
+                let file = d.root().join("run/master.pid");
+                for _ in 0..50 {
+                    if let Some(pid) = std::fs::read_to_string(&file)
+                        .ok()
+                        .and_then(|t| t.trim().parse().ok())
+                    {
+                        return pid;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                panic!("no {}", file.display())
+            }
+        }
+    }
+
+    fn columba_data(&self) -> &Path {
+        match &self.process {
+            Process::Columba { dir, .. } => &dir.0,
+            Process::Dovecot(_) => panic!("not Columba"),
+        }
+    }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.child.id())])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Process::Columba { child, .. } = &mut self.process {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .stderr(Stdio::null())
+                .status();
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -121,8 +161,26 @@ fn start(name: &str) -> Server {
         pop3: port(&banner, "POP3"),
         lmtp: port(&banner, "LMTP"),
         password: banner_field(&banner, "password:").to_string(),
-        child,
-        _dir: TempDir(dir),
+        process: Process::Columba {
+            child,
+            dir: TempDir(dir),
+        },
+    }
+}
+
+/// A private Dovecot 2.3 with the user `demo`, for reference runs.
+fn start_dovecot() -> Server {
+    let password = "reference-pw".to_string();
+    let dovecot = columba_interop::PrivateDovecot::start(
+        columba_interop::DovecotConfig::default().user("demo", &password),
+    )
+    .expect("start dovecot");
+    Server {
+        imap: dovecot.imap_port,
+        pop3: dovecot.pop3_port,
+        lmtp: dovecot.lmtp_port,
+        password,
+        process: Process::Dovecot(Box::new(dovecot)),
     }
 }
 
@@ -447,12 +505,17 @@ fn enter(server: &Server, stage: Stage) -> Conn {
 /// Runs one case: baseline, stream with the memory watch on, a
 /// well-behaved client in the middle, then the checks.
 fn run_case(name: &str, case: Case) {
-    let begun = Instant::now();
     let server = start(name);
-    let root = server.child.id();
+    run_case_on(&server, name, case);
+}
+
+/// [`run_case`] on a running server.
+fn run_case_on(server: &Server, name: &str, case: Case) {
+    let begun = Instant::now();
+    let root = server.root();
     // the well-behaved client's own allocations belong to the baseline
-    good_client(&server, "before").unwrap_or_else(|e| panic!("{name}: before: {e}"));
-    let mut bad = enter(&server, case.stage);
+    good_client(server, "before").unwrap_or_else(|e| panic!("{name}: before: {e}"));
+    let mut bad = enter(server, case.stage);
     std::thread::sleep(Duration::from_millis(200));
     let baseline = tree_pss_kib(root);
     let watch = MemoryWatch::start(root);
@@ -478,11 +541,11 @@ fn run_case(name: &str, case: Case) {
     {
         std::thread::sleep(Duration::from_millis(5));
     }
-    let meanwhile = good_client(&server, "meanwhile");
+    let meanwhile = good_client(server, "meanwhile");
     let written = writer.join().expect("writer");
     let answered = bad.wait_for(answer_from, 5000, case.answer);
     let peak = watch.peak();
-    let after = good_client(&server, "after");
+    let after = good_client(server, "after");
     let report = format!(
         "{name}: wrote {written} of {len} bytes; memory baseline {baseline} KiB, peak {peak} KiB \
          (bound +{BOUND_KIB} KiB); {:.1} s; answer: {:?}",
@@ -787,9 +850,13 @@ fn lmtp_100mb_line_in_data() {
             64 MiB limit (Dovecot's imap-login caps a command, literals included, \
             at 8192 bytes); four 50 MB LOGIN literals took +392 MB"]
 fn imap_pre_login_literals_stay_small_across_connections() {
-    let server = start("pre-login-literals");
-    let root = server.child.id();
-    good_client(&server, "before").unwrap();
+    pre_login_literals(&start("pre-login-literals"));
+}
+
+/// Four connections each send a 50 MB LOGIN literal before logging in.
+fn pre_login_literals(server: &Server) {
+    let root = server.root();
+    good_client(server, "before").unwrap();
     let baseline = tree_pss_kib(root);
     let watch = MemoryWatch::start(root);
     let mut bad: Vec<Conn> = (0..4).map(|_| Conn::open(server.imap)).collect();
@@ -805,7 +872,7 @@ fn imap_pre_login_literals_stay_small_across_connections() {
         .collect();
     let written: u64 = writers.into_iter().map(|w| w.join().unwrap()).sum();
     std::thread::sleep(Duration::from_millis(300));
-    let meanwhile = good_client(&server, "meanwhile");
+    let meanwhile = good_client(server, "meanwhile");
     let peak = watch.peak();
     let answers: Vec<String> = bad.iter().map(|c| tail(&c.text()).to_string()).collect();
     let report = format!(
@@ -821,7 +888,7 @@ fn imap_pre_login_literals_stay_small_across_connections() {
 /// like the demo user: same password, uid and gid, a home next to its.
 fn add_users(server: &Server, count: usize) -> Vec<String> {
     use std::os::unix::fs::MetadataExt;
-    let data = &server._dir.0;
+    let data = server.columba_data();
     let passwd = data.join("users");
     let text = std::fs::read_to_string(&passwd).expect("the demo's passwd-file");
     let demo: Vec<&str> = text
@@ -878,7 +945,7 @@ fn select_inbox(server: &Server, user: &str) -> String {
 #[test]
 fn five_hundred_logged_in_connections_are_served() {
     let server = start("500");
-    let root = server.child.id();
+    let root = server.root();
     let users = add_users(&server, 100);
     // each user's mailbox is opened once first: a first open by several
     // sessions at once is the next test's subject
@@ -969,4 +1036,54 @@ fn concurrent_first_selects_of_a_new_mailbox_all_succeed() {
         "{} of 20 failed: {failures:?}",
         failures.len()
     );
+}
+
+/// The same inputs against Dovecot 2.3, for reference: it refuses them
+/// and stays within the same bound, so the bound is one a real server
+/// keeps. (LMTP is left out: the private Dovecot's users have no domain.)
+#[test]
+fn dovecot_refuses_the_same_inputs_within_the_same_bound() {
+    columba_interop::require_tool!("dovecot");
+    let dovecot = start_dovecot();
+    let cases = [
+        (
+            "dovecot-imap-line-pre",
+            long_line(
+                Stage::ImapBeforeLogin,
+                "a LOGIN demo ",
+                imap_refused,
+                "BAD or BYE",
+            ),
+        ),
+        (
+            "dovecot-imap-line-post",
+            long_line(
+                Stage::ImapAfterLogin,
+                "a SEARCH TEXT ",
+                imap_refused,
+                "BAD or BYE",
+            ),
+        ),
+        (
+            "dovecot-imap-plus-pre",
+            ten_gb_literal(Stage::ImapBeforeLogin, "a LOGIN", true),
+        ),
+        (
+            "dovecot-imap-sync-post",
+            ten_gb_literal(Stage::ImapAfterLogin, "a SEARCH TEXT", false),
+        ),
+        ("dovecot-imap-nest-post", nested(Stage::ImapAfterLogin)),
+        (
+            "dovecot-imap-garbage-pre",
+            garbage(Stage::ImapBeforeLogin, imap_refused, "BAD or BYE"),
+        ),
+        (
+            "dovecot-pop3-line-pre",
+            long_line(Stage::Pop3BeforeLogin, "USER ", pop3_refused, "-ERR"),
+        ),
+    ];
+    for (name, case) in cases {
+        run_case_on(&dovecot, name, case);
+    }
+    pre_login_literals(&dovecot);
 }
