@@ -127,6 +127,24 @@ fn measured(
     )
 }
 
+/// Runs `measure` on both servers, Columba first on even rows and Dovecot
+/// first on odd ones, so a drift in the machine's load does not always
+/// favour the same server; returns (Columba's, Dovecot's).
+fn both<T>(
+    row: usize,
+    columba: &RunningServer,
+    dovecot: &RunningServer,
+    mut measure: impl FnMut(&RunningServer) -> T,
+) -> (T, T) {
+    if row.is_multiple_of(2) {
+        let c = measure(columba);
+        (c, measure(dovecot))
+    } else {
+        let d = measure(dovecot);
+        (measure(columba), d)
+    }
+}
+
 /// Memory per idle connection: PSS and RSS of the whole tree with `count`
 /// logged-in connections (INBOX selected) minus the same without them.
 /// Returns PSS and RSS per connection, the tree's processes with the
@@ -278,11 +296,10 @@ fn run(o: &Options) -> Result<(), String> {
     let mut rows = Vec::new();
     for &c in &o.clients {
         let what = format!("logins, {c} clients");
-        let (col, _) = measured(&what, &columba, |pid| {
-            workload::logins(&columba.target, c, o.duration, pid)
-        });
-        let (dov, _) = measured(&what, &dovecot, |pid| {
-            workload::logins(&dovecot.target, c, o.duration, pid)
+        let ((col, _), (dov, _)) = both(rows.len(), &columba, &dovecot, |server| {
+            measured(&what, server, |pid| {
+                workload::logins(&server.target, c, o.duration, pid)
+            })
         });
         rows.push(Row {
             label: format!("logins/s, {c} client{}", if c == 1 { "" } else { "s" }),
@@ -299,11 +316,10 @@ fn run(o: &Options) -> Result<(), String> {
     let mut latencies = Vec::new();
     for &c in &o.clients {
         let what = format!("mixed, {c} clients");
-        let (col, col_run) = measured(&what, &columba, |pid| {
-            workload::mixed(&columba.target, &mixed, c, o.duration, pid)
-        });
-        let (dov, dov_run) = measured(&what, &dovecot, |pid| {
-            workload::mixed(&dovecot.target, &mixed, c, o.duration, pid)
+        let ((col, col_run), (dov, dov_run)) = both(rows.len(), &columba, &dovecot, |server| {
+            measured(&what, server, |pid| {
+                workload::mixed(&server.target, &mixed, c, o.duration, pid)
+            })
         });
         latencies.push((c, col_run.mean_latency, dov_run.mean_latency));
         rows.push(Row {
