@@ -472,6 +472,9 @@ impl Pop3Session {
                 self.line("+OK");
             }
             (Phase::Authorization, Command::Pass(pw)) => {
+                if !self.plaintext_allowed() {
+                    return self.line(PLAINTEXT_DISABLED);
+                }
                 let Some(user) = self.user.clone() else {
                     return self.line("-ERR No username given.");
                 };
@@ -512,7 +515,7 @@ impl Pop3Session {
                     _ => return self.line("-ERR [AUTH] Unsupported authentication mechanism."),
                 };
                 if is_plaintext_mechanism(&mech) && !self.plaintext_allowed() {
-                    return self.line(PLAINTEXT_DISABLED);
+                    return self.line("-ERR [AUTH] Plaintext authentication disabled.");
                 }
                 if self.config.sasl_passthrough {
                     let initial_response = match initial_response {

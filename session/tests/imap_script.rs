@@ -48,8 +48,10 @@ fn greeting_and_capability_before_login() {
         out(&mut s),
         "* CAPABILITY IMAP4rev1 IMAP4rev2 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS \
          LOGINDISABLED\r\n1 OK Pre-login capabilities listed, post-login capabilities have more.\r\n2 OK NOOP completed.\r\n\
+         * BAD [ALERT] Plaintext authentication not allowed without SSL/TLS, but your client did \
+         it anyway. If anyone was listening, the password was exposed.\r\n\
          3 NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.\r\n\
-         4 NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.\r\n"
+         4 NO [PRIVACYREQUIRED] Plaintext authentication disabled.\r\n"
     );
     assert_eq!(s.poll_event(), None);
 }

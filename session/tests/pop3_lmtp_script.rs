@@ -80,7 +80,7 @@ fn pop3_refuses_plaintext_before_stls() {
     assert_eq!(
         text(s.take_output()),
         "-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.\r\n\
-         -ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.\r\n\
+         -ERR [AUTH] Plaintext authentication disabled.\r\n\
          +OK Begin TLS negotiation now.\r\n"
     );
     assert_eq!(s.poll_event(), Some(Pop3Event::StartTls));

@@ -1002,6 +1002,12 @@ impl ImapSession {
             }
             CommandBody::Login { username, password } => {
                 if !self.plaintext_allowed() {
+                    // Dovecot warns first: the password went out in the clear
+                    self.out.extend_from_slice(
+                        b"* BAD [ALERT] Plaintext authentication not allowed without SSL/TLS, \
+                          but your client did it anyway. If anyone was listening, the password \
+                          was exposed.\r\n",
+                    );
                     return Outcome::No(format!("[PRIVACYREQUIRED] {PLAINTEXT_DISABLED}"));
                 }
                 let credentials = Credentials {
@@ -1033,7 +1039,9 @@ impl ImapSession {
                     }
                 };
                 if is_plaintext_mechanism(&mech) && !self.plaintext_allowed() {
-                    return Outcome::No(format!("[PRIVACYREQUIRED] {PLAINTEXT_DISABLED}"));
+                    return Outcome::No(
+                        "[PRIVACYREQUIRED] Plaintext authentication disabled.".into(),
+                    );
                 }
                 if self.config.sasl_passthrough {
                     let initial_response = match initial_response {
