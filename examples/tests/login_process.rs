@@ -1536,3 +1536,50 @@ fn the_tls_proxy_does_not_spin() {
     drop(post_login);
     let _ = login.finish();
 }
+
+/// `ssl_min_protocol = TLSv1.3`: a client that offers only TLS 1.2 gets
+/// no session; one with TLS 1.3 does.
+#[test]
+fn ssl_min_protocol_is_enforced() {
+    let setup = setup("ssl_min_protocol = \"TLSv1.3\"\n");
+    let client_config = |versions: &[&'static rustls::SupportedProtocolVersion]| {
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(rustls::pki_types::CertificateDer::from(setup.cert.clone()))
+            .unwrap();
+        Arc::new(
+            rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_protocol_versions(versions)
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+        )
+    };
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    // TLS 1.2 only: the handshake fails.
+    let login = start_login(&setup, "imap-login", "imaps", true);
+    let conn =
+        rustls::ClientConnection::new(client_config(&[&rustls::version::TLS12]), name.clone())
+            .unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, login.client.try_clone().unwrap());
+    assert!(
+        tls.write_all(b"a CAPABILITY\r\n")
+            .and_then(|_| tls.flush())
+            .is_err()
+            || read_line(&mut tls).is_empty()
+    );
+    let log = login.finish();
+    assert!(log.contains("TLS handshaking"), "{log}");
+    // TLS 1.3: served.
+    let login = start_login(&setup, "imap-login", "imaps", true);
+    let conn =
+        rustls::ClientConnection::new(client_config(&[&rustls::version::TLS13]), name).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, login.client.try_clone().unwrap());
+    assert!(read_line(&mut tls).starts_with("* OK"));
+    assert_eq!(
+        tls.conn.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_3)
+    );
+}
