@@ -1021,6 +1021,12 @@ fn a_killed_singleton_is_restarted() {
     let password = demo_password(&master);
     let imap = master.addr("IMAP  ");
     python_login(imap.port(), &password).unwrap();
+    // A client that connected before the auth process dies.
+    let mut early = TcpStream::connect(imap).unwrap();
+    early
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert!(read_line(&mut early).starts_with("* OK"));
     let auth = children_with_role(master.child.id(), "auth");
     assert_eq!(auth.len(), 1);
     let pid = rustix::process::Pid::from_raw(auth[0] as i32).unwrap();
@@ -1038,6 +1044,13 @@ fn a_killed_singleton_is_restarted() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // Its login process lost its auth connection: a temporary failure,
+    // worded as Dovecot's, and the client is let go.
+    early
+        .write_all(format!("a LOGIN demo {password}\r\n").as_bytes())
+        .unwrap();
+    let reply = read_line(&mut early);
+    assert!(reply.starts_with("a NO [UNAVAILABLE] "), "{reply}");
     assert!(
         master.log().contains(&format!(
             "master: Error: service(auth): child {} killed with signal 9",
@@ -1281,6 +1294,34 @@ fn prestarted_login_processes_take_clients() {
         2,
         "both pre-started processes still run, one serving the client"
     );
+    // The auth process dies: the idle ones, whose auth connection is gone,
+    // are replaced once a new auth process runs, and the next client's
+    // login reaches it.
+    let idle: Vec<u32> = now
+        .iter()
+        .copied()
+        .filter(|p| !before.contains(p))
+        .collect();
+    let auth = children_with_role(master.child.id(), "auth");
+    let pid = rustix::process::Pid::from_raw(auth[0] as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let logins = children_with_role(master.child.id(), "imap-login");
+        let renewed = !idle.iter().any(|p| logins.contains(p));
+        let auth_now = children_with_role(master.child.id(), "auth");
+        if renewed && auth_now.len() == 1 && auth_now[0] != auth[0] && logins.len() >= 3 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", master.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut c = TcpStream::connect(master.addr("  imap ")).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    assert!(read_line(&mut c).starts_with("* OK"));
+    c.write_all(b"a LOGIN alice wrong\r\n").unwrap();
+    let reply = read_line(&mut c);
+    assert!(reply.starts_with("a NO [AUTHENTICATIONFAILED]"), "{reply}");
 }
 
 /// The POP3 pre-auth conversation of [`pre_auth_transcript`].

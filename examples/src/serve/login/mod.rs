@@ -265,6 +265,21 @@ impl Login {
         // The auth request under way: its id.
         let mut pending: Option<u32> = None;
         let mut buf = vec![0u8; 16 * 1024];
+        // The auth process went away (it is restarted, but this process's
+        // connection to it is gone): the client gets a temporary failure.
+        macro_rules! auth_try {
+            ($e:expr) => {
+                match $e {
+                    Ok(v) => v,
+                    Err(e) => {
+                        log_lines::error(self.prefix, &e.to_string());
+                        session.failed(LoginFailure::Temporary, None);
+                        let _ = client.write_all(&session.take_output());
+                        return Ok(Outcome::Closed(String::from("Auth process broken")));
+                    }
+                }
+            };
+        }
         loop {
             client.write_all(&session.take_output()).map_err(io)?;
             while let Some(event) = session.poll() {
@@ -294,13 +309,12 @@ impl Login {
                             method
                         });
                         let initial = plain_response(&credentials);
-                        let id = self.auth.begin(
-                            "PLAIN",
-                            &self.auth_params(client, policy),
-                            Some(&initial),
-                        )?;
+                        let params = self.auth_params(client, policy);
+                        let id = auth_try!(self.auth.begin("PLAIN", &params, Some(&initial)));
                         pending = Some(id);
-                        if let Some(done) = self.auth_step(id, &mut *session, log, &mut pending)? {
+                        if let Some(done) =
+                            auth_try!(self.auth_step(id, &mut *session, log, &mut pending))
+                        {
                             return Ok(done);
                         }
                     }
@@ -310,21 +324,24 @@ impl Login {
                     } => {
                         log.attempts += 1;
                         log.method = Some(mechanism.to_ascii_uppercase());
-                        let id = self.auth.begin(
+                        let params = self.auth_params(client, policy);
+                        let id = auth_try!(self.auth.begin(
                             &mechanism.to_ascii_uppercase(),
-                            &self.auth_params(client, policy),
+                            &params,
                             initial_response.as_deref(),
-                        )?;
+                        ));
                         pending = Some(id);
-                        if let Some(done) = self.auth_step(id, &mut *session, log, &mut pending)? {
+                        if let Some(done) =
+                            auth_try!(self.auth_step(id, &mut *session, log, &mut pending))
+                        {
                             return Ok(done);
                         }
                     }
                     PreAuthEvent::SaslResponse(data) => {
                         if let Some(id) = pending {
-                            self.auth.respond(id, &data)?;
+                            auth_try!(self.auth.respond(id, &data));
                             if let Some(done) =
-                                self.auth_step(id, &mut *session, log, &mut pending)?
+                                auth_try!(self.auth_step(id, &mut *session, log, &mut pending))
                             {
                                 return Ok(done);
                             }

@@ -91,7 +91,7 @@ pub fn start_all(shared: &Arc<Shared>) -> Result<Vec<Arc<Singleton>>, ServeError
     Ok(out)
 }
 
-fn supervise(shared: &Shared, singleton: &Singleton, mut child: std::process::Child) {
+fn supervise(shared: &Arc<Shared>, singleton: &Singleton, mut child: std::process::Child) {
     let role = singleton.role;
     loop {
         let started = Instant::now();
@@ -125,6 +125,11 @@ fn supervise(shared: &Shared, singleton: &Singleton, mut child: std::process::Ch
                         *current = Some((new_child.id(), control));
                     }
                     child = new_child;
+                    if role == Role::Auth {
+                        // Pre-started login processes hold a connection to
+                        // the auth process that died: replace them.
+                        renew_idle(shared);
+                    }
                     break;
                 }
                 Err(e) => {
@@ -133,6 +138,23 @@ fn supervise(shared: &Shared, singleton: &Singleton, mut child: std::process::Ch
                 }
             }
         }
+    }
+}
+
+/// Ends every idle pre-started login process and starts fresh ones.
+fn renew_idle(shared: &Arc<Shared>) {
+    for role in [Role::ImapLogin, Role::Pop3Login] {
+        while let Some(Spawned {
+            mut child,
+            mut control,
+        }) = shared.take_idle(role)
+        {
+            let _ = Control::Shutdown.send(&mut control, None);
+            let _ = child.kill();
+            let _ = child.wait();
+            shared.unregister(child.id());
+        }
+        super::connections::refill(shared, role);
     }
 }
 
