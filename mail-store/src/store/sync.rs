@@ -1,7 +1,11 @@
 //! Opening a mailbox: new files found in `cur/` and `new/` get UIDs in
 //! `dovecot-uidlist` (Dovecot's order, under its lock) and are appended to
-//! the index through the transaction log, with the log lock held around
-//! both, in Dovecot's lock order (index first, then uidlist).
+//! the index through the transaction log under the log lock. The two locks
+//! are never held the wrong way round: Dovecot takes the uidlist lock
+//! first, then the log lock (`maildir-sync.c`: "to avoid deadlocking do
+//! the uidlist lock always first"); here the uidlist work is finished and
+//! its lock released before the log lock is taken, and under the log lock
+//! the Maildir is only read.
 //!
 //! Messages whose file vanished (unlinked by another client, or by a move
 //! that was killed before it updated the index) are expunged from the
@@ -14,10 +18,11 @@
 
 use std::collections::HashSet;
 
-use columba_mail_index::{IndexDir, Transaction};
+use columba_mail_index::{FileKind, IndexDir, Transaction};
 use columba_maildir::Mailbox;
 
 use super::append::index_flags;
+use super::summary::stamp;
 
 /// The system flag bits (\Answered \Flagged \Deleted \Seen \Draft).
 const SYSTEM_FLAGS: u8 = 0x1f;
@@ -45,19 +50,31 @@ pub fn sync(mailbox: &Mailbox) -> Result<SyncReport> {
     let dir = mailbox.path();
     let index = IndexDir::new(dir);
     let mut report = SyncReport::default();
-    let mut scanned = None;
-    if !dir.join("dovecot.index.log").exists() {
-        let listing = mailbox.sync()?;
+    let log_path = index.path(FileKind::Log);
+    let log_before = stamp(&log_path);
+    // new files get UIDs under the uidlist lock, released on return
+    let listing = mailbox.sync()?;
+    if log_before.is_none() && !log_path.exists() {
         let uid_validity = listing.uid_validity.unwrap_or(1);
         let indexid = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_secs() as u32);
         index.create(indexid, uid_validity)?;
         report.created_index = true;
-        scanned = Some(listing);
     }
     let lock = index.lock()?;
-    sync_with_listing(mailbox, &index, &lock, &mut report, scanned)?;
+    // The scan stands for the Maildir under the log lock when no one
+    // committed to the log since it began (a flag change is logged before
+    // its rename), or while the index is still empty.
+    let unchanged = log_before.is_some() && stamp(&log_path) == log_before;
+    sync_with_listing(
+        mailbox,
+        &index,
+        &lock,
+        &mut report,
+        Some(listing),
+        unchanged,
+    )?;
     drop(lock);
     if !report.appended.is_empty() || !report.expunged.is_empty() {
         // As Dovecot after a sync: write dovecot.index once the log has
@@ -78,25 +95,27 @@ pub(super) fn sync_locked(
     lock: &columba_mail_index::LogLock,
     report: &mut SyncReport,
 ) -> Result<()> {
-    sync_with_listing(mailbox, index, lock, report, None)
+    sync_with_listing(mailbox, index, lock, report, None, false)
 }
 
-/// The sync with a listing already taken, if any: a mailbox opened for the
-/// first time is scanned once (that scan gave the UIDVALIDITY of the new
-/// index). The listing is used only while the index is still empty under
-/// the lock; once another process indexed messages, the mailbox is scanned
-/// again so that no flag change made meanwhile is undone.
+/// The sync with a listing taken before the log lock, if any: it is used
+/// when `unchanged` (nothing was committed to the log since the scan
+/// began) or while the index is still empty under the lock; otherwise the
+/// Maildir is listed again under the lock (read only: files without a UID
+/// wait for the next sync), so that no flag change made meanwhile is
+/// undone.
 fn sync_with_listing(
     mailbox: &Mailbox,
     index: &IndexDir,
     lock: &columba_mail_index::LogLock,
     report: &mut SyncReport,
     scanned: Option<columba_maildir::Listing>,
+    unchanged: bool,
 ) -> Result<()> {
     let view = index.open_view_locked(lock)?;
     let listing = match scanned {
-        Some(l) if view.map().messages_count() == 0 => l,
-        _ => mailbox.sync()?,
+        Some(l) if unchanged || view.map().messages_count() == 0 => l,
+        _ => mailbox.list()?,
     };
     let known: HashSet<u32> = view.messages().map(|m| m.uid).collect();
     let next_uid = view.header().next_uid;
