@@ -27,6 +27,9 @@ pub struct LoginLog {
     pub secured: bool,
     /// TLS is on.
     pub tls: bool,
+    /// The TLS handshake failed with this error (shown where Dovecot
+    /// shows `TLS handshaking: ...`).
+    pub tls_error: Option<String>,
     /// The last user name tried (from the auth process's answer, or the
     /// client's LOGIN/USER).
     pub user: Option<String>,
@@ -56,6 +59,7 @@ impl LoginLog {
             session,
             secured,
             tls: false,
+            tls_error: None,
             user: None,
             method: None,
             attempts: 0,
@@ -75,7 +79,9 @@ impl LoginLog {
         if let Some(pid) = mpid {
             parts.push(format!("mpid={pid}"));
         }
-        if self.tls {
+        if let Some(e) = &self.tls_error {
+            parts.push(format!("TLS handshaking: {e}"));
+        } else if self.tls {
             parts.push("TLS".into());
         } else if self.secured {
             parts.push("secured".into());
@@ -147,5 +153,9 @@ mod tests {
             l.elements(Some(42)),
             "user=<demo>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, mpid=42, TLS, session=<AbCdEfGhIjKlMnOp>"
         );
+        l.tls_error = Some("peer is incompatible".into());
+        assert!(l.elements(None).ends_with(
+            "lip=127.0.0.1, TLS handshaking: peer is incompatible, session=<AbCdEfGhIjKlMnOp>"
+        ));
     }
 }

@@ -218,7 +218,8 @@ impl Login {
                 ));
             };
             if let Err(e) = client.start_tls(tls) {
-                log.disconnected(&format!("Connection closed: TLS handshaking: {e}"));
+                log.tls_error = Some(e.to_string());
+                log.disconnected("Connection closed");
                 return Ok(());
             }
             log.tls = true;
@@ -290,9 +291,8 @@ impl Login {
                             return Ok(Outcome::Closed(String::from("Connection closed")));
                         };
                         if let Err(e) = client.start_tls(tls) {
-                            return Ok(Outcome::Closed(format!(
-                                "Connection closed: TLS handshaking: {e}"
-                            )));
+                            log.tls_error = Some(e.to_string());
+                            return Ok(Outcome::Closed(String::from("Connection closed")));
                         }
                         log.tls = true;
                         session.tls_started();
