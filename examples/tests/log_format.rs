@@ -236,6 +236,20 @@ fn the_demo_servers_failed_logins_are_caught_by_fail2ban() {
     });
     let log = std::fs::read_to_string(&stderr_path).unwrap();
     assert!(!log.contains(guess), "a password reached the log:\n{log}");
+    // the stats process counted the same failures
+    let stats = Command::new(env!("CARGO_BIN_EXE_columba"))
+        .args(["stats", "--json", "--config"])
+        .arg(data.join("columba.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        stats.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stats.stderr)
+    );
+    let counts: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    assert_eq!(counts["imap.login_failures"], 1, "{counts}");
+    assert_eq!(counts["pop3.login_failures"], 1, "{counts}");
     let (matched, report) = fail2ban(&tool, &stderr_path);
     assert!(matched >= 2, "{report}\n{log}");
     assert!(
