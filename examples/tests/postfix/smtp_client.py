@@ -4,6 +4,9 @@ Each command prints one JSON value on standard output (SMTP_SOURCE in the
 environment names the loopback address to connect from):
   ehlo PORT                      the EHLO AUTH parameters ("" without AUTH)
   auth PORT MECH USER PASS       [code, text] of the AUTH exchange
+  retry PORT MECH USER BAD GOOD  [first code, second code, seconds the
+                                 second AUTH took]: a failed AUTH, then a
+                                 good one from the same address
   relay PORT USER PASS RCPT      [code, text] of RCPT TO after AUTH PLAIN
                                  (USER "" skips AUTH)
   send PORT FROM RCPTS FILE      {"refused": {rcpt: [code, text]}} or
@@ -20,6 +23,7 @@ import json
 import os
 import smtplib
 import sys
+import time
 
 
 def smtp(port):
@@ -86,6 +90,16 @@ def main(argv):
         s = smtp(argv[1])
         out = authenticate(s, argv[2], argv[3], argv[4])
         s.quit()
+    elif cmd == "retry":
+        s = smtp(argv[1])
+        first = authenticate(s, argv[2], argv[3], argv[4])
+        s.quit()
+        s = smtp(argv[1])
+        start = time.monotonic()
+        second = authenticate(s, argv[2], argv[3], argv[5])
+        took = time.monotonic() - start
+        s.quit()
+        out = [first[0], second[0], round(took, 2)]
     elif cmd == "relay":
         s = smtp(argv[1])
         if argv[2]:

@@ -379,16 +379,29 @@ impl Postfix {
 
 impl Drop for Postfix {
     fn drop(&mut self) {
-        let _ = self.command("stop");
-        // The master stops its children, then itself: wait for it, so no
-        // Postfix process outlives the test.
-        if let Some(pid) = self.master_pid {
-            let gone = poll(|| (!Path::new(&format!("/proc/{pid}")).exists()).then_some(()));
-            if gone.is_none() {
-                let _ = self.command("abort");
-            }
+        // SIGTERM to this instance's master (its pid file is ours) stops
+        // its children, then itself; faster than `postfix stop`'s script.
+        // Wait for it, so no Postfix process outlives the test.
+        let Some(pid) = self.master_pid.and_then(rustix::process::Pid::from_raw) else {
+            let _ = self.command("stop");
+            return;
+        };
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        if poll(|| (!alive(pid.as_raw_nonzero().get())).then_some(())).is_none() {
+            let _ = self.command("abort");
         }
     }
+}
+
+/// Whether process `pid` runs (a zombie waiting for init does not).
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let state = stat.rsplit_once(") ")?.1.chars().next()?;
+            Some(state != 'Z' && state != 'X')
+        })
+        .unwrap_or(false)
 }
 
 /// The services a Postfix instance needs besides smtpd (chroot off).
