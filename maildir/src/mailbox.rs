@@ -379,8 +379,15 @@ impl Mailbox {
             }
         }
         drop(idx);
-        let mut rest: Vec<usize> = (0..files.len()).filter(|&i| !in_list[i]).collect();
-        rest.sort_by(|&a, &b| filename::sort_cmp(files[a].name.base(), files[b].name.base()));
+        let rest: Vec<usize> = {
+            // each name parsed once, not on every comparison
+            let mut keyed: Vec<(filename::SortKey, usize)> = (0..files.len())
+                .filter(|&i| !in_list[i])
+                .map(|i| (filename::SortKey::new(files[i].name.base()), i))
+                .collect();
+            keyed.sort_by(|a, b| a.0.cmp(&b.0));
+            keyed.into_iter().map(|(_, i)| i).collect()
+        };
         let mut slots: Vec<Option<ScannedFile>> = files.into_iter().map(Some).collect();
         let mut messages = Vec::with_capacity(matched.len() + rest.len());
         let records = uidlist.map(|l| l.records.as_slice()).unwrap_or_default();
@@ -486,7 +493,7 @@ impl Mailbox {
                 .collect(),
         };
         drop(known);
-        new.sort_by(|a, b| filename::sort_cmp(a, b));
+        new.sort_by_cached_key(|b| filename::SortKey::new(b));
         let mut next = list.next_uid();
         let mut added = Vec::with_capacity(new.len());
         for base in &new {
