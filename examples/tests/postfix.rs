@@ -275,13 +275,20 @@ struct SaslPair {
 }
 
 fn sasl_pair() -> SaslPair {
-    let columba = Columba::start(MECHANISMS);
+    sasl_pair_with(false)
+}
+
+/// [`sasl_pair`] with both servers' `disable_plaintext_auth` as given.
+fn sasl_pair_with(disable_plaintext_auth: bool) -> SaslPair {
+    let columba = Columba::start_with(MECHANISMS, disable_plaintext_auth);
+    let yes_no = if disable_plaintext_auth { "yes" } else { "no" };
     let dovecot = PrivateDovecot::start(
         DovecotConfig {
             auth_mechanisms: MECHANISMS.into(),
             ..DovecotConfig::default()
         }
-        .user("demo", "demopw"),
+        .user("demo", "demopw")
+        .extra(&format!("disable_plaintext_auth = {yes_no}")),
     )
     .expect("start a private Dovecot");
     let listeners = sasl_listeners();
@@ -639,4 +646,40 @@ fn the_auth_penalty_after_a_failure_is_dovecots() {
         secs(&c),
         secs(&d)
     );
+}
+
+/// With `disable_plaintext_auth = yes` (both servers' default) and no TLS
+/// between the SMTP client and Postfix, Postfix offers and runs the same
+/// mechanisms against columba as against Dovecot.
+#[test]
+fn plaintext_auth_disabled_behaves_as_with_dovecot() {
+    require_tool!("postfix");
+    require_tool!("python3");
+    require_tool!("dovecot");
+    if !runnable() {
+        return;
+    }
+    let pair = sasl_pair_with(true);
+    let ehlo = both(
+        &pair.with_columba,
+        &pair.with_dovecot,
+        0,
+        &[vec!["ehlo".into()]],
+    );
+    assert_eq!(
+        ehlo[0].0, ehlo[0].1,
+        "EHLO AUTH: columba (left), Dovecot (right)"
+    );
+    let steps: Vec<Vec<String>> = ["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256"]
+        .iter()
+        .map(|m| auth_step(m, "demo", "demopw"))
+        .collect();
+    let results = both(&pair.with_columba, &pair.with_dovecot, 0, &steps);
+    for (step, (c, d)) in steps.iter().zip(&results) {
+        assert_eq!(c, d, "{step:?}: columba (left), Dovecot (right)");
+        assert_eq!(c[0], 235, "{step:?}: {c}");
+    }
+    // The auth process leaves disable_plaintext_auth to the login
+    // processes: Postfix, its client, offers PLAIN and LOGIN as it pleases.
+    assert_eq!(ehlo[0].0, " PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256");
 }

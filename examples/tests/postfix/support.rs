@@ -58,8 +58,13 @@ pub struct Columba {
 
 impl Columba {
     /// Writes the configuration and starts the master; returns once it
-    /// says `ready`.
+    /// says `ready`. Plaintext authentication is allowed without TLS.
     pub fn start(mechanisms: &str) -> Columba {
+        Columba::start_with(mechanisms, false)
+    }
+
+    /// [`Columba::start`] with `disable_plaintext_auth` as given.
+    pub fn start_with(mechanisms: &str, disable_plaintext_auth: bool) -> Columba {
         let dir = open_tempdir("columba-postfix-");
         let root = dir.path();
         let owner = MailOwner::for_tests();
@@ -95,7 +100,7 @@ impl Columba {
              log_path = \"columba.log\"\n\
              hostname = \"columba.test\"\n\
              ssl = \"no\"\n\
-             disable_plaintext_auth = false\n\
+             disable_plaintext_auth = {disable_plaintext_auth}\n\
              auth_mechanisms = [{mechs}]\n\
              auth_username_format = \"%Ln\"\n\
              mail_location = \"maildir:~/Maildir\"\n\
