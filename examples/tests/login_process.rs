@@ -1624,3 +1624,58 @@ fn ssl_min_protocol_is_enforced() {
         Some(rustls::ProtocolVersion::TLSv1_3)
     );
 }
+
+/// `process_limit` of a login service: at the limit the master stops
+/// accepting (the next client waits in the listen queue) and warns as
+/// Dovecot does; when a login process ends, the waiting client is served.
+#[test]
+fn process_limit_holds_clients_back_until_a_login_process_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(root.join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(root.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+    std::fs::write(root.join("users"), "alice:{PLAIN}alicepw::::::\n").unwrap();
+    std::fs::write(
+        root.join("columba.toml"),
+        "protocols = [\"imap\"]\nlisten = [\"127.0.0.1\"]\nbase_dir = \"run\"\n\
+         ssl_cert = \"cert.pem\"\nssl_key = \"key.pem\"\n\
+         [[passdb]]\ndriver = \"passwd-file\"\nargs = \"users\"\n\
+         [[userdb]]\ndriver = \"passwd-file\"\nargs = \"users\"\n\
+         [service.imap-login]\nprocess_limit = 2\n\
+         [service.imap-login.inet_listener.imap]\nport = 0\n",
+    )
+    .unwrap();
+    let master = start_master(
+        root,
+        &["--config", root.join("columba.toml").to_str().unwrap()],
+    );
+    let imap = master.addr("  imap ");
+    let open = || {
+        let c = TcpStream::connect(imap).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        c
+    };
+    let mut first = open();
+    let mut second = open();
+    assert!(read_line(&mut first).starts_with("* OK"));
+    assert!(read_line(&mut second).starts_with("* OK"));
+    let mut third = open();
+    third
+        .set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
+    assert_eq!(read_line(&mut third), "", "served over the limit");
+    first.write_all(b"a LOGOUT\r\n").unwrap();
+    while !read_line(&mut first).is_empty() {}
+    third
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert!(read_line(&mut third).starts_with("* OK"));
+    assert!(
+        master
+            .log()
+            .contains("master: Warning: service(imap-login): process_limit (2) reached, client connections are being dropped"),
+        "{}",
+        master.log()
+    );
+}

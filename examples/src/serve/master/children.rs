@@ -34,6 +34,11 @@ pub struct Shared {
     pub idle: Mutex<HashMap<Role, Vec<Spawned>>>,
     /// How many idle processes to keep per role (`process_min_avail`).
     pub min_avail: HashMap<Role, usize>,
+    /// Most processes per login role, where the service block sets
+    /// `process_limit`.
+    pub process_limit: HashMap<Role, usize>,
+    /// Clients being served, per role of their first process.
+    pub serving: Mutex<HashMap<Role, usize>>,
 }
 
 impl Shared {
@@ -42,6 +47,7 @@ impl Shared {
         config_path: &Path,
         log_socket: PathBuf,
         min_avail: HashMap<Role, usize>,
+        process_limit: HashMap<Role, usize>,
     ) -> Arc<Shared> {
         Arc::new(Shared {
             config_path: config_path.to_path_buf(),
@@ -51,7 +57,52 @@ impl Shared {
             running: Mutex::new(HashMap::new()),
             idle: Mutex::new(HashMap::new()),
             min_avail,
+            process_limit,
+            serving: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Counts a client of `role` from its accept until its process ended.
+    pub fn client_started(&self, role: Role) {
+        if let Ok(mut serving) = self.serving.lock() {
+            *serving.entry(role).or_default() += 1;
+        }
+    }
+
+    /// The client's process ended.
+    pub fn client_ended(&self, role: Role) {
+        if let Ok(mut serving) = self.serving.lock() {
+            let n = serving.entry(role).or_default();
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// How many clients processes of `role` serve.
+    pub fn count(&self, role: Role) -> usize {
+        self.serving
+            .lock()
+            .map(|s| s.get(&role).copied().unwrap_or(0))
+            .unwrap_or(0)
+    }
+
+    /// Waits while `role` is at its `process_limit`, as Dovecot's master
+    /// stops accepting then (clients wait in the listen queue); warns once
+    /// per time the limit is reached.
+    pub fn wait_for_room(&self, role: Role) {
+        let Some(&limit) = self.process_limit.get(&role) else {
+            return;
+        };
+        let mut warned = false;
+        while self.count(role) >= limit && !self.stopping() {
+            if !warned {
+                say::warning(&format!(
+                    "service({}): process_limit ({limit}) reached, client connections are being dropped",
+                    role.name()
+                ));
+                warned = true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 
     /// An idle pre-started process of `role`, if any.

@@ -31,7 +31,9 @@ fn login_limits() -> FrameLimits {
 
 /// Accepts clients on a TCP listener until shutdown, each in its own thread.
 pub fn accept_inet(shared: Arc<Shared>, bound: BoundInet) {
-    for stream in bound.listener.incoming() {
+    loop {
+        shared.wait_for_room(bound.spec.role);
+        let stream = bound.listener.accept().map(|(s, _)| s);
         if shared.stopping() {
             return;
         }
@@ -87,14 +89,18 @@ pub fn accept_unix(shared: Arc<Shared>, bound: BoundUnix) {
 fn start_connection(shared: &Arc<Shared>, spec: &ListenerSpec, info: ConnectionInfo, fd: OwnedFd) {
     let shared = shared.clone();
     let role = spec.role;
+    shared.client_started(role);
+    let ended = shared.clone();
     let spawned = std::thread::Builder::new()
         .name("connection".into())
         .spawn(move || {
             if let Err(e) = run_connection(&shared, role, info, fd) {
                 say::error(&format!("service({}): {e}", role.name()));
             }
+            shared.client_ended(role);
         });
     if let Err(e) = spawned {
+        ended.client_ended(role);
         say::error(&format!(
             "service({}): no thread for a connection: {e}",
             role.name()

@@ -123,7 +123,16 @@ pub fn run(config_path: &Path, on_ready: &mut dyn FnMut(&Bound)) -> Result<(), S
             min_avail.insert(role, n as usize);
         }
     }
-    let shared = children::Shared::new(&config_path, config.socket("log"), min_avail);
+    // Only a process_limit the configuration sets for a login service is
+    // enforced (Dovecot's default of 100 would refuse what the demo serves).
+    let mut process_limit = std::collections::HashMap::new();
+    for role in [Role::ImapLogin, Role::Pop3Login] {
+        if let Some(limit) = config.service(role.name()).process_limit {
+            process_limit.insert(role, limit.max(1) as usize);
+        }
+    }
+    let shared =
+        children::Shared::new(&config_path, config.socket("log"), min_avail, process_limit);
     let singletons = match singletons::start_all(&shared) {
         Ok(s) => s,
         Err(e) => {
