@@ -46,6 +46,26 @@ fn wait_until(mut ok: impl FnMut() -> bool) {
     }
 }
 
+/// The real uid of process `pid`.
+fn uid_of(pid: u32) -> u32 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// As root with a `dovecot` user: that user's uid, which the role must
+/// have switched to (Dovecot's default_internal_user).
+fn internal_uid() -> Option<u32> {
+    if uid_of(std::process::id()) != 0 {
+        println!("SKIPPED: the privilege drop is checked only as root");
+        return None;
+    }
+    std::fs::read_to_string("/etc/passwd")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("dovecot:")?.split(':').nth(1)?.parse().ok())
+}
+
 /// One anvil connection speaking the protocol text.
 struct Anvil {
     w: UnixStream,
@@ -154,7 +174,11 @@ fn our_anvil_answers_as_dovecots_anvil() {
     let config = dir.path().join("columba.toml");
     std::fs::write(&config, "base_dir = \"run\"\n").unwrap();
     let socket = dir.path().join("run/anvil");
-    let _anvil = start_role("anvil", &config, &socket);
+    let anvil = start_role("anvil", &config, &socket);
+    if let Some(uid) = internal_uid() {
+        let pid = anvil.child.id();
+        wait_until(|| uid_of(pid) == uid);
+    }
     let ours = script(&socket);
     assert_eq!(
         ours,

@@ -19,6 +19,26 @@ impl Drop for RoleProcess {
     }
 }
 
+/// The real uid of process `pid`.
+fn uid_of(pid: u32) -> u32 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// As root with a `dovecot` user: that user's uid, which the role must
+/// have switched to (Dovecot's default_internal_user).
+fn internal_uid() -> Option<u32> {
+    if uid_of(std::process::id()) != 0 {
+        println!("SKIPPED: the privilege drop is checked only as root");
+        return None;
+    }
+    std::fs::read_to_string("/etc/passwd")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("dovecot:")?.split(':').nth(1)?.parse().ok())
+}
+
 fn columba_stats(config: &str, json: bool) -> String {
     let mut c = Command::new(env!("CARGO_BIN_EXE_columba"));
     c.args(["stats", "--config", config]);
@@ -55,7 +75,7 @@ fn counts_written_by_processes_are_shown_by_columba_stats() {
         .stdin(Stdio::from(OwnedFd::from(theirs)))
         .spawn()
         .unwrap();
-    let _stats = RoleProcess {
+    let stats = RoleProcess {
         child,
         _control: ours,
     };
@@ -74,6 +94,13 @@ fn counts_written_by_processes_are_shown_by_columba_stats() {
     };
     assert_eq!(mode("stats-writer"), 0o666);
     assert_eq!(mode("stats-reader"), 0o600);
+    if let Some(uid) = internal_uid() {
+        assert_eq!(
+            uid_of(stats.child.id()),
+            uid,
+            "stats runs as default_internal_user"
+        );
+    }
 
     let mut imap = UnixStream::connect(&writer).unwrap();
     imap.write_all(b"VERSION\tcolumba-stats\t1\t0\nINC\timap.connections\t2\nINC\timap.logins\t1\nINC\timap.login_failures\t1\n")

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use columba_privsep::FdChannel;
 
+use super::config::Config;
 use super::control::Control;
 use super::error::ServeError;
 
@@ -61,4 +62,33 @@ pub fn ready_then_wait(control: &mut FdChannel) -> Result<(), ServeError> {
             Err(e) => return Err(e),
         }
     }
+}
+
+/// As root, switches the whole process to `default_internal_user` (its
+/// uid, gid and only that group), as Dovecot runs anvil and stats; call
+/// it after binding the sockets and before starting any thread. Returns
+/// whether the process dropped; not as root there is nothing to drop.
+pub fn drop_to_internal_user(config: &Config) -> Result<bool, ServeError> {
+    use columba_privsep::ids;
+    if !ids::is_root() {
+        return Ok(false);
+    }
+    let user = ids::lookup_user(&config.default_internal_user).map_err(|e| {
+        ServeError::Config(format!(
+            "default_internal_user = {:?}: {e}",
+            config.default_internal_user
+        ))
+    })?;
+    if user.uid == 0 {
+        return Ok(false);
+    }
+    ids::set_groups(&[user.gid])?;
+    ids::set_gid(user.gid)?;
+    ids::set_uid(user.uid)?;
+    ids::verify_dropped(&ids::TargetIds {
+        uid: user.uid,
+        gid: user.gid,
+        groups: vec![user.gid],
+    })?;
+    Ok(true)
 }

@@ -1,5 +1,6 @@
 //! The anvil role process: the socket, one thread per client connection,
-//! one shared [`AnvilState`].
+//! one shared [`AnvilState`]. As root it runs as `default_internal_user`
+//! once the socket is bound, as Dovecot's anvil does.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::AsFd;
@@ -12,7 +13,7 @@ use super::state::{AnvilState, ConnectionId};
 use crate::serve::error::ServeError;
 use crate::serve::log;
 use crate::serve::role::RoleContext;
-use crate::serve::singleton::{bind_unix, ensure_base_dir, ready_then_wait};
+use crate::serve::singleton::{bind_unix, drop_to_internal_user, ensure_base_dir, ready_then_wait};
 
 static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
 
@@ -22,11 +23,12 @@ fn unix_now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// Whether the peer runs with our own uid (the master and the other
-/// roles started before any privilege drop): such a peer may send KILL.
+/// Whether the peer runs as root or with our own uid (the master, which
+/// starts as root, or everything when the server does not run as root):
+/// such a peer may send KILL.
 fn peer_is_master(stream: &UnixStream) -> bool {
     rustix::net::sockopt::socket_peercred(stream.as_fd())
-        .map(|c| c.uid == rustix::process::geteuid())
+        .map(|c| c.uid.is_root() || c.uid == rustix::process::geteuid())
         .unwrap_or(false)
 }
 
@@ -115,6 +117,8 @@ pub fn run(mut ctx: RoleContext) -> Result<(), ServeError> {
     let path = ctx.config.socket("anvil");
     let mode = ctx.config.unix_listener_mode("anvil", "anvil", 0o600);
     let listener = bind_unix(&path, mode)?;
+    // The socket is bound: the rest needs no privilege.
+    drop_to_internal_user(&ctx.config)?;
     let state = Arc::new(Mutex::new(AnvilState::default()));
     std::thread::Builder::new()
         .name("anvil-accept".into())

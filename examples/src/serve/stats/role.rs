@@ -1,6 +1,7 @@
 //! The stats role process: `stats-writer` (mode 0666: every process
 //! counts, whatever user it runs as) and `stats-reader` (mode 0600, for
-//! `columba stats`).
+//! `columba stats`). As root it runs as `default_internal_user` once the
+//! sockets are bound, as Dovecot's stats process does.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -11,7 +12,7 @@ use super::state::Counters;
 use crate::serve::error::ServeError;
 use crate::serve::log;
 use crate::serve::role::RoleContext;
-use crate::serve::singleton::{bind_unix, ensure_base_dir, ready_then_wait};
+use crate::serve::singleton::{bind_unix, drop_to_internal_user, ensure_base_dir, ready_then_wait};
 
 /// Serves one connection: writers may only INC, readers only DUMP.
 pub fn serve_connection(stream: UnixStream, counters: Arc<Mutex<Counters>>, reader: bool) {
@@ -81,14 +82,19 @@ pub fn run(mut ctx: RoleContext) -> Result<(), ServeError> {
     ensure_base_dir(&ctx.config.base_dir)?;
     let counters = Arc::new(Mutex::new(Counters::default()));
     let mut paths = Vec::new();
+    let mut listeners = Vec::new();
     for (name, mode, reader) in [
         ("stats-writer", 0o666, false),
         ("stats-reader", 0o600, true),
     ] {
         let path = ctx.config.socket(name);
         let mode = ctx.config.unix_listener_mode("stats", name, mode);
-        let listener = bind_unix(&path, mode)?;
+        listeners.push((bind_unix(&path, mode)?, reader));
         paths.push(path);
+    }
+    // The sockets are bound: the rest needs no privilege.
+    drop_to_internal_user(&ctx.config)?;
+    for (listener, reader) in listeners {
         let counters = Arc::clone(&counters);
         std::thread::Builder::new()
             .name("stats-accept".into())
