@@ -406,7 +406,17 @@ impl IndexDir {
     }
 
     fn view_from(&self, index: Option<IndexMap>, logs: &[LogFile]) -> Result<View> {
-        self.view_from_mode(index, logs, false)
+        self.view_from_mode(index, logs, false, true)
+    }
+
+    /// [`IndexDir::open_view`] without reading `dovecot.index.cache`: for a
+    /// reader that needs only UIDs, flags, keywords and modseqs (the cache
+    /// file can be tens of megabytes). The view has no cache, so
+    /// [`MessageView::cache_offset`] is 0 for every message.
+    pub fn open_view_without_cache(&self) -> Result<View> {
+        let logs = self.read_logs_with(None)?;
+        let index = self.read_index()?;
+        self.view_from_mode(index, &logs, false, false)
     }
 
     /// Opens as much of the view as is valid, for inspecting a broken
@@ -415,7 +425,7 @@ impl IndexDir {
     pub fn open_view_lenient(&self) -> Result<View> {
         let logs = self.read_logs()?;
         let index = self.read_index()?;
-        self.view_from_mode(index, &logs, true)
+        self.view_from_mode(index, &logs, true, true)
     }
 
     fn view_from_mode(
@@ -423,6 +433,7 @@ impl IndexDir {
         index: Option<IndexMap>,
         logs: &[LogFile],
         lenient: bool,
+        with_cache: bool,
     ) -> Result<View> {
         let had_index_file = index.is_some();
         let head = &logs[logs.len() - 1];
@@ -449,7 +460,12 @@ impl IndexDir {
         } else {
             replay(&mut map, &refs)?
         };
-        let (cache, cache_problem) = match read_optional(&self.path(FileKind::Cache))? {
+        let cache_bytes = if with_cache {
+            read_optional(&self.path(FileKind::Cache))?
+        } else {
+            None
+        };
+        let (cache, cache_problem) = match cache_bytes {
             None => (None, None),
             Some(b) => match CacheFile::parse(b) {
                 Ok(c) if c.header.indexid == map.header.indexid => (Some(c), None),

@@ -191,7 +191,8 @@ impl MailboxSnapshot {
         let has_index =
             dir.join("dovecot.index.log").exists() || dir.join("dovecot.index").exists();
         if has_index {
-            let view = IndexDir::new(dir).open_view()?;
+            // flags, keywords and modseqs only: the cache file is not read
+            let view = IndexDir::new(dir).open_view_without_cache()?;
             let first_recent = view.header().first_recent_uid;
             let messages = view
                 .messages()
@@ -352,6 +353,11 @@ impl MailboxSnapshot {
     /// The mailbox this view shows.
     pub fn mailbox(&self) -> &Mailbox {
         &self.mailbox
+    }
+
+    /// The handle later file lookups go through (same directory).
+    pub(crate) fn set_mailbox(&mut self, mailbox: &Mailbox) {
+        self.mailbox = mailbox.clone();
     }
 
     /// STATUS SIZE: the sum of the messages' RFC822.SIZE (finds the files).
