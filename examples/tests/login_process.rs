@@ -1679,3 +1679,83 @@ fn process_limit_holds_clients_back_until_a_login_process_ends() {
         master.log()
     );
 }
+
+/// Not root (as root the test runs the server as `nobody`): the master
+/// says once, at startup, which privilege steps it skips, and still
+/// serves a login over TLS.
+#[test]
+fn without_root_the_skipped_steps_are_reported_and_logins_work() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        println!("SKIPPED: python3 not found");
+        return;
+    }
+    use std::io::BufRead;
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_columba"));
+    command
+        .args(["serve", "--demo", "--data"])
+        .arg(&data)
+        .args([
+            "--imap-port",
+            "0",
+            "--imaps-port",
+            "0",
+            "--pop3-port",
+            "0",
+            "--pop3s-port",
+            "0",
+            "--lmtp-port",
+            "0",
+        ]);
+    let uid = if columba_privsep::ids::is_root() {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        command.uid(65534).gid(65534);
+        65534
+    } else {
+        columba_privsep::ids::effective_uid()
+    };
+    let stderr = dir.path().join("master.err");
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut banner = String::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if line == "ready" {
+            break;
+        }
+        banner.push_str(&line);
+        banner.push('\n');
+    }
+    let master = Master {
+        child,
+        stderr,
+        banner,
+    };
+    let password = demo_password(&master);
+    let imaps = master.addr("IMAPS ");
+    let out = python(
+        "import imaplib,ssl,sys\nctx=ssl.create_default_context();ctx.check_hostname=False;ctx.verify_mode=ssl.CERT_NONE\n\
+         m=imaplib.IMAP4_SSL('127.0.0.1',int(sys.argv[1]),ssl_context=ctx)\nm.login('demo',sys.argv[2])\nprint(m.select('INBOX')[0])\nm.logout()\n",
+        &[&imaps.port().to_string(), &password],
+    );
+    assert_eq!(out.trim(), "OK");
+    let log = master.log();
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("master: Warning: not running as root"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{log}");
+    assert!(
+        warnings[0].contains(&format!("(uid {uid})"))
+            && warnings[0].contains("not chrooted")
+            && warnings[0].contains("instead of the users' uids"),
+        "{log}"
+    );
+}
