@@ -53,6 +53,7 @@ fn first_message() -> Vec<u8> {
         \r\n\
         .a line that starts with a dot\r\n\
         ..two dots\r\n\
+        .\r\n\
         .\tdot and tab\r\n\
         From the start of a line\r\n\
         trailing blanks   \r\n\
@@ -62,6 +63,30 @@ fn first_message() -> Vec<u8> {
     m.extend_from_slice("8-bit: grüße, ñ, 日本語\r\n".as_bytes());
     m.extend(std::iter::repeat_n(b'x', 900));
     m.extend_from_slice(b"\r\nlast line\r\n");
+    m
+}
+
+/// A 2 MB message whose every third line starts with a dot, some lines
+/// only a dot: LMTP's dot-stuffing across every buffer boundary.
+fn big_message() -> Vec<u8> {
+    let mut m = b"From: Alice <alice@remote.test>\r\n\
+        To: Demo <demo@example.test>\r\n\
+        Subject: big\r\n\
+        Date: Sun, 29 Nov 2026 04:00:02 +0000\r\n\
+        Message-ID: <big@remote.test>\r\n\
+        \r\n"
+        .to_vec();
+    let mut n = 0u64;
+    while m.len() < 2 << 20 {
+        n += 1;
+        let line = match n % 3 {
+            0 if n.is_multiple_of(7) => ".".to_string(),
+            0 => format!(".{n} {}", "y".repeat((n % 97) as usize)),
+            _ => format!("{n} {}", "z".repeat((n * 31 % 200) as usize)),
+        };
+        m.extend_from_slice(line.as_bytes());
+        m.extend_from_slice(b"\r\n");
+    }
     m
 }
 
@@ -121,6 +146,28 @@ fn lmtp_scenario(columba: &Columba, postfix: &Postfix) {
     assert!(
         postfix_received.contains("by postfix.test (Postfix) with ESMTP id "),
         "{trace:?}"
+    );
+
+    // 2 MB, dot lines throughout
+    let big = big_message();
+    let out = client(&[
+        "send",
+        &port.to_string(),
+        "alice@remote.test",
+        "demo@example.test",
+        &postfix.write_file("big.eml", &big),
+    ]);
+    assert_eq!(out, serde_json::json!({"refused": {}}), "{}", postfix.log());
+    let big_lines = postfix.wait_for_deliveries("<big@remote.test>", 1);
+    assert_eq!(big_lines[0].status, "sent", "{big_lines:?}");
+    let inbox = fetch_inbox(columba.imap_port, "demo", "demopw");
+    let stored = inbox
+        .iter()
+        .find(|m| contains(m, b"Message-ID: <big@remote.test>"))
+        .expect("the big message in demo's INBOX");
+    assert!(
+        added_trace_headers(stored).1 == &big[..],
+        "the 2 MB message differs"
     );
 
     // Four recipients: two delivered, one failing in the mail process
@@ -452,6 +499,9 @@ struct LmtpComparison {
     replies: [BTreeMap<String, (String, String)>; 2],
     /// The first message as each server stored it for demo.
     stored: [Vec<u8>; 2],
+    /// Postfix's delivery line of a message to `demo+tag@example.test` and
+    /// the trace headers stored with it, per server.
+    detail: [(support::Delivery, Vec<(String, String)>); 2],
 }
 
 /// Masks what differs between two servers that behave alike: the delivery
@@ -498,6 +548,7 @@ fn lmtp_comparison() -> LmtpComparison {
     std::fs::set_permissions(&broken, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     let mut replies: [BTreeMap<String, (String, String)>; 2] = Default::default();
     let mut stored: [Vec<u8>; 2] = Default::default();
+    let mut detail: [(support::Delivery, Vec<(String, String)>); 2] = Default::default();
     let targets = [
         (columba.lmtp_port, columba.imap_port),
         (dovecot.lmtp_port, dovecot.imap_port),
@@ -525,16 +576,42 @@ fn lmtp_comparison() -> LmtpComparison {
             "demo@example.test,bob@example.test,broken@example.test,nobody@example.test",
             &second,
         ]);
+        let third = postfix.write_file(
+            "third.eml",
+            b"From: a@remote.test\r\nMessage-ID: <third@remote.test>\r\n\
+              Date: Sun, 29 Nov 2026 04:00:03 +0000\r\n\r\nwith a detail\r\n",
+        );
+        client(&[
+            "send",
+            &port,
+            "alice@remote.test",
+            "demo+tag@example.test",
+            &third,
+        ]);
         postfix.wait_for_deliveries("<first@remote.test>", 1);
+        let third_delivery = postfix
+            .wait_for_deliveries("<third@remote.test>", 1)
+            .remove(0);
         for d in postfix.wait_for_deliveries("<second@example.test>", 4) {
             replies[i].insert(d.to.clone(), (d.status.clone(), d.reply.clone()));
         }
-        stored[i] = fetch_inbox(imap, "demo", "demopw")
-            .into_iter()
-            .find(|m| contains(m, b"Message-ID: <first@remote.test>"))
-            .expect("the first message in demo's INBOX");
+        let inbox = fetch_inbox(imap, "demo", "demopw");
+        let find = |id: &[u8]| {
+            inbox
+                .iter()
+                .find(|m| contains(m, id))
+                .unwrap_or_else(|| panic!("{} not in demo's INBOX", String::from_utf8_lossy(id)))
+                .clone()
+        };
+        stored[i] = find(b"Message-ID: <first@remote.test>");
+        let third_trace = added_trace_headers(&find(b"Message-ID: <third@remote.test>")).0;
+        detail[i] = (third_delivery, third_trace);
     }
-    LmtpComparison { replies, stored }
+    LmtpComparison {
+        replies,
+        stored,
+        detail,
+    }
 }
 
 /// Postfix gets the same replies, recipient by recipient, from columba's
@@ -550,7 +627,25 @@ fn postfix_gets_the_same_lmtp_replies_from_columba_and_dovecot() {
     if !runnable() {
         return;
     }
-    let LmtpComparison { replies, .. } = lmtp_comparison();
+    let LmtpComparison {
+        replies, detail, ..
+    } = lmtp_comparison();
+    // user+detail: the same reply, and the same Return-Path and
+    // Delivered-To (Dovecot's lmtp_hdr_delivery_address = final)
+    let [(c_reply, c_trace), (d_reply, d_trace)] = &detail;
+    assert_eq!(c_reply.status, "sent", "{c_reply:?}");
+    assert_eq!(
+        masked_reply(&c_reply.reply, true),
+        masked_reply(&d_reply.reply, true)
+    );
+    let envelope = |t: &[(String, String)]| -> Vec<(String, String)> {
+        t.iter().filter(|(n, _)| n != "Received").cloned().collect()
+    };
+    assert_eq!(
+        envelope(c_trace),
+        envelope(d_trace),
+        "columba (left), Dovecot (right)"
+    );
     let masked = |r: &BTreeMap<String, (String, String)>| -> BTreeMap<String, (String, String)> {
         r.iter()
             .map(|(k, (status, reply))| (k.clone(), (status.clone(), masked_reply(reply, true))))

@@ -442,7 +442,7 @@ fn user_ids(name: &str) -> Option<(u32, u32)> {
 }
 
 /// One delivery attempt as Postfix logs it (`to=<...>, ..., status=...`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Delivery {
     /// The queue id of the message.
     pub queue_id: String,
