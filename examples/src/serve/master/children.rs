@@ -27,6 +27,8 @@ pub struct Shared {
     pub log_ready: AtomicBool,
     /// Set when the master shuts down.
     pub shutting_down: AtomicBool,
+    /// Set by SIGTERM/SIGINT.
+    pub signalled: Arc<AtomicBool>,
     /// Running per-connection processes: pid to a sending end of their
     /// control channel (for `Shutdown`).
     pub running: Mutex<HashMap<u32, (Role, UnixStream)>>,
@@ -39,6 +41,9 @@ pub struct Shared {
     pub process_limit: HashMap<Role, usize>,
     /// Clients being served, per role of their first process.
     pub serving: Mutex<HashMap<Role, usize>>,
+    /// The master's own standard error as it started, for its lines while
+    /// the log role is not there.
+    pub original_stderr: Option<OwnedFd>,
 }
 
 impl Shared {
@@ -48,17 +53,20 @@ impl Shared {
         log_socket: PathBuf,
         min_avail: HashMap<Role, usize>,
         process_limit: HashMap<Role, usize>,
+        signalled: Arc<AtomicBool>,
     ) -> Arc<Shared> {
         Arc::new(Shared {
             config_path: config_path.to_path_buf(),
             log_socket,
             log_ready: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
+            signalled,
             running: Mutex::new(HashMap::new()),
             idle: Mutex::new(HashMap::new()),
             min_avail,
             process_limit,
             serving: Mutex::new(HashMap::new()),
+            original_stderr: rustix::io::dup(std::io::stderr()).ok(),
         })
     }
 
@@ -130,7 +138,9 @@ impl Shared {
 
     /// Whether the master is shutting down.
     pub fn stopping(&self) -> bool {
-        self.shutting_down.load(Ordering::SeqCst)
+        // A service manager may signal every process of the server at
+        // once: a child that died of it is part of the shutdown too.
+        self.shutting_down.load(Ordering::SeqCst) || self.signalled.load(Ordering::SeqCst)
     }
 
     /// A connection to the log role for a child's standard error, or
@@ -149,6 +159,23 @@ impl Shared {
                 ));
                 None
             }
+        }
+    }
+
+    /// The master's own lines go to the log role from now on (with its
+    /// timestamps, to `log_path`), as Dovecot's master logs through its
+    /// log process.
+    pub fn master_logs_to_log_role(&self) {
+        if let Some(fd) = self.log_stream() {
+            let _ = rustix::stdio::dup2_stderr(&fd);
+        }
+    }
+
+    /// The master's own lines go to its original standard error again
+    /// (the log role died).
+    pub fn master_logs_to_own_stderr(&self) {
+        if let Some(fd) = &self.original_stderr {
+            let _ = rustix::stdio::dup2_stderr(fd);
         }
     }
 

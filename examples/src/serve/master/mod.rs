@@ -131,8 +131,13 @@ pub fn run(config_path: &Path, on_ready: &mut dyn FnMut(&Bound)) -> Result<(), S
             process_limit.insert(role, limit.max(1) as usize);
         }
     }
-    let shared =
-        children::Shared::new(&config_path, config.socket("log"), min_avail, process_limit);
+    let shared = children::Shared::new(
+        &config_path,
+        config.socket("log"),
+        min_avail,
+        process_limit,
+        term.clone(),
+    );
     let singletons = match singletons::start_all(&shared) {
         Ok(s) => s,
         Err(e) => {

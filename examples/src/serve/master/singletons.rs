@@ -75,6 +75,7 @@ pub fn start_all(shared: &Arc<Shared>) -> Result<Vec<Arc<Singleton>>, ServeError
         let (child, control) = start(shared, role)?;
         if role == Role::Log {
             shared.log_ready.store(true, Ordering::SeqCst);
+            shared.master_logs_to_log_role();
         }
         let singleton = Arc::new(Singleton {
             role,
@@ -96,6 +97,13 @@ fn supervise(shared: &Arc<Shared>, singleton: &Singleton, mut child: std::proces
     loop {
         let started = Instant::now();
         let status = child.wait();
+        if role == Role::Log {
+            // Until a new log role runs (or for the rest of a shutdown),
+            // the master and new children log to the master's own
+            // standard error.
+            shared.log_ready.store(false, Ordering::SeqCst);
+            shared.master_logs_to_own_stderr();
+        }
         if shared.stopping() {
             return;
         }
@@ -125,6 +133,10 @@ fn supervise(shared: &Arc<Shared>, singleton: &Singleton, mut child: std::proces
                         *current = Some((new_child.id(), control));
                     }
                     child = new_child;
+                    if role == Role::Log {
+                        shared.log_ready.store(true, Ordering::SeqCst);
+                        shared.master_logs_to_log_role();
+                    }
                     if role == Role::Auth {
                         // Pre-started login processes hold a connection to
                         // the auth process that died: replace them.
