@@ -137,9 +137,9 @@ fn supervise(shared: &Arc<Shared>, singleton: &Singleton, mut child: std::proces
                         shared.log_ready.store(true, Ordering::SeqCst);
                         shared.master_logs_to_log_role();
                     }
-                    if role == Role::Auth {
+                    if role == Role::Auth || role == Role::Log {
                         // Pre-started login processes hold a connection to
-                        // the auth process that died: replace them.
+                        // the auth (or log) process that died: replace them.
                         renew_idle(shared);
                     }
                     break;
