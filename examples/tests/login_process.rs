@@ -1759,3 +1759,56 @@ fn without_root_the_skipped_steps_are_reported_and_logins_work() {
         "{log}"
     );
 }
+
+/// With `log_path`, the master's own lines go through the log role like
+/// everyone's: timestamped, in the file.
+#[test]
+fn the_master_logs_through_the_log_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(root.join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(root.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+    std::fs::write(root.join("users"), "alice:{PLAIN}alicepw::::::\n").unwrap();
+    std::fs::write(
+        root.join("columba.toml"),
+        "protocols = [\"imap\"]\nlisten = [\"127.0.0.1\"]\nbase_dir = \"run\"\n\
+         log_path = \"columba.log\"\n\
+         ssl_cert = \"cert.pem\"\nssl_key = \"key.pem\"\n\
+         [[passdb]]\ndriver = \"passwd-file\"\nargs = \"users\"\n\
+         [[userdb]]\ndriver = \"passwd-file\"\nargs = \"users\"\n\
+         [service.imap-login.inet_listener.imap]\nport = 0\n",
+    )
+    .unwrap();
+    let master = start_master(
+        root,
+        &["--config", root.join("columba.toml").to_str().unwrap()],
+    );
+    let mut c = TcpStream::connect(master.addr("  imap ")).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    assert!(read_line(&mut c).starts_with("* OK"));
+    let login = children_with_role(master.child.id(), "imap-login")[0];
+    let pid = rustix::process::Pid::from_raw(login as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+    let wanted = format!("master: Error: service(imap-login): child {login} killed with signal 9");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let line = loop {
+        let text = std::fs::read_to_string(root.join("columba.log")).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.contains(&wanted)) {
+            break line.to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{text}\n{}",
+            master.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // `log_timestamp`'s default, "%b %d %H:%M:%S ", before the prefix.
+    assert!(line.ends_with(&wanted), "{line}");
+    assert_eq!(
+        line.len() - wanted.len(),
+        "Nov 29 04:15:24 ".len(),
+        "{line}"
+    );
+}
