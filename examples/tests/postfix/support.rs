@@ -65,6 +65,15 @@ impl Columba {
 
     /// [`Columba::start`] with `disable_plaintext_auth` as given.
     pub fn start_with(mechanisms: &str, disable_plaintext_auth: bool) -> Columba {
+        Columba::start_configured(mechanisms, disable_plaintext_auth, "")
+    }
+
+    /// [`Columba::start_with`], `tables` appended to the configuration.
+    pub fn start_configured(
+        mechanisms: &str,
+        disable_plaintext_auth: bool,
+        tables: &str,
+    ) -> Columba {
         let dir = open_tempdir("columba-postfix-");
         let root = dir.path();
         let owner = MailOwner::for_tests();
@@ -122,7 +131,8 @@ impl Columba {
              [service.lmtp.unix_listener.lmtp]\n\
              mode = \"0666\"\n\
              [service.auth.unix_listener.auth-client]\n\
-             mode = \"0666\"\n",
+             mode = \"0666\"\n\
+             {tables}",
             mechs = mechs.join(", "),
             first_uid = owner.uid.min(500),
             users = root.join("users").display(),
@@ -240,6 +250,16 @@ impl Postfix {
     /// `transport`, authenticating through the Dovecot-protocol socket
     /// `sasl` if given.
     pub fn start(transport: &str, sasl: Option<&Path>, listeners: &[SmtpdPort]) -> Postfix {
+        let postfix = Postfix::launch(transport, sasl, listeners);
+        postfix.wait_ready();
+        postfix
+    }
+
+    /// [`Postfix::start`] without waiting for smtpd's greeting: smtpd
+    /// needs its auth socket at its start, so one inside Postfix's own
+    /// directories must be created in between; then call
+    /// [`Postfix::wait_ready`].
+    pub fn launch(transport: &str, sasl: Option<&Path>, listeners: &[SmtpdPort]) -> Postfix {
         let dir = open_tempdir("columba-postfix-instance-");
         let root = dir.path().to_path_buf();
         let (etc, queue, data, log) = (
@@ -325,7 +345,12 @@ impl Postfix {
         postfix.master_pid = std::fs::read_to_string(queue.join("pid/master.pid"))
             .ok()
             .and_then(|s| s.trim().parse().ok());
-        for &port in &postfix.ports {
+        postfix
+    }
+
+    /// Waits until every smtpd listener greets.
+    pub fn wait_ready(&self) {
+        for &port in &self.ports {
             let greeted = poll(|| {
                 let mut c = TcpStream::connect(("127.0.0.1", port)).ok()?;
                 c.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
@@ -336,10 +361,9 @@ impl Postfix {
             assert!(
                 greeted.is_some(),
                 "Postfix's smtpd on {port} did not greet\n{}",
-                postfix.log()
+                self.log()
             );
         }
-        postfix
     }
 
     fn command(&self, what: &str) -> std::process::Output {
@@ -350,6 +374,12 @@ impl Postfix {
             .stdin(Stdio::null())
             .output()
             .expect("run postfix")
+    }
+
+    /// The instance's `queue_directory` (`private/` holds the sockets
+    /// Postfix's own processes use).
+    pub fn queue_dir(&self) -> PathBuf {
+        self.dir.path().join("queue")
     }
 
     /// Postfix's log so far.
