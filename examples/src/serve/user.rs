@@ -372,7 +372,9 @@ impl UserEnv {
             (Some(u), _) if !u.is_empty() => (parse_uid(u)?, IdSource::Userdb),
             (_, Some(u)) if !u.is_empty() => (parse_uid(u)?, IdSource::Setting),
             _ if current.is_root() => {
-                return Err(user_error("User is missing UID (see mail_uid setting)"))
+                return Err(user_error(
+                    "Couldn't drop privileges: User is missing UID (see mail_uid setting)",
+                ))
             }
             _ => (current.euid, IdSource::Process),
         };
@@ -387,7 +389,9 @@ impl UserEnv {
             (Some(g), _) if !g.is_empty() => (parse_gid(g)?, IdSource::Userdb),
             (_, Some(g)) if !g.is_empty() => (parse_gid(g)?, IdSource::Setting),
             _ if current.is_root() => {
-                return Err(user_error("User is missing GID (see mail_gid setting)"))
+                return Err(user_error(
+                    "Couldn't drop privileges: User is missing GID (see mail_gid setting)",
+                ))
             }
             _ => (current.egid, IdSource::Process),
         };
@@ -709,12 +713,23 @@ mod tests {
         assert!(e.ends_with("uid from mail_uid setting)."), "{e}");
     }
 
+    /// Dovecot 2.3.19's doveadm says, for the same userdb entries:
+    /// `Error: Couldn't drop privileges: User is missing UID (see mail_uid
+    /// setting)` and `Error: Mail access for users with UID 100 not
+    /// permitted (see first_valid_uid in config file, uid from userdb
+    /// lookup).`
     #[test]
     fn root_needs_a_uid_and_a_gid() {
         let e = resolve("u", &[("home", "/h")], &config()).unwrap_err();
-        assert_eq!(e, "User is missing UID (see mail_uid setting)");
+        assert_eq!(
+            e,
+            "Couldn't drop privileges: User is missing UID (see mail_uid setting)"
+        );
         let e = resolve("u", &[("uid", "5000"), ("home", "/h")], &config()).unwrap_err();
-        assert_eq!(e, "User is missing GID (see mail_gid setting)");
+        assert_eq!(
+            e,
+            "Couldn't drop privileges: User is missing GID (see mail_gid setting)"
+        );
     }
 
     #[test]
