@@ -275,6 +275,59 @@ fn postfix_delivers_through_the_lmtp_tcp_listener() {
     columba.assert_log_clean(&["broken"]);
 }
 
+/// Thirty recipients in one LMTP transaction (Postfix sends up to 50):
+/// thirty replies after DATA, each naming its recipient, thirty copies in
+/// the INBOX.
+#[test]
+fn thirty_recipients_get_thirty_replies_after_data() {
+    require_tool!("postfix");
+    require_tool!("python3");
+    if !runnable() {
+        return;
+    }
+    let columba = Columba::start(MECHANISMS);
+    let transport = format!("lmtp:unix:{}", columba.base_dir.join("lmtp").display());
+    let postfix = Postfix::start(&transport, None, &[SmtpdPort::default()]);
+    let rcpts: Vec<String> = (1..=30).map(|n| format!("demo+{n}@example.test")).collect();
+    let message = b"From: a@remote.test\r\nMessage-ID: <thirty@remote.test>\r\n\
+                    Date: Sun, 29 Nov 2026 04:00:04 +0000\r\n\r\nthirty\r\n";
+    let out = client(&[
+        "send",
+        &postfix.ports[0].to_string(),
+        "alice@remote.test",
+        &rcpts.join(","),
+        &postfix.write_file("thirty.eml", message),
+    ]);
+    assert_eq!(out, serde_json::json!({"refused": {}}), "{}", postfix.log());
+    let lines = postfix.wait_for_deliveries("<thirty@remote.test>", 30);
+    let mut ids = std::collections::BTreeSet::new();
+    for rcpt in &rcpts {
+        let d = lines
+            .iter()
+            .find(|d| &d.to == rcpt)
+            .unwrap_or_else(|| panic!("no delivery line for {rcpt}: {lines:#?}"));
+        assert_eq!(d.status, "sent", "{d:?}");
+        let words: Vec<&str> = d.reply.split(' ').collect();
+        assert_eq!(
+            (words.len(), words[0], words[2], words[4]),
+            (5, "250", format!("<{rcpt}>").as_str(), "Saved"),
+            "{d:?}"
+        );
+        ids.insert(words[3].to_string());
+    }
+    assert_eq!(
+        ids.len(),
+        30,
+        "one delivery session id per recipient: {ids:?}"
+    );
+    let copies = fetch_inbox(columba.imap_port, "demo", "demopw")
+        .iter()
+        .filter(|m| contains(m, b"Message-ID: <thirty@remote.test>"))
+        .count();
+    assert_eq!(copies, 30);
+    columba.assert_log_clean(&[]);
+}
+
 /// Runs the same client steps against the Postfix in front of columba
 /// and the one in front of Dovecot (smtpd listener `port`), all at once;
 /// returns (columba's answer, Dovecot's answer) per step.
