@@ -275,7 +275,7 @@ mod tests {
         for _ in 0..20_000 {
             let mut line = words[(next() % 10) as usize].to_vec();
             for _ in 0..(next() % 5) {
-                line.push(b'\t');
+                line.extend_from_slice(b"\t");
                 for _ in 0..(next() % 12) {
                     let b = match next() % 4 {
                         0 => b"0123456789"[(next() % 10) as usize],
