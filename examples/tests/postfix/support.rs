@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use columba_interop::{chown_tree, free_port, MailOwner};
+use columba_interop::{chown_tree, find_tool, free_port, MailOwner};
 
 /// The Python side: smtplib and imaplib steps, one JSON value each.
 const CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/postfix/smtp_client.py");
@@ -367,7 +367,8 @@ impl Postfix {
     }
 
     fn command(&self, what: &str) -> std::process::Output {
-        Command::new("postfix")
+        // /usr/sbin may be missing from a user's PATH
+        Command::new(find_tool("postfix").expect("postfix is installed"))
             .arg("-c")
             .arg(self.dir.path().join("etc"))
             .arg(what)
