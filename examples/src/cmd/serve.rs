@@ -125,7 +125,7 @@ fn run_master(config: &Path, on_ready: &mut dyn FnMut(&Bound)) -> ExitCode {
     match master::run(config, on_ready) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("master: Fatal: {e}");
+            crate::serve::log::fatal("master", &e.to_string());
             ExitCode::FAILURE
         }
     }

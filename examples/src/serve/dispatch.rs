@@ -16,7 +16,7 @@ pub fn run_role(role: Role, config_path: &Path) -> ExitCode {
     let ctx = match RoleContext::from_stdin(role, config_path) {
         Ok(ctx) => ctx,
         Err(e) => {
-            eprintln!("{}: Fatal: {e}", role.name());
+            super::log::fatal(role.name(), &e.to_string());
             return ExitCode::FAILURE;
         }
     };
@@ -35,7 +35,7 @@ pub fn run_role(role: Role, config_path: &Path) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("{}: Fatal: {e}", role.name());
+            super::log::fatal(role.name(), &e.to_string());
             ExitCode::FAILURE
         }
     }
