@@ -1812,3 +1812,23 @@ fn the_master_logs_through_the_log_role() {
         "{line}"
     );
 }
+
+/// A client that cancels a SASL exchange (`*`): the auth request is
+/// cancelled, the client told, and the next login on the same connection
+/// goes through.
+#[test]
+fn a_cancelled_sasl_exchange_leaves_the_connection_usable() {
+    let setup = setup("");
+    let mut login = start_login(&setup, "imap-login", "imap", false);
+    login.read_until("");
+    login.send("a AUTHENTICATE CRAM-MD5\r\n");
+    let challenge = login.read_until("");
+    assert!(challenge.starts_with("+ "), "{challenge}");
+    login.send("*\r\n");
+    let reply = login.read_until("a");
+    assert!(reply.starts_with("a BAD"), "{reply}");
+    login.send(&format!("b LOGIN alice {PASSWORD}\r\n"));
+    let fields = login.handoff();
+    assert_eq!(fields[6], "alice");
+    assert_eq!(fields[8], "2", "the second auth request's id");
+}

@@ -137,6 +137,11 @@ impl AuthRelay {
         self.send(&AuthClient::cont_line(id, data))
     }
 
+    /// Drops request `id` (`CANCEL`): the client cancelled the exchange.
+    pub fn cancel(&mut self, id: u32) -> Result<(), ServeError> {
+        self.send(&format!("CANCEL\t{id}\n"))
+    }
+
     /// Waits for the auth process's next word on request `id`.
     pub fn next(&mut self, id: u32) -> Result<AuthStep, ServeError> {
         loop {

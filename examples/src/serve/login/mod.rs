@@ -348,9 +348,11 @@ impl Login {
                         }
                     }
                     PreAuthEvent::SaslCancel => {
-                        // The auth protocol has no cancel: the request is
-                        // forgotten and a late reply dropped.
-                        pending = None;
+                        // The auth process drops it; a late reply would be
+                        // ignored anyway.
+                        if let Some(id) = pending.take() {
+                            auth_try!(self.auth.cancel(id));
+                        }
                     }
                     PreAuthEvent::Close => {
                         client.write_all(&session.take_output()).map_err(io)?;
