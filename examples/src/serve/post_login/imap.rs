@@ -18,7 +18,7 @@ use crate::serve::stats::StatsClient;
 
 /// How often the loop looks at the selected mailbox and the master.
 const TICK: Duration = Duration::from_millis(100);
-/// How long the loop sleeps when no mailbox is selected.
+/// How long the loop sleeps when the session does not idle.
 const IDLE_TICK: Duration = Duration::from_secs(60);
 /// Dovecot's autologout for a client that sends nothing (IMAP's 30 minutes).
 const AUTOLOGOUT: Duration = Duration::from_secs(30 * 60);
@@ -110,6 +110,9 @@ struct Completions {
     count: u64,
     /// The current line continues an untagged response after a literal.
     continuing: bool,
+    /// The session answered IDLE with its continuation and has not
+    /// finished that command yet.
+    idling: bool,
     /// FETCH header sections sent (`hdr_count`) and their bytes.
     hdr_count: u64,
     hdr_bytes: u64,
@@ -175,12 +178,16 @@ impl Completions {
         if std::mem::take(&mut self.continuing) {
             return;
         }
+        if line.starts_with(b"+ idling") {
+            self.idling = true;
+        }
         if !line.starts_with(b"* ") && !line.starts_with(b"+") {
             let mut words = line.splitn(3, |&b| b == b' ');
             let (tag, status) = (words.next(), words.next());
             if tag.is_some_and(|t| !t.is_empty()) && matches!(status, Some(b"OK" | b"NO" | b"BAD"))
             {
                 self.count += 1;
+                self.idling = false;
             }
         }
     }
@@ -282,10 +289,10 @@ fn serve(mut ctx: RoleContext, login: LoggedIn, state: ImapHandoff) -> Result<()
             }
         }
 
-        // the mailbox watcher needs a look now and then only while a
-        // mailbox is selected; otherwise sleep until the client or the
-        // master says something
-        let tick = if session.selected_mailbox().is_some() {
+        // the mailbox watcher needs a look now and then only while the
+        // session idles (any other command looks at the mailbox itself);
+        // otherwise sleep until the client or the master says something
+        let tick = if traffic.completions.idling {
             TICK
         } else {
             IDLE_TICK
@@ -332,7 +339,12 @@ fn serve(mut ctx: RoleContext, login: LoggedIn, state: ImapHandoff) -> Result<()
         if done > 0 {
             stats.inc("imap.commands", done);
         }
-        if watch.changed(session.selected_mailbox()) {
+        let watched = if traffic.completions.idling {
+            session.selected_mailbox()
+        } else {
+            None
+        };
+        if watch.changed(watched) {
             if let Some(name) = session.selected_mailbox().map(str::to_string) {
                 session.mailbox_changed(&name);
             }

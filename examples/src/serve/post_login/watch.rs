@@ -29,8 +29,9 @@ impl SelectedWatch {
         }
     }
 
-    /// Follows the session's selection; true when the selected mailbox
-    /// changed since the last call. Never blocks.
+    /// Follows the session's selection (or `None` while it needs no
+    /// watching); true when the watched mailbox changed since the last
+    /// call, or when watching it just began. Never blocks.
     pub fn changed(&mut self, selected: Option<&str>) -> bool {
         let Some(name) = selected else {
             self.watching = None;
@@ -47,7 +48,10 @@ impl SelectedWatch {
                             MailboxWatcher::new(&mailbox, POLL_FALLBACK),
                         )
                     });
-            return false;
+            // a change between the session's last look and this watcher's
+            // first stamp would go unseen: report one, and the session
+            // re-reads the mailbox and finds whatever there is
+            return self.watching.is_some();
         }
         match &mut self.watching {
             Some((_, w)) => w.wait(Duration::ZERO).unwrap_or(false),
