@@ -455,8 +455,16 @@ impl Login {
             format!("lport={}", self.info.local.port()),
             format!("rport={}", self.info.remote.port()),
         ];
-        if policy.secured(client.is_tls()) {
+        if client.is_tls() {
+            params.push("secured=tls".into());
+        } else if policy.secured(false) {
             params.push("secured".into());
+        }
+        // The TLS SNI host name, when the client gave one.
+        if let Some(name) = client.tls.as_ref().and_then(|t| t.server_name()) {
+            if !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic()) {
+                params.push(format!("local_name={name}"));
+            }
         }
         params
     }
