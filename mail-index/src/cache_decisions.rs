@@ -30,9 +30,15 @@ pub struct CacheDecisions {
 impl CacheDecisions {
     /// Starts a session over the fields registered in a cache file.
     pub fn new(cache: &CacheFile) -> CacheDecisions {
+        CacheDecisions::from_fields(&cache.fields)
+    }
+
+    /// Starts a session over a field registry (as a [`crate::CacheReader`]
+    /// read it).
+    pub fn from_fields(fields: &[CacheField]) -> CacheDecisions {
         CacheDecisions {
-            fields: cache.fields.clone(),
-            uid_highwater: vec![0; cache.fields.len()],
+            fields: fields.to_vec(),
+            uid_highwater: vec![0; fields.len()],
             dirty: false,
         }
     }

@@ -177,11 +177,18 @@ fn corrupt(offset: usize, reason: impl Into<String>) -> Error {
 
 /// Parses one field header at `off`; returns (next_offset, fields).
 fn parse_field_header(b: &[u8], off: usize) -> Result<(u32, Vec<CacheField>)> {
-    let next_raw = u32_at(b, off).ok_or_else(|| corrupt(off, "field header beyond end of file"))?;
-    let size =
-        u32_at(b, off + 4).ok_or_else(|| corrupt(off + 4, "field header truncated"))? as usize;
+    let size = field_header_size(b.get(off..).unwrap_or_default(), off, b.len())?;
+    parse_field_header_bytes(&b[off..off + size], off)
+}
+
+/// The size of the field header at `off` from its first 12 bytes
+/// (`start`, which may be longer), checked against the field count and
+/// the file's length.
+pub(crate) fn field_header_size(start: &[u8], off: usize, file_len: usize) -> Result<usize> {
+    u32_at(start, 0).ok_or_else(|| corrupt(off, "field header beyond end of file"))?;
+    let size = u32_at(start, 4).ok_or_else(|| corrupt(off + 4, "field header truncated"))? as usize;
     let count =
-        u32_at(b, off + 8).ok_or_else(|| corrupt(off + 8, "field header truncated"))? as usize;
+        u32_at(start, 8).ok_or_else(|| corrupt(off + 8, "field header truncated"))? as usize;
     let need = count
         .checked_mul(10)
         .and_then(|n| n.checked_add(12))
@@ -192,16 +199,33 @@ fn parse_field_header(b: &[u8], off: usize) -> Result<(u32, Vec<CacheField>)> {
             format!("field header size {size} too small for {count} fields"),
         ));
     }
-    let end = off
-        .checked_add(size)
-        .filter(|e| *e <= b.len())
+    off.checked_add(size)
+        .filter(|e| *e <= file_len)
         .ok_or_else(|| {
             corrupt(
                 off + 4,
                 format!("field header of {size} bytes exceeds file"),
             )
         })?;
-    let h = &b[off..end];
+    Ok(size)
+}
+
+/// Parses the field header `h` (exactly its bytes, size checked by
+/// [`field_header_size`]) found at `off`.
+pub(crate) fn parse_field_header_bytes(h: &[u8], off: usize) -> Result<(u32, Vec<CacheField>)> {
+    let end = off + h.len();
+    let next_raw = u32_at(h, 0).ok_or_else(|| corrupt(off, "field header beyond end of file"))?;
+    let count = u32_at(h, 8).ok_or_else(|| corrupt(off + 8, "field header truncated"))? as usize;
+    if count
+        .checked_mul(10)
+        .and_then(|n| n.checked_add(12))
+        .is_none_or(|n| n > h.len())
+    {
+        return Err(corrupt(
+            off + 8,
+            format!("field header too small for {count} fields"),
+        ));
+    }
     let mut names = &h[12 + 10 * count..];
     let mut fields = Vec::with_capacity(count);
     for i in 0..count {
@@ -253,79 +277,96 @@ fn parse_field_header(b: &[u8], off: usize) -> Result<(u32, Vec<CacheField>)> {
     Ok((decode_offset(next_raw.to_le_bytes()), fields))
 }
 
+/// Parses and checks the 32-byte header at the start of `b`.
+pub(crate) fn parse_header(b: &[u8]) -> Result<CacheHeader> {
+    if b.len() < HEADER_SIZE {
+        return Err(corrupt(
+            b.len(),
+            format!("file is {} bytes, shorter than the 32-byte header", b.len()),
+        ));
+    }
+    let header = CacheHeader {
+        major_version: b[0],
+        compat_sizeof_uoff_t: b[1],
+        minor_version: b[2],
+        indexid: u32_at(b, 4).unwrap_or(0),
+        file_seq: u32_at(b, 8).unwrap_or(0),
+        continued_record_count: u32_at(b, 12).unwrap_or(0),
+        record_count: u32_at(b, 16).unwrap_or(0),
+        backwards_compat_used_file_size: u32_at(b, 20).unwrap_or(0),
+        deleted_record_count: u32_at(b, 24).unwrap_or(0),
+        field_header_offset_raw: u32_at(b, 28).unwrap_or(0),
+    };
+    if header.major_version != 1 {
+        return Err(corrupt(
+            0,
+            format!("major version {} is not 1", header.major_version),
+        ));
+    }
+    if header.compat_sizeof_uoff_t != 8 {
+        return Err(corrupt(
+            1,
+            format!(
+                "compat_sizeof_uoff_t {} is not 8",
+                header.compat_sizeof_uoff_t
+            ),
+        ));
+    }
+    if header.file_seq == 0 {
+        return Err(corrupt(8, "file_seq is 0"));
+    }
+    Ok(header)
+}
+
+/// Follows the chain of field headers from the header's
+/// `field_header_offset`; `parse_at(off)` parses the one at `off`.
+/// Returns the last registry and every field header's offset.
+pub(crate) fn parse_field_chain(
+    header: &CacheHeader,
+    mut parse_at: impl FnMut(usize) -> Result<(u32, Vec<CacheField>)>,
+) -> Result<(Vec<CacheField>, Vec<u32>)> {
+    let mut fields = Vec::new();
+    let mut offsets = Vec::new();
+    let mut off = header.field_header_offset() as usize;
+    while off != 0 {
+        if off < HEADER_SIZE || !off.is_multiple_of(4) {
+            return Err(corrupt(28, format!("field header offset {off} invalid")));
+        }
+        if offsets.len() > 4096 {
+            return Err(corrupt(off, "too many chained field headers"));
+        }
+        let (next, f) = parse_at(off)?;
+        if f.len() < fields.len()
+            || fields
+                .iter()
+                .zip(&f)
+                .any(|(a, b): (&CacheField, &CacheField)| !a.name.eq_ignore_ascii_case(&b.name))
+        {
+            return Err(corrupt(
+                off,
+                "field header does not extend the previous one",
+            ));
+        }
+        offsets.push(off as u32);
+        fields = f;
+        let next = next as usize;
+        if next != 0 && next <= off && header.minor_version >= 1 {
+            return Err(corrupt(
+                off,
+                format!("field header next_offset {next} does not increase"),
+            ));
+        }
+        off = next;
+    }
+    Ok((fields, offsets))
+}
+
 impl CacheFile {
     /// Parses the header and the field registry chain.
     pub fn parse(data: Vec<u8>) -> Result<CacheFile> {
+        let header = parse_header(&data)?;
         let b = &data;
-        if b.len() < HEADER_SIZE {
-            return Err(corrupt(
-                b.len(),
-                format!("file is {} bytes, shorter than the 32-byte header", b.len()),
-            ));
-        }
-        let header = CacheHeader {
-            major_version: b[0],
-            compat_sizeof_uoff_t: b[1],
-            minor_version: b[2],
-            indexid: u32_at(b, 4).unwrap_or(0),
-            file_seq: u32_at(b, 8).unwrap_or(0),
-            continued_record_count: u32_at(b, 12).unwrap_or(0),
-            record_count: u32_at(b, 16).unwrap_or(0),
-            backwards_compat_used_file_size: u32_at(b, 20).unwrap_or(0),
-            deleted_record_count: u32_at(b, 24).unwrap_or(0),
-            field_header_offset_raw: u32_at(b, 28).unwrap_or(0),
-        };
-        if header.major_version != 1 {
-            return Err(corrupt(
-                0,
-                format!("major version {} is not 1", header.major_version),
-            ));
-        }
-        if header.compat_sizeof_uoff_t != 8 {
-            return Err(corrupt(
-                1,
-                format!(
-                    "compat_sizeof_uoff_t {} is not 8",
-                    header.compat_sizeof_uoff_t
-                ),
-            ));
-        }
-        if header.file_seq == 0 {
-            return Err(corrupt(8, "file_seq is 0"));
-        }
-        let mut fields = Vec::new();
-        let mut offsets = Vec::new();
-        let mut off = header.field_header_offset() as usize;
-        while off != 0 {
-            if off < HEADER_SIZE || !off.is_multiple_of(4) {
-                return Err(corrupt(28, format!("field header offset {off} invalid")));
-            }
-            if offsets.len() > 4096 {
-                return Err(corrupt(off, "too many chained field headers"));
-            }
-            let (next, f) = parse_field_header(b, off)?;
-            if f.len() < fields.len()
-                || fields
-                    .iter()
-                    .zip(&f)
-                    .any(|(a, b): (&CacheField, &CacheField)| !a.name.eq_ignore_ascii_case(&b.name))
-            {
-                return Err(corrupt(
-                    off,
-                    "field header does not extend the previous one",
-                ));
-            }
-            offsets.push(off as u32);
-            fields = f;
-            let next = next as usize;
-            if next != 0 && next <= off && header.minor_version >= 1 {
-                return Err(corrupt(
-                    off,
-                    format!("field header next_offset {next} does not increase"),
-                ));
-            }
-            off = next;
-        }
+        let (fields, offsets) = parse_field_chain(&header, |off| parse_field_header(b, off))?;
         Ok(CacheFile {
             header,
             fields,
@@ -409,59 +450,11 @@ impl CacheFile {
     /// `prev_offset`. Errors as [`CacheFile::record`].
     pub fn record_value(&self, offset: u32, field: u32) -> Result<(Option<&[u8]>, u32)> {
         let b = &self.data;
+        let start = b.get(offset as usize..).unwrap_or_default();
+        let (prev_offset, size) = record_bounds(start, offset, b.len())?;
         let off = offset as usize;
-        if off < HEADER_SIZE || !off.is_multiple_of(4) {
-            return Err(corrupt(off, format!("cache record offset {off} invalid")));
-        }
-        let prev_offset =
-            u32_at(b, off).ok_or_else(|| corrupt(off, "cache record beyond end of file"))?;
-        let size = u32_at(b, off + 4)
-            .ok_or_else(|| corrupt(off, "cache record beyond end of file"))?
-            as usize;
-        if size < 8 || !size.is_multiple_of(4) {
-            return Err(corrupt(
-                off + 4,
-                format!("cache record size {size} invalid"),
-            ));
-        }
-        let end = off
-            .checked_add(size)
-            .filter(|e| *e <= b.len())
-            .ok_or_else(|| {
-                corrupt(
-                    off + 4,
-                    format!("cache record of {size} bytes exceeds file"),
-                )
-            })?;
-        let mut p = off + 8;
-        while p < end {
-            let idx = u32_at(b, p).ok_or_else(|| corrupt(p, "truncated field"))?;
-            let f = self
-                .fields
-                .get(idx as usize)
-                .ok_or_else(|| corrupt(p, format!("unknown field index {idx}")))?;
-            p += 4;
-            let len = if f.size == VARIABLE_SIZE {
-                let l = u32_at(b, p)
-                    .filter(|_| p + 4 <= end)
-                    .ok_or_else(|| corrupt(p, "truncated field length"))?;
-                p += 4;
-                l as usize
-            } else {
-                f.size as usize
-            };
-            let dend = p.checked_add(len).filter(|e| *e <= end).ok_or_else(|| {
-                corrupt(
-                    p,
-                    format!("field {} of {len} bytes crosses the record end", f.name),
-                )
-            })?;
-            if idx == field {
-                return Ok((Some(&b[p..dend]), prev_offset));
-            }
-            p = align4(dend);
-        }
-        Ok((None, prev_offset))
+        let (value, _) = value_in_record(&self.fields, &b[off..off + size], off, field, false)?;
+        Ok((value, prev_offset))
     }
 
     /// The whole chain of a message, newest record first.
@@ -510,4 +503,95 @@ impl CacheFile {
         }
         Ok(acc)
     }
+}
+
+/// Record checks shared by every reader: `offset` is a valid record
+/// offset, and `prev_offset` and `size` (the record's first 8 bytes, as
+/// `start`) are sane for a file of `file_len` bytes. Returns
+/// (prev_offset, size).
+pub(crate) fn record_bounds(start: &[u8], offset: u32, file_len: usize) -> Result<(u32, usize)> {
+    let off = offset as usize;
+    if off < HEADER_SIZE || !off.is_multiple_of(4) {
+        return Err(corrupt(off, format!("cache record offset {off} invalid")));
+    }
+    let prev_offset =
+        u32_at(start, 0).ok_or_else(|| corrupt(off, "cache record beyond end of file"))?;
+    let size =
+        u32_at(start, 4).ok_or_else(|| corrupt(off, "cache record beyond end of file"))? as usize;
+    if size < 8 || !size.is_multiple_of(4) {
+        return Err(corrupt(
+            off + 4,
+            format!("cache record size {size} invalid"),
+        ));
+    }
+    off.checked_add(size)
+        .filter(|e| *e <= file_len)
+        .ok_or_else(|| {
+            corrupt(
+                off + 4,
+                format!("cache record of {size} bytes exceeds file"),
+            )
+        })?;
+    Ok((prev_offset, size))
+}
+
+/// Finds file field number `field` in the record `rec` (exactly its bytes,
+/// bounds checked by [`record_bounds`]) found at `off`: the first value,
+/// and how many values of that field the record holds. Without `whole`,
+/// stops at the first value (the rest of the record is not checked).
+pub(crate) fn value_in_record<'a>(
+    fields: &[CacheField],
+    rec: &'a [u8],
+    off: usize,
+    field: u32,
+    whole: bool,
+) -> Result<(Option<&'a [u8]>, usize)> {
+    let mut first = None;
+    let mut count = 0;
+    scan_record(fields, rec, off, field, |v| {
+        count += 1;
+        first.get_or_insert(v);
+        whole
+    })?;
+    Ok((first, count))
+}
+
+/// Calls `on_value` with every value of file field number `field` in the
+/// record `rec` (as [`value_in_record`]) until it returns false.
+pub(crate) fn scan_record<'a>(
+    fields: &[CacheField],
+    rec: &'a [u8],
+    off: usize,
+    field: u32,
+    mut on_value: impl FnMut(&'a [u8]) -> bool,
+) -> Result<()> {
+    let end = rec.len();
+    let mut p = 8;
+    while p < end {
+        let idx = u32_at(rec, p).ok_or_else(|| corrupt(off + p, "truncated field"))?;
+        let f = fields
+            .get(idx as usize)
+            .ok_or_else(|| corrupt(off + p, format!("unknown field index {idx}")))?;
+        p += 4;
+        let len = if f.size == VARIABLE_SIZE {
+            let l = u32_at(rec, p)
+                .filter(|_| p + 4 <= end)
+                .ok_or_else(|| corrupt(off + p, "truncated field length"))?;
+            p += 4;
+            l as usize
+        } else {
+            f.size as usize
+        };
+        let dend = p.checked_add(len).filter(|e| *e <= end).ok_or_else(|| {
+            corrupt(
+                off + p,
+                format!("field {} of {len} bytes crosses the record end", f.name),
+            )
+        })?;
+        if idx == field && !on_value(&rec[p..dend]) {
+            return Ok(());
+        }
+        p = align4(dend);
+    }
+    Ok(())
 }

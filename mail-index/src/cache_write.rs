@@ -4,7 +4,7 @@
 //! Dovecot does (`mail-cache-transaction.c`, `mail-cache-purge.c`).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 
 use rustix::fs::{fcntl_lock, FlockOperation};
@@ -14,6 +14,7 @@ use crate::cache_file::{
     CacheField, CacheFile, CacheHeader, FieldType, DECISION_FORCED, DECISION_NO, DECISION_TEMP,
     DECISION_YES, HEADER_SIZE, VARIABLE_SIZE,
 };
+use crate::cache_reader::CacheReader;
 use crate::error::{Error, FileKind, Result};
 use crate::index_file::{IndexMap, EXT_CACHE};
 use crate::mailbox::{now, IndexDir, View};
@@ -115,14 +116,26 @@ impl IndexDir {
             }
         }
         let lock = self.lock()?;
-        let view = self.open_view_locked(&lock)?;
+        // the index without the cache's records: only its header is needed
+        // to know whether the file can take appends
+        let mut view = self.open_view_locked_without_cache(&lock)?;
         let path = self.path(FileKind::Cache);
         let mut t = Transaction::external();
-        let usable = view
-            .cache
-            .as_ref()
-            .is_some_and(|c| cache_matches_index(view.map(), c));
+        let usable = match CacheReader::open(&path) {
+            Ok(Some(r)) => {
+                r.header.indexid == view.map().header.indexid
+                    && view
+                        .map()
+                        .ext(EXT_CACHE)
+                        .is_some_and(|e| e.reset_id == r.header.file_seq)
+            }
+            Ok(None) => false,
+            Err(e) if e.is_corruption() => false,
+            Err(e) => return Err(e),
+        };
         if !usable {
+            // rare: the old file's fields are carried over, so read it whole
+            view = self.open_view_locked(&lock)?;
             let (seq, _) = self.new_cache_file(&view, &[])?;
             t.ext_intro(cache_ext_def())
                 .ext_reset(EXT_CACHE, seq, false);
@@ -133,16 +146,15 @@ impl IndexDir {
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
         lock_file(&file, &path)?;
-        // Re-read under the lock: another writer may have appended.
-        let mut bytes = Vec::new();
-        (&file)
-            .seek(SeekFrom::Start(0))
-            .map_err(|e| Error::io(&path, e))?;
-        (&file)
-            .read_to_end(&mut bytes)
-            .map_err(|e| Error::io(&path, e))?;
-        let mut cache = CacheFile::parse(bytes)?;
-        let result = self.cache_add_locked(&view, &file, &mut cache, updates, &mut t);
+        // Header and fields read again under the lock (another writer may
+        // have appended or registered fields); the records are not read:
+        // new ones are appended at the end of the file.
+        let cache = file
+            .try_clone()
+            .map_err(|e| Error::io(&path, e))
+            .and_then(|f| CacheReader::from_file(f, &path));
+        let result =
+            cache.and_then(|cache| self.cache_add_locked(&view, &file, &cache, updates, &mut t));
         let _ = fcntl_lock(&file, FlockOperation::Unlock);
         result?;
         let _ = self.commit_locked(&lock, &t)?;
@@ -153,7 +165,7 @@ impl IndexDir {
         &self,
         view: &View,
         file: &File,
-        cache: &mut CacheFile,
+        cache: &CacheReader,
         updates: &[(u32, CacheValues)],
         t: &mut Transaction,
     ) -> Result<()> {

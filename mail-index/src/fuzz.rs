@@ -2,7 +2,9 @@
 //! test: each takes arbitrary bytes and must never panic.
 
 use crate::cache_file::CacheFile;
+use crate::cache_reader::CacheReader;
 use crate::dump;
+use crate::error::Error;
 use crate::error::FileKind;
 use crate::index_file::IndexMap;
 use crate::log_file::LogFile;
@@ -33,8 +35,14 @@ pub fn log(data: &[u8]) {
 
 /// Parses `data` as a cache file and follows record chains from every
 /// 4-aligned offset named in the first bytes.
+///
+/// The same bytes are read from a file by [`CacheReader`], which must agree
+/// with the whole-file reader on the header, the fields, every error and
+/// every lookup.
 pub fn cache(data: &[u8]) {
-    if let Ok(c) = CacheFile::parse(data.to_vec()) {
+    let parsed = CacheFile::parse(data.to_vec());
+    cache_reader_agrees(data, parsed.as_ref());
+    if let Ok(c) = parsed {
         let _ = dump::cache_json(&c);
         let mut out = String::new();
         dump::cache_header_text(&c, &mut out);
@@ -83,6 +91,57 @@ pub fn apply(data: &[u8]) {
         );
         for i in 0..map.messages_count() {
             let _ = map.keywords_at(i);
+        }
+    }
+}
+
+/// Writes `data` to a scratch file and checks that [`CacheReader`] reads
+/// it as `parsed` (the whole-file reader's result) does.
+fn cache_reader_agrees(data: &[u8], parsed: Result<&CacheFile, &Error>) {
+    let path = std::env::temp_dir().join(format!(
+        "columba-fuzz-cache-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    if std::fs::write(&path, data).is_err() {
+        return;
+    }
+    let reader = CacheReader::open(&path);
+    let _ = std::fs::remove_file(&path);
+    let reader = match (reader, parsed) {
+        (Ok(Some(r)), Ok(c)) => {
+            assert_eq!(r.header, c.header);
+            assert_eq!(r.fields, c.fields);
+            assert_eq!(r.field_header_offsets, c.field_header_offsets);
+            (r, c)
+        }
+        (Err(a), Err(b)) => {
+            assert_eq!(a.to_string(), b.to_string());
+            return;
+        }
+        (a, b) => panic!("CacheReader {a:?} but CacheFile {b:?}"),
+    };
+    let (r, c) = reader;
+    for off in (32..data.len().min(4096)).step_by(4) {
+        let off = off as u32;
+        if c.chain(off).is_ok() {
+            for f in &c.fields {
+                assert_eq!(
+                    r.lookup(off, &f.name).ok(),
+                    c.lookup(off, &f.name).ok(),
+                    "field {} at {off}",
+                    f.name
+                );
+            }
+        }
+        for n in 0..c.fields.len() as u32 {
+            let a = r.record_value(off, n);
+            let b = c.record_value(off, n);
+            match (a, b) {
+                (Ok((va, pa)), Ok((vb, pb))) => assert_eq!((va.as_deref(), pa), (vb, pb)),
+                (Err(ea), Err(eb)) => assert_eq!(ea.to_string(), eb.to_string()),
+                (a, b) => panic!("record {off} field {n}: {a:?} vs {b:?}"),
+            }
         }
     }
 }

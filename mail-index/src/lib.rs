@@ -28,6 +28,7 @@
 mod bytes;
 mod cache_decisions;
 pub mod cache_file;
+mod cache_reader;
 mod cache_write;
 pub mod dump;
 mod error;
@@ -45,6 +46,7 @@ pub mod transaction;
 pub use bytes::{decode_offset, encode_offset};
 pub use cache_decisions::CacheDecisions;
 pub use cache_file::{CacheField, CacheFile};
+pub use cache_reader::CacheReader;
 pub use cache_write::{cache_matches_index, CacheValues};
 pub use error::{Error, FileKind, Result};
 pub use index_file::{

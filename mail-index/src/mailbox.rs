@@ -419,6 +419,13 @@ impl IndexDir {
         self.view_from_mode(index, &logs, false, false)
     }
 
+    /// [`IndexDir::open_view_without_cache`] while holding the log lock.
+    pub(crate) fn open_view_locked_without_cache(&self, lock: &LogLock) -> Result<View> {
+        let logs = self.read_logs_with(Some(lock))?;
+        let index = self.read_index()?;
+        self.view_from_mode(index, &logs, false, false)
+    }
+
     /// Opens as much of the view as is valid, for inspecting a broken
     /// mailbox: a corrupt log record ends the replay there and is returned
     /// in [`View::stopped`] instead of failing. Never write from such a view.

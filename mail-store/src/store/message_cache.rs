@@ -41,7 +41,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use columba_mail_index::cache_file::{FieldType, DECISION_FORCED, DECISION_NO};
-use columba_mail_index::{CacheDecisions, CacheFile, CacheValues, FileKind, IndexDir};
+use columba_mail_index::index_file::EXT_CACHE;
+use columba_mail_index::{CacheDecisions, CacheReader, CacheValues, FileKind, IndexDir};
 use columba_maildir::Mailbox;
 
 use super::cache::field_def;
@@ -104,7 +105,8 @@ pub fn header_field_name(name: &str) -> String {
 #[derive(Debug)]
 pub struct MessageCache {
     index: IndexDir,
-    cache: Option<CacheFile>,
+    /// The cache file, read where needed (header and fields when opened).
+    cache: Option<CacheReader>,
     /// (uid, newest record offset), sorted by UID.
     offsets: Vec<(u32, u32)>,
     /// Every UID of the index, sorted.
@@ -148,22 +150,40 @@ impl MessageCache {
         if !has_log {
             return Ok(c);
         }
-        let view = c.index.open_view()?;
+        // the index without the cache file, then only the cache's header
+        // and field registry: records are read when looked up
+        let view = c.index.open_view_without_cache()?;
+        let map = view.map();
         c.day_first_uid7 = view.header().day_first_uid[7];
-        c.offsets = view
-            .messages()
-            .filter(|m| m.cache_offset != 0)
-            .map(|m| (m.uid, m.cache_offset))
-            .collect();
-        c.uids = view.messages().map(|m| m.uid).collect();
-        if let Some(cache) = view.cache {
+        let cache = match CacheReader::open(&c.index.path(FileKind::Cache)) {
+            Ok(Some(r)) if r.header.indexid == map.header.indexid => Some(r),
+            Ok(_) => None,
+            // a broken cache file is not used (as the full view leaves it)
+            Err(e) if e.is_corruption() => None,
+            Err(e) => return Err(e.into()),
+        };
+        let reset_ok = cache.as_ref().is_some_and(|r| {
+            map.ext(EXT_CACHE)
+                .is_some_and(|e| e.reset_id == r.header.file_seq)
+        });
+        let count = map.messages_count();
+        c.uids = (0..count).map(|i| map.uid_at(i)).collect();
+        if reset_ok {
+            c.offsets = (0..count)
+                .filter_map(|i| {
+                    let off = map.cache_offset_at(i).unwrap_or(0);
+                    (off != 0).then(|| (map.uid_at(i), off))
+                })
+                .collect();
+        }
+        if let Some(cache) = cache {
             c.numbers = cache
                 .fields
                 .iter()
                 .enumerate()
                 .map(|(i, f)| (f.name.to_ascii_lowercase(), i))
                 .collect();
-            c.decisions = Some(CacheDecisions::new(&cache));
+            c.decisions = Some(CacheDecisions::from_fields(&cache.fields));
             c.cache = Some(cache);
         }
         Ok(c)
@@ -241,7 +261,7 @@ impl MessageCache {
     }
 
     /// The stored value without touching decisions or counters.
-    fn stored(&self, uid: u32, number: usize) -> Option<&[u8]> {
+    fn stored(&self, uid: u32, number: usize) -> Option<Vec<u8>> {
         let cache = self.cache.as_ref()?;
         let at = self.offsets.binary_search_by_key(&uid, |(u, _)| *u).ok()?;
         let mut off = self.offsets[at].1;
@@ -287,7 +307,7 @@ impl MessageCache {
                 .binary_search_by_key(&uid, |(u, _)| *u)
                 .ok()
                 .and_then(|at| cache.lookup(self.offsets[at].1, field).ok().flatten()),
-            _ => self.stored(uid, number).map(<[u8]>::to_vec),
+            _ => self.stored(uid, number),
         }
     }
 
