@@ -423,9 +423,15 @@ impl MailboxSnapshot {
             }
             let hit = match match_index(key, &info, &ctx) {
                 Some(answer) => answer,
-                None => match m.path {
-                    Some(_) => {
-                        let data = m.read()?;
+                None => match &m.path {
+                    Some(path) => {
+                        // header keys read up to the blank line only
+                        let data = if headers_only {
+                            super::cached_search::read_header(path)
+                                .map_err(|e| file_error(path, e))?
+                        } else {
+                            m.read()?
+                        };
                         let msg = if headers_only {
                             Message::parse_header(&data)
                         } else {
