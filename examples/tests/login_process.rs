@@ -1811,6 +1811,33 @@ fn the_master_logs_through_the_log_role() {
         "Nov 29 04:15:24 ".len(),
         "{line}"
     );
+
+    // logrotate: the file is moved away, SIGHUP to the master; the master
+    // stays, and the log role writes a new file.
+    std::fs::rename(root.join("columba.log"), root.join("columba.log.1")).unwrap();
+    let pid = rustix::process::Pid::from_raw(master.child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::HUP).unwrap();
+    let read = |name: &str| std::fs::read_to_string(root.join(name)).unwrap_or_default();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let warning = "master: Warning: SIGHUP: log files reopened";
+    while !read("columba.log").contains(warning) && !read("columba.log.1").contains(warning) {
+        assert!(std::time::Instant::now() < deadline, "{}", master.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The master still serves, and new lines go to the new file.
+    let mut c = TcpStream::connect(master.addr("  imap ")).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    assert!(read_line(&mut c).starts_with("* OK"));
+    c.write_all(b"a LOGOUT\r\n").unwrap();
+    while !read_line(&mut c).is_empty() {}
+    while !read("columba.log").contains("Aborted login by logging out") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            read("columba.log")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// A client that cancels a SASL exchange (`*`): the auth request is

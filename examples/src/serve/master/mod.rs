@@ -171,8 +171,23 @@ pub fn run(config_path: &Path, on_ready: &mut dyn FnMut(&Bound)) -> Result<(), S
             .spawn(move || connections::accept_unix(shared, listener))
             .map_err(|e| ServeError::io("start an accept thread", e))?;
     }
+    // SIGHUP (logrotate's usual signal): the log role reopens its files.
+    // Reloading the configuration is not supported; the master says so
+    // instead of ending, which SIGHUP's default would do.
+    let hup = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone())
+        .map_err(|e| ServeError::io("install a signal handler", e))?;
     while !term.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(100));
+        if hup.swap(false, Ordering::SeqCst) {
+            let log = singletons.iter().find(|s| s.role == Role::Log);
+            if let Some(pid) = log.and_then(|s| singletons::pid(s)) {
+                signal(pid, rustix::process::Signal::HUP);
+            }
+            say::warning(
+                "SIGHUP: log files reopened; the configuration is not reloaded (restart to apply changes)",
+            );
+        }
     }
     say::info("Shutting down: stopping every process");
     stop(&shared, &singletons);
@@ -240,7 +255,11 @@ fn exists(pid: u32) -> bool {
 }
 
 fn kill(pid: u32) {
+    signal(pid, rustix::process::Signal::KILL);
+}
+
+fn signal(pid: u32, signal: rustix::process::Signal) {
     if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        let _ = rustix::process::kill_process(pid, signal);
     }
 }

@@ -170,6 +170,11 @@ fn renew_idle(shared: &Arc<Shared>) {
     }
 }
 
+/// The singleton's current pid, if it runs.
+pub fn pid(singleton: &Singleton) -> Option<u32> {
+    singleton.current.lock().ok()?.as_ref().map(|(pid, _)| *pid)
+}
+
 /// Sends `Shutdown` to a singleton; returns its pid.
 pub fn shutdown(singleton: &Singleton) -> Option<u32> {
     let mut current = singleton.current.lock().ok()?;
