@@ -7,8 +7,7 @@ use super::*;
 /// and to a private Dovecot's (both over TCP), and what it saw of each.
 struct LmtpComparison {
     /// Postfix's delivery lines of the four-recipient message per server,
-    /// by recipient: (status, the reply with session ids and the server's
-    /// address masked).
+    /// by recipient: (status, the reply as Postfix logs it).
     replies: [BTreeMap<String, (String, String)>; 2],
     /// The first message as each server stored it for demo.
     stored: [Vec<u8>; 2],
@@ -40,6 +39,10 @@ fn masked_reply(reply: &str, stamp: bool) -> String {
     reply
 }
 
+/// Runs columba and a private Dovecot configured alike (users demo, bob
+/// and broken, whose home its mail process cannot enter), each behind its
+/// own Postfix, and delivers the first message, one to
+/// `demo+tag@example.test` and the four-recipient one to both.
 fn lmtp_comparison() -> LmtpComparison {
     let columba = Columba::start(MECHANISMS);
     let dovecot = PrivateDovecot::start(
