@@ -487,3 +487,27 @@ fn into_owned_copies_out_of_the_receive_buffer() {
     let c = parse("a LOGIN {5}\r\nalice \"pw\"\r\n");
     assert_eq!(c.clone().into_owned(), c);
 }
+
+#[test]
+fn savedate_fetch_item_and_search_keys() {
+    // RFC 8514 section 5's examples
+    let c = parse("a102 fetch 1 (savedate)\r\n");
+    let CommandBody::Fetch { items, .. } = c.body else {
+        panic!()
+    };
+    assert_eq!(items, FetchItems::Items(vec![FetchAttribute::SaveDate]));
+    let c = parse("a SEARCH SAVEDBEFORE 1-Jan-2024 SAVEDON 2-Feb-2024 SAVEDSINCE 3-Mar-2024 SAVEDATESUPPORTED\r\n");
+    let CommandBody::Search { ref criteria, .. } = c.body else {
+        panic!()
+    };
+    assert!(matches!(criteria[0], SearchKey::SavedBefore(d) if d.year == 2024 && d.day == 1));
+    assert!(matches!(criteria[1], SearchKey::SavedOn(d) if d.month == 2));
+    assert!(matches!(criteria[2], SearchKey::SavedSince(d) if d.day == 3));
+    assert_eq!(criteria[3], SearchKey::SaveDateSupported);
+    assert_eq!(
+        c.encode(),
+        b"a SEARCH SAVEDBEFORE 1-Jan-2024 SAVEDON 2-Feb-2024 SAVEDSINCE 3-Mar-2024 SAVEDATESUPPORTED\r\n"
+    );
+    assert!(parse_command(b"a SEARCH SAVEDON\r\n").is_err());
+    assert!(parse_command(b"a FETCH 1 SAVEDATE[]\r\n").is_err());
+}

@@ -463,3 +463,22 @@ fn list_extended_items_and_binary_origin() {
     };
     assert_eq!(items[0], StatusValue::DeletedStorage(8));
 }
+
+#[test]
+fn savedate_fetch_data() {
+    let Data::Fetch { items, .. } =
+        data("* 1 FETCH (UID 4 SAVEDATE \"17-Jul-1996 02:44:25 -0700\")\r\n")
+    else {
+        panic!()
+    };
+    let MessageItem::SaveDate(Some(d)) = &items[1] else {
+        panic!("{items:?}")
+    };
+    assert_eq!((d.date.day, d.hour), (17, 2));
+    let Data::Fetch { items, .. } = data("* 2 FETCH (SAVEDATE NIL UID 5)\r\n") else {
+        panic!()
+    };
+    assert_eq!(items, [MessageItem::SaveDate(None), MessageItem::Uid(5)]);
+    assert!(columba_imap_proto::parse_response(b"* 2 FETCH (SAVEDATE NILS)\r\n").is_err());
+    assert!(columba_imap_proto::parse_response(b"* 2 FETCH (SAVEDATE 5)\r\n").is_err());
+}

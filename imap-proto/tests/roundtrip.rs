@@ -117,6 +117,10 @@ fn search_key() -> impl Strategy<Value = SearchKey> {
         date().prop_map(SearchKey::SentBefore),
         date().prop_map(SearchKey::SentOn),
         date().prop_map(SearchKey::SentSince),
+        date().prop_map(SearchKey::SavedBefore),
+        date().prop_map(SearchKey::SavedOn),
+        date().prop_map(SearchKey::SavedSince),
+        Just(SearchKey::SaveDateSupported),
         atom().prop_map(SearchKey::Keyword),
         atom().prop_map(SearchKey::Unkeyword),
         any::<u32>().prop_map(SearchKey::Larger),
@@ -183,6 +187,7 @@ fn fetch_attribute() -> impl Strategy<Value = FetchAttribute> {
         Just(FetchAttribute::BodyStructure),
         Just(FetchAttribute::Uid),
         Just(FetchAttribute::ModSeq),
+        Just(FetchAttribute::SaveDate),
         (any::<bool>(), section(), partial()).prop_map(|(peek, section, partial)| {
             FetchAttribute::BodySection {
                 peek,
@@ -653,6 +658,7 @@ fn message_item() -> impl Strategy<Value = MessageItem> {
             .prop_map(|(part, size)| MessageItem::BinarySize { part, size }),
         nz().prop_map(MessageItem::Uid),
         n64().prop_map(MessageItem::ModSeq),
+        proptest::option::of(date_time()).prop_map(MessageItem::SaveDate),
     ]
 }
 

@@ -475,6 +475,7 @@ fn fetch_attribute(w: &mut Writer<'_>, a: &FetchAttribute) {
         FetchAttribute::BodyStructure => w.raw(b"BODYSTRUCTURE"),
         FetchAttribute::Uid => w.raw(b"UID"),
         FetchAttribute::ModSeq => w.raw(b"MODSEQ"),
+        FetchAttribute::SaveDate => w.raw(b"SAVEDATE"),
         FetchAttribute::BodySection {
             peek,
             section: s,
@@ -555,6 +556,10 @@ fn search_key(w: &mut Writer<'_>, k: &SearchKey) {
         }
         SearchKey::Recent => w.raw(b"RECENT"),
         SearchKey::Seen => w.raw(b"SEEN"),
+        SearchKey::SavedBefore(v) => d!(b"SAVEDBEFORE", v),
+        SearchKey::SavedOn(v) => d!(b"SAVEDON", v),
+        SearchKey::SavedSince(v) => d!(b"SAVEDSINCE", v),
+        SearchKey::SaveDateSupported => w.raw(b"SAVEDATESUPPORTED"),
         SearchKey::SentBefore(v) => d!(b"SENTBEFORE", v),
         SearchKey::SentOn(v) => d!(b"SENTON", v),
         SearchKey::SentSince(v) => d!(b"SENTSINCE", v),

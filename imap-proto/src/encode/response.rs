@@ -523,5 +523,12 @@ fn message_item(w: &mut Writer<'_>, i: &MessageItem) {
             w.number(*n);
             w.byte(b')');
         }
+        MessageItem::SaveDate(d) => {
+            w.raw(b"SAVEDATE ");
+            match d {
+                Some(d) => w.date_time(d),
+                None => w.raw(b"NIL"),
+            }
+        }
     }
 }

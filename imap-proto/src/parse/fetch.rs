@@ -66,7 +66,8 @@ fn fetch_attribute(p: &mut Parser<'_>) -> PResult<FetchAttribute> {
         "BODY" => FetchAttribute::Body,
         "BODYSTRUCTURE" => FetchAttribute::BodyStructure,
         "UID" => FetchAttribute::Uid,
-        "MODSEQ" => FetchAttribute::ModSeq
+        "MODSEQ" => FetchAttribute::ModSeq,
+        "SAVEDATE" => FetchAttribute::SaveDate
     );
     if is(w, "BODY") || is(w, "BODY.PEEK") {
         let section = section(p)?;
@@ -235,6 +236,18 @@ fn message_item(p: &mut Parser<'_>) -> PResult<MessageItem> {
         let m = p.number64()?;
         p.close()?;
         Ok(MessageItem::ModSeq(m))
+    } else if is(w, "SAVEDATE") {
+        if p.peek() == Some(b'"') {
+            Ok(MessageItem::SaveDate(Some(p.date_time()?)))
+        } else {
+            let at = p.pos;
+            let nil = p.word("NIL or date-time")?;
+            if !is(nil, "NIL") {
+                p.pos = at;
+                return p.fail("NIL or date-time");
+            }
+            Ok(MessageItem::SaveDate(None))
+        }
     } else {
         p.pos = start;
         p.fail("message data item")

@@ -42,6 +42,7 @@ pub(crate) fn search_key(p: &mut Parser<'_>) -> PResult<SearchKey> {
         "NEW" => SearchKey::New,
         "OLD" => SearchKey::Old,
         "RECENT" => SearchKey::Recent,
+        "SAVEDATESUPPORTED" => SearchKey::SaveDateSupported,
         "SEEN" => SearchKey::Seen,
         "UNANSWERED" => SearchKey::Unanswered,
         "UNDELETED" => SearchKey::Undeleted,
@@ -76,6 +77,9 @@ pub(crate) fn search_key(p: &mut Parser<'_>) -> PResult<SearchKey> {
         "BEFORE" => SearchKey::Before,
         "ON" => SearchKey::On,
         "SINCE" => SearchKey::Since,
+        "SAVEDBEFORE" => SearchKey::SavedBefore,
+        "SAVEDON" => SearchKey::SavedOn,
+        "SAVEDSINCE" => SearchKey::SavedSince,
         "SENTBEFORE" => SearchKey::SentBefore,
         "SENTON" => SearchKey::SentOn,
         "SENTSINCE" => SearchKey::SentSince

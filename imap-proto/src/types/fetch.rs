@@ -43,6 +43,8 @@ pub enum FetchAttribute {
     Uid,
     /// `MODSEQ` (CONDSTORE).
     ModSeq,
+    /// `SAVEDATE` (RFC 8514).
+    SaveDate,
     /// `BODY[section]<partial>` or `BODY.PEEK[...]`.
     BodySection {
         /// `.PEEK`: do not set `\Seen`.
@@ -151,4 +153,7 @@ pub enum MessageItem {
     Uid(u32),
     /// `MODSEQ (n)`.
     ModSeq(u64),
+    /// `SAVEDATE "date-time"` or `SAVEDATE NIL` (RFC 8514): `None` when the
+    /// server has no save date for the message.
+    SaveDate(Option<DateTime>),
 }

@@ -47,6 +47,14 @@ pub enum SearchKey {
     Recent,
     /// `SEEN`.
     Seen,
+    /// `SAVEDBEFORE date` (RFC 8514).
+    SavedBefore(Date),
+    /// `SAVEDON date` (RFC 8514).
+    SavedOn(Date),
+    /// `SAVEDSINCE date` (RFC 8514).
+    SavedSince(Date),
+    /// `SAVEDATESUPPORTED` (RFC 8514).
+    SaveDateSupported,
     /// `SENTBEFORE date`.
     SentBefore(Date),
     /// `SENTON date`.
