@@ -1,10 +1,19 @@
 //! [`MaildirStorage`]: [`MailStorage`] over `columba-mail-store` on a
 //! Maildir++ root laid out as Dovecot lays it out.
+//!
+//! The mailbox a session reads keeps one [`MessageCache`] (Dovecot's
+//! `dovecot.index.cache`, shared with Dovecot) and one snapshot, both read
+//! again at the start of each command that reads messages and the cache
+//! flushed at its end ([`MailStorage::command_done`]): FETCH of ENVELOPE,
+//! BODY, BODYSTRUCTURE, `BODY[HEADER.FIELDS (...)]` and RFC822.SIZE and
+//! the header SEARCH keys answer from the cache, and a message file is
+//! opened only for what the cache does not hold (which is then cached).
 
 use std::path::Path;
 
 use columba_mail_store::list::SpecialUse;
-use columba_mail_store::store::{self, MailboxSnapshot};
+use columba_mail_store::search::SearchKey as StoreKey;
+use columba_mail_store::store::{self, CachedItem, MailboxSnapshot, MessageCache};
 use columba_maildir::{Mailbox, Maildir};
 
 use crate::append_spool::{self, SpooledAppend, StagedWrite};
@@ -20,6 +29,44 @@ use crate::storage::{
 pub struct MaildirStorage {
     maildir: Maildir,
     special_use: Vec<(String, SpecialUse)>,
+    /// The mailbox the current (or last) command read messages of.
+    reading: Option<Reading>,
+    /// Message files read by closed [`Reading`]s and by whole-message reads.
+    files_read: u64,
+}
+
+/// The cache and snapshot of the mailbox whose messages are being read.
+#[derive(Debug)]
+struct Reading {
+    name: String,
+    mailbox: Mailbox,
+    snapshot: MailboxSnapshot,
+    cache: MessageCache,
+    /// False once the command that read it is done: the next command
+    /// reads the mailbox again.
+    current: bool,
+}
+
+impl Reading {
+    /// The sequence number of `uid` in the snapshot.
+    fn seq(&self, uid: u32) -> Result<u32> {
+        self.snapshot
+            .messages
+            .binary_search_by_key(&uid, |m| m.uid)
+            .map(|i| i as u32 + 1)
+            .map_err(|_| Error::Refused(format!("uid {uid} is expunged")))
+    }
+}
+
+/// Whether `key` compares save dates (the snapshot's search resolves them).
+fn uses_save_dates(key: &StoreKey) -> bool {
+    match key {
+        StoreKey::SavedDate(..) => true,
+        StoreKey::Not(k) => uses_save_dates(k),
+        StoreKey::Or(a, b) => uses_save_dates(a) || uses_save_dates(b),
+        StoreKey::And(keys) => keys.iter().any(uses_save_dates),
+        _ => false,
+    }
 }
 
 impl MaildirStorage {
@@ -32,7 +79,65 @@ impl MaildirStorage {
         Ok(MaildirStorage {
             maildir,
             special_use: Vec::new(),
+            reading: None,
+            files_read: 0,
         })
+    }
+
+    /// How many message files this storage has opened to answer FETCH and
+    /// SEARCH because its cache did not hold what was asked (0 when every
+    /// answer came from `dovecot.index.cache` and the index).
+    pub fn files_opened(&self) -> u64 {
+        self.files_read + self.reading.as_ref().map_or(0, |r| r.cache.files_opened())
+    }
+
+    /// The next read starts from the files again (another command, or a
+    /// change made through this storage).
+    fn stale(&mut self) {
+        if let Some(r) = self.reading.as_mut() {
+            r.current = false;
+        }
+    }
+
+    /// Drops the mailbox being read (it may be deleted or renamed), writing
+    /// what its cache learned first where that still works.
+    fn forget(&mut self) {
+        if let Some(mut r) = self.reading.take() {
+            let _ = r.cache.flush();
+            self.files_read += r.cache.files_opened();
+        }
+    }
+
+    /// The cache and snapshot of `name` for the current command: read
+    /// again (the cache only if its files changed) at a command's first
+    /// use, kept for the rest of the command.
+    fn reading(&mut self, name: &str) -> Result<&mut Reading> {
+        let same = self.reading.as_ref().is_some_and(|r| r.name == name);
+        if !same {
+            if let Some(mut old) = self.reading.take() {
+                old.cache.flush()?;
+                self.files_read += old.cache.files_opened();
+            }
+            let mailbox = self.mailbox(name)?;
+            let cache = MessageCache::open(&mailbox)?;
+            let snapshot = MailboxSnapshot::open(&mailbox)?;
+            self.reading = Some(Reading {
+                name: name.to_string(),
+                mailbox,
+                snapshot,
+                cache,
+                current: true,
+            });
+        }
+        let Some(r) = self.reading.as_mut() else {
+            return Err(Error::Refused("[SERVERBUG] no mailbox open".into()));
+        };
+        if !r.current {
+            r.cache.refresh()?;
+            r.snapshot = MailboxSnapshot::open(&r.mailbox)?;
+            r.current = true;
+        }
+        Ok(r)
     }
 
     /// Marks `name` with a SPECIAL-USE attribute in LIST answers.
@@ -98,6 +203,7 @@ impl MailStorage for MaildirStorage {
     }
 
     fn view(&mut self, mailbox: &str, claim_recent: bool) -> Result<MailboxView> {
+        self.stale();
         let (_, snap) = self.snapshot(mailbox, claim_recent)?;
         Ok(MailboxView {
             messages: snap
@@ -117,6 +223,7 @@ impl MailStorage for MaildirStorage {
     }
 
     fn status(&mut self, mailbox: &str, want_size: bool) -> Result<StatusInfo> {
+        self.stale();
         let (_, mut snap) = self.snapshot(mailbox, false)?;
         let s = snap.status();
         let size = if want_size {
@@ -137,15 +244,54 @@ impl MailStorage for MaildirStorage {
     }
 
     fn message(&mut self, mailbox: &str, uid: u32) -> Result<(Vec<u8>, i64)> {
-        let mailbox = self.mailbox(mailbox)?;
-        let mut snap = MailboxSnapshot::open(&mailbox)?;
-        snap.resolve_files()?;
-        let m = snap
-            .messages
-            .iter()
-            .find(|m| m.uid == uid)
-            .ok_or_else(|| Error::Refused(format!("uid {uid} is expunged")))?;
-        Ok((m.read()?, m.internal_date()?))
+        let r = self.reading(mailbox)?;
+        let seq = r.seq(uid)?;
+        r.snapshot.resolve_files()?;
+        let m = &r.snapshot.messages[seq as usize - 1];
+        let answer = (m.read()?, m.internal_date()?);
+        self.files_read += 1;
+        Ok(answer)
+    }
+
+    fn cached_item(
+        &mut self,
+        mailbox: &str,
+        uid: u32,
+        item: &CachedItem,
+    ) -> Result<Option<Vec<u8>>> {
+        let r = self.reading(mailbox)?;
+        let seq = r.seq(uid)?;
+        if *item == CachedItem::Rfc822Size {
+            // the file name's `W=` (one directory listing per command)
+            // answers before the cache, as in Dovecot's Maildir
+            r.snapshot.resolve_files()?;
+        }
+        Ok(Some(r.cache.fetch(&mut r.snapshot, seq, item)?))
+    }
+
+    fn internal_date(&mut self, mailbox: &str, uid: u32) -> Result<Option<i64>> {
+        let r = self.reading(mailbox)?;
+        let seq = r.seq(uid)?;
+        r.snapshot.resolve_files()?;
+        Ok(Some(r.snapshot.messages[seq as usize - 1].internal_date()?))
+    }
+
+    fn save_date(&mut self, mailbox: &str, uid: u32) -> Result<Option<i64>> {
+        let r = self.reading(mailbox)?;
+        r.seq(uid)?;
+        Ok(r.snapshot.save_date(uid)?)
+    }
+
+    fn supports_save_date(&self) -> bool {
+        true
+    }
+
+    fn command_done(&mut self) -> Result<()> {
+        if let Some(r) = self.reading.as_mut() {
+            r.current = false;
+            r.cache.flush()?;
+        }
+        Ok(())
     }
 
     fn append(
@@ -156,6 +302,7 @@ impl MailStorage for MaildirStorage {
         keywords: &[String],
         internal_date: Option<i64>,
     ) -> Result<(u32, u32)> {
+        self.stale();
         let mb = self.mailbox(mailbox)?;
         // the index must exist so the message gets a log record at once
         store::sync(&mb)?;
@@ -178,6 +325,7 @@ impl MailStorage for MaildirStorage {
         keywords: &[String],
         unchanged_since: Option<u64>,
     ) -> Result<Vec<u32>> {
+        // flags are not what a reading keeps: it stays current
         let mb = self.mailbox(mailbox)?;
         let r =
             store::store_flags_unchanged_since(&mb, uids, mode, flags, keywords, unchanged_since)?;
@@ -185,6 +333,7 @@ impl MailStorage for MaildirStorage {
     }
 
     fn expunge(&mut self, mailbox: &str, uids: &[u32]) -> Result<Vec<u32>> {
+        self.stale();
         let mb = self.mailbox(mailbox)?;
         Ok(store::expunge(&mb, uids)?)
     }
@@ -196,6 +345,7 @@ impl MailStorage for MaildirStorage {
         uids: &[u32],
         remove_source: bool,
     ) -> Result<CopyOutcome> {
+        self.stale();
         let src = self.mailbox(mailbox)?;
         let dst = self.mailbox(dest)?;
         store::sync(&dst)?;
@@ -212,12 +362,16 @@ impl MailStorage for MaildirStorage {
     }
 
     fn search(&mut self, mailbox: &str, key: &SearchKey, now: i64) -> Result<Vec<u32>> {
-        let mb = self.mailbox(mailbox)?;
-        let mut snap = MailboxSnapshot::open(&mb)?;
-        let seqs = snap.search(key, 0, now)?;
+        let r = self.reading(mailbox)?;
+        let seqs = if uses_save_dates(key) {
+            r.snapshot.search(key, 0, now)?
+        } else {
+            // header keys from the cache; what it lacks is read and cached
+            r.cache.search(&mut r.snapshot, key, 0, now)?
+        };
         Ok(seqs
             .into_iter()
-            .filter_map(|s| snap.messages.get(s as usize - 1).map(|m| m.uid))
+            .filter_map(|s| r.snapshot.messages.get(s as usize - 1).map(|m| m.uid))
             .collect())
     }
 
@@ -234,6 +388,7 @@ impl MailStorage for MaildirStorage {
     }
 
     fn delete(&mut self, mailbox: &str) -> Result<()> {
+        self.forget();
         if mailbox.eq_ignore_ascii_case("INBOX") {
             return Err(Error::Refused("INBOX can't be deleted.".into()));
         }
@@ -244,6 +399,7 @@ impl MailStorage for MaildirStorage {
     }
 
     fn rename(&mut self, from: &str, to: &str) -> Result<()> {
+        self.forget();
         if from.eq_ignore_ascii_case("INBOX") {
             return Err(Error::Refused("Renaming INBOX isn't supported.".into()));
         }

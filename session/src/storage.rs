@@ -4,6 +4,7 @@
 //! `columba-mail-store`.
 
 pub use columba_mail_store::search::{MessageFlags, SearchKey};
+pub use columba_mail_store::store::CachedItem;
 pub use columba_mail_store::store::StoreMode;
 pub use columba_mail_store::store::{QresyncRequest, Resync};
 
@@ -150,6 +151,53 @@ pub trait MailStorage: Send {
     fn resync(&mut self, mailbox: &str, request: &QresyncRequest) -> Result<Option<Resync>> {
         let _ = (mailbox, request);
         Ok(None)
+    }
+
+    /// A FETCH item of message `uid` answered without the message bytes
+    /// (from a cache such as `dovecot.index.cache`), or `Ok(None)` when
+    /// the storage cannot: the session then reads the message with
+    /// [`MailStorage::message`]. The answer is what goes inside the item's
+    /// parentheses (ENVELOPE, BODY, BODYSTRUCTURE), the section's bytes
+    /// (`BODY[HEADER.FIELDS (...)]`) or the decimal RFC822.SIZE. An error
+    /// means the message is gone. The default answers nothing.
+    fn cached_item(
+        &mut self,
+        mailbox: &str,
+        uid: u32,
+        item: &CachedItem,
+    ) -> Result<Option<Vec<u8>>> {
+        let _ = (mailbox, uid, item);
+        Ok(None)
+    }
+
+    /// INTERNALDATE (Unix seconds) of message `uid` without reading the
+    /// message, or `Ok(None)` when the storage cannot tell it that way. The
+    /// default cannot.
+    fn internal_date(&mut self, mailbox: &str, uid: u32) -> Result<Option<i64>> {
+        let _ = (mailbox, uid);
+        Ok(None)
+    }
+
+    /// SAVEDATE (RFC 8514, Unix seconds) of message `uid`; `Ok(None)` when
+    /// the storage keeps no save date for it (FETCH then answers
+    /// `SAVEDATE NIL`). The default keeps none.
+    fn save_date(&mut self, mailbox: &str, uid: u32) -> Result<Option<i64>> {
+        let _ = (mailbox, uid);
+        Ok(None)
+    }
+
+    /// Whether [`MailStorage::save_date`] gives dates (the session then
+    /// advertises the `SAVEDATE` capability). The default does not.
+    fn supports_save_date(&self) -> bool {
+        false
+    }
+
+    /// The end of a command that read messages (FETCH, SEARCH): a storage
+    /// that keeps per-mailbox state across a command (a cache) writes what
+    /// it learned now and re-reads the mailbox at the next command. The
+    /// default does nothing.
+    fn command_done(&mut self) -> Result<()> {
+        Ok(())
     }
 
     /// Starts one message of an APPEND (or of a MULTIAPPEND) whose

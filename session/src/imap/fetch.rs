@@ -1,5 +1,7 @@
-//! FETCH: one message's data items as IMAP bytes, computed by the store's
-//! message parser (ENVELOPE, BODYSTRUCTURE, sections, BINARY).
+//! FETCH: one message's data items as IMAP bytes, answered by the storage
+//! without the message where it can (its cache: ENVELOPE, BODY,
+//! BODYSTRUCTURE, `BODY[HEADER.FIELDS (...)]`, RFC822.SIZE, INTERNALDATE,
+//! SAVEDATE), else computed by the store's message parser from the message.
 
 use columba_imap_proto::{FetchAttribute, FetchItems, SectionText as WireText};
 use columba_mail_store::fetch::section::partial;
@@ -7,7 +9,62 @@ use columba_mail_store::fetch::{Section, SectionText};
 use columba_mail_store::Message;
 
 use super::format::{flags_list, internal_date};
-use crate::storage::MessageMeta;
+use crate::storage::{CachedItem, MessageMeta};
+
+/// What the storage answered for one message without its bytes.
+#[derive(Debug, Default)]
+pub struct Known {
+    /// Per requested attribute (same index): the cached answer.
+    pub items: Vec<Option<Vec<u8>>>,
+    /// INTERNALDATE, when known without the message.
+    pub internal_date: Option<i64>,
+    /// SAVEDATE; `None` is sent as NIL.
+    pub save_date: Option<i64>,
+}
+
+impl Known {
+    fn item(&self, i: usize) -> Option<&[u8]> {
+        self.items.get(i).and_then(|v| v.as_deref())
+    }
+
+    /// Whether attribute `i` (`a`) still needs the message bytes.
+    pub fn lacks(&self, i: usize, a: &FetchAttribute) -> bool {
+        match a {
+            FetchAttribute::InternalDate => self.internal_date.is_none(),
+            _ => needs_message(a) && self.item(i).is_none(),
+        }
+    }
+}
+
+/// The storage's cache item for an attribute, if a cache can answer it.
+pub fn cache_item(a: &FetchAttribute) -> Option<CachedItem> {
+    match a {
+        FetchAttribute::Envelope => Some(CachedItem::Envelope),
+        FetchAttribute::BodyStructure => Some(CachedItem::BodyStructure),
+        FetchAttribute::Body => Some(CachedItem::Body),
+        FetchAttribute::Rfc822Size => Some(CachedItem::Rfc822Size),
+        FetchAttribute::BodySection {
+            section:
+                columba_imap_proto::Section {
+                    part,
+                    text: Some(WireText::HeaderFields(names)),
+                },
+            ..
+        } if part.is_empty() => Some(CachedItem::HeaderFields(
+            names
+                .iter()
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+                .collect(),
+        )),
+        _ => None,
+    }
+}
+
+/// Whether only the cache and the file's metadata may answer the
+/// attribute (no other item needs the whole message).
+pub fn answerable_without_message(a: &FetchAttribute) -> bool {
+    !needs_message(a) || matches!(a, FetchAttribute::InternalDate) || cache_item(a).is_some()
+}
 
 /// The attribute list a FETCH asked for, macros expanded.
 pub fn expand(items: &FetchItems) -> Vec<FetchAttribute> {
@@ -30,7 +87,10 @@ pub fn expand(items: &FetchItems) -> Vec<FetchAttribute> {
 pub fn needs_message(a: &FetchAttribute) -> bool {
     !matches!(
         a,
-        FetchAttribute::Flags | FetchAttribute::Uid | FetchAttribute::ModSeq
+        FetchAttribute::Flags
+            | FetchAttribute::Uid
+            | FetchAttribute::ModSeq
+            | FetchAttribute::SaveDate
     )
 }
 
@@ -113,16 +173,18 @@ fn with_partial(out: &mut Vec<u8>, name: String, bytes: &[u8], range: Option<(u3
 }
 
 /// Writes the items of one message (without `* n FETCH (` and `)`).
-/// `message` is `(bytes, internaldate)` when some item needed it.
+/// `message` is `(bytes, internaldate)` when some item needed it; `known`
+/// holds what the storage answered without it.
 pub fn write_items(
     out: &mut Vec<u8>,
     attrs: &[FetchAttribute],
     meta: &MessageMeta,
     message: Option<&(Vec<u8>, i64)>,
+    known: &Known,
 ) -> Result<(), String> {
     let parsed = message.map(|(data, _)| Message::parse(data));
     let mut first = true;
-    for a in attrs {
+    for (i, a) in attrs.iter().enumerate() {
         if !first {
             out.push(b' ');
         }
@@ -137,25 +199,45 @@ pub fn write_items(
                 out.extend_from_slice(format!("MODSEQ ({})", meta.modseq).as_bytes())
             }
             FetchAttribute::InternalDate => {
-                let date = message.map_or(0, |m| m.1);
+                let date = known.internal_date.or(message.map(|m| m.1)).unwrap_or(0);
                 out.extend_from_slice(format!("INTERNALDATE {}", internal_date(date)).as_bytes())
             }
+            FetchAttribute::SaveDate => {
+                out.extend_from_slice(b"SAVEDATE ");
+                match known.save_date {
+                    Some(t) => out.extend_from_slice(internal_date(t).as_bytes()),
+                    None => out.extend_from_slice(b"NIL"),
+                }
+            }
             FetchAttribute::Rfc822Size => {
-                out.extend_from_slice(format!("RFC822.SIZE {}", msg()?.rfc822_size()).as_bytes())
+                out.extend_from_slice(b"RFC822.SIZE ");
+                match known.item(i) {
+                    Some(v) => out.extend_from_slice(v),
+                    None => out.extend_from_slice(msg()?.rfc822_size().to_string().as_bytes()),
+                }
             }
             FetchAttribute::Envelope => {
                 out.extend_from_slice(b"ENVELOPE (");
-                out.extend_from_slice(&msg()?.envelope_imap());
+                match known.item(i) {
+                    Some(v) => out.extend_from_slice(v),
+                    None => out.extend_from_slice(&msg()?.envelope_imap()),
+                }
                 out.push(b')');
             }
             FetchAttribute::BodyStructure => {
                 out.extend_from_slice(b"BODYSTRUCTURE (");
-                out.extend_from_slice(&msg()?.bodystructure_imap(true));
+                match known.item(i) {
+                    Some(v) => out.extend_from_slice(v),
+                    None => out.extend_from_slice(&msg()?.bodystructure_imap(true)),
+                }
                 out.push(b')');
             }
             FetchAttribute::Body => {
                 out.extend_from_slice(b"BODY (");
-                out.extend_from_slice(&msg()?.bodystructure_imap(false));
+                match known.item(i) {
+                    Some(v) => out.extend_from_slice(v),
+                    None => out.extend_from_slice(&msg()?.bodystructure_imap(false)),
+                }
                 out.push(b')');
             }
             FetchAttribute::Rfc822 => {
@@ -174,7 +256,12 @@ pub fn write_items(
                 section, partial, ..
             } => {
                 let (spec, s) = section_spec(&section.part, &section.text);
-                with_partial(out, format!("BODY[{spec}]"), &msg()?.section(&s), *partial);
+                match known.item(i) {
+                    Some(v) => with_partial(out, format!("BODY[{spec}]"), v, *partial),
+                    None => {
+                        with_partial(out, format!("BODY[{spec}]"), &msg()?.section(&s), *partial)
+                    }
+                }
             }
             FetchAttribute::Binary { part, partial, .. } => {
                 let (spec, s) = section_spec(part, &None);
@@ -207,9 +294,10 @@ pub fn write_expunged_items(out: &mut Vec<u8>, attrs: &[FetchAttribute], meta: &
         let name = match a {
             FetchAttribute::Uid | FetchAttribute::Flags | FetchAttribute::ModSeq => {
                 // never fails: these need no message
-                let _ = write_items(out, std::slice::from_ref(a), meta, None);
+                let _ = write_items(out, std::slice::from_ref(a), meta, None, &Known::default());
                 continue;
             }
+            FetchAttribute::SaveDate => "SAVEDATE".to_string(),
             FetchAttribute::InternalDate => "INTERNALDATE".to_string(),
             FetchAttribute::Rfc822Size => "RFC822.SIZE".to_string(),
             FetchAttribute::Envelope => "ENVELOPE".to_string(),

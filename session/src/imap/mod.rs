@@ -660,6 +660,13 @@ impl ImapSession {
                 " NAMESPACE UNSELECT CHILDREN UIDPLUS MOVE MULTIAPPEND LIST-EXTENDED LIST-STATUS \
                  SPECIAL-USE ESEARCH SEARCHRES CONDSTORE QRESYNC BINARY STATUS=SIZE",
             );
+            if self
+                .storage
+                .as_ref()
+                .is_some_and(|s| s.supports_save_date())
+            {
+                caps.push_str(" SAVEDATE");
+            }
             if let Some(n) = self.config.append_limit {
                 caps.push_str(&format!(" APPENDLIMIT={n}"));
             }
@@ -1680,7 +1687,10 @@ impl ImapSession {
         if uid && !attrs.contains(&columba_imap_proto::FetchAttribute::Uid) {
             attrs.insert(0, columba_imap_proto::FetchAttribute::Uid);
         }
-        let need_message = attrs.iter().any(fetch::needs_message);
+        // the storage's cache answers unless some item needs the message
+        // anyway (then it is read once, as before)
+        let try_cache = attrs.iter().all(fetch::answerable_without_message);
+        let want_save_date = attrs.contains(&columba_imap_proto::FetchAttribute::SaveDate);
         let sel = self
             .selected
             .as_ref()
@@ -1691,22 +1701,59 @@ impl ImapSession {
         let set_seen = !read_only && attrs.iter().any(fetch::sets_seen);
         let mut failed = false;
         for (seq, mut meta) in targets {
-            let message = if need_message {
-                match self.storage().message(&name, meta.uid) {
-                    Ok(m) => Some(m),
-                    Err(_) => {
-                        // expunged meanwhile: the sequence number stays
-                        // until the EXPUNGE may be sent
-                        failed = true;
-                        let mut line = format!("* {seq} FETCH (").into_bytes();
-                        fetch::write_expunged_items(&mut line, &attrs, &meta);
-                        line.extend_from_slice(b")\r\n");
-                        self.out.extend_from_slice(&line);
-                        continue;
+            let mut known = fetch::Known::default();
+            let mut gone = false;
+            if try_cache {
+                known.items = vec![None; attrs.len()];
+                for (i, a) in attrs.iter().enumerate() {
+                    let answer = match a {
+                        columba_imap_proto::FetchAttribute::InternalDate => self
+                            .storage()
+                            .internal_date(&name, meta.uid)
+                            .map(|d| known.internal_date = d),
+                        _ => match fetch::cache_item(a) {
+                            Some(item) => self
+                                .storage()
+                                .cached_item(&name, meta.uid, &item)
+                                .map(|v| known.items[i] = v),
+                            None => Ok(()),
+                        },
+                    };
+                    if answer.is_err() {
+                        gone = true;
+                        break;
                     }
                 }
+            }
+            if want_save_date && !gone {
+                match self.storage().save_date(&name, meta.uid) {
+                    Ok(d) => known.save_date = d,
+                    Err(_) => gone = true,
+                }
+            }
+            let need_message = attrs.iter().enumerate().any(|(i, a)| known.lacks(i, a));
+            let message = if gone {
+                Err(())
+            } else if need_message {
+                self.storage()
+                    .message(&name, meta.uid)
+                    .map(Some)
+                    .map_err(|_| ())
             } else {
-                None
+                Ok(None)
+            };
+            let message = match message {
+                Ok(m) => m,
+                Err(()) => {
+                    // expunged meanwhile: the sequence number stays
+                    // until the EXPUNGE may be sent
+                    failed = true;
+                    let mut line = format!("* {seq} FETCH (").into_bytes();
+                    fetch::write_expunged_items(&mut line, &attrs, &meta);
+                    line.extend_from_slice(b")\r\n");
+                    self.out.extend_from_slice(&line);
+                    continue;
+                }
             };
             let mut item_attrs = attrs.clone();
             if set_seen && !meta.flags.seen {
@@ -1731,14 +1778,19 @@ impl ImapSession {
                 }
             }
             let mut line = format!("* {seq} FETCH (").into_bytes();
-            match fetch::write_items(&mut line, &item_attrs, &meta, message.as_ref()) {
+            match fetch::write_items(&mut line, &item_attrs, &meta, message.as_ref(), &known) {
                 Ok(()) => {
                     line.extend_from_slice(b")\r\n");
                     self.out.extend_from_slice(&line);
                 }
-                Err(reason) => return Outcome::No(reason),
+                Err(reason) => {
+                    let _ = self.storage().command_done();
+                    return Outcome::No(reason);
+                }
             }
         }
+        // what the storage cached while answering reaches its file now
+        let _ = self.storage().command_done();
         self.sync_selected(uid);
         if failed {
             Outcome::Ok("[EXPUNGEISSUED] Some messages were already expunged.".into())
@@ -1933,7 +1985,9 @@ impl ImapSession {
         };
         let name = self.selected_mailbox().unwrap_or_default().to_string();
         let now = self.now;
-        let uids = match self.storage().search(&name, &key, now) {
+        let found = self.storage().search(&name, &key, now);
+        let _ = self.storage().command_done();
+        let uids = match found {
             Ok(u) => u,
             Err(e) => {
                 // RFC 5182: a failed SEARCH (SAVE) leaves `$` empty
