@@ -178,6 +178,19 @@ fn smtp_auth_through_the_auth_socket_matches_dovecot() {
         };
         assert_eq!(c, &want, "{step:?}");
     }
+    // ANONYMOUS, where smtpd_sasl_security_options allows it (listener 5)
+    let anonymous = both(
+        with_columba,
+        with_dovecot,
+        5,
+        &[auth_step("ANONYMOUS", "trace@remote.test", "")],
+    );
+    assert_eq!(
+        anonymous[0].0, anonymous[0].1,
+        "ANONYMOUS: columba (left), Dovecot (right)"
+    );
+    assert_eq!(anonymous[0].0[0], 235, "{anonymous:?}");
+
     // Postfix logs one warning per failure, with the mechanism.
     let failures = sasl_failures(with_columba);
     assert_eq!(failures.len(), 10, "{failures:#?}");

@@ -72,6 +72,10 @@ def authenticate(s, mech, user, password):
     try:
         if mech.startswith("SCRAM-"):
             code, text = scram(s, mech, user, password)
+        elif mech == "ANONYMOUS":
+            # RFC 4505: the trace information is the whole response
+            code, text = s.auth(mech, lambda challenge=None: user,
+                                initial_response_ok=True)
         else:
             obj = getattr(s, "auth_" + mech.lower().replace("-", "_"))
             code, text = s.auth(mech, obj, initial_response_ok=True)
