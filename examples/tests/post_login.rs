@@ -542,13 +542,20 @@ fn a_large_message_goes_through_the_spool_intact() {
         .unwrap()
         .path();
     let stored = std::fs::read(file).unwrap();
-    // with Dovecot LMTP's Return-Path and Delivered-To, unstuffed, and
-    // stored with LF line ends as Dovecot stores Maildir files
-    let expected = format!(
-        "Return-Path: <sender@example.com>\nDelivered-To: alice\n{}",
-        body.replace("\r\n..leading dot", "\r\n.leading dot")
-            .replace("\r\n", "\n")
-    );
+    // with Dovecot LMTP's Return-Path, Delivered-To and Received,
+    // unstuffed, and stored with LF line ends as Dovecot stores Maildir
+    // files
+    let header_start = "Return-Path: <sender@example.com>\nDelivered-To: alice\nReceived: from test ([127.0.0.1])\n";
+    assert!(stored.starts_with(header_start.as_bytes()));
+    let received_end = stored
+        .windows(2)
+        .position(|w| w == b"\nS")
+        .expect("the message after the trace headers")
+        + 1;
+    let stored = stored[received_end..].to_vec();
+    let expected = body
+        .replace("\r\n..leading dot", "\r\n.leading dot")
+        .replace("\r\n", "\n");
     let diverge = stored
         .iter()
         .zip(expected.as_bytes())
@@ -596,12 +603,18 @@ fn the_imap_logout_line_counts_what_dovecots_counts() {
     let ours = logout_fields(log.lines().find(|l| l.contains("Disconnected")).unwrap());
 
     require_tool!("dovecot");
-    let dovecot = PrivateDovecot::start(DovecotConfig::default().user("alice", "alicepw")).unwrap();
+    // Dovecot's default: a Received header too (the test setup turns it off)
+    let dovecot = PrivateDovecot::start(
+        DovecotConfig::default()
+            .user("alice", "alicepw")
+            .extra("lmtp_add_received_header = yes"),
+    )
+    .unwrap();
     for _ in 0..2 {
         let mut lmtp = TcpStream::connect(("127.0.0.1", dovecot.lmtp_port)).unwrap();
         lmtp.write_all(
             format!(
-                "LHLO t\r\nMAIL FROM:<sender@example.com>\r\nRCPT TO:<alice>\r\nDATA\r\n{MESSAGE}.\r\nQUIT\r\n"
+                "LHLO test\r\nMAIL FROM:<sender@example.com>\r\nRCPT TO:<alice>\r\nDATA\r\n{MESSAGE}.\r\nQUIT\r\n"
             )
             .as_bytes(),
         )

@@ -41,6 +41,9 @@ pub struct DeliveryJob {
     pub return_path: String,
     /// The recipient as RCPT TO named it, for the `Delivered-To:` header.
     pub delivered_to: String,
+    /// The `Received:` header's value (folded with CRLF TAB), or empty
+    /// for none.
+    pub received: String,
     /// The userdb fields (`uid`, `gid`, `home`, `mail`, ...).
     pub fields: Vec<(String, Option<String>)>,
 }
@@ -56,6 +59,8 @@ impl DeliveryJob {
         line.push_str(&tab_escape(&self.return_path));
         line.push('\t');
         line.push_str(&tab_escape(&self.delivered_to));
+        line.push('\t');
+        line.push_str(&tab_escape(&self.received));
         for (k, v) in &self.fields {
             line.push('\t');
             match v {
@@ -93,6 +98,25 @@ impl DeliveryJob {
         let mailbox = text("mailbox", false)?;
         let return_path = text("return path", true)?;
         let delivered_to = text("recipient", false)?;
+        let received = {
+            let raw = parts
+                .next()
+                .ok_or_else(|| ServeError::Control("delivery job: received missing".into()))?;
+            let s = String::from_utf8(tab_unescape(raw))
+                .map_err(|_| ServeError::Control("delivery job: received is not UTF-8".into()))?;
+            // folded lines only: every CR starts a CRLF TAB
+            let folded_only = s
+                .match_indices('\r')
+                .all(|(i, _)| s[i..].starts_with("\r\n\t"))
+                && s.match_indices('\n')
+                    .all(|(i, _)| i > 0 && s.as_bytes()[i - 1] == b'\r');
+            if s.len() > 4 * MAX_NAME || !folded_only {
+                return Err(ServeError::Control(
+                    "delivery job: received is not one folded header value".into(),
+                ));
+            }
+            s
+        };
         let mut fields = Vec::new();
         for raw in parts {
             if fields.len() == MAX_FIELDS {
@@ -112,6 +136,7 @@ impl DeliveryJob {
             mailbox,
             return_path,
             delivered_to,
+            received,
             fields,
         })
     }
@@ -215,11 +240,15 @@ fn child_deliver(config: &Config, frame: ReceivedFrame) -> Result<u32, ServeErro
         .metadata()
         .map_err(|e| ServeError::io("stat the message", e))?
         .len();
-    // Dovecot's LMTP adds these two (lmtp_hdr_delivery_address = final)
-    let added = format!(
+    // Dovecot's LMTP adds these (lmtp_hdr_delivery_address = final,
+    // lmtp_add_received_header = yes)
+    let mut added = format!(
         "Return-Path: <{}>\r\nDelivered-To: {}\r\n",
         job.return_path, job.delivered_to
     );
+    if !job.received.is_empty() {
+        added.push_str(&format!("Received: {}\r\n", job.received));
+    }
     let size = spooled + added.len() as u64;
     let env = UserEnv::resolve(
         &job.user,
@@ -279,6 +308,7 @@ mod tests {
             mailbox: "INBOX".into(),
             return_path: String::new(),
             delivered_to: "alice+x@example.com".into(),
+            received: "from [127.0.0.1] ([127.0.0.1])\r\n\tby vm with LMTP".into(),
             fields: vec![
                 ("uid".into(), Some("5000".into())),
                 ("home".into(), Some("/h/a=b".into())),
@@ -291,13 +321,15 @@ mod tests {
             b"DELIVER\t",
             b"DELIVER\tuser",
             b"DELIVER\t\tINBOX",
-            b"DELIVER\t\xff\tINBOX\t\tr",
-            b"DELIVER\tu\tINBOX\t\t",
-            b"DELIVER\tu\tINBOX\ta\r\nb\tr",
+            b"DELIVER\t\xff\tINBOX\t\tr\t",
+            b"DELIVER\tu\tINBOX\t\t\t",
+            b"DELIVER\tu\tINBOX\ta\r\nb\tr\t",
+            b"DELIVER\tu\tINBOX\t\tr\tx\x01r\x01ny",
+            b"DELIVER\tu\tINBOX\t\tr",
         ] {
             assert!(DeliveryJob::decode(bad).is_err(), "{bad:?}");
         }
-        let many = format!("DELIVER\tu\tINBOX\t\tr{}", "\tk=v".repeat(65));
+        let many = format!("DELIVER\tu\tINBOX\t\tr\t{}", "\tk=v".repeat(65));
         assert!(DeliveryJob::decode(many.as_bytes()).is_err());
     }
 

@@ -77,6 +77,8 @@ pub fn run(mut ctx: RoleContext) -> Result<(), ServeError> {
 /// An accepted recipient.
 struct Accepted {
     address: String,
+    /// The RCPT command's place in its transaction (refused ones count).
+    rcpt_number: usize,
     user: String,
     fields: Vec<(String, Option<String>)>,
 }
@@ -95,14 +97,25 @@ fn serve(
     let prefix = format!("lmtp({pid})");
     log::info(&prefix, &format!("Connect from {from}"));
     let config = ctx.config.clone();
+    let hostname = server_hostname(&config);
+    let mut trace = Trace {
+        hostname: hostname.clone(),
+        from: if from == "local" {
+            from.clone()
+        } else {
+            format!("[{from}]")
+        },
+        session_id: info.session_id.clone(),
+        lhlo: None,
+        first_line: Vec::new(),
+        transactions: 0,
+        rcpts: 0,
+    };
     let spool = spool::Spool::create(&std::env::temp_dir())
         .map_err(|e| ServeError::io("create the LMTP spool file", e))?;
     let mut session = LmtpSession::with_spool(
         LmtpConfig {
-            hostname: config
-                .hostname
-                .clone()
-                .unwrap_or_else(|| "localhost".to_string()),
+            hostname: hostname.clone(),
             max_message: if config.imap_max_append_size > 0 {
                 usize::try_from(config.imap_max_append_size).unwrap_or(usize::MAX)
             } else {
@@ -125,8 +138,10 @@ fn serve(
                 LmtpEvent::CheckRecipient(address) => {
                     let found = lookup_recipient(&config, &mut userdb, &address, &prefix);
                     let exists = found.is_some();
+                    trace.rcpts += 1;
                     accepted.extend(found.map(|mut a| {
                         a.address = address.clone();
+                        a.rcpt_number = trace.rcpts;
                         a
                     }));
                     session.recipient_checked(exists);
@@ -148,7 +163,9 @@ fn serve(
                         log::error(&prefix, "recipients out of step with the session");
                         Vec::new()
                     };
-                    let results = deliver_all(ctx, &recipients, &from, &spool);
+                    trace.transactions += 1;
+                    trace.rcpts = 0;
+                    let results = deliver_all(ctx, &recipients, &from, &trace, &spool);
                     let delivered = results.iter().filter(|(r, _)| r.is_ok()).count() as u64;
                     let mut stats = StatsClient::connect(&config);
                     stats.inc("lmtp.deliveries", delivered);
@@ -188,6 +205,7 @@ fn serve(
                 Ok(0) => break 'conn "Connection closed".to_string(),
                 Ok(n) => {
                     last_input = Instant::now();
+                    trace.watch_lhlo(&buf[..n]);
                     session.feed(&buf[..n]);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -230,6 +248,7 @@ fn lookup_recipient(
                 Ok(Some((user, fields))) => {
                     return Some(Accepted {
                         address: String::new(),
+                        rcpt_number: 0,
                         user,
                         fields: fields
                             .iter()
@@ -258,6 +277,7 @@ fn deliver_all(
     ctx: &RoleContext,
     recipients: &[Accepted],
     from: &str,
+    trace: &Trace,
     spool: &spool::Spool,
 ) -> Vec<(Result<(), DeliveryError>, Option<u32>)> {
     recipients
@@ -268,6 +288,7 @@ fn deliver_all(
                 mailbox: "INBOX".into(),
                 return_path: from.to_string(),
                 delivered_to: r.address.clone(),
+                received: trace.received(from, &r.address, r.rcpt_number),
                 fields: r.fields.clone(),
             };
             let outcome = spool
@@ -322,6 +343,74 @@ fn log_deliveries(
             &format!("msgid={msgid}: saved mail to INBOX"),
         );
     }
+}
+
+/// What the `Received:` header Dovecot's LMTP adds is made of.
+struct Trace {
+    hostname: String,
+    /// The client's address, `[127.0.0.1]`-style.
+    from: String,
+    session_id: String,
+    /// The name the client gave in LHLO.
+    lhlo: Option<String>,
+    /// The connection's first line, until it is complete (bounded).
+    first_line: Vec<u8>,
+    /// Transactions delivered so far.
+    transactions: u32,
+    /// RCPT commands in the current transaction.
+    rcpts: usize,
+}
+
+impl Trace {
+    /// Picks the LHLO name out of the connection's first line.
+    fn watch_lhlo(&mut self, data: &[u8]) {
+        if self.lhlo.is_some() || self.first_line.len() > 512 {
+            return;
+        }
+        self.first_line.extend_from_slice(data);
+        let Some(end) = self.first_line.iter().position(|&b| b == b'\n') else {
+            return;
+        };
+        let line = String::from_utf8_lossy(&self.first_line[..end]).into_owned();
+        let mut words = line.split_whitespace();
+        if words.next().is_some_and(|w| w.eq_ignore_ascii_case("LHLO")) {
+            self.lhlo = words
+                .next()
+                .map(|w| w.chars().filter(|c| !c.is_control()).take(255).collect());
+        }
+        self.first_line = vec![0; 513]; // done looking
+    }
+
+    /// The header's value for one recipient, folded as Dovecot folds it,
+    /// with the delivery's id as the `250` reply gives it.
+    fn received(&self, from: &str, rcpt: &str, rcpt_number: usize) -> String {
+        let mut id = self.session_id.clone();
+        if self.transactions > 1 {
+            id.push_str(&format!(":T{}", self.transactions));
+        }
+        if rcpt_number > 1 {
+            id.push_str(&format!(":R{rcpt_number}"));
+        }
+        let date = super::log::timestamp::now("%a, %d %b %Y %H:%M:%S %z");
+        format!(
+            "from {} ({})\r\n\tby {} with LMTP\r\n\tid {id}\r\n\t(envelope-from <{from}>)\r\n\tfor <{rcpt}>; {date}",
+            self.lhlo.as_deref().unwrap_or("unknown"),
+            self.from,
+            self.hostname
+        )
+    }
+}
+
+/// Dovecot's `hostname`, else the system's host name.
+fn server_hostname(config: &Config) -> String {
+    if let Some(h) = config.hostname.as_ref().filter(|h| !h.is_empty()) {
+        return h.clone();
+    }
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty() && !h.contains(char::is_whitespace))
+        .unwrap_or_else(|| "localhost".to_string())
 }
 
 /// The id in `250 2.0.0 <rcpt> <id> Saved`.
