@@ -208,9 +208,14 @@ fn a_uid_below_first_valid_uid_is_refused_for_delivery() {
     assert!(c.line().starts_with("354"));
     c.send("Subject: x\r\n\r\nx\r\n.\r\n");
     let reply = c.line();
+    // Dovecot's words, with the time Dovecot appends: [YYYY-MM-DD HH:MM:SS]
+    let prefix =
+        "451 4.2.0 <daemonish> Internal error occurred. Refer to server log for more information. [";
+    assert!(reply.starts_with(prefix), "{reply}");
     assert_eq!(
-        reply,
-        "451 4.2.0 <daemonish> Internal error occurred. Refer to server log for more information."
+        reply.len(),
+        prefix.len() + "2026-11-29 04:05:01]".len(),
+        "{reply}"
     );
     c.send("QUIT\r\n");
     let _ = c.line();

@@ -306,8 +306,12 @@ fn deliver_all(
                         &format!("lmtp({})<{}>", r.user, std::process::id()),
                         &format!("delivery failed: {reason}"),
                     );
+                    // Dovecot ends the text with the time, to find the log line
+                    let stamp = super::log::timestamp::now("%Y-%m-%d %H:%M:%S");
                     (
-                        Err(DeliveryError::Temporary(INTERNAL_ERROR.to_string())),
+                        Err(DeliveryError::Temporary(format!(
+                            "{INTERNAL_ERROR} [{stamp}]"
+                        ))),
                         None,
                     )
                 }
