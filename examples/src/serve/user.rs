@@ -25,7 +25,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use columba_auth_sasl::db::Fields;
-use columba_privsep::{PostLoginRecipe, PrivsepRecord};
+use columba_privsep::PostLoginRecipe;
 
 use super::config::Config;
 use super::error::ServeError;
@@ -495,9 +495,9 @@ impl UserEnv {
     /// one thread, before opening any mailbox.
     pub fn drop_privileges(&self, config: &Config) -> Result<DroppedUser, ServeError> {
         let chrooted = self.chroot.is_some() && columba_privsep::ids::is_root();
-        let record = self.recipe(config).apply()?;
+        // the steps skipped without root are reported once, by the master
+        self.recipe(config).apply()?;
         Ok(DroppedUser {
-            record,
             mail_root: self.mail_root_for(chrooted),
         })
     }
@@ -524,8 +524,6 @@ impl UserEnv {
 /// What the privilege drop did.
 #[derive(Debug)]
 pub struct DroppedUser {
-    /// Each step, applied or skipped.
-    pub record: PrivsepRecord,
     /// The Maildir++ root to open now.
     pub mail_root: PathBuf,
 }

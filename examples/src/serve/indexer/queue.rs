@@ -62,16 +62,6 @@ impl JobQueue {
         self.waiting.remove(&job);
         Some(job)
     }
-
-    /// Jobs waiting.
-    pub fn len(&self) -> usize {
-        self.jobs.len()
-    }
-
-    /// Whether nothing waits.
-    pub fn is_empty(&self) -> bool {
-        self.jobs.is_empty()
-    }
 }
 
 #[cfg(test)]
@@ -92,12 +82,11 @@ mod tests {
         assert_eq!(q.push(job("a")), Pushed::Coalesced);
         assert_eq!(q.push(job("b")), Pushed::Queued);
         assert_eq!(q.push(job("c")), Pushed::Full);
-        assert_eq!(q.len(), 2);
         assert_eq!(q.pop(), Some(job("a")));
         // taken: asking again queues it again
         assert_eq!(q.push(job("a")), Pushed::Queued);
         assert_eq!(q.pop(), Some(job("b")));
         assert_eq!(q.pop(), Some(job("a")));
-        assert!(q.is_empty());
+        assert_eq!(q.pop(), None);
     }
 }

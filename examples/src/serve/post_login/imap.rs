@@ -240,7 +240,6 @@ fn serve(mut ctx: RoleContext, login: LoggedIn, state: ImapHandoff) -> Result<()
     let LoggedIn {
         handoff: _,
         mut client,
-        env: _,
         storage,
         prefix,
         anvil,

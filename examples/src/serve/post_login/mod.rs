@@ -50,8 +50,6 @@ pub struct LoggedIn {
     /// The client (its own socket, or the plain end of the login
     /// process's TLS proxy).
     pub client: UnixStream,
-    /// The user's environment.
-    pub env: UserEnv,
     /// The user's mailboxes.
     pub storage: MaildirStorage,
     /// The log prefix: `imap(user)<pid><session>`.
@@ -153,7 +151,6 @@ pub fn accept(
             Ok(Some(LoggedIn {
                 handoff,
                 client,
-                env,
                 storage,
                 prefix,
                 anvil,
