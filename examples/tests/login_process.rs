@@ -763,8 +763,7 @@ fn python(script: &str, args: &[&str]) -> String {
 /// not take the master down, which logs the death as Dovecot does.
 #[test]
 fn the_master_serves_a_10_mb_message_over_tls_and_survives_a_killed_login() {
-    if Command::new("python3").arg("--version").output().is_err() {
-        println!("SKIPPED: python3 not found");
+    if !have_python() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -1012,8 +1011,7 @@ fn python_login(port: u16, password: &str) -> Result<(), String> {
 /// starts a new one, and logins work again.
 #[test]
 fn a_killed_singleton_is_restarted() {
-    if Command::new("python3").arg("--version").output().is_err() {
-        println!("SKIPPED: python3 not found");
+    if !have_python() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -1429,8 +1427,7 @@ fn pop3_pre_auth_answers_match_dovecot() {
 /// its connections to lmtp processes like the TCP one.
 #[test]
 fn the_lmtp_unix_listener_delivers() {
-    if Command::new("python3").arg("--version").output().is_err() {
-        println!("SKIPPED: python3 not found");
+    if !have_python() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -1455,8 +1452,7 @@ fn the_lmtp_unix_listener_delivers() {
 /// the post-login process then serves the mailbox.
 #[test]
 fn cram_md5_login_through_the_master() {
-    if Command::new("python3").arg("--version").output().is_err() {
-        println!("SKIPPED: python3 not found");
+    if !have_python() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -1685,8 +1681,7 @@ fn process_limit_holds_clients_back_until_a_login_process_ends() {
 /// serves a login over TLS.
 #[test]
 fn without_root_the_skipped_steps_are_reported_and_logins_work() {
-    if Command::new("python3").arg("--version").output().is_err() {
-        println!("SKIPPED: python3 not found");
+    if !have_python() {
         return;
     }
     use std::io::BufRead;
@@ -1858,4 +1853,17 @@ fn a_cancelled_sasl_exchange_leaves_the_connection_usable() {
     let fields = login.handoff();
     assert_eq!(fields[6], "alice");
     assert_eq!(fields[8], "2", "the second auth request's id");
+}
+
+/// Whether python3 runs; prints SKIPPED when not (and fails the test when
+/// COLUMBA_REQUIRE_INTEROP is set, as in CI).
+fn have_python() -> bool {
+    if Command::new("python3").arg("--version").output().is_ok() {
+        return true;
+    }
+    if columba_interop::interop_required() {
+        panic!("python3 is required (COLUMBA_REQUIRE_INTEROP)");
+    }
+    println!("SKIPPED: python3 not found");
+    false
 }
