@@ -1720,7 +1720,8 @@ impl ImapSession {
                         },
                     };
                     if answer.is_err() {
-                        gone = true;
+                        // the message file decides: expunged, or read whole
+                        known = fetch::Known::default();
                         break;
                     }
                 }
