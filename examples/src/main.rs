@@ -9,7 +9,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
-#[allow(dead_code, unused_imports)] // until `columba serve` runs the roles
 mod serve;
 
 /// Columba: a memory-safe, Dovecot-compatible mail server toolkit.

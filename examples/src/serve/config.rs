@@ -491,25 +491,6 @@ impl Config {
         self.trusted_networks().iter().any(|n| n.contains(ip))
     }
 
-    /// Whether plaintext authentication (LOGIN, USER/PASS, AUTH PLAIN) is
-    /// allowed on a connection, by Dovecot's rule: always under TLS
-    /// (`secured`); otherwise never with `ssl = required`; otherwise always
-    /// with `disable_plaintext_auth = no`; otherwise only when the client
-    /// is on this machine (loopback, or its address equals ours) or in
-    /// `login_trusted_networks`.
-    pub fn plaintext_allowed(&self, remote_ip: IpAddr, local_ip: IpAddr, secured: bool) -> bool {
-        if secured {
-            return true;
-        }
-        if self.ssl == SslMode::Required {
-            return false;
-        }
-        if !self.disable_plaintext_auth {
-            return true;
-        }
-        remote_ip.is_loopback() || remote_ip == local_ip || self.is_trusted(remote_ip)
-    }
-
     /// Every TCP listener of the served protocols: one entry per address
     /// (implicit-TLS listeners only when `ssl` is not `no`, as Dovecot
     /// skips them).
@@ -549,14 +530,6 @@ impl Config {
             }
         }
         out
-    }
-
-    /// The process limit of service `name` (its `process_limit`, else
-    /// `default_process_limit`).
-    pub fn process_limit(&self, name: &str) -> u32 {
-        self.service(name)
-            .process_limit
-            .unwrap_or(self.default_process_limit)
     }
 
     /// The address-space limit of service `name` in bytes (its
@@ -805,31 +778,31 @@ mod tests {
     #[test]
     fn trusted_networks_and_the_plaintext_rule() {
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        // The rule itself lives with the login processes that apply it.
+        let allowed = |c: &Config, remote: IpAddr, local: IpAddr, tls: bool| {
+            crate::serve::login::policy::LoginPolicy::new(c, remote, local)
+                .unwrap()
+                .plaintext_allowed(tls)
+        };
         let c = Config::from_toml("login_trusted_networks = [\"192.0.2.0/24 2001:db8::/32\"]\n")
             .unwrap();
         assert!(c.is_trusted(ip("192.0.2.200")));
         assert!(!c.is_trusted(ip("198.51.100.1")));
         let (lip, far) = (ip("203.0.113.1"), ip("198.51.100.7"));
-        assert!(c.plaintext_allowed(far, lip, true), "TLS");
+        assert!(allowed(&c, far, lip, true), "TLS");
+        assert!(!allowed(&c, far, lip, false), "a stranger without TLS");
         assert!(
-            !c.plaintext_allowed(far, lip, false),
-            "a stranger without TLS"
-        );
-        assert!(
-            c.plaintext_allowed(ip("127.0.0.1"), ip("127.0.0.1"), false),
+            allowed(&c, ip("127.0.0.1"), ip("127.0.0.1"), false),
             "loopback"
         );
-        assert!(c.plaintext_allowed(lip, lip, false), "same address as ours");
-        assert!(
-            c.plaintext_allowed(ip("2001:db8::9"), lip, false),
-            "trusted"
-        );
+        assert!(allowed(&c, lip, lip, false), "same address as ours");
+        assert!(allowed(&c, ip("2001:db8::9"), lip, false), "trusted");
         let open = Config::from_toml("disable_plaintext_auth = false\n").unwrap();
-        assert!(open.plaintext_allowed(far, lip, false));
+        assert!(allowed(&open, far, lip, false));
         let strict =
             Config::from_toml("ssl = \"required\"\ndisable_plaintext_auth = false\n").unwrap();
-        assert!(!strict.plaintext_allowed(ip("127.0.0.1"), ip("127.0.0.1"), false));
-        assert!(strict.plaintext_allowed(far, lip, true));
+        assert!(!allowed(&strict, ip("127.0.0.1"), ip("127.0.0.1"), false));
+        assert!(allowed(&strict, far, lip, true));
     }
 
     #[test]

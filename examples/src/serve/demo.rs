@@ -116,6 +116,10 @@ impl Demo {
             self.config_path.display()
         ));
         b.push_str(&format!("  user: {}   password: {pw}\n", self.user));
+        b.push_str(&format!(
+            "  mail: {}\n",
+            self.home.join("Maildir").display()
+        ));
         b.push_str(&format!("  IMAP  {imap} (STARTTLS)   IMAPS {imaps}\n"));
         b.push_str(&format!("  POP3  {pop3} (STLS)       POP3S {pop3s}\n"));
         b.push_str(&format!("  LMTP  {lmtp}\n"));
@@ -378,11 +382,9 @@ mod tests {
         let config = Config::load(&demo.config_path).unwrap();
         config.validate().unwrap();
         assert_eq!(config.base_dir, demo.data_dir.join("run"));
-        assert!(config.plaintext_allowed(
-            IpAddr::from([127, 0, 0, 1]),
-            IpAddr::from([127, 0, 0, 1]),
-            false
-        ));
+        let loopback = IpAddr::from([127, 0, 0, 1]);
+        let policy = crate::serve::login::policy::LoginPolicy::new(&config, loopback, loopback);
+        assert!(policy.unwrap().plaintext_allowed(false));
         let names: Vec<String> = config
             .inet_listeners()
             .into_iter()
@@ -416,11 +418,8 @@ mod tests {
         .unwrap();
         assert_eq!(again.password, demo.password);
         let strict = Config::load(&again.config_path).unwrap();
-        assert!(!strict.plaintext_allowed(
-            IpAddr::from([127, 0, 0, 1]),
-            IpAddr::from([127, 0, 0, 1]),
-            false
-        ));
+        let policy = crate::serve::login::policy::LoginPolicy::new(&strict, loopback, loopback);
+        assert!(!policy.unwrap().plaintext_allowed(false));
         let banner = again.banner(&[("imaps".into(), "127.0.0.1:9993".parse().unwrap())]);
         assert!(banner.contains(&format!("  user: demo   password: {}\n", demo.password)));
         assert!(banner.contains("IMAPS 127.0.0.1:9993\n"));

@@ -43,4 +43,3 @@ pub mod tls;
 pub mod user;
 
 pub use config::Config;
-pub use error::ServeError;

@@ -21,4 +21,3 @@ pub mod state;
 
 pub use client::AnvilClient;
 pub use role::run;
-pub use state::AnvilState;

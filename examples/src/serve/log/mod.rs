@@ -19,7 +19,7 @@ pub mod timestamp;
 
 use std::io::Write;
 
-pub use lines::{LineSplitter, MAX_LINE};
+pub use lines::MAX_LINE;
 pub use role::run;
 
 /// Marker appended to a line cut at [`MAX_LINE`].
@@ -126,11 +126,6 @@ pub fn error(prefix: &str, text: &str) {
 /// `<prefix>: Fatal: <text>` (the caller then exits).
 pub fn fatal(prefix: &str, text: &str) {
     write(prefix, Level::Fatal, text);
-}
-
-/// `<prefix>: Debug: <text>`.
-pub fn debug(prefix: &str, text: &str) {
-    write(prefix, Level::Debug, text);
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ impl Counters {
     }
 
     /// The value of `counter`.
+    #[cfg(test)]
     pub fn get(&self, counter: &str) -> u64 {
         self.values.get(counter).copied().unwrap_or(0)
     }
@@ -55,6 +56,7 @@ pub fn parse_dump(text: &str) -> Vec<(String, u64)> {
 /// fuzz target and the corpus replay do: every line is parsed and, if it
 /// is an `INC`, counted; panics if the table outgrows its bound.
 #[doc(hidden)]
+#[allow(dead_code)] // the fuzz target compiles this file on its own and calls it
 pub fn fuzz_lines(data: &[u8]) {
     let mut counters = Counters::default();
     for line in data.split(|&b| b == b'\n') {
