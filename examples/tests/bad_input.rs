@@ -96,7 +96,23 @@ impl Drop for Server {
                 .status();
             let _ = child.kill();
             let _ = child.wait();
+            wait_for_group_to_end(child.id());
         }
+    }
+}
+
+/// Waits (at most 2 s) until no process of the group is left.
+fn wait_for_group_to_end(group: u32) {
+    for _ in 0..40 {
+        let alive = Command::new("kill")
+            .args(["-0", "--", &format!("-{group}")])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !alive {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -105,7 +121,13 @@ struct TempDir(PathBuf);
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        // the server's processes may still be ending and writing there
+        for _ in 0..40 {
+            if std::fs::remove_dir_all(&self.0).is_ok() || !self.0.exists() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 

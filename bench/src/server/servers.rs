@@ -143,6 +143,19 @@ impl Drop for RunningServer {
                 .status();
             let _ = child.kill();
             let _ = child.wait();
+            // let every process of the group end before the data
+            // directory is removed
+            for _ in 0..40 {
+                let alive = Command::new("kill")
+                    .args(["-0", "--", &format!("-{}", child.id())])
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success());
+                if !alive {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
     }
 }
