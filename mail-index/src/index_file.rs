@@ -527,12 +527,21 @@ impl IndexMap {
 
     /// Keyword names set on the message at `idx`.
     pub fn keywords_at(&self, idx: usize) -> Vec<&str> {
-        let Some(ei) = self.ext_index(EXT_KEYWORDS) else {
+        self.keywords_with(self.ext_index(EXT_KEYWORDS), idx)
+    }
+
+    /// [`IndexMap::keywords_at`] with the `keywords` extension's index
+    /// looked up once by the caller (a walk over every message).
+    pub(crate) fn keywords_with(&self, ext: Option<usize>, idx: usize) -> Vec<&str> {
+        let Some(ei) = ext else {
             return Vec::new();
         };
         let Some(bits) = self.ext_record(ei, idx) else {
             return Vec::new();
         };
+        if bits.iter().all(|b| *b == 0) {
+            return Vec::new();
+        }
         let mut out = Vec::new();
         for (i, name) in self.keywords.iter().enumerate() {
             if bits.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0) {
@@ -544,15 +553,22 @@ impl IndexMap {
 
     /// Stored modseq of the message at `idx` (`None` without the `modseq` extension).
     pub fn modseq_at(&self, idx: usize) -> Option<u64> {
-        let ei = self.ext_index(EXT_MODSEQ)?;
-        let r = self.ext_record(ei, idx)?;
-        u64_at(r, 0)
+        self.modseq_with(self.ext_index(EXT_MODSEQ), idx)
+    }
+
+    /// [`IndexMap::modseq_at`] with the extension's index looked up once.
+    pub(crate) fn modseq_with(&self, ext: Option<usize>, idx: usize) -> Option<u64> {
+        u64_at(self.ext_record(ext?, idx)?, 0)
     }
 
     /// Cache-file offset of the message at `idx` (0 = nothing cached).
     pub fn cache_offset_at(&self, idx: usize) -> Option<u32> {
-        let ei = self.ext_index(EXT_CACHE)?;
-        u32_at(self.ext_record(ei, idx)?, 0)
+        self.cache_offset_with(self.ext_index(EXT_CACHE), idx)
+    }
+
+    /// [`IndexMap::cache_offset_at`] with the extension's index looked up once.
+    pub(crate) fn cache_offset_with(&self, ext: Option<usize>, idx: usize) -> Option<u32> {
+        u32_at(self.ext_record(ext?, idx)?, 0)
     }
 
     /// The `modseq` extension header: (highest_modseq, log_seq, log_offset).

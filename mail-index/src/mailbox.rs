@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::cache_file::CacheFile;
 use crate::error::{Error, FileKind, Result};
-use crate::index_file::{IndexHeader, IndexMap, EXT_CACHE};
+use crate::index_file::{IndexHeader, IndexMap, EXT_CACHE, EXT_KEYWORDS, EXT_MODSEQ};
 use crate::lock::{LogLock, DEFAULT_LOCK_TIMEOUT};
 use crate::log_file::{LogFile, LogHeader, HEADER_SIZE as LOG_HEADER_SIZE};
 use crate::sync::{replay, SyncReport};
@@ -122,20 +122,20 @@ impl View {
     /// Iterates the messages in sequence order.
     pub fn messages(&self) -> impl Iterator<Item = MessageView<'_>> + '_ {
         let cache_ok = self.cache_reset_matches();
+        // extensions looked up once, not for every message
+        let keywords = self.map.ext_index(EXT_KEYWORDS);
+        let modseq = self.map.ext_index(EXT_MODSEQ);
+        let cache = self.map.ext_index(EXT_CACHE).filter(|_| cache_ok);
         (0..self.map.messages_count()).map(move |i| MessageView {
             seq: i as u32 + 1,
             uid: self.map.uid_at(i),
             flags: self.map.flags_at(i),
-            keywords: self.map.keywords_at(i),
-            modseq: match self.map.modseq_at(i) {
+            keywords: self.map.keywords_with(keywords, i),
+            modseq: match self.map.modseq_with(modseq, i) {
                 Some(m) if m != 0 => m,
                 _ => self.highest_modseq.max(1),
             },
-            cache_offset: if cache_ok {
-                self.map.cache_offset_at(i).unwrap_or(0)
-            } else {
-                0
-            },
+            cache_offset: self.map.cache_offset_with(cache, i).unwrap_or(0),
         })
     }
 
