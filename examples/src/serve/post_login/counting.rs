@@ -5,7 +5,8 @@
 use std::sync::{Arc, Mutex};
 
 use columba_session::storage::{
-    CopyOutcome, ListedMailbox, MailboxView, MessageFlags, SearchKey, StatusInfo, StoreMode,
+    AppendMeta, CachedItem, CopyOutcome, ListedMailbox, MailboxView, MessageFlags, QresyncRequest,
+    Resync, SearchKey, StagedAppend, StagingSink, StatusInfo, StoreMode,
 };
 use columba_session::{AppendSink, MailStorage, Result};
 
@@ -174,6 +175,59 @@ impl<S: MailStorage> MailStorage for CountingStorage<S> {
     fn subscribe(&mut self, mailbox: &str, subscribe: bool) -> Result<()> {
         self.inner.subscribe(mailbox, subscribe)
     }
+
+    // Every optional method is forwarded too: the trait's defaults would
+    // silently turn off the cache, SAVEDATE, QRESYNC resync and atomic
+    // MULTIAPPEND of the storage underneath.
+
+    fn resync(&mut self, mailbox: &str, request: &QresyncRequest) -> Result<Option<Resync>> {
+        self.inner.resync(mailbox, request)
+    }
+
+    fn cached_item(
+        &mut self,
+        mailbox: &str,
+        uid: u32,
+        item: &CachedItem,
+    ) -> Result<Option<Vec<u8>>> {
+        self.inner.cached_item(mailbox, uid, item)
+    }
+
+    fn internal_date(&mut self, mailbox: &str, uid: u32) -> Result<Option<i64>> {
+        self.inner.internal_date(mailbox, uid)
+    }
+
+    fn save_date(&mut self, mailbox: &str, uid: u32) -> Result<Option<i64>> {
+        self.inner.save_date(mailbox, uid)
+    }
+
+    fn supports_save_date(&self) -> bool {
+        self.inner.supports_save_date()
+    }
+
+    fn command_done(&mut self) -> Result<()> {
+        self.inner.command_done()
+    }
+
+    fn begin_append(
+        &mut self,
+        mailbox: &str,
+        size: u64,
+        meta: &AppendMeta,
+    ) -> Result<Box<dyn StagingSink>> {
+        self.inner.begin_append(mailbox, size, meta)
+    }
+
+    fn commit_appends(
+        &mut self,
+        mailbox: &str,
+        staged: Vec<StagedAppend>,
+    ) -> Result<(u32, Vec<u32>)> {
+        let r = self.inner.commit_appends(mailbox, staged)?;
+        let n = r.1.len() as u64;
+        self.count(|c| c.appended += n);
+        Ok(r)
+    }
 }
 
 struct CountingSink {
@@ -240,5 +294,26 @@ mod tests {
                 bytes_read: body.len() as u64,
             }
         );
+    }
+
+    #[test]
+    fn what_the_storage_underneath_can_do_stays_visible() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = MaildirStorage::open(&dir.path().join("Maildir")).unwrap();
+        assert!(inner.supports_save_date());
+        let (mut s, counters) = CountingStorage::new(inner, None);
+        assert!(s.supports_save_date(), "SAVEDATE must reach the session");
+        let meta = AppendMeta::default();
+        let mut staged = Vec::new();
+        for i in 0..2 {
+            let mut sink = s.begin_append("INBOX", 7, &meta).unwrap();
+            sink.write(format!("m{i}\r\n\r\nx").as_bytes()).unwrap();
+            staged.push(sink.finish().unwrap());
+        }
+        let (_, uids) = s.commit_appends("INBOX", staged).unwrap();
+        assert_eq!(uids.len(), 2);
+        assert_eq!(counters.lock().unwrap().appended, 2);
+        assert!(s.save_date("INBOX", uids[0]).unwrap().is_some());
+        s.command_done().unwrap();
     }
 }
