@@ -3,7 +3,7 @@
 //! blocks that hold the records asked for (as Dovecot maps the file and
 //! touches only those pages), with the same checks as [`CacheFile`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -46,8 +46,9 @@ pub struct CacheReader {
 
 #[derive(Debug, Default)]
 struct Blocks {
-    by_start: HashMap<u64, Vec<u8>>,
-    order: VecDeque<u64>,
+    /// Indexed by block number (offset / BLOCK_SIZE).
+    by_number: Vec<Option<Vec<u8>>>,
+    order: VecDeque<usize>,
     bytes_read: u64,
 }
 
@@ -95,7 +96,10 @@ impl CacheReader {
             file,
             path: path.to_path_buf(),
             len,
-            blocks: Mutex::new(Blocks::default()),
+            blocks: Mutex::new(Blocks {
+                by_number: vec![None; len.div_ceil(BLOCK_SIZE) as usize],
+                ..Blocks::default()
+            }),
         })
     }
 
@@ -118,13 +122,14 @@ impl CacheReader {
     /// The value of file field number `field` in the record at `offset`
     /// and the record's `prev_offset`, as [`CacheFile::record_value`].
     pub fn record_value(&self, offset: u32, field: u32) -> Result<(Option<Vec<u8>>, u32)> {
-        let (prev, rec) = self.record_bytes(offset)?;
-        let mut value = None;
-        scan_record(&self.fields, &rec, offset as usize, field, |v| {
-            value = Some(v.to_vec());
-            false
-        })?;
-        Ok((value, prev))
+        self.with_record(offset, |prev, rec| {
+            let mut value = None;
+            scan_record(&self.fields, rec, offset as usize, field, |v| {
+                value = Some(v.to_vec());
+                false
+            })?;
+            Ok((value, prev))
+        })
     }
 
     /// Looks up a field's value for a message chain (first occurrence from
@@ -141,25 +146,27 @@ impl CacheReader {
         let mut acc: Option<Vec<u8>> = None;
         let mut off = newest;
         while off != 0 {
-            let (prev, rec) = self.record_bytes(off)?;
-            if prev >= off {
-                return Err(corrupt(
-                    off as usize,
-                    format!("record chain loops (prev_offset {prev} >= {off})"),
-                ));
-            }
             let mut found = None;
-            scan_record(&self.fields, &rec, off as usize, idx as u32, |v| {
-                if bitmask {
-                    let a = acc.get_or_insert_with(|| vec![0; v.len()]);
-                    for (x, y) in a.iter_mut().zip(v) {
-                        *x |= y;
-                    }
-                    true
-                } else {
-                    found = Some(v.to_vec());
-                    false
+            let prev = self.with_record(off, |prev, rec| {
+                if prev >= off {
+                    return Err(corrupt(
+                        off as usize,
+                        format!("record chain loops (prev_offset {prev} >= {off})"),
+                    ));
                 }
+                scan_record(&self.fields, rec, off as usize, idx as u32, |v| {
+                    if bitmask {
+                        let a = acc.get_or_insert_with(|| vec![0; v.len()]);
+                        for (x, y) in a.iter_mut().zip(v) {
+                            *x |= y;
+                        }
+                        true
+                    } else {
+                        found = Some(v.to_vec());
+                        false
+                    }
+                })?;
+                Ok(prev)
             })?;
             if found.is_some() {
                 return Ok(found);
@@ -169,47 +176,84 @@ impl CacheReader {
         Ok(acc)
     }
 
-    /// The checked bytes of the record at `offset` and its `prev_offset`.
-    fn record_bytes(&self, offset: u32) -> Result<(u32, Vec<u8>)> {
+    /// Calls `f` with the record at `offset` (checked bytes) and its
+    /// `prev_offset`: straight from its block when the record lies in one
+    /// (the usual case), else from a copy.
+    fn with_record<R>(&self, offset: u32, f: impl FnOnce(u32, &[u8]) -> Result<R>) -> Result<R> {
         let file_len = usize::try_from(self.len).unwrap_or(usize::MAX);
         let off = offset as usize;
-        let start = if off < file_len {
-            self.read_at(u64::from(offset), 8.min(file_len - off))?
+        let mut blocks = self.lock_blocks();
+        let head = if off < file_len {
+            self.bytes_at(&mut blocks, off as u64, 8.min(file_len - off))?
         } else {
-            Vec::new()
+            std::borrow::Cow::Borrowed(&[][..])
         };
-        let (prev, size) = record_bounds(&start, offset, file_len)?;
-        Ok((prev, self.read_at(u64::from(offset), size)?))
+        let (prev, size) = record_bounds(&head, offset, file_len)?;
+        drop(head);
+        let start = u64::from(offset) - u64::from(offset) % BLOCK_SIZE;
+        let from = off - start as usize;
+        let block = self.load(&mut blocks, start)?;
+        if from + size <= block.len() {
+            return f(prev, &block[from..from + size]);
+        }
+        let rec = self
+            .bytes_at(&mut blocks, u64::from(offset), size)?
+            .into_owned();
+        drop(blocks);
+        f(prev, &rec)
     }
 
     fn lock_blocks(&self) -> std::sync::MutexGuard<'_, Blocks> {
         self.blocks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// `len` bytes at `off` (inside the file, checked by the caller),
-    /// through the block cache.
-    fn read_at(&self, off: u64, len: usize) -> Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(len);
+    /// Makes sure the block starting at `start` is in memory and returns it.
+    fn load<'b>(&self, blocks: &'b mut Blocks, start: u64) -> Result<&'b [u8]> {
+        let n = (start / BLOCK_SIZE) as usize;
+        if n >= blocks.by_number.len() {
+            return Err(corrupt(
+                start as usize,
+                "cache file shorter than when opened",
+            ));
+        }
+        if blocks.by_number[n].is_none() {
+            let want = BLOCK_SIZE.min(self.len.saturating_sub(start)) as usize;
+            let data = pread(&self.file, &self.path, start, want)?;
+            blocks.bytes_read += data.len() as u64;
+            if blocks.order.len() >= MAX_BLOCKS {
+                if let Some(old) = blocks.order.pop_front() {
+                    blocks.by_number[old] = None;
+                }
+            }
+            blocks.order.push_back(n);
+            blocks.by_number[n] = Some(data);
+        }
+        Ok(blocks.by_number[n].as_deref().unwrap_or_default())
+    }
+
+    /// `len` bytes at `off` (inside the file, checked by the caller):
+    /// borrowed from one block, or copied from several.
+    fn bytes_at<'b>(
+        &self,
+        blocks: &'b mut Blocks,
+        off: u64,
+        len: usize,
+    ) -> Result<std::borrow::Cow<'b, [u8]>> {
         let end = off + len as u64;
+        let first = off - off % BLOCK_SIZE;
+        if end <= first + BLOCK_SIZE {
+            let block = self.load(blocks, first)?;
+            let from = (off - first) as usize;
+            return match block.get(from..from + len) {
+                Some(b) => Ok(std::borrow::Cow::Borrowed(b)),
+                None => Err(corrupt(off as usize, "cache file shorter than when opened")),
+            };
+        }
+        let mut out = Vec::with_capacity(len);
         let mut pos = off;
         while pos < end {
             let start = pos - pos % BLOCK_SIZE;
-            let mut blocks = self.lock_blocks();
-            if !blocks.by_start.contains_key(&start) {
-                let want = BLOCK_SIZE.min(self.len.saturating_sub(start)) as usize;
-                drop(blocks);
-                let data = pread(&self.file, &self.path, start, want)?;
-                blocks = self.lock_blocks();
-                blocks.bytes_read += data.len() as u64;
-                if blocks.order.len() >= MAX_BLOCKS {
-                    if let Some(old) = blocks.order.pop_front() {
-                        blocks.by_start.remove(&old);
-                    }
-                }
-                blocks.order.push_back(start);
-                blocks.by_start.insert(start, data);
-            }
-            let block = &blocks.by_start[&start];
+            let block = self.load(blocks, start)?;
             let from = (pos - start) as usize;
             let to = ((end - start) as usize).min(block.len());
             if to <= from {
@@ -218,7 +262,7 @@ impl CacheReader {
             out.extend_from_slice(&block[from..to]);
             pos = start + to as u64;
         }
-        Ok(out)
+        Ok(std::borrow::Cow::Owned(out))
     }
 }
 
