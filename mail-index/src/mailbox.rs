@@ -16,6 +16,9 @@ use crate::log_file::{LogFile, LogHeader, HEADER_SIZE as LOG_HEADER_SIZE};
 use crate::sync::{replay, SyncReport};
 use crate::transaction::Transaction;
 
+/// How old a `<file>.newlock` must be to count as a crashed creator's.
+const STALE_NEWLOCK: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Tunables with Dovecot's defaults.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -527,29 +530,83 @@ impl IndexDir {
         Ok(())
     }
 
-    /// Writes a new file through `<name>.newlock` and renames it into place.
+    /// Writes a new file through `<name>.newlock` and moves it into place.
+    ///
+    /// `<name>.newlock` is created with O_EXCL and so doubles as the lock
+    /// between creators (Dovecot creates a new log the same way): when it
+    /// exists, another process is writing the file, and this one waits for
+    /// it (a `.newlock` older than [`STALE_NEWLOCK`] is a crashed creator's
+    /// and is removed). With `exclusive_target` the file is linked into
+    /// place, which fails atomically if it exists already, so two
+    /// processes creating the same index at once never replace each
+    /// other's log: the loser gets an `AlreadyExists` I/O error and opens
+    /// the winner's file.
     fn write_new_file(&self, path: &Path, bytes: &[u8], exclusive_target: bool) -> Result<()> {
+        let exists = |path: &Path| {
+            Error::io(
+                path,
+                std::io::Error::new(std::io::ErrorKind::AlreadyExists, "already exists"),
+            )
+        };
         if exclusive_target && path.exists() {
-            return Err(Error::Invalid(format!("{} already exists", path.display())));
+            return Err(exists(path));
         }
         let tmp = path.with_extension(format!(
             "{}.newlock",
             path.extension().and_then(|e| e.to_str()).unwrap_or("tmp")
         ));
-        let _ = fs::remove_file(&tmp);
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(|e| Error::io(&tmp, e))?;
-        f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-        if self.settings.fsync {
-            f.sync_data().map_err(|e| Error::io(&tmp, e))?;
-        }
+        let open = || {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)
+        };
+        let waited_since = std::time::Instant::now();
+        let mut f = loop {
+            match open() {
+                Ok(f) => break f,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let age = fs::metadata(&tmp)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|m| m.elapsed().ok());
+                    if age.is_some_and(|a| a > STALE_NEWLOCK) {
+                        let _ = fs::remove_file(&tmp);
+                        continue;
+                    }
+                    if exclusive_target && path.exists() {
+                        return Err(exists(path));
+                    }
+                    if waited_since.elapsed() > STALE_NEWLOCK {
+                        return Err(Error::io(&tmp, e));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => return Err(Error::io(&tmp, e)),
+            }
+        };
+        let written = (|| {
+            f.write_all(bytes)?;
+            if self.settings.fsync {
+                f.sync_data()?;
+            }
+            Ok::<(), std::io::Error>(())
+        })();
         drop(f);
-        fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
-        self.sync_dir()
+        let placed = written.and_then(|()| {
+            if exclusive_target {
+                fs::hard_link(&tmp, path)
+            } else {
+                fs::rename(&tmp, path)
+            }
+        });
+        let _ = fs::remove_file(&tmp);
+        match placed {
+            Ok(()) => self.sync_dir(),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(exists(path)),
+            Err(e) => Err(Error::io(path, e)),
+        }
     }
 
     fn sync_dir(&self) -> Result<()> {

@@ -59,8 +59,14 @@ pub fn sync(mailbox: &Mailbox) -> Result<SyncReport> {
         let indexid = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_secs() as u32);
-        index.create(indexid, uid_validity)?;
-        report.created_index = true;
+        match index.create(indexid, uid_validity) {
+            Ok(()) => report.created_index = true,
+            // Another process (a second session, or Dovecot) created it
+            // first: use theirs.
+            Err(columba_mail_index::Error::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     let lock = index.lock()?;
     // The scan stands for the Maildir under the log lock when no one
