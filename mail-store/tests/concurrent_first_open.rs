@@ -5,8 +5,8 @@
 
 use std::sync::{Arc, Barrier};
 
-use columba_maildir::Mailbox;
 use columba_mail_store::store;
+use columba_maildir::Mailbox;
 
 #[test]
 fn simultaneous_first_opens_all_succeed_on_one_index() {
