@@ -12,6 +12,7 @@
 mod mail_location;
 mod network;
 mod render;
+pub mod unix_listener;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::error::ServeError;
+pub use unix_listener::DEFAULT_MODE as UNIX_LISTENER_DEFAULT_MODE;
 
 pub use mail_location::{check_mail_location, check_template};
 pub use network::{parse_networks, Cidr};

@@ -51,8 +51,6 @@ fn documented_setup(
 
 /// Dovecot's documented Postfix setup works with columba as with Dovecot.
 #[test]
-#[ignore = "columba ignores unix_listener user/group (sockets stay root's) and the auth \
-            role serves only its four fixed sockets, not service.auth.unix_listener.<path>"]
 fn dovecots_documented_postfix_setup_works_with_columba() {
     require_tool!("postfix");
     require_tool!("python3");

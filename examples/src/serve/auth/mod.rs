@@ -4,7 +4,12 @@
 //! clients such as Postfix; results are kept for the post-login process's
 //! `REQUEST`), `auth-master` (`REQUEST`, `USER`, `PASS`, `LIST`) and
 //! `auth-userdb` (`USER`, for lmtp and deliveries), with the modes Dovecot
-//! 2.3 gives them: 0600, 0600, 0600 and 0666.
+//! 2.3 gives them: 0600, 0600, 0600 and 0666. Every
+//! `service.auth.unix_listener.<name>` sets the mode and owner (`user`,
+//! `group`) of the fixed socket of that name, or adds a socket (absolute
+//! path as given, relative under `base_dir`) of the kind its name says
+//! ([`socket_kind`]), like Postfix's `private/auth` in Dovecot's
+//! documented Postfix setup.
 //!
 //! The passdb/userdb blocks, `auth_mechanisms`, `auth_username_format`
 //! (`%Lu` by lower-casing, other formats by rewriting each lookup),
@@ -16,6 +21,7 @@
 
 pub mod fields;
 pub mod role;
+pub mod socket_kind;
 pub mod username;
 
 use std::sync::Arc;

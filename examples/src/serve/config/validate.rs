@@ -218,6 +218,29 @@ pub fn problems(config: &Config) -> Vec<String> {
                     say(format!("service.{name}.unix_listener.{lname}.mode: {e}"));
                 }
             }
+            if let Err(e) = l.owner() {
+                say(format!("service.{name}.unix_listener.{lname}: {e}"));
+            }
+            let path = config.unix_listener_path(lname);
+            if name == "auth" {
+                if let Err(suffix) = crate::serve::auth::socket_kind::socket_kind(&path) {
+                    say(format!(
+                        "service.auth.unix_listener.{lname}: \"-{suffix}\" auth sockets are not served"
+                    ));
+                }
+            }
+            // base_dir is created at start; any other directory must be there.
+            if let Some(dir) = path
+                .parent()
+                .filter(|_| !path.starts_with(&config.base_dir))
+            {
+                if !dir.is_dir() {
+                    say(format!(
+                        "service.{name}.unix_listener.{lname}: directory {} does not exist",
+                        dir.display()
+                    ));
+                }
+            }
         }
     }
     let listeners = config.inet_listeners();

@@ -1,12 +1,12 @@
 //! The master's listening sockets: `service.<name>.inet_listener.*` on
-//! `listen`/`address`, and the LMTP Unix listener under `base_dir`.
+//! `listen`/`address`, and the LMTP Unix listeners (under `base_dir`
+//! unless absolute), with their configured mode and owner.
 
 use std::net::{SocketAddr, TcpListener};
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 
-use crate::serve::config::{Config, Protocol, SslMode};
+use crate::serve::config::{Config, Protocol, SslMode, UNIX_LISTENER_DEFAULT_MODE};
 use crate::serve::control::Service;
 use crate::serve::error::ServeError;
 use crate::serve::role::Role;
@@ -106,11 +106,7 @@ pub fn bind(config: &Config) -> Result<Bound, ServeError> {
             }
         }
         for (name, unix) in &settings.unix_listener {
-            let path = if PathBuf::from(name).is_absolute() {
-                PathBuf::from(name)
-            } else {
-                config.socket(name)
-            };
+            let path = config.unix_listener_path(name);
             // A stale socket from an earlier run.
             if let Ok(meta) = std::fs::symlink_metadata(&path) {
                 use std::os::unix::fs::FileTypeExt;
@@ -121,18 +117,17 @@ pub fn bind(config: &Config) -> Result<Bound, ServeError> {
             let listener = UnixListener::bind(&path).map_err(|e| {
                 ServeError::io(format!("service({block}): bind({})", path.display()), e)
             })?;
-            let mode = match &unix.mode {
-                Some(text) => {
-                    u32::from_str_radix(text.trim_start_matches("0o"), 8).map_err(|_| {
-                        ServeError::Config(format!(
-                            "service.{block}.unix_listener.{name}.mode = {text:?}: not octal"
-                        ))
-                    })?
-                }
-                None => 0o666,
+            // Dovecot's lmtp socket is 0666 by default; other listeners 0600.
+            let default_mode = if block == "lmtp" && name == "lmtp" {
+                0o666
+            } else {
+                UNIX_LISTENER_DEFAULT_MODE
             };
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
-                .map_err(|e| ServeError::io(format!("chmod {}", path.display()), e))?;
+            unix.apply(
+                &format!("service.{block}.unix_listener.{name}"),
+                &path,
+                default_mode,
+            )?;
             bound.unix.push(BoundUnix {
                 spec: ListenerSpec {
                     service,
