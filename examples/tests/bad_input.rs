@@ -1065,9 +1065,6 @@ fn five_hundred_logged_in_connections_are_served() {
 /// the same moment (a phone and a laptop after a new account is set up):
 /// every one of them gets its SELECT.
 #[test]
-#[ignore = "fails: concurrent first SELECTs of a fresh Maildir race to create \
-            the index: most get NO [SERVERBUG] Internal error occurred: store: index: \
-            .../dovecot.index.log already exists (or: No such file or directory)"]
 fn concurrent_first_selects_of_a_new_mailbox_all_succeed() {
     let server = start("first-select");
     let users = add_users(&server, 4);
