@@ -104,6 +104,9 @@ fn failures_are_clean() {
             .authenticate(mech, ClientCredentials::new(user, pw), &params("imap"))
             .unwrap();
         assert!(!out.success, "{mech} {user}");
+        // Like Dovecot, every mechanism's FAIL names the user (Postfix
+        // logs it as sasl_username).
+        assert_eq!(out.user.as_deref(), Some(user), "{mech}: {out:?}");
     }
     // allow_nets: erin only from 10/8.
     let out = c

@@ -158,6 +158,8 @@ pub enum Action {
     Send(String),
     /// Write this `FAIL` line, after the failure delay unless `nodelay`.
     SendFailure {
+        /// Request id.
+        id: u32,
         /// The line.
         line: String,
         /// The client's remote IP (`rip=`), for the penalty.
@@ -171,6 +173,8 @@ pub enum Action {
     },
     /// Write this `OK` line; the IP's penalty is cleared.
     SendSuccess {
+        /// Request id.
+        id: u32,
         /// What to log.
         event: AuthEvent,
         /// The line.
@@ -185,6 +189,9 @@ pub enum Action {
         id: u32,
         /// Whether the client asked for no penalty.
         no_penalty: bool,
+        /// When the request's `AUTH` arrived: the penalty delay counts from
+        /// there, as Dovecot holds the request before its first step.
+        arrived: Instant,
         /// The job.
         job: BackendJob,
     },
@@ -213,6 +220,20 @@ struct Pending {
     waiting: Waiting,
     verdict: Option<AuthVerdict>,
     since: Instant,
+    /// The user the mechanism named (its authcid), once it did.
+    user: Option<String>,
+}
+
+impl Pending {
+    /// The user a failed exchange names: the passdb's user if the lookup
+    /// found one, else the name the client gave.
+    fn failed_user(&self) -> Option<&str> {
+        match &self.verdict {
+            Some(AuthVerdict::Ok { user, .. }) => Some(user),
+            Some(AuthVerdict::Fail(f)) => f.user.as_deref().or(self.user.as_deref()),
+            _ => self.user.as_deref(),
+        }
+    }
 }
 
 /// One auth-client connection, server side.
@@ -451,6 +472,7 @@ impl ClientConnection {
             waiting: Waiting::Client,
             verdict: None,
             since: now,
+            user: None,
         };
         let step = pending.mech.step(initial.as_deref());
         self.pending.insert(id, pending);
@@ -512,7 +534,9 @@ impl ClientConnection {
             Err(e) => {
                 let p = self.pending.remove(&id).expect("present");
                 let failure = match e {
-                    MechError::Failed => AuthFailure::credentials(None),
+                    // Like Dovecot, the FAIL names the user the exchange was
+                    // for (Postfix logs it as sasl_username).
+                    MechError::Failed => AuthFailure::credentials(p.failed_user()),
                     other => AuthFailure::protocol(&other.to_string()),
                 };
                 out.push(self.failure(id, p.params.remote_ip, failure));
@@ -557,6 +581,7 @@ impl ClientConnection {
             }
             Ok(ServerStep::NeedCredentials { authcid, authzid }) => {
                 request.user = authcid.clone();
+                pending.user = Some(authcid.clone());
                 BackendJob::Credentials {
                     request,
                     authcid,
@@ -607,9 +632,11 @@ impl ClientConnection {
             }
         };
         pending.waiting = Waiting::Backend;
+        let arrived = pending.since;
         out.push(Action::Backend {
             id,
             no_penalty,
+            arrived,
             job,
         });
     }
@@ -709,6 +736,7 @@ impl ClientConnection {
                     });
                 }
                 out.push(Action::SendSuccess {
+                    id,
                     event: AuthEvent {
                         success: true,
                         user: Some(user),
@@ -744,6 +772,7 @@ impl ClientConnection {
         }
         line.push('\n');
         Action::SendFailure {
+            id,
             line,
             remote_ip,
             nodelay: f.nodelay,

@@ -2,6 +2,7 @@
 //! does: one thread per connection, password checks on a [`WorkerPool`],
 //! failure delays and the per-IP penalty applied by the connection's thread.
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -146,6 +147,10 @@ enum Input {
     Backend(u32, BackendReply),
 }
 
+/// Bound on remembered per-request penalty values (cancelled requests
+/// leave theirs behind).
+const LOOKED_UP_MAX: usize = 4096;
+
 enum Delayed {
     Write(String),
     Job(u32, BackendJob),
@@ -198,6 +203,8 @@ fn serve_client(
         }
     });
     let mut delayed: Vec<(Instant, Delayed)> = Vec::new();
+    // Each request's penalty value, looked up as of its arrival.
+    let mut looked_up: HashMap<u32, u32> = HashMap::new();
     let mut last_expire = Instant::now();
     let mut input_closed = false;
     let dispatch = |id: u32, job: BackendJob, tx: &Sender<Input>| {
@@ -239,6 +246,7 @@ fn serve_client(
                     now,
                     &mut writer,
                     &mut delayed,
+                    &mut looked_up,
                     &dispatch,
                     &tx,
                 );
@@ -273,6 +281,7 @@ fn serve_client(
                 Instant::now(),
                 &mut writer,
                 &mut delayed,
+                &mut looked_up,
                 &dispatch,
                 &tx,
             );
@@ -301,6 +310,7 @@ fn perform(
     now: Instant,
     writer: &mut UnixStream,
     delayed: &mut Vec<(Instant, Delayed)>,
+    looked_up: &mut HashMap<u32, u32>,
     dispatch: &dyn Fn(u32, BackendJob, &Sender<Input>),
     tx: &Sender<Input>,
 ) -> Vec<(u32, BackendReply)> {
@@ -311,6 +321,7 @@ fn perform(
                 let _ = writer.write_all(line.as_bytes());
             }
             Action::SendSuccess {
+                id,
                 line,
                 remote_ip,
                 event,
@@ -318,12 +329,14 @@ fn perform(
                 if let Some(log) = &config.event_log {
                     log(&event);
                 }
-                if let Some(ip) = remote_ip {
+                // Like Dovecot, a success clears a penalty the request had.
+                if let (Some(ip), Some(1..)) = (remote_ip, looked_up.remove(&id)) {
                     server.penalty().success(ip);
                 }
                 let _ = writer.write_all(line.as_bytes());
             }
             Action::SendFailure {
+                id,
                 line,
                 remote_ip,
                 nodelay,
@@ -333,8 +346,14 @@ fn perform(
                 if let Some(log) = &config.event_log {
                     log(&event);
                 }
-                if let (Some(ip), true, true) = (remote_ip, penalize, config.penalty) {
-                    server.penalty().failure(ip, now);
+                let before = looked_up.remove(&id);
+                // Like Dovecot, only a delayed failure raises the penalty.
+                if let (Some(ip), true, true, false) =
+                    (remote_ip, penalize, config.penalty, nodelay)
+                {
+                    let mut penalty = server.penalty();
+                    let before = before.unwrap_or_else(|| penalty.lookup(ip, now));
+                    penalty.failure_after(ip, before, now);
                 }
                 if nodelay || config.failure_delay.is_zero() {
                     let _ = writer.write_all(line.as_bytes());
@@ -345,10 +364,22 @@ fn perform(
             Action::Backend {
                 id,
                 no_penalty,
+                arrived,
                 job,
             } => {
                 let wait = match job.remote_ip() {
-                    Some(ip) if config.penalty && !no_penalty => server.penalty().delay(ip, now),
+                    Some(ip) if config.penalty && !no_penalty => {
+                        let penalty = server.penalty();
+                        let value = penalty.lookup(ip, arrived);
+                        if looked_up.len() >= LOOKED_UP_MAX {
+                            // Left over by cancelled requests.
+                            looked_up.clear();
+                        }
+                        looked_up.insert(id, value);
+                        penalty
+                            .delay_for(value)
+                            .saturating_sub(now.saturating_duration_since(arrived))
+                    }
                     _ => Duration::ZERO,
                 };
                 if wait.is_zero() && !job.needs_worker(server) {
