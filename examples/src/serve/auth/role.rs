@@ -77,6 +77,16 @@ pub fn start(config: &crate::serve::Config) -> Result<AuthService, ServeError> {
     }
     let sockets = sockets(config)?;
     for socket in &sockets {
+        // The service replaces a stale socket; anything else is kept.
+        if let Ok(meta) = std::fs::symlink_metadata(&socket.path) {
+            use std::os::unix::fs::FileTypeExt;
+            if !meta.file_type().is_socket() {
+                return Err(ServeError::Config(format!(
+                    "{} exists and is not a socket",
+                    socket.path.display()
+                )));
+            }
+        }
         if UnixStream::connect(&socket.path).is_ok() {
             return Err(ServeError::Config(format!(
                 "{} is in use by another running server",
@@ -107,4 +117,87 @@ pub fn run(mut ctx: RoleContext) -> Result<(), ServeError> {
     let result = ready_then_wait(&mut ctx.control);
     service.shutdown();
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+
+    fn config(dir: &std::path::Path, listeners: &str) -> Config {
+        std::fs::write(
+            dir.join("users"),
+            "alice:{PLAIN}pw:1000:1000::/home/alice::\n",
+        )
+        .unwrap();
+        Config::from_toml(&format!(
+            "base_dir = \"{base}\"\nauth_failure_delay = 0\n\
+             [[passdb]]\ndriver = \"passwd-file\"\nargs = \"{users}\"\n\
+             [[userdb]]\ndriver = \"passwd-file\"\nargs = \"{users}\"\n{listeners}",
+            base = dir.join("run").display(),
+            users = dir.join("users").display(),
+        ))
+        .unwrap()
+    }
+
+    /// The first bytes a socket's server sends: an auth-client handshake
+    /// has `MECH` lines, an auth-master one `SPID`.
+    fn handshake(path: &std::path::Path) -> String {
+        let mut stream = UnixStream::connect(path).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let mut buf = [0u8; 512];
+        let n = stream.read(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+
+    #[test]
+    fn configured_listeners_are_served_with_their_kind_mode_and_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = std::fs::metadata(dir.path()).unwrap();
+        let extra = dir.path().join("private-auth");
+        let c = config(
+            dir.path(),
+            &format!(
+                "[service.auth.unix_listener.\"{}\"]\nmode = \"0660\"\n\
+                 user = \"{uid}\"\ngroup = \"{gid}\"\n\
+                 [service.auth.unix_listener.exim-master]\n\
+                 [service.auth.unix_listener.auth-userdb]\nmode = \"0600\"\n",
+                extra.display(),
+                uid = me.uid(),
+                gid = me.gid(),
+            ),
+        );
+        let service = start(&c).unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().mode() & 0o7777;
+        assert_eq!(mode(&extra), 0o660);
+        assert_eq!(std::fs::metadata(&extra).unwrap().uid(), me.uid());
+        assert_eq!(mode(&c.socket("exim-master")), 0o600, "Dovecot's default");
+        assert_eq!(mode(&c.socket("auth-userdb")), 0o600, "configured");
+        assert_eq!(mode(&c.socket("auth-client")), 0o600, "fixed default");
+        assert!(handshake(&extra).contains("\nMECH\t"), "auth-client");
+        assert!(
+            handshake(&c.socket("exim-master")).contains("\nSPID\t"),
+            "master"
+        );
+        service.shutdown();
+        assert!(!extra.exists(), "removed at shutdown");
+    }
+
+    #[test]
+    fn a_file_in_a_listeners_place_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("auth");
+        std::fs::write(&file, "keep me").unwrap();
+        let c = config(
+            dir.path(),
+            &format!("[service.auth.unix_listener.\"{}\"]\n", file.display()),
+        );
+        let e = start(&c).unwrap_err().to_string();
+        assert!(e.contains("exists and is not a socket"), "{e}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+    }
 }
