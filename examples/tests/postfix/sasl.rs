@@ -208,8 +208,6 @@ fn smtp_auth_through_the_auth_socket_matches_dovecot() {
 /// names the user, as it does with Dovecot (whose FAIL reply carries
 /// `user=`).
 #[test]
-#[ignore = "columba's FAIL for a failed CRAM-MD5/SCRAM exchange has no user= field: \
-            Postfix logs sasl_username=(unavailable) where Dovecot gives the user"]
 fn postfix_logs_the_failed_user_of_every_mechanism_as_with_dovecot() {
     require_tool!("postfix");
     require_tool!("python3");
@@ -239,8 +237,6 @@ fn postfix_logs_the_failed_user_of_every_mechanism_as_with_dovecot() {
 /// request; past Postfix's 10 s auth timeout the SMTP client sees 454
 /// "Connection lost to authentication server".
 #[test]
-#[ignore = "columba's penalty after one failure is 2 s counted from the failure \
-            (spent by the 2 s failure delay), Dovecot's 4 s counted from the next request"]
 fn the_auth_penalty_after_a_failure_is_dovecots() {
     require_tool!("postfix");
     require_tool!("python3");
