@@ -160,6 +160,10 @@ pub enum Action {
     SendFailure {
         /// Request id.
         id: u32,
+        /// For a plaintext mechanism, a per-process keyed checksum of the
+        /// user and password: repeating a failed attempt doesn't raise the
+        /// penalty.
+        attempt: Option<u64>,
         /// The line.
         line: String,
         /// The client's remote IP (`rip=`), for the penalty.
@@ -222,6 +226,20 @@ struct Pending {
     since: Instant,
     /// The user the mechanism named (its authcid), once it did.
     user: Option<String>,
+    /// Checksum of a plaintext mechanism's user and password.
+    attempt: Option<u64>,
+}
+
+/// A checksum of one user + password attempt, keyed per process, so the
+/// penalty can tell a repeated attempt (a misconfigured client) from a
+/// new guess, as Dovecot's anvil does.
+fn attempt_checksum(user: &str, password: &crate::secret::Secret) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    static KEYS: std::sync::OnceLock<std::hash::RandomState> = std::sync::OnceLock::new();
+    let mut h = KEYS.get_or_init(std::hash::RandomState::new).build_hasher();
+    password.expose().hash(&mut h);
+    user.hash(&mut h);
+    h.finish()
 }
 
 impl Pending {
@@ -473,6 +491,7 @@ impl ClientConnection {
             verdict: None,
             since: now,
             user: None,
+            attempt: None,
         };
         let step = pending.mech.step(initial.as_deref());
         self.pending.insert(id, pending);
@@ -539,7 +558,10 @@ impl ClientConnection {
                     MechError::Failed => AuthFailure::credentials(p.failed_user()),
                     other => AuthFailure::protocol(&other.to_string()),
                 };
-                out.push(self.failure(id, p.params.remote_ip, failure));
+                out.push(with_attempt(
+                    self.failure(id, p.params.remote_ip, failure),
+                    p.attempt,
+                ));
                 return;
             }
             Ok(ServerStep::Challenge(c)) => {
@@ -572,6 +594,8 @@ impl ClientConnection {
                 password,
             }) => {
                 request.user = authcid.clone();
+                pending.user = Some(authcid.clone());
+                pending.attempt = Some(attempt_checksum(&authcid, &password));
                 BackendJob::VerifyPlain {
                     request,
                     authcid,
@@ -749,7 +773,7 @@ impl ClientConnection {
                 });
                 out
             }
-            AuthVerdict::Fail(f) => vec![self.failure(id, rip, f)],
+            AuthVerdict::Fail(f) => vec![with_attempt(self.failure(id, rip, f), p.attempt)],
         }
     }
 
@@ -775,6 +799,7 @@ impl ClientConnection {
             id,
             line,
             remote_ip,
+            attempt: None,
             nodelay: f.nodelay,
             penalize: f.penalize,
             event: AuthEvent {
@@ -785,5 +810,29 @@ impl ClientConnection {
                 reason: f.reason,
             },
         }
+    }
+}
+
+/// Sets the attempt checksum of a `SendFailure`.
+fn with_attempt(action: Action, checksum: Option<u64>) -> Action {
+    match action {
+        Action::SendFailure {
+            id,
+            line,
+            remote_ip,
+            nodelay,
+            penalize,
+            event,
+            ..
+        } => Action::SendFailure {
+            id,
+            line,
+            remote_ip,
+            attempt: checksum,
+            nodelay,
+            penalize,
+            event,
+        },
+        other => other,
     }
 }

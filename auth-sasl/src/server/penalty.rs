@@ -6,7 +6,9 @@
 //!   A value of `n > 0` holds the request `2 s << n` (4, 8, then 15 s at
 //!   most), counted from the request's arrival.
 //! - A failure sets the IP's value to the looked-up value + 1 (at most
-//!   [`MAX_PENALTY`]) and restarts its clock.
+//!   [`MAX_PENALTY`]) and restarts its clock, except that repeating one of
+//!   the IP's last [`ATTEMPTS_KEPT`] failed user + password attempts (a
+//!   client with a stale password) leaves the value as it was looked up.
 //! - A success clears it; an IP untouched for [`PENALTY_EXPIRE`] is
 //!   forgotten. IPv6 addresses count per /48.
 
@@ -24,16 +26,20 @@ pub const MAX_PENALTY: u32 = 4;
 /// (Dovecot: 2 + 4 + 8 + 15 s).
 pub const PENALTY_EXPIRE: Duration = Duration::from_secs(2 + 4 + 8 + 15);
 const MAX_TRACKED: usize = 100_000;
+/// How many recent failed attempts per IP are remembered.
+pub const ATTEMPTS_KEPT: usize = 10;
 /// IPv6 addresses are grouped by this many leading bits.
 const IPV6_PREFIX_BITS: u32 = 48;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Record {
     value: u32,
     /// When the value was last raised.
     raised: Instant,
     /// When the record was last changed (for expiry).
     touched: Instant,
+    /// Checksums of recent failed attempts, newest first.
+    attempts: Vec<u64>,
 }
 
 /// Failure penalties per remote IP.
@@ -109,8 +115,15 @@ impl Penalty {
     }
 
     /// Records a failed authentication from `ip` at `now` whose request
-    /// looked up `looked_up` when it arrived.
-    pub fn failure_after(&mut self, ip: IpAddr, looked_up: u32, now: Instant) {
+    /// looked up `looked_up` when it arrived; `attempt` is the checksum of a
+    /// plaintext user + password, if the mechanism had one.
+    pub fn failure_after(
+        &mut self,
+        ip: IpAddr,
+        looked_up: u32,
+        attempt: Option<u64>,
+        now: Instant,
+    ) {
         if self.ips.len() >= MAX_TRACKED {
             self.ips
                 .retain(|_, r| now.saturating_duration_since(r.touched) < PENALTY_EXPIRE);
@@ -118,21 +131,38 @@ impl Penalty {
                 self.ips.clear();
             }
         }
-        self.ips.insert(
-            ident(ip),
-            Record {
-                value: looked_up.saturating_add(1).min(MAX_PENALTY),
-                raised: now,
-                touched: now,
-            },
-        );
+        let value = looked_up.saturating_add(1).min(MAX_PENALTY);
+        let rec = self.ips.entry(ident(ip)).or_insert(Record {
+            value: 0,
+            raised: now,
+            touched: now,
+            attempts: Vec::new(),
+        });
+        rec.touched = now;
+        let seen = attempt.and_then(|c| rec.attempts.iter().position(|&a| a == c));
+        match (attempt, seen) {
+            (Some(_), Some(i)) => {
+                // The same attempt again: it counts no further.
+                let c = rec.attempts.remove(i);
+                rec.attempts.insert(0, c);
+                rec.value = value - 1;
+            }
+            _ => {
+                if let Some(c) = attempt {
+                    rec.attempts.insert(0, c);
+                    rec.attempts.truncate(ATTEMPTS_KEPT);
+                }
+                rec.value = value;
+                rec.raised = now;
+            }
+        }
     }
 
     /// Records a failed authentication from `ip` at `now`, the request's
     /// penalty being what a lookup at `now` gives.
     pub fn failure(&mut self, ip: IpAddr, now: Instant) {
         let looked_up = self.lookup(ip, now);
-        self.failure_after(ip, looked_up, now);
+        self.failure_after(ip, looked_up, None, now);
     }
 
     /// Records a successful authentication: the IP's penalty is cleared.
@@ -194,8 +224,27 @@ mod tests {
         p.failure(ip, t);
         p.failure(ip, t);
         // A request that arrived with penalty 0 fails: the value is 1.
-        p.failure_after(ip, 0, t + S(1));
+        p.failure_after(ip, 0, None, t + S(1));
         assert_eq!(p.lookup(ip, t + S(1)), 1);
+    }
+
+    #[test]
+    fn repeating_a_failed_attempt_does_not_raise_the_penalty() {
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let t = Instant::now();
+        let mut p = Penalty::default();
+        p.failure_after(ip, 0, Some(7), t);
+        assert_eq!(p.lookup(ip, t + S(2)), 1);
+        // Same user and password: stays at 1, its clock isn't restarted.
+        p.failure_after(ip, 1, Some(7), t + S(6));
+        assert_eq!(p.lookup(ip, t + S(6)), 1);
+        assert_eq!(p.lookup(ip, t + S(15)), 0);
+        // A new guess raises it.
+        p.failure_after(ip, 1, Some(8), t + S(7));
+        assert_eq!(p.lookup(ip, t + S(7)), 2);
+        // Mechanisms without a plaintext password always raise it.
+        p.failure_after(ip, 2, None, t + S(8));
+        assert_eq!(p.lookup(ip, t + S(8)), 3);
     }
 
     #[test]

@@ -337,6 +337,7 @@ fn perform(
             }
             Action::SendFailure {
                 id,
+                attempt,
                 line,
                 remote_ip,
                 nodelay,
@@ -353,7 +354,7 @@ fn perform(
                 {
                     let mut penalty = server.penalty();
                     let before = before.unwrap_or_else(|| penalty.lookup(ip, now));
-                    penalty.failure_after(ip, before, now);
+                    penalty.failure_after(ip, before, attempt, now);
                 }
                 if nodelay || config.failure_delay.is_zero() {
                     let _ = writer.write_all(line.as_bytes());
