@@ -59,6 +59,43 @@ impl Reading {
 }
 
 /// Whether `key` compares save dates (the snapshot's search resolves them).
+/// Refuses a mailbox name Dovecot 2.3 refuses with a namespace separator
+/// of `/` over Maildir++ (whose own separator is `.`), with Dovecot's
+/// words and in its order: a `.` anywhere, a leading separator, adjacent
+/// or trailing separators, an empty name, a leading `~`. These names
+/// would otherwise reach the file system as `..` or hidden paths.
+fn verify_name(name: &str) -> Result<()> {
+    if name.eq_ignore_ascii_case("INBOX") {
+        return Ok(());
+    }
+    let invalid = |why: &str| {
+        Err(Error::Refused(format!(
+            "[CANNOT] Invalid mailbox name: {why}."
+        )))
+    };
+    if name.contains('.') {
+        return Err(Error::Refused(
+            "[CANNOT] Character not allowed in mailbox name: '.'.".into(),
+        ));
+    }
+    if name.starts_with('/') {
+        return invalid("Begins with hierarchy separator");
+    }
+    if name.contains("//") {
+        return invalid("Has adjacent hierarchy separators");
+    }
+    if name.ends_with('/') {
+        return invalid("Ends with hierarchy separator");
+    }
+    if name.is_empty() {
+        return invalid("Name is empty");
+    }
+    if name.starts_with('~') {
+        return invalid("Begins with '~'");
+    }
+    Ok(())
+}
+
 fn uses_save_dates(key: &StoreKey) -> bool {
     match key {
         StoreKey::SavedDate(..) => true,
@@ -152,6 +189,7 @@ impl MaildirStorage {
     }
 
     fn mailbox(&self, name: &str) -> Result<Mailbox> {
+        verify_name(name)?;
         self.maildir.folder(name).map_err(|e| match e {
             columba_maildir::Error::NoSuchFolder(n) => Error::NoSuchMailbox(n),
             columba_maildir::Error::FolderName { name, .. } => Error::NoSuchMailbox(name),
@@ -376,7 +414,9 @@ impl MailStorage for MaildirStorage {
     }
 
     fn create(&mut self, mailbox: &str) -> Result<()> {
-        let name = mailbox.trim_end_matches('/');
+        // IMAP CREATE drops one trailing separator, as Dovecot's does
+        let name = mailbox.strip_suffix('/').unwrap_or(mailbox);
+        verify_name(name)?;
         if name.eq_ignore_ascii_case("INBOX") {
             return Err(Error::MailboxExists(name.into()));
         }
@@ -389,6 +429,12 @@ impl MailStorage for MaildirStorage {
 
     fn delete(&mut self, mailbox: &str) -> Result<()> {
         self.forget();
+        if mailbox.is_empty() {
+            return Err(Error::Refused(
+                "[CANNOT] Storage root can't be deleted.".into(),
+            ));
+        }
+        verify_name(mailbox)?;
         if mailbox.eq_ignore_ascii_case("INBOX") {
             return Err(Error::Refused("INBOX can't be deleted.".into()));
         }
@@ -400,6 +446,8 @@ impl MailStorage for MaildirStorage {
 
     fn rename(&mut self, from: &str, to: &str) -> Result<()> {
         self.forget();
+        verify_name(from)?;
+        verify_name(to)?;
         if from.eq_ignore_ascii_case("INBOX") {
             return Err(Error::Refused("Renaming INBOX isn't supported.".into()));
         }
@@ -438,6 +486,9 @@ impl MailStorage for MaildirStorage {
         if subscribe {
             self.maildir.subscribe(mailbox)?;
         } else {
+            // Dovecot checks the name on UNSUBSCRIBE only (SUBSCRIBE asks
+            // whether the mailbox exists first)
+            verify_name(mailbox)?;
             self.maildir.unsubscribe(mailbox)?;
         }
         Ok(())
