@@ -49,9 +49,22 @@ pub fn tool_or_skip(name: &str, test: &str) -> Option<PathBuf> {
 }
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
+///
+/// The kernel may hand the same ephemeral port out again once its
+/// listener is closed, so a port is never returned twice by one process:
+/// a test that asks for three ports (IMAP, POP3, LMTP) gets three
+/// different ones, and so do tests running at the same time.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("binding an ephemeral port on 127.0.0.1")
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("binding an ephemeral port on 127.0.0.1");
+        let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+        if !handed_out.contains(&port) {
+            handed_out.push(port);
+            return port;
+        }
+    }
 }
