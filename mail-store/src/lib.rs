@@ -34,6 +34,8 @@
 
 mod error;
 pub mod fetch;
+#[doc(hidden)]
+pub mod fuzz_harness;
 pub mod list;
 pub mod message;
 pub mod search;

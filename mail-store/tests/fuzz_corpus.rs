@@ -1,41 +1,8 @@
 //! Replays the committed fuzz corpus of `mail_store_message` under plain
 //! `cargo test`, with the fuzz target's checks.
 
-use columba_mail_store::fetch::{fetch_item_imap, Section};
-use columba_mail_store::message::{Message, MessagePart};
-
-fn check(part: &MessagePart, start: usize, end: usize) {
-    assert!(start <= part.offset && part.offset <= part.header_end);
-    assert!(part.header_end <= part.body_start && part.body_start <= part.body_end);
-    assert!(part.body_end <= end);
-    for child in &part.children {
-        check(child, part.body_start, part.body_end);
-    }
-}
-
-fn exercise(data: &[u8]) {
-    let msg = Message::parse(data);
-    check(msg.root(), 0, data.len());
-    assert_eq!(msg.root().body_end, data.len());
-    let _ = msg.envelope_imap();
-    let _ = msg.bodystructure_imap(true);
-    let _ = msg.bodystructure_imap(false);
-    for spec in [
-        "",
-        "HEADER",
-        "TEXT",
-        "1",
-        "1.MIME",
-        "2.1",
-        "1.HEADER.FIELDS (FROM)",
-        "2.TEXT",
-    ] {
-        let section = Section::parse(spec).unwrap();
-        let _ = msg.section(&section);
-        let _ = msg.binary(&section);
-    }
-    let _ = fetch_item_imap(data, "BINARY.SIZE[1]");
-}
+use columba_mail_store::fuzz_harness::message as exercise;
+use columba_mail_store::message::Message;
 
 #[test]
 fn mail_store_message_corpus_replays() {
