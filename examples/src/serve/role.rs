@@ -121,6 +121,35 @@ impl RoleContext {
     }
 }
 
+impl RoleContext {
+    /// Waits until `client` or the control channel is readable (or hung
+    /// up), or `tick` passes; says which of the two is ready.
+    pub fn wait_readable(
+        &self,
+        client: &UnixStream,
+        tick: std::time::Duration,
+    ) -> std::io::Result<(bool, bool)> {
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        let mut fds = [
+            PollFd::new(client, PollFlags::IN),
+            PollFd::new(self.control.stream(), PollFlags::IN),
+        ];
+        let ts = Timespec {
+            tv_sec: tick.as_secs() as _,
+            tv_nsec: tick.subsec_nanos() as _,
+        };
+        match poll(&mut fds, Some(&ts)) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let ready = |f: &PollFd<'_>| {
+            f.revents()
+                .intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR)
+        };
+        Ok((ready(&fds[0]), ready(&fds[1])))
+    }
+}
+
 /// A role process the master started.
 pub struct Spawned {
     /// The process.

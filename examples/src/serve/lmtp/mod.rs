@@ -25,7 +25,6 @@ use std::time::{Duration, Instant};
 
 use columba_auth_sasl::protocol::master_client::UnixMasterClient;
 use columba_session::{DeliveryError, LmtpConfig, LmtpEvent, LmtpSession};
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
 
 use self::delivery::{DeliveryFailure, DeliveryJob};
 use super::config::Config;
@@ -187,7 +186,7 @@ fn serve(
                 break 'conn format!("Connection closed: {e}");
             }
         }
-        let (client_ready, control_ready) = match wait(&client, ctx, TICK) {
+        let (client_ready, control_ready) = match ctx.wait_readable(&client, TICK) {
             Ok(r) => r,
             Err(e) => break 'conn format!("Connection closed: {e}"),
         };
@@ -424,26 +423,6 @@ fn delivery_session_id(line: &[u8]) -> Option<String> {
     let (_, rest) = rest.split_once("> ")?;
     let id = rest.strip_suffix(" Saved")?;
     (!id.is_empty() && !id.contains(' ')).then(|| id.to_string())
-}
-
-fn wait(client: &UnixStream, ctx: &RoleContext, tick: Duration) -> std::io::Result<(bool, bool)> {
-    let mut fds = [
-        PollFd::new(client, PollFlags::IN),
-        PollFd::new(ctx.control.stream(), PollFlags::IN),
-    ];
-    let ts = Timespec {
-        tv_sec: tick.as_secs() as _,
-        tv_nsec: tick.subsec_nanos() as _,
-    };
-    match poll(&mut fds, Some(&ts)) {
-        Ok(_) | Err(rustix::io::Errno::INTR) => {}
-        Err(e) => return Err(e.into()),
-    }
-    let ready = |f: &PollFd<'_>| {
-        f.revents()
-            .intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR)
-    };
-    Ok((ready(&fds[0]), ready(&fds[1])))
 }
 
 #[cfg(test)]

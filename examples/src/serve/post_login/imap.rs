@@ -5,7 +5,6 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use columba_session::{ImapConfig, ImapEvent, ImapHandoff, ImapSession};
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
 
 use super::counting::{CountingStorage, MailCounters};
 use super::watch::SelectedWatch;
@@ -296,7 +295,7 @@ fn serve(mut ctx: RoleContext, login: LoggedIn, state: ImapHandoff) -> Result<()
         } else {
             IDLE_TICK
         };
-        let (client_ready, control_ready) = match wait(&client, &ctx, tick) {
+        let (client_ready, control_ready) = match ctx.wait_readable(&client, tick) {
             Ok(r) => r,
             Err(e) => break 'session format!("Connection closed ({e})"),
         };
@@ -390,29 +389,6 @@ fn logout_line(reason: &str, traffic: &Traffic, c: &MailCounters) -> String {
         f.body_count,
         f.body_bytes
     )
-}
-
-/// Waits until the client or the control channel is readable, or `tick`
-/// passes.
-fn wait(client: &UnixStream, ctx: &RoleContext, tick: Duration) -> std::io::Result<(bool, bool)> {
-    let control = ctx.control.stream();
-    let mut fds = [
-        PollFd::new(client, PollFlags::IN),
-        PollFd::new(control, PollFlags::IN),
-    ];
-    let ts = Timespec {
-        tv_sec: tick.as_secs() as _,
-        tv_nsec: tick.subsec_nanos() as _,
-    };
-    match poll(&mut fds, Some(&ts)) {
-        Ok(_) | Err(rustix::io::Errno::INTR) => {}
-        Err(e) => return Err(e.into()),
-    }
-    let ready = |f: &PollFd<'_>| {
-        f.revents()
-            .intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR)
-    };
-    Ok((ready(&fds[0]), ready(&fds[1])))
 }
 
 fn unix_now() -> i64 {

@@ -5,7 +5,6 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use columba_session::{MailStorage, Pop3Config, Pop3Event, Pop3Handoff, Pop3Session};
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
 
 use super::counting::CountingStorage;
 use super::{refusal_text, LoggedIn, Refusal};
@@ -177,7 +176,7 @@ fn serve(mut ctx: RoleContext, login: LoggedIn, state: Pop3Handoff) -> Result<()
                 break 'session "Logged out".to_string();
             }
         }
-        let (client_ready, control_ready) = match wait(&client, &ctx, TICK) {
+        let (client_ready, control_ready) = match ctx.wait_readable(&client, TICK) {
             Ok(r) => r,
             Err(e) => break 'session format!("Connection closed ({e})"),
         };
@@ -209,26 +208,6 @@ fn serve(mut ctx: RoleContext, login: LoggedIn, state: Pop3Handoff) -> Result<()
     log::info(&prefix, &counters.logout_line(&reason));
     drop(anvil);
     Ok(())
-}
-
-fn wait(client: &UnixStream, ctx: &RoleContext, tick: Duration) -> std::io::Result<(bool, bool)> {
-    let mut fds = [
-        PollFd::new(client, PollFlags::IN),
-        PollFd::new(ctx.control.stream(), PollFlags::IN),
-    ];
-    let ts = Timespec {
-        tv_sec: tick.as_secs() as _,
-        tv_nsec: tick.subsec_nanos() as _,
-    };
-    match poll(&mut fds, Some(&ts)) {
-        Ok(_) | Err(rustix::io::Errno::INTR) => {}
-        Err(e) => return Err(e.into()),
-    }
-    let ready = |f: &PollFd<'_>| {
-        f.revents()
-            .intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR)
-    };
-    Ok((ready(&fds[0]), ready(&fds[1])))
 }
 
 #[cfg(test)]
