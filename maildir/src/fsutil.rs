@@ -123,8 +123,9 @@ pub(crate) fn read_limited(path: &Path) -> Result<Option<Vec<u8>>> {
 }
 
 /// Writes `data` to `tmp` (created or truncated, with the directory's
-/// permissions), `fdatasync`s it and renames it over `dest`.
-pub(crate) fn replace_file(tmp: &Path, dest: &Path, data: &[u8], perms: &Perms) -> Result<()> {
+/// permissions), `fdatasync`s it and renames it over `dest`. Returns the
+/// file, still open (now at `dest`).
+pub(crate) fn replace_file(tmp: &Path, dest: &Path, data: &[u8], perms: &Perms) -> Result<File> {
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)
@@ -141,5 +142,5 @@ pub(crate) fn replace_file(tmp: &Path, dest: &Path, data: &[u8], perms: &Perms) 
     if res.is_err() {
         let _ = std::fs::remove_file(tmp);
     }
-    res
+    res.map(|()| file)
 }

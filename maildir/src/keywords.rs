@@ -3,9 +3,12 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use crate::control_cache::{self, ControlCache, Lookup};
 use crate::dotlock::{Dotlock, DotlockSettings};
 use crate::error::{Error, IoContext, Result};
-use crate::fsutil;
+
+/// Parsed keyword files of this process (see [`crate::control_cache`]).
+static KEYWORD_FILES: ControlCache<Keywords> = ControlCache::new();
 
 /// File name of the keyword map inside a mailbox's control directory.
 pub const KEYWORDS_NAME: &str = "dovecot-keywords";
@@ -192,9 +195,26 @@ impl KeywordsFile {
 
     /// Reads the map (empty if the file does not exist).
     pub fn read(&self) -> Result<Keywords> {
-        Ok(fsutil::read_limited(&self.path)?
-            .map(|d| Keywords::parse(&d))
+        Ok(self
+            .read_shared()?
+            .map(|k| (*k).clone())
             .unwrap_or_default())
+    }
+
+    /// Like [`KeywordsFile::read`] without a copy (`None`: no file): the
+    /// parsed file is remembered process-wide and parsed again only when
+    /// `stat()` shows it changed (see `UidlistFile::read_shared`).
+    pub fn read_shared(&self) -> Result<Option<std::sync::Arc<Keywords>>> {
+        match KEYWORD_FILES.lookup(&self.path)? {
+            Lookup::Missing => return Ok(None),
+            Lookup::Known(k) => return Ok(Some(k)),
+            Lookup::Unknown => {}
+        }
+        let Some(read) = control_cache::read_file(&self.path)? else {
+            return Ok(None);
+        };
+        let keywords = Keywords::parse(&read.data);
+        Ok(Some(KEYWORD_FILES.remember(&self.path, read, keywords)))
     }
 
     /// Writes the map through `dovecot-keywords.lock` (content written into

@@ -38,6 +38,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod control_cache;
+mod dir_scan;
 pub mod dotlock;
 mod error;
 pub mod filename;
@@ -51,6 +53,7 @@ pub mod subscriptions;
 pub mod uidlist;
 pub mod uidvalidity;
 
+pub use dir_scan::DIR_SETTLE;
 pub use error::{Error, Result};
 pub use filename::{Flags, Info, MaildirFilename};
 pub use fsutil::MAX_CONTROL_FILE;

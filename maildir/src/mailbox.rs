@@ -5,8 +5,10 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use crate::dir_scan::{self, DirScan, ScannedFile};
 use crate::error::{Error, IoContext, Result};
 use crate::filename::{self, Flags, Info, MaildirFilename};
 use crate::fsutil::{self, Perms};
@@ -142,73 +144,95 @@ pub enum FlagOutcome {
     Expunged,
 }
 
-#[derive(Debug, Clone)]
-struct ScannedFile {
-    name: MaildirFilename,
-    in_new: bool,
-}
-
 /// One mailbox: a directory with `cur/`, `new/`, `tmp/`.
 #[derive(Debug, Clone)]
 pub struct Mailbox {
     dir: PathBuf,
     ns_root: PathBuf,
     name: String,
-    cache: std::sync::Arc<std::sync::Mutex<Option<CachedListing>>>,
 }
 
-/// What a listing was built from: `dovecot-uidlist` and `dovecot-keywords`
-/// (device, inode, size, mtime: Dovecot's own change test), `new/` and
-/// `cur/` (inode and mtime).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Signature {
-    files: [Option<FileStamp>; 2],
-    dirs: [Option<DirStamp>; 2],
+/// What a listing is built from: the parsed uidlist and keyword file and
+/// the entries of `new/` and `cur/`, each shared with the process-wide
+/// memory of unchanged files and directories. Two sets of inputs that are
+/// the same objects give the same listing.
+struct Inputs {
+    uidlist: Option<Arc<Uidlist>>,
+    keywords: Option<Arc<Keywords>>,
+    new: Option<Arc<DirScan>>,
+    cur: Option<Arc<DirScan>>,
 }
 
-/// Device, inode, size, mtime seconds and nanoseconds of a file.
-type FileStamp = (u64, u64, u64, i64, i64);
-/// Inode, mtime seconds and nanoseconds of a directory.
-type DirStamp = (u64, i64, i64);
-
-#[derive(Debug)]
-struct CachedListing {
-    signature: Signature,
-    listing: Listing,
-}
-
-fn signature(dir: &Path) -> (Signature, bool) {
-    use std::os::unix::fs::MetadataExt;
-    let file = |name: &str| {
-        std::fs::metadata(dir.join(name))
-            .ok()
-            .map(|m| (m.dev(), m.ino(), m.size(), m.mtime(), m.mtime_nsec()))
-    };
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let mut trusted = true;
-    let mut sub = |name: &str| {
-        let m = std::fs::metadata(dir.join(name)).ok()?;
-        // A directory changed within the last two seconds may change again
-        // within the same timestamp tick: never trust such a listing later.
-        if m.mtime() >= now - 2 {
-            trusted = false;
+impl Inputs {
+    fn same_as(&self, other: &Inputs) -> bool {
+        fn same<T>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
+            match (a, b) {
+                (None, None) => true,
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                _ => false,
+            }
         }
-        Some((m.ino(), m.mtime(), m.mtime_nsec()))
-    };
-    let dirs = [sub("new"), sub("cur")];
-    (
-        Signature {
-            files: [
-                file(crate::uidlist::UIDLIST_NAME),
-                file(crate::keywords::KEYWORDS_NAME),
-            ],
-            dirs,
-        },
-        trusted,
-    )
+        same(&self.uidlist, &other.uidlist)
+            && same(&self.keywords, &other.keywords)
+            && same(&self.new, &other.new)
+            && same(&self.cur, &other.cur)
+    }
+
+    /// `new/` then `cur/` (for a base name found in both, the one in
+    /// `cur/` wins).
+    fn files(&self) -> Vec<&ScannedFile> {
+        let n = self.new.as_ref().map_or(0, |d| d.files.len())
+            + self.cur.as_ref().map_or(0, |d| d.files.len());
+        let mut files = Vec::with_capacity(n);
+        for d in [&self.new, &self.cur].into_iter().flatten() {
+            files.extend(d.files.iter());
+        }
+        files
+    }
+
+    fn skipped(&self) -> Vec<SkippedFile> {
+        [&self.new, &self.cur]
+            .into_iter()
+            .flatten()
+            .flat_map(|d| d.skipped.iter().cloned())
+            .collect()
+    }
+}
+
+/// The last listing built per mailbox, with what it was built from.
+struct Memo {
+    inputs: Inputs,
+    listing: Listing,
+    last_used: u64,
+}
+
+/// How many mailboxes' last listings the process keeps.
+const MEMO_CAPACITY: usize = 16;
+
+static LISTINGS: Mutex<Option<(HashMap<PathBuf, Memo>, u64)>> = Mutex::new(None);
+
+/// What a sync must write to the uidlist, judged from the files present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct UidlistPlan {
+    /// Fewer than 75 % of the records are still alive: drop the others.
+    compress: bool,
+    /// Write the whole file anew (missing, old version, no GUID, an
+    /// incomplete last line, or compression).
+    recreate: bool,
+}
+
+impl UidlistPlan {
+    /// `records`: lines in the file, `alive`: those whose file is present,
+    /// `added`: files to number now; `full`: every file was seen (a sync,
+    /// not a single delivery).
+    fn new(list: Option<&Uidlist>, records: usize, alive: usize, added: usize, full: bool) -> Self {
+        let compress = full && (records + added) * 75 / 100 >= alive + added && alive < records;
+        let recreate = match list {
+            None => true,
+            Some(l) => l.version != 3 || l.guid.is_none() || !l.complete_last_line || compress,
+        };
+        UidlistPlan { compress, recreate }
+    }
 }
 
 impl Mailbox {
@@ -219,7 +243,6 @@ impl Mailbox {
             dir: dir.to_path_buf(),
             ns_root: ns_root.to_path_buf(),
             name: name.to_string(),
-            cache: Default::default(),
         }
     }
 
@@ -253,54 +276,28 @@ impl Mailbox {
         self.uidlist_file().read()
     }
 
-    /// Reads `new/` then `cur/` (Dovecot only moves new -> cur, so a file
-    /// moved while we read is seen in one of the two, or in both). Uses
-    /// `getdents` into one buffer: no allocation per entry but the name.
-    fn scan(&self, skipped: &mut Vec<SkippedFile>) -> Result<Vec<ScannedFile>> {
-        use rustix::fs::{Mode, OFlags, RawDir};
-        let mut files = Vec::new();
-        let mut buf = vec![std::mem::MaybeUninit::<u8>::uninit(); 256 * 1024];
-        for (sub, in_new) in [("new", true), ("cur", false)] {
-            let dir = self.dir.join(sub);
-            let fd = match rustix::fs::open(
-                &dir,
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-            ) {
-                Ok(fd) => fd,
-                Err(rustix::io::Errno::NOENT) => continue,
-                Err(e) => return Err(std::io::Error::from(e)).ctx("opendir", &dir),
-            };
-            let mut rd = RawDir::new(fd, &mut buf);
-            while let Some(entry) = rd.next() {
-                let entry = entry.map_err(std::io::Error::from).ctx("readdir", &dir)?;
-                let raw = entry.file_name().to_bytes();
-                if raw.first() == Some(&b'.') {
-                    continue;
-                }
-                let Ok(name) = std::str::from_utf8(raw) else {
-                    skipped.push(SkippedFile {
-                        name: format!("{sub}/{}", String::from_utf8_lossy(raw)),
-                        reason: "file name is not UTF-8".into(),
-                    });
-                    continue;
-                };
-                match MaildirFilename::parse(name) {
-                    Ok(f) => files.push(ScannedFile { name: f, in_new }),
-                    Err(e) => skipped.push(SkippedFile {
-                        name: format!("{sub}/{name}"),
-                        reason: e.to_string(),
-                    }),
-                }
-            }
-        }
-        Ok(files)
+    /// Reads `dovecot-uidlist` and `dovecot-keywords` (each parsed again
+    /// only when it changed), then `new/` and `cur/` (each read again only
+    /// when it may have changed: see [`DIR_SETTLE`](crate::DIR_SETTLE)).
+    /// Dovecot only moves new -> cur, and `new/` is read first, so a file
+    /// moved meanwhile is seen in one of the two, or in both.
+    fn inputs(&self) -> Result<Inputs> {
+        let uidlist = self.uidlist_file().read_shared()?;
+        let keywords = self.keywords_file().read_shared()?;
+        let new = dir_scan::scan(&self.dir, "new", true)?;
+        let cur = dir_scan::scan(&self.dir, "cur", false)?;
+        Ok(Inputs {
+            uidlist,
+            keywords,
+            new,
+            cur,
+        })
     }
 
     /// Base name -> index into `files`; for a base seen twice (new/ and
     /// cur/) the later one, in `cur/`, wins and the earlier one is marked
     /// in the returned duplicate flags.
-    fn index(files: &[ScannedFile]) -> (HashMap<&str, usize>, Vec<bool>) {
+    fn index<'a>(files: &[&'a ScannedFile]) -> (HashMap<&'a str, usize>, Vec<bool>) {
         let mut idx = HashMap::with_capacity(files.len());
         let mut dup = vec![false; files.len()];
         for (i, f) in files.iter().enumerate() {
@@ -320,7 +317,7 @@ impl Mailbox {
     fn entry(
         &self,
         uid: Option<u32>,
-        f: ScannedFile,
+        f: &ScannedFile,
         rec: Option<&UidlistRecord>,
         kw: &Keywords,
     ) -> Result<MessageEntry> {
@@ -332,14 +329,14 @@ impl Mailbox {
         let size = match f.name.size().or_else(|| from_rec(b'S')) {
             Some(s) => s,
             None => {
-                let path = self.file_path(&f);
+                let path = self.file_path(f);
                 std::fs::metadata(&path).ctx("stat", &path)?.len()
             }
         };
         let vsize = match f.name.vsize().or_else(|| from_rec(b'W')) {
             Some(v) => v,
             None => {
-                let path = self.file_path(&f);
+                let path = self.file_path(f);
                 let file = File::open(&path).ctx("open", &path)?;
                 message_size::sizes_of(std::io::BufReader::new(file))
                     .ctx("read", &path)?
@@ -352,19 +349,68 @@ impl Mailbox {
             flags: info.flags,
             keyword_bits: info.keyword_bits,
             keywords: kw.names(info.keyword_bits),
-            file_name: f.name,
+            file_name: f.name.clone(),
             size,
             vsize,
         })
     }
 
-    fn build_listing(
-        &self,
-        uidlist: Option<&Uidlist>,
-        files: Vec<ScannedFile>,
-        skipped: Vec<SkippedFile>,
-    ) -> Result<Listing> {
-        let kw = self.keywords()?;
+    /// The listing of `inputs`, or the one built last time when the
+    /// inputs are the same (unchanged files and settled directories).
+    fn listing_of(&self, inputs: Inputs) -> Result<Listing> {
+        let found = {
+            let mut memo = LISTINGS.lock().unwrap_or_else(|e| e.into_inner());
+            let (map, clock) = memo.get_or_insert_with(Default::default);
+            *clock += 1;
+            let now = *clock;
+            map.get_mut(&self.dir)
+                .filter(|m| m.inputs.same_as(&inputs))
+                .map(|m| {
+                    m.last_used = now;
+                    m.listing.clone()
+                })
+        };
+        if let Some(listing) = found {
+            return Ok(listing);
+        }
+        let listing = self.build_listing(&inputs)?;
+        // Only inputs that are remembered can come back as the same objects.
+        let reusable =
+            inputs.new.is_none() || dir_scan::is_remembered(&self.dir, "new", &inputs.new);
+        let reusable = reusable
+            && (inputs.cur.is_none() || dir_scan::is_remembered(&self.dir, "cur", &inputs.cur));
+        let mut memo = LISTINGS.lock().unwrap_or_else(|e| e.into_inner());
+        let (map, clock) = memo.get_or_insert_with(Default::default);
+        if !reusable {
+            map.remove(&self.dir);
+            return Ok(listing);
+        }
+        *clock += 1;
+        if map.len() >= MEMO_CAPACITY && !map.contains_key(&self.dir) {
+            let oldest = map
+                .iter()
+                .min_by_key(|(_, m)| m.last_used)
+                .map(|(p, _)| p.clone());
+            if let Some(p) = oldest {
+                map.remove(&p);
+            }
+        }
+        map.insert(
+            self.dir.clone(),
+            Memo {
+                inputs,
+                listing: listing.clone(),
+                last_used: *clock,
+            },
+        );
+        Ok(listing)
+    }
+
+    fn build_listing(&self, inputs: &Inputs) -> Result<Listing> {
+        let uidlist = inputs.uidlist.as_deref();
+        let no_keywords = Keywords::default();
+        let kw = inputs.keywords.as_deref().unwrap_or(&no_keywords);
+        let files = inputs.files();
         // (record, file) pairs in UID order, then files the uidlist lacks.
         let mut matched: Vec<(usize, usize)> = Vec::with_capacity(files.len());
         let (idx, mut in_list) = Mailbox::index(&files);
@@ -388,7 +434,6 @@ impl Mailbox {
             keyed.sort_by(|a, b| a.0.cmp(&b.0));
             keyed.into_iter().map(|(_, i)| i).collect()
         };
-        let mut slots: Vec<Option<ScannedFile>> = files.into_iter().map(Some).collect();
         let mut messages = Vec::with_capacity(matched.len() + rest.len());
         let records = uidlist.map(|l| l.records.as_slice()).unwrap_or_default();
         let order = matched
@@ -396,8 +441,7 @@ impl Mailbox {
             .map(|(r, i)| (Some(&records[r]), i))
             .chain(rest.into_iter().map(|i| (None, i)));
         for (rec, i) in order {
-            let Some(f) = slots[i].take() else { continue };
-            match self.entry(rec.map(|r| r.uid), f, rec, &kw) {
+            match self.entry(rec.map(|r| r.uid), files[i], rec, kw) {
                 Ok(e) => messages.push(e),
                 // Vanished between the scan and now: expunged.
                 Err(e) if e.io_kind() == Some(std::io::ErrorKind::NotFound) => {}
@@ -409,54 +453,71 @@ impl Mailbox {
             next_uid: uidlist.map_or(1, Uidlist::next_uid),
             guid: uidlist.and_then(|l| l.guid),
             messages,
-            skipped,
+            skipped: inputs.skipped(),
         })
     }
 
-    /// Lists the messages without writing anything: UIDs from the uidlist,
-    /// files not in it yet have `uid: None`.
+    /// Lists the messages without writing anything or taking a lock: UIDs
+    /// from the uidlist, files not in it yet have `uid: None`.
     ///
-    /// A handle remembers its last listing: when `dovecot-uidlist`,
-    /// `dovecot-keywords`, `new/` and `cur/` are unchanged since (Dovecot's
-    /// tests: inode, size and mtime; directories older than two seconds so
-    /// that a change in the same timestamp tick cannot hide), the listing is
-    /// returned without reading the directories again.
+    /// Nothing unchanged is read twice: the parsed `dovecot-uidlist` and
+    /// `dovecot-keywords` are remembered process-wide until `stat()` shows
+    /// them changed, and so are the entries of `new/` and `cur/` while the
+    /// directories provably did not change (see
+    /// [`DIR_SETTLE`](crate::DIR_SETTLE)); when all four are unchanged the
+    /// last listing of the mailbox is returned as it was.
     pub fn list(&self) -> Result<Listing> {
-        let (before, trusted) = signature(&self.dir);
-        if trusted {
-            let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(c) = cache.as_ref().filter(|c| c.signature == before) {
-                return Ok(c.listing.clone());
-            }
-        }
-        let uidlist = self.uidlist()?;
-        let mut skipped = Vec::new();
-        let files = self.scan(&mut skipped)?;
-        let listing = self.build_listing(uidlist.as_ref(), files, skipped)?;
-        let (after, trusted_after) = signature(&self.dir);
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        *cache = (trusted && trusted_after && before == after).then(|| CachedListing {
-            signature: after,
-            listing: listing.clone(),
-        });
-        Ok(listing)
+        let inputs = self.inputs()?;
+        self.listing_of(inputs)
     }
 
-    /// Like Dovecot's maildir sync: takes the uidlist lock, gives new files
-    /// UIDs (in Dovecot's order) and writes the uidlist (append, or a full
-    /// rewrite when it is missing, old-format, or mostly expunged), then
-    /// lists.
+    /// Like Dovecot's maildir sync: gives new files UIDs (in Dovecot's
+    /// order) and writes the uidlist (append, or a full rewrite when it is
+    /// missing, old-format, or mostly expunged), then lists.
+    ///
+    /// As in Dovecot, the uidlist is first read without its lock; the lock
+    /// is taken only when the directories hold files the uidlist does not
+    /// number yet, or the uidlist must be rewritten. Under the lock the
+    /// uidlist and the directories are read again (another process may
+    /// have numbered the files meanwhile) before anything is written. A
+    /// sync that finds nothing new takes no lock and writes nothing, so it
+    /// never waits for another process's lock either.
     pub fn sync(&self) -> Result<Listing> {
+        let inputs = self.inputs()?;
+        if let Some(list) = inputs.uidlist.as_deref() {
+            let files = inputs.files();
+            let (idx, _) = Mailbox::index(&files);
+            let alive = list
+                .records
+                .iter()
+                .filter(|r| idx.contains_key(r.base.as_str()))
+                .count();
+            // Records have distinct base names, so every present base
+            // that no record names is a file to number.
+            let unnumbered = idx.len() - alive;
+            let plan = UidlistPlan::new(Some(list), list.records.len(), alive, 0, true);
+            if unnumbered == 0 && !plan.recreate {
+                drop(idx);
+                drop(files);
+                return self.listing_of(inputs);
+            }
+        }
+        drop(inputs);
         let lock = self.uidlist_file().lock()?;
         let existing = lock.read()?;
-        let mut skipped = Vec::new();
-        let files = self.scan(&mut skipped)?;
-        let (list, _) = {
+        let inputs = self.inputs()?;
+        {
+            let files = inputs.files();
             let (idx, _) = Mailbox::index(&files);
-            self.assign_uids(&lock, existing, Some(&idx), None)?
-        };
+            self.assign_uids(&lock, existing, Some(&idx), None)?;
+        }
         drop(lock);
-        self.build_listing(Some(&list), files, skipped)
+        // The uidlist as written (remembered by the write, or read again).
+        let inputs = Inputs {
+            uidlist: self.uidlist_file().read_shared()?,
+            ..inputs
+        };
+        self.listing_of(inputs)
     }
 
     fn new_uidlist(&self) -> Result<Uidlist> {
@@ -519,14 +580,14 @@ impl Mailbox {
         } else {
             file_records
         };
-        let compress = only.is_none()
-            && (file_records + added.len()) * 75 / 100 >= alive + added.len()
-            && alive < file_records;
-        let needs_recreate = was_missing
-            || list.version != 3
-            || list.guid.is_none()
-            || !list.complete_last_line
-            || compress;
+        let plan = UidlistPlan::new(
+            (!was_missing).then_some(&list),
+            file_records,
+            alive,
+            added.len(),
+            only.is_none(),
+        );
+        let (compress, needs_recreate) = (plan.compress, plan.recreate);
         if compress {
             list.header_next_uid = next;
             list.records.retain(|r| files.contains_key(r.base.as_str()));

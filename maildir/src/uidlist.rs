@@ -7,10 +7,15 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use crate::control_cache::{self, ControlCache, FileStamp, Lookup};
 use crate::dotlock::{Dotlock, DotlockSettings};
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil::{self, Perms};
+
+/// Parsed uidlists of this process (see [`crate::control_cache`]).
+static UIDLISTS: ControlCache<Uidlist> = ControlCache::new();
 
 /// File name of the UID list inside a mailbox's control directory.
 pub const UIDLIST_NAME: &str = "dovecot-uidlist";
@@ -338,13 +343,35 @@ impl UidlistFile {
         self.dir.join(UIDLIST_NAME)
     }
 
-    /// Reads and parses the file; `Ok(None)` if it does not exist.
+    /// Reads and parses the file; `Ok(None)` if it does not exist (or is
+    /// empty). See [`UidlistFile::read_shared`].
     pub fn read(&self) -> Result<Option<Uidlist>> {
-        match fsutil::read_limited(&self.path())? {
-            None => Ok(None),
-            Some(data) if data.is_empty() => Ok(None),
-            Some(data) => Uidlist::parse(&data).map(Some),
+        Ok(self.read_shared()?.map(|l| (*l).clone()))
+    }
+
+    /// Like [`UidlistFile::read`], without a copy: the parsed file is
+    /// remembered process-wide (keyed by path, for a bounded number of
+    /// files) and parsed again only when `stat()` shows another inode, size,
+    /// mtime or ctime, the test Dovecot uses (`maildir_uidlist_refresh`).
+    /// No lock is needed: the file is only ever replaced by rename or
+    /// appended to under the lock, so any version read is a whole one (an
+    /// append caught half-way leaves an incomplete last line, which a sync
+    /// repairs under the lock).
+    pub fn read_shared(&self) -> Result<Option<Arc<Uidlist>>> {
+        let path = self.path();
+        match UIDLISTS.lookup(&path)? {
+            Lookup::Missing => return Ok(None),
+            Lookup::Known(list) => return Ok(Some(list)),
+            Lookup::Unknown => {}
         }
+        let Some(read) = control_cache::read_file(&path)? else {
+            return Ok(None);
+        };
+        if read.data.is_empty() {
+            return Ok(None);
+        }
+        let list = Uidlist::parse(&read.data)?;
+        Ok(Some(UIDLISTS.remember(&path, read, list)))
     }
 
     /// Takes `dovecot-uidlist.lock` as Dovecot does (stale after 120 s).
@@ -379,6 +406,12 @@ impl UidlistLock {
         self.file.read()
     }
 
+    /// Re-reads the uidlist under the lock without a copy (see
+    /// [`UidlistFile::read_shared`]).
+    pub fn read_shared(&self) -> Result<Option<Arc<Uidlist>>> {
+        self.file.read_shared()
+    }
+
     /// The directory holding the uidlist.
     pub fn dir(&self) -> &Path {
         &self.file.dir
@@ -397,9 +430,27 @@ impl UidlistLock {
             .append(true)
             .open(&path)
             .ctx("open", &path)?;
+        let before = FileStamp::of(&f.metadata().ctx("fstat", &path)?);
         f.write_all(s.as_bytes())
             .and_then(|()| f.sync_data())
-            .ctx("write", &path)
+            .ctx("write", &path)?;
+        // The remembered parse plus these records is the new file when the
+        // remembered one was exactly what we appended to (nobody writes
+        // while we hold the lock) and parsing would give the same records.
+        let after = f.metadata().map(|m| FileStamp::of(&m));
+        let updated = UIDLISTS.get_exact(&path, &before).and_then(|old| {
+            let after = after.ok()?;
+            (after.ino == before.ino && after.size == before.size + s.len() as u64).then_some(())?;
+            appends_as_parsed(&old, records).then_some(())?;
+            let mut list = (*old).clone();
+            list.records.extend_from_slice(records);
+            Some((list, after))
+        });
+        match updated {
+            Some((list, after)) => UIDLISTS.insert(&path, f, after, Arc::new(list)),
+            None => UIDLISTS.forget(&path),
+        }
+        Ok(())
     }
 
     /// Rewrites the whole file: `dovecot-uidlist.tmp`, `fdatasync`,
@@ -408,7 +459,17 @@ impl UidlistLock {
         self.lock.verify()?;
         let perms = Perms::of_dir(&self.file.dir)?;
         let tmp = self.file.dir.join(format!("{UIDLIST_NAME}.tmp"));
-        fsutil::replace_file(&tmp, &self.file.path(), &list.to_bytes(), &perms)
+        let path = self.file.path();
+        let data = list.to_bytes();
+        let file = fsutil::replace_file(&tmp, &path, &data, &perms)?;
+        // Remember what was written, as a reader would parse it.
+        match (file.metadata(), Uidlist::parse(&data)) {
+            (Ok(meta), Ok(parsed)) => {
+                UIDLISTS.insert(&path, file, FileStamp::of(&meta), Arc::new(parsed))
+            }
+            _ => UIDLISTS.forget(&path),
+        }
+        Ok(())
     }
 
     /// Refreshes the lock's mtime during long operations.
@@ -420,6 +481,33 @@ impl UidlistLock {
     pub fn unlock(self) -> Result<()> {
         self.lock.unlock()
     }
+}
+
+/// Whether `records` appended to `list` read back as exactly these records
+/// (ordered UIDs, new base names, fields and names a parser keeps as is).
+fn appends_as_parsed(list: &Uidlist, records: &[UidlistRecord]) -> bool {
+    if list.version != 3 || !list.complete_last_line {
+        return false;
+    }
+    let mut prev = list.records.last().map_or(0, |r| r.uid);
+    let mut bases = std::collections::HashSet::with_capacity(records.len());
+    for r in records {
+        let field_ok = |e: &String| {
+            e.as_bytes().first().is_some_and(u8::is_ascii_uppercase)
+                && !e.bytes().any(|b| b == b' ' || b == b'\n')
+        };
+        if r.uid <= prev
+            || r.uid == u32::MAX
+            || r.base.is_empty()
+            || r.base.bytes().any(|b| b == b'/' || b == b'\n')
+            || !r.extensions.iter().all(field_ok)
+            || !bases.insert(r.base.as_str())
+        {
+            return false;
+        }
+        prev = r.uid;
+    }
+    !list.records.iter().any(|r| bases.contains(r.base.as_str()))
 }
 
 #[cfg(test)]

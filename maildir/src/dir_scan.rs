@@ -1,0 +1,250 @@
+//! Reading the entries of `new/` and `cur/`, and remembering them while a
+//! directory provably did not change.
+//!
+//! # When a remembered scan is reused
+//!
+//! Every entry change (create, link, rename, unlink) sets the directory's
+//! mtime and ctime from the kernel's file clock, which lags the real-time
+//! clock by at most one tick (a few milliseconds). Dovecot skips a
+//! directory whose mtime is unchanged unless it was synced within
+//! `MAILDIR_SYNC_SECS` (1 s) of that mtime, because a second change within
+//! the same tick would leave the mtime as it was. The rule here is the same,
+//! made precise:
+//!
+//! * the clock is read (`started`) *before* the directory is opened,
+//!   `fstat`ed and read;
+//! * the scan is remembered only if `started` is at least [`DIR_SETTLE`]
+//!   later than both the directory's mtime and ctime as `fstat` gave them;
+//! * it is reused only while `fstat` gives the same device, inode, mtime and
+//!   ctime (nanoseconds included).
+//!
+//! A change made after `started` gets a ctime of at least `started` minus
+//! one clock tick, which is later than the remembered ctime as long as
+//! [`DIR_SETTLE`] exceeds the tick (and any clock difference between the
+//! machines sharing the files, as with Dovecot's setting); a change made
+//! before `started` shows in the `fstat` that follows. Either way the
+//! stamps differ and the directory is read again. The ctime is part of the
+//! test because nothing can set it back (unlike the mtime, which `utime()`
+//! can). Only local file systems are trusted this way: a network file
+//! system's client may answer `stat()` from a cache, so there every call
+//! reads the directory.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use crate::error::{IoContext, Result};
+use crate::filename::MaildirFilename;
+use crate::mailbox::SkippedFile;
+
+/// How long after its last change a directory must have been read for that
+/// read to be reused while the directory stays unchanged (Dovecot's
+/// `MAILDIR_SYNC_SECS`).
+pub const DIR_SETTLE: Duration = Duration::from_secs(1);
+
+/// How many directories the process remembers.
+const DIR_CAPACITY: usize = 64;
+
+/// A message file found in `new/` or `cur/`.
+#[derive(Debug, Clone)]
+pub(crate) struct ScannedFile {
+    pub name: MaildirFilename,
+    pub in_new: bool,
+}
+
+/// The entries of one directory.
+#[derive(Debug, Default)]
+pub(crate) struct DirScan {
+    pub files: Vec<ScannedFile>,
+    pub skipped: Vec<SkippedFile>,
+}
+
+/// Device, inode, mtime and ctime (with nanoseconds) of a directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DirStamp {
+    dev: u64,
+    ino: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+struct Remembered {
+    stamp: DirStamp,
+    scan: Arc<DirScan>,
+    last_used: u64,
+}
+
+#[derive(Default)]
+struct Remembrance {
+    dirs: HashMap<PathBuf, Remembered>,
+    clock: u64,
+}
+
+static REMEMBERED: Mutex<Option<Remembrance>> = Mutex::new(None);
+
+fn with<R>(f: impl FnOnce(&mut Remembrance) -> R) -> R {
+    let mut guard = REMEMBERED.lock().unwrap_or_else(|e| e.into_inner());
+    f(guard.get_or_insert_with(Remembrance::default))
+}
+
+/// Whether a directory read at `started` with these times may be reused.
+fn settled(mtime: (i64, i64), ctime: (i64, i64), started: SystemTime) -> bool {
+    let latest = mtime.max(ctime);
+    let Ok(secs) = u64::try_from(latest.0) else {
+        return false;
+    };
+    let Ok(nanos) = u32::try_from(latest.1) else {
+        return false;
+    };
+    let changed = SystemTime::UNIX_EPOCH + Duration::new(secs, nanos.min(999_999_999));
+    started
+        .duration_since(changed)
+        .is_ok_and(|d| d >= DIR_SETTLE)
+}
+
+/// File systems whose directory times `stat()` reports as the kernel sets
+/// them (no client-side attribute cache).
+fn local_fs(fd: &rustix::fd::OwnedFd) -> bool {
+    const LOCAL: &[i64] = &[
+        0xEF53,      // ext2/3/4
+        0x5846_5342, // xfs
+        0x9123_683E, // btrfs
+        0x0102_1994, // tmpfs
+        0x794C_7630, // overlayfs
+        0x2FC1_2FC1, // zfs
+        0xF2F5_2010, // f2fs
+        0xCA45_1A4E, // bcachefs
+        0x8584_58F6, // ramfs
+    ];
+    match rustix::fs::fstatfs(fd) {
+        #[allow(clippy::unnecessary_cast)] // f_type's type differs between targets
+        Ok(s) => LOCAL.contains(&(s.f_type as i64)),
+        Err(_) => false,
+    }
+}
+
+/// Reads `dir/sub` (`Ok(None)`: it does not exist), or returns its
+/// remembered entries when it provably did not change since (see the
+/// module docs).
+pub(crate) fn scan(dir: &Path, sub: &str, in_new: bool) -> Result<Option<Arc<DirScan>>> {
+    use rustix::fs::{Mode, OFlags, RawDir};
+    let path = dir.join(sub);
+    let started = SystemTime::now();
+    let fd = match rustix::fs::open(
+        &path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) => {
+            with(|r| r.dirs.remove(&path));
+            return Ok(None);
+        }
+        Err(e) => return Err(std::io::Error::from(e)).ctx("opendir", &path),
+    };
+    let st = rustix::fs::fstat(&fd)
+        .map_err(std::io::Error::from)
+        .ctx("fstat", &path)?;
+    #[allow(clippy::unnecessary_cast)] // the field types differ between targets
+    let stamp = DirStamp {
+        dev: st.st_dev as u64,
+        ino: st.st_ino as u64,
+        mtime: (st.st_mtime as i64, st.st_mtime_nsec as i64),
+        ctime: (st.st_ctime as i64, st.st_ctime_nsec as i64),
+    };
+    let known = with(|r| {
+        r.clock += 1;
+        let clock = r.clock;
+        let e = r.dirs.get_mut(&path).filter(|e| e.stamp == stamp)?;
+        e.last_used = clock;
+        Some(e.scan.clone())
+    });
+    if let Some(scan) = known {
+        return Ok(Some(scan));
+    }
+    let mut out = DirScan::default();
+    // getdents into one buffer: no allocation per entry but the name
+    let mut buf = vec![std::mem::MaybeUninit::<u8>::uninit(); 64 * 1024];
+    let mut rd = RawDir::new(&fd, &mut buf);
+    while let Some(entry) = rd.next() {
+        let entry = entry.map_err(std::io::Error::from).ctx("readdir", &path)?;
+        let raw = entry.file_name().to_bytes();
+        if raw.first() == Some(&b'.') {
+            continue;
+        }
+        let Ok(name) = std::str::from_utf8(raw) else {
+            out.skipped.push(SkippedFile {
+                name: format!("{sub}/{}", String::from_utf8_lossy(raw)),
+                reason: "file name is not UTF-8".into(),
+            });
+            continue;
+        };
+        match MaildirFilename::parse(name) {
+            Ok(f) => out.files.push(ScannedFile { name: f, in_new }),
+            Err(e) => out.skipped.push(SkippedFile {
+                name: format!("{sub}/{name}"),
+                reason: e.to_string(),
+            }),
+        }
+    }
+    let scan = Arc::new(out);
+    if settled(stamp.mtime, stamp.ctime, started) && local_fs(&fd) {
+        with(|r| {
+            r.clock += 1;
+            let clock = r.clock;
+            if r.dirs.len() >= DIR_CAPACITY && !r.dirs.contains_key(&path) {
+                let oldest = r
+                    .dirs
+                    .iter()
+                    .min_by_key(|(_, e)| e.last_used)
+                    .map(|(p, _)| p.clone());
+                if let Some(p) = oldest {
+                    r.dirs.remove(&p);
+                }
+            }
+            r.dirs.insert(
+                path,
+                Remembered {
+                    stamp,
+                    scan: scan.clone(),
+                    last_used: clock,
+                },
+            );
+        });
+    } else {
+        with(|r| r.dirs.remove(&path));
+    }
+    Ok(Some(scan))
+}
+
+/// Whether `scan` is what is remembered for `dir/sub` (so that a later
+/// [`scan`] of an unchanged directory returns this very object).
+pub(crate) fn is_remembered(dir: &Path, sub: &str, scan: &Option<Arc<DirScan>>) -> bool {
+    let Some(scan) = scan else { return false };
+    with(|r| {
+        r.dirs
+            .get(&dir.join(sub))
+            .is_some_and(|e| Arc::ptr_eq(&e.scan, scan))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settle_rule() {
+        let t = |s: u64, ns: u32| SystemTime::UNIX_EPOCH + Duration::new(s, ns);
+        // read 0.9 s after the last change: not settled
+        assert!(!settled((100, 0), (100, 0), t(100, 900_000_000)));
+        // a ctime later than the mtime counts (utime() set the mtime back)
+        assert!(!settled((50, 0), (100, 0), t(100, 999_999_999)));
+        assert!(settled((100, 0), (100, 0), t(101, 0)));
+        assert!(settled((100, 5), (99, 0), t(101, 5)));
+        assert!(!settled((100, 6), (99, 0), t(101, 5)));
+        // times before the epoch or in the future are never settled
+        assert!(!settled((-1, 0), (-1, 0), t(100, 0)));
+        assert!(!settled((200, 0), (200, 0), t(100, 0)));
+    }
+}
