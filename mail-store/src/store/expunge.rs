@@ -4,8 +4,12 @@
 //! index records whose files are gone; the next sync reports them (and
 //! Dovecot expunges them at its next sync).
 
+use std::collections::{HashMap, HashSet};
+
 use columba_mail_index::{IndexDir, Transaction};
 use columba_maildir::Mailbox;
+
+use super::file_hint::FileHints;
 
 use crate::error::Result;
 
@@ -14,27 +18,62 @@ use crate::error::Result;
 pub fn expunge(mailbox: &Mailbox, uids: &[u32]) -> Result<Vec<u32>> {
     let dir = mailbox.path();
     let index = IndexDir::new(dir);
-    let has_index = dir.join("dovecot.index.log").exists();
-    let lock = if has_index { Some(index.lock()?) } else { None };
-    let listing = mailbox.list()?;
+    if !dir.join("dovecot.index.log").exists() {
+        // no index: the listing names the files
+        let listing = mailbox.list()?;
+        for &uid in uids {
+            if let Some(entry) = listing.messages.iter().find(|m| m.uid == Some(uid)) {
+                mailbox.expunge(&entry.file_name)?;
+            }
+        }
+        return Ok(uids.to_vec());
+    }
+    let lock = index.lock()?;
+    let view = index.open_view_locked(&lock)?;
+    let wanted: HashSet<u32> = uids.iter().copied().collect();
+    // the messages the index holds, with the flags that name their files
+    let current: HashMap<u32, (u8, Vec<&str>)> = view
+        .messages()
+        .filter(|m| wanted.contains(&m.uid))
+        .map(|m| (m.uid, (m.flags, m.keywords)))
+        .collect();
+    // Each file under the name its uidlist record and index flags give; a
+    // stale name is looked up by base name (Mailbox::expunge does), and a
+    // UID the uidlist lacks by a listing.
+    let hints = FileHints::read(mailbox)?;
+    let mut listing = None;
     let mut removed = Vec::new();
     for &uid in uids {
-        if let Some(entry) = listing.messages.iter().find(|m| m.uid == Some(uid)) {
-            mailbox.expunge(&entry.file_name)?;
-        }
-        removed.push(uid);
-    }
-    if let Some(lock) = lock {
-        let view = index.open_view_locked(&lock)?;
-        let present: std::collections::HashSet<u32> = view.messages().map(|m| m.uid).collect();
-        removed.retain(|u| present.contains(u));
-        if !removed.is_empty() {
-            let mut t = Transaction::external();
-            for &uid in &removed {
-                t.expunge(uid, [0; 16]);
+        let expected = match current.get(&uid) {
+            Some((bits, kw)) => hints.expected(uid, *bits, kw),
+            None => hints.expected_unflagged(uid),
+        };
+        let name = match expected {
+            Some(name) => Some(name),
+            None => {
+                if listing.is_none() {
+                    listing = Some(mailbox.list()?);
+                }
+                listing
+                    .as_ref()
+                    .and_then(|l| l.messages.iter().find(|m| m.uid == Some(uid)))
+                    .map(|e| e.file_name.clone())
             }
-            index.commit_locked(&lock, &t)?;
+        };
+        if let Some(name) = name {
+            mailbox.expunge(&name)?;
         }
+        if current.contains_key(&uid) {
+            removed.push(uid);
+        }
+    }
+    drop(view);
+    if !removed.is_empty() {
+        let mut t = Transaction::external();
+        for &uid in &removed {
+            t.expunge(uid, [0; 16]);
+        }
+        index.commit_locked(&lock, &t)?;
     }
     Ok(removed)
 }

@@ -5,10 +5,13 @@
 //! the next index sync (Dovecot's, which applies log records beyond the
 //! synced tail offset to the files) renames the files.
 
+use std::collections::{HashMap, HashSet};
+
 use columba_mail_index::{IndexDir, Transaction};
 use columba_maildir::{FlagOutcome, FlagUpdate, Mailbox};
 
 use super::append::{index_flags, maildir_flags};
+use super::file_hint::FileHints;
 use crate::error::Result;
 use crate::search::MessageFlags;
 
@@ -63,15 +66,24 @@ pub fn store_flags_unchanged_since(
     }
     let mut uids = uids.to_vec();
     let mut modified = Vec::new();
+    // (uid, index flags byte, keywords) as the index holds them before
+    // this change: with the uidlist's base names they give the file names
+    let mut current: HashMap<u32, (u8, Vec<String>)> = HashMap::new();
     // held until the files are renamed, as Dovecot renames during its sync
     let mut _held = None;
     if dir.join("dovecot.index.log").exists() {
         let index = IndexDir::new(dir);
-        let lock = index.lock()?;
-        if let Some(limit) = unchanged_since {
+        let mut remember = |view: &columba_mail_index::View, wanted: &[u32]| {
+            let wanted: HashSet<u32> = wanted.iter().copied().collect();
+            for m in view.messages().filter(|m| wanted.contains(&m.uid)) {
+                let keywords = m.keywords.iter().map(|k| k.to_string()).collect();
+                current.insert(m.uid, (m.flags, keywords));
+            }
+        };
+        let lock = if let Some(limit) = unchanged_since {
+            let lock = index.lock()?;
             let view = index.open_view_locked(&lock)?;
-            let modseqs: std::collections::HashMap<u32, u64> =
-                view.messages().map(|m| (m.uid, m.modseq)).collect();
+            let modseqs: HashMap<u32, u64> = view.messages().map(|m| (m.uid, m.modseq)).collect();
             uids.retain(|u| {
                 let keep = modseqs.get(u).is_none_or(|&m| m <= limit);
                 if !keep {
@@ -79,7 +91,14 @@ pub fn store_flags_unchanged_since(
                 }
                 keep
             });
-        }
+            remember(&view, &uids);
+            lock
+        } else {
+            // read before the lock (the cache file is not needed): a
+            // change made in between only makes a name guess miss
+            remember(&index.open_view_without_cache()?, &uids);
+            index.lock()?
+        };
         let bits = index_flags(flags);
         let mut t = Transaction::new();
         for &uid in &uids {
@@ -110,18 +129,41 @@ pub fn store_flags_unchanged_since(
         }
         _held = Some(lock);
     }
-    let listing = mailbox.list()?;
     let update = match mode {
         StoreMode::Add => FlagUpdate::Add(maildir_flags(flags), keywords.to_vec()),
         StoreMode::Remove => FlagUpdate::Remove(maildir_flags(flags), keywords.to_vec()),
         StoreMode::Replace => FlagUpdate::Replace(maildir_flags(flags), keywords.to_vec()),
     };
+    // Each file under the name its uidlist record and index flags give;
+    // a stale name is looked up by base name (update_flags does), and a
+    // UID the uidlist lacks by a listing of the mailbox.
+    let hints = FileHints::read(mailbox)?;
+    let mut listing = None;
     let mut done = Vec::new();
     for &uid in &uids {
-        let Some(entry) = listing.messages.iter().find(|m| m.uid == Some(uid)) else {
-            continue;
+        let expected = match current.get(&uid) {
+            Some((bits, kw)) => {
+                let kw: Vec<&str> = kw.iter().map(String::as_str).collect();
+                hints.expected(uid, *bits, &kw)
+            }
+            None => hints.expected_unflagged(uid),
         };
-        match mailbox.update_flags(&entry.file_name, &update)? {
+        let name = match expected {
+            Some(name) => name,
+            None => {
+                if listing.is_none() {
+                    listing = Some(mailbox.list()?);
+                }
+                let found = listing
+                    .as_ref()
+                    .and_then(|l| l.messages.iter().find(|m| m.uid == Some(uid)));
+                match found {
+                    Some(entry) => entry.file_name.clone(),
+                    None => continue,
+                }
+            }
+        };
+        match mailbox.update_flags(&name, &update)? {
             FlagOutcome::Renamed(_) | FlagOutcome::Unchanged(_) => done.push(uid),
             FlagOutcome::Expunged => {}
         }

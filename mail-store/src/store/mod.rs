@@ -17,6 +17,7 @@ mod cached_search;
 mod changes;
 mod copy;
 mod expunge;
+mod file_hint;
 mod flags;
 mod folders;
 mod message_cache;
