@@ -20,6 +20,17 @@ use crate::index_file::{IndexMap, EXT_CACHE};
 use crate::mailbox::{now, IndexDir, View};
 use crate::transaction::{ExtDef, Transaction};
 
+/// `mail_cache_purge_min_size`: a smaller cache is never purged.
+const PURGE_MIN_SIZE: usize = 32 * 1024;
+
+/// `mail_cache_need_purge()`'s counts with the default percentages.
+fn purge_due(h: &CacheHeader) -> bool {
+    let rc = u64::from(h.record_count);
+    let cont = u64::from(h.continued_record_count);
+    let del = u64::from(h.deleted_record_count);
+    (rc > 0 && cont * 100 / rc >= 200) || (rc + del > 0 && del * 100 / (rc + del) >= 20)
+}
+
 /// Cached values for one message: `(field, data)`.
 pub type CacheValues = Vec<(CacheField, Vec<u8>)>;
 
@@ -396,14 +407,37 @@ impl IndexDir {
     /// deleted records.
     pub fn cache_wants_purge(&self, view: &View) -> bool {
         let Some(c) = &view.cache else { return false };
-        if c.bytes().len() < 32 * 1024 {
-            return false;
+        c.bytes().len() >= PURGE_MIN_SIZE && purge_due(&c.header)
+    }
+
+    /// [`IndexDir::cache_wants_purge`] for the cache file as it is now and
+    /// `view` (which need not hold the cache): reads only the file's header
+    /// unless a purge looks due, and only then the whole file.
+    pub(crate) fn cache_wants_purge_now(
+        &self,
+        lock: &crate::lock::LogLock,
+        view: &View,
+    ) -> Result<bool> {
+        let path = self.path(FileKind::Cache);
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+        let mut hdr = [0u8; HEADER_SIZE];
+        if len < PURGE_MIN_SIZE as u64 || file.read_exact_at(&mut hdr, 0).is_err() {
+            return Ok(false);
         }
-        let h = &c.header;
-        let rc = u64::from(h.record_count);
-        let cont = u64::from(h.continued_record_count);
-        let del = u64::from(h.deleted_record_count);
-        (rc > 0 && cont * 100 / rc >= 200) || (rc + del > 0 && del * 100 / (rc + del) >= 20)
+        drop(file);
+        match crate::cache_file::parse_header(&hdr) {
+            Ok(h) if h.indexid == view.map().header.indexid && purge_due(&h) => {
+                let full = self.open_view_locked(lock)?;
+                Ok(self.cache_wants_purge(&full))
+            }
+            // A cache this header does not belong to, or that is not due.
+            _ => Ok(false),
+        }
     }
 
     pub(crate) fn cache_purge_locked(&self, lock: &crate::lock::LogLock) -> Result<()> {

@@ -38,10 +38,12 @@ pub mod local_day;
 mod lock;
 pub mod log_file;
 mod mailbox;
+mod replay_cache;
 #[cfg(feature = "maildir")]
 mod surviving_maildir;
 pub mod sync;
 pub mod transaction;
+mod view_open;
 
 pub use bytes::{decode_offset, encode_offset};
 pub use cache_decisions::CacheDecisions;

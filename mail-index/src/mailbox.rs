@@ -175,20 +175,17 @@ impl Appender {
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
         let meta = file.metadata().map_err(|e| Error::io(&path, e))?;
-        let view = dir.open_view()?;
-        let log = dir
-            .read_logs()?
-            .pop()
-            .ok_or_else(|| Error::LogLost("no log".into()))?;
-        let end = view.header().log_file_head_offset;
+        // The view and the log bytes come from one read of the files.
+        let opened = dir.open_current(None, false, true)?;
+        let log = opened.head.ok_or_else(|| Error::LogLost("no log".into()))?;
         Ok(Appender {
             dir: dir.clone(),
             log,
             file,
             ino: (meta.dev(), meta.ino()),
-            map: view.map().clone(),
-            end,
-            modseq: view.highest_modseq,
+            end: opened.head_end,
+            modseq: opened.view.highest_modseq,
+            map: opened.view.map,
         })
     }
 
@@ -263,14 +260,13 @@ impl Appender {
     fn catch_up(&mut self, bytes: &[u8]) -> Result<()> {
         self.log.extend_from(self.end as usize, bytes);
         let mut a = crate::sync::Applier::new(&mut self.map);
-        let mut it = self.log.records_from(self.end, self.modseq);
-        for rec in it.by_ref() {
-            let rec = rec?;
-            a.pos = (self.log.header.file_seq, rec.offset);
-            let _ = a.apply(&rec);
-        }
-        self.end = it.committed_end();
-        self.modseq = it.modseq();
+        let seq = self.log.header.file_seq;
+        let done = crate::sync::walk_committed(&self.log, self.end, self.modseq, false, |rec| {
+            a.pos = (seq, rec.offset);
+            let _ = a.apply(rec);
+        })?;
+        self.end = done.end;
+        self.modseq = done.modseq;
         self.map.header.log_file_head_offset = self.end;
         Ok(())
     }
@@ -339,6 +335,11 @@ impl IndexDir {
         }
     }
 
+    /// The directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Path of one of the files.
     pub fn path(&self, kind: FileKind) -> PathBuf {
         self.dir.join(kind.file_name())
@@ -403,9 +404,7 @@ impl IndexDir {
     }
 
     fn open_view_with(&self, lock: Option<&LogLock>) -> Result<View> {
-        let logs = self.read_logs_with(lock)?;
-        let index = self.read_index()?;
-        self.view_from(index, &logs)
+        Ok(self.open_current(lock, true, false)?.view)
     }
 
     fn view_from(&self, index: Option<IndexMap>, logs: &[LogFile]) -> Result<View> {
@@ -417,16 +416,12 @@ impl IndexDir {
     /// file can be tens of megabytes). The view has no cache, so
     /// [`MessageView::cache_offset`] is 0 for every message.
     pub fn open_view_without_cache(&self) -> Result<View> {
-        let logs = self.read_logs_with(None)?;
-        let index = self.read_index()?;
-        self.view_from_mode(index, &logs, false, false)
+        Ok(self.open_current(None, false, false)?.view)
     }
 
     /// [`IndexDir::open_view_without_cache`] while holding the log lock.
     pub(crate) fn open_view_locked_without_cache(&self, lock: &LogLock) -> Result<View> {
-        let logs = self.read_logs_with(Some(lock))?;
-        let index = self.read_index()?;
-        self.view_from_mode(index, &logs, false, false)
+        Ok(self.open_current(Some(lock), false, false)?.view)
     }
 
     /// Opens as much of the view as is valid, for inspecting a broken
@@ -470,12 +465,30 @@ impl IndexDir {
         } else {
             replay(&mut map, &refs)?
         };
-        let cache_bytes = if with_cache {
-            read_optional(&self.path(FileKind::Cache))?
+        let (cache, cache_problem) = if with_cache {
+            self.read_cache_for(&map)?
         } else {
-            None
+            (None, None)
         };
-        let (cache, cache_problem) = match cache_bytes {
+        Ok(View {
+            map,
+            highest_modseq,
+            cache,
+            cache_problem,
+            skipped,
+            had_index_file,
+            stopped,
+            mailbox_deleted,
+        })
+    }
+
+    /// Reads `dovecot.index.cache` for a view of `map`: the cache, or why
+    /// it cannot be used.
+    pub(crate) fn read_cache_for(
+        &self,
+        map: &IndexMap,
+    ) -> Result<(Option<CacheFile>, Option<Error>)> {
+        Ok(match read_optional(&self.path(FileKind::Cache))? {
             None => (None, None),
             Some(b) => match CacheFile::parse(b) {
                 Ok(c) if c.header.indexid == map.header.indexid => (Some(c), None),
@@ -492,16 +505,6 @@ impl IndexDir {
                 ),
                 Err(e) => (None, Some(e)),
             },
-        };
-        Ok(View {
-            map,
-            highest_modseq,
-            cache,
-            cache_problem,
-            skipped,
-            had_index_file,
-            stopped,
-            mailbox_deleted,
         })
     }
 
@@ -672,7 +675,7 @@ impl IndexDir {
     }
 
     fn view_locked(&self, lock: &LogLock) -> Result<View> {
-        self.open_view_with(Some(lock))
+        self.open_view_locked_without_cache(lock)
     }
 
     /// Rotates the log and/or rewrites `dovecot.index` when Dovecot would.
@@ -682,11 +685,11 @@ impl IndexDir {
     }
 
     fn maintain_locked(&self, lock: &LogLock) -> Result<()> {
-        let logs = self.read_logs_with(Some(lock))?;
-        let head = &logs[logs.len() - 1];
-        let size = u64::from(head.committed_end()?);
-        let age = now().saturating_sub(head.header.create_stamp);
-        let want_rotate = head.header.version() < 0x0103
+        let opened = self.open_current(Some(lock), false, false)?;
+        let head = &opened.head_header;
+        let size = u64::from(opened.head_end);
+        let age = now().saturating_sub(head.create_stamp);
+        let want_rotate = head.version() < 0x0103
             || size > self.settings.log_rotate_max_size
             || (size >= self.settings.log_rotate_min_size
                 && u64::from(age) >= self.settings.log_rotate_min_age.as_secs());
@@ -697,33 +700,36 @@ impl IndexDir {
                 other => return other.map(|_| ()),
             }
         }
-        let on_disk = self.read_index().ok().flatten();
-        let view = self.open_view_with(Some(lock))?;
+        let view = opened.view;
+        let on_disk = opened.index_header;
         let head_off = view.header().log_file_head_offset;
         let rewrite = match &on_disk {
             None => {
                 head_off.saturating_sub(LOG_HEADER_SIZE as u32)
                     > self.settings.rewrite_min_log_bytes
             }
-            Some(m) => {
-                m.header.log_file_seq != view.header().log_file_seq
-                    || head_off.saturating_sub(m.header.log_file_tail_offset)
+            Some(h) => {
+                h.log_file_seq != view.header().log_file_seq
+                    || head_off.saturating_sub(h.log_file_tail_offset)
                         > self.settings.rewrite_max_log_bytes
             }
         };
         if rewrite {
             self.write_index_locked(lock, view.map().clone())?;
         }
-        if self.cache_wants_purge(&view) {
+        if self.cache_wants_purge_now(lock, &view)? {
             self.cache_purge_locked(lock)?;
         }
         // An old .log.2 goes once no snapshot needs it (mail_index_log2_max_age).
         let rotated = view.header().log2_rotate_time;
-        let on_disk = self.read_index().ok().flatten();
         if rotated != 0
             && rotated != u32::MAX
             && u64::from(now().saturating_sub(rotated)) > self.settings.log2_max_age.as_secs()
-            && on_disk.is_some_and(|m| m.header.log_file_seq == view.header().log_file_seq)
+            && self
+                .read_index()
+                .ok()
+                .flatten()
+                .is_some_and(|m| m.header.log_file_seq == view.header().log_file_seq)
             && self.path(FileKind::Log2).exists()
         {
             fs::remove_file(self.path(FileKind::Log2))
@@ -815,7 +821,7 @@ impl IndexDir {
     /// Rewrites `dovecot.index` from the current view (under the lock).
     pub fn rewrite_index(&self) -> Result<()> {
         let lock = self.lock()?;
-        let view = self.open_view_with(Some(&lock))?;
+        let view = self.open_view_locked_without_cache(&lock)?;
         self.write_index_locked(&lock, view.map().clone())
     }
 
@@ -826,7 +832,7 @@ impl IndexDir {
     }
 
     fn rotate_locked(&self, lock: &LogLock) -> Result<u32> {
-        let view = self.open_view_with(Some(lock))?;
+        let view = self.open_view_locked_without_cache(lock)?;
         if self.synced_tail(&view, lock)? < view.header().log_file_head_offset {
             // Client changes the storage has not carried out yet would be
             // skipped by its next sync; Dovecot too rotates only after a full sync.

@@ -50,6 +50,13 @@ enum CurExt {
     },
 }
 
+/// What an [`Applier`] carries from one record to the next besides the map.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ApplierState {
+    cur: CurExt,
+    tracking_modseq: bool,
+}
+
 /// Applies records to a map. Use [`replay`] for whole log files.
 #[derive(Debug)]
 pub struct Applier<'m> {
@@ -75,6 +82,25 @@ impl<'m> Applier<'m> {
             tracking_modseq,
             modseq: 0,
             pos: (0, 0),
+        }
+    }
+
+    /// Goes on applying to `map` where an applier left off with `state`.
+    pub(crate) fn resume(map: &'m mut IndexMap, state: ApplierState) -> Applier<'m> {
+        Applier {
+            map,
+            cur: state.cur,
+            tracking_modseq: state.tracking_modseq,
+            modseq: 0,
+            pos: (0, 0),
+        }
+    }
+
+    /// The state to resume from later.
+    pub(crate) fn state(&self) -> ApplierState {
+        ApplierState {
+            cur: self.cur,
+            tracking_modseq: self.tracking_modseq,
         }
     }
 
@@ -400,18 +426,22 @@ impl<'m> Applier<'m> {
             // Counters can only go wrong on an already inconsistent map; ignore like a skipped record.
             let _ = self.update_counts(f, 0);
         }
+        // Close the gaps in place: each run of kept records after the first
+        // expunged one moves down once; nothing before it is touched.
         let rs = self.map.rec_size();
         let n = self.map.messages_count();
-        let mut out = Vec::with_capacity((n - idxs.len()) * rs);
-        let mut next = idxs.iter().peekable();
-        for (i, r) in self.map.records.chunks_exact(rs).enumerate() {
-            if next.peek() == Some(&&i) {
-                next.next();
-                continue;
+        let records = &mut self.map.records;
+        let total = records.len().checked_div(rs).unwrap_or(0);
+        let mut write = idxs[0].min(total) * rs;
+        for (k, &gone) in idxs.iter().enumerate() {
+            let run_start = (gone + 1) * rs;
+            let run_end = idxs.get(k + 1).map_or(total, |&next| next.min(total)) * rs;
+            if run_start < run_end {
+                records.copy_within(run_start..run_end, write);
+                write += run_end - run_start;
             }
-            out.extend_from_slice(r);
         }
-        self.map.records = out;
+        records.truncate(write);
         self.map.header.messages_count = (n - idxs.len()) as u32;
     }
 
@@ -781,6 +811,202 @@ pub fn replay_lenient(map: &mut IndexMap, logs: &[&LogFile]) -> Result<SyncRepor
 }
 
 fn replay_inner(map: &mut IndexMap, logs: &[&LogFile], lenient: bool) -> Result<SyncReport> {
+    let (mut report, reached) = replay_unfinished(map, logs, lenient)?;
+    reached.finish(map);
+    report.highest_modseq = reached.modseq;
+    report.max_tail_offset = reached.max_tail;
+    Ok(report)
+}
+
+/// Where a replay stands: what it needs to go on with records appended to
+/// the head log later, and to move the map's header to its position.
+///
+/// The map a replay leaves behind together with this is exactly the state
+/// the walk over the records had reached; [`Reached::finish`] on a copy of
+/// it gives what [`replay`] returns. Going on with [`Reached::resume`]
+/// over the bytes appended since gives what a replay from scratch over the
+/// longer file would (nothing in the walk depends on where it started
+/// other than what is kept here).
+#[derive(Debug, Clone)]
+pub(crate) struct Reached {
+    /// The map's `log_file_seq` before the replay (it decides whether the
+    /// snapshot's tail offset still counts).
+    start_seq: u32,
+    /// End of the committed records walked: (file seq, offset).
+    pub(crate) end: (u32, u32),
+    /// Log modseq at `end`.
+    pub(crate) modseq: u64,
+    /// Highest offset in the head log the storage is known to be in sync with.
+    pub(crate) max_tail: u32,
+    /// The applier's state between records.
+    applier: ApplierState,
+    /// The log marks the mailbox deleted.
+    pub(crate) mailbox_deleted: bool,
+}
+
+impl Reached {
+    /// Moves `map`'s header to the replay's end: log position, tail offset
+    /// and the modseq header.
+    pub(crate) fn finish(&self, map: &mut IndexMap) {
+        let (seq, end_pos) = (self.start_seq, self.end);
+        let max_tail = self.max_tail;
+        let h = &mut map.header;
+        h.log_file_seq = end_pos.0;
+        h.log_file_head_offset = end_pos.1;
+        if h.log_file_tail_offset < max_tail || h.log_file_seq != seq {
+            h.log_file_tail_offset = max_tail.max(if h.log_file_seq == seq {
+                h.log_file_tail_offset
+            } else {
+                0
+            });
+        }
+        // The modseq header follows the sync position.
+        if let Some(mi) = map.ext_index(EXT_MODSEQ) {
+            if let Some((_, hseq, hoff)) = map.modseq_header() {
+                if (hseq, hoff) < end_pos {
+                    let hdr = &mut map.extensions[mi].hdr;
+                    hdr[0..8].copy_from_slice(&self.modseq.to_le_bytes());
+                    hdr[8..12].copy_from_slice(&end_pos.0.to_le_bytes());
+                    hdr[12..16].copy_from_slice(&end_pos.1.to_le_bytes());
+                }
+            }
+        }
+    }
+
+    /// Goes on with the committed records `head` (the head log this replay
+    /// ended in, holding at least the bytes up to [`Reached::end`]) has past
+    /// the end, applying them to `map` (the unfinished map the replay left).
+    /// A record that cannot be applied is added to `skipped`; a corrupt one
+    /// fails, and `map` must then be thrown away.
+    pub(crate) fn resume(
+        &mut self,
+        map: &mut IndexMap,
+        head: &LogFile,
+        skipped: &mut Vec<Error>,
+    ) -> Result<usize> {
+        if head.header.file_seq != self.end.0 {
+            return Err(Error::Invalid(format!(
+                "resuming a replay that ended in log seq {} with log seq {}",
+                self.end.0, head.header.file_seq
+            )));
+        }
+        let mut a = Applier::resume(map, self.applier);
+        let mut walk = Walk {
+            max_tail: self.max_tail,
+            mailbox_deleted: self.mailbox_deleted,
+            applied: 0,
+            skipped,
+        };
+        let done = walk_committed(head, self.end.1, self.modseq, false, |rec| {
+            walk.record(&mut a, head, rec, true, true);
+        })?;
+        self.applier = a.state();
+        self.end.1 = done.end;
+        self.modseq = done.modseq;
+        self.max_tail = walk.max_tail;
+        self.mailbox_deleted = walk.mailbox_deleted;
+        Ok(walk.applied)
+    }
+}
+
+/// What the walk over the records tracks besides the map.
+struct Walk<'s> {
+    max_tail: u32,
+    mailbox_deleted: bool,
+    applied: usize,
+    skipped: &'s mut Vec<Error>,
+}
+
+impl Walk<'_> {
+    /// One committed record: tail and deletion tracking always, the change
+    /// itself when `apply` (records the snapshot already holds are not).
+    fn record(
+        &mut self,
+        a: &mut Applier<'_>,
+        l: &LogFile,
+        rec: &LogRecord<'_>,
+        is_head: bool,
+        apply: bool,
+    ) {
+        if is_head {
+            track_tail(rec, &mut self.max_tail);
+        }
+        match rec.payload {
+            Payload::IndexDeleted if rec.is_external() => self.mailbox_deleted = true,
+            Payload::IndexUndeleted => self.mailbox_deleted = false,
+            _ => {}
+        }
+        if !apply {
+            return;
+        }
+        self.applied += 1;
+        a.pos = (l.header.file_seq, rec.offset);
+        if let Err(why) = a.apply(rec) {
+            self.skipped.push(wrap(l, rec, why));
+        }
+    }
+}
+
+/// Where [`walk_committed`] ended.
+pub(crate) struct Walked {
+    /// Offset just past the last complete transaction.
+    pub(crate) end: u32,
+    /// Log modseq there.
+    pub(crate) modseq: u64,
+    /// Lenient walks only: the corruption that ended the walk.
+    pub(crate) stopped: Option<Error>,
+}
+
+/// Walks `log` from `from` (where a transaction starts; the log modseq
+/// there is `modseq`) and hands `each` the records of every complete
+/// transaction, in order. The records of a transaction still being written
+/// (or left half-written by a crashed writer) are not handed out: Dovecot
+/// reads a log only up to its committed end. A corrupt record fails the
+/// walk, or with `lenient` ends it (in [`Walked::stopped`]).
+pub(crate) fn walk_committed<'a>(
+    log: &'a LogFile,
+    from: u32,
+    modseq: u64,
+    lenient: bool,
+    mut each: impl FnMut(&LogRecord<'a>),
+) -> Result<Walked> {
+    let mut it = log.records_from(from, modseq);
+    let mut done = Walked {
+        end: it.committed_end(),
+        modseq,
+        stopped: None,
+    };
+    let mut pending: Vec<LogRecord<'a>> = Vec::new();
+    while let Some(rec) = it.next() {
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) if lenient => {
+                done.stopped = Some(e);
+                break;
+            }
+            Err(e) => return Err(e),
+        };
+        if it.committed_end() != rec.end() {
+            pending.push(rec);
+            continue;
+        }
+        for p in pending.drain(..) {
+            each(&p);
+        }
+        each(&rec);
+        done.end = rec.end();
+        done.modseq = rec.modseq;
+    }
+    Ok(done)
+}
+
+/// The walk of [`replay`] without moving the header to the end: the map is
+/// left as the walk reached it, and [`Reached`] says where that is.
+pub(crate) fn replay_unfinished(
+    map: &mut IndexMap,
+    logs: &[&LogFile],
+    lenient: bool,
+) -> Result<(SyncReport, Reached)> {
     let mut report = SyncReport::default();
     if logs.is_empty() {
         return Err(Error::LogLost("no transaction log file".into()));
@@ -834,30 +1060,6 @@ fn replay_inner(map: &mut IndexMap, logs: &[&LogFile], lenient: bool) -> Result<
     if start_offset < u32::from(first.header.hdr_size) {
         start_offset = u32::from(first.header.hdr_size);
     }
-    let start_end = match first.committed_end() {
-        Ok(e) => e,
-        Err(e) if lenient => {
-            let mut it = first.records();
-            for r in it.by_ref() {
-                if r.is_err() {
-                    break;
-                }
-            }
-            let _ = e;
-            it.committed_end()
-        }
-        Err(e) => return Err(e),
-    };
-    if start_offset > start_end {
-        return Err(Error::corrupt(
-            FileKind::Index,
-            68,
-            format!(
-                "log_file_head_offset {start_offset} is beyond the end ({start_end}) of log seq {}",
-                first.header.file_seq
-            ),
-        ));
-    }
 
     // Bring per-message modseqs up to the start position if the modseq header lags.
     if let Some((highest, hseq, hoff)) = map.modseq_header() {
@@ -885,7 +1087,7 @@ fn replay_inner(map: &mut IndexMap, logs: &[&LogFile], lenient: bool) -> Result<
         }
     }
 
-    let mut max_tail = if map.header.log_file_seq == logs[logs.len() - 1].header.file_seq {
+    let max_tail = if map.header.log_file_seq == logs[logs.len() - 1].header.file_seq {
         map.header.log_file_tail_offset
     } else {
         0
@@ -893,70 +1095,53 @@ fn replay_inner(map: &mut IndexMap, logs: &[&LogFile], lenient: bool) -> Result<
     let mut a = Applier::new(map);
     let mut end_pos = (first.header.file_seq, start_offset);
     let mut modseq = first.header.initial_modseq;
-    'files: for (fi, l) in logs.iter().enumerate().skip(start_file) {
+    let mut walk = Walk {
+        max_tail,
+        mailbox_deleted: false,
+        applied: 0,
+        skipped: &mut report.skipped,
+    };
+    for (fi, l) in logs.iter().enumerate().skip(start_file) {
         let is_head = fi == logs.len() - 1;
         if is_head && fi != start_file {
-            max_tail = 0;
+            walk.max_tail = 0;
         }
-        let mut it = l.records();
-        let mut trans_start_tail = u32::from(l.header.hdr_size);
-        for rec in it.by_ref() {
-            let rec = match rec {
-                Ok(r) => r,
-                Err(e) if lenient => {
-                    report.stopped = Some(e);
-                    modseq = it.modseq();
-                    end_pos = (l.header.file_seq, it.committed_end().max(end_pos.1));
-                    break 'files;
-                }
-                Err(e) => return Err(e),
-            };
-            if is_head {
-                track_tail(&rec, &mut max_tail);
-            }
-            match rec.payload {
-                Payload::IndexDeleted if rec.is_external() => report.mailbox_deleted = true,
-                Payload::IndexUndeleted => report.mailbox_deleted = false,
-                _ => {}
-            }
-            trans_start_tail = rec.end();
-            if fi == start_file && rec.offset < start_offset {
-                continue;
-            }
-            report.applied += 1;
-            a.pos = (l.header.file_seq, rec.offset);
-            if let Err(why) = a.apply(&rec) {
-                report.skipped.push(wrap(l, &rec, why));
-            }
+        let skip_before = if fi == start_file { start_offset } else { 0 };
+        let done = walk_committed(
+            l,
+            u32::from(l.header.hdr_size),
+            l.header.initial_modseq,
+            lenient,
+            |rec| walk.record(&mut a, l, rec, is_head, rec.offset >= skip_before),
+        )?;
+        modseq = done.modseq;
+        if fi == start_file && start_offset > done.end {
+            return Err(Error::corrupt(
+                FileKind::Index,
+                68,
+                format!(
+                    "log_file_head_offset {start_offset} is beyond the end ({}) of log seq {}",
+                    done.end, first.header.file_seq
+                ),
+            ));
         }
-        let _ = trans_start_tail;
-        modseq = it.modseq();
-        end_pos = (l.header.file_seq, it.committed_end());
-    }
-    report.highest_modseq = modseq;
-    let h = &mut map.header;
-    h.log_file_seq = end_pos.0;
-    h.log_file_head_offset = end_pos.1;
-    if h.log_file_tail_offset < max_tail || h.log_file_seq != seq {
-        h.log_file_tail_offset = max_tail.max(if h.log_file_seq == seq {
-            h.log_file_tail_offset
-        } else {
-            0
-        });
-    }
-    report.max_tail_offset = max_tail;
-    // The modseq header follows the sync position.
-    if let Some(mi) = map.ext_index(EXT_MODSEQ) {
-        if let Some((_, hseq, hoff)) = map.modseq_header() {
-            if (hseq, hoff) < end_pos {
-                let hdr = &mut map.extensions[mi].hdr;
-                hdr[0..8].copy_from_slice(&modseq.to_le_bytes());
-                hdr[8..12].copy_from_slice(&end_pos.0.to_le_bytes());
-                hdr[12..16].copy_from_slice(&end_pos.1.to_le_bytes());
-            }
+        end_pos = (l.header.file_seq, done.end);
+        if let Some(e) = done.stopped {
+            report.stopped = Some(e);
+            break;
         }
     }
-    Ok(report)
+    report.applied = walk.applied;
+    report.mailbox_deleted = walk.mailbox_deleted;
+    let reached = Reached {
+        start_seq: seq,
+        end: end_pos,
+        modseq,
+        max_tail: walk.max_tail,
+        applier: a.state(),
+        mailbox_deleted: walk.mailbox_deleted,
+    };
+    Ok((report, reached))
 }
 
 fn track_tail(rec: &LogRecord<'_>, max_tail: &mut u32) {

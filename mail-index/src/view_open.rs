@@ -1,0 +1,311 @@
+//! Opening a view: a replay of the files from scratch the first time, then
+//! only of what was appended to the head log since (see
+//! [`crate::replay_cache`]), with every reuse checked against the files.
+
+use std::fs::File;
+use std::io::ErrorKind;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use crate::error::{Error, FileKind, Result};
+use crate::index_file::{IndexHeader, IndexMap};
+use crate::lock::LogLock;
+use crate::log_file::{LogFile, LogHeader};
+use crate::mailbox::{IndexDir, View};
+use crate::replay_cache::{self, duplicate, FileId, Replayed};
+use crate::sync::replay_unfinished;
+
+/// How many bytes before the remembered end of the head log are read again
+/// and compared, besides its header, before the rest is trusted.
+const OVERLAP: u64 = 64;
+
+/// A view plus what the files looked like when it was made.
+pub(crate) struct Opened {
+    pub(crate) view: View,
+    /// The head log's header.
+    pub(crate) head_header: LogHeader,
+    /// Where the committed records of the head log end.
+    pub(crate) head_end: u32,
+    /// The header of `dovecot.index` on disk, if there is one.
+    pub(crate) index_header: Option<IndexHeader>,
+    /// The head log's bytes up to `head_end`, when asked for.
+    pub(crate) head: Option<LogFile>,
+}
+
+/// A file read whole, with its identity; `stable` is false when it changed
+/// while it was read (then what was read must not be remembered).
+struct ReadFile {
+    bytes: Vec<u8>,
+    id: FileId,
+    stable: bool,
+}
+
+fn read_identified(file: &File, path: &Path) -> Result<ReadFile> {
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    let before = FileId::of(&meta);
+    // pread: the descriptor may be shared (the lock's), its position is not ours.
+    let bytes = read_range(file, path, 0, meta.len())?;
+    let id = FileId::of(&file.metadata().map_err(|e| Error::io(path, e))?);
+    Ok(ReadFile {
+        bytes,
+        id,
+        stable: id == before,
+    })
+}
+
+fn read_optional_identified(path: &Path) -> Result<Option<ReadFile>> {
+    match File::open(path) {
+        Ok(f) => read_identified(&f, path).map(Some),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+fn stat_optional(path: &Path) -> Result<Option<FileId>> {
+    match std::fs::metadata(path) {
+        Ok(m) => Ok(Some(FileId::of(&m))),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+/// Reads `file` from `offset` up to `len` (its size), or less if it is shorter.
+fn read_range(file: &File, path: &Path, offset: u64, len: u64) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; usize::try_from(len.saturating_sub(offset)).unwrap_or(0)];
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read_at(&mut buf[done..], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io(path, e)),
+        }
+    }
+    buf.truncate(done);
+    Ok(buf)
+}
+
+impl IndexDir {
+    /// The view of the files as they are now, replaying only what the head
+    /// log gained since this process last replayed this directory when the
+    /// files allow it. `with_cache` also reads `dovecot.index.cache`;
+    /// `want_head` returns the head log's committed bytes too.
+    pub(crate) fn open_current(
+        &self,
+        lock: Option<&LogLock>,
+        with_cache: bool,
+        want_head: bool,
+    ) -> Result<Opened> {
+        let slot = replay_cache::slot(self.dir());
+        let mut remembered = replay_cache::lock(&slot);
+        let current = match remembered.as_mut() {
+            Some(r) => matches!(self.catch_up(r, lock), Ok(true)),
+            None => false,
+        };
+        let mut opened = if current {
+            None
+        } else {
+            *remembered = None;
+            let (replayed, stable) = self.replay_files(lock)?;
+            if stable {
+                *remembered = Some(replayed);
+                None
+            } else {
+                Some(opened_from(&replayed, want_head))
+            }
+        };
+        if opened.is_none() {
+            opened = remembered.as_ref().map(|r| opened_from(r, want_head));
+        }
+        drop(remembered);
+        let mut opened = opened.ok_or_else(|| Error::Invalid("no replay was kept".into()))?;
+        if with_cache {
+            let (cache, problem) = self.read_cache_for(&opened.view.map)?;
+            opened.view.cache = cache;
+            opened.view.cache_problem = problem;
+        }
+        Ok(opened)
+    }
+
+    /// Opens the view by reading and replaying every file, without using or
+    /// updating what this process remembers of earlier replays. The result
+    /// equals [`IndexDir::open_view`]'s; this is for checking that, and for
+    /// callers that suspect the files were changed behind the checks (e.g.
+    /// restored from a backup with the same inodes and times).
+    pub fn open_view_uncached(&self) -> Result<View> {
+        let (replayed, _) = self.replay_files(None)?;
+        let mut opened = opened_from(&replayed, false);
+        let (cache, problem) = self.read_cache_for(&opened.view.map)?;
+        opened.view.cache = cache;
+        opened.view.cache_problem = problem;
+        Ok(opened.view)
+    }
+
+    /// Forgets what this process remembers of this directory's replays;
+    /// the next open replays from scratch.
+    pub fn forget_replay(&self) {
+        *replay_cache::lock(&replay_cache::slot(self.dir())) = None;
+    }
+
+    /// Reads the files and replays the logs from the index's position.
+    /// Returns whether the files stayed unchanged while they were read.
+    fn replay_files(&self, lock: Option<&LogLock>) -> Result<(Replayed, bool)> {
+        // The index first: a snapshot older than the logs read after it is
+        // always usable, a newer one might point past them.
+        let index_path = self.path(FileKind::Index);
+        let index = read_optional_identified(&index_path)?;
+        let log2_path = self.path(FileKind::Log2);
+        let log2 = read_optional_identified(&log2_path)?;
+        let head_path = self.path(FileKind::Log);
+        let head = match lock {
+            Some(l) if l.path() == head_path => read_identified(l.file(), &head_path)?,
+            _ => match File::open(&head_path) {
+                Ok(f) => read_identified(&f, &head_path)?,
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    return Err(Error::LogLost(format!(
+                        "{} does not exist",
+                        head_path.display()
+                    )))
+                }
+                Err(e) => return Err(Error::io(&head_path, e)),
+            },
+        };
+        // The head log only grows and its committed part never changes,
+        // so only the other files can have changed under the reads.
+        let stable =
+            index.as_ref().is_none_or(|f| f.stable) && log2.as_ref().is_none_or(|f| f.stable);
+        let index_id = index.as_ref().map(|f| f.id);
+        let log2_id = log2.as_ref().map(|f| f.id);
+        let head_id = head.id;
+        let head_log = LogFile::parse(FileKind::Log, head.bytes)?;
+        let mut logs = Vec::with_capacity(2);
+        if let Some(f) = log2 {
+            // A broken .log.2 is only needed for old snapshots; go on without it.
+            if let Ok(l) = LogFile::parse(FileKind::Log2, f.bytes) {
+                if l.header.file_seq < head_log.header.file_seq
+                    && head_log.header.prev_file_seq == l.header.file_seq
+                {
+                    logs.push(l);
+                }
+            }
+        }
+        logs.push(head_log);
+        let map = match &index {
+            Some(f) => Some(IndexMap::parse(&f.bytes)?),
+            None => None,
+        };
+        let index_header = map.as_ref().map(|m| m.header.clone());
+        let had_index_file = map.is_some();
+        let head_log = &logs[logs.len() - 1];
+        let mut map = map.unwrap_or_else(|| IndexMap::new(head_log.header.indexid));
+        if map.header.indexid != head_log.header.indexid {
+            return Err(Error::corrupt(
+                FileKind::Log,
+                4,
+                format!(
+                    "indexid {} differs from dovecot.index's {}",
+                    head_log.header.indexid, map.header.indexid
+                ),
+            ));
+        }
+        let refs: Vec<&LogFile> = logs.iter().collect();
+        let (report, reached) = replay_unfinished(&mut map, &refs, false)?;
+        let mut head = logs.pop().ok_or_else(|| Error::LogLost("no log".into()))?;
+        head.extend_from(reached.end.1 as usize, &[]);
+        let replayed = Replayed {
+            map,
+            reached,
+            skipped: report.skipped,
+            had_index_file,
+            head,
+            head_id,
+            index_id,
+            index_header,
+            log2_id,
+        };
+        Ok((replayed, stable))
+    }
+
+    /// Brings a remembered replay up to date with the files: `Ok(true)`
+    /// when it now equals a replay from scratch, `Ok(false)` (or an error)
+    /// when it cannot be used and must be dropped.
+    fn catch_up(&self, r: &mut Replayed, lock: Option<&LogLock>) -> Result<bool> {
+        if stat_optional(&self.path(FileKind::Index))? != r.index_id
+            || stat_optional(&self.path(FileKind::Log2))? != r.log2_id
+        {
+            return Ok(false);
+        }
+        let head_path = self.path(FileKind::Log);
+        let opened;
+        let file = match lock {
+            // Closing another descriptor of the locked file would drop the
+            // process's fcntl lock: read through the lock's own.
+            Some(l) if l.path() == head_path => l.file(),
+            _ => {
+                opened = match File::open(&head_path) {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
+                    Err(e) => return Err(Error::io(&head_path, e)),
+                };
+                &opened
+            }
+        };
+        let now = FileId::of(&file.metadata().map_err(|e| Error::io(&head_path, e))?);
+        if !now.same_inode(&r.head_id) {
+            return Ok(false);
+        }
+        let end = u64::from(r.reached.end.1);
+        let known = r.head.bytes();
+        let hdr = usize::from(r.head.header.hdr_size);
+        if known.len() as u64 != end || hdr > known.len() {
+            return Ok(false);
+        }
+        // The header (Dovecot marks a broken log by zeroing its indexid in
+        // place) and the last bytes before the end must be unchanged.
+        let mut header = vec![0u8; hdr];
+        if file.read_exact_at(&mut header, 0).is_err() || header != known[..hdr] {
+            return Ok(false);
+        }
+        let back = OVERLAP.min(end - hdr as u64);
+        let from = end - back;
+        let tail = read_range(file, &head_path, from, now.size)?;
+        let back = back as usize;
+        if tail.len() < back || tail[..back] != known[from as usize..] {
+            return Ok(false);
+        }
+        if tail.len() == back {
+            return Ok(true);
+        }
+        r.head.extend_from(end as usize, &tail[back..]);
+        if r.reached
+            .resume(&mut r.map, &r.head, &mut r.skipped)
+            .is_err()
+        {
+            return Ok(false);
+        }
+        r.head.extend_from(r.reached.end.1 as usize, &[]);
+        Ok(true)
+    }
+}
+
+/// A view (without the cache file) of a replay.
+fn opened_from(r: &Replayed, want_head: bool) -> Opened {
+    let mut map = r.map.clone();
+    r.reached.finish(&mut map);
+    Opened {
+        view: View {
+            map,
+            highest_modseq: r.reached.modseq,
+            cache: None,
+            cache_problem: None,
+            skipped: r.skipped.iter().map(duplicate).collect(),
+            had_index_file: r.had_index_file,
+            stopped: None,
+            mailbox_deleted: r.reached.mailbox_deleted,
+        },
+        head_header: r.head.header.clone(),
+        head_end: r.reached.end.1,
+        index_header: r.index_header.clone(),
+        head: want_head.then(|| r.head.clone()),
+    }
+}
