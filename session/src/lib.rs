@@ -61,9 +61,9 @@ pub use error::{Error, Result};
 pub use handoff::{ImapHandoff, Pop3Handoff};
 pub use imap::{ImapConfig, ImapEvent, ImapSession, LoginFailure};
 pub use lmtp::{DeliveryError, LmtpConfig, LmtpEvent, LmtpSession};
-pub use maildir_storage::MaildirStorage;
+pub use maildir_storage::{MaildirStorage, SyncCounts, FULL_SYNC_INTERVAL};
 pub use pop3::{Pop3Config, Pop3Event, Pop3Session};
-pub use storage::{AppendMeta, AppendSink, MailStorage, StagedAppend, StagingSink};
+pub use storage::{AppendMeta, AppendSink, MailStorage, StagedAppend, StagingSink, SyncKind};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -8,8 +8,17 @@
 //! BODY, BODYSTRUCTURE, `BODY[HEADER.FIELDS (...)]` and RFC822.SIZE and
 //! the header SEARCH keys answer from the cache, and a message file is
 //! opened only for what the cache does not hold (which is then cached).
+//!
+//! The selected mailbox is synced as Dovecot syncs it: a full sync (new
+//! files, then the index) where Dovecot does one, and for the commands that
+//! ask for a fast sync only the index's log, as long as the last full sync
+//! of that mailbox is less than [`FULL_SYNC_INTERVAL`] old. A view that the
+//! log shows unchanged is not read again: the session keeps its own, and
+//! the next command's message reads start from it.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use columba_mail_store::list::SpecialUse;
 use columba_mail_store::search::SearchKey as StoreKey;
@@ -21,8 +30,48 @@ use crate::error::{Error, Result};
 use crate::storage::{
     AppendMeta, AppendSink, CopyOutcome, ListedMailbox, MailStorage, MailboxView, MessageFlags,
     MessageMeta, QresyncRequest, Resync, SearchKey, StagedAppend, StagingSink, StatusInfo,
-    StoreMode,
+    StoreMode, SyncKind,
 };
+
+/// Dovecot's `MAILBOX_FULL_SYNC_INTERVAL`: a fast sync within this long
+/// of the last full sync of a mailbox reads only its index.
+pub const FULL_SYNC_INTERVAL: Duration = Duration::from_secs(5);
+
+/// What identifies one state of a transaction log: device, inode, size
+/// and modification time of `dovecot.index.log`. The log only grows and a
+/// rotation makes a new file, so every change logged by anyone (another
+/// session, Dovecot, this storage) changes it; `None` without a log.
+type LogStamp = Option<(u64, u64, u64, i64, i64)>;
+
+fn log_stamp(mailbox: &Mailbox) -> LogStamp {
+    let m = std::fs::metadata(mailbox.path().join("dovecot.index.log")).ok()?;
+    Some((m.dev(), m.ino(), m.len(), m.mtime(), m.mtime_nsec()))
+}
+
+/// The clock that decides when a fast sync must be a full one.
+struct SyncClock(Box<dyn Fn() -> Instant + Send>);
+
+impl std::fmt::Debug for SyncClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SyncClock")
+    }
+}
+
+/// The last view of a mailbox handed to the session.
+#[derive(Debug)]
+struct Synced {
+    name: String,
+    /// The snapshot it was made from (files not resolved).
+    snapshot: MailboxSnapshot,
+    /// The log as it was before the snapshot was read: the snapshot holds
+    /// at least every change logged up to this state.
+    log: LogStamp,
+    /// When the mailbox was last fully synced.
+    full_at: Instant,
+    /// The snapshot shows messages as `\Recent` that no sync claimed yet
+    /// (it was read without claiming).
+    unclaimed: bool,
+}
 
 /// One user's Maildir++ root (`maildir:~/Maildir`).
 #[derive(Debug)]
@@ -33,6 +82,24 @@ pub struct MaildirStorage {
     reading: Option<Reading>,
     /// Message files read by closed [`Reading`]s and by whole-message reads.
     files_read: u64,
+    /// The last view handed out, for [`MailStorage::sync_view`].
+    synced: Option<Synced>,
+    clock: SyncClock,
+    full_sync_interval: Duration,
+    /// Full syncs of a mailbox, fast ones that read only the index, and
+    /// syncs that found nothing to read.
+    counts: SyncCounts,
+}
+
+/// How a [`MaildirStorage`]'s syncs went ([`MaildirStorage::sync_counts`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncCounts {
+    /// Syncs that scanned the Maildir (`cur/`, `new/`) and synced the index.
+    pub full: u64,
+    /// Fast syncs answered from the index alone.
+    pub fast: u64,
+    /// Syncs (of either kind) that found the log unchanged and read nothing.
+    pub unchanged: u64,
 }
 
 /// The cache and snapshot of the mailbox whose messages are being read.
@@ -118,7 +185,97 @@ impl MaildirStorage {
             special_use: Vec::new(),
             reading: None,
             files_read: 0,
+            synced: None,
+            clock: SyncClock(Box::new(Instant::now)),
+            full_sync_interval: FULL_SYNC_INTERVAL,
+            counts: SyncCounts::default(),
         })
+    }
+
+    /// Makes a fast sync a full one once the last full sync of the mailbox
+    /// is `interval` old (default [`FULL_SYNC_INTERVAL`], Dovecot's).
+    pub fn with_full_sync_interval(mut self, interval: Duration) -> MaildirStorage {
+        self.full_sync_interval = interval;
+        self
+    }
+
+    /// Reads the time for the full sync interval from `clock` instead of
+    /// [`Instant::now`] (tests move time on without sleeping).
+    pub fn with_clock(mut self, clock: impl Fn() -> Instant + Send + 'static) -> MaildirStorage {
+        self.clock = SyncClock(Box::new(clock));
+        self
+    }
+
+    /// How many syncs of each kind this storage did.
+    pub fn sync_counts(&self) -> SyncCounts {
+        self.counts
+    }
+
+    /// The view of `snapshot` as the session sees it.
+    fn view_of(snap: &MailboxSnapshot) -> MailboxView {
+        MailboxView {
+            messages: snap
+                .messages
+                .iter()
+                .map(|m| MessageMeta {
+                    uid: m.uid,
+                    flags: m.flags,
+                    keywords: m.keywords.clone(),
+                    modseq: m.modseq,
+                })
+                .collect(),
+            uid_next: snap.uid_next,
+            uid_validity: snap.uid_validity,
+            highest_modseq: snap.highest_modseq,
+        }
+    }
+
+    /// The last view handed out of `name`, while the log shows no change
+    /// since it was read.
+    fn unchanged(&self, name: &str, mailbox: &Mailbox) -> Option<&Synced> {
+        let s = self.synced.as_ref().filter(|s| s.name == name)?;
+        let now = log_stamp(mailbox);
+        (now.is_some() && now == s.log).then_some(s)
+    }
+
+    /// A full sync of `name`, then its view unless the log shows the
+    /// session's view is still current (`Ok(None)`; never for
+    /// `always_view`).
+    fn full_sync(
+        &mut self,
+        name: &str,
+        claim_recent: bool,
+        always_view: bool,
+    ) -> Result<Option<MailboxView>> {
+        self.stale();
+        let mailbox = self.mailbox(name)?;
+        store::sync(&mailbox)?;
+        self.counts.full += 1;
+        let now = (self.clock.0)();
+        let log = log_stamp(&mailbox);
+        if !always_view {
+            if let Some(s) = self.synced.as_mut().filter(|s| s.name == name) {
+                if log.is_some() && log == s.log && !(claim_recent && s.unclaimed) {
+                    s.full_at = now;
+                    self.counts.unchanged += 1;
+                    return Ok(None);
+                }
+            }
+        }
+        let snapshot = if claim_recent {
+            MailboxSnapshot::open_select(&mailbox)?
+        } else {
+            MailboxSnapshot::open(&mailbox)?
+        };
+        let view = Self::view_of(&snapshot);
+        self.synced = Some(Synced {
+            name: name.to_string(),
+            snapshot,
+            log,
+            full_at: now,
+            unclaimed: false,
+        });
+        Ok(Some(view))
     }
 
     /// How many message files this storage has opened to answer FETCH and
@@ -139,6 +296,7 @@ impl MaildirStorage {
     /// Drops the mailbox being read (it may be deleted or renamed), writing
     /// what its cache learned first where that still works.
     fn forget(&mut self) {
+        self.synced = None;
         if let Some(mut r) = self.reading.take() {
             let _ = r.cache.flush();
             self.files_read += r.cache.files_opened();
@@ -157,7 +315,10 @@ impl MaildirStorage {
             }
             let mailbox = self.mailbox(name)?;
             let cache = MessageCache::open(&mailbox)?;
-            let snapshot = MailboxSnapshot::open(&mailbox)?;
+            let snapshot = match self.unchanged(name, &mailbox) {
+                Some(s) => s.snapshot.clone(),
+                None => MailboxSnapshot::open(&mailbox)?,
+            };
             self.reading = Some(Reading {
                 name: name.to_string(),
                 mailbox,
@@ -171,7 +332,16 @@ impl MaildirStorage {
         };
         if !r.current {
             r.cache.refresh()?;
-            r.snapshot = MailboxSnapshot::open(&r.mailbox)?;
+            // the view the last sync read, when nothing was logged since
+            // (its files are looked up again: they may have been renamed)
+            let synced = self
+                .synced
+                .as_ref()
+                .filter(|s| s.name == name && s.log.is_some() && log_stamp(&r.mailbox) == s.log);
+            r.snapshot = match synced {
+                Some(s) => s.snapshot.clone(),
+                None => MailboxSnapshot::open(&r.mailbox)?,
+            };
             r.current = true;
         }
         Ok(r)
@@ -241,23 +411,44 @@ impl MailStorage for MaildirStorage {
     }
 
     fn view(&mut self, mailbox: &str, claim_recent: bool) -> Result<MailboxView> {
-        self.stale();
-        let (_, snap) = self.snapshot(mailbox, claim_recent)?;
-        Ok(MailboxView {
-            messages: snap
-                .messages
-                .iter()
-                .map(|m| MessageMeta {
-                    uid: m.uid,
-                    flags: m.flags,
-                    keywords: m.keywords.clone(),
-                    modseq: m.modseq,
-                })
-                .collect(),
-            uid_next: snap.uid_next,
-            uid_validity: snap.uid_validity,
-            highest_modseq: snap.highest_modseq,
-        })
+        match self.full_sync(mailbox, claim_recent, true)? {
+            Some(view) => Ok(view),
+            None => Err(Error::Refused(
+                "[SERVERBUG] the mailbox gave no view".into(),
+            )),
+        }
+    }
+
+    fn sync_view(
+        &mut self,
+        mailbox: &str,
+        kind: SyncKind,
+        claim_recent: bool,
+    ) -> Result<Option<MailboxView>> {
+        let now = (self.clock.0)();
+        let recent_full = self.synced.as_ref().is_some_and(|s| {
+            s.name == mailbox && now.saturating_duration_since(s.full_at) < self.full_sync_interval
+        });
+        if kind == SyncKind::Full || !recent_full {
+            return self.full_sync(mailbox, claim_recent, false);
+        }
+        // fast: the index alone, and only if something was logged
+        let mb = self.mailbox(mailbox)?;
+        let log = log_stamp(&mb);
+        let Some(s) = self.synced.as_mut() else {
+            return self.full_sync(mailbox, claim_recent, false);
+        };
+        if log.is_some() && log == s.log {
+            self.counts.unchanged += 1;
+            return Ok(None);
+        }
+        self.counts.fast += 1;
+        let snapshot = MailboxSnapshot::open(&mb)?;
+        let view = Self::view_of(&snapshot);
+        s.unclaimed |= snapshot.messages.iter().any(|m| m.flags.recent);
+        s.snapshot = snapshot;
+        s.log = log;
+        Ok(Some(view))
     }
 
     fn status(&mut self, mailbox: &str, want_size: bool) -> Result<StatusInfo> {
@@ -343,10 +534,11 @@ impl MailStorage for MaildirStorage {
         self.stale();
         let mb = self.mailbox(mailbox)?;
         // the index must exist so the message gets a log record at once
-        store::sync(&mb)?;
+        if !mb.path().join("dovecot.index.log").exists() {
+            store::sync(&mb)?;
+        }
         let appended = store::append(&mb, data, flags, keywords, internal_date)?;
-        let validity = MailboxSnapshot::open(&mb)?.uid_validity;
-        Ok((validity, appended.uid))
+        Ok((appended.uid_validity, appended.uid))
     }
 
     fn append_sink(&mut self, mailbox: &str, size: u64) -> Result<Box<dyn AppendSink>> {
@@ -469,6 +661,12 @@ impl MailStorage for MaildirStorage {
     }
 
     fn resync(&mut self, mailbox: &str, request: &QresyncRequest) -> Result<Option<Resync>> {
+        // SELECT (QRESYNC) asks right after its view: the same snapshot
+        // answers while nothing was logged since
+        let mb = self.mailbox(mailbox)?;
+        if let Some(s) = self.unchanged(mailbox, &mb) {
+            return Ok(store::resync(&s.snapshot, request)?);
+        }
         let (_, snap) = self.snapshot(mailbox, false)?;
         Ok(store::resync(&snap, request)?)
     }

@@ -77,9 +77,25 @@ pub struct CopyOutcome {
     pub dest_uids: Vec<u32>,
 }
 
+/// How much a sync of the selected mailbox looks for changes, as the
+/// commands of Dovecot's IMAP server ask for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncKind {
+    /// Look everywhere: new message files, files renamed or removed
+    /// outside the index, then the index (Dovecot's sync without flags:
+    /// SELECT, NOOP, CHECK, IDLE, EXPUNGE, STORE, APPEND and COPY into the
+    /// selected mailbox, MOVE, FETCH that set `\Seen`).
+    Full,
+    /// Dovecot's `MAILBOX_SYNC_FLAG_FAST` (FETCH, SEARCH, COPY and APPEND
+    /// into another mailbox): within a few seconds of the last full sync
+    /// only what was logged to the index is picked up (changes made by
+    /// other sessions and by Dovecot); after that it is a full sync.
+    Fast,
+}
+
 /// One user's mailboxes. Mailbox names are UTF-8 with `/` as separator.
-/// Every call may touch disk; none keeps state a session relies on, so a
-/// view is always re-read with [`MailStorage::view`].
+/// Every call may touch disk. A session keeps the view of its selected
+/// mailbox and brings it up to date with [`MailStorage::sync_view`].
 pub trait MailStorage: Send {
     /// LIST (or LSUB with `subscribed_only`) `pattern` under `reference`.
     fn list(
@@ -92,6 +108,22 @@ pub trait MailStorage: Send {
     /// `claim_recent` (SELECT), new messages are `\Recent` in this view and
     /// in no later one.
     fn view(&mut self, mailbox: &str, claim_recent: bool) -> Result<MailboxView>;
+    /// The selected mailbox's view at the end of a command, or `Ok(None)`
+    /// when nothing changed since the last view of `mailbox` this storage
+    /// returned (from [`MailStorage::view`] or from this method): the
+    /// session keeps that view and applies only what changed. `kind` says
+    /// how much to look for changes; `claim_recent` is as for
+    /// [`MailStorage::view`] (a storage may leave the claim to the next
+    /// full sync). The default always re-reads the whole view.
+    fn sync_view(
+        &mut self,
+        mailbox: &str,
+        kind: SyncKind,
+        claim_recent: bool,
+    ) -> Result<Option<MailboxView>> {
+        let _ = kind;
+        self.view(mailbox, claim_recent).map(Some)
+    }
     /// STATUS counters; SIZE only when `want_size`.
     fn status(&mut self, mailbox: &str, want_size: bool) -> Result<StatusInfo>;
     /// The message bytes and its INTERNALDATE (Unix seconds).

@@ -23,7 +23,7 @@ use crate::error::Error;
 use crate::handoff::ImapHandoff;
 use crate::storage::{
     AppendMeta, MailStorage, MailboxView, MessageFlags, MessageMeta, QresyncRequest, Resync,
-    StagedAppend, StagingSink, StoreMode,
+    StagedAppend, StagingSink, StoreMode, SyncKind,
 };
 use format::{compact_set, mailbox_name, ordered_set, set_contains};
 
@@ -292,6 +292,9 @@ struct Selected {
     /// SEARCHRES (RFC 5182): the UIDs the last `SEARCH RETURN (SAVE)`
     /// found, which `$` names.
     saved: HashSet<u32>,
+    /// UIDs gone from the mailbox that keep their sequence numbers until a
+    /// command that may send EXPUNGE (ascending).
+    deferred: Vec<u32>,
 }
 
 /// One IMAP connection's protocol state, sans-IO.
@@ -644,7 +647,7 @@ impl ImapSession {
     pub fn mailbox_changed(&mut self, mailbox: &str) {
         let idling = self.idle_tag.is_some();
         if idling && self.selected_mailbox() == Some(mailbox) {
-            self.sync_selected(true);
+            self.sync_selected(SyncKind::Full, true);
         }
     }
 
@@ -788,7 +791,7 @@ impl ImapSession {
                 }
             }
             CommandBody::Noop => {
-                self.sync_selected(true);
+                self.sync_selected(SyncKind::Full, true);
                 Outcome::Ok("NOOP completed.".into())
             }
             CommandBody::Logout => {
@@ -989,8 +992,12 @@ impl ImapSession {
         }
         self.events
             .push_back(ImapEvent::MailboxChanged(mailbox.to_string()));
+        // Dovecot: a full sync when the messages went into the selected
+        // mailbox, a fast one otherwise
         if self.selected_mailbox() == Some(mailbox) {
-            self.sync_selected(true);
+            self.sync_selected(SyncKind::Full, true);
+        } else {
+            self.sync_selected(SyncKind::Fast, true);
         }
     }
 
@@ -1236,7 +1243,7 @@ impl ImapSession {
             }
             CommandBody::Append { mailbox, messages } => self.append(&mailbox, messages),
             CommandBody::Idle => {
-                self.sync_selected(true);
+                self.sync_selected(SyncKind::Full, true);
                 self.out.extend_from_slice(b"+ idling\r\n");
                 self.idle_tag = Some(tag.clone());
                 self.decoder.accept_idle();
@@ -1382,6 +1389,7 @@ impl ImapSession {
             recent,
             keywords,
             saved: HashSet::new(),
+            deferred: Vec::new(),
         });
         if examine {
             Outcome::Ok("[READ-ONLY] Examine completed.".into())
@@ -1524,7 +1532,9 @@ impl ImapSession {
         self.events
             .push_back(ImapEvent::MailboxChanged(name.clone()));
         if self.selected_mailbox() == Some(name.as_str()) {
-            self.sync_selected(true);
+            self.sync_selected(SyncKind::Full, true);
+        } else {
+            self.sync_selected(SyncKind::Fast, true);
         }
         Outcome::Ok(format!(
             "[APPENDUID {validity} {}] Append completed.",
@@ -1573,7 +1583,7 @@ impl ImapSession {
         let read_only = sel.read_only;
         match body {
             CommandBody::Check => {
-                self.sync_selected(true);
+                self.sync_selected(SyncKind::Full, true);
                 Outcome::Ok("Check completed.".into())
             }
             CommandBody::Close => {
@@ -1608,7 +1618,7 @@ impl ImapSession {
                 if !deleted.is_empty() {
                     self.events.push_back(ImapEvent::MailboxChanged(name));
                 }
-                self.sync_selected(true);
+                self.sync_selected(SyncKind::Full, true);
                 match self.selected.as_ref() {
                     // CONDSTORE: the tagged OK carries the new HIGHESTMODSEQ,
                     // as Dovecot sends it
@@ -1699,6 +1709,7 @@ impl ImapSession {
             return Outcome::Bad("No mailbox selected.".into());
         };
         let set_seen = !read_only && attrs.iter().any(fetch::sets_seen);
+        let mut seen_changed = false;
         let mut failed = false;
         for (seq, mut meta) in targets {
             let mut known = fetch::Known::default();
@@ -1768,6 +1779,7 @@ impl ImapSession {
                     .is_ok()
                 {
                     meta.flags.seen = true;
+                    seen_changed = true;
                     if let Some(sel) = self.selected.as_mut() {
                         if let Some(m) = sel.view.messages.get_mut(seq as usize - 1) {
                             m.flags.seen = true;
@@ -1792,7 +1804,13 @@ impl ImapSession {
         }
         // what the storage cached while answering reaches its file now
         let _ = self.storage().command_done();
-        self.sync_selected(uid);
+        // Dovecot: a fast sync, unless this FETCH set \Seen
+        let kind = if seen_changed {
+            SyncKind::Full
+        } else {
+            SyncKind::Fast
+        };
+        self.sync_selected(kind, uid);
         if failed {
             Outcome::Ok("[EXPUNGEISSUED] Some messages were already expunged.".into())
         } else {
@@ -1830,31 +1848,39 @@ impl ImapSession {
             };
         self.events
             .push_back(ImapEvent::MailboxChanged(name.clone()));
-        let new = match self.storage().view(&name, false) {
+        // Dovecot syncs fully after STORE (with expunges only after UID
+        // STORE): that one view answers for the stored messages too
+        let claim_recent = !self.selected.as_ref().is_some_and(|s| s.read_only);
+        let new = match self
+            .storage()
+            .sync_view(&name, SyncKind::Full, claim_recent)
+        {
             Ok(v) => v,
             Err(e) => return no(e),
         };
-        let changed: HashSet<u32> = uids
+        let mut unchanged_since_failed = modified.clone();
+        unchanged_since_failed.sort_unstable();
+        let mut changed: Vec<u32> = uids
             .iter()
             .copied()
-            .filter(|u| !modified.contains(u))
+            .filter(|u| unchanged_since_failed.binary_search(u).is_err())
             .collect();
-        if let Some(sel) = self.selected.as_mut() {
-            let recent = sel.recent.clone();
+        changed.sort_unstable();
+        let is_changed = |uid: u32| changed.binary_search(&uid).is_ok();
+        let mut out = String::new();
+        if let (Some(sel), Some(new)) = (self.selected.as_mut(), new.as_ref()) {
             for m in sel.view.messages.iter_mut() {
-                if !changed.contains(&m.uid) {
+                if !is_changed(m.uid) {
                     continue;
                 }
-                if let Some(n) = new.messages.iter().find(|n| n.uid == m.uid) {
+                if let Ok(i) = new.messages.binary_search_by_key(&m.uid, |n| n.uid) {
+                    let n = &new.messages[i];
                     m.flags = n.flags;
-                    m.flags.recent = recent.contains(&m.uid);
-                    m.keywords = n.keywords.clone();
+                    m.flags.recent = sel.recent.contains(&m.uid);
+                    m.keywords.clone_from(&n.keywords);
                     m.modseq = n.modseq;
                 }
             }
-        }
-        let mut announce = None;
-        if let Some(sel) = self.selected.as_mut() {
             let before = sel.keywords.len();
             for m in &new.messages {
                 for k in &m.keywords {
@@ -1864,54 +1890,42 @@ impl ImapSession {
                 }
             }
             if sel.keywords.len() != before {
-                announce = Some(flags_lines(&sel.keywords, sel.read_only));
+                out.push_str(&flags_lines(&sel.keywords, sel.read_only));
             }
         }
-        if let Some(lines) = announce {
-            self.out.extend_from_slice(lines.as_bytes());
-        }
-        if !silent || unchanged_since.is_some() {
-            let sel = self
-                .selected
-                .as_ref()
-                .map(|s| s.view.messages.clone())
-                .unwrap_or_default();
-            for (i, m) in sel.iter().enumerate() {
-                if !changed.contains(&m.uid) {
-                    continue;
-                }
-                let mut line = format!("* {} FETCH (", i + 1);
-                if uid {
-                    line.push_str(&format!("UID {} ", m.uid));
-                }
-                line.push_str(&format!("FLAGS {}", format::flags_list(m)));
-                if self.condstore {
-                    line.push_str(&format!(" MODSEQ ({})", m.modseq));
-                }
-                line.push_str(")\r\n");
-                self.out.extend_from_slice(line.as_bytes());
-            }
-        } else if self.condstore {
-            // .SILENT still reports the new MODSEQ once CONDSTORE is on
-            // (RFC 7162 3.1.3), with the UID, as Dovecot does
-            let sel = self
-                .selected
-                .as_ref()
-                .map(|s| s.view.messages.clone())
-                .unwrap_or_default();
-            for (i, m) in sel.iter().enumerate() {
-                if changed.contains(&m.uid) {
-                    let line = format!(
-                        "* {} FETCH (UID {} MODSEQ ({}))\r\n",
-                        i + 1,
-                        m.uid,
-                        m.modseq
-                    );
-                    self.out.extend_from_slice(line.as_bytes());
+        if let Some(sel) = self.selected.as_ref() {
+            let full = !silent || unchanged_since.is_some();
+            if full || self.condstore {
+                for (i, m) in sel.view.messages.iter().enumerate() {
+                    if !is_changed(m.uid) {
+                        continue;
+                    }
+                    if full {
+                        out.push_str(&format!("* {} FETCH (", i + 1));
+                        if uid {
+                            out.push_str(&format!("UID {} ", m.uid));
+                        }
+                        out.push_str(&format!("FLAGS {}", format::flags_list(m)));
+                        if self.condstore {
+                            out.push_str(&format!(" MODSEQ ({})", m.modseq));
+                        }
+                        out.push_str(")\r\n");
+                    } else {
+                        // .SILENT still reports the new MODSEQ once
+                        // CONDSTORE is on (RFC 7162 3.1.3), with the UID,
+                        // as Dovecot does
+                        out.push_str(&format!(
+                            "* {} FETCH (UID {} MODSEQ ({}))\r\n",
+                            i + 1,
+                            m.uid,
+                            m.modseq
+                        ));
+                    }
                 }
             }
         }
-        self.sync_selected(uid);
+        self.out.extend_from_slice(out.as_bytes());
+        self.apply_sync(new, uid);
         if modified.is_empty() {
             Outcome::Ok("Store completed.".into())
         } else {
@@ -1920,7 +1934,7 @@ impl ImapSession {
             } else {
                 targets
                     .iter()
-                    .filter(|(_, m)| modified.contains(&m.uid))
+                    .filter(|(_, m)| unchanged_since_failed.binary_search(&m.uid).is_ok())
                     .map(|(s, _)| *s)
                     .collect()
             };
@@ -1945,7 +1959,8 @@ impl ImapSession {
             }
             Err(e) => return no(e),
         };
-        self.events.push_back(ImapEvent::MailboxChanged(dest));
+        self.events
+            .push_back(ImapEvent::MailboxChanged(dest.clone()));
         let code = if copied.source_uids.is_empty() {
             String::new()
         } else {
@@ -1960,9 +1975,17 @@ impl ImapSession {
             self.events.push_back(ImapEvent::MailboxChanged(name));
             self.out
                 .extend_from_slice(format!("* OK {code}Moved UIDs.\r\n").as_bytes());
-            self.sync_selected(true);
+            self.sync_selected(SyncKind::Full, true);
             Outcome::Ok("Move completed.".into())
         } else {
+            // Dovecot: a full sync after a copy into the selected mailbox,
+            // a fast one after a copy elsewhere
+            let kind = if dest == name {
+                SyncKind::Full
+            } else {
+                SyncKind::Fast
+            };
+            self.sync_selected(kind, true);
             Outcome::Ok(format!("{code}Copy completed."))
         }
     }
@@ -2022,15 +2045,13 @@ impl ImapSession {
         let numbers: Vec<u32> = if uid {
             uids
         } else {
-            let msgs = self
-                .selected
-                .as_ref()
-                .map(|s| s.view.messages.clone())
-                .unwrap_or_default();
-            let wanted: HashSet<u32> = uids.into_iter().collect();
+            // both ascend by UID: one walk
+            let mut wanted = uids;
+            wanted.sort_unstable();
+            let msgs = self.selected.as_ref().map_or(&[][..], |s| &s.view.messages);
             msgs.iter()
                 .enumerate()
-                .filter(|(_, m)| wanted.contains(&m.uid))
+                .filter(|(_, m)| wanted.binary_search(&m.uid).is_ok())
                 .map(|(i, _)| i as u32 + 1)
                 .collect()
         };
@@ -2079,14 +2100,15 @@ impl ImapSession {
                 self.out.extend_from_slice(line.as_bytes());
             }
         }
-        self.sync_selected(uid);
+        self.sync_selected(SyncKind::Fast, uid);
         Outcome::Ok("Search completed.".into())
     }
 
-    /// Re-reads the selected mailbox and sends what changed. Without
-    /// `allow_expunge` (FETCH, STORE, SEARCH by sequence number) nothing is
-    /// sent while messages vanished: the next allowed sync reports them.
-    fn sync_selected(&mut self, allow_expunge: bool) {
+    /// Syncs the selected mailbox as `kind` says and sends what changed.
+    /// Without `allow_expunge` (FETCH, STORE, SEARCH by sequence number)
+    /// nothing is sent while messages vanished: the next allowed sync
+    /// reports them.
+    fn sync_selected(&mut self, kind: SyncKind, allow_expunge: bool) {
         let Some(sel) = self.selected.as_ref() else {
             return;
         };
@@ -2094,50 +2116,104 @@ impl ImapSession {
         let Some(storage) = self.storage.as_deref_mut() else {
             return;
         };
-        let Ok(mut new) = storage.view(&name, !read_only) else {
-            return;
-        };
+        if let Ok(new) = storage.sync_view(&name, kind, !read_only) {
+            self.apply_sync(new, allow_expunge);
+        }
+    }
+
+    /// Applies what a sync found: a new view, or none when nothing changed.
+    fn apply_sync(&mut self, new: Option<MailboxView>, allow_expunge: bool) {
+        match new {
+            Some(new) => self.apply_view(new, allow_expunge),
+            None => {
+                // nothing new in the mailbox; expunges held back by an
+                // earlier sync may be sent now
+                let Some(sel) = self.selected.as_ref() else {
+                    return;
+                };
+                if allow_expunge && !sel.deferred.is_empty() {
+                    let mut view = sel.view.clone();
+                    view.messages
+                        .retain(|m| sel.deferred.binary_search(&m.uid).is_err());
+                    self.apply_view(view, true);
+                }
+            }
+        }
+    }
+
+    /// Makes `new` the selected view and sends what changed, in one walk
+    /// over both views (UIDs ascend in each).
+    fn apply_view(&mut self, mut new: MailboxView, allow_expunge: bool) {
+        let (rev2, qresync, condstore) = (self.rev2, self.qresync, self.condstore);
         let Some(sel) = self.selected.as_mut() else {
             return;
         };
-        for m in &new.messages {
-            if m.flags.recent && !self.rev2 {
+        for m in new.messages.iter_mut() {
+            if m.flags.recent && !rev2 {
                 sel.recent.insert(m.uid);
             }
+            m.flags.recent = !sel.recent.is_empty() && sel.recent.contains(&m.uid);
         }
-        for m in new.messages.iter_mut() {
-            m.flags.recent = sel.recent.contains(&m.uid);
+        let old = std::mem::take(&mut sel.view.messages);
+        let old_max = old.last().map_or(0, |m| m.uid);
+        let old_recent = old.iter().filter(|m| m.flags.recent).count();
+        // (sequence number, UID) of the old view's messages that are gone
+        let mut expunged: Vec<(u32, u32)> = Vec::new();
+        // positions in `merged` whose flags changed
+        let mut changed: Vec<usize> = Vec::new();
+        let mut grew = false;
+        let mut merged: Vec<MessageMeta> = Vec::with_capacity(new.messages.len().max(old.len()));
+        let mut olds = old.into_iter().enumerate().peekable();
+        let mut news = new.messages.into_iter().peekable();
+        loop {
+            let step = match (olds.peek(), news.peek()) {
+                (None, None) => break,
+                (Some((_, o)), Some(n)) if o.uid == n.uid => std::cmp::Ordering::Equal,
+                (Some((_, o)), Some(n)) => o.uid.cmp(&n.uid),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+            };
+            match step {
+                std::cmp::Ordering::Equal => {
+                    if let (Some((_, o)), Some(n)) = (olds.next(), news.next()) {
+                        if o.flags != n.flags || o.keywords != n.keywords {
+                            changed.push(merged.len());
+                        }
+                        merged.push(n);
+                    }
+                }
+                std::cmp::Ordering::Less => {
+                    if let Some((i, o)) = olds.next() {
+                        expunged.push((i as u32 + 1, o.uid));
+                        if !allow_expunge {
+                            // RFC 9051 7.5.1: the vanished message keeps its
+                            // sequence number (and last known flags) until a
+                            // command that may send EXPUNGE
+                            merged.push(o);
+                        }
+                    }
+                }
+                std::cmp::Ordering::Greater => {
+                    if let Some(n) = news.next() {
+                        grew |= n.uid > old_max;
+                        merged.push(n);
+                    }
+                }
+            }
         }
-        let new_uids: HashSet<u32> = new.messages.iter().map(|m| m.uid).collect();
-        let expunged: Vec<u32> = sel
-            .view
-            .messages
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| !new_uids.contains(&m.uid))
-            .map(|(i, _)| i as u32 + 1)
-            .collect();
-        if !expunged.is_empty() && !allow_expunge {
-            // RFC 9051 §7.5.1: the vanished messages keep their sequence
-            // numbers (and last known flags) until a command that may send
-            // EXPUNGE; flag changes and new messages are still reported
-            let mut fresh: std::collections::HashMap<u32, MessageMeta> =
-                new.messages.drain(..).map(|m| (m.uid, m)).collect();
-            let mut merged: Vec<MessageMeta> = sel
-                .view
-                .messages
-                .iter()
-                .map(|old| fresh.remove(&old.uid).unwrap_or_else(|| old.clone()))
-                .collect();
-            let mut added: Vec<MessageMeta> = fresh.into_values().collect();
-            added.sort_by_key(|m| m.uid);
-            merged.extend(added);
-            new.messages = merged;
+        if allow_expunge {
+            sel.deferred.clear();
+        } else {
+            for &(_, uid) in &expunged {
+                if let Err(at) = sel.deferred.binary_search(&uid) {
+                    sel.deferred.insert(at, uid);
+                }
+            }
+            expunged.clear();
         }
-        let expunged = if allow_expunge { expunged } else { Vec::new() };
         let mut out = String::new();
         let mut new_keyword = false;
-        for m in &new.messages {
+        for m in &merged {
             for k in &m.keywords {
                 if !sel.keywords.contains(k) {
                     sel.keywords.push(k.clone());
@@ -2146,47 +2222,38 @@ impl ImapSession {
             }
         }
         if new_keyword {
-            out.push_str(&flags_lines(&sel.keywords, read_only));
+            out.push_str(&flags_lines(&sel.keywords, sel.read_only));
         }
-        if self.qresync && !expunged.is_empty() {
+        if qresync && !expunged.is_empty() {
             // RFC 7162 3.2.10: after ENABLE QRESYNC, VANISHED replaces EXPUNGE
-            let uids: Vec<u32> = expunged
-                .iter()
-                .filter_map(|&seq| sel.view.messages.get(seq as usize - 1).map(|m| m.uid))
-                .collect();
+            let uids: Vec<u32> = expunged.iter().map(|&(_, uid)| uid).collect();
             out.push_str(&format!("* VANISHED {}\r\n", compact_set(&uids)));
         } else {
-            for seq in expunged.iter().rev() {
+            for (seq, _) in expunged.iter().rev() {
                 out.push_str(&format!("* {seq} EXPUNGE\r\n"));
             }
         }
-        let old_max = sel.view.messages.last().map_or(0, |m| m.uid);
-        let old_recent = sel.view.messages.iter().filter(|m| m.flags.recent).count();
-        let recent = new.messages.iter().filter(|m| m.flags.recent).count();
-        if new.messages.iter().any(|m| m.uid > old_max) {
-            out.push_str(&format!("* {} EXISTS\r\n", new.messages.len()));
+        let recent = merged.iter().filter(|m| m.flags.recent).count();
+        if grew {
+            out.push_str(&format!("* {} EXISTS\r\n", merged.len()));
         }
         if recent != old_recent {
             out.push_str(&format!("* {recent} RECENT\r\n"));
         }
-        let old: std::collections::HashMap<u32, &MessageMeta> =
-            sel.view.messages.iter().map(|m| (m.uid, m)).collect();
-        for (i, m) in new.messages.iter().enumerate() {
-            if let Some(o) = old.get(&m.uid) {
-                if o.flags != m.flags || o.keywords != m.keywords {
-                    out.push_str(&format!(
-                        "* {} FETCH (UID {} FLAGS {}",
-                        i + 1,
-                        m.uid,
-                        format::flags_list(m)
-                    ));
-                    if self.condstore {
-                        out.push_str(&format!(" MODSEQ ({})", m.modseq));
-                    }
-                    out.push_str(")\r\n");
-                }
+        for &i in &changed {
+            let m = &merged[i];
+            out.push_str(&format!(
+                "* {} FETCH (UID {} FLAGS {}",
+                i + 1,
+                m.uid,
+                format::flags_list(m)
+            ));
+            if condstore {
+                out.push_str(&format!(" MODSEQ ({})", m.modseq));
             }
+            out.push_str(")\r\n");
         }
+        new.messages = merged;
         sel.view = new;
         self.out.extend_from_slice(out.as_bytes());
     }

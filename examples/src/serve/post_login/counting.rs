@@ -74,6 +74,15 @@ impl<S: MailStorage> MailStorage for CountingStorage<S> {
         self.inner.view(mailbox, claim_recent)
     }
 
+    fn sync_view(
+        &mut self,
+        mailbox: &str,
+        kind: columba_session::SyncKind,
+        claim_recent: bool,
+    ) -> Result<Option<MailboxView>> {
+        self.inner.sync_view(mailbox, kind, claim_recent)
+    }
+
     fn status(&mut self, mailbox: &str, want_size: bool) -> Result<StatusInfo> {
         self.inner.status(mailbox, want_size)
     }
