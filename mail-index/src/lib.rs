@@ -60,4 +60,5 @@ pub use mailbox::{
     Appender, IndexDir, MessageView, RebuildReport, Settings, SurvivingMailbox, SurvivingMessage,
     View,
 };
+pub use replay_cache::{replay_counts, ReplayCounts};
 pub use transaction::{ExtDef, Transaction};

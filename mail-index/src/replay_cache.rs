@@ -12,6 +12,7 @@
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::Error;
@@ -72,6 +73,34 @@ pub(crate) struct Replayed {
     pub(crate) index_header: Option<IndexHeader>,
     /// `dovecot.index.log.2` as it was read (`None`: there was none).
     pub(crate) log2_id: Option<FileId>,
+}
+
+/// How this process's view opens went so far (for diagnostics and tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReplayCounts {
+    /// Opens that read and replayed the files from scratch.
+    pub from_scratch: u64,
+    /// Opens that went on from an earlier replay (reading only what the
+    /// head log gained since, if anything).
+    pub resumed: u64,
+}
+
+static FROM_SCRATCH: AtomicU64 = AtomicU64::new(0);
+static RESUMED: AtomicU64 = AtomicU64::new(0);
+
+/// How many view opens of this process replayed from scratch and how many
+/// went on from an earlier replay, over all index directories.
+pub fn replay_counts() -> ReplayCounts {
+    ReplayCounts {
+        from_scratch: FROM_SCRATCH.load(Ordering::Relaxed),
+        resumed: RESUMED.load(Ordering::Relaxed),
+    }
+}
+
+/// Counts one open.
+pub(crate) fn count(resumed: bool) {
+    let c = if resumed { &RESUMED } else { &FROM_SCRATCH };
+    c.fetch_add(1, Ordering::Relaxed);
 }
 
 /// One directory's remembered replay; `None` until a replay succeeded.

@@ -102,6 +102,7 @@ impl IndexDir {
             Some(r) => matches!(self.catch_up(r, lock), Ok(true)),
             None => false,
         };
+        replay_cache::count(current);
         let mut opened = if current {
             None
         } else {
