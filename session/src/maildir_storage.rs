@@ -262,10 +262,17 @@ impl MaildirStorage {
                 }
             }
         }
-        let snapshot = if claim_recent {
+        let snapshot = if claim_recent && always_view {
             MailboxSnapshot::open_select(&mailbox)?
         } else {
-            MailboxSnapshot::open(&mailbox)?
+            let snapshot = MailboxSnapshot::open(&mailbox)?;
+            // the claim takes the index lock: only when there is something
+            // to claim (recent messages have the highest UIDs)
+            if claim_recent && snapshot.messages.last().is_some_and(|m| m.flags.recent) {
+                MailboxSnapshot::open_select(&mailbox)?
+            } else {
+                snapshot
+            }
         };
         let view = Self::view_of(&snapshot);
         self.synced = Some(Synced {
