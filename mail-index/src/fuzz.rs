@@ -81,7 +81,12 @@ pub fn apply(data: &[u8]) {
             Err(_) => return,
         }
     };
-    if replay(&mut map, &[&log]).is_ok() {
+    let start = map.clone();
+    let full = replay(&mut map, &[&log]);
+    for cut in cut_points(log.bytes()) {
+        resume_agrees(&start, &log, cut, &map, full.as_ref());
+    }
+    if full.is_ok() {
         // The synced map must stay internally consistent and writable.
         let bytes = map.encode();
         assert_eq!(
@@ -92,6 +97,51 @@ pub fn apply(data: &[u8]) {
         for i in 0..map.messages_count() {
             let _ = map.keywords_at(i);
         }
+    }
+}
+
+/// Where to cut a log as if a reader had seen it mid-write: a few offsets
+/// spread over the file, and the end.
+fn cut_points(log: &[u8]) -> Vec<usize> {
+    let n = log.len();
+    let mut cuts = vec![n / 4, n / 2, 3 * n / 4, n.saturating_sub(1), n];
+    cuts.retain(|&c| c >= crate::log_file::HEADER_MIN_SIZE);
+    cuts.dedup();
+    cuts
+}
+
+/// A replay of the first `cut` bytes of `log` onto `start`, continued with
+/// the rest of the file, must end where the replay of the whole file did:
+/// the same map (`whole`) and report, or an error where it failed.
+fn resume_agrees(
+    start: &IndexMap,
+    log: &LogFile,
+    cut: usize,
+    whole: &IndexMap,
+    full: Result<&crate::sync::SyncReport, &Error>,
+) {
+    let Ok(prefix) = LogFile::parse(FileKind::Log, log.bytes()[..cut].to_vec()) else {
+        return;
+    };
+    let mut map = start.clone();
+    let Ok((report, mut reached)) = crate::sync::replay_unfinished(&mut map, &[&prefix], false)
+    else {
+        // The snapshot points past the cut: a reader falls back to a full replay.
+        return;
+    };
+    let mut skipped = report.skipped;
+    let resumed = reached.resume(&mut map, log, &mut skipped);
+    match (resumed, full) {
+        (Ok(_), Ok(full)) => {
+            reached.finish(&mut map);
+            assert_eq!(&map, whole, "map after resuming at {cut}");
+            assert_eq!(reached.modseq, full.highest_modseq, "modseq at {cut}");
+            assert_eq!(reached.mailbox_deleted, full.mailbox_deleted);
+            let text = |v: &[Error]| v.iter().map(|e| e.to_string()).collect::<Vec<_>>();
+            assert_eq!(text(&skipped), text(&full.skipped), "skipped at {cut}");
+        }
+        (Err(_), Err(_)) => {}
+        (a, b) => panic!("resuming at {cut}: {a:?}, replaying the whole file: {b:?}"),
     }
 }
 
