@@ -153,3 +153,48 @@ fn expunge_finds_a_file_still_in_new() {
     assert_eq!(files_of(&mailbox, uids[0]).len(), 1);
     assert_eq!(files_of(&mailbox, uids[2]).len(), 1);
 }
+
+#[test]
+fn a_snapshot_reads_a_file_renamed_after_its_name_was_guessed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mailbox, uids) = mailbox_with_three(tmp.path(), true);
+    let mut snap = MailboxSnapshot::open(&mailbox).unwrap();
+    snap.resolve_files().unwrap();
+    let m = snap
+        .messages
+        .iter()
+        .find(|m| m.uid == uids[1])
+        .unwrap()
+        .clone();
+    let guessed = m.path.clone().unwrap();
+    assert!(guessed.exists(), "the guess is right while nothing changed");
+    let date = m.internal_date().unwrap();
+    let renamed = rename_behind_the_index(&mailbox, uids[1], "FT");
+    assert_eq!(m.locate(), Some(renamed));
+    assert_eq!(m.read().unwrap(), b"Subject: 1\n\nbody 1\n");
+    assert_eq!(m.internal_date().unwrap(), date);
+    assert_eq!(m.rfc822_size().unwrap(), 22);
+    // the total counts every message, whatever its file is called now
+    assert_eq!(snap.total_size().unwrap(), 3 * 22);
+    // gone for good: no file, no bytes
+    std::fs::remove_file(m.locate().unwrap()).unwrap();
+    assert_eq!(m.locate(), None);
+    assert!(m.read().is_err());
+}
+
+#[test]
+fn a_snapshot_finds_messages_still_in_new() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mailbox, uids) = mailbox_with_three(tmp.path(), false);
+    let mut snap = MailboxSnapshot::open(&mailbox).unwrap();
+    snap.resolve_files().unwrap();
+    for (i, uid) in uids.iter().enumerate() {
+        let m = snap.messages.iter().find(|m| m.uid == *uid).unwrap();
+        let path = m.path.clone().unwrap();
+        assert!(path.starts_with(mailbox.path().join("new")), "{path:?}");
+        assert_eq!(
+            m.read().unwrap(),
+            format!("Subject: {i}\n\nbody {i}\n").as_bytes()
+        );
+    }
+}

@@ -203,8 +203,8 @@ impl MessageCache {
     }
 
     fn fetch_from_file(&mut self, m: &SnapshotMessage, item: &CachedItem) -> Result<Vec<u8>> {
-        let path = m.path.clone().ok_or_else(|| Error::MessageFile {
-            path: Default::default(),
+        let path = m.locate().ok_or_else(|| Error::MessageFile {
+            path: m.path.clone().unwrap_or_default(),
             reason: format!("uid {} has no file", m.uid),
         })?;
         let header_only = matches!(item, CachedItem::Envelope | CachedItem::HeaderFields(_));

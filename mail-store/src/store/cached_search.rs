@@ -109,7 +109,7 @@ impl MessageCache {
                 modseq: m.modseq,
                 ..MessageInfo::default()
             };
-            if needs_meta && m.path.is_some() {
+            if needs_meta && m.locate().is_some() {
                 info.internal_date = m.internal_date()?;
                 info.rfc822_size = m.rfc822_size()?;
             }
@@ -130,10 +130,11 @@ impl MessageCache {
                         None => {
                             snapshot.resolve_files()?;
                             let m = &snapshot.messages[i];
-                            if m.path.is_none() {
+                            let located = m.locate();
+                            if located.is_none() {
                                 false
                             } else {
-                                let data = match (&headers, &m.path) {
+                                let data = match (&headers, &located) {
                                     (Some(_), Some(path)) => read_header(path).map_err(|e| {
                                         crate::error::Error::MessageFile {
                                             path: path.clone(),

@@ -61,7 +61,8 @@ pub fn copy_limited(
         let Some(m) = snap.messages.iter().find(|m| m.uid == uid) else {
             continue;
         };
-        let Some(path) = &m.path else {
+        // the file as it is named now (None: expunged meanwhile)
+        let Some(path) = &m.locate() else {
             continue;
         };
         let file = match std::fs::File::open(path) {

@@ -6,10 +6,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use columba_mail_index::{IndexDir, Transaction};
+use columba_mail_index::Transaction;
 use columba_maildir::Mailbox;
 
 use super::file_hint::FileHints;
+use super::index_io::{commit_measured, index_for_writing, maintain_if_due};
 
 use crate::error::Result;
 
@@ -17,7 +18,7 @@ use crate::error::Result;
 /// index (whose files were unlinked here or were already gone).
 pub fn expunge(mailbox: &Mailbox, uids: &[u32]) -> Result<Vec<u32>> {
     let dir = mailbox.path();
-    let index = IndexDir::new(dir);
+    let index = index_for_writing(dir);
     if !dir.join("dovecot.index.log").exists() {
         // no index: the listing names the files
         let listing = mailbox.list()?;
@@ -28,7 +29,7 @@ pub fn expunge(mailbox: &Mailbox, uids: &[u32]) -> Result<Vec<u32>> {
         }
         return Ok(uids.to_vec());
     }
-    let lock = index.lock()?;
+    let lock = super::index_io::lock(&index, dir)?;
     let view = index.open_view_locked(&lock)?;
     let wanted: HashSet<u32> = uids.iter().copied().collect();
     // the messages the index holds, with the flags that name their files
@@ -73,7 +74,9 @@ pub fn expunge(mailbox: &Mailbox, uids: &[u32]) -> Result<Vec<u32>> {
         for &uid in &removed {
             t.expunge(uid, [0; 16]);
         }
-        index.commit_locked(&lock, &t)?;
+        let (before, after) = commit_measured(&index, &lock, &t)?;
+        drop(lock);
+        maintain_if_due(dir, before, after)?;
     }
     Ok(removed)
 }

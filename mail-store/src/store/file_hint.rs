@@ -56,6 +56,17 @@ impl FileHints {
         MaildirFilename::from_parts(&record.base, Some(&info)).ok()
     }
 
+    /// RFC822.SIZE of `uid` as its uidlist record holds it (`W`), for a
+    /// base name without `,W=`.
+    pub(super) fn recorded_vsize(&self, uid: u32) -> Option<u64> {
+        self.uidlist
+            .as_ref()?
+            .find_uid(uid)?
+            .extension(b'W')?
+            .parse()
+            .ok()
+    }
+
     /// The name of `uid` with no flags known (`base:2,`), for a UID the
     /// index does not hold.
     pub(super) fn expected_unflagged(&self, uid: u32) -> Option<MaildirFilename> {

@@ -7,11 +7,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use columba_mail_index::{IndexDir, Transaction};
+use columba_mail_index::Transaction;
 use columba_maildir::{FlagOutcome, FlagUpdate, Mailbox};
 
 use super::append::{index_flags, maildir_flags};
 use super::file_hint::FileHints;
+use super::index_io::{commit_measured, index_for_writing, maintain_if_due};
 use crate::error::Result;
 use crate::search::MessageFlags;
 
@@ -71,8 +72,9 @@ pub fn store_flags_unchanged_since(
     let mut current: HashMap<u32, (u8, Vec<String>)> = HashMap::new();
     // held until the files are renamed, as Dovecot renames during its sync
     let mut _held = None;
+    let mut grown = None;
     if dir.join("dovecot.index.log").exists() {
-        let index = IndexDir::new(dir);
+        let index = index_for_writing(dir);
         let mut remember = |view: &columba_mail_index::View, wanted: &[u32]| {
             let wanted: HashSet<u32> = wanted.iter().copied().collect();
             for m in view.messages().filter(|m| wanted.contains(&m.uid)) {
@@ -81,7 +83,7 @@ pub fn store_flags_unchanged_since(
             }
         };
         let lock = if let Some(limit) = unchanged_since {
-            let lock = index.lock()?;
+            let lock = super::index_io::lock(&index, dir)?;
             let view = index.open_view_locked(&lock)?;
             let modseqs: HashMap<u32, u64> = view.messages().map(|m| (m.uid, m.modseq)).collect();
             uids.retain(|u| {
@@ -96,8 +98,11 @@ pub fn store_flags_unchanged_since(
         } else {
             // read before the lock (the cache file is not needed): a
             // change made in between only makes a name guess miss
-            remember(&index.open_view_without_cache()?, &uids);
-            index.lock()?
+            let turn = super::index_io::guard(dir);
+            let view = index.open_view_without_cache()?;
+            drop(turn);
+            remember(&view, &uids);
+            super::index_io::lock(&index, dir)?
         };
         let bits = index_flags(flags);
         let mut t = Transaction::new();
@@ -125,7 +130,7 @@ pub fn store_flags_unchanged_since(
             }
         }
         if !t.is_empty() {
-            index.commit_locked(&lock, &t)?;
+            grown = Some(commit_measured(&index, &lock, &t)?);
         }
         _held = Some(lock);
     }
@@ -167,6 +172,10 @@ pub fn store_flags_unchanged_since(
             FlagOutcome::Renamed(_) | FlagOutcome::Unchanged(_) => done.push(uid),
             FlagOutcome::Expunged => {}
         }
+    }
+    drop(_held);
+    if let Some((before, after)) = grown {
+        maintain_if_due(dir, before, after)?;
     }
     Ok(StoreResult {
         stored: done,

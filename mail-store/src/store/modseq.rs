@@ -10,7 +10,7 @@
 //! a session calls [`enable_modseqs`] (ENABLE CONDSTORE or QRESYNC, SELECT
 //! with CONDSTORE).
 
-use columba_mail_index::{ExtDef, IndexDir, LogLock, Transaction};
+use columba_mail_index::{ExtDef, IndexDir, LogLock, Transaction, View};
 use columba_maildir::Mailbox;
 
 use crate::error::Result;
@@ -30,15 +30,26 @@ pub fn enable_modseqs(mailbox: &Mailbox) -> Result<bool> {
     if !dir.join("dovecot.index.log").exists() {
         return Ok(false);
     }
-    let index = IndexDir::new(dir);
-    let lock = index.lock()?;
+    let index = super::index_io::index_for_writing(dir);
+    let lock = super::index_io::lock(&index, dir)?;
     enable_modseqs_locked(&index, &lock)
 }
 
 /// [`enable_modseqs`] with the log lock held.
 pub(super) fn enable_modseqs_locked(index: &IndexDir, lock: &LogLock) -> Result<bool> {
     let view = index.open_view_locked(lock)?;
-    if view.map().ext_index(EXT_MODSEQ).is_some() {
+    enable_modseqs_in(index, lock, &view)
+}
+
+/// True if the index keeps a modseq per message.
+pub(super) fn tracks_modseqs(view: &View) -> bool {
+    view.map().ext_index(EXT_MODSEQ).is_some()
+}
+
+/// [`enable_modseqs`] with the log lock held and `view` read under it.
+/// Returns true if it committed (the view is then out of date).
+pub(super) fn enable_modseqs_in(index: &IndexDir, lock: &LogLock, view: &View) -> Result<bool> {
+    if tracks_modseqs(view) {
         return Ok(false);
     }
     let mut header = [0u8; 16];

@@ -35,7 +35,7 @@ impl MailboxSnapshot {
                 m.save_date = Some(t);
                 continue;
             }
-            let Some(path) = &m.path else {
+            let Some(path) = &m.locate() else {
                 continue;
             };
             match std::fs::metadata(path) {

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use columba_mail_index::{
-    IndexDir, FLAG_ANSWERED, FLAG_DELETED, FLAG_DRAFT, FLAG_FLAGGED, FLAG_SEEN,
+    IndexDir, View, FLAG_ANSWERED, FLAG_DELETED, FLAG_DRAFT, FLAG_FLAGGED, FLAG_SEEN,
 };
 use columba_maildir::{Flags, Mailbox};
 
@@ -30,7 +30,11 @@ pub struct SnapshotMessage {
     pub keywords: Vec<String>,
     /// MODSEQ.
     pub modseq: u64,
-    /// The message file, if it is still there.
+    /// The message file: as found by a listing, or (for a view of the
+    /// index, [`MailboxSnapshot::resolve_files`]) as its uidlist record and
+    /// index flags name it, which another process may have renamed since.
+    /// [`SnapshotMessage::locate`] gives the file as it is named now.
+    /// `None`: the message has no file.
     pub path: Option<PathBuf>,
     /// RFC822.SIZE from the file name or uidlist (`W=`), if known.
     pub vsize: Option<u64>,
@@ -61,12 +65,30 @@ impl SnapshotMessage {
         format!("({})", parts.join(" "))
     }
 
+    /// The message's file as it is named now: [`SnapshotMessage::path`]
+    /// if it is still there, else the file with the same base name in
+    /// `cur/` or `new/` (another process changed its flags, or moved it out
+    /// of `new/`, since the path was found or guessed); `None` when the
+    /// message has no file any more.
+    pub fn locate(&self) -> Option<PathBuf> {
+        let path = self.path.as_ref()?;
+        if path.exists() {
+            return Some(path.clone());
+        }
+        relocate(path)
+    }
+
+    /// The current file, or the error a message without one gives.
+    fn located(&self) -> Result<PathBuf> {
+        self.locate().ok_or_else(|| Error::MessageFile {
+            path: self.path.clone().unwrap_or_default(),
+            reason: format!("uid {} has no file", self.uid),
+        })
+    }
+
     /// INTERNALDATE (the file's mtime) as Unix seconds.
     pub fn internal_date(&self) -> Result<i64> {
-        let path = self.path.as_ref().ok_or_else(|| Error::MessageFile {
-            path: PathBuf::new(),
-            reason: format!("uid {} has no file", self.uid),
-        })?;
+        let path = &self.located()?;
         let meta = std::fs::metadata(path).map_err(|e| file_error(path, e))?;
         let mtime = meta.modified().map_err(|e| file_error(path, e))?;
         Ok(match mtime.duration_since(std::time::UNIX_EPOCH) {
@@ -77,10 +99,15 @@ impl SnapshotMessage {
 
     /// The message bytes.
     pub fn read(&self) -> Result<Vec<u8>> {
-        let path = self.path.as_ref().ok_or_else(|| Error::MessageFile {
-            path: PathBuf::new(),
-            reason: format!("uid {} has no file", self.uid),
-        })?;
+        if let Some(path) = &self.path {
+            match std::fs::read(path) {
+                Ok(data) => return Ok(data),
+                // renamed since: found again by its base name below
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(file_error(path, e)),
+            }
+        }
+        let path = &self.located()?;
         std::fs::read(path).map_err(|e| file_error(path, e))
     }
 
@@ -91,6 +118,48 @@ impl SnapshotMessage {
             None => Ok(Message::parse(&self.read()?).rfc822_size()),
         }
     }
+}
+
+/// The files of `dir`'s `new/`, by base name.
+fn names_in_new(dir: &Path) -> Result<std::collections::HashMap<String, std::ffi::OsString>> {
+    let new_dir = dir.join("new");
+    let entries = match std::fs::read_dir(&new_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
+        Err(e) => return Err(file_error(&new_dir, e)),
+    };
+    let mut names = std::collections::HashMap::new();
+    for entry in entries {
+        let name = entry.map_err(|e| file_error(&new_dir, e))?.file_name();
+        if let Some(base) = name.to_str().and_then(|n| n.split(':').next()) {
+            names.insert(base.to_string(), name.clone());
+        }
+    }
+    Ok(names)
+}
+
+/// The file in `cur/` or `new/` (next to `stale`'s directory) with
+/// `stale`'s base name, if any: a look-up by directory listing, for a name
+/// that went stale.
+fn relocate(stale: &Path) -> Option<PathBuf> {
+    let name = stale.file_name()?.to_str()?;
+    let base = name.split(':').next()?;
+    let dir = stale.parent()?.parent()?;
+    for sub in ["cur", "new"] {
+        let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let file_name = entry.file_name();
+            let Some(n) = file_name.to_str() else {
+                continue;
+            };
+            if n.split(':').next() == Some(base) {
+                return Some(entry.path());
+            }
+        }
+    }
+    None
 }
 
 fn file_error(path: &Path, e: std::io::Error) -> Error {
@@ -193,51 +262,55 @@ impl MailboxSnapshot {
         if has_index {
             // flags, keywords and modseqs only: the cache file is not read
             let view = IndexDir::new(dir).open_view_without_cache()?;
-            let first_recent = view.header().first_recent_uid;
-            let messages = view
-                .messages()
-                .map(|m| {
-                    let mut flags = flags_from_index(m.flags);
-                    flags.recent = first_recent != 0 && m.uid >= first_recent;
-                    SnapshotMessage {
-                        seq: m.seq,
-                        uid: m.uid,
-                        flags,
-                        keywords: m.keywords.iter().map(|k| k.to_string()).collect(),
-                        modseq: m.modseq,
-                        path: None,
-                        vsize: None,
-                        save_date: None,
-                    }
-                })
-                .collect();
-            let (mut uid_next, mut uid_validity) =
-                (view.header().next_uid, view.header().uid_validity);
-            if uid_next == 0 || uid_validity == 0 {
-                // an index that never synced a message may not carry them yet
-                let listing = mailbox.list()?;
-                if uid_next == 0 {
-                    uid_next = listing.next_uid.max(1);
-                }
-                if uid_validity == 0 {
-                    uid_validity = listing.uid_validity.unwrap_or(0);
-                }
-            }
-            return Ok(MailboxSnapshot {
-                messages,
-                uid_next,
-                uid_validity,
-                highest_modseq: view.highest_modseq.max(1),
-                log_position: Some(LogPosition {
-                    file_seq: view.header().log_file_seq,
-                    offset: view.header().log_file_head_offset,
-                }),
-                modseq_tracking: view.map().ext_index("modseq").is_some(),
-                mailbox: mailbox.clone(),
-                files_resolved: false,
-            });
+            return Self::from_view(mailbox, &view);
         }
         Self::open_without_index(mailbox)
+    }
+
+    /// The snapshot a view of the index shows.
+    fn from_view(mailbox: &Mailbox, view: &View) -> Result<MailboxSnapshot> {
+        let first_recent = view.header().first_recent_uid;
+        let messages = view
+            .messages()
+            .map(|m| {
+                let mut flags = flags_from_index(m.flags);
+                flags.recent = first_recent != 0 && m.uid >= first_recent;
+                SnapshotMessage {
+                    seq: m.seq,
+                    uid: m.uid,
+                    flags,
+                    keywords: m.keywords.iter().map(|k| k.to_string()).collect(),
+                    modseq: m.modseq,
+                    path: None,
+                    vsize: None,
+                    save_date: None,
+                }
+            })
+            .collect();
+        let (mut uid_next, mut uid_validity) = (view.header().next_uid, view.header().uid_validity);
+        if uid_next == 0 || uid_validity == 0 {
+            // an index that never synced a message may not carry them yet
+            let listing = mailbox.list()?;
+            if uid_next == 0 {
+                uid_next = listing.next_uid.max(1);
+            }
+            if uid_validity == 0 {
+                uid_validity = listing.uid_validity.unwrap_or(0);
+            }
+        }
+        Ok(MailboxSnapshot {
+            messages,
+            uid_next,
+            uid_validity,
+            highest_modseq: view.highest_modseq.max(1),
+            log_position: Some(LogPosition {
+                file_seq: view.header().log_file_seq,
+                offset: view.header().log_file_head_offset,
+            }),
+            modseq_tracking: super::modseq::tracks_modseqs(view),
+            mailbox: mailbox.clone(),
+            files_resolved: false,
+        })
     }
 
     /// Opens the mailbox as SELECT does: the messages not yet claimed by any
@@ -252,7 +325,11 @@ impl MailboxSnapshot {
     ///
     /// As in Dovecot's read-write sync that drops `\Recent`, the files of
     /// `new/` are moved into `cur/` (same base names, `:2,` added), so a
-    /// later flag change renames them inside `cur/`.
+    /// later flag change renames them inside `cur/`; `new/` is read only
+    /// when it changed since this process last found it settled.
+    ///
+    /// When modseqs are on and no message waits to be claimed, nothing is
+    /// written and the log lock is not taken: the index is read once.
     pub fn open_select(mailbox: &Mailbox) -> Result<MailboxSnapshot> {
         let dir = mailbox.path();
         if !dir.join("dovecot.index.log").exists() {
@@ -262,28 +339,74 @@ impl MailboxSnapshot {
         // under the uidlist lock alone (it serialises new/ to cur/ moves);
         // never taken while the index lock is held, as Dovecot takes the
         // uidlist lock first and the index lock second
-        mailbox.move_new_to_cur()?;
-        let index = IndexDir::new(dir);
-        let lock = index.lock()?;
+        super::new_dir::move_new_to_cur(mailbox)?;
+        let index = super::index_io::index_for_writing(dir);
+        let turn = super::index_io::guard(dir);
+        let view = index.open_view_without_cache()?;
+        drop(turn);
+        let (first_recent, next_uid) = (view.header().first_recent_uid, view.header().next_uid);
+        if super::modseq::tracks_modseqs(&view) && first_recent >= next_uid {
+            return Self::from_view(mailbox, &view);
+        }
+        drop(view);
+        // something to write: decided again on the view under the lock
+        let lock = super::index_io::lock(&index, dir)?;
+        let mut view = index.open_view_locked(&lock)?;
         // per-message modseqs from here on, as after Dovecot's first CONDSTORE use
-        super::modseq::enable_modseqs_locked(&index, &lock)?;
-        let snapshot = Self::open(mailbox)?;
-        let view = index.open_view_locked(&lock)?;
+        if super::modseq::enable_modseqs_in(&index, &lock, &view)? {
+            view = index.open_view_locked(&lock)?;
+        }
+        let snapshot = Self::from_view(mailbox, &view)?;
         let (first_recent, next_uid) = (view.header().first_recent_uid, view.header().next_uid);
         if first_recent < next_uid {
             let mut t = columba_mail_index::Transaction::new();
             t.update_header(FIRST_RECENT_UID_OFFSET, &next_uid.to_le_bytes());
-            index.commit_locked(&lock, &t)?;
+            let (before, after) = super::index_io::commit_measured(&index, &lock, &t)?;
+            drop(lock);
+            super::index_io::maintain_if_due(dir, before, after)?;
         }
         Ok(snapshot)
     }
 
-    /// Finds each message's file (one scan of `cur/` and `new/` with the
-    /// uidlist). Messages whose file is gone keep `path: None`.
+    /// Names each message's file without listing `cur/`, as Dovecot's
+    /// Maildir guesses a file name: the base name from its
+    /// `dovecot-uidlist` record with the flags and keywords the index
+    /// holds, in `cur/`; only `new/` (empty once a SELECT moved its files
+    /// into `cur/`) is listed, for the messages still there.
+    /// RFC822.SIZE comes from the name's `W=` or the record. A guess can
+    /// be stale (another process renamed the file): the readers
+    /// ([`SnapshotMessage::read`], [`SnapshotMessage::locate`]) then find
+    /// the file by its base name. Messages the uidlist does not know keep
+    /// `path: None` (their file is gone).
     pub fn resolve_files(&mut self) -> Result<()> {
         if self.files_resolved {
             return Ok(());
         }
+        let hints = super::file_hint::FileHints::read(&self.mailbox)?;
+        let dir = self.mailbox.path();
+        let in_new = names_in_new(dir)?;
+        for m in &mut self.messages {
+            let keywords: Vec<&str> = m.keywords.iter().map(String::as_str).collect();
+            let bits = super::append::index_flags(m.flags);
+            let Some(name) = hints.expected(m.uid, bits, &keywords) else {
+                continue;
+            };
+            m.path = Some(match in_new.get(name.base()) {
+                Some(found) => dir.join("new").join(found),
+                None => dir.join("cur").join(name.as_str()),
+            });
+            m.vsize = name
+                .vsize()
+                .or_else(|| hints.recorded_vsize(m.uid))
+                .filter(|&v| v > 0);
+        }
+        self.files_resolved = true;
+        Ok(())
+    }
+
+    /// [`MailboxSnapshot::resolve_files`] by a listing of `cur/` and
+    /// `new/`: every path is one that existed during the scan.
+    pub fn resolve_files_by_listing(&mut self) -> Result<()> {
         let listing = self.mailbox.list()?;
         let dir = self.mailbox.path();
         let by_uid: std::collections::HashMap<u32, &columba_maildir::MessageEntry> = listing
@@ -360,13 +483,16 @@ impl MailboxSnapshot {
         self.mailbox = mailbox.clone();
     }
 
-    /// STATUS SIZE: the sum of the messages' RFC822.SIZE (finds the files).
+    /// STATUS SIZE: the sum of the messages' RFC822.SIZE (from the file
+    /// names where they carry it).
     pub fn total_size(&mut self) -> Result<u64> {
         self.resolve_files()?;
         let mut total = 0;
         for m in &self.messages {
-            if m.path.is_some() {
-                total += m.rfc822_size()?;
+            match m.vsize {
+                Some(v) if m.path.is_some() => total += v,
+                _ if m.locate().is_some() => total += m.rfc822_size()?,
+                _ => {}
             }
         }
         Ok(total)
@@ -417,13 +543,18 @@ impl MailboxSnapshot {
                 save_date: m.save_date,
                 ..MessageInfo::default()
             };
-            if needs_meta && m.path.is_some() {
+            let located = if needs_meta || needs_message(key) {
+                m.locate()
+            } else {
+                None
+            };
+            if needs_meta && located.is_some() {
                 info.internal_date = m.internal_date()?;
                 info.rfc822_size = m.rfc822_size()?;
             }
             let hit = match match_index(key, &info, &ctx) {
                 Some(answer) => answer,
-                None => match &m.path {
+                None => match &located {
                     Some(path) => {
                         // header keys read up to the blank line only
                         let data = if headers_only {

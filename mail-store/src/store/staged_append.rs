@@ -24,7 +24,7 @@ use std::io::{BufWriter, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use columba_mail_index::{IndexDir, Transaction};
+use columba_mail_index::Transaction;
 use columba_maildir::filename::{generate_base, hostname};
 use columba_maildir::message_size::VsizeCounter;
 use columba_maildir::uidlist::{Uidlist, UidlistLock, UidlistRecord};
@@ -308,17 +308,11 @@ pub fn commit_appends(mailbox: &Mailbox, staged: Vec<StagedMessage>) -> Result<V
         // the index must exist so the messages get log records at once
         super::sync::sync(mailbox)?;
     }
-    let index = IndexDir::new(dir);
-    if indexing_lags(mailbox, &index) {
-        // a killed append left a UID in the uidlist that the index lacks:
-        // a sync indexes it (and anything else pending) first
-        let lock = index.lock()?;
-        super::sync::sync_locked(mailbox, &index, &lock, &mut Default::default())?;
-    }
+    let index = super::index_io::index_for_writing(dir);
     // Dovecot's order (maildir-save.c, maildir-sync.c): the uidlist lock
     // first, then the index log lock; both are held until the index commit
     let uidlist_lock = mailbox.uidlist_file().lock()?;
-    let lock = index.lock()?;
+    let lock = super::index_io::lock(&index, dir)?;
     let list = uidlist_lock.read()?.ok_or_else(|| Error::Append {
         reason: format!("{} has no dovecot-uidlist after a sync", dir.display()),
     })?;
@@ -326,8 +320,9 @@ pub fn commit_appends(mailbox: &Mailbox, staged: Vec<StagedMessage>) -> Result<V
     // external, as Dovecot's save writes it: the files are already there,
     // so a storage sync has nothing to carry out for these records
     let mut t = Transaction::external();
-    // UIDs given in the uidlist but not indexed since the check above go
-    // first, so UIDs reach the index in order
+    // UIDs given in the uidlist but not indexed (a killed append's, or a
+    // sync's that did not reach the index) go first, so UIDs reach the
+    // index in order
     let indexed_next = view.header().next_uid;
     if list.next_uid() > indexed_next {
         let listing = mailbox.list()?;
@@ -356,10 +351,11 @@ pub fn commit_appends(mailbox: &Mailbox, staged: Vec<StagedMessage>) -> Result<V
     }
     // the UIDs are given: from here on the messages are delivered; a
     // failed index commit leaves them to the next sync
-    let committed = index.commit_locked(&lock, &t);
+    let committed = super::index_io::commit_measured(&index, &lock, &t);
     drop(lock);
     let _ = uidlist_lock.unlock();
-    committed?;
+    let (before, after) = committed?;
+    super::index_io::maintain_if_due(dir, before, after)?;
     Ok(paths
         .into_iter()
         .zip(uids)
@@ -370,17 +366,6 @@ pub fn commit_appends(mailbox: &Mailbox, staged: Vec<StagedMessage>) -> Result<V
             indexed: true,
         })
         .collect())
-}
-
-/// True if the uidlist has given UIDs the index does not have yet (read
-/// without locks: a hint, checked again under the locks).
-fn indexing_lags(mailbox: &Mailbox, index: &IndexDir) -> bool {
-    let Ok(Some(list)) = mailbox.uidlist_file().read() else {
-        return false;
-    };
-    index
-        .open_view()
-        .is_ok_and(|view| list.next_uid() > view.header().next_uid)
 }
 
 /// Links every staged file into place and writes their UIDs to the
@@ -402,6 +387,10 @@ fn publish(
     let mut keywords = mailbox.keywords_file().read()?;
     let mut keywords_changed = false;
     let mut linked: Vec<PathBuf> = Vec::new();
+    // the directories linked into (only those are synced, as Dovecot syncs
+    // the one it renames into)
+    let mut into_new = false;
+    let mut into_cur = false;
     let mut out = Vec::new();
     let mut records = Vec::new();
     let mut next = list.next_uid();
@@ -428,6 +417,11 @@ fn publish(
                 reason: "staged message without a file".into(),
             })?;
             std::fs::hard_link(tmp, &dest).map_err(|e| file_error(&dest, e))?;
+            if flagged {
+                into_cur = true;
+            } else {
+                into_new = true;
+            }
             linked.push(dest.clone());
             if next >= u32::MAX - 1 {
                 return Err(Error::Append {
@@ -445,8 +439,10 @@ fn publish(
         if keywords_changed {
             mailbox.keywords_file().write(&keywords, uidlist_lock)?;
         }
-        for sub in ["new", "cur"] {
-            fsync_dir(&dir.join(sub))?;
+        for (sub, used) in [("new", into_new), ("cur", into_cur)] {
+            if used {
+                fsync_dir(&dir.join(sub))?;
+            }
         }
         uidlist_lock.append(&records)?;
         Ok(())

@@ -48,7 +48,7 @@ pub struct SyncReport {
 /// Syncs new message files into the uidlist and the index.
 pub fn sync(mailbox: &Mailbox) -> Result<SyncReport> {
     let dir = mailbox.path();
-    let index = IndexDir::new(dir);
+    let index = super::index_io::index_for_writing(dir);
     let mut report = SyncReport::default();
     let log_path = index.path(FileKind::Log);
     let log_before = stamp(&log_path);
@@ -59,7 +59,8 @@ pub fn sync(mailbox: &Mailbox) -> Result<SyncReport> {
         let indexid = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_secs() as u32);
-        match index.create(indexid, uid_validity) {
+        // a new file: created with its syncs
+        match IndexDir::new(dir).create(indexid, uid_validity) {
             Ok(()) => report.created_index = true,
             // Another process (a second session, or Dovecot) created it
             // first: use theirs.
@@ -68,7 +69,20 @@ pub fn sync(mailbox: &Mailbox) -> Result<SyncReport> {
             Err(e) => return Err(e.into()),
         }
     }
-    let lock = index.lock()?;
+    if !report.created_index && log_before.is_some() {
+        // Nothing to do when the index, read without the lock, already
+        // shows what the scan found (no new UID, no vanished file, no flag
+        // renamed outside): the log lock is not taken. A change committed
+        // after that read is carried out by whoever committed it.
+        let turn = super::index_io::guard(dir);
+        if let Ok(view) = index.open_view_without_cache() {
+            if in_step(&view, &listing) {
+                return Ok(report);
+            }
+        }
+        drop(turn);
+    }
+    let lock = super::index_io::lock(&index, dir)?;
     // The scan stands for the Maildir under the log lock when no one
     // committed to the log since it began (a flag change is logged before
     // its rename), or while the index is still empty.
@@ -87,21 +101,46 @@ pub fn sync(mailbox: &Mailbox) -> Result<SyncReport> {
         // grown past mail_index_rewrite_*_log_bytes (so that opening the
         // mailbox reads the index instead of replaying the whole log),
         // rotate the log and purge the cache when they are due.
-        index.maintain()?;
+        let _turn = super::index_io::guard(dir);
+        IndexDir::new(dir).maintain()?;
     }
     Ok(report)
 }
 
-/// The sync proper, with the log lock held by the caller (APPEND syncs
-/// first under the same lock, so a UID given by a killed append is indexed
-/// before any later UID).
-pub(super) fn sync_locked(
-    mailbox: &Mailbox,
-    index: &IndexDir,
-    lock: &columba_mail_index::LogLock,
-    report: &mut SyncReport,
-) -> Result<()> {
-    sync_with_listing(mailbox, index, lock, report, None, false)
+/// True if `view` holds exactly the messages of `listing` that have UIDs
+/// below its `next_uid`, with the same flags and keywords, and the listing
+/// has no UID at or above `next_uid`: what [`sync_with_listing`] would
+/// find nothing to do for.
+fn in_step(view: &columba_mail_index::View, listing: &columba_maildir::Listing) -> bool {
+    let next_uid = view.header().next_uid;
+    let by_uid: std::collections::HashMap<u32, &columba_maildir::MessageEntry> = listing
+        .messages
+        .iter()
+        .filter_map(|m| Some((m.uid?, m)))
+        .collect();
+    if by_uid.keys().any(|&u| u >= next_uid) {
+        return false;
+    }
+    for m in view.messages() {
+        let Some(e) = by_uid.get(&m.uid) else {
+            return false;
+        };
+        if e.flags.bits() & SYSTEM_FLAGS != m.flags & SYSTEM_FLAGS {
+            return false;
+        }
+        if e.keywords.len() != m.keywords.len() {
+            return false;
+        }
+        let mut file_kw: Vec<&str> = e.keywords.iter().map(String::as_str).collect();
+        let mut index_kw: Vec<&str> = m.keywords.clone();
+        file_kw.sort_unstable();
+        index_kw.sort_unstable();
+        if file_kw != index_kw {
+            return false;
+        }
+    }
+    // files with UIDs the index expunged are left alone by the sync too
+    true
 }
 
 /// The sync with a listing taken before the log lock, if any: it is used
