@@ -120,6 +120,9 @@ pub struct Listing {
     pub messages: Vec<MessageEntry>,
     /// Entries of `new/` and `cur/` that are not messages.
     pub skipped: Vec<SkippedFile>,
+    /// Which remembered state of the mailbox this listing shows (0: none,
+    /// see [`Mailbox::unchanged_since`]).
+    generation: u64,
 }
 
 /// A change of flags and keywords.
@@ -208,6 +211,9 @@ struct Memo {
 
 /// How many mailboxes' last listings the process keeps.
 const MEMO_CAPACITY: usize = 16;
+
+/// Numbers the remembered listings (0 is never used).
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 static LISTINGS: Mutex<Option<(HashMap<PathBuf, Memo>, u64)>> = Mutex::new(None);
 
@@ -373,7 +379,7 @@ impl Mailbox {
         if let Some(listing) = found {
             return Ok(listing);
         }
-        let listing = self.build_listing(&inputs)?;
+        let mut listing = self.build_listing(&inputs)?;
         // Only inputs that are remembered can come back as the same objects.
         let reusable =
             inputs.new.is_none() || dir_scan::is_remembered(&self.dir, "new", &inputs.new);
@@ -386,6 +392,7 @@ impl Mailbox {
             return Ok(listing);
         }
         *clock += 1;
+        listing.generation = GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if map.len() >= MEMO_CAPACITY && !map.contains_key(&self.dir) {
             let oldest = map
                 .iter()
@@ -454,6 +461,7 @@ impl Mailbox {
             guid: uidlist.and_then(|l| l.guid),
             messages,
             skipped: inputs.skipped(),
+            generation: 0,
         })
     }
 
@@ -469,6 +477,29 @@ impl Mailbox {
     pub fn list(&self) -> Result<Listing> {
         let inputs = self.inputs()?;
         self.listing_of(inputs)
+    }
+
+    /// True when `listing` (from [`Mailbox::list`] or [`Mailbox::sync`] of
+    /// this mailbox, in this process) still shows the mailbox as it is: the
+    /// uidlist and keyword files are the ones it was built from and `new/`
+    /// and `cur/` provably did not change (they had settled, see
+    /// [`DIR_SETTLE`](crate::DIR_SETTLE)). Costs two `stat()`s and two
+    /// `open()`+`fstat()`s when nothing changed, reads no directory then,
+    /// and takes no lock. False means "maybe changed": list again. A
+    /// caller that polls (NOOP, IDLE) can skip its sync work while this
+    /// holds; files that are not numbered yet stay so until a sync.
+    pub fn unchanged_since(&self, listing: &Listing) -> Result<bool> {
+        if listing.generation == 0 {
+            return Ok(false);
+        }
+        let inputs = self.inputs()?;
+        let memo = LISTINGS.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(memo
+            .as_ref()
+            .and_then(|(map, _)| map.get(&self.dir))
+            .is_some_and(|m| {
+                m.listing.generation == listing.generation && m.inputs.same_as(&inputs)
+            }))
     }
 
     /// Like Dovecot's maildir sync: gives new files UIDs (in Dovecot's

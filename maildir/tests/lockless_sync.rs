@@ -305,3 +305,46 @@ fn what_a_live_dovecot_writes_is_seen_by_the_next_sync() {
     let problems = dovecot.log_problems();
     assert!(problems.is_empty(), "Dovecot log: {problems:#?}");
 }
+
+#[test]
+fn unchanged_since_holds_until_anything_changes() {
+    use columba_maildir::{FlagUpdate, Flags};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let inbox = Maildir::create(dir).unwrap().inbox();
+    deliver(&inbox, "a");
+    let synced = inbox.sync().unwrap();
+    // Just changed: not provably unchanged yet.
+    assert!(!inbox.unchanged_since(&synced).unwrap());
+    settle();
+    let listing = inbox.list().unwrap();
+    assert!(inbox.unchanged_since(&listing).unwrap());
+    assert!(inbox.unchanged_since(&inbox.sync().unwrap()).unwrap());
+    // Another handle (the same goes for another process) renames a file.
+    let other = Maildir::open(dir).unwrap().inbox();
+    other
+        .update_flags(
+            &listing.messages[0].file_name,
+            &FlagUpdate::Add(Flags::SEEN, vec![]),
+        )
+        .unwrap();
+    assert!(!inbox.unchanged_since(&listing).unwrap());
+    settle();
+    let listing = inbox.list().unwrap();
+    assert!(inbox.unchanged_since(&listing).unwrap());
+    // A new file in new/.
+    std::fs::write(dir.join("new/1700000000.M1P1.h"), "Subject: b\n\nb\n").unwrap();
+    assert!(!inbox.unchanged_since(&listing).unwrap());
+    settle();
+    let listing = inbox.list().unwrap();
+    assert!(inbox.unchanged_since(&listing).unwrap());
+    // Only the uidlist changes (another process numbers that file).
+    other.sync().unwrap();
+    assert!(!inbox.unchanged_since(&listing).unwrap());
+    let listing = inbox.list().unwrap();
+    assert_eq!(listing.messages[1].uid, Some(2));
+    assert!(inbox.unchanged_since(&listing).unwrap());
+    // A new keyword name.
+    std::fs::write(dir.join("dovecot-keywords"), "0 $Work\n").unwrap();
+    assert!(!inbox.unchanged_since(&listing).unwrap());
+}
