@@ -585,14 +585,22 @@ impl MailStorage for MaildirStorage {
         self.stale();
         let src = self.mailbox(mailbox)?;
         let dst = self.mailbox(dest)?;
-        store::sync(&dst)?;
+        // the destination needs an index for the copies' log records;
+        // otherwise it is not synced, as in Dovecot
+        if !dst.path().join("dovecot.index.log").exists() {
+            store::sync(&dst)?;
+        }
         let copied = if remove_source {
             store::move_messages(&src, &dst, uids)?
         } else {
             store::copy(&src, &dst, uids)?
         };
+        let uid_validity = match copied.dest_uid_validity {
+            0 => MailboxSnapshot::open(&dst)?.uid_validity,
+            v => v,
+        };
         Ok(CopyOutcome {
-            uid_validity: MailboxSnapshot::open(&dst)?.uid_validity,
+            uid_validity,
             source_uids: copied.source_uids,
             dest_uids: copied.dest_uids,
         })

@@ -202,3 +202,27 @@ fn a_flag_set_by_dovecot_shows_at_the_next_fetch() {
          f OK Fetch completed.\r\n"
     );
 }
+
+#[test]
+fn fetch_sets_seen_on_every_message_it_read_in_one_change() {
+    let home = tempfile::tempdir().unwrap();
+    let root = home.path().join("Maildir");
+    let mut a = session(MaildirStorage::open(&root).unwrap());
+    append(&mut a, 3);
+    run(&mut a, "s SELECT INBOX");
+    assert_eq!(
+        run(&mut a, "f FETCH 1:2 (BODY[TEXT])"),
+        "* 1 FETCH (BODY[TEXT] {6}\r\nbody\r\n FLAGS (\\Seen \\Recent))\r\n\
+         * 2 FETCH (BODY[TEXT] {6}\r\nbody\r\n FLAGS (\\Seen \\Recent))\r\n\
+         f OK Fetch completed.\r\n"
+    );
+    // nothing more to report to this session, and the flags are stored
+    assert_eq!(run(&mut a, "n NOOP"), "n OK NOOP completed.\r\n");
+    let mut b = session(MaildirStorage::open(&root).unwrap());
+    run(&mut b, "b EXAMINE INBOX");
+    assert_eq!(
+        run(&mut b, "b1 FETCH 1:* (FLAGS)"),
+        "* 1 FETCH (FLAGS (\\Seen))\r\n* 2 FETCH (FLAGS (\\Seen))\r\n* 3 FETCH (FLAGS ())\r\n\
+         b1 OK Fetch completed.\r\n"
+    );
+}

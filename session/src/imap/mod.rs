@@ -1709,7 +1709,7 @@ impl ImapSession {
             return Outcome::Bad("No mailbox selected.".into());
         };
         let set_seen = !read_only && attrs.iter().any(fetch::sets_seen);
-        let mut seen_changed = false;
+        let mut seen_uids: Vec<u32> = Vec::new();
         let mut failed = false;
         for (seq, mut meta) in targets {
             let mut known = fetch::Known::default();
@@ -1769,25 +1769,17 @@ impl ImapSession {
             };
             let mut item_attrs = attrs.clone();
             if set_seen && !meta.flags.seen {
-                let seen = MessageFlags {
-                    seen: true,
-                    ..MessageFlags::default()
-                };
-                if self
-                    .storage()
-                    .store(&name, &[meta.uid], StoreMode::Add, seen, &[], None)
-                    .is_ok()
-                {
-                    meta.flags.seen = true;
-                    seen_changed = true;
-                    if let Some(sel) = self.selected.as_mut() {
-                        if let Some(m) = sel.view.messages.get_mut(seq as usize - 1) {
-                            m.flags.seen = true;
-                        }
+                // set with the others in one change at the end of the
+                // command, as Dovecot commits its FETCH transaction
+                seen_uids.push(meta.uid);
+                meta.flags.seen = true;
+                if let Some(sel) = self.selected.as_mut() {
+                    if let Some(m) = sel.view.messages.get_mut(seq as usize - 1) {
+                        m.flags.seen = true;
                     }
-                    if !item_attrs.contains(&columba_imap_proto::FetchAttribute::Flags) {
-                        item_attrs.push(columba_imap_proto::FetchAttribute::Flags);
-                    }
+                }
+                if !item_attrs.contains(&columba_imap_proto::FetchAttribute::Flags) {
+                    item_attrs.push(columba_imap_proto::FetchAttribute::Flags);
                 }
             }
             let mut line = format!("* {seq} FETCH (").into_bytes();
@@ -1797,11 +1789,13 @@ impl ImapSession {
                     self.out.extend_from_slice(&line);
                 }
                 Err(reason) => {
+                    self.commit_seen(&name, &seen_uids);
                     let _ = self.storage().command_done();
                     return Outcome::No(reason);
                 }
             }
         }
+        let seen_changed = self.commit_seen(&name, &seen_uids);
         // what the storage cached while answering reaches its file now
         let _ = self.storage().command_done();
         // Dovecot: a fast sync, unless this FETCH set \Seen
@@ -1816,6 +1810,34 @@ impl ImapSession {
         } else {
             Outcome::Ok("Fetch completed.".into())
         }
+    }
+
+    /// Sets `\Seen` on the messages a FETCH read (`uids` ascending, already
+    /// shown as seen). Returns whether any was set; if the change failed,
+    /// the view forgets it, so the next sync shows the flags as they are.
+    fn commit_seen(&mut self, mailbox: &str, uids: &[u32]) -> bool {
+        if uids.is_empty() {
+            return false;
+        }
+        let seen = MessageFlags {
+            seen: true,
+            ..MessageFlags::default()
+        };
+        if self
+            .storage()
+            .store(mailbox, uids, StoreMode::Add, seen, &[], None)
+            .is_ok()
+        {
+            return true;
+        }
+        if let Some(sel) = self.selected.as_mut() {
+            for m in sel.view.messages.iter_mut() {
+                if uids.binary_search(&m.uid).is_ok() {
+                    m.flags.seen = false;
+                }
+            }
+        }
+        false
     }
 
     fn store(
