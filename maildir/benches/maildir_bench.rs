@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use columba_interop::{chown_tree, find_tool, DovecotConfig, PrivateDovecot};
-use columba_maildir::{DeliveryOptions, Maildir};
+use columba_maildir::{DeliveryOptions, Maildir, DIR_SETTLE};
 
 const CHILD_ENV: &str = "COLUMBA_BENCH_DELIVER_INTO";
 
@@ -164,41 +164,44 @@ fn bench_listing(dovecot: &PrivateDovecot) {
     assert_eq!(synced.messages.len(), n);
     chown_tree(&dovecot.home("big"), dovecot.owner()).unwrap();
 
-    // Directories changed in the last two seconds are never trusted for a
-    // remembered listing; let them age as a real mailbox's would.
-    std::thread::sleep(Duration::from_millis(2500));
-    let measure = |fresh_handle: bool| {
-        let handle = maildir.inbox();
+    // A directory read within DIR_SETTLE of its last change is never
+    // reused; let them age as a real mailbox's would.
+    std::thread::sleep(DIR_SETTLE + Duration::from_millis(500));
+    let inbox = maildir.inbox();
+    let measure = |changed: bool| {
         let mut times = Vec::new();
         for _ in 0..7 {
-            let started = Instant::now();
-            let listing = if fresh_handle {
-                maildir.inbox().list()
-            } else {
-                handle.list()
+            if changed {
+                // as after a flag change: cur/ must be read again
+                std::fs::File::open(dir.join("cur"))
+                    .unwrap()
+                    .set_modified(std::time::SystemTime::now())
+                    .unwrap();
             }
-            .unwrap();
+            let started = Instant::now();
+            let listing = inbox.sync().unwrap();
             times.push(started.elapsed());
             assert_eq!(listing.messages.len(), n);
         }
         times.sort();
         times
     };
-    let cold = measure(true);
-    let warm = measure(false);
+    let changed = measure(true);
+    std::thread::sleep(DIR_SETTLE + Duration::from_millis(100));
+    let settled = measure(false);
     println!("listing {n} messages with dovecot-uidlist:");
     println!("  columba first sync (assign {n} UIDs, write uidlist)  {sync_time:.2?}");
     println!(
-        "  columba list(), new handle each time (reads uidlist + new/ + cur/): median {:.2?}, best {:.2?}",
-        cold[cold.len() / 2],
-        cold[0]
+        "  columba sync(), cur/ just changed (reads new/ + cur/, uidlist remembered, no lock): median {:.2?}, best {:.2?}",
+        changed[changed.len() / 2],
+        changed[0]
     );
     println!(
-        "  columba list(), same handle, nothing changed (4 stats + copy): median {:.2?}, best {:.2?} (target < 200 ms)",
-        warm[warm.len() / 2],
-        warm[0]
+        "  columba sync(), nothing changed, directories settled (stats + copy): median {:.2?}, best {:.2?} (target < 200 ms)",
+        settled[settled.len() / 2],
+        settled[0]
     );
-    let times = cold;
+    let times = changed;
 
     // Dovecot on the same Maildir: the first fetch builds its index.
     let fetch = || {
@@ -219,7 +222,7 @@ fn bench_listing(dovecot: &PrivateDovecot) {
         dtimes[1]
     );
     println!(
-        "  ratio: doveadm warm fetch time / columba new-handle list() time = {:.2}",
+        "  ratio: doveadm warm fetch time / columba sync() after a change = {:.2}",
         dtimes[1].as_secs_f64() / times[times.len() / 2].as_secs_f64()
     );
 }
