@@ -354,10 +354,16 @@ impl UidlistFile {
     /// files) and parsed again only when `stat()` shows another inode, size,
     /// mtime or ctime, the test Dovecot uses (`maildir_uidlist_refresh`).
     /// No lock is needed: the file is only ever replaced by rename or
-    /// appended to under the lock, so any version read is a whole one (an
-    /// append caught half-way leaves an incomplete last line, which a sync
-    /// repairs under the lock).
+    /// appended to under the lock, so any version read is a whole one but
+    /// for an append caught half-way. An unterminated last line that does
+    /// not parse is left out then, the list is marked
+    /// `complete_last_line: false` (so a sync takes the lock and reads the
+    /// file again) and is not remembered.
     pub fn read_shared(&self) -> Result<Option<Arc<Uidlist>>> {
+        self.read_cached(true)
+    }
+
+    fn read_cached(&self, unlocked: bool) -> Result<Option<Arc<Uidlist>>> {
         let path = self.path();
         match UIDLISTS.lookup(&path)? {
             Lookup::Missing => return Ok(None),
@@ -370,8 +376,19 @@ impl UidlistFile {
         if read.data.is_empty() {
             return Ok(None);
         }
-        let list = Uidlist::parse(&read.data)?;
-        Ok(Some(UIDLISTS.remember(&path, read, list)))
+        match Uidlist::parse(&read.data) {
+            Ok(list) => Ok(Some(UIDLISTS.remember(&path, read, list))),
+            // Another process may be appending right now (under the lock).
+            Err(e) if unlocked && !read.data.ends_with(b"\n") => {
+                let Some(end) = read.data.iter().rposition(|&b| b == b'\n') else {
+                    return Err(e);
+                };
+                let mut list = Uidlist::parse(&read.data[..=end]).map_err(|_| e)?;
+                list.complete_last_line = false;
+                Ok(Some(Arc::new(list)))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Takes `dovecot-uidlist.lock` as Dovecot does (stale after 120 s).
@@ -401,15 +418,17 @@ pub struct UidlistLock {
 }
 
 impl UidlistLock {
-    /// Re-reads the uidlist under the lock.
+    /// Re-reads the uidlist under the lock (parsed again only when it
+    /// changed; an unterminated last line that does not parse is an error
+    /// here, as no append can be under way).
     pub fn read(&self) -> Result<Option<Uidlist>> {
-        self.file.read()
+        Ok(self.read_shared()?.map(|l| (*l).clone()))
     }
 
-    /// Re-reads the uidlist under the lock without a copy (see
+    /// Like [`UidlistLock::read`] without a copy (see
     /// [`UidlistFile::read_shared`]).
     pub fn read_shared(&self) -> Result<Option<Arc<Uidlist>>> {
-        self.file.read_shared()
+        self.file.read_cached(false)
     }
 
     /// The directory holding the uidlist.

@@ -348,3 +348,44 @@ fn unchanged_since_holds_until_anything_changes() {
     std::fs::write(dir.join("dovecot-keywords"), "0 $Work\n").unwrap();
     assert!(!inbox.unchanged_since(&listing).unwrap());
 }
+
+#[test]
+fn an_append_caught_half_way_is_neither_an_error_nor_trusted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let inbox = Maildir::create(dir).unwrap().inbox();
+    std::fs::write(dir.join("cur/1700000000.M1P1.h:2,"), "Subject: a\n\na\n").unwrap();
+    std::fs::write(dir.join("new/1700000001.M1P1.h"), "Subject: b\n\nb\n").unwrap();
+    let header = "3 V7 N1 G0b1ef93084520b6ba93b000083ecc375\n1 :1700000000.M1P1.h\n";
+    // Another process holds the lock and has written part of its line.
+    let held = inbox.uidlist_file().lock().unwrap();
+    std::fs::write(dir.join("dovecot-uidlist"), format!("{header}2")).unwrap();
+    let listing = inbox.list().unwrap();
+    assert_eq!(
+        uids(&listing),
+        [
+            (Some(1), "1700000000.M1P1.h".to_string()),
+            (None, "1700000001.M1P1.h".to_string())
+        ]
+    );
+    // A sync waits for the lock, then reads the finished line.
+    let (tx, rx) = mpsc::channel();
+    let mb = inbox.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(mb.sync().unwrap());
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("dovecot-uidlist"))
+        .unwrap();
+    std::io::Write::write_all(&mut f, b" :1700000001.M1P1.h\n").unwrap();
+    held.unlock().unwrap();
+    let synced = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    assert_eq!(synced.messages[1].uid, Some(2));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("dovecot-uidlist")).unwrap(),
+        format!("{header}2 :1700000001.M1P1.h\n"),
+        "nothing rewritten"
+    );
+}
