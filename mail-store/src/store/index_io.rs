@@ -65,10 +65,20 @@ pub(super) fn commit_measured(
 }
 
 /// Mailbox directories whose index one thread of this process is using
-/// under [`ProcessGuard`].
-static IN_USE: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
-/// Signalled when a directory leaves [`IN_USE`].
+/// under [`ProcessGuard`], and how many threads wait for one.
+static IN_USE: Mutex<Turns> = Mutex::new(Turns {
+    dirs: None,
+    waiting: 0,
+});
+/// Signalled when a directory leaves [`IN_USE`] while threads wait.
 static RELEASED: Condvar = Condvar::new();
+
+/// The state behind [`IN_USE`].
+#[derive(Debug)]
+struct Turns {
+    dirs: Option<HashSet<PathBuf>>,
+    waiting: usize,
+}
 
 /// One thread's turn at a mailbox's index within this process.
 ///
@@ -87,11 +97,14 @@ pub(super) struct ProcessGuard {
 /// Waits for this process's other threads to be done with the index in
 /// `dir`, then takes the turn.
 pub(super) fn guard(dir: &Path) -> ProcessGuard {
-    let mut in_use = IN_USE.lock().unwrap_or_else(|e| e.into_inner());
-    while in_use.as_ref().is_some_and(|s| s.contains(dir)) {
-        in_use = RELEASED.wait(in_use).unwrap_or_else(|e| e.into_inner());
+    let mut turns = IN_USE.lock().unwrap_or_else(|e| e.into_inner());
+    while turns.dirs.as_ref().is_some_and(|s| s.contains(dir)) {
+        turns.waiting += 1;
+        turns = RELEASED.wait(turns).unwrap_or_else(|e| e.into_inner());
+        turns.waiting -= 1;
     }
-    in_use
+    turns
+        .dirs
         .get_or_insert_with(HashSet::new)
         .insert(dir.to_path_buf());
     ProcessGuard {
@@ -101,11 +114,13 @@ pub(super) fn guard(dir: &Path) -> ProcessGuard {
 
 impl Drop for ProcessGuard {
     fn drop(&mut self) {
-        let mut in_use = IN_USE.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(s) = in_use.as_mut() {
+        let mut turns = IN_USE.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = turns.dirs.as_mut() {
             s.remove(&self.dir);
         }
-        RELEASED.notify_all();
+        if turns.waiting > 0 {
+            RELEASED.notify_all();
+        }
     }
 }
 
