@@ -1157,6 +1157,7 @@ impl ImapSession {
     fn authenticated(&mut self, tag: &Tag, body: CommandBody) -> Outcome {
         match body {
             CommandBody::Enable { capabilities } => {
+                let had_condstore = self.condstore;
                 let mut enabled = Vec::new();
                 for c in capabilities {
                     if c.eq_ignore_case("CONDSTORE") {
@@ -1178,6 +1179,17 @@ impl ImapSession {
                         }
                         enabled.push("IMAP4rev2");
                     }
+                }
+                if let (false, true, Some(sel)) =
+                    (had_condstore, self.condstore, self.selected.as_ref())
+                {
+                    // Dovecot tells the selected mailbox's HIGHESTMODSEQ
+                    // as CONDSTORE comes on
+                    let line = format!(
+                        "* OK [HIGHESTMODSEQ {}] Highest\r\n",
+                        sel.view.highest_modseq
+                    );
+                    self.out.extend_from_slice(line.as_bytes());
                 }
                 if !enabled.is_empty() {
                     let line = format!("* ENABLED {}\r\n", enabled.join(" "));
@@ -1882,72 +1894,22 @@ impl ImapSession {
         };
         let mut unchanged_since_failed = modified.clone();
         unchanged_since_failed.sort_unstable();
-        let mut changed: Vec<u32> = uids
+        let mut own: Vec<u32> = uids
             .iter()
             .copied()
             .filter(|u| unchanged_since_failed.binary_search(u).is_err())
             .collect();
-        changed.sort_unstable();
-        let is_changed = |uid: u32| changed.binary_search(&uid).is_ok();
-        let mut out = String::new();
-        if let (Some(sel), Some(new)) = (self.selected.as_mut(), new.as_ref()) {
-            for m in sel.view.messages.iter_mut() {
-                if !is_changed(m.uid) {
-                    continue;
-                }
-                if let Ok(i) = new.messages.binary_search_by_key(&m.uid, |n| n.uid) {
-                    let n = &new.messages[i];
-                    m.flags = n.flags;
-                    m.flags.recent = sel.recent.contains(&m.uid);
-                    m.keywords.clone_from(&n.keywords);
-                    m.modseq = n.modseq;
-                }
-            }
-            let before = sel.keywords.len();
-            for m in &new.messages {
-                for k in &m.keywords {
-                    if !sel.keywords.contains(k) {
-                        sel.keywords.push(k.clone());
-                    }
-                }
-            }
-            if sel.keywords.len() != before {
-                out.push_str(&flags_lines(&sel.keywords, sel.read_only));
-            }
-        }
-        if let Some(sel) = self.selected.as_ref() {
-            let full = !silent || unchanged_since.is_some();
-            if full || self.condstore {
-                for (i, m) in sel.view.messages.iter().enumerate() {
-                    if !is_changed(m.uid) {
-                        continue;
-                    }
-                    if full {
-                        out.push_str(&format!("* {} FETCH (", i + 1));
-                        if uid {
-                            out.push_str(&format!("UID {} ", m.uid));
-                        }
-                        out.push_str(&format!("FLAGS {}", format::flags_list(m)));
-                        if self.condstore {
-                            out.push_str(&format!(" MODSEQ ({})", m.modseq));
-                        }
-                        out.push_str(")\r\n");
-                    } else {
-                        // .SILENT still reports the new MODSEQ once
-                        // CONDSTORE is on (RFC 7162 3.1.3), with the UID,
-                        // as Dovecot does
-                        out.push_str(&format!(
-                            "* {} FETCH (UID {} MODSEQ ({}))\r\n",
-                            i + 1,
-                            m.uid,
-                            m.modseq
-                        ));
-                    }
-                }
-            }
-        }
-        self.out.extend_from_slice(out.as_bytes());
-        self.apply_sync(new, uid);
+        own.sort_unstable();
+        // the stored messages are reported by the sync, with what else
+        // changed, as Dovecot does (.SILENT: only their MODSEQ, and that
+        // with CONDSTORE; the UID after UID STORE)
+        let silent = silent && unchanged_since.is_none();
+        let report = Report {
+            own,
+            silent,
+            send_uid: uid && (!silent || self.condstore),
+        };
+        self.apply_sync(new, uid, &report);
         if modified.is_empty() {
             Outcome::Ok("Store completed.".into())
         } else {
@@ -2139,34 +2101,41 @@ impl ImapSession {
             return;
         };
         if let Ok(new) = storage.sync_view(&name, kind, !read_only) {
-            self.apply_sync(new, allow_expunge);
+            self.apply_sync(new, allow_expunge, &Report::default());
         }
     }
 
     /// Applies what a sync found: a new view, or none when nothing changed.
-    fn apply_sync(&mut self, new: Option<MailboxView>, allow_expunge: bool) {
+    fn apply_sync(&mut self, new: Option<MailboxView>, allow_expunge: bool, report: &Report) {
         match new {
-            Some(new) => self.apply_view(new, allow_expunge),
+            Some(new) => self.apply_view(new, allow_expunge, report),
             None => {
                 // nothing new in the mailbox; expunges held back by an
-                // earlier sync may be sent now
+                // earlier sync may be sent now, and a STORE reports its
+                // messages
                 let Some(sel) = self.selected.as_ref() else {
                     return;
                 };
-                if allow_expunge && !sel.deferred.is_empty() {
+                let expunges = allow_expunge && !sel.deferred.is_empty();
+                if expunges || !report.own.is_empty() {
                     let mut view = sel.view.clone();
-                    view.messages
-                        .retain(|m| sel.deferred.binary_search(&m.uid).is_err());
-                    self.apply_view(view, true);
+                    if allow_expunge {
+                        view.messages
+                            .retain(|m| sel.deferred.binary_search(&m.uid).is_err());
+                    }
+                    self.apply_view(view, allow_expunge, report);
                 }
             }
         }
     }
 
-    /// Makes `new` the selected view and sends what changed, in one walk
-    /// over both views (UIDs ascend in each).
-    fn apply_view(&mut self, mut new: MailboxView, allow_expunge: bool) {
+    /// Makes `new` the selected view and sends what changed as Dovecot
+    /// sends it: new keywords, then the flag changes (numbered as the
+    /// client knows the messages), then the expunges, then EXISTS and
+    /// RECENT. One walk over both views (UIDs ascend in each).
+    fn apply_view(&mut self, mut new: MailboxView, allow_expunge: bool, report: &Report) {
         let (rev2, qresync, condstore) = (self.rev2, self.qresync, self.condstore);
+        let send_uid = report.send_uid || qresync;
         let Some(sel) = self.selected.as_mut() else {
             return;
         };
@@ -2181,8 +2150,9 @@ impl ImapSession {
         let old_recent = old.iter().filter(|m| m.flags.recent).count();
         // (sequence number, UID) of the old view's messages that are gone
         let mut expunged: Vec<(u32, u32)> = Vec::new();
-        // positions in `merged` whose flags changed
-        let mut changed: Vec<usize> = Vec::new();
+        // (sequence number as the client knows it, position in `merged`,
+        // only the MODSEQ) of the messages to report
+        let mut changed: Vec<(u32, usize, bool)> = Vec::new();
         let mut grew = false;
         let mut merged: Vec<MessageMeta> = Vec::with_capacity(new.messages.len().max(old.len()));
         let mut olds = old.into_iter().enumerate().peekable();
@@ -2190,16 +2160,22 @@ impl ImapSession {
         loop {
             let step = match (olds.peek(), news.peek()) {
                 (None, None) => break,
-                (Some((_, o)), Some(n)) if o.uid == n.uid => std::cmp::Ordering::Equal,
                 (Some((_, o)), Some(n)) => o.uid.cmp(&n.uid),
                 (Some(_), None) => std::cmp::Ordering::Less,
                 (None, Some(_)) => std::cmp::Ordering::Greater,
             };
             match step {
                 std::cmp::Ordering::Equal => {
-                    if let (Some((_, o)), Some(n)) = (olds.next(), news.next()) {
-                        if o.flags != n.flags || o.keywords != n.keywords {
-                            changed.push(merged.len());
+                    if let (Some((i, o)), Some(n)) = (olds.next(), news.next()) {
+                        let seq = i as u32 + 1;
+                        if report.own.binary_search(&n.uid).is_ok() {
+                            if !report.silent {
+                                changed.push((seq, merged.len(), false));
+                            } else if condstore {
+                                changed.push((seq, merged.len(), true));
+                            }
+                        } else if o.flags != n.flags || o.keywords != n.keywords {
+                            changed.push((seq, merged.len(), false));
                         }
                         merged.push(n);
                     }
@@ -2246,6 +2222,21 @@ impl ImapSession {
         if new_keyword {
             out.push_str(&flags_lines(&sel.keywords, sel.read_only));
         }
+        for &(seq, i, modseq_only) in &changed {
+            let m = &merged[i];
+            out.push_str(&format!("* {seq} FETCH ("));
+            if send_uid {
+                out.push_str(&format!("UID {} ", m.uid));
+            }
+            if modseq_only {
+                out.push_str(&format!("MODSEQ ({}))\r\n", m.modseq));
+                continue;
+            }
+            if condstore {
+                out.push_str(&format!("MODSEQ ({}) ", m.modseq));
+            }
+            out.push_str(&format!("FLAGS {})\r\n", format::flags_list(m)));
+        }
         if qresync && !expunged.is_empty() {
             // RFC 7162 3.2.10: after ENABLE QRESYNC, VANISHED replaces EXPUNGE
             let uids: Vec<u32> = expunged.iter().map(|&(_, uid)| uid).collect();
@@ -2262,23 +2253,24 @@ impl ImapSession {
         if recent != old_recent {
             out.push_str(&format!("* {recent} RECENT\r\n"));
         }
-        for &i in &changed {
-            let m = &merged[i];
-            out.push_str(&format!(
-                "* {} FETCH (UID {} FLAGS {}",
-                i + 1,
-                m.uid,
-                format::flags_list(m)
-            ));
-            if condstore {
-                out.push_str(&format!(" MODSEQ ({})", m.modseq));
-            }
-            out.push_str(")\r\n");
-        }
         new.messages = merged;
         sel.view = new;
         self.out.extend_from_slice(out.as_bytes());
     }
+}
+
+/// What a sync reports besides the changes it finds.
+#[derive(Default)]
+struct Report {
+    /// UIDs this command stored flags of (ascending): reported even when
+    /// their flags look unchanged.
+    own: Vec<u32>,
+    /// The STORE was `.SILENT`: its messages get only their MODSEQ, and
+    /// that only with CONDSTORE.
+    silent: bool,
+    /// FETCH lines carry the UID (Dovecot: after UID STORE unless silent
+    /// without CONDSTORE; always with QRESYNC).
+    send_uid: bool,
 }
 
 /// Whether `set` names `*` (Dovecot refuses it in QRESYNC's known-uids).
