@@ -253,26 +253,33 @@ impl MaildirStorage {
         self.counts.full += 1;
         let now = (self.clock.0)();
         let log = log_stamp(&mailbox);
-        if !always_view {
-            if let Some(s) = self.synced.as_mut().filter(|s| s.name == name) {
-                if log.is_some() && log == s.log && !(claim_recent && s.unclaimed) {
-                    s.full_at = now;
-                    self.counts.unchanged += 1;
-                    return Ok(None);
-                }
+        if let Some(s) = self.synced.as_mut().filter(|s| s.name == name) {
+            // nothing logged since the last view: it still stands, unless
+            // it shows messages to claim, or (for SELECT) messages as
+            // recent that an earlier claim took, or the index still lacks
+            // per-message modseqs that SELECT turns on
+            let recent = s.snapshot.messages.last().is_some_and(|m| m.flags.recent);
+            let stands = log.is_some()
+                && log == s.log
+                && !(claim_recent && s.unclaimed)
+                && !(always_view && recent)
+                && !(always_view && claim_recent && !s.snapshot.modseq_tracking);
+            if stands {
+                s.full_at = now;
+                self.counts.unchanged += 1;
+                return Ok(always_view.then(|| Self::view_of(&s.snapshot)));
             }
         }
-        let snapshot = if claim_recent && always_view {
+        let snapshot = MailboxSnapshot::open(&mailbox)?;
+        // the claim takes the index lock: only when there is something to
+        // claim (recent messages have the highest UIDs), or to turn
+        // per-message modseqs on at SELECT
+        let to_claim = snapshot.messages.last().is_some_and(|m| m.flags.recent)
+            || (always_view && !snapshot.modseq_tracking);
+        let snapshot = if claim_recent && to_claim {
             MailboxSnapshot::open_select(&mailbox)?
         } else {
-            let snapshot = MailboxSnapshot::open(&mailbox)?;
-            // the claim takes the index lock: only when there is something
-            // to claim (recent messages have the highest UIDs)
-            if claim_recent && snapshot.messages.last().is_some_and(|m| m.flags.recent) {
-                MailboxSnapshot::open_select(&mailbox)?
-            } else {
-                snapshot
-            }
+            snapshot
         };
         let view = Self::view_of(&snapshot);
         self.synced = Some(Synced {
