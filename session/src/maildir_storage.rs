@@ -112,9 +112,31 @@ struct Reading {
     /// False once the command that read it is done: the next command
     /// reads the mailbox again.
     current: bool,
+    /// The log when the snapshot was read: while it is unchanged, the
+    /// next command keeps the snapshot and the files it found.
+    log: LogStamp,
+    /// The snapshot (and the file names it found) comes from an earlier
+    /// command: a file that is not where it was may have been renamed by
+    /// an outside client since, so a failed read is tried again on a
+    /// snapshot read anew.
+    carried: bool,
 }
 
 impl Reading {
+    /// `f` on the snapshot; if it fails on a snapshot carried over from an
+    /// earlier command, once more on one read anew.
+    fn retrying<T>(&mut self, mut f: impl FnMut(&mut Reading) -> Result<T>) -> Result<T> {
+        match f(self) {
+            Err(_) if self.carried => {
+                self.log = log_stamp(&self.mailbox);
+                self.snapshot = MailboxSnapshot::open(&self.mailbox)?;
+                self.carried = false;
+                f(self)
+            }
+            other => other,
+        }
+    }
+
     /// The sequence number of `uid` in the snapshot.
     fn seq(&self, uid: u32) -> Result<u32> {
         self.snapshot
@@ -329,9 +351,12 @@ impl MaildirStorage {
             }
             let mailbox = self.mailbox(name)?;
             let cache = MessageCache::open(&mailbox)?;
-            let snapshot = match self.unchanged(name, &mailbox) {
-                Some(s) => s.snapshot.clone(),
-                None => MailboxSnapshot::open(&mailbox)?,
+            let (snapshot, log) = match self.unchanged(name, &mailbox) {
+                Some(s) => (s.snapshot.clone(), s.log),
+                None => {
+                    let log = log_stamp(&mailbox);
+                    (MailboxSnapshot::open(&mailbox)?, log)
+                }
             };
             self.reading = Some(Reading {
                 name: name.to_string(),
@@ -339,6 +364,8 @@ impl MaildirStorage {
                 snapshot,
                 cache,
                 current: true,
+                log,
+                carried: false,
             });
         }
         let Some(r) = self.reading.as_mut() else {
@@ -346,16 +373,24 @@ impl MaildirStorage {
         };
         if !r.current {
             r.cache.refresh()?;
-            // the view the last sync read, when nothing was logged since
-            // (its files are looked up again: they may have been renamed)
-            let synced = self
-                .synced
-                .as_ref()
-                .filter(|s| s.name == name && s.log.is_some() && log_stamp(&r.mailbox) == s.log);
-            r.snapshot = match synced {
-                Some(s) => s.snapshot.clone(),
-                None => MailboxSnapshot::open(&r.mailbox)?,
-            };
+            let log = log_stamp(&r.mailbox);
+            if log.is_some() && log == r.log {
+                // nothing logged since: the snapshot and its files stand
+                r.carried = true;
+            } else {
+                // the view the last sync read, when nothing was logged
+                // since, or the index read anew
+                let synced = self
+                    .synced
+                    .as_ref()
+                    .filter(|s| s.name == name && log.is_some() && log == s.log);
+                r.snapshot = match synced {
+                    Some(s) => s.snapshot.clone(),
+                    None => MailboxSnapshot::open(&r.mailbox)?,
+                };
+                r.log = log;
+                r.carried = false;
+            }
             r.current = true;
         }
         Ok(r)
@@ -488,10 +523,12 @@ impl MailStorage for MaildirStorage {
 
     fn message(&mut self, mailbox: &str, uid: u32) -> Result<(Vec<u8>, i64)> {
         let r = self.reading(mailbox)?;
-        let seq = r.seq(uid)?;
-        r.snapshot.resolve_files()?;
-        let m = &r.snapshot.messages[seq as usize - 1];
-        let answer = (m.read()?, m.internal_date()?);
+        let answer = r.retrying(|r| {
+            let seq = r.seq(uid)?;
+            r.snapshot.resolve_files()?;
+            let m = &r.snapshot.messages[seq as usize - 1];
+            Ok((m.read()?, m.internal_date()?))
+        })?;
         self.files_read += 1;
         Ok(answer)
     }
@@ -503,20 +540,25 @@ impl MailStorage for MaildirStorage {
         item: &CachedItem,
     ) -> Result<Option<Vec<u8>>> {
         let r = self.reading(mailbox)?;
-        let seq = r.seq(uid)?;
-        if *item == CachedItem::Rfc822Size {
-            // the file name's `W=` (one directory listing per command)
-            // answers before the cache, as in Dovecot's Maildir
-            r.snapshot.resolve_files()?;
-        }
-        Ok(Some(r.cache.fetch(&mut r.snapshot, seq, item)?))
+        r.retrying(|r| {
+            let seq = r.seq(uid)?;
+            if *item == CachedItem::Rfc822Size {
+                // the file name's `W=` (one directory listing while the
+                // log is unchanged) answers before the cache, as in
+                // Dovecot's Maildir
+                r.snapshot.resolve_files()?;
+            }
+            Ok(Some(r.cache.fetch(&mut r.snapshot, seq, item)?))
+        })
     }
 
     fn internal_date(&mut self, mailbox: &str, uid: u32) -> Result<Option<i64>> {
         let r = self.reading(mailbox)?;
-        let seq = r.seq(uid)?;
-        r.snapshot.resolve_files()?;
-        Ok(Some(r.snapshot.messages[seq as usize - 1].internal_date()?))
+        r.retrying(|r| {
+            let seq = r.seq(uid)?;
+            r.snapshot.resolve_files()?;
+            Ok(Some(r.snapshot.messages[seq as usize - 1].internal_date()?))
+        })
     }
 
     fn save_date(&mut self, mailbox: &str, uid: u32) -> Result<Option<i64>> {
@@ -615,12 +657,14 @@ impl MailStorage for MaildirStorage {
 
     fn search(&mut self, mailbox: &str, key: &SearchKey, now: i64) -> Result<Vec<u32>> {
         let r = self.reading(mailbox)?;
-        let seqs = if uses_save_dates(key) {
-            r.snapshot.search(key, 0, now)?
-        } else {
-            // header keys from the cache; what it lacks is read and cached
-            r.cache.search(&mut r.snapshot, key, 0, now)?
-        };
+        let seqs = r.retrying(|r| {
+            if uses_save_dates(key) {
+                Ok(r.snapshot.search(key, 0, now)?)
+            } else {
+                // header keys from the cache; what it lacks is read and cached
+                Ok(r.cache.search(&mut r.snapshot, key, 0, now)?)
+            }
+        })?;
         Ok(seqs
             .into_iter()
             .filter_map(|s| r.snapshot.messages.get(s as usize - 1).map(|m| m.uid))

@@ -226,3 +226,33 @@ fn fetch_sets_seen_on_every_message_it_read_in_one_change() {
          b1 OK Fetch completed.\r\n"
     );
 }
+
+#[test]
+fn a_file_renamed_outside_between_commands_is_still_read() {
+    let home = tempfile::tempdir().unwrap();
+    let root = home.path().join("Maildir");
+    let mut a = session(MaildirStorage::open(&root).unwrap());
+    append(&mut a, 2);
+    run(&mut a, "s SELECT INBOX");
+    let body = "* 1 FETCH (BODY[TEXT] {6}\r\nbody\r\n)\r\n";
+    assert_eq!(
+        run(&mut a, "f FETCH 1 (BODY.PEEK[TEXT])"),
+        format!("{body}f OK Fetch completed.\r\n")
+    );
+    // an outside client renames the files (a flag change Dovecot has not
+    // seen yet): nothing is logged
+    let cur = root.join("cur");
+    for entry in std::fs::read_dir(&cur).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let renamed = if name.contains(":2,") {
+            format!("{name}F")
+        } else {
+            format!("{name}:2,F")
+        };
+        std::fs::rename(cur.join(&name), cur.join(renamed)).unwrap();
+    }
+    assert_eq!(
+        run(&mut a, "f2 FETCH 1 (BODY.PEEK[TEXT])"),
+        format!("{body}f2 OK Fetch completed.\r\n")
+    );
+}
