@@ -666,6 +666,9 @@ impl IndexMap {
                 None => offset += min_align - offset % min_align,
             }
         }
+        // A record always holds the uid and flags, whatever odd alignment
+        // an extension without record data asked for.
+        offset = offset.max(MIN_RECORD_SIZE as u32);
         if !offset.is_multiple_of(max_align) {
             offset += max_align - offset % max_align;
         }

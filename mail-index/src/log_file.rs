@@ -613,6 +613,7 @@ pub fn decode_payload(kind: FileKind, off: usize, type_word: u32, p: &[u8]) -> R
 }
 
 /// How a record changes the log's modseq (`mail_transaction_update_modseq`).
+/// A log that claims the largest modseq already stays there.
 pub fn next_modseq(cur: u64, version: u16, p: &Payload<'_>, type_word: u32) -> u64 {
     if cur == 0 {
         if let Payload::ExtIntro(v) = p {
@@ -626,17 +627,17 @@ pub fn next_modseq(cur: u64, version: u16, p: &Payload<'_>, type_word: u32) -> u
         Payload::Append(_)
         | Payload::KeywordUpdate { .. }
         | Payload::KeywordReset(_)
-        | Payload::AttributeUpdate(_) => cur + 1,
+        | Payload::AttributeUpdate(_) => cur.saturating_add(1),
         Payload::Expunge(_) | Payload::ExpungeGuid(_) => {
             if type_word & rtype::EXTERNAL != 0 {
-                cur + 1
+                cur.saturating_add(1)
             } else {
                 cur
             }
         }
         Payload::FlagUpdate(v) => {
             if version < 0x0103 || v.iter().any(|u| !u.is_internal()) {
-                cur + 1
+                cur.saturating_add(1)
             } else {
                 cur
             }
