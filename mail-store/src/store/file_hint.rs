@@ -6,6 +6,8 @@
 //! first and look the message up by its base name when it is stale (the
 //! file was renamed by another process, or is still in `new/`).
 
+use std::sync::Arc;
+
 use columba_maildir::uidlist::Uidlist;
 use columba_maildir::{Flags, Info, Keywords, Mailbox, MaildirFilename};
 
@@ -19,17 +21,18 @@ const SYSTEM_FLAGS: u8 = 0x1f;
 /// the keyword letters.
 #[derive(Debug)]
 pub(super) struct FileHints {
-    uidlist: Option<Uidlist>,
-    keywords: Keywords,
+    uidlist: Option<Arc<Uidlist>>,
+    keywords: Option<Arc<Keywords>>,
 }
 
 impl FileHints {
     /// Reads `dovecot-uidlist` and `dovecot-keywords` (no directory is
-    /// listed).
+    /// listed; files unchanged since this process last parsed them are not
+    /// read again).
     pub(super) fn read(mailbox: &Mailbox) -> Result<FileHints> {
         Ok(FileHints {
-            uidlist: mailbox.uidlist_file().read()?,
-            keywords: mailbox.keywords_file().read()?,
+            uidlist: mailbox.uidlist_file().read_shared()?,
+            keywords: mailbox.keywords_file().read_shared()?,
         })
     }
 
@@ -49,7 +52,8 @@ impl FileHints {
             ..Info::default()
         };
         for k in keywords {
-            if let Some(i) = self.keywords.index_of(k).filter(|&i| i < 26) {
+            let letter = self.keywords.as_ref().and_then(|kw| kw.index_of(k));
+            if let Some(i) = letter.filter(|&i| i < 26) {
                 info.keyword_bits |= 1 << i;
             }
         }

@@ -88,8 +88,16 @@ impl SnapshotMessage {
 
     /// INTERNALDATE (the file's mtime) as Unix seconds.
     pub fn internal_date(&self) -> Result<i64> {
-        let path = &self.located()?;
-        let meta = std::fs::metadata(path).map_err(|e| file_error(path, e))?;
+        let (path, meta) = match self.path.as_ref().map(std::fs::metadata) {
+            Some(Ok(meta)) => (self.path.clone().unwrap_or_default(), meta),
+            // renamed since (or never named): found by its base name
+            _ => {
+                let path = self.located()?;
+                let meta = std::fs::metadata(&path).map_err(|e| file_error(&path, e))?;
+                (path, meta)
+            }
+        };
+        let path = &path;
         let mtime = meta.modified().map_err(|e| file_error(path, e))?;
         Ok(match mtime.duration_since(std::time::UNIX_EPOCH) {
             Ok(d) => d.as_secs() as i64,
@@ -257,14 +265,18 @@ impl MailboxSnapshot {
     /// only the index.
     pub fn open(mailbox: &Mailbox) -> Result<MailboxSnapshot> {
         let dir = mailbox.path();
-        let has_index =
-            dir.join("dovecot.index.log").exists() || dir.join("dovecot.index").exists();
-        if has_index {
-            // flags, keywords and modseqs only: the cache file is not read
-            let view = IndexDir::new(dir).open_view_without_cache()?;
-            return Self::from_view(mailbox, &view);
+        // flags, keywords and modseqs only: the cache file is not read
+        match IndexDir::new(dir).open_view_without_cache() {
+            Ok(view) => Self::from_view(mailbox, &view),
+            // no index files at all: a mailbox Dovecot never opened
+            Err(columba_mail_index::Error::LogLost(_))
+                if !dir.join("dovecot.index.log").exists()
+                    && !dir.join("dovecot.index").exists() =>
+            {
+                Self::open_without_index(mailbox)
+            }
+            Err(e) => Err(e.into()),
         }
-        Self::open_without_index(mailbox)
     }
 
     /// The snapshot a view of the index shows.
