@@ -45,6 +45,7 @@ mod error;
 pub mod filename;
 mod fsutil;
 pub mod keywords;
+mod listing_memo;
 mod mailbox;
 mod maildir;
 pub mod message_size;

@@ -5,14 +5,14 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use crate::dir_scan::{self, DirScan, ScannedFile};
+use crate::dir_scan::{self, ScannedFile};
 use crate::error::{Error, IoContext, Result};
 use crate::filename::{self, Flags, Info, MaildirFilename};
 use crate::fsutil::{self, Perms};
 use crate::keywords::{Keywords, KeywordsFile};
+use crate::listing_memo::{self, Inputs};
 use crate::message_size;
 use crate::uidlist::{Uidlist, UidlistFile, UidlistLock, UidlistRecord};
 use crate::uidvalidity;
@@ -122,7 +122,7 @@ pub struct Listing {
     pub skipped: Vec<SkippedFile>,
     /// Which remembered state of the mailbox this listing shows (0: none,
     /// see [`Mailbox::unchanged_since`]).
-    generation: u64,
+    pub(crate) generation: u64,
 }
 
 /// A change of flags and keywords.
@@ -154,68 +154,6 @@ pub struct Mailbox {
     ns_root: PathBuf,
     name: String,
 }
-
-/// What a listing is built from: the parsed uidlist and keyword file and
-/// the entries of `new/` and `cur/`, each shared with the process-wide
-/// memory of unchanged files and directories. Two sets of inputs that are
-/// the same objects give the same listing.
-struct Inputs {
-    uidlist: Option<Arc<Uidlist>>,
-    keywords: Option<Arc<Keywords>>,
-    new: Option<Arc<DirScan>>,
-    cur: Option<Arc<DirScan>>,
-}
-
-impl Inputs {
-    fn same_as(&self, other: &Inputs) -> bool {
-        fn same<T>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
-            match (a, b) {
-                (None, None) => true,
-                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                _ => false,
-            }
-        }
-        same(&self.uidlist, &other.uidlist)
-            && same(&self.keywords, &other.keywords)
-            && same(&self.new, &other.new)
-            && same(&self.cur, &other.cur)
-    }
-
-    /// `new/` then `cur/` (for a base name found in both, the one in
-    /// `cur/` wins).
-    fn files(&self) -> Vec<&ScannedFile> {
-        let n = self.new.as_ref().map_or(0, |d| d.files.len())
-            + self.cur.as_ref().map_or(0, |d| d.files.len());
-        let mut files = Vec::with_capacity(n);
-        for d in [&self.new, &self.cur].into_iter().flatten() {
-            files.extend(d.files.iter());
-        }
-        files
-    }
-
-    fn skipped(&self) -> Vec<SkippedFile> {
-        [&self.new, &self.cur]
-            .into_iter()
-            .flatten()
-            .flat_map(|d| d.skipped.iter().cloned())
-            .collect()
-    }
-}
-
-/// The last listing built per mailbox, with what it was built from.
-struct Memo {
-    inputs: Inputs,
-    listing: Listing,
-    last_used: u64,
-}
-
-/// How many mailboxes' last listings the process keeps.
-const MEMO_CAPACITY: usize = 16;
-
-/// Numbers the remembered listings (0 is never used).
-static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-
-static LISTINGS: Mutex<Option<(HashMap<PathBuf, Memo>, u64)>> = Mutex::new(None);
 
 /// What a sync must write to the uidlist, judged from the files present.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -364,52 +302,11 @@ impl Mailbox {
     /// The listing of `inputs`, or the one built last time when the
     /// inputs are the same (unchanged files and settled directories).
     fn listing_of(&self, inputs: Inputs) -> Result<Listing> {
-        let found = {
-            let mut memo = LISTINGS.lock().unwrap_or_else(|e| e.into_inner());
-            let (map, clock) = memo.get_or_insert_with(Default::default);
-            *clock += 1;
-            let now = *clock;
-            map.get_mut(&self.dir)
-                .filter(|m| m.inputs.same_as(&inputs))
-                .map(|m| {
-                    m.last_used = now;
-                    m.listing.clone()
-                })
-        };
-        if let Some(listing) = found {
+        if let Some(listing) = listing_memo::find(&self.dir, &inputs) {
             return Ok(listing);
         }
         let mut listing = self.build_listing(&inputs)?;
-        // Only inputs that are remembered can come back as the same objects.
-        let reusable =
-            inputs.new.is_none() || dir_scan::is_remembered(&self.dir, "new", &inputs.new);
-        let reusable = reusable
-            && (inputs.cur.is_none() || dir_scan::is_remembered(&self.dir, "cur", &inputs.cur));
-        let mut memo = LISTINGS.lock().unwrap_or_else(|e| e.into_inner());
-        let (map, clock) = memo.get_or_insert_with(Default::default);
-        if !reusable {
-            map.remove(&self.dir);
-            return Ok(listing);
-        }
-        *clock += 1;
-        listing.generation = GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if map.len() >= MEMO_CAPACITY && !map.contains_key(&self.dir) {
-            let oldest = map
-                .iter()
-                .min_by_key(|(_, m)| m.last_used)
-                .map(|(p, _)| p.clone());
-            if let Some(p) = oldest {
-                map.remove(&p);
-            }
-        }
-        map.insert(
-            self.dir.clone(),
-            Memo {
-                inputs,
-                listing: listing.clone(),
-                last_used: *clock,
-            },
-        );
+        listing_memo::keep(&self.dir, inputs, &mut listing);
         Ok(listing)
     }
 
@@ -493,13 +390,11 @@ impl Mailbox {
             return Ok(false);
         }
         let inputs = self.inputs()?;
-        let memo = LISTINGS.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(memo
-            .as_ref()
-            .and_then(|(map, _)| map.get(&self.dir))
-            .is_some_and(|m| {
-                m.listing.generation == listing.generation && m.inputs.same_as(&inputs)
-            }))
+        Ok(listing_memo::is_current(
+            &self.dir,
+            listing.generation,
+            &inputs,
+        ))
     }
 
     /// Like Dovecot's maildir sync: gives new files UIDs (in Dovecot's
