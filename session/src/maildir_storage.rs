@@ -84,6 +84,9 @@ pub struct MaildirStorage {
     files_read: u64,
     /// The last view handed out, for [`MailStorage::sync_view`].
     synced: Option<Synced>,
+    /// The mailbox this storage last stored new messages in (APPEND,
+    /// COPY): its next full sync has recent messages to claim.
+    added_to: Option<String>,
     clock: SyncClock,
     full_sync_interval: Duration,
     /// Full syncs of a mailbox, fast ones that read only the index, and
@@ -208,6 +211,7 @@ impl MaildirStorage {
             reading: None,
             files_read: 0,
             synced: None,
+            added_to: None,
             clock: SyncClock(Box::new(Instant::now)),
             full_sync_interval: FULL_SYNC_INTERVAL,
             counts: SyncCounts::default(),
@@ -271,8 +275,15 @@ impl MaildirStorage {
     ) -> Result<Option<MailboxView>> {
         self.stale();
         let mailbox = self.mailbox(name)?;
-        store::sync(&mailbox)?;
+        let report = store::sync(&mailbox)?;
         self.counts.full += 1;
+        // new messages (found by this sync or stored by this storage) are
+        // recent: claimed in the one read
+        let added = self.added_to.as_deref() == Some(name);
+        if added {
+            self.added_to = None;
+        }
+        let expect_recent = !report.appended.is_empty() || added;
         let now = (self.clock.0)();
         let log = log_stamp(&mailbox);
         if let Some(s) = self.synced.as_mut().filter(|s| s.name == name) {
@@ -292,16 +303,20 @@ impl MaildirStorage {
                 return Ok(always_view.then(|| Self::view_of(&s.snapshot)));
             }
         }
-        let snapshot = MailboxSnapshot::open(&mailbox)?;
-        // the claim takes the index lock: only when there is something to
-        // claim (recent messages have the highest UIDs), or to turn
-        // per-message modseqs on at SELECT
-        let to_claim = snapshot.messages.last().is_some_and(|m| m.flags.recent)
-            || (always_view && !snapshot.modseq_tracking);
-        let snapshot = if claim_recent && to_claim {
+        let snapshot = if claim_recent && expect_recent {
             MailboxSnapshot::open_select(&mailbox)?
         } else {
-            snapshot
+            let snapshot = MailboxSnapshot::open(&mailbox)?;
+            // the claim takes the index lock: only when there is something
+            // to claim (recent messages have the highest UIDs), or to turn
+            // per-message modseqs on at SELECT
+            let to_claim = snapshot.messages.last().is_some_and(|m| m.flags.recent)
+                || (always_view && !snapshot.modseq_tracking);
+            if claim_recent && to_claim {
+                MailboxSnapshot::open_select(&mailbox)?
+            } else {
+                snapshot
+            }
         };
         let view = Self::view_of(&snapshot);
         self.synced = Some(Synced {
@@ -594,6 +609,7 @@ impl MailStorage for MaildirStorage {
             store::sync(&mb)?;
         }
         let appended = store::append(&mb, data, flags, keywords, internal_date)?;
+        self.added_to = Some(mailbox.to_string());
         Ok((appended.uid_validity, appended.uid))
     }
 
@@ -644,6 +660,9 @@ impl MailStorage for MaildirStorage {
         } else {
             store::copy(&src, &dst, uids)?
         };
+        if !copied.dest_uids.is_empty() {
+            self.added_to = Some(dest.to_string());
+        }
         let uid_validity = match copied.dest_uid_validity {
             0 => MailboxSnapshot::open(&dst)?.uid_validity,
             v => v,
@@ -743,7 +762,9 @@ impl MailStorage for MaildirStorage {
         staged: Vec<StagedAppend>,
     ) -> Result<(u32, Vec<u32>)> {
         let mb = self.mailbox(mailbox)?;
-        append_spool::commit(&mb, staged)
+        let committed = append_spool::commit(&mb, staged)?;
+        self.added_to = Some(mailbox.to_string());
+        Ok(committed)
     }
 
     fn subscribe(&mut self, mailbox: &str, subscribe: bool) -> Result<()> {
