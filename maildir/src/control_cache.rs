@@ -16,7 +16,9 @@
 //!
 //! The cache is bounded ([`CACHE_CAPACITY`] files per kind, the least
 //! recently used one is dropped), so a long-running process holds at most
-//! that many descriptors open for it.
+//! that many descriptors open for it. Files on a network file system are
+//! never remembered: a client's `stat()` may answer from its attribute
+//! cache, and an open file there can keep a deleted folder from going away.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -26,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, IoContext, Result};
-use crate::fsutil::MAX_CONTROL_FILE;
+use crate::fsutil::{is_local_fs, MAX_CONTROL_FILE};
 
 /// How many files of one kind the cache remembers.
 pub(crate) const CACHE_CAPACITY: usize = 32;
@@ -143,8 +145,12 @@ impl<T> ControlCache<T> {
     }
 
     /// Remembers `value` as the content of `file` (open, at `path`) whose
-    /// stamp is `stamp`.
+    /// stamp is `stamp` (only on a local file system).
     pub fn insert(&self, path: &Path, file: File, stamp: FileStamp, value: Arc<T>) {
+        if !is_local_fs(&file) {
+            self.forget(path);
+            return;
+        }
         self.with(|inner| {
             inner.clock += 1;
             let clock = inner.clock;
@@ -219,7 +225,8 @@ pub(crate) fn read_file(path: &Path) -> Result<Option<ReadFile>> {
         });
     }
     let after = FileStamp::of(&file.metadata().ctx("fstat", path)?);
-    let stamp = (before == after && data.len() as u64 == before.size).then_some(before);
+    let stamp = (before == after && data.len() as u64 == before.size && is_local_fs(&file))
+        .then_some(before);
     Ok(Some(ReadFile { data, file, stamp }))
 }
 

@@ -36,6 +36,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::error::{IoContext, Result};
 use crate::filename::MaildirFilename;
+use crate::fsutil;
 use crate::mailbox::SkippedFile;
 
 /// How long after its last change a directory must have been read for that
@@ -103,27 +104,6 @@ fn settled(mtime: (i64, i64), ctime: (i64, i64), started: SystemTime) -> bool {
         .is_ok_and(|d| d >= DIR_SETTLE)
 }
 
-/// File systems whose directory times `stat()` reports as the kernel sets
-/// them (no client-side attribute cache).
-fn local_fs(fd: &rustix::fd::OwnedFd) -> bool {
-    const LOCAL: &[i64] = &[
-        0xEF53,      // ext2/3/4
-        0x5846_5342, // xfs
-        0x9123_683E, // btrfs
-        0x0102_1994, // tmpfs
-        0x794C_7630, // overlayfs
-        0x2FC1_2FC1, // zfs
-        0xF2F5_2010, // f2fs
-        0xCA45_1A4E, // bcachefs
-        0x8584_58F6, // ramfs
-    ];
-    match rustix::fs::fstatfs(fd) {
-        #[allow(clippy::unnecessary_cast)] // f_type's type differs between targets
-        Ok(s) => LOCAL.contains(&(s.f_type as i64)),
-        Err(_) => false,
-    }
-}
-
 /// Reads `dir/sub` (`Ok(None)`: it does not exist), or returns its
 /// remembered entries when it provably did not change since (see the
 /// module docs).
@@ -189,7 +169,7 @@ pub(crate) fn scan(dir: &Path, sub: &str, in_new: bool) -> Result<Option<Arc<Dir
         }
     }
     let scan = Arc::new(out);
-    if settled(stamp.mtime, stamp.ctime, started) && local_fs(&fd) {
+    if settled(stamp.mtime, stamp.ctime, started) && fsutil::is_local_fs(&fd) {
         with(|r| {
             r.clock += 1;
             let clock = r.clock;

@@ -144,3 +144,25 @@ pub(crate) fn replace_file(tmp: &Path, dest: &Path, data: &[u8], perms: &Perms) 
     }
     res.map(|()| file)
 }
+
+/// Whether `fd` is on a local file system, whose `stat()` reports times and
+/// sizes as the kernel sets them (no client-side attribute cache) and where
+/// an open file does not keep its directory from being removed.
+pub(crate) fn is_local_fs(fd: impl rustix::fd::AsFd) -> bool {
+    const LOCAL: &[i64] = &[
+        0xEF53,      // ext2/3/4
+        0x5846_5342, // xfs
+        0x9123_683E, // btrfs
+        0x0102_1994, // tmpfs
+        0x794C_7630, // overlayfs
+        0x2FC1_2FC1, // zfs
+        0xF2F5_2010, // f2fs
+        0xCA45_1A4E, // bcachefs
+        0x8584_58F6, // ramfs
+    ];
+    match rustix::fs::fstatfs(fd) {
+        #[allow(clippy::unnecessary_cast)] // f_type's type differs between targets
+        Ok(s) => LOCAL.contains(&(s.f_type as i64)),
+        Err(_) => false,
+    }
+}
