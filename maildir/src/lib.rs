@@ -7,6 +7,12 @@
 //! keyword letters follow `dovecot-keywords`, and flag changes are renames
 //! that cope with concurrent renames.
 //!
+//! As in Dovecot, a sync reads the uidlist without its lock and takes the
+//! lock only when there are files to number or the uidlist must be
+//! rewritten; what did not change since the last call in this process (the
+//! parsed uidlist and keyword files, `new/` and `cur/` once settled: see
+//! [`DIR_SETTLE`]) is not read again.
+//!
 //! ```
 //! use columba_maildir::{DeliveryOptions, Flags, FlagUpdate, FlagOutcome, Maildir};
 //!
