@@ -1,33 +1,7 @@
 //! Reading the entries of `new/` and `cur/`, and remembering them while a
 //! directory provably did not change.
 //!
-//! # When a remembered scan is reused
-//!
-//! Every entry change (create, link, rename, unlink) sets the directory's
-//! mtime and ctime from the kernel's file clock, which lags the real-time
-//! clock by at most one tick (a few milliseconds). Dovecot skips a
-//! directory whose mtime is unchanged unless it was synced within
-//! `MAILDIR_SYNC_SECS` (1 s) of that mtime, because a second change within
-//! the same tick would leave the mtime as it was. The rule here is the same,
-//! made precise:
-//!
-//! * the clock is read (`started`) *before* the directory is opened,
-//!   `fstat`ed and read;
-//! * the scan is remembered only if `started` is at least [`DIR_SETTLE`]
-//!   later than both the directory's mtime and ctime as `fstat` gave them;
-//! * it is reused only while `fstat` gives the same device, inode, mtime and
-//!   ctime (nanoseconds included).
-//!
-//! A change made after `started` gets a ctime of at least `started` minus
-//! one clock tick, which is later than the remembered ctime as long as
-//! [`DIR_SETTLE`] exceeds the tick (and any clock difference between the
-//! machines sharing the files, as with Dovecot's setting); a change made
-//! before `started` shows in the `fstat` that follows. Either way the
-//! stamps differ and the directory is read again. The ctime is part of the
-//! test because nothing can set it back (unlike the mtime, which `utime()`
-//! can). Only local file systems are trusted this way: a network file
-//! system's client may answer `stat()` from a cache, so there every call
-//! reads the directory.
+//! When a remembered read is reused is explained at [`DIR_SETTLE`].
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -42,6 +16,37 @@ use crate::mailbox::SkippedFile;
 /// How long after its last change a directory must have been read for that
 /// read to be reused while the directory stays unchanged (Dovecot's
 /// `MAILDIR_SYNC_SECS`).
+///
+/// # When a remembered directory read is reused
+///
+/// Every entry change (create, link, rename, unlink) sets the directory's
+/// mtime and ctime from the kernel's file clock, which lags the real-time
+/// clock by at most one tick (a few milliseconds). Dovecot skips a
+/// directory whose mtime is unchanged unless it was synced within
+/// `MAILDIR_SYNC_SECS` (1 s) of that mtime, because a second change within
+/// the same tick would leave the mtime as it was. The rule here is the same,
+/// made precise:
+///
+/// * the clock is read (`started`) *before* the directory is opened,
+///   `fstat`ed and read;
+/// * the scan is remembered only if `started` is at least `DIR_SETTLE`
+///   later than both the directory's mtime and ctime as `fstat` gave them;
+/// * it is reused only while `fstat` gives the same device, inode, mtime and
+///   ctime (nanoseconds included).
+///
+/// A change made after `started` gets a ctime of at least `started` minus
+/// one clock tick, which is later than the remembered ctime as long as
+/// `DIR_SETTLE` exceeds the tick; a change made before `started` shows in
+/// the `fstat` that follows. Either way the stamps differ and the directory
+/// is read again. The ctime is part of the test because nothing can set it
+/// back (unlike the mtime, which `utime()` can). Only local file systems
+/// are trusted this way, so every time stamp comes from this kernel's clock
+/// (a network file system's client may also answer `stat()` from a cache;
+/// there every call reads the directory). One tick would suffice; a whole
+/// second, as in Dovecot, also keeps the real-time clock stepped back by
+/// less than that (an NTP correction) from hiding a change, and costs
+/// nothing where it matters: a directory that changes more often than once
+/// a second has to be read again anyway.
 pub const DIR_SETTLE: Duration = Duration::from_secs(1);
 
 /// How many directories the process remembers.
