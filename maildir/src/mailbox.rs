@@ -420,7 +420,7 @@ impl Mailbox {
                 .count();
             // Records have distinct base names, so every present base
             // that no record names is a file to number.
-            let unnumbered = idx.len() - alive;
+            let unnumbered = idx.len().saturating_sub(alive);
             let plan = UidlistPlan::new(Some(list), list.records.len(), alive, 0, true);
             if unnumbered == 0 && !plan.recreate {
                 drop(idx);
