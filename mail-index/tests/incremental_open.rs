@@ -276,3 +276,101 @@ fn incremental_opens_equal_replays_from_scratch() {
         "most opens go on from the last replay ({resumed} did)"
     );
 }
+
+fn small_mailbox(dir: &std::path::Path) -> IndexDir {
+    let mut index = IndexDir::new(dir);
+    index.settings.fsync = false;
+    index.create(1_700_000_000, 1_700_000_001).unwrap();
+    let mut t = Transaction::external();
+    for uid in 1..=5 {
+        t.append(uid, 0);
+    }
+    index.commit(&t).unwrap();
+    index
+}
+
+#[test]
+fn corruption_appended_after_an_open_is_reported_not_hidden() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let index = small_mailbox(tmp.path());
+    assert_eq!(index.open_view().unwrap().messages().count(), 5);
+    // A record of an unknown type after the remembered end.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(index.path(FileKind::Log))
+        .unwrap();
+    f.write_all(&encode_offset(12).unwrap()).unwrap();
+    f.write_all(&0x0000_0008u32.to_le_bytes()).unwrap();
+    f.write_all(&[0; 4]).unwrap();
+    drop(f);
+    let err = index.open_view().unwrap_err();
+    assert!(err.is_corruption(), "{err}");
+    assert_eq!(
+        err.to_string(),
+        index.open_view_uncached().unwrap_err().to_string()
+    );
+}
+
+#[test]
+fn a_log_marked_corrupt_in_place_is_noticed() {
+    use std::os::unix::fs::FileExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let index = small_mailbox(tmp.path());
+    index.open_view().unwrap();
+    // Dovecot marks a broken log by zeroing its indexid where it stands.
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(index.path(FileKind::Log))
+        .unwrap();
+    f.write_all_at(&[0; 4], 4).unwrap();
+    drop(f);
+    let err = index.open_view().unwrap_err();
+    assert!(err.to_string().contains("indexid is 0"), "{err}");
+}
+
+#[test]
+fn a_log_replaced_or_rewritten_below_the_end_is_replayed_from_scratch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = small_mailbox(tmp.path());
+    let mut t = Transaction::new();
+    t.add_flags(2, 2, FLAG_SEEN);
+    index.commit(&t).unwrap();
+    index.open_view().unwrap();
+    // Another writer's bytes where this process remembered its own: the
+    // same size, but different flags.
+    let path = index.path(FileKind::Log);
+    let bytes = std::fs::read(&path).unwrap();
+    let before = replay_counts();
+    let mut changed = bytes.clone();
+    let at = changed.len() - 12 + 8;
+    assert_eq!(
+        changed[at], FLAG_SEEN,
+        "the flag-update record ends the log"
+    );
+    changed[at] = FLAG_FLAGGED;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .and_then(|f| std::os::unix::fs::FileExt::write_all_at(&f, &changed, 0))
+        .unwrap();
+    let view = index.open_view().unwrap();
+    let flags: Vec<u8> = view.messages().map(|m| m.flags).collect();
+    assert_eq!(flags[1], FLAG_FLAGGED);
+    assert!(replay_counts().from_scratch > before.from_scratch);
+    assert_same("rewritten", &view, &index.open_view_uncached().unwrap());
+    // A log truncated below the remembered end.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(bytes.len() as u64 - 12 - 16)
+        .unwrap();
+    let got = index.open_view();
+    let want = index.open_view_uncached();
+    match (got, want) {
+        (Ok(g), Ok(w)) => assert_same("truncated", &g, &w),
+        (Err(g), Err(w)) => assert_eq!(g.to_string(), w.to_string()),
+        (g, w) => panic!("truncated: {g:?} vs {w:?}"),
+    }
+}
