@@ -1,6 +1,6 @@
 //! APPEND into a Maildir++ mailbox that Dovecot also serves: the message is
 //! written durably to `tmp/` first, then, holding the uidlist lock and the
-//! index log lock (Dovecot's order), linked into cur/ or new/ (fsync dir),
+//! index log lock (Dovecot's order), renamed into cur/ or new/ (fsync dir),
 //! given its UID in `dovecot-uidlist` and indexed through one
 //! transaction-log commit ([`super::commit_appends`]), so a crash in
 //! between leaves a message that the next sync (Columba's or Dovecot's)

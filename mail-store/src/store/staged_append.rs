@@ -5,16 +5,16 @@
 //! keeps a transaction's files in `tmp/` until the commit.
 //!
 //! The commit takes the uidlist lock and then the index log lock, in
-//! Dovecot's order, and holds both while it links every file into `new/`
-//! or `cur/`, `fsync`s the
-//! directories, gives the UIDs in `dovecot-uidlist` and commits one index
+//! Dovecot's order, and holds both while it renames every file into `new/`
+//! or `cur/` (never over an existing name), `fsync`s the directories it
+//! renamed into, gives the UIDs in `dovecot-uidlist` and commits one index
 //! transaction with all the appends; anyone who syncs (Dovecot or
 //! Columba) waits for those locks, so all the messages become visible at
-//! once or none do. A failure before the UIDs are written unlinks what was
-//! linked; dropping a staged message (or a writer) removes its `tmp/`
-//! file. A crash after the links and before the uidlist write leaves whole
-//! messages without UIDs that the next sync indexes, as with Dovecot: no
-//! message is ever lost or half written.
+//! once or none do. A failure before the UIDs are written removes what was
+//! moved (and the rest, as dropping a staged message or a writer removes
+//! its `tmp/` file). A crash after the renames and before the uidlist
+//! write leaves whole messages without UIDs that the next sync indexes,
+//! as with Dovecot: no message is ever lost or half written.
 //!
 //! Memory stays bounded whatever the message size: a writer holds one
 //! 64 KiB buffer.
@@ -290,7 +290,7 @@ pub fn append_from_reader(
 /// Makes the staged messages visible in `mailbox`, all together, in the
 /// given order (consecutive UIDs). On an error before the UIDs are given,
 /// none becomes visible and every `tmp/` file is removed.
-pub fn commit_appends(mailbox: &Mailbox, staged: Vec<StagedMessage>) -> Result<Vec<Appended>> {
+pub fn commit_appends(mailbox: &Mailbox, mut staged: Vec<StagedMessage>) -> Result<Vec<Appended>> {
     if staged.is_empty() {
         return Ok(Vec::new());
     }
@@ -341,7 +341,7 @@ pub fn commit_appends(mailbox: &Mailbox, staged: Vec<StagedMessage>) -> Result<V
         }
     }
     drop(view);
-    let (uids, paths) = publish(mailbox, &uidlist_lock, &list, &staged)?;
+    let (uids, paths) = publish(mailbox, &uidlist_lock, &list, &mut staged)?;
     drop(staged);
     for (meta, &uid) in paths.iter().map(|(m, _)| m).zip(&uids) {
         t.append(uid, index_flags(meta.flags));
@@ -368,15 +368,16 @@ pub fn commit_appends(mailbox: &Mailbox, staged: Vec<StagedMessage>) -> Result<V
         .collect())
 }
 
-/// Links every staged file into place and writes their UIDs to the
+/// Moves every staged file into place and writes their UIDs to the
 /// uidlist (whose lock the caller holds). Returns the UIDs and, per
-/// message, its meta and final path. On an error nothing stays linked.
+/// message, its meta and final path. On an error none of them stays
+/// visible.
 #[allow(clippy::type_complexity)]
 fn publish(
     mailbox: &Mailbox,
     uidlist_lock: &UidlistLock,
     list: &Uidlist,
-    staged: &[StagedMessage],
+    staged: &mut [StagedMessage],
 ) -> Result<(Vec<u32>, Vec<(AppendMeta, PathBuf)>)> {
     let dir = mailbox.path();
     if list.version != 3 || !list.complete_last_line {
@@ -387,7 +388,7 @@ fn publish(
     let mut keywords = mailbox.keywords_file().read()?;
     let mut keywords_changed = false;
     let mut linked: Vec<PathBuf> = Vec::new();
-    // the directories linked into (only those are synced, as Dovecot syncs
+    // the directories moved into (only those are synced, as Dovecot syncs
     // the one it renames into)
     let mut into_new = false;
     let mut into_cur = false;
@@ -395,7 +396,7 @@ fn publish(
     let mut records = Vec::new();
     let mut next = list.next_uid();
     let result = (|| -> Result<()> {
-        for s in staged {
+        for s in staged.iter_mut() {
             let mut info = Info {
                 flags: maildir_flags(s.meta.flags),
                 ..Info::default()
@@ -413,10 +414,13 @@ fn publish(
             let dest = dir
                 .join(if flagged { "cur" } else { "new" })
                 .join(name.as_str());
-            let tmp = s.tmp_path.as_deref().ok_or_else(|| Error::Append {
+            let tmp = s.tmp_path.take().ok_or_else(|| Error::Append {
                 reason: "staged message without a file".into(),
             })?;
-            std::fs::hard_link(tmp, &dest).map_err(|e| file_error(&dest, e))?;
+            if let Err(e) = move_into_place(&tmp, &dest) {
+                s.tmp_path = Some(tmp);
+                return Err(e);
+            }
             if flagged {
                 into_cur = true;
             } else {
@@ -465,6 +469,23 @@ fn emit(
 ) -> std::io::Result<()> {
     counter.update(bytes);
     out.write_all(bytes)
+}
+
+/// Renames a staged file from `tmp/` to its place in `new/` or `cur/`, as
+/// Dovecot does, never over an existing file (`RENAME_NOREPLACE`; on a
+/// file system without it, a hard link, which fails on an existing name,
+/// then the `tmp/` name is removed).
+fn move_into_place(tmp: &Path, dest: &Path) -> Result<()> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    match renameat_with(CWD, tmp, CWD, dest, RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
+            std::fs::hard_link(tmp, dest).map_err(|e| file_error(dest, e))?;
+            let _ = std::fs::remove_file(tmp);
+            Ok(())
+        }
+        Err(e) => Err(file_error(dest, e.into())),
+    }
 }
 
 fn fsync_dir(dir: &Path) -> Result<()> {
