@@ -38,9 +38,12 @@ use crate::storage::{
 pub const FULL_SYNC_INTERVAL: Duration = Duration::from_secs(5);
 
 /// What identifies one state of a transaction log: device, inode, size
-/// and modification time of `dovecot.index.log`. The log only grows and a
-/// rotation makes a new file, so every change logged by anyone (another
-/// session, Dovecot, this storage) changes it; `None` without a log.
+/// and modification time of `dovecot.index.log`. The log is only appended
+/// to and a rotation makes a new file, so every change logged by anyone
+/// (another session, Dovecot, this storage) changes it; the in-place
+/// writes Dovecot may do (cutting off a failed write's garbage before an
+/// append, zeroing `indexid` of a corrupt log) change the modification
+/// time. `None` without a log.
 type LogStamp = Option<(u64, u64, u64, i64, i64)>;
 
 fn log_stamp(mailbox: &Mailbox) -> LogStamp {
