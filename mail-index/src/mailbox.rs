@@ -793,29 +793,17 @@ impl IndexDir {
         if h.log_file_tail_offset >= h.log_file_head_offset {
             return Ok(h.log_file_tail_offset);
         }
-        let logs = self.read_logs_with(Some(lock))?;
-        let head = &logs[logs.len() - 1];
-        if head.header.file_seq != h.log_file_seq {
+        // The replay noted the head log's last client change as it went.
+        let (head_seq, last_change) = self.with_current(Some(lock), |r| {
+            (r.head.header.file_seq, r.reached.last_storage_change)
+        })?;
+        if head_seq != h.log_file_seq {
             return Ok(h.log_file_tail_offset);
         }
-        for rec in head.records() {
-            let rec = rec?;
-            if rec.offset < h.log_file_tail_offset || rec.is_external() {
-                continue;
-            }
-            use crate::log_file::Payload as P;
-            match rec.payload {
-                P::FlagUpdate(_)
-                | P::KeywordUpdate { .. }
-                | P::KeywordReset(_)
-                | P::Expunge(_)
-                | P::ExpungeGuid(_)
-                | P::Append(_)
-                | P::IndexDeleted => return Ok(h.log_file_tail_offset),
-                _ => {}
-            }
-        }
-        Ok(h.log_file_head_offset)
+        Ok(match last_change {
+            Some(offset) if offset >= h.log_file_tail_offset => h.log_file_tail_offset,
+            _ => h.log_file_head_offset,
+        })
     }
 
     /// Rewrites `dovecot.index` from the current view (under the lock).
@@ -842,18 +830,17 @@ impl IndexDir {
                 view.header().log_file_head_offset
             )));
         }
-        let logs = self.read_logs_with(Some(lock))?;
-        let head = &logs[logs.len() - 1];
-        let end = head.committed_end()?;
-        let new_seq = head.header.file_seq + 1;
+        let (head, end) =
+            self.with_current(Some(lock), |r| (r.head.header.clone(), r.reached.end.1))?;
+        let new_seq = head.file_seq + 1;
         let ts = now();
         let header = LogHeader {
             major_version: 1,
             minor_version: 3,
             hdr_size: LOG_HEADER_SIZE as u16,
-            indexid: head.header.indexid,
+            indexid: head.indexid,
             file_seq: new_seq,
-            prev_file_seq: head.header.file_seq,
+            prev_file_seq: head.file_seq,
             prev_file_offset: end,
             create_stamp: ts,
             initial_modseq: view.highest_modseq.max(1),

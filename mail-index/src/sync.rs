@@ -842,6 +842,9 @@ pub(crate) struct Reached {
     applier: ApplierState,
     /// The log marks the mailbox deleted.
     pub(crate) mailbox_deleted: bool,
+    /// Offset of the head log's last client change the storage has to
+    /// carry out (see [`needs_storage`]).
+    pub(crate) last_storage_change: Option<u32>,
 }
 
 impl Reached {
@@ -894,6 +897,7 @@ impl Reached {
         let mut walk = Walk {
             max_tail: self.max_tail,
             mailbox_deleted: self.mailbox_deleted,
+            last_storage_change: self.last_storage_change,
             applied: 0,
             skipped,
         };
@@ -905,6 +909,7 @@ impl Reached {
         self.modseq = done.modseq;
         self.max_tail = walk.max_tail;
         self.mailbox_deleted = walk.mailbox_deleted;
+        self.last_storage_change = walk.last_storage_change;
         Ok(walk.applied)
     }
 }
@@ -913,6 +918,7 @@ impl Reached {
 struct Walk<'s> {
     max_tail: u32,
     mailbox_deleted: bool,
+    last_storage_change: Option<u32>,
     applied: usize,
     skipped: &'s mut Vec<Error>,
 }
@@ -930,6 +936,9 @@ impl Walk<'_> {
     ) {
         if is_head {
             track_tail(rec, &mut self.max_tail);
+            if needs_storage(rec) {
+                self.last_storage_change = Some(rec.offset);
+            }
         }
         match rec.payload {
             Payload::IndexDeleted if rec.is_external() => self.mailbox_deleted = true,
@@ -1098,6 +1107,7 @@ pub(crate) fn replay_unfinished(
     let mut walk = Walk {
         max_tail,
         mailbox_deleted: false,
+        last_storage_change: None,
         applied: 0,
         skipped: &mut report.skipped,
     };
@@ -1140,8 +1150,25 @@ pub(crate) fn replay_unfinished(
         max_tail: walk.max_tail,
         applier: a.state(),
         mailbox_deleted: walk.mailbox_deleted,
+        last_storage_change: walk.last_storage_change,
     };
     Ok((report, reached))
+}
+
+/// A client's change the storage still has to carry out (a flag, keyword
+/// or expunge request, ...); external records report what it already did.
+pub(crate) fn needs_storage(rec: &LogRecord<'_>) -> bool {
+    !rec.is_external()
+        && matches!(
+            rec.payload,
+            Payload::FlagUpdate(_)
+                | Payload::KeywordUpdate { .. }
+                | Payload::KeywordReset(_)
+                | Payload::Expunge(_)
+                | Payload::ExpungeGuid(_)
+                | Payload::Append(_)
+                | Payload::IndexDeleted
+        )
 }
 
 fn track_tail(rec: &LogRecord<'_>, max_tail: &mut u32) {

@@ -96,6 +96,23 @@ impl IndexDir {
         with_cache: bool,
         want_head: bool,
     ) -> Result<Opened> {
+        let mut opened = self.with_current(lock, |r| opened_from(r, want_head))?;
+        if with_cache {
+            let (cache, problem) = self.read_cache_for(&opened.view.map)?;
+            opened.view.cache = cache;
+            opened.view.cache_problem = problem;
+        }
+        Ok(opened)
+    }
+
+    /// Runs `f` on the replay of the files as they are now: the remembered
+    /// one brought up to date if the files allow it, else a new one (then
+    /// remembered, unless the files changed while they were read).
+    pub(crate) fn with_current<T>(
+        &self,
+        lock: Option<&LogLock>,
+        f: impl FnOnce(&Replayed) -> T,
+    ) -> Result<T> {
         let slot = replay_cache::slot(self.dir());
         let mut remembered = replay_cache::lock(&slot);
         let current = match remembered.as_mut() {
@@ -103,29 +120,18 @@ impl IndexDir {
             None => false,
         };
         replay_cache::count(current);
-        let mut opened = if current {
-            None
-        } else {
-            *remembered = None;
-            let (replayed, stable) = self.replay_files(lock)?;
-            if stable {
-                *remembered = Some(replayed);
-                None
-            } else {
-                Some(opened_from(&replayed, want_head))
+        if current {
+            if let Some(r) = remembered.as_ref() {
+                return Ok(f(r));
             }
-        };
-        if opened.is_none() {
-            opened = remembered.as_ref().map(|r| opened_from(r, want_head));
         }
-        drop(remembered);
-        let mut opened = opened.ok_or_else(|| Error::Invalid("no replay was kept".into()))?;
-        if with_cache {
-            let (cache, problem) = self.read_cache_for(&opened.view.map)?;
-            opened.view.cache = cache;
-            opened.view.cache_problem = problem;
+        *remembered = None;
+        let (replayed, stable) = self.replay_files(lock)?;
+        let out = f(&replayed);
+        if stable {
+            *remembered = Some(replayed);
         }
-        Ok(opened)
+        Ok(out)
     }
 
     /// Opens the view by reading and replaying every file, without using or
