@@ -184,7 +184,8 @@ fn enable_modseqs(index: &IndexDir) {
     index.commit(&t).unwrap();
 }
 
-fn run(seed: u64, steps: usize) {
+/// Runs `steps` random steps; returns the head log's seq at the end.
+fn run(seed: u64, steps: usize) -> u32 {
     let tmp = tempfile::tempdir().unwrap();
     let mut rng = Rng(seed | 1);
     // Handle a rotates and rewrites early; b has Dovecot's defaults.
@@ -261,14 +262,18 @@ fn run(seed: u64, steps: usize) {
         tmp.path().join("dovecot.index").exists(),
         "the index was rewritten"
     );
+    got.header().log_file_seq
 }
 
 #[test]
 fn incremental_opens_equal_replays_from_scratch() {
     let before = replay_counts();
+    let mut rotations = 0;
     for seed in 1..=16u64 {
-        run(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15), 300);
+        // The first log has seq 2.
+        rotations += run(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15), 300) - 2;
     }
+    assert!(rotations >= 16, "the logs were rotated {rotations} times");
     let after = replay_counts();
     let resumed = after.resumed - before.resumed;
     assert!(
