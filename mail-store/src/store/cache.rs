@@ -59,6 +59,7 @@ pub fn cache_parsed(mailbox: &Mailbox, messages: &[(u32, &Message<'_>)]) -> Resu
             )
         })
         .collect();
+    let _turn = super::index_io::guard(mailbox.path());
     IndexDir::new(mailbox.path()).cache_add(&updates)?;
     Ok(())
 }
@@ -66,13 +67,17 @@ pub fn cache_parsed(mailbox: &Mailbox, messages: &[(u32, &Message<'_>)]) -> Resu
 /// Stores `value` under cache field `name` for `uid` (typed as Dovecot
 /// registers that field; unknown names are strings).
 pub fn cache_string(mailbox: &Mailbox, uid: u32, name: &str, value: &[u8]) -> Result<()> {
+    let _turn = super::index_io::guard(mailbox.path());
     IndexDir::new(mailbox.path()).cache_add(&[(uid, vec![(field(name), value.to_vec())])])?;
     Ok(())
 }
 
 /// The cached value of `field` for `uid`, if Dovecot or Columba cached it.
 pub fn cached(mailbox: &Mailbox, uid: u32, field: &str) -> Result<Option<Vec<u8>>> {
-    let view = IndexDir::new(mailbox.path()).open_view()?;
+    let view = {
+        let _turn = super::index_io::guard(mailbox.path());
+        IndexDir::new(mailbox.path()).open_view()?
+    };
     let Some(cache) = view.cache.as_ref() else {
         return Ok(None);
     };

@@ -150,6 +150,10 @@ impl MessageCache {
         if !has_log {
             return Ok(c);
         }
+        // this thread's turn at the index files (their fcntl locks are
+        // the process's)
+        let log_path = c.index.path(FileKind::Log);
+        let _turn = super::index_io::guard(log_path.parent().unwrap_or(&log_path));
         // the index without the cache file, then only the cache's header
         // and field registry: records are read when looked up
         let view = c.index.open_view_without_cache()?;
@@ -441,6 +445,8 @@ impl MessageCache {
 
     /// Writes decisions and queued values; true if values were appended.
     fn write_pending(&mut self) -> Result<bool> {
+        let log_path = self.index.path(FileKind::Log);
+        let _turn = super::index_io::guard(log_path.parent().unwrap_or(&log_path));
         if let Some(d) = &self.decisions {
             // Only hints: a cache purged or extended meanwhile drops them.
             self.index.cache_write_decisions(d)?;

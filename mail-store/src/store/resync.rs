@@ -136,7 +136,10 @@ fn expunged_from_log(
     if modseq >= view.highest_modseq {
         return Ok(Some(Vec::new()));
     }
-    let logs = match IndexDir::new(view.mailbox().path()).read_logs() {
+    let turn = super::index_io::guard(view.mailbox().path());
+    let logs = IndexDir::new(view.mailbox().path()).read_logs();
+    drop(turn);
+    let logs = match logs {
         Ok(logs) => logs,
         Err(_) => return Ok(None),
     };

@@ -72,7 +72,10 @@ impl MailboxSnapshot {
         if !dir.join("dovecot.index.cache").exists() {
             return out;
         }
-        let Ok(view) = IndexDir::new(dir).open_view() else {
+        let turn = super::index_io::guard(dir);
+        let view = IndexDir::new(dir).open_view();
+        drop(turn);
+        let Ok(view) = view else {
             return out;
         };
         let Some(cache) = view.cache.as_ref() else {

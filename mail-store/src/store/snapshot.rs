@@ -266,7 +266,10 @@ impl MailboxSnapshot {
     pub fn open(mailbox: &Mailbox) -> Result<MailboxSnapshot> {
         let dir = mailbox.path();
         // flags, keywords and modseqs only: the cache file is not read
-        match IndexDir::new(dir).open_view_without_cache() {
+        let turn = super::index_io::guard(dir);
+        let view = IndexDir::new(dir).open_view_without_cache();
+        drop(turn);
+        match view {
             Ok(view) => Self::from_view(mailbox, &view),
             // no index files at all: a mailbox Dovecot never opened
             Err(columba_mail_index::Error::LogLost(_))

@@ -44,9 +44,12 @@ pub fn mailbox_status(mailbox: &Mailbox) -> Result<Status> {
     if !mailbox.path().join("dovecot.index.log").exists() {
         return Ok(MailboxSnapshot::open(mailbox)?.status());
     }
+    let turn = super::index_io::guard(mailbox.path());
     let logs = index.read_logs()?;
     let head_indexid = logs.last().map_or(0, |l| l.header.indexid);
-    let mut map = match index.read_index()? {
+    let index_map = index.read_index()?;
+    drop(turn);
+    let mut map = match index_map {
         Some(m) if m.header.indexid == head_indexid => m,
         // a missing or foreign dovecot.index: the log alone, as the full view does
         _ => return Ok(MailboxSnapshot::open(mailbox)?.status()),
