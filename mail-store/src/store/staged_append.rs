@@ -76,9 +76,11 @@ impl MessageWriter {
             .map(|m| m.permissions().mode() & 0o666)
             .unwrap_or(0o600)
             | 0o600;
-        let host = hostname();
+        // looked up once per process, as Dovecot's my_hostname
+        static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let host = HOST.get_or_init(hostname);
         for _ in 0..100 {
-            let base = generate_base(&host);
+            let base = generate_base(host);
             let tmp_path = tmp_dir.join(&base);
             match File::options()
                 .write(true)
