@@ -76,7 +76,7 @@ pub fn expunge(mailbox: &Mailbox, uids: &[u32]) -> Result<Vec<u32>> {
         }
         let (before, after) = commit_measured(&index, &lock, &t)?;
         drop(lock);
-        maintain_if_due(dir, before, after)?;
+        maintain_if_due(dir, before, after);
     }
     Ok(removed)
 }

@@ -175,7 +175,7 @@ pub fn store_flags_unchanged_since(
     }
     drop(_held);
     if let Some((before, after)) = grown {
-        maintain_if_due(dir, before, after)?;
+        maintain_if_due(dir, before, after);
     }
     Ok(StoreResult {
         stored: done,

@@ -44,12 +44,16 @@ pub(super) fn index_for_writing(dir: &Path) -> IndexDir {
 /// read of the log per hundred-odd commits instead of one per commit, and
 /// needs no memory of earlier commits, whichever process made them. Call
 /// it with the log lock released.
-pub(super) fn maintain_if_due(dir: &Path, before: u64, after: u64) -> Result<()> {
+///
+/// The operation that committed is done whatever happens here, so a
+/// failure is not its failure: the index stays as valid as it was (a
+/// rewrite goes through a temporary file), the next due point tries again,
+/// and what made it fail (a broken log, say) shows at the next open.
+pub(super) fn maintain_if_due(dir: &Path, before: u64, after: u64) {
     if before / MAINTAIN_EVERY != after / MAINTAIN_EVERY {
         let _turn = guard(dir);
-        IndexDir::new(dir).maintain()?;
+        let _ = IndexDir::new(dir).maintain();
     }
-    Ok(())
 }
 
 /// [`IndexDir::commit_locked`], returning the log's length before and

@@ -378,7 +378,7 @@ impl MailboxSnapshot {
             t.update_header(FIRST_RECENT_UID_OFFSET, &next_uid.to_le_bytes());
             let (before, after) = super::index_io::commit_measured(&index, &lock, &t)?;
             drop(lock);
-            super::index_io::maintain_if_due(dir, before, after)?;
+            super::index_io::maintain_if_due(dir, before, after);
         }
         Ok(snapshot)
     }

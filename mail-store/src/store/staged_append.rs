@@ -357,7 +357,7 @@ pub fn commit_appends(mailbox: &Mailbox, mut staged: Vec<StagedMessage>) -> Resu
     drop(lock);
     let _ = uidlist_lock.unlock();
     let (before, after) = committed?;
-    super::index_io::maintain_if_due(dir, before, after)?;
+    super::index_io::maintain_if_due(dir, before, after);
     Ok(paths
         .into_iter()
         .zip(uids)
