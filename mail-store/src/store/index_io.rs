@@ -28,7 +28,7 @@ use crate::error::Result;
 /// Every this many bytes of log growth, [`IndexDir::maintain`] looks at
 /// whether `dovecot.index` is due to be rewritten or the log rotated
 /// (Dovecot's `mail_index_rewrite_min_log_bytes`).
-const MAINTAIN_EVERY: u64 = 8 * 1024;
+pub(super) const MAINTAIN_EVERY: u64 = 8 * 1024;
 
 /// The index of the mailbox in `dir`, for writing through the log.
 pub(super) fn index_for_writing(dir: &Path) -> IndexDir {

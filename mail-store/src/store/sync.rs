@@ -87,6 +87,8 @@ pub fn sync(mailbox: &Mailbox) -> Result<SyncReport> {
     // committed to the log since it began (a flag change is logged before
     // its rename), or while the index is still empty.
     let unchanged = log_before.is_some() && stamp(&log_path) == log_before;
+    let log_len = |lock: &super::index_io::StoreLock| lock.file().metadata().map_or(0, |m| m.len());
+    let before = log_len(&lock);
     sync_with_listing(
         mailbox,
         &index,
@@ -95,12 +97,17 @@ pub fn sync(mailbox: &Mailbox) -> Result<SyncReport> {
         Some(listing),
         unchanged,
     )?;
+    let after = log_len(&lock);
     drop(lock);
-    if !report.appended.is_empty() || !report.expunged.is_empty() {
+    let grown = before / super::index_io::MAINTAIN_EVERY != after / super::index_io::MAINTAIN_EVERY;
+    if (!report.appended.is_empty() || !report.expunged.is_empty())
+        && (report.created_index || grown)
+    {
         // As Dovecot after a sync: write dovecot.index once the log has
         // grown past mail_index_rewrite_*_log_bytes (so that opening the
         // mailbox reads the index instead of replaying the whole log),
-        // rotate the log and purge the cache when they are due.
+        // rotate the log and purge the cache when they are due; looked at
+        // after a first sync and once per 8 KiB of log.
         let _turn = super::index_io::guard(dir);
         IndexDir::new(dir).maintain()?;
     }
