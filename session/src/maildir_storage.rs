@@ -510,9 +510,14 @@ impl MailStorage for MaildirStorage {
             return Ok(None);
         }
         self.counts.fast += 1;
-        let snapshot = MailboxSnapshot::open(&mb)?;
+        let mut snapshot = MailboxSnapshot::open(&mb)?;
+        if claim_recent && snapshot.messages.last().is_some_and(|m| m.flags.recent) {
+            // Dovecot's fast sync claims \Recent too (from the index alone):
+            // a message logged by another session is recent in one session only
+            snapshot = MailboxSnapshot::open_select(&mb)?;
+        }
         let view = Self::view_of(&snapshot);
-        s.unclaimed |= snapshot.messages.iter().any(|m| m.flags.recent);
+        s.unclaimed |= snapshot.messages.iter().any(|m| m.flags.recent) && !claim_recent;
         s.snapshot = snapshot;
         s.log = log;
         Ok(Some(view))

@@ -256,3 +256,29 @@ fn a_file_renamed_outside_between_commands_is_still_read() {
         format!("{body}f2 OK Fetch completed.\r\n")
     );
 }
+
+#[test]
+fn a_fast_sync_claims_recent_so_one_session_alone_sees_it() {
+    let home = tempfile::tempdir().unwrap();
+    let root = home.path().join("Maildir");
+    let clock = TestClock::new();
+    let mut a = session_with_clock(&root, &clock);
+    append(&mut a, 3);
+    run(&mut a, "s SELECT INBOX");
+    // another session appends without having INBOX selected: nobody
+    // has claimed the new message yet
+    let mut b = session(MaildirStorage::open(&root).unwrap());
+    let out = run(
+        &mut b,
+        &format!("b1 APPEND INBOX {{{}+}}\r\n{MESSAGE}", MESSAGE.len()),
+    );
+    assert!(out.contains("OK [APPENDUID"), "{out}");
+    // the fast sync after FETCH claims it for this session
+    let out = run(&mut a, "f FETCH 4 (FLAGS)");
+    assert!(out.contains("* 4 EXISTS\r\n"), "{out}");
+    assert!(out.contains("* 4 RECENT\r\n"), "{out}");
+    // so a session selecting INBOX later does not see it as recent
+    let mut c = session(MaildirStorage::open(&root).unwrap());
+    let out = run(&mut c, "c SELECT INBOX");
+    assert!(out.contains("* 0 RECENT\r\n"), "{out}");
+}
