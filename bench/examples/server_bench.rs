@@ -6,14 +6,19 @@
 //! ```sh
 //! cargo run --release -p columba-bench --example server_bench -- [--duration SECS]
 //!     [--clients 1,10,50] [--idle 200] [--messages 100] [--users N]
-//!     [--size-only-names] [--build]
+//!     [--size-only-names] [--big-mailbox N] [--build]
 //! ```
+//!
+//! `--big-mailbox N` (default 100000, 0 skips it) also times opening an
+//! N-message INBOX (first SELECT ever, new session, same session),
+//! `FETCH 1:* (FLAGS)` on it and `SEARCH SUBJECT` over 10,000 messages.
 //!
 //! Run it as root (Dovecot's mail processes then run as uid 5000) or as
 //! any user Dovecot can run as. See the crate README for what is measured.
 
 use std::time::{Duration, Instant};
 
+use columba_bench::server::big_mailbox::{self, BIG_USER, SEARCH_FOLDER, SEARCH_WORD};
 use columba_bench::server::messages::{
     bench_messages, fill_mailbox, generated_message, Rng, SizeInNames,
 };
@@ -32,11 +37,12 @@ struct Options {
     messages: usize,
     users: usize,
     names: SizeInNames,
+    big_mailbox: usize,
     build: bool,
 }
 
 const USAGE: &str = "usage: server_bench [--duration SECS] [--clients 1,10,50] [--idle N] \
-                     [--messages N] [--users N] [--size-only-names] [--build]";
+                     [--messages N] [--users N] [--size-only-names] [--big-mailbox N] [--build]";
 
 fn options() -> Result<Options, String> {
     let mut o = Options {
@@ -46,6 +52,7 @@ fn options() -> Result<Options, String> {
         messages: 100,
         users: 0,
         names: SizeInNames::SizeAndVirtualSize,
+        big_mailbox: 100_000,
         build: false,
     };
     let mut args = std::env::args().skip(1);
@@ -70,6 +77,7 @@ fn options() -> Result<Options, String> {
             "--messages" => o.messages = number(value()?)?.max(4),
             "--users" => o.users = number(value()?)?.max(1),
             "--size-only-names" => o.names = SizeInNames::SizeOnly,
+            "--big-mailbox" => o.big_mailbox = number(value()?)?,
             "--build" => o.build = true,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
@@ -194,6 +202,224 @@ fn warm_up(server: &RunningServer, expected: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// One row of the big-mailbox table: median times on each server.
+struct TimeRow {
+    label: String,
+    columba: Duration,
+    dovecot: Duration,
+    runs: usize,
+}
+
+/// Fills [`BIG_USER`]'s INBOX with `count` generated messages and
+/// [`SEARCH_FOLDER`] with the first 10,000 of them, the same files on both
+/// servers; no session has opened them yet.
+fn fill_big_mailbox(servers: [&RunningServer; 2], count: usize) -> Result<usize, String> {
+    let started = Instant::now();
+    let messages = big_mailbox::big_messages(count);
+    let searched = count.min(big_mailbox::SEARCH_MESSAGES);
+    for server in servers {
+        let name = server.kind.name();
+        let root = server.maildir(BIG_USER);
+        big_mailbox::write_mailbox(&root, "INBOX", &messages)
+            .and_then(|()| big_mailbox::write_mailbox(&root, SEARCH_FOLDER, &messages[..searched]))
+            .and_then(|()| server.fix_ownership(BIG_USER))
+            .map_err(|e| format!("{name}: filling {BIG_USER}'s mailboxes: {e}"))?;
+    }
+    eprintln!(
+        "  big mailbox: {count} + {searched} messages written for each server in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(searched)
+}
+
+/// Runs `measure` `runs` times on each server, alternating which goes
+/// first, and returns the medians (Columba's, Dovecot's).
+fn medians(
+    runs: usize,
+    columba: &RunningServer,
+    dovecot: &RunningServer,
+    mut measure: impl FnMut(&RunningServer) -> Result<Vec<Duration>, String>,
+) -> Result<(Duration, Duration), String> {
+    let (mut c, mut d) = (Vec::new(), Vec::new());
+    for run in 0..runs {
+        let (cs, ds) = both(run, columba, dovecot, |s| {
+            measure(s).map_err(|e| format!("{}: {e}", s.kind.name()))
+        });
+        c.extend(cs?);
+        d.extend(ds?);
+    }
+    Ok((big_mailbox::median(&mut c), big_mailbox::median(&mut d)))
+}
+
+/// The big-mailbox section: every answer checked, each row the median of
+/// several runs on each server.
+fn big_section(
+    columba: &RunningServer,
+    dovecot: &RunningServer,
+    count: usize,
+    searched: usize,
+) -> Result<Vec<TimeRow>, String> {
+    let e = |e: std::io::Error| e.to_string();
+    let mut rows = Vec::new();
+    let mut row = |label: String, runs: usize, (c, d): (Duration, Duration)| {
+        eprintln!(
+            "  {label}: Columba {:.1} ms, Dovecot {:.1} ms",
+            c.as_secs_f64() * 1e3,
+            d.as_secs_f64() * 1e3
+        );
+        rows.push(TimeRow {
+            label,
+            columba: c,
+            dovecot: d,
+            runs,
+        });
+    };
+    // 1. first SELECT ever: index files removed before each run
+    let cold = medians(3, columba, dovecot, |s| {
+        let removed = big_mailbox::remove_index(&s.maildir(BIG_USER), "INBOX").map_err(e)?;
+        eprintln!(
+            "  cold SELECT: {}: {removed} index files removed",
+            s.kind.name()
+        );
+        let mut c = big_mailbox::login(&s.target).map_err(e)?;
+        let t = big_mailbox::timed_open(&mut c, "SELECT", "INBOX", count).map_err(e)?;
+        c.logout().map_err(e)?;
+        Ok(vec![t])
+    })?;
+    row(format!("SELECT {count}, cold"), 3, cold);
+    // 2. a new session opens it with the index that server wrote
+    let warm_new = medians(5, columba, dovecot, |s| {
+        let mut c = big_mailbox::login(&s.target).map_err(e)?;
+        let t = big_mailbox::timed_open(&mut c, "SELECT", "INBOX", count).map_err(e)?;
+        c.logout().map_err(e)?;
+        Ok(vec![t])
+    })?;
+    row(format!("SELECT {count}, new session"), 5, warm_new);
+    // 3. and 4. in one session: SELECT again, EXAMINE, FETCH 1:* (FLAGS)
+    let mut same = Vec::new();
+    let mut examine = Vec::new();
+    let mut fetch = Vec::new();
+    let (c_same, d_same) = both(0, columba, dovecot, |s| {
+        let run = || -> Result<[Vec<Duration>; 3], String> {
+            let mut c = big_mailbox::login(&s.target).map_err(e)?;
+            big_mailbox::timed_open(&mut c, "SELECT", "INBOX", count).map_err(e)?;
+            let reselect = (0..5)
+                .map(|_| big_mailbox::timed_open(&mut c, "SELECT", "INBOX", count))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(e)?;
+            let examine = (0..5)
+                .map(|_| big_mailbox::timed_open(&mut c, "EXAMINE", "INBOX", count))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(e)?;
+            big_mailbox::timed_open(&mut c, "SELECT", "INBOX", count).map_err(e)?;
+            let flags = (0..3)
+                .map(|_| big_mailbox::timed_fetch_flags(&mut c, count))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(e)?;
+            c.logout().map_err(e)?;
+            Ok([reselect, examine, flags])
+        };
+        run().map_err(|m| format!("{}: {m}", s.kind.name()))
+    });
+    for [r, x, f] in [c_same?, d_same?] {
+        same.push(r);
+        examine.push(x);
+        fetch.push(f);
+    }
+    let pair = |v: &mut Vec<Vec<Duration>>| {
+        let d = big_mailbox::median(&mut v[1]);
+        (big_mailbox::median(&mut v[0]), d)
+    };
+    row(format!("SELECT {count}, same session"), 5, pair(&mut same));
+    row(
+        format!("EXAMINE {count}, same session"),
+        5,
+        pair(&mut examine),
+    );
+    row(format!("FETCH 1:{count} (FLAGS)"), 3, pair(&mut fetch));
+    // 5. SEARCH SUBJECT over the other folder: first ever (its index
+    // removed, then SELECT untimed), then warm; hits checked
+    let expected = big_mailbox::expected_hits(searched);
+    let mut first = (Vec::new(), Vec::new());
+    let mut again = (Vec::new(), Vec::new());
+    for run in 0..3 {
+        let (c, d) = both(run, columba, dovecot, |s| {
+            let go = || -> Result<(Duration, Vec<Duration>), String> {
+                let root = s.maildir(BIG_USER);
+                big_mailbox::remove_index(&root, SEARCH_FOLDER).map_err(e)?;
+                let mut c = big_mailbox::login(&s.target).map_err(e)?;
+                big_mailbox::timed_open(&mut c, "SELECT", SEARCH_FOLDER, searched).map_err(e)?;
+                let mut times = Vec::new();
+                for _ in 0..3 {
+                    let (t, hits) = big_mailbox::timed_search(&mut c, SEARCH_WORD).map_err(e)?;
+                    if hits.len() != expected {
+                        return Err(format!(
+                            "SEARCH SUBJECT {SEARCH_WORD}: {} hits, expected {expected}",
+                            hits.len()
+                        ));
+                    }
+                    times.push(t);
+                }
+                c.logout().map_err(e)?;
+                let cold = times.remove(0);
+                Ok((cold, times))
+            };
+            go().map_err(|m| format!("{}: {m}", s.kind.name()))
+        });
+        let (c, d) = (c?, d?);
+        first.0.push(c.0);
+        first.1.push(d.0);
+        again.0.extend(c.1);
+        again.1.extend(d.1);
+    }
+    let med = |(c, d): &mut (Vec<Duration>, Vec<Duration>)| {
+        (big_mailbox::median(c), big_mailbox::median(d))
+    };
+    row(
+        format!("SEARCH SUBJECT {searched}, first"),
+        3,
+        med(&mut first),
+    );
+    row(
+        format!("SEARCH SUBJECT {searched}, again"),
+        6,
+        med(&mut again),
+    );
+    eprintln!("  SEARCH SUBJECT \"{SEARCH_WORD}\": {expected} hits on both servers");
+    Ok(rows)
+}
+
+fn print_big_section(rows: &[TimeRow], count: usize, searched: usize) {
+    println!();
+    println!(
+        "{:<30} {:>12} {:>12} {:>16}   {:>5}",
+        "big mailbox, median ms", "Columba", "Dovecot", "Dovecot/Columba", "runs"
+    );
+    for r in rows {
+        let ms = |d: Duration| format!("{:.2}", d.as_secs_f64() * 1e3);
+        let ratio = if r.columba > Duration::ZERO {
+            format!("{:.2}x", r.dovecot.as_secs_f64() / r.columba.as_secs_f64())
+        } else {
+            "-".into()
+        };
+        println!(
+            "{:<30} {:>12} {:>12} {:>16}   {:>5}",
+            r.label,
+            ms(r.columba),
+            ms(r.dovecot),
+            ratio,
+            r.runs
+        );
+    }
+    println!(
+        "big mailbox: user {BIG_USER}, INBOX of {count} generated messages (200 B - 2 KB bodies, \
+         names with S= and W=), {SEARCH_FOLDER} of {searched}; times from sending the command \
+         to its tagged OK; cold = index files removed first; SEARCH SUBJECT \"{SEARCH_WORD}\" \
+         finds {} on both; time ratio Dovecot/Columba > 1: Columba faster",
+        big_mailbox::expected_hits(searched)
+    );
+}
+
 fn ratio(row: &Row) -> String {
     if row.dovecot.value > 0.0 {
         format!("{:.2}x", row.columba.value / row.dovecot.value)
@@ -253,10 +479,18 @@ fn run(o: &Options) -> Result<(), String> {
         max_clients.max(o.idle.div_ceil(4))
     };
     let users: Vec<String> = (1..=user_count).map(|i| format!("bench{i}")).collect();
+    let mut all_users = users.clone();
+    if o.big_mailbox > 0 {
+        all_users.push(BIG_USER.into());
+    }
 
-    let columba = start_columba(&binary, &users).map_err(|e| format!("columba serve: {e}"))?;
-    let dovecot =
-        start_dovecot(&users, &columba.target.password).map_err(|e| format!("dovecot: {e}"))?;
+    let mut columba =
+        start_columba(&binary, &all_users).map_err(|e| format!("columba serve: {e}"))?;
+    let mut dovecot =
+        start_dovecot(&all_users, &columba.target.password).map_err(|e| format!("dovecot: {e}"))?;
+    // the workloads log in only as the bench users
+    columba.target.users = users.clone();
+    dovecot.target.users = users.clone();
     eprintln!(
         "  server process trees: Columba pid {}, Dovecot master pid {}",
         columba.root_pid().unwrap_or(0),
@@ -272,6 +506,13 @@ fn run(o: &Options) -> Result<(), String> {
         }
         warm_up(server, messages.len())?;
     }
+    let big_rows = if o.big_mailbox > 0 {
+        let searched = fill_big_mailbox([&columba, &dovecot], o.big_mailbox)?;
+        let rows = big_section(&columba, &dovecot, o.big_mailbox, searched)?;
+        Some((rows, searched))
+    } else {
+        None
+    };
 
     println!(
         "Columba ({}) vs Dovecot {} on 127.0.0.1, plain IMAP, LOGIN, {} users in a {{PLAIN}} \
@@ -379,6 +620,10 @@ fn run(o: &Options) -> Result<(), String> {
         println!();
     }
     println!();
+    if let Some((rows, searched)) = &big_rows {
+        print_big_section(rows, o.big_mailbox, *searched);
+        println!();
+    }
     println!(
         "mixed: {MIXED_COMMANDS_PER_ROUND} commands per round (SELECT, FETCH 1:* FLAGS, FETCH 3 bodies, \
          STORE, APPEND, UID STORE \\Deleted, EXPUNGE), each one op"

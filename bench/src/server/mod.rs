@@ -5,6 +5,7 @@
 //!
 //! `examples/server_bench.rs` puts them together; see the crate README.
 
+pub mod big_mailbox;
 pub mod imap_client;
 pub mod messages;
 pub mod process_tree;
