@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::dir_scan::{self, ScannedFile};
@@ -428,10 +429,24 @@ impl Mailbox {
                 return self.listing_of(inputs);
             }
         }
-        drop(inputs);
         let lock = self.uidlist_file().lock()?;
-        let existing = lock.read()?;
-        let inputs = self.inputs()?;
+        let shared = lock.read_shared()?;
+        // The scan made before the lock still stands when nobody changed
+        // the uidlist meanwhile: whoever numbered or dropped a file would
+        // have. Files that arrived since are numbered by the next sync.
+        // (A first sync of a big Maildir then scans it once, not twice.)
+        let unchanged = match (&inputs.uidlist, &shared) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        let inputs = if unchanged {
+            inputs
+        } else {
+            drop(inputs);
+            self.inputs()?
+        };
+        let existing = shared.map(|l| (*l).clone());
         {
             let files = inputs.files();
             let (idx, _) = Mailbox::index(&files);
