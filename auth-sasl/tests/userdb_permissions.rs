@@ -65,4 +65,45 @@ fn unprivileged_peers_see_only_their_own_uid() {
     let mut m = UnixMasterClient::connect(&s.socket("auth-userdb")).unwrap();
     assert!(m.user("other", &["service=lda".into()]).unwrap().is_some());
     assert_eq!(m.list(&[]).unwrap().len(), 2);
+    // The owner is read when a peer connects: once the socket is given to
+    // the peer's ids (as a unix_listener's user/group do after the bind),
+    // the peer is its owner and sees every user.
+    std::os::unix::fs::lchown(s.socket("auth-userdb"), Some(owner.uid), Some(owner.gid)).unwrap();
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", "peer_child", "--nocapture", "--test-threads=1"])
+        .env(SOCKET_ENV, s.socket("auth-userdb"));
+    owner.apply(&mut cmd);
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("own=true other=true") && text.contains("list=true"),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn sockets_are_bound_with_their_own_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::Arc;
+
+    use columba_auth_sasl::server::unix::{AuthService, SocketKind};
+    use columba_auth_sasl::server::{AuthConfig, AuthServer};
+
+    let dir = tempfile::tempdir().unwrap();
+    let master = dir.path().join("auth-master");
+    let client = dir.path().join("auth-client");
+    let server = Arc::new(AuthServer::new(AuthConfig::default()));
+    let service = AuthService::start_with_modes(
+        server,
+        &[
+            (master.clone(), SocketKind::Master, 0o600),
+            (client.clone(), SocketKind::Client, 0o660),
+        ],
+    )
+    .unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&master), 0o600);
+    assert_eq!(mode(&client), 0o660);
+    service.shutdown();
 }

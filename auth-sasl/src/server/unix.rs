@@ -59,29 +59,48 @@ impl AuthService {
         server: Arc<AuthServer>,
         sockets: &[(PathBuf, SocketKind)],
     ) -> Result<AuthService> {
+        let with_modes: Vec<(PathBuf, SocketKind, u32)> = sockets
+            .iter()
+            .map(|(path, kind)| (path.clone(), *kind, 0o666))
+            .collect();
+        AuthService::start_with_modes(server, &with_modes)
+    }
+
+    /// Binds each socket with its file mode (replacing stale files) and
+    /// starts serving. A socket is created accessible to its owner alone
+    /// (the process's umask is narrowed while it binds) and only then
+    /// given its mode, so it is never more open than configured, not even
+    /// for an instant. The umask is process-wide: bind before other
+    /// threads create files.
+    ///
+    /// On an `auth-userdb` socket of mode 0666, a peer that is not the
+    /// socket's owner (user and group) may look up only its own uid's
+    /// users, as in Dovecot; the owner and mode are read when the peer
+    /// connects, so a later `chown` or `chmod` counts.
+    pub fn start_with_modes(
+        server: Arc<AuthServer>,
+        sockets: &[(PathBuf, SocketKind, u32)],
+    ) -> Result<AuthService> {
         let stop = Arc::new(AtomicBool::new(false));
         let workers = Arc::new(WorkerPool::new(server.config().worker_threads));
         let mut listeners = Vec::new();
-        for (path, kind) in sockets {
+        for (path, kind, mode) in sockets {
             let _ = std::fs::remove_file(path);
-            let listener = UnixListener::bind(path)
-                .map_err(|e| Error::io(format!("bind {}", path.display()), e))?;
+            let narrowed = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o177));
+            let bound = UnixListener::bind(path);
+            rustix::process::umask(narrowed);
+            let listener = bound.map_err(|e| Error::io(format!("bind {}", path.display()), e))?;
             {
                 use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(*mode & 0o7777))
                     .map_err(|e| Error::io(format!("chmod {}", path.display()), e))?;
             }
-            let owner = {
-                use std::os::unix::fs::MetadataExt;
-                let m = std::fs::metadata(path)
-                    .map_err(|e| Error::io(format!("stat {}", path.display()), e))?;
-                (m.uid(), m.gid(), m.mode() & 0o777)
-            };
-            let (server, stop, workers, kind) = (
+            let (server, stop, workers, kind, socket_path) = (
                 Arc::clone(&server),
                 Arc::clone(&stop),
                 Arc::clone(&workers),
                 *kind,
+                path.clone(),
             );
             let handle = std::thread::Builder::new()
                 .name("auth-listener".into())
@@ -92,6 +111,7 @@ impl AuthService {
                         }
                         let Ok(stream) = stream else { continue };
                         let (server, workers) = (Arc::clone(&server), Arc::clone(&workers));
+                        let socket_path = socket_path.clone();
                         let _ =
                             std::thread::Builder::new()
                                 .name("auth-conn".into())
@@ -106,7 +126,7 @@ impl AuthService {
                                         stream,
                                         &server,
                                         kind == SocketKind::Userdb,
-                                        owner,
+                                        &socket_path,
                                     ),
                                 });
                     }
@@ -409,12 +429,21 @@ fn serve_master(
     stream: UnixStream,
     server: &AuthServer,
     userdb_only: bool,
-    owner: (u32, u32, u32),
+    socket_path: &std::path::Path,
 ) {
     let (mut conn, hello) = MasterConnection::new(std::process::id(), userdb_only);
     if let Ok(cred) = rustix::net::sockopt::socket_peercred(&stream) {
         conn.set_peer_pid(cred.pid.as_raw_nonzero().get() as u32);
     }
+    // the socket's owner and mode now, after any chown/chmod since bind
+    let owner = {
+        use std::os::unix::fs::MetadataExt;
+        match std::fs::metadata(socket_path) {
+            Ok(m) => (m.uid(), m.gid(), m.mode() & 0o777),
+            // gone or unreadable: treat it as open to all, the narrow case
+            Err(_) => (u32::MAX, u32::MAX, 0o666),
+        }
+    };
     if userdb_only && owner.2 == 0o666 {
         match rustix::net::sockopt::socket_peercred(&stream) {
             Ok(cred) => {

@@ -95,9 +95,20 @@ pub fn start(config: &crate::serve::Config) -> Result<AuthService, ServeError> {
         }
     }
     let server = Arc::new(AuthServer::new(auth));
-    let bind: Vec<(PathBuf, SocketKind)> =
-        sockets.iter().map(|s| (s.path.clone(), s.kind)).collect();
-    let service = AuthService::start(server, &bind).map_err(|e| ServeError::Auth(e.to_string()))?;
+    // each socket is bound owner-only and given its configured mode at
+    // once, then its owner: never more open than configured
+    let mut bind: Vec<(PathBuf, SocketKind, u32)> = Vec::with_capacity(sockets.len());
+    for s in &sockets {
+        let mode = match &s.listener {
+            Some((what, listener)) => listener
+                .file_mode(s.default_mode)
+                .map_err(|e| ServeError::Config(format!("{what}.mode: {e}")))?,
+            None => s.default_mode,
+        };
+        bind.push((s.path.clone(), s.kind, mode));
+    }
+    let service = AuthService::start_with_modes(server, &bind)
+        .map_err(|e| ServeError::Auth(e.to_string()))?;
     for socket in &sockets {
         match &socket.listener {
             Some((what, listener)) => listener.apply(what, &socket.path, socket.default_mode)?,
