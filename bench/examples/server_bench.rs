@@ -398,7 +398,13 @@ fn print_big_section(rows: &[TimeRow], count: usize, searched: usize) {
     for r in rows {
         let ms = |d: Duration| format!("{:.2}", d.as_secs_f64() * 1e3);
         let ratio = if r.columba > Duration::ZERO {
-            format!("{:.2}x", r.dovecot.as_secs_f64() / r.columba.as_secs_f64())
+            let x = r.dovecot.as_secs_f64() / r.columba.as_secs_f64();
+            // four decimals, so a small ratio does not print as 0.00x
+            if x < 0.1 {
+                format!("{x:.4}x")
+            } else {
+                format!("{x:.2}x")
+            }
         } else {
             "-".into()
         };
