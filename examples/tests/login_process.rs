@@ -1676,6 +1676,87 @@ fn process_limit_holds_clients_back_until_a_login_process_ends() {
     );
 }
 
+/// `process_limit` of a post-login service: a client that logged in
+/// waits for a post-login process to end (its LOGIN unanswered), the
+/// master warns as Dovecot does, and the client is served once there is
+/// room.
+#[test]
+fn post_login_process_limit_holds_logins_back_until_a_session_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(root.join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(root.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+    let owner = columba_interop::MailOwner::for_tests();
+    std::fs::create_dir_all(root.join("home")).unwrap();
+    columba_interop::chown_tree(&root.join("home"), owner).unwrap();
+    std::fs::write(
+        root.join("users"),
+        format!(
+            "alice:{{PLAIN}}alicepw:{}:{}::{}::\n",
+            owner.uid,
+            owner.gid,
+            root.join("home").display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("columba.toml"),
+        "protocols = [\"imap\"]\nlisten = [\"127.0.0.1\"]\nbase_dir = \"run\"\n\
+         ssl_cert = \"cert.pem\"\nssl_key = \"key.pem\"\n\
+         mail_location = \"maildir:~/Maildir\"\n\
+         [[passdb]]\ndriver = \"passwd-file\"\nargs = \"users\"\n\
+         [[userdb]]\ndriver = \"passwd-file\"\nargs = \"users\"\n\
+         [service.imap]\nprocess_limit = 1\n\
+         [service.imap-login.inet_listener.imap]\nport = 0\n",
+    )
+    .unwrap();
+    let master = start_master(
+        root,
+        &["--config", root.join("columba.toml").to_str().unwrap()],
+    );
+    let imap = master.addr("  imap ");
+    let login = || {
+        let mut c = TcpStream::connect(imap).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        assert!(read_line(&mut c).starts_with("* OK"));
+        c.write_all(b"a LOGIN alice alicepw\r\n").unwrap();
+        c
+    };
+    let mut first = login();
+    assert!(
+        read_line(&mut first).starts_with("a OK"),
+        "{}",
+        master.log()
+    );
+    let mut second = login();
+    second
+        .set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
+    assert_eq!(
+        read_line(&mut second),
+        "",
+        "a second session over the limit"
+    );
+    first.write_all(b"b LOGOUT\r\n").unwrap();
+    while !read_line(&mut first).is_empty() {}
+    second
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert!(
+        read_line(&mut second).starts_with("a OK"),
+        "{}",
+        master.log()
+    );
+    assert!(
+        master
+            .log()
+            .contains("master: Warning: service(imap): process_limit (1) reached, client connections are being dropped"),
+        "{}",
+        master.log()
+    );
+}
+
 /// Not root (as root the test runs the server as `nobody`): the master
 /// says once, at startup, which privilege steps it skips, and still
 /// serves a login over TLS.

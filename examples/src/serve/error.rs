@@ -33,6 +33,14 @@ pub enum ServeError {
     /// set up; the text is worded as Dovecot words it.
     #[error("{0}")]
     User(String),
+    /// A service's `process_limit` left no room for a client in time.
+    #[error("process_limit ({limit}) reached for {waited_secs}s, the client is dropped")]
+    ProcessLimit {
+        /// The configured limit.
+        limit: usize,
+        /// How long the client waited.
+        waited_secs: u64,
+    },
 }
 
 impl ServeError {

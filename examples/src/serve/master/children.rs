@@ -113,6 +113,38 @@ impl Shared {
         }
     }
 
+    /// Counts a client of the post-login `role` if its `process_limit`
+    /// leaves room, waiting until `deadline` for a process to end (the
+    /// client waits at its login meanwhile); warns once as Dovecot does.
+    /// False if there was no room in time. A role without a configured
+    /// limit always has room. Checking and counting are one step, so
+    /// handoffs arriving together cannot overshoot the limit.
+    pub fn reserve_room(&self, role: Role, deadline: std::time::Instant) -> bool {
+        let limit = self.process_limit.get(&role).copied();
+        let mut warned = false;
+        loop {
+            if let Ok(mut serving) = self.serving.lock() {
+                let n = serving.entry(role).or_default();
+                if limit.is_none_or(|l| *n < l) {
+                    *n += 1;
+                    return true;
+                }
+            }
+            if !warned {
+                say::warning(&format!(
+                    "service({}): process_limit ({}) reached, client connections are being dropped",
+                    role.name(),
+                    limit.unwrap_or(0)
+                ));
+                warned = true;
+            }
+            if self.stopping() || std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     /// An idle pre-started process of `role`, if any.
     pub fn take_idle(&self, role: Role) -> Option<Spawned> {
         self.idle.lock().ok()?.get_mut(&role)?.pop()

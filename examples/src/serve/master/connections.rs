@@ -300,6 +300,10 @@ fn post_login_role(service: Service) -> Role {
     }
 }
 
+/// How long a client that logged in waits for room under the post-login
+/// service's `process_limit` before it is dropped.
+const POST_LOGIN_ROOM_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How long the master waits for a post-login process's `READY` (its
 /// auth-master `REQUEST` done) before it lets the login process go anyway.
 const POST_LOGIN_READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -327,7 +331,19 @@ fn start_post_login(
     fd: OwnedFd,
 ) -> Result<PostLogin, ServeError> {
     let role = post_login_role(handoff.connection.service);
-    let Spawned { mut child, control } = shared.spawn(role)?;
+    if !shared.reserve_room(role, std::time::Instant::now() + POST_LOGIN_ROOM_TIMEOUT) {
+        return Err(ServeError::ProcessLimit {
+            limit: shared.process_limit.get(&role).copied().unwrap_or(0),
+            waited_secs: POST_LOGIN_ROOM_TIMEOUT.as_secs(),
+        });
+    }
+    let Spawned { mut child, control } = match shared.spawn(role) {
+        Ok(s) => s,
+        Err(e) => {
+            shared.client_ended(role);
+            return Err(e);
+        }
+    };
     let pid = child.id();
     let mut control = control.with_limits(login_limits());
     shared.register(pid, role, &control);
@@ -335,6 +351,7 @@ fn start_post_login(
         let _ = child.kill();
         let _ = child.wait();
         shared.unregister(pid);
+        shared.client_ended(role);
         return Err(e);
     }
     drop(fd);
@@ -363,6 +380,7 @@ fn start_post_login(
             let _control = control;
             let status = child.wait();
             shared.unregister(pid);
+            shared.client_ended(role);
             if let Ok(status) = status {
                 if !shared.stopping() {
                     if let Some(text) = exit_status::describe(role.name(), pid, status) {

@@ -123,10 +123,11 @@ pub fn run(config_path: &Path, on_ready: &mut dyn FnMut(&Bound)) -> Result<(), S
             min_avail.insert(role, n as usize);
         }
     }
-    // Only a process_limit the configuration sets for a login service is
-    // enforced (Dovecot's default of 100 would refuse what the demo serves).
+    // Only a process_limit the configuration sets for a login or
+    // post-login service is enforced (Dovecot's default of 100 would
+    // refuse what the demo serves).
     let mut process_limit = std::collections::HashMap::new();
-    for role in [Role::ImapLogin, Role::Pop3Login] {
+    for role in [Role::ImapLogin, Role::Pop3Login, Role::Imap, Role::Pop3] {
         if let Some(limit) = config.service(role.name()).process_limit {
             process_limit.insert(role, limit.max(1) as usize);
         }
@@ -152,7 +153,7 @@ pub fn run(config_path: &Path, on_ready: &mut dyn FnMut(&Bound)) -> Result<(), S
             return Err(e);
         }
     };
-    for role in [Role::ImapLogin, Role::Pop3Login] {
+    for role in [Role::ImapLogin, Role::Pop3Login, Role::Imap, Role::Pop3] {
         connections::refill(&shared, role);
     }
     on_ready(&bound);
