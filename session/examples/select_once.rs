@@ -1,0 +1,43 @@
+//! Logs in over a Maildir++ root given on the command line and times
+//! SELECT INBOX (twice) and FETCH 1:* (FLAGS): for profiling a warm
+//! open of a big mailbox in a new process.
+//!
+//! ```sh
+//! cargo run --release -p columba-session --example select_once -- ~/Maildir
+//! ```
+
+use std::time::Instant;
+
+use columba_session::{ImapConfig, ImapSession, MaildirStorage};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = std::env::args()
+        .nth(1)
+        .ok_or("usage: select_once MAILDIR")?;
+    let mut imap = ImapSession::new(ImapConfig {
+        plaintext_without_tls: true,
+        ..ImapConfig::default()
+    });
+    imap.take_output();
+    imap.feed(b"a LOGIN user secret\r\n");
+    while imap.poll_event().is_some() {}
+    let storage = MaildirStorage::open(root.as_ref())?;
+    imap.login_succeeded("user", Box::new(storage));
+    imap.take_output();
+    for line in ["s1 SELECT INBOX", "s2 SELECT INBOX", "f FETCH 1:* (FLAGS)"] {
+        let t = Instant::now();
+        imap.feed(format!("{line}\r\n").as_bytes());
+        let out = imap.take_output();
+        let last = out
+            .rsplit(|b| *b == b'\n')
+            .nth(1)
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
+        println!(
+            "{line:24} {:8.2} ms  {}",
+            t.elapsed().as_secs_f64() * 1e3,
+            last.trim_end()
+        );
+    }
+    Ok(())
+}
