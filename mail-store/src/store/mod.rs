@@ -16,6 +16,7 @@ mod cached_fetch;
 mod cached_search;
 mod changes;
 mod copy;
+mod dir_stamps;
 mod expunge;
 mod file_hint;
 mod flags;

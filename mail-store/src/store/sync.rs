@@ -11,6 +11,13 @@
 //! that was killed before it updated the index) are expunged from the
 //! index after a second scan confirms they are gone.
 //!
+//! Before anything is listed, `new/` and `cur/` are stat()ed and compared
+//! with the index's `maildir` header, as Dovecot's quick check does: when
+//! both are unchanged since the last full scan (Dovecot's or ours) and out
+//! of their one-second delayed-refresh window, nothing is read. A full
+//! scan that leaves every file it saw in the index records the stamps it
+//! began with, in the same commit.
+//!
 //! Flags and keywords changed by renaming a file outside Dovecot and
 //! Columba are taken from the file. The log's synced tail offset is not
 //! tracked yet, so a STORE killed between its log commit and its renames is
@@ -22,6 +29,7 @@ use columba_mail_index::{FileKind, IndexDir, Transaction};
 use columba_maildir::Mailbox;
 
 use super::append::index_flags;
+use super::dir_stamps::{DirStamps, MaildirHeader};
 use super::summary::stamp;
 
 /// The system flag bits (\Answered \Flagged \Deleted \Seen \Draft).
@@ -43,6 +51,22 @@ pub struct SyncReport {
     pub missing_files: Vec<u32>,
     /// Whether the index was created (the mailbox had none).
     pub created_index: bool,
+    /// Whether `new/` and `cur/` were listed: false when the index's
+    /// `maildir` header (written by Dovecot or by this crate after a full
+    /// scan) showed both directories unchanged and settled, as Dovecot's
+    /// quick check decides.
+    pub scanned: bool,
+}
+
+impl SyncReport {
+    /// True when the sync changed nothing in the index (whether or not it
+    /// listed the directories).
+    pub fn changed_nothing(&self) -> bool {
+        SyncReport {
+            scanned: false,
+            ..self.clone()
+        } == SyncReport::default()
+    }
 }
 
 /// Syncs new message files into the uidlist and the index.
@@ -52,6 +76,18 @@ pub fn sync(mailbox: &Mailbox) -> Result<SyncReport> {
     let mut report = SyncReport::default();
     let log_path = index.path(FileKind::Log);
     let log_before = stamp(&log_path);
+    // The directories as they are before the scan: what the index's
+    // `maildir` header is compared with, and what a full scan records.
+    let dirs = DirStamps::take(dir);
+    if let (Some(dirs), Some(_)) = (&dirs, &log_before) {
+        let _turn = super::index_io::guard(dir);
+        if let Ok(view) = index.open_view_without_cache() {
+            if dirs.unchanged_since(&MaildirHeader::from_map(view.map()).0) {
+                return Ok(report);
+            }
+        }
+    }
+    report.scanned = true;
     // new files get UIDs under the uidlist lock, released on return
     let listing = mailbox.sync()?;
     if log_before.is_none() && !log_path.exists() {
@@ -76,7 +112,7 @@ pub fn sync(mailbox: &Mailbox) -> Result<SyncReport> {
         // after that read is carried out by whoever committed it.
         let turn = super::index_io::guard(dir);
         if let Ok(view) = index.open_view_without_cache() {
-            if in_step(&view, &listing) {
+            if in_step(&view, &listing) && !needs_stamps(&view, dirs.as_ref(), &listing) {
                 return Ok(report);
             }
         }
@@ -96,6 +132,7 @@ pub fn sync(mailbox: &Mailbox) -> Result<SyncReport> {
         &mut report,
         Some(listing),
         unchanged,
+        dirs,
     )?;
     let after = log_len(&lock);
     drop(lock);
@@ -112,6 +149,25 @@ pub fn sync(mailbox: &Mailbox) -> Result<SyncReport> {
         IndexDir::new(dir).maintain()?;
     }
     Ok(report)
+}
+
+/// True if a scan that began with `dirs` and found `listing` (everything
+/// of which the index holds) would write a `maildir` header different from
+/// the one in `view`.
+fn needs_stamps(
+    view: &columba_mail_index::View,
+    dirs: Option<&DirStamps>,
+    listing: &columba_maildir::Listing,
+) -> bool {
+    let Some(dirs) = dirs else {
+        return false;
+    };
+    if listing.messages.iter().any(|m| m.uid.is_none()) {
+        return false;
+    }
+    let mut t = Transaction::new();
+    dirs.record(view.map(), &mut t);
+    !t.is_empty()
 }
 
 /// True if `view` holds exactly the messages of `listing` that have UIDs
@@ -163,11 +219,14 @@ fn sync_with_listing(
     report: &mut SyncReport,
     scanned: Option<columba_maildir::Listing>,
     unchanged: bool,
+    dirs: Option<DirStamps>,
 ) -> Result<()> {
     let view = index.open_view_locked(lock)?;
-    let listing = match scanned {
-        Some(l) if unchanged || view.map().messages_count() == 0 => l,
-        _ => mailbox.list()?,
+    // The header is recorded only when the index ends up holding every
+    // file the scan that began with `dirs` saw.
+    let (listing, mut dirs) = match scanned {
+        Some(l) if unchanged || view.map().messages_count() == 0 => (l, dirs),
+        _ => (mailbox.list()?, None),
     };
     let known: HashSet<u32> = view.messages().map(|m| m.uid).collect();
     let next_uid = view.header().next_uid;
@@ -226,6 +285,16 @@ fn sync_with_listing(
             report.flags_updated.push(m.uid);
         }
     }
+    if listing
+        .messages
+        .iter()
+        .any(|m| m.uid.is_none_or(|u| u < next_uid && !known.contains(&u)))
+    {
+        // a file without a UID, or one whose UID the index expunged
+        // (an expunge in progress): look at the directories next time,
+        // as Dovecot does with a racy file (it zeroes cur_check_time)
+        dirs = None;
+    }
     let present: HashSet<u32> = listing.messages.iter().filter_map(|m| m.uid).collect();
     let mut missing: Vec<u32> = known.difference(&present).copied().collect();
     if !missing.is_empty() {
@@ -246,6 +315,10 @@ fn sync_with_listing(
         }
         index.commit_locked(lock, &ext)?;
         report.expunged = missing;
+    }
+    if let Some(dirs) = dirs {
+        // in the same commit as the messages it vouches for
+        dirs.record(view.map(), &mut t);
     }
     if !t.is_empty() {
         index.commit_locked(lock, &t)?;
