@@ -10,7 +10,8 @@ mod common;
 use std::time::Duration;
 
 use columba_interop::{require_tool, DovecotConfig, PrivateDovecot};
-use columba_mail_store::store::{sync, MailboxSnapshot};
+use columba_mail_store::search::MessageFlags;
+use columba_mail_store::store::{store_flags, sync, MailboxSnapshot, StoreMode};
 use columba_maildir::Mailbox;
 use common::*;
 
@@ -213,6 +214,36 @@ fn dovecot_reads_the_stamps_columba_records() {
     let ours = columba_flags(&inbox);
     assert_eq!(ours.len(), 4, "{ours:?}");
     assert_eq!(ours[3].0, 4);
+    let problems = dovecot.log_problems();
+    assert!(problems.is_empty(), "{problems:?}");
+
+    // Columba's own flag rename records cur/'s new stamp, as Dovecot does
+    // after its renames: the next sync does not list cur/ for it, and
+    // looks once more when the window after the rename has passed.
+    std::thread::sleep(SETTLE);
+    sync(&inbox).unwrap();
+    let report = sync(&inbox).unwrap();
+    assert!(!report.scanned, "{report:?}");
+    let flagged = MessageFlags {
+        flagged: true,
+        ..MessageFlags::default()
+    };
+    assert_eq!(
+        store_flags(&inbox, &[1], StoreMode::Add, flagged, &[]).unwrap(),
+        [1]
+    );
+    let report = sync(&inbox).unwrap();
+    assert!(!report.scanned, "{report:?}");
+    std::thread::sleep(SETTLE);
+    let report = sync(&inbox).unwrap();
+    assert!(report.scanned && report.changed_nothing(), "{report:?}");
+    dovecot.fix_ownership("alice").unwrap();
+    let mut imap = ImapClient::connect(dovecot.imap_port);
+    assert!(imap.command("LOGIN alice alicepw").1.starts_with("OK"));
+    assert!(imap.command("SELECT INBOX").1.starts_with("OK"));
+    let theirs = sorted_words(dovecot_flags(&mut imap));
+    assert_eq!(theirs[0], (1, "\\Flagged \\Seen".to_string()));
+    assert_eq!(theirs, sorted_words(columba_flags(&inbox)));
     let problems = dovecot.log_problems();
     assert!(problems.is_empty(), "{problems:?}");
 }

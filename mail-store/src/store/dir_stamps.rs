@@ -209,6 +209,55 @@ impl DirStamps {
     }
 }
 
+/// `cur/`'s modification time before this process changes files in it
+/// (flag renames, expunges), and when; see [`CurChange::record`].
+#[derive(Debug, Clone, Copy)]
+pub(super) struct CurChange {
+    before: Option<(u32, u32)>,
+    time_before: u32,
+}
+
+impl CurChange {
+    /// Stats `cur/` of the Maildir at `dir`; call it under the log lock,
+    /// before the files are changed.
+    pub fn begin(dir: &Path) -> CurChange {
+        CurChange {
+            before: mtime_of(&dir.join("cur")),
+            time_before: now_secs(),
+        }
+    }
+
+    /// After this process changed files in `cur/` (still under the log
+    /// lock): when the index's header showed `cur/` as it was before the
+    /// change, adds to `t` the header with `cur/`'s new stamp, as Dovecot
+    /// does at the end of its own index sync
+    /// (`maildir_sync_index_update_ext_header`): the check time is the
+    /// later of the time before the change and the new mtime, which puts
+    /// `cur/` in its delayed-refresh window, so that a change another
+    /// process made meanwhile is found by a scan once the window passes.
+    pub fn record(&self, dir: &Path, map: &IndexMap, t: &mut Transaction) {
+        let (old, sized) = MaildirHeader::from_map(map);
+        let Some(before) = self.before else {
+            return;
+        };
+        if !sized || old.new_mtime == 0 || (old.cur_mtime, old.cur_mtime_nsecs) != before {
+            return;
+        }
+        let Some((mtime, nsecs)) = mtime_of(&dir.join("cur")) else {
+            return;
+        };
+        let new = MaildirHeader {
+            cur_check_time: self.time_before.max(mtime),
+            cur_mtime: mtime,
+            cur_mtime_nsecs: nsecs,
+            ..old
+        };
+        if old.differs_for_check(&new) {
+            t.ext_hdr_update(EXT_MAILDIR, 0, &new.encode());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ use columba_mail_index::Transaction;
 use columba_maildir::{FlagOutcome, FlagUpdate, Mailbox};
 
 use super::append::{index_flags, maildir_flags};
+use super::dir_stamps::CurChange;
 use super::file_hint::FileHints;
 use super::index_io::{commit_measured, index_for_writing, maintain_if_due};
 use crate::error::Result;
@@ -132,7 +133,7 @@ pub fn store_flags_unchanged_since(
         if !t.is_empty() {
             grown = Some(commit_measured(&index, &lock, &t)?);
         }
-        _held = Some(lock);
+        _held = Some((lock, index, CurChange::begin(dir)));
     }
     let update = match mode {
         StoreMode::Add => FlagUpdate::Add(maildir_flags(flags), keywords.to_vec()),
@@ -171,6 +172,19 @@ pub fn store_flags_unchanged_since(
         match mailbox.update_flags(&name, &update)? {
             FlagOutcome::Renamed(_) | FlagOutcome::Unchanged(_) => done.push(uid),
             FlagOutcome::Expunged => {}
+        }
+    }
+    if let Some((lock, index, cur_change)) = &_held {
+        // as Dovecot after its own renames: cur/'s new stamp goes into the
+        // index, so that the next sync need not list cur/ again
+        if !done.is_empty() {
+            let view = index.open_view_locked(lock)?;
+            let mut t = Transaction::new();
+            cur_change.record(dir, view.map(), &mut t);
+            if !t.is_empty() {
+                let (_, after) = commit_measured(index, lock, &t)?;
+                grown = grown.map(|(before, _)| (before, after));
+            }
         }
     }
     drop(_held);
