@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use columba_interop::{require_tool, DovecotConfig, PrivateDovecot};
 use columba_mail_store::search::MessageFlags;
-use columba_mail_store::store::{store_flags, sync, MailboxSnapshot, StoreMode};
+use columba_mail_store::store::{expunge, store_flags, sync, MailboxSnapshot, StoreMode};
 use columba_maildir::Mailbox;
 use common::*;
 
@@ -244,6 +244,28 @@ fn dovecot_reads_the_stamps_columba_records() {
     let theirs = sorted_words(dovecot_flags(&mut imap));
     assert_eq!(theirs[0], (1, "\\Flagged \\Seen".to_string()));
     assert_eq!(theirs, sorted_words(columba_flags(&inbox)));
+    assert!(imap.command("LOGOUT").1.starts_with("OK"));
+    let problems = dovecot.log_problems();
+    assert!(problems.is_empty(), "{problems:?}");
+
+    // So does Columba's EXPUNGE (once Dovecot's own sync has settled).
+    std::thread::sleep(SETTLE);
+    sync(&inbox).unwrap();
+    assert!(!sync(&inbox).unwrap().scanned);
+    assert_eq!(expunge(&inbox, &[2]).unwrap(), [2]);
+    let report = sync(&inbox).unwrap();
+    assert!(!report.scanned, "{report:?}");
+    let ours = columba_flags(&inbox);
+    assert_eq!(
+        ours.iter().map(|m| m.0).collect::<Vec<_>>(),
+        [1, 3, 4],
+        "{ours:?}"
+    );
+    dovecot.fix_ownership("alice").unwrap();
+    let mut imap = ImapClient::connect(dovecot.imap_port);
+    assert!(imap.command("LOGIN alice alicepw").1.starts_with("OK"));
+    assert!(imap.command("SELECT INBOX").1.starts_with("OK"));
+    assert_eq!(sorted_words(dovecot_flags(&mut imap)), sorted_words(ours));
     let problems = dovecot.log_problems();
     assert!(problems.is_empty(), "{problems:?}");
 }

@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use columba_mail_index::Transaction;
 use columba_maildir::Mailbox;
 
+use super::dir_stamps::CurChange;
 use super::file_hint::FileHints;
 use super::index_io::{commit_measured, index_for_writing, maintain_if_due};
 
@@ -42,6 +43,7 @@ pub fn expunge(mailbox: &Mailbox, uids: &[u32]) -> Result<Vec<u32>> {
     // stale name is looked up by base name (Mailbox::expunge does), and a
     // UID the uidlist lacks by a listing.
     let hints = FileHints::read(mailbox)?;
+    let cur_change = CurChange::begin(dir);
     let mut listing = None;
     let mut removed = Vec::new();
     for &uid in uids {
@@ -68,13 +70,20 @@ pub fn expunge(mailbox: &Mailbox, uids: &[u32]) -> Result<Vec<u32>> {
             removed.push(uid);
         }
     }
-    drop(view);
     if !removed.is_empty() {
         let mut t = Transaction::external();
         for &uid in &removed {
             t.expunge(uid, [0; 16]);
         }
-        let (before, after) = commit_measured(&index, &lock, &t)?;
+        let (before, mut after) = commit_measured(&index, &lock, &t)?;
+        // as Dovecot after its own unlinks: cur/'s new stamp goes into the
+        // index, so that the next sync need not list cur/ again
+        let mut stamp = Transaction::new();
+        cur_change.record(dir, view.map(), &mut stamp);
+        drop(view);
+        if !stamp.is_empty() {
+            after = commit_measured(&index, &lock, &stamp)?.1;
+        }
         drop(lock);
         maintain_if_due(dir, before, after);
     }
