@@ -720,7 +720,19 @@ impl Mailbox {
 
     /// Finds a message's current file by its base name (`None`: expunged).
     pub fn find(&self, base: &str) -> Result<Option<(MaildirFilename, bool)>> {
-        for (sub, in_new) in [("cur", false), ("new", true)] {
+        // new/ before cur/: files only ever move from new/ to cur/, so one
+        // moved while we look is found in cur/. A rename within cur/ while
+        // it is read may hide both names from that read: look twice.
+        for _ in 0..2 {
+            if let Some(found) = self.find_once(base)? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    fn find_once(&self, base: &str) -> Result<Option<(MaildirFilename, bool)>> {
+        for (sub, in_new) in [("new", true), ("cur", false)] {
             let dir = self.dir.join(sub);
             let rd = match std::fs::read_dir(&dir) {
                 Ok(rd) => rd,
