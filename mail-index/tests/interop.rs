@@ -6,7 +6,9 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use columba_interop::{find_tool, require_tool, DovecotConfig, PrivateDovecot};
-use columba_mail_index::{FileKind, IndexDir, Transaction, FLAG_DELETED, FLAG_FLAGGED, FLAG_SEEN};
+use columba_mail_index::{
+    replay_counts, FileKind, IndexDir, Transaction, View, FLAG_DELETED, FLAG_FLAGGED, FLAG_SEEN,
+};
 
 fn save(dovecot: &PrivateDovecot, user: &str, n: usize) {
     for i in 0..n {
@@ -69,7 +71,12 @@ fn fetch(dovecot: &PrivateDovecot) -> Vec<(u32, Vec<String>, u64)> {
 }
 
 fn columba_view(index: &IndexDir) -> Vec<(u32, Vec<String>, u64)> {
-    let view = index.open_view().unwrap();
+    triples(&index.open_view().unwrap())
+}
+
+/// `(uid, sorted flags and keywords, modseq)` of a view, as [`fetch`]
+/// gives Dovecot's.
+fn triples(view: &View) -> Vec<(u32, Vec<String>, u64)> {
     assert!(view.skipped.is_empty(), "{:?}", view.skipped);
     view.messages()
         .map(|m| {
@@ -605,4 +612,72 @@ fn appender_and_dovecot_interleave() {
     );
     assert_eq!(columba_view(&index), after);
     assert_no_problems(&dovecot);
+}
+
+// A process that keeps opening one mailbox's view while a live Dovecot
+// changes it sees every change Dovecot made, as a replay from scratch
+// would, although it reads only what Dovecot appended in between.
+
+/// Opens the view the normal way (going on from the last replay) and
+/// checks it against a replay from scratch and against Dovecot.
+fn check(index: &IndexDir, dovecot: &PrivateDovecot, what: &str) {
+    let view = index.open_view().unwrap();
+    let scratch = index.open_view_uncached().unwrap();
+    assert_eq!(view.map(), scratch.map(), "{what}: map");
+    assert_eq!(
+        view.highest_modseq, scratch.highest_modseq,
+        "{what}: modseq"
+    );
+    assert_eq!(triples(&view), fetch(dovecot), "{what}: as Dovecot");
+}
+
+#[test]
+fn dovecot_changes_between_two_opens_are_seen() {
+    require_tool!("doveadm");
+    let dovecot = PrivateDovecot::start(DovecotConfig::default().user("alice", "alicepw")).unwrap();
+    save(&dovecot, "alice", 6);
+    // Turns on modseqs the way a CONDSTORE client does.
+    fetch(&dovecot);
+    let index = IndexDir::new(dovecot.maildir("alice"));
+    check(&index, &dovecot, "first open");
+    let before = replay_counts();
+
+    let flags = |op: &str, what: &str, uids: &str| {
+        doveadm_ok(
+            &dovecot,
+            &[
+                "flags", op, "-u", "alice", what, "mailbox", "INBOX", "uid", uids,
+            ],
+        );
+    };
+    flags("add", "\\Seen $Dove", "1:3");
+    check(&index, &dovecot, "flags added");
+    flags("remove", "\\Seen", "2");
+    flags("add", "\\Deleted", "4");
+    check(&index, &dovecot, "flag removed, deleted");
+    doveadm_ok(
+        &dovecot,
+        &["expunge", "-u", "alice", "mailbox", "INBOX", "uid", "4:5"],
+    );
+    check(&index, &dovecot, "expunged");
+    save(&dovecot, "alice", 2);
+    check(&index, &dovecot, "saved more");
+
+    // Columba writes in between, Dovecot reads it and writes again.
+    let mut t = Transaction::new();
+    t.add_flags(6, 7, FLAG_FLAGGED)
+        .add_keyword("Work", &[(1, 1)]);
+    index.commit(&t).unwrap();
+    dovecot.fix_ownership("alice").unwrap();
+    check(&index, &dovecot, "after Columba's commit");
+    flags("replace", "\\Answered", "1");
+    check(&index, &dovecot, "flags replaced");
+
+    let after = replay_counts();
+    assert!(
+        after.resumed >= before.resumed + 4,
+        "opens went on from the last replay: {before:?} -> {after:?}"
+    );
+    let problems = dovecot.log_problems();
+    assert!(problems.is_empty(), "Dovecot logged: {problems:#?}");
 }
