@@ -20,8 +20,7 @@
 //! 6. Open it warm: `mailbox_status` (what SELECT reports), the same
 //!    through a `StatusCache` (a mailbox opened again in one process, as
 //!    Dovecot keeps closed indexes open) and `MailboxSnapshot::open`
-//!    (every message's flags), also through a `SnapshotCache`, vs
-//!    `EXAMINE` of the mailbox again.
+//!    (every message's flags), vs `EXAMINE` of the mailbox again.
 //! 7. Open + FLAGS of all of it vs `FETCH 1:* (FLAGS)`.
 //! 8. On 10,000 of those messages: `SEARCH SUBJECT` first ever (nothing
 //!    cached: both read every file and cache `hdr.Subject`) and warm (from
@@ -41,7 +40,7 @@ use std::time::{Duration, Instant};
 use columba_interop::{find_tool, DovecotConfig, PrivateDovecot};
 use columba_mail_store::search::SearchKey;
 use columba_mail_store::store::{
-    mailbox_status, sync, CachedItem, MailboxSnapshot, MessageCache, SnapshotCache, StatusCache,
+    mailbox_status, sync, CachedItem, MailboxSnapshot, MessageCache, StatusCache,
 };
 use columba_mail_store::Message;
 use columba_maildir::Mailbox;
@@ -449,18 +448,6 @@ fn generated_mailbox() {
     });
     report(
         &format!("{count} messages: open warm again, per-message view"),
-        c,
-        d,
-    );
-    let mut views = SnapshotCache::default();
-    views.open(&inbox).unwrap();
-    let c = median(|| {
-        assert_eq!(views.open(&inbox).unwrap().messages.len(), count);
-    });
-    // the index was written seconds ago, before the other rows: remembered
-    assert!(views.hits() >= 5, "SnapshotCache did not remember the view");
-    report(
-        &format!("{count} messages: per-message view again (SnapshotCache)"),
         c,
         d,
     );

@@ -29,7 +29,6 @@ mod precache;
 mod resync;
 mod savedate;
 mod snapshot;
-mod snapshot_cache;
 mod staged_append;
 mod summary;
 mod sync;
@@ -56,7 +55,6 @@ pub use precache::{precache, record_flags, PrecacheFields, PrecacheReport, CLIEN
 pub use resync::{qresync_sample, resync, QresyncRequest, Resync};
 pub use savedate::FIELD_DATE_SAVE;
 pub use snapshot::{LogPosition, MailboxSnapshot, SnapshotMessage, Status};
-pub use snapshot_cache::SnapshotCache;
 pub use staged_append::{
     append_from_reader, commit_appends, AppendMeta, MessageWriter, StagedMessage,
 };

@@ -493,11 +493,6 @@ impl MailboxSnapshot {
         &self.mailbox
     }
 
-    /// The handle later file lookups go through (same directory).
-    pub(crate) fn set_mailbox(&mut self, mailbox: &Mailbox) {
-        self.mailbox = mailbox.clone();
-    }
-
     /// STATUS SIZE: the sum of the messages' RFC822.SIZE (from the file
     /// names where they carry it).
     pub fn total_size(&mut self) -> Result<u64> {
