@@ -256,7 +256,13 @@ fn postfix_smtpd_authenticates_against_columba() {
     assert!(smtp.cmd("MAIL FROM:<bob@example.com>").starts_with("250"));
     smtp.cmd("QUIT");
 
-    let log = postfix.log();
+    // smtpd writes its disconnect line after answering QUIT: wait for it
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut log = postfix.log();
+    while !log.contains("auth=1/3") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        log = postfix.log();
+    }
     assert!(
         log.contains("sasl_method=PLAIN, sasl_username=alice"),
         "{log}"
