@@ -3,6 +3,8 @@
 //! [`IndexMap`] is the in-memory form of the file and also the state that
 //! log replay ([`crate::sync`]) updates.
 
+use std::sync::Arc;
+
 use crate::bytes::{align8, put_u16, put_u32, u16_at, u32_at, u64_at};
 use crate::error::{Error, FileKind, Result};
 
@@ -253,8 +255,10 @@ pub struct IndexMap {
     pub extensions: Vec<Extension>,
     /// Keyword names in index order (from the `keywords` extension).
     pub keywords: Vec<String>,
-    /// `messages_count * record_size` bytes of records.
-    pub(crate) records: Vec<u8>,
+    /// `messages_count * record_size` bytes of records, shared between
+    /// copies of the map until one of them changes them (copying a map,
+    /// e.g. a view of a remembered replay, does not copy the records).
+    records: Arc<Vec<u8>>,
 }
 
 fn corrupt(offset: usize, reason: impl Into<String>) -> Error {
@@ -268,104 +272,16 @@ impl IndexMap {
             header: IndexHeader::new(indexid),
             extensions: Vec::new(),
             keywords: Vec::new(),
-            records: Vec::new(),
+            records: Arc::default(),
         }
     }
 
     /// Parses and validates a whole `dovecot.index` file.
     pub fn parse(b: &[u8]) -> Result<IndexMap> {
-        if b.len() < BASE_HEADER_SIZE {
-            return Err(corrupt(
-                b.len(),
-                format!(
-                    "file is {} bytes, shorter than the 120-byte header",
-                    b.len()
-                ),
-            ));
-        }
-        let mut header = IndexHeader::decode(&b[..BASE_HEADER_SIZE]);
-        if header.major_version != MAJOR_VERSION {
-            return Err(corrupt(
-                0,
-                format!("major version {} is not 7", header.major_version),
-            ));
-        }
-        if header.compat_flags != 1 {
-            return Err(corrupt(
-                12,
-                format!(
-                    "compat_flags {:#x}: not a little-endian index",
-                    header.compat_flags
-                ),
-            ));
-        }
-        if header.flags & HDR_FLAG_CORRUPTED != 0 {
-            return Err(corrupt(20, "header carries the CORRUPTED flag"));
-        }
-        let base = usize::from(header.base_header_size);
-        if base < BASE_HEADER_SIZE {
-            return Err(corrupt(2, format!("base_header_size {base} < 120")));
-        }
-        let header_size = header.header_size as usize;
-        if header_size < base {
-            return Err(corrupt(
-                4,
-                format!("header_size {header_size} < base_header_size {base}"),
-            ));
-        }
-        if header_size > b.len() {
-            return Err(corrupt(
-                4,
-                format!("header_size {header_size} exceeds file size {}", b.len()),
-            ));
-        }
-        header.trailing = b[BASE_HEADER_SIZE..base].to_vec();
-        // Minor-version upgrades done in memory by Dovecot.
-        if header.minor_version == 0 && header.first_recent_uid == 0 {
-            header.first_recent_uid = 1;
-        }
-        if header.minor_version <= 2 {
-            header.unused_old_sync_size_part1 = 0;
-            header.log2_rotate_time = 0;
-            header.last_temp_file_scan = 0;
-        }
-        let record_size = header.record_size as usize;
-        if record_size < MIN_RECORD_SIZE {
-            return Err(corrupt(8, format!("record_size {record_size} < 8")));
-        }
-        check_header_counts(&header)?;
-
-        let extensions = parse_extensions(&b[..header_size], base, record_size)?;
-        let count = header.messages_count as usize;
-        let rec_bytes = count
-            .checked_mul(record_size)
-            .ok_or_else(|| corrupt(32, "messages_count * record_size overflows"))?;
-        let avail = b.len() - header_size;
-        if rec_bytes > avail {
-            return Err(corrupt(
-                b.len(),
-                format!("{count} records of {record_size} bytes need {rec_bytes} bytes, file has {avail} after the header"),
-            ));
-        }
-        let mut records = b[header_size..header_size + rec_bytes].to_vec();
-        if header.minor_version <= 1 {
-            for r in records.chunks_exact_mut(record_size) {
-                r[4] &= !0x20;
-            }
-        }
-        header.minor_version = MINOR_VERSION.max(header.minor_version);
-        let mut map = IndexMap {
-            header,
-            extensions,
-            keywords: Vec::new(),
-            records,
-        };
-        map.check_records()?;
-        map.keywords = map.parse_keywords().map_err(|(off, why)| {
-            let ext_off = map.ext_hdr_file_offset(EXT_KEYWORDS).unwrap_or(0);
-            corrupt(ext_off + off, why)
-        })?;
-        Ok(map)
+        let head = IndexHead::parse(b, b.len())?;
+        let start = head.records_offset();
+        let records = b[start..start + head.records_len()].to_vec();
+        head.with_records(records)
     }
 
     fn check_records(&self) -> Result<()> {
@@ -462,7 +378,18 @@ impl IndexMap {
 
     pub(crate) fn record_mut(&mut self, idx0: usize) -> &mut [u8] {
         let rs = self.rec_size();
-        &mut self.records[idx0 * rs..(idx0 + 1) * rs]
+        &mut self.records_mut()[idx0 * rs..(idx0 + 1) * rs]
+    }
+
+    /// The record area, read-only.
+    pub(crate) fn records(&self) -> &[u8] {
+        &self.records
+    }
+
+    /// The record area for changing it: copied first if another copy of
+    /// the map shares it.
+    pub(crate) fn records_mut(&mut self) -> &mut Vec<u8> {
+        Arc::make_mut(&mut self.records)
     }
 
     /// UID of the message at 0-based position `idx`.
@@ -692,8 +619,176 @@ impl IndexMap {
                 }
             }
         }
-        self.records = out;
+        self.records = Arc::new(out);
         self.header.record_size = new_rs as u32;
+    }
+}
+
+/// The part of `dovecot.index` before the records (base header and
+/// extensions), parsed and checked against the file's size: what is needed
+/// to read the records straight into the map's own buffer
+/// ([`IndexHead::with_records`]) instead of copying them out of the file's.
+#[derive(Debug)]
+pub(crate) struct IndexHead {
+    header: IndexHeader,
+    extensions: Vec<Extension>,
+    records_len: usize,
+}
+
+impl IndexHead {
+    /// How many bytes from the start of the file [`IndexHead::parse`] needs
+    /// to see: the whole header area, as far as `prefix` (at least the
+    /// first 8 bytes of the file, if it has them) tells.
+    pub(crate) fn len_needed(prefix: &[u8]) -> usize {
+        let header_size = u32_at(prefix, 4).map_or(0, |n| n as usize);
+        header_size.max(BASE_HEADER_SIZE)
+    }
+
+    /// Parses the header area from `b`, the start of a file of `file_len`
+    /// bytes; `b` holds at least [`IndexHead::len_needed`] bytes or the
+    /// whole file, whichever is shorter. Errors name the same offsets and
+    /// reasons as [`IndexMap::parse`] of the whole file.
+    pub(crate) fn parse(b: &[u8], file_len: usize) -> Result<IndexHead> {
+        if b.len() < BASE_HEADER_SIZE {
+            return Err(corrupt(
+                b.len(),
+                format!(
+                    "file is {} bytes, shorter than the 120-byte header",
+                    b.len()
+                ),
+            ));
+        }
+        let mut header = IndexHeader::decode(&b[..BASE_HEADER_SIZE]);
+        if header.major_version != MAJOR_VERSION {
+            return Err(corrupt(
+                0,
+                format!("major version {} is not 7", header.major_version),
+            ));
+        }
+        if header.compat_flags != 1 {
+            return Err(corrupt(
+                12,
+                format!(
+                    "compat_flags {:#x}: not a little-endian index",
+                    header.compat_flags
+                ),
+            ));
+        }
+        if header.flags & HDR_FLAG_CORRUPTED != 0 {
+            return Err(corrupt(20, "header carries the CORRUPTED flag"));
+        }
+        let base = usize::from(header.base_header_size);
+        if base < BASE_HEADER_SIZE {
+            return Err(corrupt(2, format!("base_header_size {base} < 120")));
+        }
+        let header_size = header.header_size as usize;
+        if header_size < base {
+            return Err(corrupt(
+                4,
+                format!("header_size {header_size} < base_header_size {base}"),
+            ));
+        }
+        if header_size > file_len {
+            return Err(corrupt(
+                4,
+                format!("header_size {header_size} exceeds file size {file_len}"),
+            ));
+        }
+        if header_size > b.len() {
+            // Only when the file shrank while it was read.
+            return Err(corrupt(
+                b.len(),
+                format!(
+                    "header_size {header_size} but only {} bytes could be read",
+                    b.len()
+                ),
+            ));
+        }
+        header.trailing = b[BASE_HEADER_SIZE..base].to_vec();
+        // Minor-version upgrades done in memory by Dovecot.
+        if header.minor_version == 0 && header.first_recent_uid == 0 {
+            header.first_recent_uid = 1;
+        }
+        if header.minor_version <= 2 {
+            header.unused_old_sync_size_part1 = 0;
+            header.log2_rotate_time = 0;
+            header.last_temp_file_scan = 0;
+        }
+        let record_size = header.record_size as usize;
+        if record_size < MIN_RECORD_SIZE {
+            return Err(corrupt(8, format!("record_size {record_size} < 8")));
+        }
+        check_header_counts(&header)?;
+
+        let extensions = parse_extensions(&b[..header_size], base, record_size)?;
+        let count = header.messages_count as usize;
+        let records_len = count
+            .checked_mul(record_size)
+            .ok_or_else(|| corrupt(32, "messages_count * record_size overflows"))?;
+        let avail = file_len - header_size;
+        if records_len > avail {
+            return Err(corrupt(
+                file_len,
+                format!("{count} records of {record_size} bytes need {records_len} bytes, file has {avail} after the header"),
+            ));
+        }
+        Ok(IndexHead {
+            header,
+            extensions,
+            records_len,
+        })
+    }
+
+    /// Where the records start in the file.
+    pub(crate) fn records_offset(&self) -> usize {
+        self.header.header_size as usize
+    }
+
+    /// How many bytes of records follow the header area.
+    pub(crate) fn records_len(&self) -> usize {
+        self.records_len
+    }
+
+    /// The map with `records` ([`IndexHead::records_len`] bytes read from
+    /// [`IndexHead::records_offset`]), once the records and the keyword
+    /// names pass their checks.
+    pub(crate) fn with_records(self, mut records: Vec<u8>) -> Result<IndexMap> {
+        let IndexHead {
+            mut header,
+            extensions,
+            records_len,
+        } = self;
+        if records.len() != records_len {
+            let file_len = header.header_size as usize + records.len();
+            return Err(corrupt(
+                file_len,
+                format!(
+                    "{} records of {} bytes need {records_len} bytes, file has {} after the header",
+                    header.messages_count,
+                    header.record_size,
+                    records.len()
+                ),
+            ));
+        }
+        let record_size = header.record_size as usize;
+        if header.minor_version <= 1 {
+            for r in records.chunks_exact_mut(record_size) {
+                r[4] &= !0x20;
+            }
+        }
+        header.minor_version = MINOR_VERSION.max(header.minor_version);
+        let mut map = IndexMap {
+            header,
+            extensions,
+            keywords: Vec::new(),
+            records: Arc::new(records),
+        };
+        map.check_records()?;
+        map.keywords = map.parse_keywords().map_err(|(off, why)| {
+            let ext_off = map.ext_hdr_file_offset(EXT_KEYWORDS).unwrap_or(0);
+            corrupt(ext_off + off, why)
+        })?;
+        Ok(map)
     }
 }
 

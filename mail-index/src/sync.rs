@@ -187,7 +187,7 @@ impl<'m> Applier<'m> {
                     let is_kw = ext.name == EXT_KEYWORDS;
                     if size > 0 {
                         let rs = self.map.rec_size();
-                        for r in self.map.records.chunks_exact_mut(rs) {
+                        for r in self.map.records_mut().chunks_exact_mut(rs) {
                             r[off..off + size].iter_mut().for_each(|b| *b = 0);
                         }
                     }
@@ -349,13 +349,14 @@ impl<'m> Applier<'m> {
             )));
         }
         let rs = h.record_size as usize;
-        let start = self.map.records.len();
+        let start = self.map.records().len();
         if (start + rs) as u64 > MAX_RECORDS_BYTES {
             return Err(fail("record area would grow beyond 1 GiB"));
         }
-        self.map.records.resize(start + rs, 0);
-        self.map.records[start..start + 4].copy_from_slice(&uid.to_le_bytes());
-        self.map.records[start + 4] = flags;
+        let records = self.map.records_mut();
+        records.resize(start + rs, 0);
+        records[start..start + 4].copy_from_slice(&uid.to_le_bytes());
+        records[start + 4] = flags;
         let h = &mut self.map.header;
         h.messages_count += 1;
         h.next_uid = uid.wrapping_add(1).max(uid);
@@ -430,7 +431,7 @@ impl<'m> Applier<'m> {
         // expunged one moves down once; nothing before it is touched.
         let rs = self.map.rec_size();
         let n = self.map.messages_count();
-        let records = &mut self.map.records;
+        let records = self.map.records_mut();
         let total = records.len().checked_div(rs).unwrap_or(0);
         let mut write = idxs[0].min(total) * rs;
         for (k, &gone) in idxs.iter().enumerate() {
@@ -768,7 +769,7 @@ fn raise_all_modseqs(map: &mut IndexMap, value: u64) {
         return;
     }
     let rs = map.rec_size();
-    for r in map.records.chunks_exact_mut(rs) {
+    for r in map.records_mut().chunks_exact_mut(rs) {
         if u64_at(r, off).unwrap_or(0) < value {
             r[off..off + 8].copy_from_slice(&value.to_le_bytes());
         }
@@ -786,7 +787,7 @@ fn fill_zero_modseqs(map: &mut IndexMap, value: u64) {
         return;
     }
     let rs = map.rec_size();
-    for r in map.records.chunks_exact_mut(rs) {
+    for r in map.records_mut().chunks_exact_mut(rs) {
         if u64_at(r, off) == Some(0) {
             r[off..off + 8].copy_from_slice(&value.to_le_bytes());
         }

@@ -8,7 +8,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use crate::error::{Error, FileKind, Result};
-use crate::index_file::{IndexHeader, IndexMap};
+use crate::index_file::{IndexHead, IndexHeader, IndexMap};
 use crate::lock::LogLock;
 use crate::log_file::{LogFile, LogHeader};
 use crate::mailbox::{IndexDir, View};
@@ -59,6 +59,59 @@ fn read_optional_identified(path: &Path) -> Result<Option<ReadFile>> {
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(path, e)),
     }
+}
+
+/// `dovecot.index` read and parsed, with its identity (`stable` as for
+/// [`ReadFile`]).
+struct ReadIndex {
+    map: Result<IndexMap>,
+    id: FileId,
+    stable: bool,
+}
+
+/// How much of `dovecot.index` is read first for its header area (which
+/// is rarely larger; a larger one is read with a second read).
+const INDEX_HEAD_READ: u64 = 4096;
+
+/// Reads `dovecot.index`, if there is one: its header area first, then its
+/// records straight into the buffer the map keeps, so the records are
+/// neither copied nor held twice. A file that does not parse gives its
+/// error in [`ReadIndex::map`], as if it had been read whole.
+fn read_index_optional(path: &Path) -> Result<Option<ReadIndex>> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    let before = FileId::of(&meta);
+    let len = meta.len();
+    let mut head = read_range(&file, path, 0, len.min(INDEX_HEAD_READ))?;
+    let needed = IndexHead::len_needed(&head) as u64;
+    if needed > head.len() as u64 && head.len() as u64 == INDEX_HEAD_READ {
+        head.extend(read_range(&file, path, INDEX_HEAD_READ, needed.min(len))?);
+    }
+    // What was read may be shorter than the size fstat gave if the file
+    // shrank meanwhile: then it is what the file holds.
+    let file_len = if (head.len() as u64) < len.min(INDEX_HEAD_READ) {
+        head.len()
+    } else {
+        usize::try_from(len).unwrap_or(usize::MAX)
+    };
+    let map = match IndexHead::parse(&head, file_len) {
+        Ok(h) => {
+            let start = h.records_offset() as u64;
+            let end = start + h.records_len() as u64;
+            read_range(&file, path, start, end).and_then(|records| h.with_records(records))
+        }
+        Err(e) => Err(e),
+    };
+    let id = FileId::of(&file.metadata().map_err(|e| Error::io(path, e))?);
+    Ok(Some(ReadIndex {
+        map,
+        id,
+        stable: id == before,
+    }))
 }
 
 fn stat_optional(path: &Path) -> Result<Option<FileId>> {
@@ -160,7 +213,7 @@ impl IndexDir {
         // The index first: a snapshot older than the logs read after it is
         // always usable, a newer one might point past them.
         let index_path = self.path(FileKind::Index);
-        let index = read_optional_identified(&index_path)?;
+        let index = read_index_optional(&index_path)?;
         let log2_path = self.path(FileKind::Log2);
         let log2 = read_optional_identified(&log2_path)?;
         let head_path = self.path(FileKind::Log);
@@ -197,8 +250,8 @@ impl IndexDir {
             }
         }
         logs.push(head_log);
-        let map = match &index {
-            Some(f) => Some(IndexMap::parse(&f.bytes)?),
+        let map = match index {
+            Some(f) => Some(f.map?),
             None => None,
         };
         let index_header = map.as_ref().map(|m| m.header.clone());
