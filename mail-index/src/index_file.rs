@@ -601,25 +601,29 @@ impl IndexMap {
         }
         let new_rs = offset as usize;
         let old_rs = self.rec_size();
-        let n = self.messages_count();
-        let mut out = vec![0u8; n * new_rs];
-        for idx in 0..n {
-            let src = &self.records[idx * old_rs..(idx + 1) * old_rs];
-            let dst = &mut out[idx * new_rs..(idx + 1) * new_rs];
-            dst[..8].copy_from_slice(&src[..8]);
-            for (i, e) in self.extensions.iter().enumerate() {
-                let len = usize::from(copy_sizes[i]);
-                if len == 0 || old_offsets[i] == 0 {
-                    continue;
-                }
-                let so = usize::from(old_offsets[i]);
-                let d = usize::from(e.record_offset);
-                if so + len <= old_rs && d + len <= new_rs {
-                    dst[d..d + len].copy_from_slice(&src[so..so + len]);
-                }
+        // What moves where, the same for every record: the uid and flags,
+        // then each field that had data (a later field wins where fields
+        // overlap, as they would if copied one by one).
+        let mut moves: Vec<(usize, usize, usize)> = vec![(0, 0, MIN_RECORD_SIZE)];
+        for (i, e) in self.extensions.iter().enumerate() {
+            let len = usize::from(copy_sizes[i]);
+            if len == 0 || old_offsets[i] == 0 {
+                continue;
+            }
+            let (so, d) = (usize::from(old_offsets[i]), usize::from(e.record_offset));
+            if so + len <= old_rs && d + len <= new_rs {
+                moves.push((so, d, len));
             }
         }
-        self.records = Arc::new(out);
+        moves.dedup_by(|next, prev| {
+            let joins = next.0 == prev.0 + prev.2 && next.1 == prev.1 + prev.2;
+            if joins {
+                prev.2 += next.2;
+            }
+            joins
+        });
+        let n = self.messages_count();
+        move_records(self.records_mut(), n, old_rs, new_rs, &moves);
         self.header.record_size = new_rs as u32;
     }
 }
@@ -789,6 +793,54 @@ impl IndexHead {
             corrupt(ext_off + off, why)
         })?;
         Ok(map)
+    }
+}
+
+/// Changes the record size of `records` (`n` records of `old_rs` bytes) to
+/// `new_rs` in place: each record gets the `(from, to, len)` byte ranges of
+/// its old self in `moves` order and zeros elsewhere. Growing works from
+/// the last record back and shrinking from the first, so no record is
+/// overwritten before it is moved.
+fn move_records(
+    records: &mut Vec<u8>,
+    n: usize,
+    old_rs: usize,
+    new_rs: usize,
+    moves: &[(usize, usize, usize)],
+) {
+    records.truncate(n * old_rs);
+    if new_rs > old_rs {
+        records.resize(n * new_rs, 0);
+    }
+    let mut one_record = vec![0u8; old_rs];
+    let mut move_one = |records: &mut [u8], idx: usize| {
+        let dst = idx * new_rs;
+        match moves {
+            // The fields that keep their data are where they were (e.g. a
+            // field was added at the end): one copy and the rest zeroed.
+            [(0, 0, len)] => {
+                records.copy_within(idx * old_rs..idx * old_rs + len, dst);
+                records[dst + len..dst + new_rs].fill(0);
+            }
+            _ => {
+                one_record.copy_from_slice(&records[idx * old_rs..(idx + 1) * old_rs]);
+                let r = &mut records[dst..dst + new_rs];
+                r.fill(0);
+                for &(from, to, len) in moves {
+                    r[to..to + len].copy_from_slice(&one_record[from..from + len]);
+                }
+            }
+        }
+    };
+    if new_rs > old_rs {
+        for idx in (0..n).rev() {
+            move_one(records, idx);
+        }
+    } else {
+        for idx in 0..n {
+            move_one(records, idx);
+        }
+        records.truncate(n * new_rs);
     }
 }
 
@@ -988,4 +1040,81 @@ pub(crate) fn build_keywords_header(names: &[String]) -> Vec<u8> {
         b.push(0);
     }
     b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each record built afresh: zeros, then the moves one after another.
+    fn moved_one_by_one(
+        records: &[u8],
+        n: usize,
+        old_rs: usize,
+        new_rs: usize,
+        moves: &[(usize, usize, usize)],
+    ) -> Vec<u8> {
+        let mut out = vec![0u8; n * new_rs];
+        for idx in 0..n {
+            let src = &records[idx * old_rs..(idx + 1) * old_rs];
+            let dst = &mut out[idx * new_rs..(idx + 1) * new_rs];
+            for &(from, to, len) in moves {
+                dst[to..to + len].copy_from_slice(&src[from..from + len]);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn records_move_in_place_as_if_copied_one_by_one() {
+        let n = 37;
+        for (old_rs, new_rs, moves) in [
+            (8, 16, vec![(0, 0, 8)]),
+            (16, 16, vec![(0, 0, 8), (8, 12, 4)]),
+            (16, 24, vec![(0, 0, 8), (8, 16, 8)]),
+            (24, 16, vec![(0, 0, 8), (16, 8, 8)]),
+            (24, 8, vec![(0, 0, 8)]),
+            (16, 32, vec![(0, 0, 8), (5, 20, 3), (8, 24, 8), (6, 6, 4)]),
+            (32, 16, vec![(0, 0, 16)]),
+        ] {
+            let records: Vec<u8> = (0..n * old_rs).map(|i| (i * 7 + 3) as u8).collect();
+            let want = moved_one_by_one(&records, n, old_rs, new_rs, &moves);
+            let mut got = records.clone();
+            move_records(&mut got, n, old_rs, new_rs, &moves);
+            assert_eq!(got, want, "{old_rs} -> {new_rs} with {moves:?}");
+        }
+    }
+
+    #[test]
+    fn adding_a_record_field_keeps_every_record() {
+        let mut map = IndexMap::new(1);
+        map.header.next_uid = 1001;
+        let mut records = Vec::new();
+        for uid in 1..=1000u32 {
+            records.extend_from_slice(&uid.to_le_bytes());
+            records.extend_from_slice(&[(uid % 32) as u8, 0xaa, 0xbb, 0xcc]);
+        }
+        map.records = Arc::new(records);
+        map.header.messages_count = 1000;
+        map.extensions.push(Extension {
+            name: EXT_MODSEQ.into(),
+            hdr: vec![0; 16],
+            reset_id: 0,
+            record_offset: 0,
+            record_size: 8,
+            record_align: 8,
+        });
+        map.recompute_header_size();
+        map.reorder_records(None);
+        assert_eq!(map.header.record_size, 16);
+        assert_eq!(map.extensions[0].record_offset, 8);
+        for idx in 0..1000 {
+            let r = map.record(idx + 1).unwrap();
+            assert_eq!(map.uid_at(idx), idx as u32 + 1);
+            assert_eq!(r[4], ((idx + 1) % 32) as u8);
+            // The padding after the flags is kept as it was, the new field is zero.
+            assert_eq!(&r[5..8], &[0xaa, 0xbb, 0xcc]);
+            assert_eq!(&r[8..], &[0; 8]);
+        }
+    }
 }
