@@ -978,9 +978,26 @@ pub(crate) fn walk_committed<'a>(
     from: u32,
     modseq: u64,
     lenient: bool,
+    each: impl FnMut(&LogRecord<'a>),
+) -> Result<Walked> {
+    walk_committed_summarising(log, from, modseq, lenient, 0, each)
+}
+
+/// [`walk_committed`] handing out the records that start before
+/// `summaries_before` with summarised payloads (see
+/// [`crate::log_file::decode_checked`]): for records that are walked over
+/// but not applied.
+pub(crate) fn walk_committed_summarising<'a>(
+    log: &'a LogFile,
+    from: u32,
+    modseq: u64,
+    lenient: bool,
+    summaries_before: u32,
     mut each: impl FnMut(&LogRecord<'a>),
 ) -> Result<Walked> {
-    let mut it = log.records_from(from, modseq);
+    let mut it = log
+        .records_from(from, modseq)
+        .summarising_before(summaries_before);
     let mut done = Walked {
         end: it.committed_end(),
         modseq,
@@ -1118,11 +1135,12 @@ pub(crate) fn replay_unfinished(
             walk.max_tail = 0;
         }
         let skip_before = if fi == start_file { start_offset } else { 0 };
-        let done = walk_committed(
+        let done = walk_committed_summarising(
             l,
             u32::from(l.header.hdr_size),
             l.header.initial_modseq,
             lenient,
+            skip_before,
             |rec| walk.record(&mut a, l, rec, is_head, rec.offset >= skip_before),
         )?;
         modseq = done.modseq;
