@@ -812,24 +812,39 @@ fn move_records(
     if new_rs > old_rs {
         records.resize(n * new_rs, 0);
     }
+    if let [(0, 0, len)] = *moves {
+        // The fields that keep their data are where they were (a field
+        // was added at the end, or the records grew): one copy per record
+        // and the rest zeroed, with fixed sizes for the usual layouts.
+        if new_rs > old_rs {
+            match (len, new_rs) {
+                (8, 12) => grow_kept::<8, 12>(records, n, old_rs),
+                (8, 16) => grow_kept::<8, 16>(records, n, old_rs),
+                (8, 24) => grow_kept::<8, 24>(records, n, old_rs),
+                (12, 16) => grow_kept::<12, 16>(records, n, old_rs),
+                (12, 24) => grow_kept::<12, 24>(records, n, old_rs),
+                (16, 24) => grow_kept::<16, 24>(records, n, old_rs),
+                (16, 32) => grow_kept::<16, 32>(records, n, old_rs),
+                (24, 32) => grow_kept::<24, 32>(records, n, old_rs),
+                _ => {
+                    for idx in (0..n).rev() {
+                        let dst = idx * new_rs;
+                        records.copy_within(idx * old_rs..idx * old_rs + len, dst);
+                        records[dst + len..dst + new_rs].fill(0);
+                    }
+                }
+            }
+            return;
+        }
+    }
     let mut one_record = vec![0u8; old_rs];
     let mut move_one = |records: &mut [u8], idx: usize| {
         let dst = idx * new_rs;
-        match moves {
-            // The fields that keep their data are where they were (e.g. a
-            // field was added at the end): one copy and the rest zeroed.
-            [(0, 0, len)] => {
-                records.copy_within(idx * old_rs..idx * old_rs + len, dst);
-                records[dst + len..dst + new_rs].fill(0);
-            }
-            _ => {
-                one_record.copy_from_slice(&records[idx * old_rs..(idx + 1) * old_rs]);
-                let r = &mut records[dst..dst + new_rs];
-                r.fill(0);
-                for &(from, to, len) in moves {
-                    r[to..to + len].copy_from_slice(&one_record[from..from + len]);
-                }
-            }
+        one_record.copy_from_slice(&records[idx * old_rs..(idx + 1) * old_rs]);
+        let r = &mut records[dst..dst + new_rs];
+        r.fill(0);
+        for &(from, to, len) in moves {
+            r[to..to + len].copy_from_slice(&one_record[from..from + len]);
         }
     };
     if new_rs > old_rs {
@@ -841,6 +856,18 @@ fn move_records(
             move_one(records, idx);
         }
         records.truncate(n * new_rs);
+    }
+}
+
+/// [`move_records`] growing records to `NEW` bytes that keep their first
+/// `KEEP` bytes where they were (`records` already grown to `n * NEW`).
+fn grow_kept<const KEEP: usize, const NEW: usize>(records: &mut [u8], n: usize, old_rs: usize) {
+    for idx in (0..n).rev() {
+        let mut kept = [0u8; KEEP];
+        kept.copy_from_slice(&records[idx * old_rs..idx * old_rs + KEEP]);
+        let dst = &mut records[idx * NEW..(idx + 1) * NEW];
+        dst[..KEEP].copy_from_slice(&kept);
+        dst[KEEP..].copy_from_slice(&[0u8; NEW][KEEP..]);
     }
 }
 
@@ -1076,6 +1103,14 @@ mod tests {
             (24, 8, vec![(0, 0, 8)]),
             (16, 32, vec![(0, 0, 8), (5, 20, 3), (8, 24, 8), (6, 6, 4)]),
             (32, 16, vec![(0, 0, 16)]),
+            (12, 16, vec![(0, 0, 12)]),
+            (16, 32, vec![(0, 0, 16)]),
+            (8, 20, vec![(0, 0, 8)]),
+            (12, 24, vec![(0, 0, 8), (8, 8, 4)]),
+            (8, 12, vec![(0, 0, 8)]),
+            (8, 24, vec![(0, 0, 8)]),
+            (16, 24, vec![(0, 0, 16)]),
+            (24, 32, vec![(0, 0, 24)]),
         ] {
             let records: Vec<u8> = (0..n * old_rs).map(|i| (i * 7 + 3) as u8).collect();
             let want = moved_one_by_one(&records, n, old_rs, new_rs, &moves);
