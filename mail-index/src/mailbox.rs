@@ -411,6 +411,15 @@ impl IndexDir {
         self.view_from_mode(index, logs, false, true)
     }
 
+    /// The header of extension `name` as the index stands now (what
+    /// `open_view_without_cache()?.map().ext(name)` holds), without copying
+    /// the messages of the view: for checks that need one extension
+    /// header only, such as Maildir's quick check of its directories.
+    /// `Ok(None)`: the index has no such extension.
+    pub fn current_ext_header(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        self.with_current(None, |r| r.map.ext(name).map(|e| e.hdr.clone()))
+    }
+
     /// [`IndexDir::open_view`] without reading `dovecot.index.cache`: for a
     /// reader that needs only UIDs, flags, keywords and modseqs (the cache
     /// file can be tens of megabytes). The view has no cache, so

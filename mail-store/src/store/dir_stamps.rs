@@ -40,11 +40,17 @@ impl MaildirHeader {
     /// The header in `map`, and whether it has Dovecot's size; a missing
     /// header reads as all zero (a first sync), as in Dovecot.
     pub fn from_map(map: &IndexMap) -> (MaildirHeader, bool) {
-        let Some(ext) = map.ext(EXT_MAILDIR) else {
+        Self::from_ext_header(map.ext(EXT_MAILDIR).map(|e| e.hdr.as_slice()))
+    }
+
+    /// The header from the `maildir` extension's header bytes (`None`:
+    /// the index has no such extension), as [`MaildirHeader::from_map`].
+    pub fn from_ext_header(hdr: Option<&[u8]>) -> (MaildirHeader, bool) {
+        let Some(hdr) = hdr else {
             return (MaildirHeader::default(), false);
         };
         let mut f = [0u32; 9];
-        for (i, chunk) in ext.hdr.chunks_exact(4).take(9).enumerate() {
+        for (i, chunk) in hdr.chunks_exact(4).take(9).enumerate() {
             f[i] = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
         }
         let h = MaildirHeader {
@@ -58,7 +64,7 @@ impl MaildirHeader {
             uidlist_mtime_nsecs: f[7],
             uidlist_size: f[8],
         };
-        (h, ext.hdr.len() == HDR_SIZE)
+        (h, hdr.len() == HDR_SIZE)
     }
 
     fn encode(&self) -> [u8; HDR_SIZE] {

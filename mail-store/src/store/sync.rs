@@ -81,8 +81,9 @@ pub fn sync(mailbox: &Mailbox) -> Result<SyncReport> {
     let dirs = DirStamps::take(dir);
     if let (Some(dirs), Some(_)) = (&dirs, &log_before) {
         let _turn = super::index_io::guard(dir);
-        if let Ok(view) = index.open_view_without_cache() {
-            if dirs.unchanged_since(&MaildirHeader::from_map(view.map()).0) {
+        // the extension header alone: the messages are not copied
+        if let Ok(hdr) = index.current_ext_header(super::dir_stamps::EXT_MAILDIR) {
+            if dirs.unchanged_since(&MaildirHeader::from_ext_header(hdr.as_deref()).0) {
                 return Ok(report);
             }
         }
