@@ -20,8 +20,10 @@ mod dir_stamps;
 mod expunge;
 mod file_hint;
 mod flags;
+mod flags_snapshot;
 mod folders;
 mod index_io;
+mod keywords;
 mod message_cache;
 mod modseq;
 mod new_dir;
@@ -43,10 +45,12 @@ pub use changes::{changes, Change};
 pub use copy::{copy, copy_limited, move_messages, move_messages_limited, Copied};
 pub use expunge::{expunge, expunge_deleted};
 pub use flags::{store_flags, store_flags_unchanged_since, StoreMode, StoreResult};
+pub use flags_snapshot::{FlagsSnapshot, MessageMeta};
 pub use folders::{
     create_mailbox, delete_mailbox, mailbox_guid, mailbox_guid_hex, mailbox_tree, rename_mailbox,
     subscribe, unsubscribe,
 };
+pub use keywords::Keywords;
 pub use message_cache::{
     fields as cache_fields, header_field_name, MessageCache, ENVELOPE_HEADERS,
 };

@@ -230,7 +230,7 @@ pub struct MailboxSnapshot {
     files_resolved: bool,
 }
 
-fn flags_from_index(bits: u8) -> MessageFlags {
+pub(super) fn flags_from_index(bits: u8) -> MessageFlags {
     MessageFlags {
         answered: bits & FLAG_ANSWERED != 0,
         flagged: bits & FLAG_FLAGGED != 0,
@@ -264,22 +264,7 @@ impl MailboxSnapshot {
     /// needs sizes, dates or content), so opening and reading flags costs
     /// only the index.
     pub fn open(mailbox: &Mailbox) -> Result<MailboxSnapshot> {
-        let dir = mailbox.path();
-        // flags, keywords and modseqs only: the cache file is not read
-        let turn = super::index_io::guard(dir);
-        let view = IndexDir::new(dir).open_view_without_cache();
-        drop(turn);
-        match view {
-            Ok(view) => Self::from_view(mailbox, &view),
-            // no index files at all: a mailbox Dovecot never opened
-            Err(columba_mail_index::Error::LogLost(_))
-                if !dir.join("dovecot.index.log").exists()
-                    && !dir.join("dovecot.index").exists() =>
-            {
-                Self::open_without_index(mailbox)
-            }
-            Err(e) => Err(e.into()),
-        }
+        open_view_of(mailbox)
     }
 
     /// The snapshot a view of the index shows.
@@ -302,17 +287,7 @@ impl MailboxSnapshot {
                 }
             })
             .collect();
-        let (mut uid_next, mut uid_validity) = (view.header().next_uid, view.header().uid_validity);
-        if uid_next == 0 || uid_validity == 0 {
-            // an index that never synced a message may not carry them yet
-            let listing = mailbox.list()?;
-            if uid_next == 0 {
-                uid_next = listing.next_uid.max(1);
-            }
-            if uid_validity == 0 {
-                uid_validity = listing.uid_validity.unwrap_or(0);
-            }
-        }
+        let (uid_next, uid_validity) = uid_counters(mailbox, view)?;
         Ok(MailboxSnapshot {
             messages,
             uid_next,
@@ -346,41 +321,7 @@ impl MailboxSnapshot {
     /// When modseqs are on and no message waits to be claimed, nothing is
     /// written and the log lock is not taken: the index is read once.
     pub fn open_select(mailbox: &Mailbox) -> Result<MailboxSnapshot> {
-        let dir = mailbox.path();
-        if !dir.join("dovecot.index.log").exists() {
-            mailbox.move_new_to_cur()?;
-            return Self::open(mailbox);
-        }
-        // under the uidlist lock alone (it serialises new/ to cur/ moves);
-        // never taken while the index lock is held, as Dovecot takes the
-        // uidlist lock first and the index lock second
-        super::new_dir::move_new_to_cur(mailbox)?;
-        let index = super::index_io::index_for_writing(dir);
-        let turn = super::index_io::guard(dir);
-        let view = index.open_view_without_cache()?;
-        drop(turn);
-        let (first_recent, next_uid) = (view.header().first_recent_uid, view.header().next_uid);
-        if super::modseq::tracks_modseqs(&view) && first_recent >= next_uid {
-            return Self::from_view(mailbox, &view);
-        }
-        drop(view);
-        // something to write: decided again on the view under the lock
-        let lock = super::index_io::lock(&index, dir)?;
-        let mut view = index.open_view_locked(&lock)?;
-        // per-message modseqs from here on, as after Dovecot's first CONDSTORE use
-        if super::modseq::enable_modseqs_in(&index, &lock, &view)? {
-            view = index.open_view_locked(&lock)?;
-        }
-        let snapshot = Self::from_view(mailbox, &view)?;
-        let (first_recent, next_uid) = (view.header().first_recent_uid, view.header().next_uid);
-        if first_recent < next_uid {
-            let mut t = columba_mail_index::Transaction::new();
-            t.update_header(FIRST_RECENT_UID_OFFSET, &next_uid.to_le_bytes());
-            let (before, after) = super::index_io::commit_measured(&index, &lock, &t)?;
-            drop(lock);
-            super::index_io::maintain_if_due(dir, before, after);
-        }
-        Ok(snapshot)
+        open_select_view_of(mailbox)
     }
 
     /// Names each message's file without listing `cur/`, as Dovecot's
@@ -589,6 +530,99 @@ impl MailboxSnapshot {
         }
         Ok(out)
     }
+}
+
+impl FromIndexView for MailboxSnapshot {
+    fn from_view(mailbox: &Mailbox, view: &View) -> Result<Self> {
+        MailboxSnapshot::from_view(mailbox, view)
+    }
+
+    fn without_index(mailbox: &Mailbox) -> Result<Self> {
+        MailboxSnapshot::open_without_index(mailbox)
+    }
+}
+
+/// A read-only state of a mailbox made from one view of its index
+/// ([`MailboxSnapshot`], [`super::FlagsSnapshot`]).
+pub(super) trait FromIndexView: Sized {
+    /// The state `view` shows.
+    fn from_view(mailbox: &Mailbox, view: &View) -> Result<Self>;
+    /// The state of a mailbox that has no index files yet.
+    fn without_index(mailbox: &Mailbox) -> Result<Self>;
+}
+
+/// UIDNEXT and UIDVALIDITY of `view`, from the uidlist where an index that
+/// never synced a message does not carry them yet.
+pub(super) fn uid_counters(mailbox: &Mailbox, view: &View) -> Result<(u32, u32)> {
+    let (mut uid_next, mut uid_validity) = (view.header().next_uid, view.header().uid_validity);
+    if uid_next == 0 || uid_validity == 0 {
+        let listing = mailbox.list()?;
+        if uid_next == 0 {
+            uid_next = listing.next_uid.max(1);
+        }
+        if uid_validity == 0 {
+            uid_validity = listing.uid_validity.unwrap_or(0);
+        }
+    }
+    Ok((uid_next, uid_validity))
+}
+
+/// [`MailboxSnapshot::open`] for any [`FromIndexView`].
+pub(super) fn open_view_of<T: FromIndexView>(mailbox: &Mailbox) -> Result<T> {
+    let dir = mailbox.path();
+    // flags, keywords and modseqs only: the cache file is not read
+    let turn = super::index_io::guard(dir);
+    let view = IndexDir::new(dir).open_view_without_cache();
+    drop(turn);
+    match view {
+        Ok(view) => T::from_view(mailbox, &view),
+        // no index files at all: a mailbox Dovecot never opened
+        Err(columba_mail_index::Error::LogLost(_))
+            if !dir.join("dovecot.index.log").exists() && !dir.join("dovecot.index").exists() =>
+        {
+            T::without_index(mailbox)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// [`MailboxSnapshot::open_select`] for any [`FromIndexView`].
+pub(super) fn open_select_view_of<T: FromIndexView>(mailbox: &Mailbox) -> Result<T> {
+    let dir = mailbox.path();
+    if !dir.join("dovecot.index.log").exists() {
+        mailbox.move_new_to_cur()?;
+        return open_view_of(mailbox);
+    }
+    // under the uidlist lock alone (it serialises new/ to cur/ moves);
+    // never taken while the index lock is held, as Dovecot takes the
+    // uidlist lock first and the index lock second
+    super::new_dir::move_new_to_cur(mailbox)?;
+    let index = super::index_io::index_for_writing(dir);
+    let turn = super::index_io::guard(dir);
+    let view = index.open_view_without_cache()?;
+    drop(turn);
+    let (first_recent, next_uid) = (view.header().first_recent_uid, view.header().next_uid);
+    if super::modseq::tracks_modseqs(&view) && first_recent >= next_uid {
+        return T::from_view(mailbox, &view);
+    }
+    drop(view);
+    // something to write: decided again on the view under the lock
+    let lock = super::index_io::lock(&index, dir)?;
+    let mut view = index.open_view_locked(&lock)?;
+    // per-message modseqs from here on, as after Dovecot's first CONDSTORE use
+    if super::modseq::enable_modseqs_in(&index, &lock, &view)? {
+        view = index.open_view_locked(&lock)?;
+    }
+    let state = T::from_view(mailbox, &view)?;
+    let (first_recent, next_uid) = (view.header().first_recent_uid, view.header().next_uid);
+    if first_recent < next_uid {
+        let mut t = columba_mail_index::Transaction::new();
+        t.update_header(FIRST_RECENT_UID_OFFSET, &next_uid.to_le_bytes());
+        let (before, after) = super::index_io::commit_measured(&index, &lock, &t)?;
+        drop(lock);
+        super::index_io::maintain_if_due(dir, before, after);
+    }
+    Ok(state)
 }
 
 /// True if `key` uses INTERNALDATE or RFC822.SIZE.
