@@ -1,6 +1,7 @@
 //! Logs in over a Maildir++ root given on the command line and times
-//! SELECT INBOX (twice) and FETCH 1:* (FLAGS): for profiling a warm
-//! open of a big mailbox in a new process.
+//! SELECT INBOX (twice) and FETCH 1:* (FLAGS), or the commands given
+//! after the root: for profiling a warm open of a big mailbox in a new
+//! process.
 //!
 //! ```sh
 //! cargo run --release -p columba-session --example select_once -- ~/Maildir
@@ -24,7 +25,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let storage = MaildirStorage::open(root.as_ref())?;
     imap.login_succeeded("user", Box::new(storage));
     imap.take_output();
-    for line in ["s1 SELECT INBOX", "s2 SELECT INBOX", "f FETCH 1:* (FLAGS)"] {
+    let given: Vec<String> = std::env::args().skip(2).collect();
+    let lines: Vec<&str> = if given.is_empty() {
+        vec!["s1 SELECT INBOX", "s2 SELECT INBOX", "f FETCH 1:* (FLAGS)"]
+    } else {
+        given.iter().map(String::as_str).collect()
+    };
+    for line in lines {
         let t = Instant::now();
         imap.feed(format!("{line}\r\n").as_bytes());
         let out = imap.take_output();

@@ -22,15 +22,14 @@ use std::time::{Duration, Instant};
 
 use columba_mail_store::list::SpecialUse;
 use columba_mail_store::search::SearchKey as StoreKey;
-use columba_mail_store::store::{self, CachedItem, MailboxSnapshot, MessageCache};
+use columba_mail_store::store::{self, CachedItem, FlagsSnapshot, MailboxSnapshot, MessageCache};
 use columba_maildir::{Mailbox, Maildir};
 
 use crate::append_spool::{self, SpooledAppend, StagedWrite};
 use crate::error::{Error, Result};
 use crate::storage::{
     AppendMeta, AppendSink, CopyOutcome, ListedMailbox, MailStorage, MailboxView, MessageFlags,
-    MessageMeta, QresyncRequest, Resync, SearchKey, StagedAppend, StagingSink, StatusInfo,
-    StoreMode, SyncKind,
+    QresyncRequest, Resync, SearchKey, StagedAppend, StagingSink, StatusInfo, StoreMode, SyncKind,
 };
 
 /// Dovecot's `MAILBOX_FULL_SYNC_INTERVAL`: a fast sync within this long
@@ -60,12 +59,15 @@ impl std::fmt::Debug for SyncClock {
     }
 }
 
-/// The last view of a mailbox handed to the session.
+/// The last view of a mailbox handed to the session (the session holds
+/// the messages; this is what decides whether that view still stands).
 #[derive(Debug)]
 struct Synced {
     name: String,
-    /// The snapshot it was made from (files not resolved).
-    snapshot: MailboxSnapshot,
+    /// The view showed messages as `\Recent`.
+    shows_recent: bool,
+    /// The index kept per-message modseqs when the view was read.
+    modseq_tracking: bool,
     /// The log as it was before the snapshot was read: the snapshot holds
     /// at least every change logged up to this state.
     log: LogStamp,
@@ -74,6 +76,19 @@ struct Synced {
     /// The snapshot shows messages as `\Recent` that no sync claimed yet
     /// (it was read without claiming).
     unclaimed: bool,
+}
+
+/// What a full sync gives back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wanted {
+    /// The view, always (SELECT without a view in the session).
+    Always,
+    /// The view unless the session's still stands, with SELECT's rules
+    /// (no `\Recent` shown, per-message modseqs on).
+    Reselect,
+    /// The view only if something changed (a sync of the selected
+    /// mailbox).
+    IfChanged,
 }
 
 /// One user's Maildir++ root (`maildir:~/Maildir`).
@@ -241,18 +256,9 @@ impl MaildirStorage {
     }
 
     /// The view of `snapshot` as the session sees it.
-    fn view_of(snap: &MailboxSnapshot) -> MailboxView {
+    fn view_of(snap: FlagsSnapshot) -> MailboxView {
         MailboxView {
-            messages: snap
-                .messages
-                .iter()
-                .map(|m| MessageMeta {
-                    uid: m.uid,
-                    flags: m.flags,
-                    keywords: m.keywords.clone(),
-                    modseq: m.modseq,
-                })
-                .collect(),
+            messages: snap.messages,
             uid_next: snap.uid_next,
             uid_validity: snap.uid_validity,
             highest_modseq: snap.highest_modseq,
@@ -269,12 +275,12 @@ impl MaildirStorage {
 
     /// A full sync of `name`, then its view unless the log shows the
     /// session's view is still current (`Ok(None)`; never for
-    /// `always_view`).
+    /// [`Wanted::Always`]).
     fn full_sync(
         &mut self,
         name: &str,
         claim_recent: bool,
-        always_view: bool,
+        wanted: Wanted,
     ) -> Result<Option<MailboxView>> {
         self.stale();
         let mailbox = self.mailbox(name)?;
@@ -289,47 +295,50 @@ impl MaildirStorage {
         let expect_recent = !report.appended.is_empty() || added;
         let now = (self.clock.0)();
         let log = log_stamp(&mailbox);
+        let selecting = wanted != Wanted::IfChanged;
         if let Some(s) = self.synced.as_mut().filter(|s| s.name == name) {
             // nothing logged since the last view: it still stands, unless
             // it shows messages to claim, or (for SELECT) messages as
             // recent that an earlier claim took, or the index still lacks
             // per-message modseqs that SELECT turns on
-            let recent = s.snapshot.messages.last().is_some_and(|m| m.flags.recent);
             let stands = log.is_some()
                 && log == s.log
                 && !(claim_recent && s.unclaimed)
-                && !(always_view && recent)
-                && !(always_view && claim_recent && !s.snapshot.modseq_tracking);
+                && !(selecting && s.shows_recent)
+                && !(selecting && claim_recent && !s.modseq_tracking);
             if stands {
                 s.full_at = now;
                 self.counts.unchanged += 1;
-                return Ok(always_view.then(|| Self::view_of(&s.snapshot)));
+                if wanted != Wanted::Always {
+                    return Ok(None);
+                }
+                // the session holds no copy: read the same state again
+                return Ok(Some(Self::view_of(FlagsSnapshot::open(&mailbox)?)));
             }
         }
         let snapshot = if claim_recent && expect_recent {
-            MailboxSnapshot::open_select(&mailbox)?
+            FlagsSnapshot::open_select(&mailbox)?
         } else {
-            let snapshot = MailboxSnapshot::open(&mailbox)?;
+            let snapshot = FlagsSnapshot::open(&mailbox)?;
             // the claim takes the index lock: only when there is something
             // to claim (recent messages have the highest UIDs), or to turn
             // per-message modseqs on at SELECT
-            let to_claim = snapshot.messages.last().is_some_and(|m| m.flags.recent)
-                || (always_view && !snapshot.modseq_tracking);
+            let to_claim = snapshot.shows_recent() || (selecting && !snapshot.modseq_tracking);
             if claim_recent && to_claim {
-                MailboxSnapshot::open_select(&mailbox)?
+                FlagsSnapshot::open_select(&mailbox)?
             } else {
                 snapshot
             }
         };
-        let view = Self::view_of(&snapshot);
         self.synced = Some(Synced {
             name: name.to_string(),
-            snapshot,
+            shows_recent: snapshot.shows_recent(),
+            modseq_tracking: snapshot.modseq_tracking,
             log,
             full_at: now,
             unclaimed: false,
         });
-        Ok(Some(view))
+        Ok(Some(Self::view_of(snapshot)))
     }
 
     /// How many message files this storage has opened to answer FETCH and
@@ -369,13 +378,8 @@ impl MaildirStorage {
             }
             let mailbox = self.mailbox(name)?;
             let cache = MessageCache::open(&mailbox)?;
-            let (snapshot, log) = match self.unchanged(name, &mailbox) {
-                Some(s) => (s.snapshot.clone(), s.log),
-                None => {
-                    let log = log_stamp(&mailbox);
-                    (MailboxSnapshot::open(&mailbox)?, log)
-                }
-            };
+            let log = log_stamp(&mailbox);
+            let snapshot = MailboxSnapshot::open(&mailbox)?;
             self.reading = Some(Reading {
                 name: name.to_string(),
                 mailbox,
@@ -396,16 +400,9 @@ impl MaildirStorage {
                 // nothing logged since: the snapshot and its files stand
                 r.carried = true;
             } else {
-                // the view the last sync read, when nothing was logged
-                // since, or the index read anew
-                let synced = self
-                    .synced
-                    .as_ref()
-                    .filter(|s| s.name == name && log.is_some() && log == s.log);
-                r.snapshot = match synced {
-                    Some(s) => s.snapshot.clone(),
-                    None => MailboxSnapshot::open(&r.mailbox)?,
-                };
+                // the index read anew (from where this process last
+                // read it)
+                r.snapshot = MailboxSnapshot::open(&r.mailbox)?;
                 r.log = log;
                 r.carried = false;
             }
@@ -478,12 +475,16 @@ impl MailStorage for MaildirStorage {
     }
 
     fn view(&mut self, mailbox: &str, claim_recent: bool) -> Result<MailboxView> {
-        match self.full_sync(mailbox, claim_recent, true)? {
+        match self.full_sync(mailbox, claim_recent, Wanted::Always)? {
             Some(view) => Ok(view),
             None => Err(Error::Refused(
                 "[SERVERBUG] the mailbox gave no view".into(),
             )),
         }
+    }
+
+    fn reselect(&mut self, mailbox: &str, claim_recent: bool) -> Result<Option<MailboxView>> {
+        self.full_sync(mailbox, claim_recent, Wanted::Reselect)
     }
 
     fn sync_view(
@@ -497,30 +498,30 @@ impl MailStorage for MaildirStorage {
             s.name == mailbox && now.saturating_duration_since(s.full_at) < self.full_sync_interval
         });
         if kind == SyncKind::Full || !recent_full {
-            return self.full_sync(mailbox, claim_recent, false);
+            return self.full_sync(mailbox, claim_recent, Wanted::IfChanged);
         }
         // fast: the index alone, and only if something was logged
         let mb = self.mailbox(mailbox)?;
         let log = log_stamp(&mb);
         let Some(s) = self.synced.as_mut() else {
-            return self.full_sync(mailbox, claim_recent, false);
+            return self.full_sync(mailbox, claim_recent, Wanted::IfChanged);
         };
         if log.is_some() && log == s.log {
             self.counts.unchanged += 1;
             return Ok(None);
         }
         self.counts.fast += 1;
-        let mut snapshot = MailboxSnapshot::open(&mb)?;
-        if claim_recent && snapshot.messages.last().is_some_and(|m| m.flags.recent) {
+        let mut snapshot = FlagsSnapshot::open(&mb)?;
+        if claim_recent && snapshot.shows_recent() {
             // Dovecot's fast sync claims \Recent too (from the index alone):
             // a message logged by another session is recent in one session only
-            snapshot = MailboxSnapshot::open_select(&mb)?;
+            snapshot = FlagsSnapshot::open_select(&mb)?;
         }
-        let view = Self::view_of(&snapshot);
-        s.unclaimed |= snapshot.messages.iter().any(|m| m.flags.recent) && !claim_recent;
-        s.snapshot = snapshot;
+        s.unclaimed |= snapshot.shows_recent() && !claim_recent;
+        s.shows_recent = snapshot.shows_recent();
+        s.modseq_tracking = snapshot.modseq_tracking;
         s.log = log;
-        Ok(Some(view))
+        Ok(Some(Self::view_of(snapshot)))
     }
 
     fn status(&mut self, mailbox: &str, want_size: bool) -> Result<StatusInfo> {
@@ -757,8 +758,8 @@ impl MailStorage for MaildirStorage {
         // SELECT (QRESYNC) asks right after its view: the same snapshot
         // answers while nothing was logged since
         let mb = self.mailbox(mailbox)?;
-        if let Some(s) = self.unchanged(mailbox, &mb) {
-            return Ok(store::resync(&s.snapshot, request)?);
+        if self.unchanged(mailbox, &mb).is_some() {
+            return Ok(store::resync(&MailboxSnapshot::open(&mb)?, request)?);
         }
         let (_, snap) = self.snapshot(mailbox, false)?;
         Ok(store::resync(&snap, request)?)

@@ -5,23 +5,13 @@
 
 pub use columba_mail_store::search::{MessageFlags, SearchKey};
 pub use columba_mail_store::store::CachedItem;
+/// One message as a view shows it (`flags.recent` is the session's
+/// `\Recent`).
+pub use columba_mail_store::store::MessageMeta;
 pub use columba_mail_store::store::StoreMode;
 pub use columba_mail_store::store::{QresyncRequest, Resync};
 
 use crate::error::Result;
-
-/// One message as a view shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessageMeta {
-    /// UID.
-    pub uid: u32,
-    /// System flags (`recent` is this session's `\Recent`).
-    pub flags: MessageFlags,
-    /// Keywords.
-    pub keywords: Vec<String>,
-    /// MODSEQ.
-    pub modseq: u64,
-}
 
 /// A mailbox's messages and counters at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -122,6 +112,16 @@ pub trait MailStorage: Send {
         claim_recent: bool,
     ) -> Result<Option<MailboxView>> {
         let _ = kind;
+        self.view(mailbox, claim_recent).map(Some)
+    }
+    /// SELECT (or EXAMINE) of `mailbox` while the session still holds its
+    /// view from the last view this storage returned for it: the view as
+    /// [`MailStorage::view`] gives it, or `Ok(None)` when that last view
+    /// is still current and shows no message as `\Recent`. The session
+    /// then keeps its own view (with `\Recent` dropped, as a new
+    /// selection has no recent messages left to claim) instead of copying
+    /// the whole mailbox again. The default always gives the view.
+    fn reselect(&mut self, mailbox: &str, claim_recent: bool) -> Result<Option<MailboxView>> {
         self.view(mailbox, claim_recent).map(Some)
     }
     /// STATUS counters; SIZE only when `want_size`.

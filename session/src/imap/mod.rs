@@ -1273,7 +1273,8 @@ impl ImapSession {
     }
 
     fn select(&mut self, mailbox: &Mailbox, params: Vec<SelectParam>, examine: bool) -> Outcome {
-        if self.selected.take().is_some() {
+        let previous = self.selected.take();
+        if previous.is_some() {
             // Dovecot always says so (QRESYNC requires it)
             self.out
                 .extend_from_slice(b"* OK [CLOSED] Previous mailbox closed.\r\n");
@@ -1299,31 +1300,31 @@ impl ImapSession {
         if resync.is_some() && !self.qresync {
             return Outcome::Bad("QRESYNC isn't enabled.".into());
         }
-        let mut view = match self.storage().view(&name, !examine) {
-            Ok(v) => v,
-            Err(e) => return no(e),
+        // the same mailbox again, its view still held: kept when the
+        // storage finds nothing changed since
+        let kept = previous.filter(|p| p.name == name && p.deferred.is_empty());
+        let fresh = match kept {
+            Some(_) => self.storage().reselect(&name, !examine),
+            None => self.storage().view(&name, !examine).map(Some),
         };
-        if self.rev2 {
-            // RFC 9051 has no \Recent
-            for m in view.messages.iter_mut() {
-                m.flags.recent = false;
-            }
-        }
-        let recent: HashSet<u32> = view
-            .messages
-            .iter()
-            .filter(|m| m.flags.recent)
-            .map(|m| m.uid)
-            .collect();
-        let mut keywords: Vec<&str> = Vec::new();
-        for m in &view.messages {
-            for k in &m.keywords {
-                if !keywords.contains(&k.as_str()) {
-                    keywords.push(k);
+        let (view, recent, keywords) = match (fresh, kept) {
+            (Err(e), _) => return no(e),
+            (Ok(Some(view)), _) => self.new_selection(view),
+            (Ok(None), Some(mut p)) => {
+                // a new selection has no \Recent left to claim
+                for uid in p.recent.drain() {
+                    if let Ok(i) = p.view.messages.binary_search_by_key(&uid, |m| m.uid) {
+                        p.view.messages[i].flags.recent = false;
+                    }
                 }
+                (p.view, p.recent, p.keywords)
             }
-        }
-        let keywords: Vec<String> = keywords.into_iter().map(str::to_string).collect();
+            (Ok(None), None) => {
+                return no(crate::Error::Refused(
+                    "[SERVERBUG] the mailbox gave no view".into(),
+                ))
+            }
+        };
         let mut out = flags_lines(&keywords, examine);
         out.push_str(&format!("* {} EXISTS\r\n", view.messages.len()));
         if !self.rev2 {
@@ -1408,6 +1409,30 @@ impl ImapSession {
         } else {
             Outcome::Ok("[READ-WRITE] Select completed.".into())
         }
+    }
+
+    /// A view just read for SELECT: its `\Recent` messages (none with
+    /// IMAP4rev2, which has no `\Recent`) and its keywords in order of
+    /// first use, found in one pass.
+    fn new_selection(&self, mut view: MailboxView) -> (MailboxView, HashSet<u32>, Vec<String>) {
+        let mut recent = HashSet::new();
+        let mut keywords: Vec<String> = Vec::new();
+        for m in view.messages.iter_mut() {
+            if m.flags.recent {
+                if self.rev2 {
+                    // RFC 9051 has no \Recent
+                    m.flags.recent = false;
+                } else {
+                    recent.insert(m.uid);
+                }
+            }
+            for k in &m.keywords {
+                if !keywords.contains(k) {
+                    keywords.push(k.clone());
+                }
+            }
+        }
+        (view, recent, keywords)
     }
 
     fn list(

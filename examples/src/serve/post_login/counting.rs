@@ -83,6 +83,10 @@ impl<S: MailStorage> MailStorage for CountingStorage<S> {
         self.inner.sync_view(mailbox, kind, claim_recent)
     }
 
+    fn reselect(&mut self, mailbox: &str, claim_recent: bool) -> Result<Option<MailboxView>> {
+        self.inner.reselect(mailbox, claim_recent)
+    }
+
     fn status(&mut self, mailbox: &str, want_size: bool) -> Result<StatusInfo> {
         self.inner.status(mailbox, want_size)
     }
