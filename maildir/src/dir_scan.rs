@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use crate::error::{IoContext, Result};
+use crate::file_problem::{SkipKind, SkippedFile};
 use crate::filename::MaildirFilename;
 use crate::fsutil;
-use crate::mailbox::SkippedFile;
 
 /// How long after its last change a directory must have been read for that
 /// read to be reused while the directory stays unchanged (Dovecot's
@@ -158,9 +158,22 @@ pub(crate) fn scan(dir: &Path, sub: &str, in_new: bool) -> Result<Option<Arc<Dir
         if raw.first() == Some(&b'.') {
             continue;
         }
+        // The type comes with the entry on most file systems (else
+        // `Unknown`: then a file that is none is found when read). A
+        // directory is never a message, nor a FIFO (opening one would
+        // wait for a writer), socket or device; they are left alone.
+        if let Some(what) = not_a_file(entry.file_type()) {
+            out.skipped.push(SkippedFile {
+                name: format!("{sub}/{}", String::from_utf8_lossy(raw)),
+                kind: SkipKind::NotAFile,
+                reason: format!("{what}, not a message file"),
+            });
+            continue;
+        }
         let Ok(name) = std::str::from_utf8(raw) else {
             out.skipped.push(SkippedFile {
                 name: format!("{sub}/{}", String::from_utf8_lossy(raw)),
+                kind: SkipKind::NotUtf8,
                 reason: "file name is not UTF-8".into(),
             });
             continue;
@@ -169,6 +182,7 @@ pub(crate) fn scan(dir: &Path, sub: &str, in_new: bool) -> Result<Option<Arc<Dir
             Ok(f) => out.files.push(ScannedFile { name: f, in_new }),
             Err(e) => out.skipped.push(SkippedFile {
                 name: format!("{sub}/{name}"),
+                kind: SkipKind::InvalidName,
                 reason: e.to_string(),
             }),
         }
@@ -201,6 +215,19 @@ pub(crate) fn scan(dir: &Path, sub: &str, in_new: bool) -> Result<Option<Arc<Dir
         with(|r| r.dirs.remove(&path));
     }
     Ok(Some(scan))
+}
+
+/// What an entry of this type is, when it cannot be a message file
+/// (symlinks can: they are followed when the file is read).
+fn not_a_file(t: rustix::fs::FileType) -> Option<&'static str> {
+    use rustix::fs::FileType as T;
+    match t {
+        T::Directory => Some("a directory"),
+        T::Fifo => Some("a FIFO"),
+        T::Socket => Some("a socket"),
+        T::CharacterDevice | T::BlockDevice => Some("a device"),
+        _ => None,
+    }
 }
 
 /// Whether `scan` is what is remembered for `dir/sub` (so that a later

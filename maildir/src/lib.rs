@@ -48,6 +48,7 @@ mod control_cache;
 mod dir_scan;
 pub mod dotlock;
 mod error;
+mod file_problem;
 pub mod filename;
 mod fsutil;
 pub mod keywords;
@@ -62,12 +63,13 @@ pub mod uidvalidity;
 
 pub use dir_scan::DIR_SETTLE;
 pub use error::{Error, Result};
+pub use file_problem::{FileProblem, SkipKind, SkippedFile, UnreadableFile};
 pub use filename::{Flags, Info, MaildirFilename};
 pub use fsutil::MAX_CONTROL_FILE;
 pub use keywords::{Keywords, KeywordsFile};
 pub use mailbox::{
     Delivered, DeliveryOptions, FlagOutcome, FlagUpdate, Listing, Mailbox, MessageEntry,
-    SkippedFile, TMP_DELETE_AGE, TMP_SCAN_INTERVAL,
+    TMP_DELETE_AGE, TMP_SCAN_INTERVAL,
 };
 pub use maildir::{FolderEntry, Maildir, SEPARATOR, STORAGE_SEPARATOR, TRASHED_NAME};
 pub use subscriptions::{Subscriptions, SubscriptionsFile};

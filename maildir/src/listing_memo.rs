@@ -12,8 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::dir_scan::{self, DirScan, ScannedFile};
+use crate::file_problem::SkippedFile;
 use crate::keywords::Keywords;
-use crate::mailbox::{Listing, SkippedFile};
+use crate::mailbox::Listing;
 use crate::uidlist::Uidlist;
 
 /// What a listing is built from: the parsed uidlist and keyword file and
@@ -98,7 +99,10 @@ pub(crate) fn find(dir: &Path, inputs: &Inputs) -> Option<Listing> {
 /// (and numbers it) when its directories are remembered, so that the same
 /// inputs can come back.
 pub(crate) fn keep(dir: &Path, inputs: Inputs, listing: &mut Listing) {
-    let reusable = (inputs.new.is_none() || dir_scan::is_remembered(dir, "new", &inputs.new))
+    // A file that could not be read may be repaired (chmod) without its
+    // directory changing: such a listing is built again next time.
+    let reusable = listing.unreadable.is_empty()
+        && (inputs.new.is_none() || dir_scan::is_remembered(dir, "new", &inputs.new))
         && (inputs.cur.is_none() || dir_scan::is_remembered(dir, "cur", &inputs.cur));
     with(|map, clock| {
         if !reusable {

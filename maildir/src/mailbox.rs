@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::dir_scan::{self, ScannedFile};
 use crate::error::{Error, IoContext, Result};
+use crate::file_problem::{FileProblem, SkippedFile, UnreadableFile};
 use crate::filename::{self, Flags, Info, MaildirFilename};
 use crate::fsutil::{self, Perms};
 use crate::keywords::{Keywords, KeywordsFile};
@@ -85,9 +86,11 @@ pub struct MessageEntry {
     pub keyword_bits: u32,
     /// Keyword names, in letter order.
     pub keywords: Vec<String>,
-    /// Physical size (file name `S=`, uidlist `S`, or the file's length).
+    /// Physical size (file name `S=`, uidlist `S`, or the file's length;
+    /// 0 when none of these is known: see [`Listing::unreadable`]).
     pub size: u64,
-    /// Virtual size (file name `W=`, uidlist `W`, or computed).
+    /// Virtual size (file name `W=`, uidlist `W`, or computed; 0 when
+    /// none of these is known).
     pub vsize: u64,
 }
 
@@ -96,15 +99,6 @@ impl MessageEntry {
     pub fn base(&self) -> &str {
         self.file_name.base()
     }
-}
-
-/// A directory entry that is not listed as a message, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SkippedFile {
-    /// The entry's name (lossy UTF-8), with `new/` or `cur/`.
-    pub name: String,
-    /// Why it was skipped.
-    pub reason: String,
 }
 
 /// A mailbox listing.
@@ -119,8 +113,11 @@ pub struct Listing {
     /// Messages: those with UIDs in UID order, then unassigned ones in the
     /// order Dovecot would assign UIDs.
     pub messages: Vec<MessageEntry>,
-    /// Entries of `new/` and `cur/` that are not messages.
+    /// Entries of `new/` and `cur/` that are not messages (left alone).
     pub skipped: Vec<SkippedFile>,
+    /// Messages listed although their file could not be read to learn a
+    /// size the name does not carry (their unknown sizes are 0).
+    pub unreadable: Vec<UnreadableFile>,
     /// Which remembered state of the mailbox this listing shows (0: none,
     /// see [`Mailbox::unchanged_since`]).
     pub(crate) generation: u64,
@@ -259,36 +256,48 @@ impl Mailbox {
             .join(f.name.as_str())
     }
 
+    /// The listing's entry for `f`, or `None` when its file vanished
+    /// (expunged, or renamed by a flag change: a later listing sees it).
+    /// Sizes the name and the uidlist record lack are read from the file;
+    /// when it cannot be read the entry has them as 0 and comes with the
+    /// problem, as Dovecot lists such a message and fails only when its
+    /// body is needed.
     fn entry(
         &self,
         uid: Option<u32>,
         f: &ScannedFile,
         rec: Option<&UidlistRecord>,
         kw: &Keywords,
-    ) -> Result<MessageEntry> {
+    ) -> Option<(MessageEntry, Option<FileProblem>)> {
         let info = f.name.info().unwrap_or_default();
         let from_rec = |key| {
             rec.and_then(|r| r.extension(key))
                 .and_then(|v| v.parse().ok())
         };
-        let size = match f.name.size().or_else(|| from_rec(b'S')) {
-            Some(s) => s,
-            None => {
+        let known_size = f.name.size().or_else(|| from_rec(b'S'));
+        let known_vsize = f.name.vsize().or_else(|| from_rec(b'W'));
+        let (size, vsize, problem) = match (known_size, known_vsize) {
+            (Some(s), Some(v)) => (s, v, None),
+            _ => {
                 let path = self.file_path(f);
-                std::fs::metadata(&path).ctx("stat", &path)?.len()
+                match measure(&path, known_vsize.is_none()) {
+                    Ok((s, v)) => (
+                        known_size.unwrap_or(s),
+                        known_vsize.or(v).unwrap_or(0),
+                        None,
+                    ),
+                    Err(e) => {
+                        let problem = problem_of(&path, &e)?;
+                        (
+                            known_size.unwrap_or(0),
+                            known_vsize.unwrap_or(0),
+                            Some(problem),
+                        )
+                    }
+                }
             }
         };
-        let vsize = match f.name.vsize().or_else(|| from_rec(b'W')) {
-            Some(v) => v,
-            None => {
-                let path = self.file_path(f);
-                let file = File::open(&path).ctx("open", &path)?;
-                message_size::sizes_of(std::io::BufReader::new(file))
-                    .ctx("read", &path)?
-                    .1
-            }
-        };
-        Ok(MessageEntry {
+        let entry = MessageEntry {
             uid,
             in_new: f.in_new,
             flags: info.flags,
@@ -297,7 +306,8 @@ impl Mailbox {
             file_name: f.name.clone(),
             size,
             vsize,
-        })
+        };
+        Some((entry, problem))
     }
 
     /// The listing of `inputs`, or the one built last time when the
@@ -345,12 +355,18 @@ impl Mailbox {
             .into_iter()
             .map(|(r, i)| (Some(&records[r]), i))
             .chain(rest.into_iter().map(|i| (None, i)));
+        let mut unreadable = Vec::new();
         for (rec, i) in order {
-            match self.entry(rec.map(|r| r.uid), files[i], rec, kw) {
-                Ok(e) => messages.push(e),
-                // Vanished between the scan and now: expunged.
-                Err(e) if e.io_kind() == Some(std::io::ErrorKind::NotFound) => {}
-                Err(e) => return Err(e),
+            // None: vanished between the scan and now (expunged)
+            if let Some((e, problem)) = self.entry(rec.map(|r| r.uid), files[i], rec, kw) {
+                if let Some(problem) = problem {
+                    unreadable.push(UnreadableFile {
+                        name: format!("{}/{}", if e.in_new { "new" } else { "cur" }, e.file_name),
+                        uid: e.uid,
+                        problem,
+                    });
+                }
+                messages.push(e);
             }
         }
         Ok(Listing {
@@ -359,6 +375,7 @@ impl Mailbox {
             guid: uidlist.and_then(|l| l.guid),
             messages,
             skipped: inputs.skipped(),
+            unreadable,
             generation: 0,
         })
     }
@@ -896,7 +913,11 @@ impl Mailbox {
         let cur_dir = self.dir.join("cur");
         let names: Vec<std::ffi::OsString> = match std::fs::read_dir(&new_dir) {
             Ok(rd) => rd
-                .filter_map(|e| e.ok().map(|e| e.file_name()))
+                .filter_map(|e| e.ok())
+                // a directory (or FIFO, socket, device) is not a message:
+                // the scanner reports it and it stays where it is
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file() || t.is_symlink()))
+                .map(|e| e.file_name())
                 // hidden files are not messages; a name with an empty base
                 // (`:2,...`) is left to the scanner, which reports it
                 .filter(|n| !matches!(n.as_encoded_bytes().first(), Some(b'.' | b':')))
@@ -976,5 +997,44 @@ impl Mailbox {
             }
         }
         Ok(false)
+    }
+}
+
+/// The length of the message file at `path` and, with `vsize`, its
+/// virtual (CRLF) size. The file is opened without blocking (a FIFO
+/// behind a symlink must not hang the listing) and must be a regular file.
+fn measure(path: &Path, vsize: bool) -> std::io::Result<(u64, Option<u64>)> {
+    use rustix::fs::{Mode, OFlags};
+    if !vsize {
+        let m = std::fs::metadata(path)?;
+        if !m.is_file() {
+            return Err(std::io::ErrorKind::IsADirectory.into());
+        }
+        return Ok((m.len(), None));
+    }
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let file = File::from(fd);
+    let m = file.metadata()?;
+    if !m.is_file() {
+        return Err(std::io::ErrorKind::IsADirectory.into());
+    }
+    let (_, v) = message_size::sizes_of(std::io::BufReader::new(file))?;
+    Ok((m.len(), Some(v)))
+}
+
+/// The problem of a message file that `measure` failed on, or `None`
+/// when the file is simply gone (a dangling symlink is not gone: it is
+/// still a message, as in Dovecot, whose body cannot be read).
+fn problem_of(path: &Path, e: &std::io::Error) -> Option<FileProblem> {
+    if e.kind() != std::io::ErrorKind::NotFound {
+        return Some(FileProblem::of(e));
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Some(FileProblem::DanglingSymlink),
+        _ => None,
     }
 }
