@@ -18,6 +18,12 @@
 //! scan that leaves every file it saw in the index records the stamps it
 //! began with, in the same commit.
 //!
+//! A bad entry does not fail the sync, as it does not fail Dovecot's: a
+//! message whose file cannot be read (mode 000 for the mail user, a
+//! dangling symlink) keeps its UID and flags, and an entry that is no
+//! message (a directory named like one) is left alone; both are returned
+//! in the [`SyncReport`] for the caller to log.
+//!
 //! Flags and keywords changed by renaming a file outside Dovecot and
 //! Columba are taken from the file. The log's synced tail offset is not
 //! tracked yet, so a STORE killed between its log commit and its renames is
@@ -26,7 +32,7 @@
 use std::collections::HashSet;
 
 use columba_mail_index::{FileKind, IndexDir, Transaction};
-use columba_maildir::Mailbox;
+use columba_maildir::{Mailbox, SkippedFile, UnreadableFile};
 
 use super::append::index_flags;
 use super::dir_stamps::{DirStamps, MaildirHeader};
@@ -56,16 +62,25 @@ pub struct SyncReport {
     /// scan) showed both directories unchanged and settled, as Dovecot's
     /// quick check decides.
     pub scanned: bool,
+    /// Entries of `new/` and `cur/` this sync's listing found to be no
+    /// message (a directory, a name with a line feed): left alone, as
+    /// Dovecot ignores or sets them aside, and worth a warning in the log.
+    pub skipped: Vec<SkippedFile>,
+    /// Messages whose file this sync's listing could not read (for a size
+    /// its name lacks): they keep their UIDs and flags, as in Dovecot, but
+    /// their bodies cannot be read until the file is repaired.
+    pub unreadable: Vec<UnreadableFile>,
 }
 
 impl SyncReport {
     /// True when the sync changed nothing in the index (whether or not it
-    /// listed the directories).
+    /// listed the directories or found entries it could not take).
     pub fn changed_nothing(&self) -> bool {
-        SyncReport {
-            scanned: false,
-            ..self.clone()
-        } == SyncReport::default()
+        self.appended.is_empty()
+            && self.flags_updated.is_empty()
+            && self.expunged.is_empty()
+            && self.missing_files.is_empty()
+            && !self.created_index
     }
 }
 
@@ -91,6 +106,8 @@ pub fn sync(mailbox: &Mailbox) -> Result<SyncReport> {
     report.scanned = true;
     // new files get UIDs under the uidlist lock, released on return
     let listing = mailbox.sync()?;
+    report.skipped.clone_from(&listing.skipped);
+    report.unreadable.clone_from(&listing.unreadable);
     if log_before.is_none() && !log_path.exists() {
         let uid_validity = listing.uid_validity.unwrap_or(1);
         let indexid = std::time::SystemTime::now()
