@@ -91,27 +91,12 @@ impl FlagsSnapshot {
     }
 }
 
-impl FromIndexView for FlagsSnapshot {
-    fn from_view(mailbox: &Mailbox, view: &View) -> Result<Self> {
-        let first_recent = view.header().first_recent_uid;
-        let mut messages = Vec::with_capacity(view.map().messages_count());
-        messages.extend(view.messages().map(|m| {
-            let mut flags = snapshot::flags_from_index(m.flags);
-            flags.recent = first_recent != 0 && m.uid >= first_recent;
-            MessageMeta {
-                uid: m.uid,
-                flags,
-                keywords: if m.keywords.is_empty() {
-                    Keywords::default()
-                } else {
-                    m.keywords.iter().map(|k| k.to_string()).collect()
-                },
-                modseq: m.modseq,
-            }
-        }));
+impl FlagsSnapshot {
+    /// The state `view` shows.
+    pub(super) fn of_view(mailbox: &Mailbox, view: &View) -> Result<FlagsSnapshot> {
         let (uid_next, uid_validity) = snapshot::uid_counters(mailbox, view)?;
         Ok(FlagsSnapshot {
-            messages,
+            messages: messages_of(view),
             uid_next,
             uid_validity,
             highest_modseq: view.highest_modseq.max(1),
@@ -121,6 +106,33 @@ impl FromIndexView for FlagsSnapshot {
             }),
             modseq_tracking: super::modseq::tracks_modseqs(view),
         })
+    }
+}
+
+/// The messages of `view`, `\Recent` from the index's `first_recent_uid`.
+pub(super) fn messages_of(view: &View) -> Vec<MessageMeta> {
+    let first_recent = view.header().first_recent_uid;
+    let mut messages = Vec::with_capacity(view.map().messages_count());
+    messages.extend(view.messages().map(|m| {
+        let mut flags = snapshot::flags_from_index(m.flags);
+        flags.recent = first_recent != 0 && m.uid >= first_recent;
+        MessageMeta {
+            uid: m.uid,
+            flags,
+            keywords: if m.keywords.is_empty() {
+                Keywords::default()
+            } else {
+                m.keywords.iter().map(|k| k.to_string()).collect()
+            },
+            modseq: m.modseq,
+        }
+    }));
+    messages
+}
+
+impl FromIndexView for FlagsSnapshot {
+    fn from_view(mailbox: &Mailbox, view: View) -> Result<Self> {
+        FlagsSnapshot::of_view(mailbox, &view)
     }
 
     fn without_index(mailbox: &Mailbox) -> Result<Self> {

@@ -23,6 +23,7 @@ mod flags;
 mod flags_snapshot;
 mod folders;
 mod index_io;
+mod index_state;
 mod keywords;
 mod message_cache;
 mod modseq;
@@ -50,6 +51,7 @@ pub use folders::{
     create_mailbox, delete_mailbox, mailbox_guid, mailbox_guid_hex, mailbox_tree, rename_mailbox,
     subscribe, unsubscribe,
 };
+pub use index_state::IndexState;
 pub use keywords::Keywords;
 pub use message_cache::{
     fields as cache_fields, header_field_name, MessageCache, ENVELOPE_HEADERS,

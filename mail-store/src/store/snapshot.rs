@@ -533,8 +533,8 @@ impl MailboxSnapshot {
 }
 
 impl FromIndexView for MailboxSnapshot {
-    fn from_view(mailbox: &Mailbox, view: &View) -> Result<Self> {
-        MailboxSnapshot::from_view(mailbox, view)
+    fn from_view(mailbox: &Mailbox, view: View) -> Result<Self> {
+        MailboxSnapshot::from_view(mailbox, &view)
     }
 
     fn without_index(mailbox: &Mailbox) -> Result<Self> {
@@ -546,7 +546,7 @@ impl FromIndexView for MailboxSnapshot {
 /// ([`MailboxSnapshot`], [`super::FlagsSnapshot`]).
 pub(super) trait FromIndexView: Sized {
     /// The state `view` shows.
-    fn from_view(mailbox: &Mailbox, view: &View) -> Result<Self>;
+    fn from_view(mailbox: &Mailbox, view: View) -> Result<Self>;
     /// The state of a mailbox that has no index files yet.
     fn without_index(mailbox: &Mailbox) -> Result<Self>;
 }
@@ -575,7 +575,7 @@ pub(super) fn open_view_of<T: FromIndexView>(mailbox: &Mailbox) -> Result<T> {
     let view = IndexDir::new(dir).open_view_without_cache();
     drop(turn);
     match view {
-        Ok(view) => T::from_view(mailbox, &view),
+        Ok(view) => T::from_view(mailbox, view),
         // no index files at all: a mailbox Dovecot never opened
         Err(columba_mail_index::Error::LogLost(_))
             if !dir.join("dovecot.index.log").exists() && !dir.join("dovecot.index").exists() =>
@@ -603,7 +603,7 @@ pub(super) fn open_select_view_of<T: FromIndexView>(mailbox: &Mailbox) -> Result
     drop(turn);
     let (first_recent, next_uid) = (view.header().first_recent_uid, view.header().next_uid);
     if super::modseq::tracks_modseqs(&view) && first_recent >= next_uid {
-        return T::from_view(mailbox, &view);
+        return T::from_view(mailbox, view);
     }
     drop(view);
     // something to write: decided again on the view under the lock
@@ -613,8 +613,8 @@ pub(super) fn open_select_view_of<T: FromIndexView>(mailbox: &Mailbox) -> Result
     if super::modseq::enable_modseqs_in(&index, &lock, &view)? {
         view = index.open_view_locked(&lock)?;
     }
-    let state = T::from_view(mailbox, &view)?;
     let (first_recent, next_uid) = (view.header().first_recent_uid, view.header().next_uid);
+    let state = T::from_view(mailbox, view)?;
     if first_recent < next_uid {
         let mut t = columba_mail_index::Transaction::new();
         t.update_header(FIRST_RECENT_UID_OFFSET, &next_uid.to_le_bytes());
