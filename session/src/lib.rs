@@ -55,6 +55,7 @@ pub mod lmtp;
 mod maildir_storage;
 pub mod pop3;
 pub mod storage;
+mod view_messages;
 
 pub use auth::{Authenticator, Credentials, PassdbAuthenticator};
 pub use error::{Error, Result};

@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 
 use columba_mail_store::list::SpecialUse;
 use columba_mail_store::search::SearchKey as StoreKey;
-use columba_mail_store::store::{self, CachedItem, FlagsSnapshot, MailboxSnapshot, MessageCache};
+use columba_mail_store::store::{
+    self, CachedItem, FlagsSnapshot, IndexState, MailboxSnapshot, MessageCache,
+};
 use columba_maildir::{Mailbox, Maildir};
 
 use crate::append_spool::{self, SpooledAppend, StagedWrite};
@@ -30,6 +32,7 @@ use crate::error::{Error, Result};
 use crate::storage::{
     AppendMeta, AppendSink, CopyOutcome, ListedMailbox, MailStorage, MailboxView, MessageFlags,
     QresyncRequest, Resync, SearchKey, StagedAppend, StagingSink, StatusInfo, StoreMode, SyncKind,
+    ViewSummary,
 };
 
 /// Dovecot's `MAILBOX_FULL_SYNC_INTERVAL`: a fast sync within this long
@@ -258,10 +261,31 @@ impl MaildirStorage {
     /// The view of `snapshot` as the session sees it.
     fn view_of(snap: FlagsSnapshot) -> MailboxView {
         MailboxView {
-            messages: snap.messages,
+            messages: snap.messages.into(),
             uid_next: snap.uid_next,
             uid_validity: snap.uid_validity,
             highest_modseq: snap.highest_modseq,
+        }
+    }
+
+    /// The view of `state` as the session sees it, its message list made
+    /// when the session first looks at it (SELECT answers from the
+    /// summary).
+    fn view_of_state(state: IndexState) -> MailboxView {
+        let (uid_next, uid_validity, highest_modseq) =
+            (state.uid_next, state.uid_validity, state.highest_modseq);
+        let summary = ViewSummary {
+            recent: state.recent_uids(),
+            first_unseen: state.first_unseen(),
+            keywords: state.keywords(),
+        };
+        MailboxView {
+            messages: crate::storage::Messages::lazy(state.len(), summary, move || {
+                state.into_flags().messages
+            }),
+            uid_next,
+            uid_validity,
+            highest_modseq,
         }
     }
 
@@ -313,32 +337,36 @@ impl MaildirStorage {
                     return Ok(None);
                 }
                 // the session holds no copy: read the same state again
-                return Ok(Some(Self::view_of(FlagsSnapshot::open(&mailbox)?)));
+                return Ok(Some(Self::view_of_state(IndexState::open(&mailbox)?)));
             }
         }
-        let snapshot = if claim_recent && expect_recent {
-            FlagsSnapshot::open_select(&mailbox)?
+        let state = if claim_recent && expect_recent {
+            IndexState::open_select(&mailbox)?
         } else {
-            let snapshot = FlagsSnapshot::open(&mailbox)?;
+            let state = IndexState::open(&mailbox)?;
             // the claim takes the index lock: only when there is something
             // to claim (recent messages have the highest UIDs), or to turn
             // per-message modseqs on at SELECT
-            let to_claim = snapshot.shows_recent() || (selecting && !snapshot.modseq_tracking);
+            let to_claim = state.shows_recent() || (selecting && !state.modseq_tracking);
             if claim_recent && to_claim {
-                FlagsSnapshot::open_select(&mailbox)?
+                IndexState::open_select(&mailbox)?
             } else {
-                snapshot
+                state
             }
         };
         self.synced = Some(Synced {
             name: name.to_string(),
-            shows_recent: snapshot.shows_recent(),
-            modseq_tracking: snapshot.modseq_tracking,
+            shows_recent: state.shows_recent(),
+            modseq_tracking: state.modseq_tracking,
             log,
             full_at: now,
             unclaimed: false,
         });
-        Ok(Some(Self::view_of(snapshot)))
+        Ok(Some(if selecting {
+            Self::view_of_state(state)
+        } else {
+            Self::view_of(state.into_flags())
+        }))
     }
 
     /// How many message files this storage has opened to answer FETCH and

@@ -292,7 +292,7 @@ impl Pop3Session {
         self.waiting = false;
         match storage.view("INBOX", false) {
             Ok(view) => {
-                self.messages = view.messages;
+                self.messages = view.messages.into_vec();
                 self.uid_validity = view.uid_validity;
                 self.storage = Some(storage);
                 self.user = Some(user.to_string());

@@ -12,12 +12,14 @@ pub use columba_mail_store::store::StoreMode;
 pub use columba_mail_store::store::{QresyncRequest, Resync};
 
 use crate::error::Result;
+pub use crate::view_messages::{Messages, ViewSummary};
 
 /// A mailbox's messages and counters at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MailboxView {
-    /// Messages in sequence order (sequence number = index + 1).
-    pub messages: Vec<MessageMeta>,
+    /// Messages in sequence order (sequence number = index + 1); a plain
+    /// `Vec` converts with `.into()`.
+    pub messages: Messages,
     /// UIDNEXT.
     pub uid_next: u32,
     /// UIDVALIDITY.

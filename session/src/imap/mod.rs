@@ -1329,8 +1329,8 @@ impl ImapSession {
         out.push_str(&format!("* {} EXISTS\r\n", view.messages.len()));
         if !self.rev2 {
             out.push_str(&format!("* {} RECENT\r\n", recent.len()));
-            if let Some(i) = view.messages.iter().position(|m| !m.flags.seen) {
-                out.push_str(&format!("* OK [UNSEEN {}] First unseen.\r\n", i + 1));
+            if let Some(seq) = view.messages.first_unseen() {
+                out.push_str(&format!("* OK [UNSEEN {seq}] First unseen.\r\n"));
             }
         }
         out.push_str(&format!(
@@ -1412,26 +1412,22 @@ impl ImapSession {
     }
 
     /// A view just read for SELECT: its `\Recent` messages (none with
-    /// IMAP4rev2, which has no `\Recent`) and its keywords in order of
-    /// first use, found in one pass.
+    /// IMAP4rev2, which has no `\Recent`) and its keywords, from the
+    /// view's summary (its message list is not walked).
     fn new_selection(&self, mut view: MailboxView) -> (MailboxView, HashSet<u32>, Vec<String>) {
-        let mut recent = HashSet::new();
-        let mut keywords: Vec<String> = Vec::new();
-        for m in view.messages.iter_mut() {
-            if m.flags.recent {
-                if self.rev2 {
-                    // RFC 9051 has no \Recent
+        let recent_uids = view.messages.recent_uids();
+        let keywords = view.messages.keywords();
+        let recent = if self.rev2 {
+            if !recent_uids.is_empty() {
+                // RFC 9051 has no \Recent
+                for m in view.messages.iter_mut() {
                     m.flags.recent = false;
-                } else {
-                    recent.insert(m.uid);
                 }
             }
-            for k in &m.keywords {
-                if !keywords.contains(k) {
-                    keywords.push(k.clone());
-                }
-            }
-        }
+            HashSet::new()
+        } else {
+            recent_uids.into_iter().collect()
+        };
         (view, recent, keywords)
     }
 
@@ -2278,7 +2274,7 @@ impl ImapSession {
         if recent != old_recent {
             out.push_str(&format!("* {recent} RECENT\r\n"));
         }
-        new.messages = merged;
+        new.messages = merged.into();
         sel.view = new;
         self.out.extend_from_slice(out.as_bytes());
     }
