@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 use columba_interop::{find_tool, DovecotConfig, PrivateDovecot};
 use columba_mail_store::search::SearchKey;
 use columba_mail_store::store::{
-    mailbox_status, sync, CachedItem, MailboxSnapshot, MessageCache, StatusCache,
+    mailbox_status, sync, CachedItem, IndexState, MailboxSnapshot, MessageCache, StatusCache,
 };
 use columba_mail_store::Message;
 use columba_maildir::Mailbox;
@@ -448,6 +448,16 @@ fn generated_mailbox() {
     });
     report(
         &format!("{count} messages: open warm again, per-message view"),
+        c,
+        d,
+    );
+    let c = median(|| {
+        let state = IndexState::open(&inbox).unwrap();
+        assert_eq!(state.len(), count);
+        std::hint::black_box((state.first_unseen(), state.recent_uids(), state.keywords()));
+    });
+    report(
+        &format!("{count} messages: open warm again, SELECT's state (IndexState)"),
         c,
         d,
     );
