@@ -37,6 +37,7 @@ pub mod index_file;
 pub mod local_day;
 mod lock;
 pub mod log_file;
+mod log_prefix;
 mod mailbox;
 mod replay_cache;
 #[cfg(feature = "maildir")]

@@ -252,14 +252,21 @@ impl LogRecord<'_> {
     }
 }
 
-/// A whole transaction-log file read into memory.
+/// A transaction-log file read into memory: the whole file, or (for the
+/// head log a replay walked up to some point) its header and the bytes
+/// from that point on.
 #[derive(Debug, Clone)]
 pub struct LogFile {
     /// Which file (for error messages).
     pub kind: FileKind,
     /// The file header.
     pub header: LogHeader,
+    /// The file's bytes from offset `base` on.
     data: Vec<u8>,
+    /// File offset of `data[0]`: 0, or a record boundary past the header.
+    base: usize,
+    /// The header's bytes as in the file, when `base` is not 0.
+    header_bytes: Vec<u8>,
 }
 
 /// Parses the header of a log file.
@@ -693,21 +700,76 @@ impl LogFile {
     /// Parses a log file's header; records are decoded lazily by [`LogFile::records`].
     pub fn parse(kind: FileKind, data: Vec<u8>) -> Result<LogFile> {
         let header = parse_header(kind, &data)?;
-        Ok(LogFile { kind, header, data })
+        Ok(LogFile {
+            kind,
+            header,
+            data,
+            base: 0,
+            header_bytes: Vec::new(),
+        })
     }
 
-    /// The file's bytes.
+    /// A log held from file offset `base` on (a record boundary past the
+    /// header): `header_bytes` are the file's first bytes (at least its
+    /// header), `data` the bytes from `base`. Its records can be walked
+    /// from `base` on only.
+    pub(crate) fn from_part(
+        kind: FileKind,
+        header_bytes: &[u8],
+        base: usize,
+        data: Vec<u8>,
+    ) -> Result<LogFile> {
+        let header = parse_header(kind, header_bytes)?;
+        let hdr = usize::from(header.hdr_size);
+        if base < hdr {
+            return Err(Error::Invalid(format!(
+                "log held from offset {base}, inside its {hdr}-byte header"
+            )));
+        }
+        Ok(LogFile {
+            kind,
+            header,
+            data,
+            base,
+            header_bytes: header_bytes[..hdr].to_vec(),
+        })
+    }
+
+    /// The file's bytes (from [`LogFile::base`] on).
     pub fn bytes(&self) -> &[u8] {
         &self.data
     }
 
-    /// Iterates all committed records from the start of the file.
+    /// File offset of the first byte of [`LogFile::bytes`]: 0 for a log
+    /// read whole.
+    pub fn base(&self) -> usize {
+        self.base
+    }
+
+    /// Offset just past the bytes held.
+    pub(crate) fn held_end(&self) -> usize {
+        self.base + self.data.len()
+    }
+
+    /// The header's bytes as in the file.
+    pub(crate) fn header_bytes(&self) -> &[u8] {
+        if self.base == 0 {
+            let hdr = usize::from(self.header.hdr_size).min(self.data.len());
+            &self.data[..hdr]
+        } else {
+            &self.header_bytes
+        }
+    }
+
+    /// Iterates all committed records from the start of the file (of a
+    /// log held from [`LogFile::base`] on: none, see
+    /// [`LogFile::records_from`]).
     pub fn records(&self) -> RecordIter<'_> {
         RecordIter {
             file: self,
             pos: self.header.hdr_size as usize,
             modseq: self.header.initial_modseq,
-            done: false,
+            done: self.base != 0,
             committed_end: self.header.hdr_size as usize,
             boundary_end: 0,
             summaries_before: 0,
@@ -722,16 +784,18 @@ impl LogFile {
             file: self,
             pos,
             modseq,
-            done: false,
+            // Bytes before `base` are not held: nothing to walk there.
+            done: pos < self.base,
             committed_end: pos,
             boundary_end: 0,
             summaries_before: 0,
         }
     }
 
-    /// Appends bytes read from the end of the file.
+    /// Appends bytes read from the end of the file at file offset
+    /// `offset` (not before [`LogFile::base`]), dropping any held past it.
     pub(crate) fn extend_from(&mut self, offset: usize, bytes: &[u8]) {
-        self.data.truncate(offset);
+        self.data.truncate(offset.saturating_sub(self.base));
         self.data.extend_from_slice(bytes);
     }
 
@@ -788,19 +852,22 @@ impl<'a> Iterator for RecordIter<'a> {
             return None;
         }
         let b = &self.file.data;
+        let base = self.file.base;
+        let held_end = self.file.held_end();
         let kind = self.file.kind;
         let off = self.pos;
-        if off + 8 > b.len() {
+        if off < base || off + 8 > held_end {
             self.done = true;
             return None;
         }
-        let size = decode_offset([b[off], b[off + 1], b[off + 2], b[off + 3]]) as usize;
+        let r = off - base;
+        let size = decode_offset([b[r], b[r + 1], b[r + 2], b[r + 3]]) as usize;
         if size == 0 {
             // Not yet written: the writer has not finished.
             self.done = true;
             return None;
         }
-        let type_word = u32_at(b, off + 4).unwrap_or(0);
+        let type_word = u32_at(b, r + 4).unwrap_or(0);
         if size < 8 {
             self.done = true;
             return Some(Err(Error::corrupt(
@@ -809,11 +876,11 @@ impl<'a> Iterator for RecordIter<'a> {
                 format!("record size {size} < 8"),
             )));
         }
-        if off + size > b.len() {
+        if off + size > held_end {
             self.done = true;
             return None;
         }
-        let payload_bytes = &b[off + 8..off + size];
+        let payload_bytes = &b[r + 8..r + size];
         let summary = off < self.summaries_before;
         let payload = match decode_checked(kind, off + 8, type_word, payload_bytes, summary) {
             Ok(p) => p,
@@ -825,8 +892,8 @@ impl<'a> Iterator for RecordIter<'a> {
         if let Payload::Boundary(tsize) = payload {
             let end = off.checked_add(tsize as usize);
             match end {
-                Some(e) if e <= b.len() && tsize as usize >= size => self.boundary_end = e,
-                Some(e) if e > b.len() => {
+                Some(e) if e <= held_end && tsize as usize >= size => self.boundary_end = e,
+                Some(e) if e > held_end => {
                     // Transaction not completely written yet.
                     self.done = true;
                     return None;

@@ -896,9 +896,11 @@ impl Reached {
         }
         let mut a = Applier::resume(map, self.applier);
         let mut walk = Walk {
-            max_tail: self.max_tail,
-            mailbox_deleted: self.mailbox_deleted,
-            last_storage_change: self.last_storage_change,
+            tracked: Tracked {
+                max_tail: self.max_tail,
+                mailbox_deleted: self.mailbox_deleted,
+                last_storage_change: self.last_storage_change,
+            },
             applied: 0,
             skipped,
         };
@@ -908,33 +910,37 @@ impl Reached {
         self.applier = a.state();
         self.end.1 = done.end;
         self.modseq = done.modseq;
-        self.max_tail = walk.max_tail;
-        self.mailbox_deleted = walk.mailbox_deleted;
-        self.last_storage_change = walk.last_storage_change;
+        self.max_tail = walk.tracked.max_tail;
+        self.mailbox_deleted = walk.tracked.mailbox_deleted;
+        self.last_storage_change = walk.tracked.last_storage_change;
         Ok(walk.applied)
     }
 }
 
-/// What the walk over the records tracks besides the map.
-struct Walk<'s> {
-    max_tail: u32,
-    mailbox_deleted: bool,
-    last_storage_change: Option<u32>,
-    applied: usize,
-    skipped: &'s mut Vec<Error>,
+/// What a walk over the head log's records tracks besides the map.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tracked {
+    /// See [`Reached::max_tail`].
+    pub(crate) max_tail: u32,
+    /// See [`Reached::mailbox_deleted`].
+    pub(crate) mailbox_deleted: bool,
+    /// See [`Reached::last_storage_change`].
+    pub(crate) last_storage_change: Option<u32>,
 }
 
-impl Walk<'_> {
-    /// One committed record: tail and deletion tracking always, the change
-    /// itself when `apply` (records the snapshot already holds are not).
-    fn record(
-        &mut self,
-        a: &mut Applier<'_>,
-        l: &LogFile,
-        rec: &LogRecord<'_>,
-        is_head: bool,
-        apply: bool,
-    ) {
+impl Tracked {
+    /// Tracking that starts with the tail offset `max_tail`.
+    pub(crate) fn from_tail(max_tail: u32) -> Tracked {
+        Tracked {
+            max_tail,
+            mailbox_deleted: false,
+            last_storage_change: None,
+        }
+    }
+
+    /// Notes one committed record: tail and storage tracking for the
+    /// head log (`is_head`), deletion tracking always.
+    pub(crate) fn note(&mut self, rec: &LogRecord<'_>, is_head: bool) {
         if is_head {
             track_tail(rec, &mut self.max_tail);
             if needs_storage(rec) {
@@ -946,6 +952,28 @@ impl Walk<'_> {
             Payload::IndexUndeleted => self.mailbox_deleted = false,
             _ => {}
         }
+    }
+}
+
+/// What the walk over the records tracks besides the map.
+struct Walk<'s> {
+    tracked: Tracked,
+    applied: usize,
+    skipped: &'s mut Vec<Error>,
+}
+
+impl Walk<'_> {
+    /// One committed record: tracked always, the change itself applied
+    /// when `apply` (records the snapshot already holds are not).
+    fn record(
+        &mut self,
+        a: &mut Applier<'_>,
+        l: &LogFile,
+        rec: &LogRecord<'_>,
+        is_head: bool,
+        apply: bool,
+    ) {
+        self.tracked.note(rec, is_head);
         if !apply {
             return;
         }
@@ -1034,6 +1062,33 @@ pub(crate) fn replay_unfinished(
     logs: &[&LogFile],
     lenient: bool,
 ) -> Result<(SyncReport, Reached)> {
+    replay_unfinished_after(map, logs, lenient, None)
+}
+
+/// The head log's records before some point, walked without applying them
+/// (the snapshot holds them): see [`crate::log_prefix`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WalkedPrefix {
+    /// Where the walk stopped: the first record boundary at or past the
+    /// index's head offset, with no transaction open there.
+    pub(crate) end: u32,
+    /// The log modseq there.
+    pub(crate) modseq: u64,
+    /// What the walk tracked.
+    pub(crate) tracked: Tracked,
+}
+
+/// [`replay_unfinished`] where the head log, which the index's position
+/// points into, was walked up to `prefix.end` already (and may be held
+/// from there on only). Fails with [`Error::Invalid`] when the prefix
+/// cannot stand for that walk (the index points into another log, or
+/// its modseqs lag behind and need the records before its position).
+pub(crate) fn replay_unfinished_after(
+    map: &mut IndexMap,
+    logs: &[&LogFile],
+    lenient: bool,
+    prefix: Option<WalkedPrefix>,
+) -> Result<(SyncReport, Reached)> {
     let mut report = SyncReport::default();
     if logs.is_empty() {
         return Err(Error::LogLost("no transaction log file".into()));
@@ -1091,6 +1146,11 @@ pub(crate) fn replay_unfinished(
     // Bring per-message modseqs up to the start position if the modseq header lags.
     if let Some((highest, hseq, hoff)) = map.modseq_header() {
         if (hseq, hoff) < (first.header.file_seq, start_offset) {
+            if prefix.is_some() {
+                return Err(Error::Invalid(
+                    "modseqs lag behind the index: the whole log is needed".into(),
+                ));
+            }
             fill_zero_modseqs(map, highest);
             let mut a = Applier::new(map);
             for l in logs {
@@ -1119,30 +1179,35 @@ pub(crate) fn replay_unfinished(
     } else {
         0
     };
+    if prefix.is_some() && start_file != logs.len() - 1 {
+        return Err(Error::Invalid(
+            "a walked prefix of the head log, but the index points into another log".into(),
+        ));
+    }
     let mut a = Applier::new(map);
     let mut end_pos = (first.header.file_seq, start_offset);
     let mut modseq = first.header.initial_modseq;
     let mut walk = Walk {
-        max_tail,
-        mailbox_deleted: false,
-        last_storage_change: None,
+        tracked: Tracked::from_tail(max_tail),
         applied: 0,
         skipped: &mut report.skipped,
     };
     for (fi, l) in logs.iter().enumerate().skip(start_file) {
         let is_head = fi == logs.len() - 1;
         if is_head && fi != start_file {
-            walk.max_tail = 0;
+            walk.tracked.max_tail = 0;
         }
         let skip_before = if fi == start_file { start_offset } else { 0 };
-        let done = walk_committed_summarising(
-            l,
-            u32::from(l.header.hdr_size),
-            l.header.initial_modseq,
-            lenient,
-            skip_before,
-            |rec| walk.record(&mut a, l, rec, is_head, rec.offset >= skip_before),
-        )?;
+        let (from, from_modseq) = match prefix {
+            Some(p) if is_head => {
+                walk.tracked = p.tracked;
+                (p.end, p.modseq)
+            }
+            _ => (u32::from(l.header.hdr_size), l.header.initial_modseq),
+        };
+        let done = walk_committed_summarising(l, from, from_modseq, lenient, skip_before, |rec| {
+            walk.record(&mut a, l, rec, is_head, rec.offset >= skip_before)
+        })?;
         modseq = done.modseq;
         if fi == start_file && start_offset > done.end {
             return Err(Error::corrupt(
@@ -1161,15 +1226,15 @@ pub(crate) fn replay_unfinished(
         }
     }
     report.applied = walk.applied;
-    report.mailbox_deleted = walk.mailbox_deleted;
+    report.mailbox_deleted = walk.tracked.mailbox_deleted;
     let reached = Reached {
         start_seq: seq,
         end: end_pos,
         modseq,
-        max_tail: walk.max_tail,
+        max_tail: walk.tracked.max_tail,
         applier: a.state(),
-        mailbox_deleted: walk.mailbox_deleted,
-        last_storage_change: walk.last_storage_change,
+        mailbox_deleted: walk.tracked.mailbox_deleted,
+        last_storage_change: walk.tracked.last_storage_change,
     };
     Ok((report, reached))
 }

@@ -10,10 +10,11 @@ use std::path::Path;
 use crate::error::{Error, FileKind, Result};
 use crate::index_file::{IndexHead, IndexHeader, IndexMap};
 use crate::lock::LogLock;
-use crate::log_file::{LogFile, LogHeader};
+use crate::log_file::{parse_header, LogFile, LogHeader};
+use crate::log_prefix::walk_prefix;
 use crate::mailbox::{IndexDir, View};
 use crate::replay_cache::{self, duplicate, FileId, Replayed};
-use crate::sync::replay_unfinished;
+use crate::sync::{replay_unfinished_after, Tracked, WalkedPrefix};
 
 /// How many bytes before the remembered end of the head log are read again
 /// and compared, besides its header, before the rest is trusted.
@@ -114,6 +115,65 @@ fn read_index_optional(path: &Path) -> Result<Option<ReadIndex>> {
     }))
 }
 
+/// Reads the head log `file`: whole, or, when `index` points into it
+/// and the walk of its records before the index's head offset succeeds
+/// without holding them ([`crate::log_prefix`]), its header and the bytes
+/// from where that walk stopped. Returns the log, its identity after the
+/// reads and the walk, if any.
+fn read_head(
+    file: &File,
+    path: &Path,
+    index: Option<&IndexMap>,
+) -> Result<(LogFile, FileId, Option<WalkedPrefix>)> {
+    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    if let Some(map) = index {
+        if let Some((log, prefix)) = read_head_after_prefix(file, path, map, len)? {
+            let id = FileId::of(&file.metadata().map_err(|e| Error::io(path, e))?);
+            return Ok((log, id, Some(prefix)));
+        }
+    }
+    let bytes = read_range(file, path, 0, len)?;
+    let id = FileId::of(&file.metadata().map_err(|e| Error::io(path, e))?);
+    Ok((LogFile::parse(FileKind::Log, bytes)?, id, None))
+}
+
+/// The head log from where the walk of its records before `map`'s head
+/// offset stopped, and that walk; `None` when the whole log must be read
+/// (the index points elsewhere or lags in modseqs, or the walk gave up).
+fn read_head_after_prefix(
+    file: &File,
+    path: &Path,
+    map: &IndexMap,
+    len: u64,
+) -> Result<Option<(LogFile, WalkedPrefix)>> {
+    let first = read_range(file, path, 0, len.min(LOG_HEAD_READ))?;
+    let Ok(header) = parse_header(FileKind::Log, &first) else {
+        return Ok(None);
+    };
+    let until = map.header.log_file_head_offset;
+    if map.header.log_file_seq != header.file_seq || until <= u32::from(header.hdr_size) {
+        return Ok(None);
+    }
+    if let Some((_, hseq, hoff)) = map.modseq_header() {
+        if (hseq, hoff) < (header.file_seq, until) {
+            return Ok(None);
+        }
+    }
+    let tracked = Tracked::from_tail(map.header.log_file_tail_offset);
+    let Some(prefix) = walk_prefix(file, path, &header, len, until, tracked)? else {
+        return Ok(None);
+    };
+    let rest = read_range(file, path, u64::from(prefix.end), len)?;
+    Ok(
+        LogFile::from_part(FileKind::Log, &first, prefix.end as usize, rest)
+            .ok()
+            .map(|log| (log, prefix)),
+    )
+}
+
+/// How much of the head log is read for its header.
+const LOG_HEAD_READ: u64 = 4096;
+
 fn stat_optional(path: &Path) -> Result<Option<FileId>> {
     match std::fs::metadata(path) {
         Ok(m) => Ok(Some(FileId::of(&m))),
@@ -210,6 +270,26 @@ impl IndexDir {
     /// Reads the files and replays the logs from the index's position.
     /// Returns whether the files stayed unchanged while they were read.
     fn replay_files(&self, lock: Option<&LogLock>) -> Result<(Replayed, bool)> {
+        let mut walked = false;
+        match self.replay_files_with(lock, Some(&mut walked)) {
+            Ok(done) => Ok(done),
+            // Walking the head log's start without holding it gave way to
+            // a replay that failed: replay again from the whole files, so
+            // the outcome (or error) is what it always was.
+            Err(_) if walked => self.replay_files_with(lock, None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`IndexDir::replay_files`]; with `walked`, the head log's records
+    /// before the index's head offset are walked through a small buffer
+    /// when they can be ([`crate::log_prefix`]), not held, and `walked`
+    /// says whether they were.
+    fn replay_files_with(
+        &self,
+        lock: Option<&LogLock>,
+        walked: Option<&mut bool>,
+    ) -> Result<(Replayed, bool)> {
         // The index first: a snapshot older than the logs read after it is
         // always usable, a newer one might point past them.
         let index_path = self.path(FileKind::Index);
@@ -217,10 +297,14 @@ impl IndexDir {
         let log2_path = self.path(FileKind::Log2);
         let log2 = read_optional_identified(&log2_path)?;
         let head_path = self.path(FileKind::Log);
-        let head = match lock {
-            Some(l) if l.path() == head_path => read_identified(l.file(), &head_path)?,
+        let opened;
+        let head_file = match lock {
+            Some(l) if l.path() == head_path => l.file(),
             _ => match File::open(&head_path) {
-                Ok(f) => read_identified(&f, &head_path)?,
+                Ok(f) => {
+                    opened = f;
+                    &opened
+                }
                 Err(e) if e.kind() == ErrorKind::NotFound => {
                     return Err(Error::LogLost(format!(
                         "{} does not exist",
@@ -230,14 +314,19 @@ impl IndexDir {
                 Err(e) => return Err(Error::io(&head_path, e)),
             },
         };
+        let index_map = index.as_ref().and_then(|f| f.map.as_ref().ok());
+        let try_prefix = walked.is_some();
+        let (head_log, head_id, prefix) =
+            read_head(head_file, &head_path, index_map.filter(|_| try_prefix))?;
+        if let Some(w) = walked {
+            *w = prefix.is_some();
+        }
         // The head log only grows and its committed part never changes,
         // so only the other files can have changed under the reads.
         let stable =
             index.as_ref().is_none_or(|f| f.stable) && log2.as_ref().is_none_or(|f| f.stable);
         let index_id = index.as_ref().map(|f| f.id);
         let log2_id = log2.as_ref().map(|f| f.id);
-        let head_id = head.id;
-        let head_log = LogFile::parse(FileKind::Log, head.bytes)?;
         let mut logs = Vec::with_capacity(2);
         if let Some(f) = log2 {
             // A broken .log.2 is only needed for old snapshots; go on without it.
@@ -269,7 +358,7 @@ impl IndexDir {
             ));
         }
         let refs: Vec<&LogFile> = logs.iter().collect();
-        let (report, reached) = replay_unfinished(&mut map, &refs, false)?;
+        let (report, reached) = replay_unfinished_after(&mut map, &refs, false, prefix)?;
         let mut head = logs.pop().ok_or_else(|| Error::LogLost("no log".into()))?;
         head.extend_from(reached.end.1 as usize, &[]);
         let replayed = Replayed {
@@ -316,21 +405,23 @@ impl IndexDir {
         }
         let end = u64::from(r.reached.end.1);
         let known = r.head.bytes();
+        let base = r.head.base() as u64;
         let hdr = usize::from(r.head.header.hdr_size);
-        if known.len() as u64 != end || hdr > known.len() {
+        let known_header = r.head.header_bytes();
+        if r.head.held_end() as u64 != end || known_header.len() != hdr {
             return Ok(false);
         }
         // The header (Dovecot marks a broken log by zeroing its indexid in
-        // place) and the last bytes before the end must be unchanged.
+        // place) and the last bytes held before the end must be unchanged.
         let mut header = vec![0u8; hdr];
-        if file.read_exact_at(&mut header, 0).is_err() || header != known[..hdr] {
+        if file.read_exact_at(&mut header, 0).is_err() || header != known_header {
             return Ok(false);
         }
-        let back = OVERLAP.min(end - hdr as u64);
+        let back = OVERLAP.min(end - base.max(hdr as u64));
         let from = end - back;
         let tail = read_range(file, &head_path, from, now.size)?;
         let back = back as usize;
-        if tail.len() < back || tail[..back] != known[from as usize..] {
+        if tail.len() < back || tail[..back] != known[(from - base) as usize..] {
             return Ok(false);
         }
         if tail.len() == back {
