@@ -82,6 +82,7 @@ pub fn apply(data: &[u8]) {
         }
     };
     let start = map.clone();
+    prefix_agrees(&start, &log);
     let full = replay(&mut map, &[&log]);
     resume_agrees(&start, &log, &cut_points(log.bytes()), &map, full.as_ref());
     if full.is_ok() {
@@ -96,6 +97,41 @@ pub fn apply(data: &[u8]) {
             let _ = map.keywords_at(i);
         }
     }
+}
+
+/// A first open that walks the log's records before the index's position
+/// without holding them ([`crate::log_prefix`]) and replays the rest must,
+/// when that succeeds, end exactly where a replay of the whole log ends
+/// (when it fails, the open replays the whole log instead).
+fn prefix_agrees(start: &IndexMap, log: &LogFile) {
+    let bytes = log.bytes();
+    let path = std::path::Path::new("dovecot.index.log");
+    let Ok(Some((held, prefix))) =
+        crate::log_prefix::read_after_prefix(bytes, path, start, bytes.len() as u64)
+    else {
+        return;
+    };
+    let mut map = start.clone();
+    let Ok((report, reached)) =
+        crate::sync::replay_unfinished_after(&mut map, &[&held], false, Some(prefix))
+    else {
+        return;
+    };
+    let mut whole = start.clone();
+    let (whole_report, whole_reached) = crate::sync::replay_unfinished(&mut whole, &[log], false)
+        .expect("a replay that succeeds after walking the log's start succeeds over the whole log");
+    assert_eq!(map, whole);
+    assert_eq!(reached.end, whole_reached.end);
+    assert_eq!(reached.modseq, whole_reached.modseq);
+    assert_eq!(reached.max_tail, whole_reached.max_tail);
+    assert_eq!(reached.mailbox_deleted, whole_reached.mailbox_deleted);
+    assert_eq!(
+        reached.last_storage_change,
+        whole_reached.last_storage_change
+    );
+    let errors =
+        |r: &crate::sync::SyncReport| r.skipped.iter().map(|e| e.to_string()).collect::<Vec<_>>();
+    assert_eq!(errors(&report), errors(&whole_report));
 }
 
 /// Where to cut a log as if a reader had seen it mid-write, twice.

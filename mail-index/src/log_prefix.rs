@@ -22,15 +22,86 @@ use std::path::Path;
 
 use crate::bytes::{decode_offset, u32_at};
 use crate::error::{Error, FileKind, Result};
-use crate::log_file::{decode_checked, next_modseq, rtype, LogHeader, LogRecord, Payload};
+use crate::index_file::IndexMap;
+use crate::log_file::{
+    decode_checked, next_modseq, parse_header, rtype, LogFile, LogHeader, LogRecord, Payload,
+};
 use crate::sync::{Tracked, WalkedPrefix};
 
 /// Bytes read at a time.
 const CHUNK: usize = 64 * 1024;
 
+/// How much of the log is read first for its header.
+const HEADER_READ: usize = 4096;
+
+/// Where the bytes come from: a file (positional reads, so a descriptor
+/// shared with a lock keeps its position) or, for the fuzz target, memory.
+pub(crate) trait ReadAt {
+    /// Reads into `buf` from `offset`; 0 at the end.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize>;
+}
+
+impl ReadAt for File {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        FileExt::read_at(self, buf, offset)
+    }
+}
+
+impl ReadAt for [u8] {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.len());
+        let n = buf.len().min(self.len() - start);
+        buf[..n].copy_from_slice(&self[start..start + n]);
+        Ok(n)
+    }
+}
+
+/// The head log (`len` bytes from `src`) from where the walk of its
+/// records before `map`'s head offset stopped, and that walk; `None` when
+/// the whole log must be read instead: the index points into another log,
+/// is at the log's start, or lags behind in modseqs (their catching up
+/// needs the records before its position), or the walk gave up.
+pub(crate) fn read_after_prefix<R: ReadAt + ?Sized>(
+    src: &R,
+    path: &Path,
+    map: &IndexMap,
+    len: u64,
+) -> Result<Option<(LogFile, WalkedPrefix)>> {
+    let mut first = vec![0u8; len.min(HEADER_READ as u64) as usize];
+    let got = read_at_most(src, path, &mut first, 0)?;
+    first.truncate(got);
+    let Ok(header) = parse_header(FileKind::Log, &first) else {
+        return Ok(None);
+    };
+    let until = map.header.log_file_head_offset;
+    if map.header.log_file_seq != header.file_seq || until <= u32::from(header.hdr_size) {
+        return Ok(None);
+    }
+    if let Some((_, hseq, hoff)) = map.modseq_header() {
+        if (hseq, hoff) < (header.file_seq, until) {
+            return Ok(None);
+        }
+    }
+    let tracked = Tracked::from_tail(map.header.log_file_tail_offset);
+    let Some(prefix) = walk_prefix(src, path, &header, len, until, tracked)? else {
+        return Ok(None);
+    };
+    let from = u64::from(prefix.end);
+    let mut rest = vec![0u8; len.saturating_sub(from) as usize];
+    let got = read_at_most(src, path, &mut rest, from)?;
+    rest.truncate(got);
+    Ok(
+        LogFile::from_part(FileKind::Log, &first, prefix.end as usize, rest)
+            .ok()
+            .map(|log| (log, prefix)),
+    )
+}
+
 /// Part of a file held in a reused buffer.
-struct Window<'f> {
-    file: &'f File,
+struct Window<'f, R: ReadAt + ?Sized> {
+    file: &'f R,
     path: &'f Path,
     file_len: u64,
     buf: Vec<u8>,
@@ -38,7 +109,7 @@ struct Window<'f> {
     start: u64,
 }
 
-impl Window<'_> {
+impl<R: ReadAt + ?Sized> Window<'_, R> {
     /// The file's bytes `[offset, offset + len)`, read unless already held;
     /// `None` when the file ends before.
     fn bytes(&mut self, offset: u64, len: usize) -> Result<Option<&[u8]>> {
@@ -63,7 +134,12 @@ impl Window<'_> {
 }
 
 /// Fills `buf` from `offset`, or less if the file ends first.
-fn read_at_most(file: &File, path: &Path, buf: &mut [u8], offset: u64) -> Result<usize> {
+fn read_at_most<R: ReadAt + ?Sized>(
+    file: &R,
+    path: &Path,
+    buf: &mut [u8],
+    offset: u64,
+) -> Result<usize> {
     let mut done = 0;
     while done < buf.len() {
         match file.read_at(&mut buf[done..], offset + done as u64) {
@@ -78,7 +154,11 @@ fn read_at_most(file: &File, path: &Path, buf: &mut [u8], offset: u64) -> Result
 
 /// Whether the append payload of `len` bytes at `offset` passes the checks
 /// [`decode_checked`] makes (UIDs not 0 and rising), read a chunk at a time.
-fn append_is_valid(w: &mut Window<'_>, offset: u64, len: usize) -> Result<bool> {
+fn append_is_valid<R: ReadAt + ?Sized>(
+    w: &mut Window<'_, R>,
+    offset: u64,
+    len: usize,
+) -> Result<bool> {
     if len == 0 || !len.is_multiple_of(8) {
         return Ok(false);
     }
@@ -107,8 +187,8 @@ fn append_is_valid(w: &mut Window<'_>, offset: u64, len: usize) -> Result<bool> 
 /// past `until`, tracking from `tracked`, as the replay's walk over records
 /// it does not apply would. `Ok(None)`: the walk gave up (see the module
 /// documentation); errors are I/O errors only.
-pub(crate) fn walk_prefix(
-    file: &File,
+pub(crate) fn walk_prefix<R: ReadAt + ?Sized>(
+    file: &R,
     path: &Path,
     header: &LogHeader,
     file_len: u64,

@@ -10,11 +10,11 @@ use std::path::Path;
 use crate::error::{Error, FileKind, Result};
 use crate::index_file::{IndexHead, IndexHeader, IndexMap};
 use crate::lock::LogLock;
-use crate::log_file::{parse_header, LogFile, LogHeader};
-use crate::log_prefix::walk_prefix;
+use crate::log_file::{LogFile, LogHeader};
+use crate::log_prefix::read_after_prefix;
 use crate::mailbox::{IndexDir, View};
 use crate::replay_cache::{self, duplicate, FileId, Replayed};
-use crate::sync::{replay_unfinished_after, Tracked, WalkedPrefix};
+use crate::sync::{replay_unfinished_after, WalkedPrefix};
 
 /// How many bytes before the remembered end of the head log are read again
 /// and compared, besides its header, before the rest is trusted.
@@ -127,7 +127,7 @@ fn read_head(
 ) -> Result<(LogFile, FileId, Option<WalkedPrefix>)> {
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     if let Some(map) = index {
-        if let Some((log, prefix)) = read_head_after_prefix(file, path, map, len)? {
+        if let Some((log, prefix)) = read_after_prefix(file, path, map, len)? {
             let id = FileId::of(&file.metadata().map_err(|e| Error::io(path, e))?);
             return Ok((log, id, Some(prefix)));
         }
@@ -136,43 +136,6 @@ fn read_head(
     let id = FileId::of(&file.metadata().map_err(|e| Error::io(path, e))?);
     Ok((LogFile::parse(FileKind::Log, bytes)?, id, None))
 }
-
-/// The head log from where the walk of its records before `map`'s head
-/// offset stopped, and that walk; `None` when the whole log must be read
-/// (the index points elsewhere or lags in modseqs, or the walk gave up).
-fn read_head_after_prefix(
-    file: &File,
-    path: &Path,
-    map: &IndexMap,
-    len: u64,
-) -> Result<Option<(LogFile, WalkedPrefix)>> {
-    let first = read_range(file, path, 0, len.min(LOG_HEAD_READ))?;
-    let Ok(header) = parse_header(FileKind::Log, &first) else {
-        return Ok(None);
-    };
-    let until = map.header.log_file_head_offset;
-    if map.header.log_file_seq != header.file_seq || until <= u32::from(header.hdr_size) {
-        return Ok(None);
-    }
-    if let Some((_, hseq, hoff)) = map.modseq_header() {
-        if (hseq, hoff) < (header.file_seq, until) {
-            return Ok(None);
-        }
-    }
-    let tracked = Tracked::from_tail(map.header.log_file_tail_offset);
-    let Some(prefix) = walk_prefix(file, path, &header, len, until, tracked)? else {
-        return Ok(None);
-    };
-    let rest = read_range(file, path, u64::from(prefix.end), len)?;
-    Ok(
-        LogFile::from_part(FileKind::Log, &first, prefix.end as usize, rest)
-            .ok()
-            .map(|log| (log, prefix)),
-    )
-}
-
-/// How much of the head log is read for its header.
-const LOG_HEAD_READ: u64 = 4096;
 
 fn stat_optional(path: &Path) -> Result<Option<FileId>> {
     match std::fs::metadata(path) {
