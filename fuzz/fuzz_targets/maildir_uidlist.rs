@@ -10,6 +10,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = list.next_uid();
         let again = Uidlist::parse(&list.to_bytes()).expect("own output parses");
         assert_eq!(again.records, list.records);
+        assert_eq!(again.undecodable, list.undecodable);
         assert_eq!(again.uid_validity, list.uid_validity);
         assert_eq!(again.header_next_uid, list.header_next_uid);
         assert_eq!(again.guid, list.guid);

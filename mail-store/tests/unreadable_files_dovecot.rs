@@ -484,3 +484,46 @@ fn odd_name_without_info_selects_as_in_dovecot() {
     );
     assert_eq!(select_as_owner(&dovecot).flags, theirs);
 }
+
+#[test]
+fn name_that_is_not_utf8_selects_as_in_dovecot() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    require_tool!("dovecot");
+    let dovecot = start_with_three_messages();
+    let maildir = dovecot.maildir("alice");
+    // a Latin-1 name: Dovecot numbers it as any other message
+    let raw = b"1700000000.M1P1.latin\xe9:2,S";
+    std::fs::write(
+        maildir.join("cur").join(OsStr::from_bytes(raw)),
+        "Subject: l\n\nl\n",
+    )
+    .unwrap();
+    dovecot.fix_ownership("alice").unwrap();
+    let before = entries(&maildir);
+
+    // Columba first: the file gets no UID here, nothing fails
+    let ours = select_as_owner(&dovecot);
+    assert_eq!(ours.flags, three());
+    assert_eq!(
+        ours.skipped,
+        ["cur/1700000000.M1P1.latin\u{fffd}:2,S\tNotUtf8"]
+    );
+    assert_eq!(entries(&maildir), before, "nothing renamed or removed");
+
+    // Dovecot numbers it; Columba then keeps that UID and its flags (its
+    // body cannot be read here)
+    let theirs = dovecot_select(&dovecot);
+    let mut four = three();
+    four.insert(4, "\\Seen".into());
+    assert_eq!(theirs, four);
+    let ours = select_as_owner(&dovecot);
+    assert_eq!(ours.flags, four);
+    assert!(ours.bodies[&4].is_err(), "{ours:?}");
+    assert_eq!(dovecot_select(&dovecot), four);
+    assert!(
+        dovecot.log_problems().is_empty(),
+        "{:?}",
+        dovecot.log_problems()
+    );
+}

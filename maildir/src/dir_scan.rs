@@ -64,6 +64,9 @@ pub(crate) struct ScannedFile {
 pub(crate) struct DirScan {
     pub files: Vec<ScannedFile>,
     pub skipped: Vec<SkippedFile>,
+    /// Base names (up to the first `:`) of the files whose name is not
+    /// UTF-8: not listed, but matched with the uidlist's records of them.
+    pub undecodable_bases: Vec<Vec<u8>>,
 }
 
 /// Device, inode, mtime and ctime (with nanoseconds) of a directory.
@@ -171,6 +174,8 @@ pub(crate) fn scan(dir: &Path, sub: &str, in_new: bool) -> Result<Option<Arc<Dir
             continue;
         }
         let Ok(name) = std::str::from_utf8(raw) else {
+            let base_len = raw.iter().position(|&b| b == b':').unwrap_or(raw.len());
+            out.undecodable_bases.push(raw[..base_len].to_vec());
             out.skipped.push(SkippedFile {
                 name: format!("{sub}/{}", String::from_utf8_lossy(raw)),
                 kind: SkipKind::NotUtf8,

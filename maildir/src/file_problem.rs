@@ -7,6 +7,11 @@
 //! and what this crate does instead where it differs:
 //!
 //! * a name with CR or LF: Dovecot ignores it with a warning; skipped here;
+//! * a name that is not UTF-8: Dovecot numbers it as any other; here it is
+//!   skipped (names are UTF-8 strings) and gets no UID, but the UID Dovecot
+//!   gave it is kept in the uidlist while the file is there and reported in
+//!   [`Listing::undecodable_uids`](crate::Listing::undecodable_uids), so
+//!   that the message is not taken for expunged;
 //! * a directory: Dovecot gives it a UID, then on first access `rmdir()`s it
 //!   (or renames it to `extra-<name>` beside `cur/` when not empty) and
 //!   expunges it; here it is skipped and left alone;

@@ -55,6 +55,15 @@ impl Inputs {
         files
     }
 
+    /// The base names of `new/` and `cur/` that are not UTF-8.
+    pub fn undecodable_bases(&self) -> std::collections::HashSet<&[u8]> {
+        [&self.new, &self.cur]
+            .into_iter()
+            .flatten()
+            .flat_map(|d| d.undecodable_bases.iter().map(Vec::as_slice))
+            .collect()
+    }
+
     pub fn skipped(&self) -> Vec<SkippedFile> {
         [&self.new, &self.cur]
             .into_iter()

@@ -1,7 +1,7 @@
 //! One Maildir mailbox directory (`cur/`, `new/`, `tmp/` and its control
 //! files): listing, UID assignment, delivery, flag changes and expunges.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -118,6 +118,10 @@ pub struct Listing {
     /// Messages listed although their file could not be read to learn a
     /// size the name does not carry (their unknown sizes are 0).
     pub unreadable: Vec<UnreadableFile>,
+    /// UIDs of messages whose file is there but whose name is not UTF-8
+    /// (Dovecot numbered them): not in `messages`, since names here are
+    /// UTF-8, and not expunged either. Such a file gets no UID here.
+    pub undecodable_uids: Vec<u32>,
     /// Which remembered state of the mailbox this listing shows (0: none,
     /// see [`Mailbox::unchanged_since`]).
     pub(crate) generation: u64,
@@ -151,6 +155,14 @@ pub struct Mailbox {
     dir: PathBuf,
     ns_root: PathBuf,
     name: String,
+}
+
+/// The files a full sync saw: their base names (to their place in the
+/// scan) and the base names that are not UTF-8.
+#[derive(Clone, Copy)]
+struct Present<'a, 'b> {
+    bases: &'b HashMap<&'a str, usize>,
+    undecodable: &'b HashSet<&'a [u8]>,
 }
 
 /// What a sync must write to the uidlist, judged from the files present.
@@ -376,6 +388,17 @@ impl Mailbox {
             messages,
             skipped: inputs.skipped(),
             unreadable,
+            undecodable_uids: match uidlist {
+                Some(list) if !list.undecodable.is_empty() => {
+                    let present = inputs.undecodable_bases();
+                    list.undecodable
+                        .iter()
+                        .filter(|r| present.contains(r.base.as_slice()))
+                        .map(|r| r.uid)
+                        .collect()
+                }
+                _ => Vec::new(),
+            },
             generation: 0,
         })
     }
@@ -439,7 +462,14 @@ impl Mailbox {
             // Records have distinct base names, so every present base
             // that no record names is a file to number.
             let unnumbered = idx.len().saturating_sub(alive);
-            let plan = UidlistPlan::new(Some(list), list.records.len(), alive, 0, true);
+            let raw_alive = undecodable_alive(list, &inputs.undecodable_bases());
+            let plan = UidlistPlan::new(
+                Some(list),
+                list.records.len() + list.undecodable.len(),
+                alive + raw_alive,
+                0,
+                true,
+            );
             if unnumbered == 0 && !plan.recreate {
                 drop(idx);
                 drop(files);
@@ -467,7 +497,12 @@ impl Mailbox {
         {
             let files = inputs.files();
             let (idx, _) = Mailbox::index(&files);
-            self.assign_uids(&lock, existing, Some(&idx), None)?;
+            let raw = inputs.undecodable_bases();
+            let present = Present {
+                bases: &idx,
+                undecodable: &raw,
+            };
+            self.assign_uids(&lock, existing, Some(present), None)?;
         }
         drop(lock);
         // The uidlist as written (remembered by the write, or read again).
@@ -490,11 +525,12 @@ impl Mailbox {
         &self,
         lock: &UidlistLock,
         existing: Option<Uidlist>,
-        present: Option<&HashMap<&str, usize>>,
+        present: Option<Present<'_, '_>>,
         only: Option<&str>,
     ) -> Result<(Uidlist, Vec<u32>)> {
         let empty = HashMap::new();
-        let files = present.unwrap_or(&empty);
+        let no_raw = HashSet::new();
+        let (files, raw_files) = present.map_or((&empty, &no_raw), |p| (p.bases, p.undecodable));
         let was_missing = existing.is_none();
         let mut list = match existing {
             Some(l) => l,
@@ -527,7 +563,7 @@ impl Mailbox {
             next += 1;
         }
         let uids: Vec<u32> = added.iter().map(|r| r.uid).collect();
-        let file_records = list.records.len();
+        let file_records = list.records.len() + list.undecodable.len();
         // Compress as Dovecot does when fewer than 75 % of the records are
         // still alive (only judged on a full sync, where we saw every file).
         let alive = if only.is_none() {
@@ -535,6 +571,7 @@ impl Mailbox {
                 .iter()
                 .filter(|r| files.contains_key(r.base.as_str()))
                 .count()
+                + undecodable_alive(&list, raw_files)
         } else {
             file_records
         };
@@ -549,6 +586,8 @@ impl Mailbox {
         if compress {
             list.header_next_uid = next;
             list.records.retain(|r| files.contains_key(r.base.as_str()));
+            list.undecodable
+                .retain(|r| raw_files.contains(r.base.as_slice()));
         }
         if needs_recreate {
             list.records.extend(added);
@@ -1037,4 +1076,13 @@ fn problem_of(path: &Path, e: &std::io::Error) -> Option<FileProblem> {
         Ok(m) if m.file_type().is_symlink() => Some(FileProblem::DanglingSymlink),
         _ => None,
     }
+}
+
+/// How many of the uidlist's records of names that are not UTF-8 name a
+/// file that is there (`present`: the base names of such files).
+fn undecodable_alive(list: &Uidlist, present: &HashSet<&[u8]>) -> usize {
+    list.undecodable
+        .iter()
+        .filter(|r| present.contains(r.base.as_slice()))
+        .count()
 }

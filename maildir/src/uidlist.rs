@@ -42,6 +42,20 @@ impl UidlistRecord {
     }
 }
 
+/// A record whose file name is not UTF-8 (Dovecot numbers such files as
+/// any other): it cannot become a [`UidlistRecord`], so it is kept as read
+/// and written back verbatim, in UID order, while its file exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UndecodableRecord {
+    /// The message's IMAP UID.
+    pub uid: u32,
+    /// The base file name's bytes (up to, not including, the first `:`).
+    pub base: Vec<u8>,
+    /// The whole line as read (a version 1 line as version 3), without
+    /// its newline.
+    pub line: Vec<u8>,
+}
+
 /// A parsed `dovecot-uidlist`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Uidlist {
@@ -57,6 +71,9 @@ pub struct Uidlist {
     pub header_extensions: Vec<(char, String)>,
     /// Records in ascending UID order.
     pub records: Vec<UidlistRecord>,
+    /// Records whose file name is not UTF-8, in ascending UID order (their
+    /// UIDs interleave with those of `records`).
+    pub undecodable: Vec<UndecodableRecord>,
     /// Whether the file ended with a newline (appending is only safe then).
     pub complete_last_line: bool,
 }
@@ -106,6 +123,7 @@ impl Uidlist {
             guid: Some(guid),
             header_extensions: Vec::new(),
             records: Vec::new(),
+            undecodable: Vec::new(),
             complete_last_line: true,
         }
     }
@@ -113,18 +131,15 @@ impl Uidlist {
     /// Parses the file's bytes. Anything Dovecot would call a "broken file"
     /// is an [`Error::Uidlist`] with the line number; duplicate base names
     /// are resolved as Dovecot does (the later line wins).
+    ///
+    /// A record line that is not UTF-8 names a file whose name is not (see
+    /// [`UndecodableRecord`]); only the header must be UTF-8.
     pub fn parse(data: &[u8]) -> Result<Uidlist> {
-        let text = std::str::from_utf8(data).map_err(|e| {
-            let line = data[..e.valid_up_to()]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count()
-                + 1;
-            broken(line, format!("not UTF-8 at byte {}", e.valid_up_to()))
-        })?;
-        let complete_last_line = text.is_empty() || text.ends_with('\n');
-        let mut lines = text.split('\n');
-        let header = lines.next().unwrap_or("");
+        let complete_last_line = data.is_empty() || data.ends_with(b"\n");
+        let mut lines = data.split(|&b| b == b'\n');
+        let header = lines.next().unwrap_or(b"");
+        let header = std::str::from_utf8(header)
+            .map_err(|e| broken(1, format!("not UTF-8 at byte {}", e.valid_up_to())))?;
         let hb = header.as_bytes();
         if hb.len() < 2 || !hb[0].is_ascii_digit() || hb[1] != b' ' {
             return Err(broken(1, "corrupted header (invalid version number)"));
@@ -139,6 +154,7 @@ impl Uidlist {
             header_extensions: Vec::new(),
             // Records are ~50 bytes; bounded by the input's size.
             records: Vec::with_capacity(data.len() / 48),
+            undecodable: Vec::new(),
             complete_last_line,
         };
         match version {
@@ -190,15 +206,19 @@ impl Uidlist {
         let mut by_base: std::collections::HashMap<&str, usize> =
             std::collections::HashMap::with_capacity(data.len() / 48);
         let mut removed = false;
-        for (idx, line) in lines.enumerate() {
+        for (idx, raw_line) in lines.enumerate() {
             let lineno = idx + 2;
-            if line.is_empty() {
+            if raw_line.is_empty() {
                 // Only the (empty) remainder after the final newline.
                 continue;
             }
-            let digits = line.bytes().take_while(u8::is_ascii_digit).count();
-            let uid: u32 = line[..digits].parse().unwrap_or(0);
-            if uid == 0 || line.as_bytes().get(digits) != Some(&b' ') {
+            let digits = raw_line.iter().take_while(|b| b.is_ascii_digit()).count();
+            // the digits are ASCII
+            let uid: u32 = std::str::from_utf8(&raw_line[..digits])
+                .ok()
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(0);
+            if uid == 0 || raw_line.get(digits) != Some(&b' ') {
                 return Err(broken(lineno, "invalid data (no UID followed by a space)"));
             }
             if uid <= prev_uid {
@@ -220,6 +240,11 @@ impl Uidlist {
                 ));
             }
             prev_uid = uid;
+            let Ok(line) = std::str::from_utf8(raw_line) else {
+                list.undecodable
+                    .push(undecodable_record(uid, raw_line, digits, version, lineno)?);
+                continue;
+            };
             let mut rest = line[digits..].trim_start_matches(' ');
             let mut extensions = Vec::new();
             if version == 3 {
@@ -269,8 +294,15 @@ impl Uidlist {
 
     /// The next UID to assign: `max(N, highest UID + 1)`.
     pub fn next_uid(&self) -> u32 {
-        let last = self.records.last().map_or(0, |r| r.uid.saturating_add(1));
-        self.header_next_uid.max(last)
+        self.header_next_uid
+            .max(self.highest_uid().saturating_add(1))
+    }
+
+    /// The highest UID of any record (0: none).
+    fn highest_uid(&self) -> u32 {
+        let decoded = self.records.last().map_or(0, |r| r.uid);
+        let undecodable = self.undecodable.last().map_or(0, |r| r.uid);
+        decoded.max(undecodable)
     }
 
     /// Looks up a record by base name (linear; build a map for many lookups).
@@ -314,13 +346,26 @@ impl Uidlist {
         out.push('\n');
     }
 
-    /// The whole file as version 3.
+    /// The whole file as version 3 (records whose name is not UTF-8 as
+    /// they were read, in UID order with the others).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut s = self.header_line();
+        let mut out = self.header_line().into_bytes();
+        let mut line = String::new();
+        let mut undecodable = self.undecodable.iter().peekable();
         for r in &self.records {
-            Uidlist::record_line(r, &mut s);
+            while let Some(u) = undecodable.next_if(|u| u.uid < r.uid) {
+                out.extend_from_slice(&u.line);
+                out.push(b'\n');
+            }
+            line.clear();
+            Uidlist::record_line(r, &mut line);
+            out.extend_from_slice(line.as_bytes());
         }
-        s.into_bytes()
+        for u in undecodable {
+            out.extend_from_slice(&u.line);
+            out.push(b'\n');
+        }
+        out
     }
 }
 
@@ -502,13 +547,64 @@ impl UidlistLock {
     }
 }
 
+/// The record of a line that is not UTF-8 (its UID, `uid`, ends at byte
+/// `digits`), checked as the others are.
+fn undecodable_record(
+    uid: u32,
+    line: &[u8],
+    digits: usize,
+    version: u8,
+    lineno: usize,
+) -> Result<UndecodableRecord> {
+    let mut rest = &line[digits..];
+    let skip_spaces = |r: &mut &[u8]| {
+        while let [b' ', tail @ ..] = *r {
+            *r = tail;
+        }
+    };
+    skip_spaces(&mut rest);
+    if version == 3 {
+        // extension fields up to the `:` that starts the file name
+        while !rest.is_empty() && rest[0] != b':' {
+            let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
+            rest = &rest[end..];
+            skip_spaces(&mut rest);
+        }
+        rest = rest.strip_prefix(b":").unwrap_or(rest);
+    }
+    if rest.contains(&b'/') {
+        return Err(broken(lineno, "broken file name (contains '/')"));
+    }
+    let base = match rest.iter().position(|&b| b == b':') {
+        Some(i) if version == 1 => &rest[..i],
+        _ => rest,
+    };
+    if base.is_empty() {
+        return Err(broken(lineno, "empty file name"));
+    }
+    // written back as version 3: a version 1 line is rewritten so
+    let line = match version {
+        1 => {
+            let mut v3 = format!("{uid} :").into_bytes();
+            v3.extend_from_slice(base);
+            v3
+        }
+        _ => line.to_vec(),
+    };
+    Ok(UndecodableRecord {
+        uid,
+        base: base.to_vec(),
+        line,
+    })
+}
+
 /// Whether `records` appended to `list` read back as exactly these records
 /// (ordered UIDs, new base names, fields and names a parser keeps as is).
 fn appends_as_parsed(list: &Uidlist, records: &[UidlistRecord]) -> bool {
     if list.version != 3 || !list.complete_last_line {
         return false;
     }
-    let mut prev = list.records.last().map_or(0, |r| r.uid);
+    let mut prev = list.highest_uid();
     let mut bases = std::collections::HashSet::with_capacity(records.len());
     for r in records {
         let field_ok = |e: &String| {
@@ -578,6 +674,31 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn keeps_records_whose_name_is_not_utf8() {
+        let data = b"3 V1 N1 G00000000000000000000000000000000\n1 :a\n4 :latin\xe9name\n7 W9 :b\n";
+        let l = Uidlist::parse(data).unwrap();
+        assert_eq!(l.records.len(), 2);
+        assert_eq!(l.undecodable.len(), 1);
+        assert_eq!(l.undecodable[0].uid, 4);
+        assert_eq!(l.undecodable[0].base, b"latin\xe9name");
+        assert_eq!(l.next_uid(), 8);
+        assert_eq!(l.to_bytes(), data.to_vec());
+        // the highest UID may be one of them
+        let l = Uidlist::parse(b"3 V1 N1\n1 :a\n9 S3 :\xff\n").unwrap();
+        assert_eq!(l.next_uid(), 10);
+        assert_eq!(l.undecodable[0].base, b"\xff");
+        // they are checked as the others
+        assert!(Uidlist::parse(b"3 V1 N1\n5 :a\n4 :\xff\n").is_err());
+        assert!(Uidlist::parse(b"3 V1 N1\n5 :\xff/x\n").is_err());
+        assert!(Uidlist::parse(b"3 V1 \xff\n").is_err());
+        // a version 1 line is written back as version 3
+        let l = Uidlist::parse(b"1 1234 9\n4 latin\xe9:2,S\n").unwrap();
+        assert_eq!(l.undecodable[0].base, b"latin\xe9");
+        let again = Uidlist::parse(&l.to_bytes()).unwrap();
+        assert_eq!(again.undecodable, l.undecodable);
     }
 
     #[test]

@@ -32,6 +32,7 @@ fn uidlist_corpus() {
             let again = Uidlist::parse(&list.to_bytes())
                 .unwrap_or_else(|e| panic!("{}: own output: {e}", path.display()));
             assert_eq!(again.records, list.records, "{}", path.display());
+            assert_eq!(again.undecodable, list.undecodable, "{}", path.display());
             assert_eq!(again.uid_validity, list.uid_validity);
             assert_eq!(again.header_next_uid, list.header_next_uid);
             assert_eq!(again.guid, list.guid);

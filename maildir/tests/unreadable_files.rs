@@ -319,3 +319,92 @@ fn name_without_info_and_with_odd_characters_is_a_message() {
     let m = listing.messages.iter().find(|m| m.uid == Some(4)).unwrap();
     assert_eq!((m.size, m.vsize), (18, 21));
 }
+
+#[test]
+fn name_that_is_not_utf8_keeps_the_uid_dovecot_gave_it() {
+    use std::ffi::OsStr;
+    use std::io::Write;
+    use std::os::unix::ffi::OsStrExt;
+    let (_tmp, maildir) = three_messages();
+    // Dovecot numbers a Latin-1 name as any other and writes its bytes
+    // into the uidlist
+    let raw = b"1700000000.M1P1.latin\xe9:2,S";
+    std::fs::write(
+        maildir.join("cur").join(OsStr::from_bytes(raw)),
+        "Subject: l\n\nl\n",
+    )
+    .unwrap();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(maildir.join("dovecot-uidlist"))
+        .unwrap()
+        .write_all(b"4 :1700000000.M1P1.latin\xe9\n")
+        .unwrap();
+    let uidlist_before = std::fs::read(maildir.join("dovecot-uidlist")).unwrap();
+    let before = entries(&maildir);
+
+    let seen = sync_as_owner(&maildir);
+    assert_first_three(&seen);
+    assert_eq!(seen.messages.len(), 3, "{seen:#?}");
+    assert_eq!(
+        seen.skipped,
+        [(
+            "cur/1700000000.M1P1.latin\u{fffd}:2,S".to_string(),
+            format!("{:?}", SkipKind::NotUtf8)
+        )]
+    );
+    assert_eq!(entries(&maildir), before, "nothing renamed or removed");
+    let inbox = Maildir::open(&maildir).unwrap().inbox();
+    let listing = inbox.sync().unwrap();
+    assert_eq!(listing.undecodable_uids, [4]);
+    assert_eq!(
+        std::fs::read(maildir.join("dovecot-uidlist")).unwrap(),
+        uidlist_before
+    );
+    // the next message gets UID 5, after the record of the Latin-1 name
+    let d = inbox
+        .deliver(&b"Subject: next\n\nx\n"[..], &DeliveryOptions::default())
+        .unwrap();
+    assert_eq!(d.uid, Some(5));
+    let uidlist = std::fs::read(maildir.join("dovecot-uidlist")).unwrap();
+    let needle = b"\n4 :1700000000.M1P1.latin\xe9\n5 :";
+    assert!(
+        uidlist.windows(needle.len()).any(|w| w == needle),
+        "{:?}",
+        String::from_utf8_lossy(&uidlist)
+    );
+}
+
+#[test]
+fn records_of_names_that_are_not_utf8_are_dropped_with_their_file() {
+    use std::ffi::OsStr;
+    use std::io::Write;
+    use std::os::unix::ffi::OsStrExt;
+    let (_tmp, maildir) = three_messages();
+    let inbox = Maildir::open(&maildir).unwrap().inbox();
+    // a record of a file that is gone, one of a file that is there, and
+    // enough expunges that the next sync rewrites (compresses) the uidlist
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(maildir.join("dovecot-uidlist"))
+        .unwrap()
+        .write_all(b"4 :gone\xe9\n5 :here\xe9\n")
+        .unwrap();
+    std::fs::write(
+        maildir.join("cur").join(OsStr::from_bytes(b"here\xe9:2,")),
+        "x\n",
+    )
+    .unwrap();
+    for m in inbox.list().unwrap().messages.iter().take(2) {
+        assert!(inbox.expunge(&m.file_name).unwrap());
+    }
+    let listing = inbox.sync().unwrap();
+    assert_eq!(listing.undecodable_uids, [5]);
+    let uidlist = std::fs::read(maildir.join("dovecot-uidlist")).unwrap();
+    let text = String::from_utf8_lossy(&uidlist);
+    assert!(!text.contains("gone"), "{text:?}");
+    assert!(uidlist.ends_with(b"\n5 :here\xe9\n"), "{text:?}");
+    assert_eq!(text.lines().count(), 3, "compressed: {text:?}");
+    assert_eq!(listing.next_uid, 6);
+    assert_eq!(listing.messages.len(), 1);
+}

@@ -204,6 +204,10 @@ fn in_step(view: &columba_mail_index::View, listing: &columba_maildir::Listing) 
     }
     for m in view.messages() {
         let Some(e) = by_uid.get(&m.uid) else {
+            // a file whose name is not UTF-8 is there, just not listed
+            if listing.undecodable_uids.contains(&m.uid) {
+                continue;
+            }
             return false;
         };
         if e.flags.bits() & SYSTEM_FLAGS != m.flags & SYSTEM_FLAGS {
@@ -313,15 +317,22 @@ fn sync_with_listing(
         // as Dovecot does with a racy file (it zeroes cur_check_time)
         dirs = None;
     }
-    let present: HashSet<u32> = listing.messages.iter().filter_map(|m| m.uid).collect();
+    // (a file whose name is not UTF-8 is not listed, but it is there)
+    let present: HashSet<u32> = listing
+        .messages
+        .iter()
+        .filter_map(|m| m.uid)
+        .chain(listing.undecodable_uids.iter().copied())
+        .collect();
     let mut missing: Vec<u32> = known.difference(&present).copied().collect();
     if !missing.is_empty() {
         // a file renamed during the scan can look missing: look again
-        let again: HashSet<u32> = mailbox
-            .list()?
+        let again = mailbox.list()?;
+        let again: HashSet<u32> = again
             .messages
             .iter()
             .filter_map(|m| m.uid)
+            .chain(again.undecodable_uids.iter().copied())
             .collect();
         missing.retain(|u| !again.contains(u));
         missing.sort_unstable();
