@@ -5,7 +5,8 @@
 //! Dovecot cached before parsing a message itself.
 
 use columba_mail_index::cache_file::{FieldType, DECISION_TEMP, VARIABLE_SIZE};
-use columba_mail_index::{CacheField, CacheValues, IndexDir};
+use columba_mail_index::index_file::EXT_CACHE;
+use columba_mail_index::{CacheField, CacheReader, CacheValues, FileKind, IndexDir};
 use columba_maildir::Mailbox;
 
 use crate::error::Result;
@@ -73,19 +74,37 @@ pub fn cache_string(mailbox: &Mailbox, uid: u32, name: &str, value: &[u8]) -> Re
 }
 
 /// The cached value of `field` for `uid`, if Dovecot or Columba cached it.
+/// Only the cache file's header, its field registry and the records of
+/// `uid` are read, not the whole file.
 pub fn cached(mailbox: &Mailbox, uid: u32, field: &str) -> Result<Option<Vec<u8>>> {
+    let index = IndexDir::new(mailbox.path());
     let view = {
         let _turn = super::index_io::guard(mailbox.path());
-        IndexDir::new(mailbox.path()).open_view()?
+        index.open_view_without_cache()?
     };
-    let Some(cache) = view.cache.as_ref() else {
+    let map = view.map();
+    let Ok(i) = map.position_of_uid(uid) else {
         return Ok(None);
     };
-    let Some(m) = view.messages().find(|m| m.uid == uid) else {
-        return Ok(None);
+    let offset = match map.cache_offset_at(i) {
+        Some(offset) if offset != 0 => offset,
+        _ => return Ok(None),
     };
-    if m.cache_offset == 0 {
+    let reader = match CacheReader::open(&index.path(FileKind::Cache)) {
+        Ok(Some(r)) => r,
+        Ok(None) => return Ok(None),
+        // a broken cache file is not used
+        Err(e) if e.is_corruption() => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    // a cache file of another index, or one reset since the index pointed
+    // into it: its offsets mean nothing here
+    let belongs = reader.header.indexid == map.header.indexid
+        && map
+            .ext(EXT_CACHE)
+            .is_some_and(|e| e.reset_id == reader.header.file_seq);
+    if !belongs {
         return Ok(None);
     }
-    Ok(cache.lookup(m.cache_offset, field)?)
+    Ok(reader.lookup(offset, field)?)
 }
