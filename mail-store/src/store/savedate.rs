@@ -25,43 +25,70 @@ impl MailboxSnapshot {
         if self.messages.iter().all(|m| m.save_date.is_some()) {
             return Ok(());
         }
-        let cached = self.cached_save_dates();
+        self.fill_cached_save_dates();
         self.resolve_files()?;
-        for m in &mut self.messages {
-            if m.save_date.is_some() {
-                continue;
-            }
-            if let Some(&t) = cached.get(&m.uid) {
-                m.save_date = Some(t);
-                continue;
-            }
-            let Some(path) = &m.locate() else {
-                continue;
-            };
-            match std::fs::metadata(path) {
-                Ok(meta) => m.save_date = Some(meta.ctime()),
-                // expunged meanwhile: no date, as for a message without a file
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(Error::MessageFile {
-                        path: path.clone(),
-                        reason: e.to_string(),
-                    })
-                }
-            }
+        for i in 0..self.messages.len() {
+            self.stat_save_date(i)?;
         }
         Ok(())
     }
 
     /// The SAVEDATE of the message with `uid` (Unix seconds); `None` if the
-    /// message or its file is gone.
+    /// message or its file is gone. The cache's dates are read once; a
+    /// message without one has its own file looked at, and no other.
     pub fn save_date(&mut self, uid: u32) -> Result<Option<i64>> {
-        self.resolve_save_dates()?;
-        Ok(self
-            .messages
-            .iter()
-            .find(|m| m.uid == uid)
-            .and_then(|m| m.save_date))
+        let Ok(i) = self.messages.binary_search_by_key(&uid, |m| m.uid) else {
+            return Ok(None);
+        };
+        if self.messages[i].save_date.is_none() {
+            self.fill_cached_save_dates();
+        }
+        if self.messages[i].save_date.is_none() {
+            self.resolve_files()?;
+            self.stat_save_date(i)?;
+        }
+        Ok(self.messages[i].save_date)
+    }
+
+    /// Fills the save dates the cache holds (once per snapshot).
+    fn fill_cached_save_dates(&mut self) {
+        if self.cached_save_dates_read {
+            return;
+        }
+        self.cached_save_dates_read = true;
+        let cached = self.cached_save_dates();
+        if cached.is_empty() {
+            return;
+        }
+        for m in &mut self.messages {
+            if m.save_date.is_none() {
+                m.save_date = cached.get(&m.uid).copied();
+            }
+        }
+    }
+
+    /// The save date of message `i` from its file's ctime, if it has none
+    /// yet and its file is there.
+    fn stat_save_date(&mut self, i: usize) -> Result<()> {
+        let m = &mut self.messages[i];
+        if m.save_date.is_some() {
+            return Ok(());
+        }
+        let Some(path) = m.locate() else {
+            return Ok(());
+        };
+        match std::fs::metadata(&path) {
+            Ok(meta) => m.save_date = Some(meta.ctime()),
+            // expunged meanwhile: no date, as for a message without a file
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Error::MessageFile {
+                    path,
+                    reason: e.to_string(),
+                })
+            }
+        }
+        Ok(())
     }
 
     /// `date.save` values in the cache, by UID. A cache that cannot be read

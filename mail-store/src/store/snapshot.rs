@@ -228,6 +228,8 @@ pub struct MailboxSnapshot {
     pub modseq_tracking: bool,
     mailbox: Mailbox,
     files_resolved: bool,
+    /// The cached `date.save` values were filled in.
+    pub(super) cached_save_dates_read: bool,
 }
 
 pub(super) fn flags_from_index(bits: u8) -> MessageFlags {
@@ -300,6 +302,7 @@ impl MailboxSnapshot {
             modseq_tracking: super::modseq::tracks_modseqs(view),
             mailbox: mailbox.clone(),
             files_resolved: false,
+            cached_save_dates_read: false,
         })
     }
 
@@ -426,6 +429,7 @@ impl MailboxSnapshot {
             modseq_tracking: false,
             mailbox: mailbox.clone(),
             files_resolved: true,
+            cached_save_dates_read: false,
         })
     }
 
