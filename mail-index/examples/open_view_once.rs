@@ -30,6 +30,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             view.header().next_uid,
             view.highest_modseq,
         );
+        if i == 0 {
+            // What a SELECT does next: every message's UID, flags, keywords
+            // and modseq.
+            let t = Instant::now();
+            let (mut seen, mut keywords, mut modseqs) = (0usize, 0usize, 0u64);
+            for m in view.messages() {
+                seen += usize::from(m.flags & columba_mail_index::FLAG_SEEN != 0);
+                keywords += m.keywords.len();
+                modseqs = modseqs.max(m.modseq);
+            }
+            println!(
+                "messages:   {:8.3} ms  {seen} seen, {keywords} keywords set, highest {modseqs}",
+                t.elapsed().as_secs_f64() * 1e3
+            );
+        }
     }
     Ok(())
 }
