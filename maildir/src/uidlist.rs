@@ -240,41 +240,38 @@ impl Uidlist {
                 ));
             }
             prev_uid = uid;
-            let Ok(line) = std::str::from_utf8(raw_line) else {
-                list.undecodable
-                    .push(undecodable_record(uid, raw_line, digits, version, lineno)?);
-                continue;
-            };
-            let mut rest = line[digits..].trim_start_matches(' ');
-            let mut extensions = Vec::new();
-            if version == 3 {
-                while !rest.is_empty() && !rest.starts_with(':') {
-                    let end = rest.find(' ').unwrap_or(rest.len());
-                    let field = &rest[..end];
-                    // Dovecot drops invalid keys (with a warning) and keeps going.
-                    if field.as_bytes()[0].is_ascii_uppercase() {
-                        extensions.push(field.to_string());
+            let (base, extensions) = match std::str::from_utf8(raw_line) {
+                Ok(line) => record_fields(line, digits, version, lineno)?,
+                Err(_) => {
+                    let (fields, base) = raw_record_fields(raw_line, digits, version, lineno)?;
+                    match std::str::from_utf8(base) {
+                        // Only fields are not UTF-8: dropped, as Dovecot
+                        // drops the fields it cannot use.
+                        Ok(base) => {
+                            let extensions = fields
+                                .into_iter()
+                                .filter_map(|f| std::str::from_utf8(f).ok())
+                                .filter(|f| f.as_bytes()[0].is_ascii_uppercase())
+                                .map(str::to_string)
+                                .collect();
+                            (base, extensions)
+                        }
+                        Err(_) => {
+                            // written back as version 3
+                            let line = match version {
+                                1 => [format!("{uid} :").as_bytes(), base].concat(),
+                                _ => raw_line.to_vec(),
+                            };
+                            list.undecodable.push(UndecodableRecord {
+                                uid,
+                                base: base.to_vec(),
+                                line,
+                            });
+                            continue;
+                        }
                     }
-                    rest = rest[end..].trim_start_matches(' ');
                 }
-                rest = rest.strip_prefix(':').unwrap_or(rest);
-                if rest.is_empty() {
-                    return Err(broken(lineno, "invalid extended fields (no file name)"));
-                }
-            }
-            if rest.is_empty() {
-                return Err(broken(lineno, "no file name"));
-            }
-            if rest.contains('/') {
-                return Err(broken(lineno, format!("broken file name {rest:?}")));
-            }
-            let base = match rest.find(':') {
-                Some(i) if version == 1 => &rest[..i],
-                _ => rest,
             };
-            if base.is_empty() {
-                return Err(broken(lineno, "empty file name"));
-            }
             if let Some(old) = by_base.insert(base, list.records.len()) {
                 // Duplicate file entry: the later UID wins.
                 list.records[old].uid = 0;
@@ -547,30 +544,77 @@ impl UidlistLock {
     }
 }
 
-/// The record of a line that is not UTF-8 (its UID, `uid`, ends at byte
-/// `digits`), checked as the others are.
-fn undecodable_record(
-    uid: u32,
+/// The extension fields and base name of a record line (its UID ends at
+/// byte `digits`).
+fn record_fields(
+    line: &str,
+    digits: usize,
+    version: u8,
+    lineno: usize,
+) -> Result<(&str, Vec<String>)> {
+    let mut rest = line[digits..].trim_start_matches(' ');
+    let mut extensions = Vec::new();
+    if version == 3 {
+        while !rest.is_empty() && !rest.starts_with(':') {
+            let end = rest.find(' ').unwrap_or(rest.len());
+            let field = &rest[..end];
+            // Dovecot drops invalid keys (with a warning) and keeps going.
+            if field.as_bytes()[0].is_ascii_uppercase() {
+                extensions.push(field.to_string());
+            }
+            rest = rest[end..].trim_start_matches(' ');
+        }
+        rest = rest.strip_prefix(':').unwrap_or(rest);
+        if rest.is_empty() {
+            return Err(broken(lineno, "invalid extended fields (no file name)"));
+        }
+    }
+    if rest.is_empty() {
+        return Err(broken(lineno, "no file name"));
+    }
+    if rest.contains('/') {
+        return Err(broken(lineno, format!("broken file name {rest:?}")));
+    }
+    let base = match rest.find(':') {
+        Some(i) if version == 1 => &rest[..i],
+        _ => rest,
+    };
+    if base.is_empty() {
+        return Err(broken(lineno, "empty file name"));
+    }
+    Ok((base, extensions))
+}
+
+/// [`record_fields`] of a line that is not UTF-8: the fields (any bytes)
+/// and the base name's bytes, checked as those of other lines are.
+fn raw_record_fields(
     line: &[u8],
     digits: usize,
     version: u8,
     lineno: usize,
-) -> Result<UndecodableRecord> {
-    let mut rest = &line[digits..];
+) -> Result<(Vec<&[u8]>, &[u8])> {
     let skip_spaces = |r: &mut &[u8]| {
         while let [b' ', tail @ ..] = *r {
             *r = tail;
         }
     };
+    let mut rest = &line[digits..];
     skip_spaces(&mut rest);
+    let mut fields = Vec::new();
     if version == 3 {
-        // extension fields up to the `:` that starts the file name
         while !rest.is_empty() && rest[0] != b':' {
             let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
+            fields.push(&rest[..end]);
             rest = &rest[end..];
             skip_spaces(&mut rest);
         }
         rest = rest.strip_prefix(b":").unwrap_or(rest);
+        if rest.is_empty() {
+            return Err(broken(lineno, "invalid extended fields (no file name)"));
+        }
+    }
+    if rest.is_empty() {
+        return Err(broken(lineno, "no file name"));
     }
     if rest.contains(&b'/') {
         return Err(broken(lineno, "broken file name (contains '/')"));
@@ -582,20 +626,7 @@ fn undecodable_record(
     if base.is_empty() {
         return Err(broken(lineno, "empty file name"));
     }
-    // written back as version 3: a version 1 line is rewritten so
-    let line = match version {
-        1 => {
-            let mut v3 = format!("{uid} :").into_bytes();
-            v3.extend_from_slice(base);
-            v3
-        }
-        _ => line.to_vec(),
-    };
-    Ok(UndecodableRecord {
-        uid,
-        base: base.to_vec(),
-        line,
-    })
+    Ok((fields, base))
 }
 
 /// Whether `records` appended to `list` read back as exactly these records
@@ -699,6 +730,12 @@ mod tests {
         assert_eq!(l.undecodable[0].base, b"latin\xe9");
         let again = Uidlist::parse(&l.to_bytes()).unwrap();
         assert_eq!(again.undecodable, l.undecodable);
+        // only the info or a field not UTF-8: an ordinary record
+        let l = Uidlist::parse(b"1 1234 5\n1 a:2,\xa5\n").unwrap();
+        assert_eq!((l.records[0].base.as_str(), l.undecodable.len()), ("a", 0));
+        let l = Uidlist::parse(b"3 V1 N1\n1 X\xff S3 :a\n").unwrap();
+        assert_eq!(l.records[0].extensions, ["S3"]);
+        assert_eq!(l.to_bytes(), b"3 V1 N1\n1 S3 :a\n");
     }
 
     #[test]
