@@ -286,26 +286,33 @@ impl IndexMap {
 
     fn check_records(&self) -> Result<()> {
         let rs = self.header.record_size as usize;
-        let mut prev = 0u32;
-        let (mut seen, mut deleted) = (0u32, 0u32);
+        let next_uid = self.header.next_uid;
+        let (mut prev, mut seen, mut deleted) = (0u32, 0u32, 0u32);
+        // A tight loop over every record; what is wrong is worked out
+        // after it, for the first record that is.
+        let mut bad = None;
         for (i, r) in self.records.chunks_exact(rs).enumerate() {
+            let uid = u32::from_le_bytes([r[0], r[1], r[2], r[3]]);
+            if uid <= prev || uid >= next_uid {
+                bad = Some((i, uid, prev));
+                break;
+            }
+            seen += u32::from(r[4] & FLAG_SEEN != 0);
+            deleted += u32::from(r[4] & FLAG_DELETED != 0);
+            prev = uid;
+        }
+        if let Some((i, uid, prev)) = bad {
             let off = self.header.header_size as usize + i * rs;
-            let uid = u32_at(r, 0).unwrap_or(0);
             if uid == 0 || uid <= prev {
                 return Err(corrupt(
                     off,
                     format!("record {} has uid {uid} after uid {prev}", i + 1),
                 ));
             }
-            if uid >= self.header.next_uid {
-                return Err(corrupt(
-                    off,
-                    format!("record uid {uid} >= next_uid {}", self.header.next_uid),
-                ));
-            }
-            seen += u32::from(r[4] & FLAG_SEEN != 0);
-            deleted += u32::from(r[4] & FLAG_DELETED != 0);
-            prev = uid;
+            return Err(corrupt(
+                off,
+                format!("record uid {uid} >= next_uid {next_uid}"),
+            ));
         }
         if seen != self.header.seen_messages_count {
             return Err(corrupt(

@@ -171,8 +171,9 @@ fn append_is_valid<R: ReadAt + ?Sized>(
             return Ok(false);
         };
         for c in part.chunks_exact(8) {
+            // Not 0 and rising: 0 is never above the previous UID.
             let uid = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-            if uid == 0 || uid <= prev {
+            if uid <= prev {
                 return Ok(false);
             }
             prev = uid;
