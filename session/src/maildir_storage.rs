@@ -577,7 +577,7 @@ impl MailStorage for MaildirStorage {
         let r = self.reading(mailbox)?;
         let answer = r.retrying(|r| {
             let seq = r.seq(uid)?;
-            r.snapshot.resolve_files()?;
+            r.snapshot.resolve_file(seq)?;
             let m = &r.snapshot.messages[seq as usize - 1];
             Ok((m.read()?, m.internal_date()?))
         })?;
@@ -598,7 +598,7 @@ impl MailStorage for MaildirStorage {
                 // the file name's `W=` (one directory listing while the
                 // log is unchanged) answers before the cache, as in
                 // Dovecot's Maildir
-                r.snapshot.resolve_files()?;
+                r.snapshot.resolve_file(seq)?;
             }
             Ok(Some(r.cache.fetch(&mut r.snapshot, seq, item)?))
         })
@@ -608,7 +608,7 @@ impl MailStorage for MaildirStorage {
         let r = self.reading(mailbox)?;
         r.retrying(|r| {
             let seq = r.seq(uid)?;
-            r.snapshot.resolve_files()?;
+            r.snapshot.resolve_file(seq)?;
             Ok(Some(r.snapshot.messages[seq as usize - 1].internal_date()?))
         })
     }

@@ -197,7 +197,7 @@ impl MessageCache {
         if let Some(v) = self.fetch_cached(uid, item) {
             return Ok(v);
         }
-        snapshot.resolve_files()?;
+        snapshot.resolve_file(seq)?;
         let m = &snapshot.messages[seq as usize - 1];
         self.fetch_from_file(m, item)
     }

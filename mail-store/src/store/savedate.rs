@@ -44,7 +44,7 @@ impl MailboxSnapshot {
             self.fill_cached_save_dates();
         }
         if self.messages[i].save_date.is_none() {
-            self.resolve_files()?;
+            self.resolve_file(i as u32 + 1)?;
             self.stat_save_date(i)?;
         }
         Ok(self.messages[i].save_date)

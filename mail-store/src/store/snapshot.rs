@@ -363,6 +363,45 @@ impl MailboxSnapshot {
         Ok(())
     }
 
+    /// [`MailboxSnapshot::resolve_files`] for the message with sequence
+    /// number `seq` alone, for a command that reads one message of a big
+    /// mailbox: its file is named from its uidlist record and index flags
+    /// (or found in `new/`), and no other message is looked at.
+    pub fn resolve_file(&mut self, seq: u32) -> Result<()> {
+        if self.files_resolved {
+            return Ok(());
+        }
+        let Some(i) = (seq as usize)
+            .checked_sub(1)
+            .filter(|&i| i < self.messages.len())
+        else {
+            return Ok(());
+        };
+        if self.messages[i].path.is_some() {
+            return Ok(());
+        }
+        let hints = super::file_hint::FileHints::read(&self.mailbox)?;
+        let dir = self.mailbox.path().to_path_buf();
+        let m = &mut self.messages[i];
+        let keywords: Vec<&str> = m.keywords.iter().map(String::as_str).collect();
+        let bits = super::append::index_flags(m.flags);
+        let Some(name) = hints.expected(m.uid, bits, &keywords) else {
+            return Ok(());
+        };
+        // still in new/ (under its base name, as delivered)?
+        let in_new = dir.join("new").join(name.base());
+        m.path = Some(if in_new.exists() {
+            in_new
+        } else {
+            dir.join("cur").join(name.as_str())
+        });
+        m.vsize = name
+            .vsize()
+            .or_else(|| hints.recorded_vsize(m.uid))
+            .filter(|&v| v > 0);
+        Ok(())
+    }
+
     /// [`MailboxSnapshot::resolve_files`] by a listing of `cur/` and
     /// `new/`: every path is one that existed during the scan.
     pub fn resolve_files_by_listing(&mut self) -> Result<()> {
