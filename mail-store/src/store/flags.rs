@@ -5,7 +5,7 @@
 //! the next index sync (Dovecot's, which applies log records beyond the
 //! synced tail offset to the files) renames the files.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use columba_mail_index::Transaction;
 use columba_maildir::{FlagOutcome, FlagUpdate, Mailbox};
@@ -76,19 +76,32 @@ pub fn store_flags_unchanged_since(
     let mut grown = None;
     if dir.join("dovecot.index.log").exists() {
         let index = index_for_writing(dir);
+        // each wanted UID looked up in the records (a STORE of a few
+        // messages of a big mailbox does not walk all of them)
         let mut remember = |view: &columba_mail_index::View, wanted: &[u32]| {
-            let wanted: HashSet<u32> = wanted.iter().copied().collect();
-            for m in view.messages().filter(|m| wanted.contains(&m.uid)) {
-                let keywords = m.keywords.iter().map(|k| k.to_string()).collect();
-                current.insert(m.uid, (m.flags, keywords));
+            let map = view.map();
+            for &uid in wanted {
+                if let Ok(i) = map.position_of_uid(uid) {
+                    let keywords = map.keywords_at(i).iter().map(|k| k.to_string()).collect();
+                    current.insert(uid, (map.flags_at(i), keywords));
+                }
             }
         };
         let lock = if let Some(limit) = unchanged_since {
             let lock = super::index_io::lock(&index, dir)?;
             let view = index.open_view_locked(&lock)?;
-            let modseqs: HashMap<u32, u64> = view.messages().map(|m| (m.uid, m.modseq)).collect();
+            // a message's modseq as the view gives it: its own, or
+            // HIGHESTMODSEQ without per-message modseqs
+            let map = view.map();
+            let modseq_of = |uid: u32| {
+                let i = map.position_of_uid(uid).ok()?;
+                Some(match map.modseq_at(i) {
+                    Some(m) if m != 0 => m,
+                    _ => view.highest_modseq.max(1),
+                })
+            };
             uids.retain(|u| {
-                let keep = modseqs.get(u).is_none_or(|&m| m <= limit);
+                let keep = modseq_of(*u).is_none_or(|m| m <= limit);
                 if !keep {
                     modified.push(*u);
                 }
