@@ -136,10 +136,17 @@ impl Uidlist {
     /// [`UndecodableRecord`]); only the header must be UTF-8.
     pub fn parse(data: &[u8]) -> Result<Uidlist> {
         let complete_last_line = data.is_empty() || data.ends_with(b"\n");
-        let mut lines = data.split(|&b| b == b'\n');
-        let header = lines.next().unwrap_or(b"");
-        let header = std::str::from_utf8(header)
-            .map_err(|e| broken(1, format!("not UTF-8 at byte {}", e.valid_up_to())))?;
+        // (splitting text finds line ends faster than splitting bytes)
+        let mut lines = Lines::of(data);
+        let header = match lines.next().unwrap_or(Ok("")) {
+            Ok(header) => header,
+            Err(bytes) => {
+                let at = std::str::from_utf8(bytes)
+                    .err()
+                    .map_or(0, |e| e.valid_up_to());
+                return Err(broken(1, format!("not UTF-8 at byte {at}")));
+            }
+        };
         let hb = header.as_bytes();
         if hb.len() < 2 || !hb[0].is_ascii_digit() || hb[1] != b' ' {
             return Err(broken(1, "corrupted header (invalid version number)"));
@@ -206,17 +213,22 @@ impl Uidlist {
         let mut by_base: std::collections::HashMap<&str, usize> =
             std::collections::HashMap::with_capacity(data.len() / 48);
         let mut removed = false;
-        for (idx, raw_line) in lines.enumerate() {
+        for (idx, decoded) in lines.enumerate() {
             let lineno = idx + 2;
+            let raw_line = match decoded {
+                Ok(line) => line.as_bytes(),
+                Err(bytes) => bytes,
+            };
             if raw_line.is_empty() {
                 // Only the (empty) remainder after the final newline.
                 continue;
             }
             let digits = raw_line.iter().take_while(|b| b.is_ascii_digit()).count();
-            // the digits are ASCII
-            let uid: u32 = std::str::from_utf8(&raw_line[..digits])
-                .ok()
-                .and_then(|d| d.parse().ok())
+            let uid: u32 = raw_line[..digits]
+                .iter()
+                .try_fold(0u32, |n, d| {
+                    n.checked_mul(10)?.checked_add(u32::from(d - b'0'))
+                })
                 .unwrap_or(0);
             if uid == 0 || raw_line.get(digits) != Some(&b' ') {
                 return Err(broken(lineno, "invalid data (no UID followed by a space)"));
@@ -240,7 +252,7 @@ impl Uidlist {
                 ));
             }
             prev_uid = uid;
-            let (base, extensions) = match std::str::from_utf8(raw_line) {
+            let (base, extensions) = match decoded {
                 Ok(line) => record_fields(line, digits, version, lineno)?,
                 Err(_) => {
                     let (fields, base) = raw_record_fields(raw_line, digits, version, lineno)?;
@@ -346,6 +358,13 @@ impl Uidlist {
     /// The whole file as version 3 (records whose name is not UTF-8 as
     /// they were read, in UID order with the others).
     pub fn to_bytes(&self) -> Vec<u8> {
+        if self.undecodable.is_empty() {
+            let mut s = self.header_line();
+            for r in &self.records {
+                Uidlist::record_line(r, &mut s);
+            }
+            return s.into_bytes();
+        }
         let mut out = self.header_line().into_bytes();
         let mut line = String::new();
         let mut undecodable = self.undecodable.iter().peekable();
@@ -541,6 +560,36 @@ impl UidlistLock {
     /// Releases the lock.
     pub fn unlock(self) -> Result<()> {
         self.lock.unlock()
+    }
+}
+
+/// The lines of a uidlist, each as text, or as bytes when it is not UTF-8
+/// (the whole file is checked at once when it is all text, the common
+/// case; otherwise each line).
+enum Lines<'a> {
+    Text(std::str::Split<'a, char>),
+    Bytes(std::slice::Split<'a, u8, fn(&u8) -> bool>),
+}
+
+impl<'a> Lines<'a> {
+    fn of(data: &'a [u8]) -> Lines<'a> {
+        match std::str::from_utf8(data) {
+            Ok(text) => Lines::Text(text.split('\n')),
+            Err(_) => Lines::Bytes(data.split(|&b| b == b'\n')),
+        }
+    }
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = std::result::Result<&'a str, &'a [u8]>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Lines::Text(split) => split.next().map(Ok),
+            Lines::Bytes(split) => split
+                .next()
+                .map(|line| std::str::from_utf8(line).map_err(|_| line)),
+        }
     }
 }
 
