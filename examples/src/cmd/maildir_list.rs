@@ -80,5 +80,8 @@ pub fn run(args: Args) -> ExitCode {
     for s in &listing.skipped {
         eprintln!("columba maildir-list: skipped {}: {}", s.name, s.reason);
     }
+    for u in &listing.unreadable {
+        eprintln!("columba maildir-list: cannot read {u} (sizes shown as 0)");
+    }
     ExitCode::SUCCESS
 }
