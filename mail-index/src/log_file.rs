@@ -263,7 +263,7 @@ pub struct LogFile {
     pub header: LogHeader,
     /// The file's bytes from offset `base` on.
     data: Vec<u8>,
-    /// File offset of `data[0]`: 0, or a record boundary past the header.
+    /// File offset of `data[0]`: 0, or an offset past the header.
     base: usize,
     /// The header's bytes as in the file, when `base` is not 0.
     header_bytes: Vec<u8>,
@@ -709,10 +709,10 @@ impl LogFile {
         })
     }
 
-    /// A log held from file offset `base` on (a record boundary past the
-    /// header): `header_bytes` are the file's first bytes (at least its
-    /// header), `data` the bytes from `base`. Its records can be walked
-    /// from `base` on only.
+    /// A log held from file offset `base` on (past the header):
+    /// `header_bytes` are the file's first bytes (at least its header),
+    /// `data` the bytes from `base`. Its records can be walked from record
+    /// boundaries at or after `base` only.
     pub(crate) fn from_part(
         kind: FileKind,
         header_bytes: &[u8],

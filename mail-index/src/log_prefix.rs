@@ -34,6 +34,10 @@ const CHUNK: usize = 64 * 1024;
 /// How much of the log is read first for its header.
 const HEADER_READ: usize = 4096;
 
+/// How many bytes before the walk's end are held as well (at least the
+/// overlap a later open compares, see `view_open`).
+pub(crate) const HELD_BEFORE: u64 = 64;
+
 /// Where the bytes come from: a file (positional reads, so a descriptor
 /// shared with a lock keeps its position) or, for the fuzz target, memory.
 pub(crate) trait ReadAt {
@@ -88,12 +92,16 @@ pub(crate) fn read_after_prefix<R: ReadAt + ?Sized>(
     let Some(prefix) = walk_prefix(src, path, &header, len, until, tracked)? else {
         return Ok(None);
     };
-    let from = u64::from(prefix.end);
+    // Held from a little before the walk's end too: a later open compares
+    // the bytes before the end it remembers with the file's.
+    let from = u64::from(prefix.end)
+        .saturating_sub(HELD_BEFORE)
+        .max(u64::from(header.hdr_size));
     let mut rest = vec![0u8; len.saturating_sub(from) as usize];
     let got = read_at_most(src, path, &mut rest, from)?;
     rest.truncate(got);
     Ok(
-        LogFile::from_part(FileKind::Log, &first, prefix.end as usize, rest)
+        LogFile::from_part(FileKind::Log, &first, from as usize, rest)
             .ok()
             .map(|log| (log, prefix)),
     )

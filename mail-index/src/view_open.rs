@@ -17,8 +17,9 @@ use crate::replay_cache::{self, duplicate, FileId, Replayed};
 use crate::sync::{replay_unfinished_after, WalkedPrefix};
 
 /// How many bytes before the remembered end of the head log are read again
-/// and compared, besides its header, before the rest is trusted.
-const OVERLAP: u64 = 64;
+/// and compared, besides its header, before the rest is trusted (a head
+/// log held from where a walk stopped keeps that many before it).
+const OVERLAP: u64 = crate::log_prefix::HELD_BEFORE;
 
 /// A view plus what the files looked like when it was made.
 pub(crate) struct Opened {
