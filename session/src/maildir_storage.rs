@@ -113,6 +113,11 @@ pub struct MaildirStorage {
     /// Full syncs of a mailbox, fast ones that read only the index, and
     /// syncs that found nothing to read.
     counts: SyncCounts,
+    /// Files the syncs could not take, not yet handed out
+    /// ([`MailStorage::take_problems`]).
+    problems: Vec<String>,
+    /// Every problem reported so far (each is reported once).
+    reported: std::collections::HashSet<String>,
 }
 
 /// How a [`MaildirStorage`]'s syncs went ([`MaildirStorage::sync_counts`]).
@@ -236,6 +241,8 @@ impl MaildirStorage {
             clock: SyncClock(Box::new(Instant::now)),
             full_sync_interval: FULL_SYNC_INTERVAL,
             counts: SyncCounts::default(),
+            problems: Vec::new(),
+            reported: std::collections::HashSet::new(),
         })
     }
 
@@ -310,6 +317,7 @@ impl MaildirStorage {
         let mailbox = self.mailbox(name)?;
         let report = store::sync(&mailbox)?;
         self.counts.full += 1;
+        self.note_problems(name, &report);
         // new messages (found by this sync or stored by this storage) are
         // recent: claimed in the one read
         let added = self.added_to.as_deref() == Some(name);
@@ -367,6 +375,25 @@ impl MaildirStorage {
         } else {
             Self::view_of(state.into_flags())
         }))
+    }
+
+    /// Keeps what a sync could not take for the log, each once.
+    fn note_problems(&mut self, name: &str, report: &store::SyncReport) {
+        let lines = report
+            .unreadable
+            .iter()
+            .map(|u| format!("Mailbox {name}: cannot read message file {u}"))
+            .chain(
+                report
+                    .skipped
+                    .iter()
+                    .map(|k| format!("Mailbox {name}: ignoring {k}")),
+            );
+        for line in lines {
+            if self.reported.insert(line.clone()) {
+                self.problems.push(line);
+            }
+        }
     }
 
     /// How many message files this storage has opened to answer FETCH and
@@ -513,6 +540,10 @@ impl MailStorage for MaildirStorage {
 
     fn reselect(&mut self, mailbox: &str, claim_recent: bool) -> Result<Option<MailboxView>> {
         self.full_sync(mailbox, claim_recent, Wanted::Reselect)
+    }
+
+    fn take_problems(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.problems)
     }
 
     fn sync_view(

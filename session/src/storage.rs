@@ -126,6 +126,13 @@ pub trait MailStorage: Send {
     fn reselect(&mut self, mailbox: &str, claim_recent: bool) -> Result<Option<MailboxView>> {
         self.view(mailbox, claim_recent).map(Some)
     }
+    /// What the storage passed over since the last call, as lines for the
+    /// server's log (a message file it cannot read, a directory entry
+    /// that is no message): each reported once. The session keeps serving
+    /// the other messages. The default has none.
+    fn take_problems(&mut self) -> Vec<String> {
+        Vec::new()
+    }
     /// STATUS counters; SIZE only when `want_size`.
     fn status(&mut self, mailbox: &str, want_size: bool) -> Result<StatusInfo>;
     /// The message bytes and its INTERNALDATE (Unix seconds).

@@ -36,6 +36,8 @@ pub struct CountingStorage<S> {
     inner: S,
     counters: SharedCounters,
     trash: Option<String>,
+    /// Where the storage's problems are logged (as warnings), if anywhere.
+    log_prefix: Option<String>,
 }
 
 impl<S: MailStorage> CountingStorage<S> {
@@ -48,9 +50,27 @@ impl<S: MailStorage> CountingStorage<S> {
                 inner,
                 counters: counters.clone(),
                 trash,
+                log_prefix: None,
             },
             counters,
         )
+    }
+
+    /// Logs what the storage passed over (files it cannot read) as
+    /// warnings under `prefix`, as Dovecot logs them.
+    pub fn logging_problems(mut self, prefix: &str) -> CountingStorage<S> {
+        self.log_prefix = Some(prefix.to_string());
+        self
+    }
+
+    /// Writes the storage's new problems to the log.
+    fn log_problems(&mut self) {
+        let Some(prefix) = &self.log_prefix else {
+            return;
+        };
+        for line in self.inner.take_problems() {
+            crate::serve::log::warning(prefix, &line);
+        }
     }
 
     fn count(&self, f: impl FnOnce(&mut MailCounters)) {
@@ -71,7 +91,9 @@ impl<S: MailStorage> MailStorage for CountingStorage<S> {
     }
 
     fn view(&mut self, mailbox: &str, claim_recent: bool) -> Result<MailboxView> {
-        self.inner.view(mailbox, claim_recent)
+        let view = self.inner.view(mailbox, claim_recent);
+        self.log_problems();
+        view
     }
 
     fn sync_view(
@@ -80,11 +102,19 @@ impl<S: MailStorage> MailStorage for CountingStorage<S> {
         kind: columba_session::SyncKind,
         claim_recent: bool,
     ) -> Result<Option<MailboxView>> {
-        self.inner.sync_view(mailbox, kind, claim_recent)
+        let view = self.inner.sync_view(mailbox, kind, claim_recent);
+        self.log_problems();
+        view
     }
 
     fn reselect(&mut self, mailbox: &str, claim_recent: bool) -> Result<Option<MailboxView>> {
-        self.inner.reselect(mailbox, claim_recent)
+        let view = self.inner.reselect(mailbox, claim_recent);
+        self.log_problems();
+        view
+    }
+
+    fn take_problems(&mut self) -> Vec<String> {
+        self.inner.take_problems()
     }
 
     fn status(&mut self, mailbox: &str, want_size: bool) -> Result<StatusInfo> {

@@ -247,6 +247,7 @@ fn serve(mut ctx: RoleContext, login: LoggedIn, state: ImapHandoff) -> Result<()
     } = login;
     let config = &ctx.config;
     let (storage, counters) = CountingStorage::new(storage, trash);
+    let storage = storage.logging_problems(&prefix);
     let imap_config = ImapConfig {
         starttls: false,
         tls: state.tls,

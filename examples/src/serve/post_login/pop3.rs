@@ -128,6 +128,7 @@ fn serve(mut ctx: RoleContext, login: LoggedIn, state: Pop3Handoff) -> Result<()
         counters.size = status.size.unwrap_or(0);
     }
     let (storage, _mail) = CountingStorage::new(storage, trash);
+    let storage = storage.logging_problems(&prefix);
     let pop3_config = Pop3Config {
         stls: false,
         tls: state.tls,
