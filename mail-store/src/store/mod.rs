@@ -25,6 +25,7 @@ mod folders;
 mod index_io;
 mod index_state;
 mod keywords;
+mod maildir_header_memo;
 mod message_cache;
 mod modseq;
 mod new_dir;

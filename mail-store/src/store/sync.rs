@@ -94,10 +94,23 @@ pub fn sync(mailbox: &Mailbox) -> Result<SyncReport> {
     // The directories as they are before the scan: what the index's
     // `maildir` header is compared with, and what a full scan records.
     let dirs = DirStamps::take(dir);
-    if let (Some(dirs), Some(_)) = (&dirs, &log_before) {
-        let _turn = super::index_io::guard(dir);
-        // the extension header alone: the messages are not copied
-        if let Ok(hdr) = index.current_ext_header(super::dir_stamps::EXT_MAILDIR) {
+    if let (Some(dirs), Some(log)) = (&dirs, &log_before) {
+        // the extension header alone (the messages are not copied), and
+        // not even that while the log is as it was when it was last read
+        let hdr = match super::maildir_header_memo::get(dir, log) {
+            Some(hdr) => Some(hdr),
+            None => {
+                let _turn = super::index_io::guard(dir);
+                let read = index
+                    .current_ext_header(super::dir_stamps::EXT_MAILDIR)
+                    .ok();
+                if let Some(hdr) = &read {
+                    super::maildir_header_memo::put(dir, *log, hdr.clone());
+                }
+                read
+            }
+        };
+        if let Some(hdr) = hdr {
             if dirs.unchanged_since(&MaildirHeader::from_ext_header(hdr.as_deref()).0) {
                 return Ok(report);
             }
