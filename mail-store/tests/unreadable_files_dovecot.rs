@@ -335,7 +335,16 @@ fn entries(maildir: &Path) -> Vec<(String, String, u32)> {
 /// How many log lines report `text`; every other problem in the log fails
 /// the test (Columba's writes must not upset Dovecot).
 fn log_lines_with(dovecot: &PrivateDovecot, text: &str) -> usize {
-    let problems = dovecot.log_problems();
+    // Dovecot's log process writes the line a moment after the session
+    // sent its answer: waited for, up to 5 s
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let problems = loop {
+        let problems = dovecot.log_problems();
+        if !problems.is_empty() || std::time::Instant::now() > deadline {
+            break problems;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     let others: Vec<&String> = problems.iter().filter(|l| !l.contains(text)).collect();
     assert!(others.is_empty(), "Dovecot log: {others:#?}");
     problems.len()
