@@ -134,7 +134,19 @@ impl IndexState {
         match &self.held {
             Held::Index(view) => {
                 let map = view.map();
-                (0..map.messages_count())
+                let h = view.header();
+                let count = map.messages_count();
+                if h.seen_messages_count as usize >= count {
+                    // every message is seen: nothing to walk
+                    return None;
+                }
+                // as Dovecot: every UID below `first_unseen_uid_lowwater`
+                // is seen, so the walk starts there
+                let from = match map.position_of_uid(h.first_unseen_uid_lowwater) {
+                    Ok(i) | Err(i) => i,
+                };
+                (from..count)
+                    .chain(0..from)
                     .find(|&i| map.flags_at(i) & FLAG_SEEN == 0)
                     .map(|i| i as u32 + 1)
             }
@@ -206,5 +218,49 @@ impl FromIndexView for IndexState {
             modseq_tracking: flags.modseq_tracking,
             held: Held::Listed(flags.messages),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::MessageFlags;
+    use crate::store::{append, store_flags, sync, StoreMode};
+
+    fn inbox(dir: &std::path::Path) -> Mailbox {
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        let inbox = Mailbox::at(dir, dir, "INBOX");
+        sync(&inbox).unwrap();
+        inbox
+    }
+
+    #[test]
+    fn the_first_unseen_message_follows_flag_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = inbox(dir.path());
+        let seen = MessageFlags {
+            seen: true,
+            ..MessageFlags::default()
+        };
+        for _ in 0..4 {
+            append(&inbox, b"Subject: s\n\nx\n", seen, &[], None).unwrap();
+        }
+        assert_eq!(IndexState::open(&inbox).unwrap().first_unseen(), None);
+        store_flags(&inbox, &[3], StoreMode::Remove, seen, &[]).unwrap();
+        assert_eq!(IndexState::open(&inbox).unwrap().first_unseen(), Some(3));
+        store_flags(&inbox, &[2], StoreMode::Remove, seen, &[]).unwrap();
+        assert_eq!(IndexState::open(&inbox).unwrap().first_unseen(), Some(2));
+        store_flags(&inbox, &[2, 3], StoreMode::Add, seen, &[]).unwrap();
+        assert_eq!(IndexState::open(&inbox).unwrap().first_unseen(), None);
+        // the list made from the same state agrees
+        store_flags(&inbox, &[4], StoreMode::Remove, seen, &[]).unwrap();
+        let state = IndexState::open(&inbox).unwrap();
+        let first = state.first_unseen();
+        let flags = state.into_flags();
+        let from_list = flags.messages.iter().position(|m| !m.flags.seen);
+        assert_eq!(first, from_list.map(|i| i as u32 + 1));
+        assert_eq!(first, Some(4));
     }
 }
