@@ -462,10 +462,10 @@ fn generated_mailbox() {
     let c = median(|| {
         let state = IndexState::open(&inbox).unwrap();
         assert_eq!(state.len(), count);
-        std::hint::black_box((state.first_unseen(), state.recent_uids(), state.keywords()));
+        std::hint::black_box((state.first_unseen(), state.recent_count(), state.keywords()));
     });
     report(
-        &format!("{count} messages: open warm again, SELECT's state (IndexState)"),
+        &format!("{count} messages: open warm again, SELECT's counts (IndexState)"),
         c,
         d,
     );

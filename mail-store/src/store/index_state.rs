@@ -34,6 +34,7 @@ use crate::error::Result;
 /// let state = IndexState::open_select(&inbox)?;
 /// assert_eq!(state.len(), 2);
 /// assert_eq!(state.recent_uids(), [1, 2]);
+/// assert_eq!(state.recent_count(), 2);
 /// assert_eq!(state.first_unseen(), Some(2));
 /// // the list, when a command needs it
 /// let flags = state.into_flags();
@@ -112,6 +113,25 @@ impl IndexState {
                 .filter(|m| m.flags.recent)
                 .map(|m| m.uid)
                 .collect(),
+        }
+    }
+
+    /// How many messages are `\Recent` in this state (SELECT's RECENT),
+    /// found by a binary search of the records.
+    pub fn recent_count(&self) -> usize {
+        match &self.held {
+            Held::Index(view) => {
+                let first_recent = view.header().first_recent_uid;
+                if first_recent == 0 {
+                    return 0;
+                }
+                let map = view.map();
+                let from = match map.position_of_uid(first_recent) {
+                    Ok(i) | Err(i) => i,
+                };
+                map.messages_count() - from
+            }
+            Held::Listed(messages) => messages.iter().filter(|m| m.flags.recent).count(),
         }
     }
 
