@@ -14,18 +14,30 @@ use common::{params, TestService};
 
 /// Authenticates `user` as request 1 of a fresh auth-client connection;
 /// returns the connection (the login must outlive the REQUEST) and its cookie.
+/// A `temp_fail` answer (a Dovecot just started may not have its auth
+/// worker ready on a loaded machine) is tried again on a new connection,
+/// as a login process does, up to 5 times.
 fn login(socket: &std::path::Path, user: &str, password: &str) -> (UnixAuthClient, String) {
-    let mut client = UnixAuthClient::connect(socket).unwrap();
-    let cookie = client.handshake().cookie.clone().expect("a COOKIE line");
-    let outcome = client
-        .authenticate(
-            "PLAIN",
-            ClientCredentials::new(user, password),
-            &params("imap"),
-        )
-        .unwrap();
-    assert!(outcome.success, "{outcome:?}");
-    (client, cookie)
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut client = UnixAuthClient::connect(socket).unwrap();
+        let cookie = client.handshake().cookie.clone().expect("a COOKIE line");
+        let outcome = client
+            .authenticate(
+                "PLAIN",
+                ClientCredentials::new(user, password),
+                &params("imap"),
+            )
+            .unwrap();
+        let temporary = outcome.fields.get("code") == Some("temp_fail");
+        if !outcome.success && temporary && attempt < 5 {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            continue;
+        }
+        assert!(outcome.success, "{outcome:?}");
+        return (client, cookie);
+    }
 }
 
 fn check_request_flow(
