@@ -4,6 +4,7 @@
 use columba_mail_index::View;
 use columba_maildir::Mailbox;
 
+use super::index_state::IndexState;
 use super::keywords::Keywords;
 use super::snapshot::{self, FromIndexView, LogPosition, MailboxSnapshot};
 use crate::error::Result;
@@ -91,24 +92,6 @@ impl FlagsSnapshot {
     }
 }
 
-impl FlagsSnapshot {
-    /// The state `view` shows.
-    pub(super) fn of_view(mailbox: &Mailbox, view: &View) -> Result<FlagsSnapshot> {
-        let (uid_next, uid_validity) = snapshot::uid_counters(mailbox, view)?;
-        Ok(FlagsSnapshot {
-            messages: messages_of(view),
-            uid_next,
-            uid_validity,
-            highest_modseq: view.highest_modseq.max(1),
-            log_position: Some(LogPosition {
-                file_seq: view.header().log_file_seq,
-                offset: view.header().log_file_head_offset,
-            }),
-            modseq_tracking: super::modseq::tracks_modseqs(view),
-        })
-    }
-}
-
 /// The messages of `view`, `\Recent` from the index's `first_recent_uid`.
 pub(super) fn messages_of(view: &View) -> Vec<MessageMeta> {
     let first_recent = view.header().first_recent_uid;
@@ -132,11 +115,14 @@ pub(super) fn messages_of(view: &View) -> Vec<MessageMeta> {
 
 impl FromIndexView for FlagsSnapshot {
     fn from_view(mailbox: &Mailbox, view: View) -> Result<Self> {
-        FlagsSnapshot::of_view(mailbox, &view)
+        Ok(IndexState::from_view(mailbox, view)?.into_flags())
     }
 
     fn without_index(mailbox: &Mailbox) -> Result<Self> {
-        Ok(FlagsSnapshot::from(MailboxSnapshot::open(mailbox)?))
+        // the index was just found missing: the listing, not another try
+        Ok(FlagsSnapshot::from(MailboxSnapshot::open_without_index(
+            mailbox,
+        )?))
     }
 }
 

@@ -214,16 +214,13 @@ impl IndexState {
 
 impl FromIndexView for IndexState {
     fn from_view(mailbox: &Mailbox, view: View) -> Result<Self> {
-        let (uid_next, uid_validity) = snapshot::uid_counters(mailbox, &view)?;
+        let c = snapshot::ViewCounters::of(mailbox, &view)?;
         Ok(IndexState {
-            uid_next,
-            uid_validity,
-            highest_modseq: view.highest_modseq.max(1),
-            log_position: Some(LogPosition {
-                file_seq: view.header().log_file_seq,
-                offset: view.header().log_file_head_offset,
-            }),
-            modseq_tracking: super::modseq::tracks_modseqs(&view),
+            uid_next: c.uid_next,
+            uid_validity: c.uid_validity,
+            highest_modseq: c.highest_modseq,
+            log_position: Some(c.log_position),
+            modseq_tracking: c.modseq_tracking,
             held: Held::Index(Box::new(view)),
         })
     }

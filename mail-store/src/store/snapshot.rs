@@ -78,6 +78,31 @@ impl SnapshotMessage {
         relocate(path)
     }
 
+    /// Names the message's file as its uidlist record and index flags give
+    /// it: in `new/` under the name `in_new` finds for its base name, else
+    /// in `cur/`; RFC822.SIZE from the name's `W=` or the record. A UID the
+    /// uidlist does not know keeps `path: None`.
+    fn name_file(
+        &mut self,
+        hints: &super::file_hint::FileHints,
+        dir: &Path,
+        in_new: impl FnOnce(&str) -> Option<std::ffi::OsString>,
+    ) {
+        let keywords: Vec<&str> = self.keywords.iter().map(String::as_str).collect();
+        let bits = super::append::index_flags(self.flags);
+        let Some(name) = hints.expected(self.uid, bits, &keywords) else {
+            return;
+        };
+        self.path = Some(match in_new(name.base()) {
+            Some(found) => dir.join("new").join(found),
+            None => dir.join("cur").join(name.as_str()),
+        });
+        self.vsize = name
+            .vsize()
+            .or_else(|| hints.recorded_vsize(self.uid))
+            .filter(|&v| v > 0);
+    }
+
     /// The current file, or the error a message without one gives.
     fn located(&self) -> Result<PathBuf> {
         self.locate().ok_or_else(|| Error::MessageFile {
@@ -289,17 +314,14 @@ impl MailboxSnapshot {
                 }
             })
             .collect();
-        let (uid_next, uid_validity) = uid_counters(mailbox, view)?;
+        let c = ViewCounters::of(mailbox, view)?;
         Ok(MailboxSnapshot {
             messages,
-            uid_next,
-            uid_validity,
-            highest_modseq: view.highest_modseq.max(1),
-            log_position: Some(LogPosition {
-                file_seq: view.header().log_file_seq,
-                offset: view.header().log_file_head_offset,
-            }),
-            modseq_tracking: super::modseq::tracks_modseqs(view),
+            uid_next: c.uid_next,
+            uid_validity: c.uid_validity,
+            highest_modseq: c.highest_modseq,
+            log_position: Some(c.log_position),
+            modseq_tracking: c.modseq_tracking,
             mailbox: mailbox.clone(),
             files_resolved: false,
             cached_save_dates_read: false,
@@ -345,19 +367,7 @@ impl MailboxSnapshot {
         let dir = self.mailbox.path();
         let in_new = names_in_new(dir)?;
         for m in &mut self.messages {
-            let keywords: Vec<&str> = m.keywords.iter().map(String::as_str).collect();
-            let bits = super::append::index_flags(m.flags);
-            let Some(name) = hints.expected(m.uid, bits, &keywords) else {
-                continue;
-            };
-            m.path = Some(match in_new.get(name.base()) {
-                Some(found) => dir.join("new").join(found),
-                None => dir.join("cur").join(name.as_str()),
-            });
-            m.vsize = name
-                .vsize()
-                .or_else(|| hints.recorded_vsize(m.uid))
-                .filter(|&v| v > 0);
+            m.name_file(&hints, dir, |base| in_new.get(base).cloned());
         }
         self.files_resolved = true;
         Ok(())
@@ -381,24 +391,12 @@ impl MailboxSnapshot {
             return Ok(());
         }
         let hints = super::file_hint::FileHints::read(&self.mailbox)?;
-        let dir = self.mailbox.path().to_path_buf();
-        let m = &mut self.messages[i];
-        let keywords: Vec<&str> = m.keywords.iter().map(String::as_str).collect();
-        let bits = super::append::index_flags(m.flags);
-        let Some(name) = hints.expected(m.uid, bits, &keywords) else {
-            return Ok(());
-        };
+        let dir = self.mailbox.path();
         // still in new/ (under its base name, as delivered)?
-        let in_new = dir.join("new").join(name.base());
-        m.path = Some(if in_new.exists() {
-            in_new
-        } else {
-            dir.join("cur").join(name.as_str())
+        self.messages[i].name_file(&hints, dir, |base| {
+            let name = std::ffi::OsString::from(base);
+            dir.join("new").join(&name).exists().then_some(name)
         });
-        m.vsize = name
-            .vsize()
-            .or_else(|| hints.recorded_vsize(m.uid))
-            .filter(|&v| v > 0);
         Ok(())
     }
 
@@ -425,7 +423,7 @@ impl MailboxSnapshot {
         Ok(())
     }
 
-    fn open_without_index(mailbox: &Mailbox) -> Result<MailboxSnapshot> {
+    pub(super) fn open_without_index(mailbox: &Mailbox) -> Result<MailboxSnapshot> {
         let listing = mailbox.list()?;
         let mut by_uid: std::collections::HashMap<u32, &columba_maildir::MessageEntry> =
             std::collections::HashMap::new();
@@ -594,20 +592,46 @@ pub(super) trait FromIndexView: Sized {
     fn without_index(mailbox: &Mailbox) -> Result<Self>;
 }
 
-/// UIDNEXT and UIDVALIDITY of `view`, from the uidlist where an index that
-/// never synced a message does not carry them yet.
-pub(super) fn uid_counters(mailbox: &Mailbox, view: &View) -> Result<(u32, u32)> {
-    let (mut uid_next, mut uid_validity) = (view.header().next_uid, view.header().uid_validity);
-    if uid_next == 0 || uid_validity == 0 {
-        let listing = mailbox.list()?;
-        if uid_next == 0 {
-            uid_next = listing.next_uid.max(1);
+/// What every state read from a view of the index carries besides its
+/// messages.
+pub(super) struct ViewCounters {
+    /// UIDNEXT.
+    pub uid_next: u32,
+    /// UIDVALIDITY.
+    pub uid_validity: u32,
+    /// HIGHESTMODSEQ (at least 1).
+    pub highest_modseq: u64,
+    /// Where in the log the view is synced to.
+    pub log_position: LogPosition,
+    /// Whether the index keeps a modseq per message.
+    pub modseq_tracking: bool,
+}
+
+impl ViewCounters {
+    /// The counters of `view`; UIDNEXT and UIDVALIDITY from the uidlist
+    /// where an index that never synced a message does not carry them yet.
+    pub fn of(mailbox: &Mailbox, view: &View) -> Result<ViewCounters> {
+        let (mut uid_next, mut uid_validity) = (view.header().next_uid, view.header().uid_validity);
+        if uid_next == 0 || uid_validity == 0 {
+            let listing = mailbox.list()?;
+            if uid_next == 0 {
+                uid_next = listing.next_uid.max(1);
+            }
+            if uid_validity == 0 {
+                uid_validity = listing.uid_validity.unwrap_or(0);
+            }
         }
-        if uid_validity == 0 {
-            uid_validity = listing.uid_validity.unwrap_or(0);
-        }
+        Ok(ViewCounters {
+            uid_next,
+            uid_validity,
+            highest_modseq: view.highest_modseq.max(1),
+            log_position: LogPosition {
+                file_seq: view.header().log_file_seq,
+                offset: view.header().log_file_head_offset,
+            },
+            modseq_tracking: super::modseq::tracks_modseqs(view),
+        })
     }
-    Ok((uid_next, uid_validity))
 }
 
 /// [`MailboxSnapshot::open`] for any [`FromIndexView`].
