@@ -3,11 +3,10 @@
 //! EXPUNGE; NOOP and the UID commands may. The same two-session script goes
 //! to a live Dovecot and to Columba and the answers must be equal.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
+mod common;
 
 use columba_interop::{require_tool, DovecotConfig, PrivateDovecot};
-use columba_session::{ImapConfig, ImapSession, MaildirStorage};
+use common::{append_command, columba_session as session, run_in as run, DovecotClient};
 
 const MESSAGE: &str = "From: a@example.com\r\nSubject: m\r\n\r\nbody\r\n";
 
@@ -35,85 +34,20 @@ fn normalize(text: &str) -> String {
     out
 }
 
-struct Client {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
-
-impl Client {
-    fn login(port: u16) -> Client {
-        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        let mut c = Client {
-            reader: BufReader::new(stream.try_clone().unwrap()),
-            writer: stream,
-        };
-        let mut greeting = String::new();
-        c.reader.read_line(&mut greeting).unwrap();
-        c.run("l LOGIN alice alicepw");
-        c
-    }
-
-    /// Sends one command, returns every line up to its tagged answer.
-    fn run(&mut self, cmd: &str) -> String {
-        let tag = cmd.split(' ').next().unwrap().to_string();
-        self.writer.write_all(cmd.as_bytes()).unwrap();
-        self.writer.write_all(b"\r\n").unwrap();
-        let mut all = String::new();
-        loop {
-            let mut line = String::new();
-            self.reader.read_line(&mut line).unwrap();
-            assert!(!line.is_empty(), "connection closed after {all}");
-            all.push_str(&line);
-            if line.starts_with(&format!("{tag} ")) {
-                return all;
-            }
-        }
-    }
-}
-
 fn dovecot_transcript(port: u16) -> String {
-    let mut a = Client::login(port);
+    let mut a = DovecotClient::login(port);
     for i in 0..3 {
-        a.writer
-            .write_all(
-                format!("p{i} APPEND INBOX {{{}+}}\r\n{MESSAGE}\r\n", MESSAGE.len()).as_bytes(),
-            )
-            .unwrap();
-        let mut line = String::new();
-        a.reader.read_line(&mut line).unwrap();
+        a.run(&append_command(&format!("p{i}"), MESSAGE));
     }
     a.run("a SELECT INBOX");
-    let mut b = Client::login(port);
+    let mut b = DovecotClient::login(port);
     b.run("b1 SELECT INBOX");
     b.run("b2 STORE 1 +FLAGS.SILENT (\\Deleted)");
     a.run("n0 NOOP");
     b.run("b3 EXPUNGE");
-    b.writer
-        .write_all(format!("b4 APPEND INBOX {{{}+}}\r\n{MESSAGE}\r\n", MESSAGE.len()).as_bytes())
-        .unwrap();
-    let mut line = String::new();
-    b.reader.read_line(&mut line).unwrap();
+    b.run(&append_command("b4", MESSAGE));
     b.run("b5 LOGOUT");
     AFTER_EXPUNGE.iter().map(|c| a.run(c)).collect()
-}
-
-fn session(root: &std::path::Path) -> ImapSession {
-    let mut s = ImapSession::new(ImapConfig {
-        plaintext_without_tls: true,
-        ..ImapConfig::default()
-    });
-    s.take_output();
-    s.feed(b"l LOGIN alice alicepw\r\n");
-    s.poll_event();
-    s.login_succeeded("alice", Box::new(MaildirStorage::open(root).unwrap()));
-    s.take_output();
-    s
-}
-
-fn run(s: &mut ImapSession, cmd: &str) -> String {
-    s.feed(cmd.as_bytes());
-    s.feed(b"\r\n");
-    String::from_utf8(s.take_output()).unwrap()
 }
 
 fn columba_transcript() -> String {

@@ -5,11 +5,10 @@
 //! CONDSTORE is on, then the expunges, then EXISTS and RECENT. The same
 //! two-session script goes to a live Dovecot and to Columba.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
+mod common;
 
 use columba_interop::{require_tool, DovecotConfig, PrivateDovecot};
-use columba_session::{ImapConfig, ImapSession, MaildirStorage};
+use common::{append_command, columba_session, run_in, DovecotClient};
 
 const MESSAGE: &str = "From: a@example.com\r\nSubject: m\r\n\r\nbody\r\n";
 
@@ -73,57 +72,29 @@ fn normalize(text: &str) -> String {
     out
 }
 
-struct Client {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
-
-impl Client {
-    fn login(port: u16) -> Client {
-        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        let mut c = Client {
-            reader: BufReader::new(stream.try_clone().unwrap()),
-            writer: stream,
-        };
-        let mut greeting = String::new();
-        c.reader.read_line(&mut greeting).unwrap();
-        c.run("l LOGIN alice alicepw");
-        c
-    }
-
-    fn run(&mut self, cmd: &str) -> String {
-        let (tag, line) = if cmd == "APPEND" {
-            (
-                "p".to_string(),
-                format!("p APPEND INBOX {{{}+}}\r\n{MESSAGE}", MESSAGE.len()),
-            )
-        } else {
-            (cmd.split(' ').next().unwrap().to_string(), cmd.to_string())
-        };
-        self.writer.write_all(line.as_bytes()).unwrap();
-        self.writer.write_all(b"\r\n").unwrap();
-        let mut all = String::new();
-        loop {
-            let mut line = String::new();
-            self.reader.read_line(&mut line).unwrap();
-            assert!(!line.is_empty(), "connection closed after {all}");
-            all.push_str(&line);
-            if line.starts_with(&format!("{tag} ")) {
-                return all;
-            }
-        }
+/// The command line of a script entry (`APPEND` stands for an APPEND of
+/// [`MESSAGE`]).
+fn line(cmd: &str) -> String {
+    if cmd == "APPEND" {
+        append_command("p", MESSAGE)
+    } else {
+        cmd.to_string()
     }
 }
 
 fn dovecot_transcript(port: u16) -> String {
-    let mut a = Client::login(port);
-    let mut b = Client::login(port);
+    let mut a = DovecotClient::login(port);
+    let mut b = DovecotClient::login(port);
     for _ in 0..3 {
-        a.run("APPEND");
+        a.run(&line("APPEND"));
     }
     let mut out = String::new();
     for &(who, cmd) in SCRIPT {
-        let answer = if who == 'a' { a.run(cmd) } else { b.run(cmd) };
+        let answer = if who == 'a' {
+            a.run(&line(cmd))
+        } else {
+            b.run(&line(cmd))
+        };
         if who == 'a' {
             out.push_str(&answer);
         }
@@ -131,43 +102,20 @@ fn dovecot_transcript(port: u16) -> String {
     out
 }
 
-fn session(root: &std::path::Path) -> ImapSession {
-    let mut s = ImapSession::new(ImapConfig {
-        plaintext_without_tls: true,
-        ..ImapConfig::default()
-    });
-    s.take_output();
-    s.feed(b"l LOGIN alice alicepw\r\n");
-    s.poll_event();
-    s.login_succeeded("alice", Box::new(MaildirStorage::open(root).unwrap()));
-    s.take_output();
-    s
-}
-
-fn run(s: &mut ImapSession, cmd: &str) -> String {
-    if cmd == "APPEND" {
-        s.feed(format!("p APPEND INBOX {{{}+}}\r\n{MESSAGE}\r\n", MESSAGE.len()).as_bytes());
-    } else {
-        s.feed(cmd.as_bytes());
-        s.feed(b"\r\n");
-    }
-    String::from_utf8(s.take_output()).unwrap()
-}
-
 fn columba_transcript() -> String {
     let home = tempfile::tempdir().unwrap();
     let root = home.path().join("Maildir");
-    let mut a = session(&root);
-    let mut b = session(&root);
+    let mut a = columba_session(&root);
+    let mut b = columba_session(&root);
     for _ in 0..3 {
-        run(&mut a, "APPEND");
+        run_in(&mut a, &line("APPEND"));
     }
     let mut out = String::new();
     for &(who, cmd) in SCRIPT {
         let answer = if who == 'a' {
-            run(&mut a, cmd)
+            run_in(&mut a, &line(cmd))
         } else {
-            run(&mut b, cmd)
+            run_in(&mut b, &line(cmd))
         };
         if who == 'a' {
             out.push_str(&answer);
