@@ -18,11 +18,13 @@
 
 mod dovecot;
 mod fixtures;
+mod maildir_entries;
 mod owner;
 mod tools;
 
 pub use dovecot::{DovecotConfig, PrivateDovecot, TestUser};
 pub use fixtures::{fixture_dir, install_fixture_maildir, testdata_dir};
+pub use maildir_entries::maildir_entries;
 pub use owner::{chown_tree, MailOwner};
 pub use tools::{find_tool, free_port, interop_required, tool_or_skip};
 

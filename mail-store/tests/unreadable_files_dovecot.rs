@@ -35,7 +35,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use columba_interop::{require_tool, DovecotConfig, PrivateDovecot};
+use columba_interop::{maildir_entries, require_tool, DovecotConfig, PrivateDovecot};
 use columba_mail_store::store::{sync, MailboxSnapshot};
 use columba_maildir::Maildir;
 
@@ -314,24 +314,6 @@ fn three() -> FlagView {
     FlagView::from([(1, String::new()), (2, "\\Seen".into()), (3, String::new())])
 }
 
-/// Every entry of `cur/` and `new/` with its type and mode.
-fn entries(maildir: &Path) -> Vec<(String, String, u32)> {
-    let mut v = Vec::new();
-    for sub in ["cur", "new"] {
-        for e in std::fs::read_dir(maildir.join(sub)).unwrap() {
-            let e = e.unwrap();
-            let m = std::fs::symlink_metadata(e.path()).unwrap();
-            v.push((
-                format!("{sub}/{}", e.file_name().to_string_lossy()),
-                format!("{:?}", m.file_type()),
-                m.permissions().mode() & 0o7777,
-            ));
-        }
-    }
-    v.sort();
-    v
-}
-
 /// How many log lines report `text`; every other problem in the log fails
 /// the test (Columba's writes must not upset Dovecot).
 fn log_lines_with(dovecot: &PrivateDovecot, text: &str) -> usize {
@@ -360,7 +342,7 @@ fn unreadable_file_selects_as_in_dovecot() {
     std::fs::write(&path, "Subject: x\n\nsecret\n").unwrap();
     dovecot.fix_ownership("alice").unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
-    let before = entries(&maildir);
+    let before = maildir_entries(&maildir);
 
     let ours = select_as_owner(&dovecot);
     let mut expected = three();
@@ -376,7 +358,11 @@ fn unreadable_file_selects_as_in_dovecot() {
         "{ours:?}"
     );
     assert!(ours.bodies[&1].is_ok());
-    assert_eq!(entries(&maildir), before, "nothing renamed or removed");
+    assert_eq!(
+        maildir_entries(&maildir),
+        before,
+        "nothing renamed or removed"
+    );
 
     let (theirs, _, fetched) = dovecot_select_and_fetch(&dovecot, 4);
     assert_eq!(theirs, ours.flags);
@@ -394,13 +380,17 @@ fn directory_named_like_a_message_selects_as_in_dovecot() {
     let name = "123.M1P1.host:2,";
     std::fs::create_dir(maildir.join("cur").join(name)).unwrap();
     dovecot.fix_ownership("alice").unwrap();
-    let before = entries(&maildir);
+    let before = maildir_entries(&maildir);
 
     let ours = select_as_owner(&dovecot);
     assert_eq!(ours.flags, three());
     assert_eq!(ours.skipped, [format!("cur/{name}\tNotAFile")]);
     assert!(ours.unreadable.is_empty(), "{ours:?}");
-    assert_eq!(entries(&maildir), before, "nothing renamed or removed");
+    assert_eq!(
+        maildir_entries(&maildir),
+        before,
+        "nothing renamed or removed"
+    );
 
     // Dovecot numbers the directory at SELECT, then removes it on the
     // first access and expunges it: the view Columba showed at once.
@@ -427,7 +417,7 @@ fn dangling_symlink_selects_as_in_dovecot() {
     std::os::unix::fs::symlink("/nonexistent/columba-test", maildir.join("cur").join(name))
         .unwrap();
     dovecot.fix_ownership("alice").unwrap();
-    let before = entries(&maildir);
+    let before = maildir_entries(&maildir);
 
     let ours = select_as_owner(&dovecot);
     let mut expected = three();
@@ -435,7 +425,11 @@ fn dangling_symlink_selects_as_in_dovecot() {
     assert_eq!(ours.flags, expected);
     assert_eq!(ours.unreadable, [format!("cur/{name}\t4\tDanglingSymlink")]);
     assert!(ours.bodies[&4].is_err(), "{ours:?}");
-    assert_eq!(entries(&maildir), before, "nothing renamed or removed");
+    assert_eq!(
+        maildir_entries(&maildir),
+        before,
+        "nothing renamed or removed"
+    );
 
     let (theirs, untagged, fetched) = dovecot_select_and_fetch(&dovecot, 4);
     assert_eq!(theirs, ours.flags);
@@ -458,7 +452,7 @@ fn odd_name_without_info_selects_as_in_dovecot() {
     let odd = "odd name; with \"quotes\" & \u{fc},x=y";
     std::fs::write(maildir.join("cur").join(odd), "Subject: odd\n\nodd\n").unwrap();
     dovecot.fix_ownership("alice").unwrap();
-    let before = entries(&maildir);
+    let before = maildir_entries(&maildir);
 
     let ours = select_as_owner(&dovecot);
     let mut expected = three();
@@ -468,7 +462,11 @@ fn odd_name_without_info_selects_as_in_dovecot() {
         ours.skipped.is_empty() && ours.unreadable.is_empty(),
         "{ours:?}"
     );
-    assert_eq!(entries(&maildir), before, "nothing renamed or removed");
+    assert_eq!(
+        maildir_entries(&maildir),
+        before,
+        "nothing renamed or removed"
+    );
     let uidlist = std::fs::read_to_string(maildir.join("dovecot-uidlist")).unwrap();
     assert!(
         uidlist.lines().any(|l| l == format!("4 :{odd}")),
@@ -509,7 +507,7 @@ fn name_that_is_not_utf8_selects_as_in_dovecot() {
     )
     .unwrap();
     dovecot.fix_ownership("alice").unwrap();
-    let before = entries(&maildir);
+    let before = maildir_entries(&maildir);
 
     // Columba first: the file gets no UID here, nothing fails
     let ours = select_as_owner(&dovecot);
@@ -518,7 +516,11 @@ fn name_that_is_not_utf8_selects_as_in_dovecot() {
         ours.skipped,
         ["cur/1700000000.M1P1.latin\u{fffd}:2,S\tNotUtf8"]
     );
-    assert_eq!(entries(&maildir), before, "nothing renamed or removed");
+    assert_eq!(
+        maildir_entries(&maildir),
+        before,
+        "nothing renamed or removed"
+    );
 
     // Dovecot numbers it; Columba then keeps that UID and its flags (its
     // body cannot be read here)

@@ -13,7 +13,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use columba_interop::{chown_tree, MailOwner};
+use columba_interop::{chown_tree, maildir_entries, MailOwner};
 use columba_maildir::{DeliveryOptions, FileProblem, Flags, Maildir, SkipKind};
 
 const CHILD_DIR: &str = "COLUMBA_MAILDIR_UNREADABLE_CHILD_DIR";
@@ -138,24 +138,6 @@ fn three_messages() -> (tempfile::TempDir, PathBuf) {
     (tmp, path)
 }
 
-/// Every entry of `cur/` and `new/` with its type and mode.
-fn entries(maildir: &Path) -> Vec<(String, String, u32)> {
-    let mut v = Vec::new();
-    for sub in ["cur", "new"] {
-        for e in std::fs::read_dir(maildir.join(sub)).unwrap() {
-            let e = e.unwrap();
-            let m = std::fs::symlink_metadata(e.path()).unwrap();
-            v.push((
-                format!("{sub}/{}", e.file_name().to_string_lossy()),
-                format!("{:?}", m.file_type()),
-                m.permissions().mode() & 0o7777,
-            ));
-        }
-    }
-    v.sort();
-    v
-}
-
 /// The three delivered messages, as the owner's sync must still show them.
 fn assert_first_three(seen: &Seen) {
     let flags: Vec<(u32, &str)> = seen
@@ -184,7 +166,7 @@ fn file_the_mail_user_may_not_read_is_listed_and_reported() {
     std::fs::write(&path, "Subject: x\n\nsecret\n").unwrap();
     chown_tree(&path, MailOwner::for_tests()).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
-    let before = entries(&maildir);
+    let before = maildir_entries(&maildir);
 
     let seen = sync_as_owner(&maildir);
     assert_first_three(&seen);
@@ -203,7 +185,11 @@ fn file_the_mail_user_may_not_read_is_listed_and_reported() {
         BTreeMap::from([(name.to_string(), "Some(PermissionDenied)".to_string())])
     );
     assert!(seen.skipped.is_empty(), "{seen:#?}");
-    assert_eq!(entries(&maildir), before, "nothing renamed or removed");
+    assert_eq!(
+        maildir_entries(&maildir),
+        before,
+        "nothing renamed or removed"
+    );
     assert_eq!(uidlist_bases(&maildir)[3], "1700000000.M1P1.host");
 
     // Once repaired it reads as any other message (the listing with the
@@ -240,7 +226,7 @@ fn directory_named_like_a_message_is_skipped_and_left_alone() {
     std::fs::write(maildir.join("cur").join(name).join("inner"), "x").unwrap();
     // one in new/ too: SELECT's move of new/ into cur/ leaves it there
     std::fs::create_dir(maildir.join("new/124.M1P1.host")).unwrap();
-    let before = entries(&maildir);
+    let before = maildir_entries(&maildir);
 
     let seen = sync_as_owner(&maildir);
     assert_first_three(&seen);
@@ -260,7 +246,11 @@ fn directory_named_like_a_message_is_skipped_and_left_alone() {
     assert!(seen.unreadable.is_empty(), "{seen:#?}");
     let inbox = Maildir::open(&maildir).unwrap().inbox();
     assert_eq!(inbox.move_new_to_cur().unwrap(), 0);
-    assert_eq!(entries(&maildir), before, "nothing renamed or removed");
+    assert_eq!(
+        maildir_entries(&maildir),
+        before,
+        "nothing renamed or removed"
+    );
     assert_eq!(uidlist_bases(&maildir).len(), 3, "no UID for a directory");
 }
 
@@ -270,7 +260,7 @@ fn dangling_symlink_keeps_its_uid_and_flags() {
     let name = "124.M1P1.host:2,S";
     std::os::unix::fs::symlink("/nonexistent/columba-test", maildir.join("cur").join(name))
         .unwrap();
-    let before = entries(&maildir);
+    let before = maildir_entries(&maildir);
 
     let seen = sync_as_owner(&maildir);
     assert_first_three(&seen);
@@ -284,7 +274,11 @@ fn dangling_symlink_keeps_its_uid_and_flags() {
             format!("{:?}", FileProblem::DanglingSymlink)
         )]
     );
-    assert_eq!(entries(&maildir), before, "nothing renamed or removed");
+    assert_eq!(
+        maildir_entries(&maildir),
+        before,
+        "nothing renamed or removed"
+    );
     // a second sync keeps it: it is not taken for expunged
     let again = sync_as_owner(&maildir);
     assert_eq!(again.messages, seen.messages);
@@ -298,7 +292,7 @@ fn name_without_info_and_with_odd_characters_is_a_message() {
     // a name with a line feed cannot go into the uidlist: Dovecot ignores
     // it with a warning, and so does the listing
     std::fs::write(maildir.join("cur/bad\nname"), "Subject: nl\n\nnl\n").unwrap();
-    let before = entries(&maildir);
+    let before = maildir_entries(&maildir);
 
     let seen = sync_as_owner(&maildir);
     assert_first_three(&seen);
@@ -312,7 +306,11 @@ fn name_without_info_and_with_odd_characters_is_a_message() {
         )]
     );
     assert!(seen.unreadable.is_empty(), "{seen:#?}");
-    assert_eq!(entries(&maildir), before, "nothing renamed or removed");
+    assert_eq!(
+        maildir_entries(&maildir),
+        before,
+        "nothing renamed or removed"
+    );
     assert_eq!(uidlist_bases(&maildir)[3], odd);
     // sizes computed from the file, as Dovecot's RFC822.SIZE 21
     let listing = Maildir::open(&maildir).unwrap().inbox().list().unwrap();
@@ -341,7 +339,7 @@ fn name_that_is_not_utf8_keeps_the_uid_dovecot_gave_it() {
         .write_all(b"4 :1700000000.M1P1.latin\xe9\n")
         .unwrap();
     let uidlist_before = std::fs::read(maildir.join("dovecot-uidlist")).unwrap();
-    let before = entries(&maildir);
+    let before = maildir_entries(&maildir);
 
     let seen = sync_as_owner(&maildir);
     assert_first_three(&seen);
@@ -353,7 +351,11 @@ fn name_that_is_not_utf8_keeps_the_uid_dovecot_gave_it() {
             format!("{:?}", SkipKind::NotUtf8)
         )]
     );
-    assert_eq!(entries(&maildir), before, "nothing renamed or removed");
+    assert_eq!(
+        maildir_entries(&maildir),
+        before,
+        "nothing renamed or removed"
+    );
     let inbox = Maildir::open(&maildir).unwrap().inbox();
     let listing = inbox.sync().unwrap();
     assert_eq!(listing.undecodable_uids, [4]);
