@@ -14,13 +14,20 @@ use common::{params, TestService};
 
 /// Authenticates `user` as request 1 of a fresh auth-client connection;
 /// returns the connection (the login must outlive the REQUEST) and its cookie.
-/// A `temp_fail` answer (a Dovecot just started may not have its auth
-/// worker ready on a loaded machine) is tried again on a new connection,
-/// as a login process does, up to 5 times.
-fn login(socket: &std::path::Path, user: &str, password: &str) -> (UnixAuthClient, String) {
-    let mut attempt = 0;
+/// A `temp_fail` answer (seen once from a Dovecot just started on a loaded
+/// machine) is tried again on a new connection, as a login process does,
+/// for up to 20 s; `server_log` is printed with the last answer if it
+/// persists.
+fn login(
+    socket: &std::path::Path,
+    user: &str,
+    password: &str,
+    server_log: &dyn Fn() -> String,
+) -> (UnixAuthClient, String) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut attempts = 0;
     loop {
-        attempt += 1;
+        attempts += 1;
         let mut client = UnixAuthClient::connect(socket).unwrap();
         let cookie = client.handshake().cookie.clone().expect("a COOKIE line");
         let outcome = client
@@ -31,11 +38,15 @@ fn login(socket: &std::path::Path, user: &str, password: &str) -> (UnixAuthClien
             )
             .unwrap();
         let temporary = outcome.fields.get("code") == Some("temp_fail");
-        if !outcome.success && temporary && attempt < 5 {
-            std::thread::sleep(std::time::Duration::from_millis(200));
+        if !outcome.success && temporary && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(250));
             continue;
         }
-        assert!(outcome.success, "{outcome:?}");
+        assert!(
+            outcome.success,
+            "after {attempts} attempt(s): {outcome:?}\nserver log:\n{}",
+            server_log()
+        );
         return (client, cookie);
     }
 }
@@ -44,9 +55,10 @@ fn check_request_flow(
     client_socket: &std::path::Path,
     master_socket: &std::path::Path,
     home: &str,
+    server_log: &dyn Fn() -> String,
 ) {
     let pid = std::process::id();
-    let (_client, cookie) = login(client_socket, "alice", "alicepw");
+    let (_client, cookie) = login(client_socket, "alice", "alicepw", server_log);
     let mut master = UnixMasterClient::connect(master_socket).unwrap();
 
     // a wrong cookie is refused, and does not use the login up
@@ -91,6 +103,7 @@ fn request_against_columba() {
         &s.socket("auth-login"),
         &s.socket("auth-master"),
         "/home/alice",
+        &String::new,
     );
 }
 
@@ -100,7 +113,7 @@ fn request_against_dovecot() {
     let dovecot = PrivateDovecot::start(
         DovecotConfig::default()
             .user("alice", "alicepw")
-            .extra("auth_failure_delay = 0"),
+            .extra("auth_failure_delay = 0\nauth_verbose = yes\n"),
     )
     .unwrap();
     let home = dovecot.home("alice").display().to_string();
@@ -111,5 +124,6 @@ fn request_against_dovecot() {
         &dovecot.socket("login/login"),
         &dovecot.socket("auth-master"),
         &home,
+        &|| dovecot.log(),
     );
 }
