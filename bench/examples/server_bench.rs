@@ -337,7 +337,54 @@ fn big_section(
         pair(&mut examine),
     );
     row(format!("FETCH 1:{count} (FLAGS)"), 3, pair(&mut fetch));
-    // 5. SEARCH SUBJECT over the other folder: first ever (its index
+    // 5. one message changed, then another one's body read: what a
+    // client marking mail as read does, each command after a change
+    let mut store = (Vec::new(), Vec::new());
+    let mut body = (Vec::new(), Vec::new());
+    for run in 0..3 {
+        let (c, d) = both(run, columba, dovecot, |s| {
+            let go = || -> Result<(Vec<Duration>, Vec<Duration>), String> {
+                let mut c = big_mailbox::login(&s.target).map_err(e)?;
+                big_mailbox::timed_open(&mut c, "SELECT", "INBOX", count).map_err(e)?;
+                let (mut stores, mut bodies) = (Vec::new(), Vec::new());
+                for i in 0..10 {
+                    // spread over the mailbox; each run its own messages
+                    let seq = 1 + (run * 10 + i) * (count / 40).max(1);
+                    let seq = seq.min(count.saturating_sub(1).max(1));
+                    // (a message already \\Seen gets no FETCH from Dovecot)
+                    let (t, _) =
+                        big_mailbox::timed(&mut c, &format!("STORE {seq} +FLAGS (\\Seen)"))
+                            .map_err(e)?;
+                    stores.push(t);
+                    let (t, r) =
+                        big_mailbox::timed(&mut c, &format!("FETCH {} BODY.PEEK[]", seq + 1))
+                            .map_err(e)?;
+                    if r.count("FETCH") != 1 {
+                        return Err(format!(
+                            "FETCH {}: {} FETCH lines",
+                            seq + 1,
+                            r.count("FETCH")
+                        ));
+                    }
+                    bodies.push(t);
+                }
+                c.logout().map_err(e)?;
+                Ok((stores, bodies))
+            };
+            go().map_err(|m| format!("{}: {m}", s.kind.name()))
+        });
+        let (c, d) = (c?, d?);
+        store.0.extend(c.0);
+        store.1.extend(d.0);
+        body.0.extend(c.1);
+        body.1.extend(d.1);
+    }
+    let med2 = |(c, d): &mut (Vec<Duration>, Vec<Duration>)| {
+        (big_mailbox::median(c), big_mailbox::median(d))
+    };
+    row(format!("STORE 1 of {count}"), 30, med2(&mut store));
+    row(format!("FETCH BODY[] after a STORE"), 30, med2(&mut body));
+    // 6. SEARCH SUBJECT over the other folder: first ever (its index
     // removed, then SELECT untimed), then warm; hits checked
     let expected = big_mailbox::expected_hits(searched);
     let mut first = (Vec::new(), Vec::new());
