@@ -383,7 +383,7 @@ fn big_section(
         (big_mailbox::median(c), big_mailbox::median(d))
     };
     row(format!("STORE 1 of {count}"), 30, med2(&mut store));
-    row(format!("FETCH BODY[] after a STORE"), 30, med2(&mut body));
+    row("FETCH BODY[] after a STORE".into(), 30, med2(&mut body));
     // 6. SEARCH SUBJECT over the other folder: first ever (its index
     // removed, then SELECT untimed), then warm; hits checked
     let expected = big_mailbox::expected_hits(searched);
