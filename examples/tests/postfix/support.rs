@@ -315,33 +315,41 @@ impl Postfix {
             log = log.display(),
         );
         std::fs::write(etc.join("main.cf"), main_cf).unwrap();
-        let mut master_cf = String::new();
-        let mut ports = Vec::new();
-        for l in listeners {
-            let port = free_port();
-            ports.push(port);
-            master_cf.push_str(&format!("127.0.0.1:{port} inet n - n - - smtpd"));
-            for o in &l.overrides {
-                master_cf.push_str(&format!(" -o {o}"));
-            }
-            master_cf.push('\n');
-        }
-        master_cf.push_str(MASTER_CF_SERVICES);
-        std::fs::write(etc.join("master.cf"), master_cf).unwrap();
-
         let mut postfix = Postfix {
             dir,
-            ports,
+            ports: Vec::new(),
             master_pid: None,
         };
-        let out = postfix.command("start");
-        assert!(
-            out.status.success(),
-            "postfix start: {}{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            postfix.log()
-        );
+        // A free port can be taken by another test before smtpd binds it:
+        // Postfix then fails to start, and is started again on new ports.
+        for attempt in 1.. {
+            let mut master_cf = String::new();
+            postfix.ports.clear();
+            for l in listeners {
+                let port = free_port();
+                postfix.ports.push(port);
+                master_cf.push_str(&format!("127.0.0.1:{port} inet n - n - - smtpd"));
+                for o in &l.overrides {
+                    master_cf.push_str(&format!(" -o {o}"));
+                }
+                master_cf.push('\n');
+            }
+            master_cf.push_str(MASTER_CF_SERVICES);
+            std::fs::write(etc.join("master.cf"), master_cf).unwrap();
+            let out = postfix.command("start");
+            if out.status.success() {
+                break;
+            }
+            let log = postfix.log();
+            if attempt < 4 && log.contains("Address already in use") {
+                continue;
+            }
+            panic!(
+                "postfix start: {}{}\n{log}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+            );
+        }
         postfix.master_pid = std::fs::read_to_string(queue.join("pid/master.pid"))
             .ok()
             .and_then(|s| s.trim().parse().ok());
