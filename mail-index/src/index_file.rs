@@ -399,6 +399,59 @@ impl IndexMap {
         Arc::make_mut(&mut self.records)
     }
 
+    /// The 0-based positions whose records differ between `earlier` and
+    /// this map, for a reader that keeps per-message state and wants to
+    /// update only what changed (a flag change of one message of 100,000
+    /// touches one entry). `None` when the two cannot be compared record
+    /// by record: a different message count or record layout, or keyword
+    /// names that are not `earlier`'s with new ones appended. A position
+    /// whose UID changed is reported like any other change; the caller
+    /// compares UIDs.
+    pub fn changed_positions(&self, earlier: &IndexMap) -> Option<Vec<usize>> {
+        let rs = self.rec_size();
+        let same_layout = rs > 0
+            && rs == earlier.rec_size()
+            && self.messages_count() == earlier.messages_count()
+            && self.records.len() == earlier.records.len()
+            && self.extensions.len() == earlier.extensions.len()
+            && self
+                .extensions
+                .iter()
+                .zip(&earlier.extensions)
+                .all(|(a, b)| {
+                    a.name == b.name
+                        && a.record_offset == b.record_offset
+                        && a.record_size == b.record_size
+                })
+            && self.keywords.starts_with(&earlier.keywords);
+        if !same_layout {
+            return None;
+        }
+        if Arc::ptr_eq(&self.records, &earlier.records) {
+            return Some(Vec::new());
+        }
+        // whole blocks compared first (a memcmp), records only inside a
+        // block that differs
+        let block = rs * 64;
+        let mut changed = Vec::new();
+        for (b, (new, old)) in self
+            .records
+            .chunks(block)
+            .zip(earlier.records.chunks(block))
+            .enumerate()
+        {
+            if new == old {
+                continue;
+            }
+            for (r, (n, o)) in new.chunks(rs).zip(old.chunks(rs)).enumerate() {
+                if n != o {
+                    changed.push(b * 64 + r);
+                }
+            }
+        }
+        Some(changed)
+    }
+
     /// UID of the message at 0-based position `idx`.
     pub fn uid_at(&self, idx: usize) -> u32 {
         let rs = self.rec_size();
@@ -1125,6 +1178,48 @@ mod tests {
             move_records(&mut got, n, old_rs, new_rs, &moves);
             assert_eq!(got, want, "{old_rs} -> {new_rs} with {moves:?}");
         }
+    }
+
+    fn map_of(count: u32) -> IndexMap {
+        let mut map = IndexMap::new(1);
+        map.header.next_uid = count + 1;
+        let mut records = Vec::new();
+        for uid in 1..=count {
+            records.extend_from_slice(&uid.to_le_bytes());
+            records.extend_from_slice(&[0, 0, 0, 0]);
+        }
+        map.records = Arc::new(records);
+        map.header.messages_count = count;
+        map
+    }
+
+    #[test]
+    fn changed_positions_names_exactly_the_records_that_differ() {
+        let earlier = map_of(1000);
+        let mut now = earlier.clone();
+        assert_eq!(now.changed_positions(&earlier), Some(vec![]));
+        // one in the first block, two in one later block, the last one
+        for idx in [3usize, 640, 700, 999] {
+            now.record_mut(idx)[4] |= 0x08;
+        }
+        assert_eq!(
+            now.changed_positions(&earlier),
+            Some(vec![3, 640, 700, 999])
+        );
+        // new keyword names appended still compare; others do not
+        let mut named = now.clone();
+        named.keywords.push("$Junk".into());
+        assert!(named.changed_positions(&earlier).is_some());
+        let mut renamed = earlier.clone();
+        renamed.keywords.push("a".into());
+        let mut other = earlier.clone();
+        other.keywords.push("b".into());
+        assert_eq!(other.changed_positions(&renamed), None);
+        // a message more, or another record size: no record-by-record answer
+        assert_eq!(map_of(1001).changed_positions(&earlier), None);
+        let mut wider = earlier.clone();
+        wider.header.record_size = 16;
+        assert_eq!(wider.changed_positions(&earlier), None);
     }
 
     #[test]
