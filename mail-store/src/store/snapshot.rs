@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use columba_mail_index::{
-    IndexDir, View, FLAG_ANSWERED, FLAG_DELETED, FLAG_DRAFT, FLAG_FLAGGED, FLAG_SEEN,
+    IndexDir, IndexMap, View, FLAG_ANSWERED, FLAG_DELETED, FLAG_DRAFT, FLAG_FLAGGED, FLAG_SEEN,
 };
 use columba_maildir::{Flags, Mailbox};
 
@@ -255,6 +255,9 @@ pub struct MailboxSnapshot {
     files_resolved: bool,
     /// The cached `date.save` values were filled in.
     pub(super) cached_save_dates_read: bool,
+    /// The index map the messages were read from (its records shared, not
+    /// copied), for [`MailboxSnapshot::refresh`] to find what changed.
+    base: Option<IndexMap>,
 }
 
 pub(super) fn flags_from_index(bits: u8) -> MessageFlags {
@@ -325,7 +328,76 @@ impl MailboxSnapshot {
             mailbox: mailbox.clone(),
             files_resolved: false,
             cached_save_dates_read: false,
+            base: Some(view.map().clone()),
         })
+    }
+
+    /// Reads the index again and brings this snapshot up to it, as
+    /// [`MailboxSnapshot::open`] would, touching only the messages whose
+    /// index records changed: after a flag change of one message of
+    /// 100,000, one entry is updated (and its file named again when it is
+    /// needed) instead of all 100,000 being read anew. When messages came
+    /// or went, or the index's layout changed, the snapshot is read anew.
+    pub fn refresh(&mut self) -> Result<()> {
+        let dir = self.mailbox.path();
+        let turn = super::index_io::guard(dir);
+        let view = IndexDir::new(dir).open_view_without_cache();
+        drop(turn);
+        let (Ok(view), Some(base)) = (view, self.base.as_ref()) else {
+            *self = MailboxSnapshot::open(&self.mailbox)?;
+            return Ok(());
+        };
+        let c = ViewCounters::of(&self.mailbox, &view)?;
+        let map = view.map();
+        let changed = match map.changed_positions(base) {
+            // without per-message modseqs every modseq is HIGHESTMODSEQ,
+            // which any change moves
+            Some(changed) if c.modseq_tracking && self.modseq_tracking => changed,
+            _ => {
+                *self = MailboxSnapshot::from_view(&self.mailbox, &view)?;
+                return Ok(());
+            }
+        };
+        if changed
+            .iter()
+            .any(|&i| self.messages.get(i).is_none_or(|m| m.uid != map.uid_at(i)))
+        {
+            *self = MailboxSnapshot::from_view(&self.mailbox, &view)?;
+            return Ok(());
+        }
+        let first_recent = view.header().first_recent_uid;
+        let recent_moved = base.header.first_recent_uid != first_recent;
+        let highest = view.highest_modseq.max(1);
+        for i in changed {
+            let m = &mut self.messages[i];
+            let mut flags = flags_from_index(map.flags_at(i));
+            flags.recent = m.flags.recent;
+            let keywords: Vec<String> = map.keywords_at(i).iter().map(|k| k.to_string()).collect();
+            if flags != m.flags || keywords != m.keywords {
+                // the file was renamed: named again when it is needed
+                m.path = None;
+                m.save_date = None;
+                self.files_resolved = false;
+                self.cached_save_dates_read = false;
+            }
+            m.flags = flags;
+            m.keywords = keywords;
+            m.modseq = match map.modseq_at(i) {
+                Some(v) if v != 0 => v,
+                _ => highest,
+            };
+        }
+        if recent_moved {
+            for m in &mut self.messages {
+                m.flags.recent = first_recent != 0 && m.uid >= first_recent;
+            }
+        }
+        self.uid_next = c.uid_next;
+        self.uid_validity = c.uid_validity;
+        self.highest_modseq = c.highest_modseq;
+        self.log_position = Some(c.log_position);
+        self.base = Some(map.clone());
+        Ok(())
     }
 
     /// Opens the mailbox as SELECT does: the messages not yet claimed by any
@@ -467,6 +539,7 @@ impl MailboxSnapshot {
             mailbox: mailbox.clone(),
             files_resolved: true,
             cached_save_dates_read: false,
+            base: None,
         })
     }
 
