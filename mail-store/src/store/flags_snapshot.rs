@@ -113,6 +113,30 @@ pub(super) fn messages_of(view: &View) -> Vec<MessageMeta> {
     messages
 }
 
+/// The message at 0-based position `i` of `view`, as [`messages_of`]
+/// gives it.
+pub(super) fn message_at(view: &View, i: usize) -> MessageMeta {
+    let map = view.map();
+    let first_recent = view.header().first_recent_uid;
+    let uid = map.uid_at(i);
+    let mut flags = snapshot::flags_from_index(map.flags_at(i));
+    flags.recent = first_recent != 0 && uid >= first_recent;
+    let keywords = map.keywords_at(i);
+    MessageMeta {
+        uid,
+        flags,
+        keywords: if keywords.is_empty() {
+            Keywords::default()
+        } else {
+            keywords.iter().map(|k| k.to_string()).collect()
+        },
+        modseq: match map.modseq_at(i) {
+            Some(m) if m != 0 => m,
+            _ => view.highest_modseq.max(1),
+        },
+    }
+}
+
 impl FromIndexView for FlagsSnapshot {
     fn from_view(mailbox: &Mailbox, view: View) -> Result<Self> {
         Ok(IndexState::from_view(mailbox, view)?.into_flags())

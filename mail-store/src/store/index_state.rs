@@ -1,10 +1,10 @@
 //! [`IndexState`]: a mailbox's state held as the view of its index, with
 //! the per-message list made only when something asks for it.
 
-use columba_mail_index::{View, FLAG_SEEN};
+use columba_mail_index::{IndexMap, View, FLAG_SEEN};
 use columba_maildir::Mailbox;
 
-use super::flags_snapshot::{messages_of, FlagsSnapshot, MessageMeta};
+use super::flags_snapshot::{message_at, messages_of, FlagsSnapshot, MessageMeta};
 use super::snapshot::{self, FromIndexView, LogPosition};
 use crate::error::Result;
 
@@ -194,6 +194,41 @@ impl IndexState {
                 out
             }
         }
+    }
+
+    /// The index map this state was read from (its records shared, not
+    /// copied), to keep for [`IndexState::changes_since`]; `None` for a
+    /// mailbox without index files.
+    pub fn index_map(&self) -> Option<&IndexMap> {
+        match &self.held {
+            Held::Index(view) => Some(view.map()),
+            Held::Listed(_) => None,
+        }
+    }
+
+    /// The messages whose flags, keywords or MODSEQ may differ from what
+    /// `earlier` (the [`IndexState::index_map`] of an earlier state of the
+    /// same mailbox) showed, ascending by UID, when both hold the same
+    /// messages in the same order: a flag change of one message of
+    /// 100,000 gives one entry. `None` when messages came or went, when
+    /// the two cannot be compared record by record, or when the index
+    /// keeps no per-message modseqs (every MODSEQ is then HIGHESTMODSEQ,
+    /// which any change moves): then only [`IndexState::into_flags`] says
+    /// what changed. A message's `\Recent` is as the whole list would
+    /// show it.
+    pub fn changes_since(&self, earlier: &IndexMap) -> Option<Vec<MessageMeta>> {
+        let Held::Index(view) = &self.held else {
+            return None;
+        };
+        if !self.modseq_tracking {
+            return None;
+        }
+        let map = view.map();
+        let changed = map.changed_positions(earlier)?;
+        if changed.iter().any(|&i| map.uid_at(i) != earlier.uid_at(i)) {
+            return None;
+        }
+        Some(changed.into_iter().map(|i| message_at(view, i)).collect())
     }
 
     /// The per-message list: the state as a [`FlagsSnapshot`].

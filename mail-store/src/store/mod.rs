@@ -44,6 +44,8 @@ pub use cache::{cache_parsed, cache_string, cached, FIELD_BODYSTRUCTURE, FIELD_M
 pub use cached_fetch::CachedItem;
 pub use cached_search::header_fields_needed;
 pub use changes::{changes, Change};
+/// The index map an [`IndexState`] was read from ([`IndexState::index_map`]).
+pub use columba_mail_index::IndexMap;
 pub use copy::{copy, copy_limited, move_messages, move_messages_limited, Copied};
 pub use expunge::{expunge, expunge_deleted};
 pub use flags::{store_flags, store_flags_unchanged_since, StoreMode, StoreResult};
