@@ -64,7 +64,9 @@ pub use imap::{ImapConfig, ImapEvent, ImapSession, LoginFailure};
 pub use lmtp::{DeliveryError, LmtpConfig, LmtpEvent, LmtpSession};
 pub use maildir_storage::{MaildirStorage, SyncCounts, FULL_SYNC_INTERVAL};
 pub use pop3::{Pop3Config, Pop3Event, Pop3Session};
-pub use storage::{AppendMeta, AppendSink, MailStorage, StagedAppend, StagingSink, SyncKind};
+pub use storage::{
+    AppendMeta, AppendSink, MailStorage, StagedAppend, StagingSink, SyncKind, ViewSync,
+};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

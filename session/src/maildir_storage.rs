@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use columba_mail_store::list::SpecialUse;
 use columba_mail_store::search::SearchKey as StoreKey;
 use columba_mail_store::store::{
-    self, CachedItem, FlagsSnapshot, IndexState, MailboxSnapshot, MessageCache,
+    self, CachedItem, FlagsSnapshot, IndexMap, IndexState, MailboxSnapshot, MessageCache,
 };
 use columba_maildir::{Mailbox, Maildir};
 
@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 use crate::storage::{
     AppendMeta, AppendSink, CopyOutcome, ListedMailbox, MailStorage, MailboxView, MessageFlags,
     QresyncRequest, Resync, SearchKey, StagedAppend, StagingSink, StatusInfo, StoreMode, SyncKind,
-    ViewSummary,
+    ViewSummary, ViewSync,
 };
 
 /// Dovecot's `MAILBOX_FULL_SYNC_INTERVAL`: a fast sync within this long
@@ -79,6 +79,9 @@ struct Synced {
     /// The snapshot shows messages as `\Recent` that no sync claimed yet
     /// (it was read without claiming).
     unclaimed: bool,
+    /// The index map the view was read from (records shared), for
+    /// [`MailStorage::sync_changes`] to find what changed since.
+    map: Option<IndexMap>,
 }
 
 /// What a full sync gives back.
@@ -313,6 +316,29 @@ impl MaildirStorage {
         claim_recent: bool,
         wanted: Wanted,
     ) -> Result<Option<MailboxView>> {
+        Ok(self
+            .full_sync_state(name, claim_recent, wanted)?
+            .map(|(state, selecting)| Self::view_from(state, selecting)))
+    }
+
+    /// The view of a state a sync read: for SELECT with its list made
+    /// when first looked at, otherwise with its list.
+    fn view_from(state: IndexState, selecting: bool) -> MailboxView {
+        if selecting {
+            Self::view_of_state(state)
+        } else {
+            Self::view_of(state.into_flags())
+        }
+    }
+
+    /// [`MaildirStorage::full_sync`] giving the state it read, and whether
+    /// it was read for SELECT.
+    fn full_sync_state(
+        &mut self,
+        name: &str,
+        claim_recent: bool,
+        wanted: Wanted,
+    ) -> Result<Option<(IndexState, bool)>> {
         self.stale();
         let mailbox = self.mailbox(name)?;
         let report = store::sync(&mailbox)?;
@@ -345,7 +371,9 @@ impl MaildirStorage {
                     return Ok(None);
                 }
                 // the session holds no copy: read the same state again
-                return Ok(Some(Self::view_of_state(IndexState::open(&mailbox)?)));
+                let state = IndexState::open(&mailbox)?;
+                s.map = state.index_map().cloned();
+                return Ok(Some((state, true)));
             }
         }
         let state = if claim_recent && expect_recent {
@@ -369,12 +397,49 @@ impl MaildirStorage {
             log,
             full_at: now,
             unclaimed: false,
+            map: state.index_map().cloned(),
         });
-        Ok(Some(if selecting {
-            Self::view_of_state(state)
-        } else {
-            Self::view_of(state.into_flags())
-        }))
+        Ok(Some((state, selecting)))
+    }
+
+    /// What [`MailStorage::sync_view`] reads: the state and whether it was
+    /// read for SELECT, or `None` when the session's view still stands.
+    fn sync_state(
+        &mut self,
+        mailbox: &str,
+        kind: SyncKind,
+        claim_recent: bool,
+    ) -> Result<Option<(IndexState, bool)>> {
+        let now = (self.clock.0)();
+        let recent_full = self.synced.as_ref().is_some_and(|s| {
+            s.name == mailbox && now.saturating_duration_since(s.full_at) < self.full_sync_interval
+        });
+        if kind == SyncKind::Full || !recent_full {
+            return self.full_sync_state(mailbox, claim_recent, Wanted::IfChanged);
+        }
+        // fast: the index alone, and only if something was logged
+        let mb = self.mailbox(mailbox)?;
+        let log = log_stamp(&mb);
+        let Some(s) = self.synced.as_mut() else {
+            return self.full_sync_state(mailbox, claim_recent, Wanted::IfChanged);
+        };
+        if log.is_some() && log == s.log {
+            self.counts.unchanged += 1;
+            return Ok(None);
+        }
+        self.counts.fast += 1;
+        let mut state = IndexState::open(&mb)?;
+        if claim_recent && state.shows_recent() {
+            // Dovecot's fast sync claims \Recent too (from the index alone):
+            // a message logged by another session is recent in one session only
+            state = IndexState::open_select(&mb)?;
+        }
+        s.unclaimed |= state.shows_recent() && !claim_recent;
+        s.shows_recent = state.shows_recent();
+        s.modseq_tracking = state.modseq_tracking;
+        s.log = log;
+        s.map = state.index_map().cloned();
+        Ok(Some((state, false)))
     }
 
     /// Keeps what a sync could not take for the log, each once.
@@ -456,8 +521,9 @@ impl MaildirStorage {
                 r.carried = true;
             } else {
                 // the index read anew (from where this process last
-                // read it)
-                r.snapshot = MailboxSnapshot::open(&r.mailbox)?;
+                // read it); only the messages whose records changed are
+                // looked at again
+                r.snapshot.refresh()?;
                 r.log = log;
                 r.carried = false;
             }
@@ -552,35 +618,35 @@ impl MailStorage for MaildirStorage {
         kind: SyncKind,
         claim_recent: bool,
     ) -> Result<Option<MailboxView>> {
-        let now = (self.clock.0)();
-        let recent_full = self.synced.as_ref().is_some_and(|s| {
-            s.name == mailbox && now.saturating_duration_since(s.full_at) < self.full_sync_interval
-        });
-        if kind == SyncKind::Full || !recent_full {
-            return self.full_sync(mailbox, claim_recent, Wanted::IfChanged);
-        }
-        // fast: the index alone, and only if something was logged
-        let mb = self.mailbox(mailbox)?;
-        let log = log_stamp(&mb);
-        let Some(s) = self.synced.as_mut() else {
-            return self.full_sync(mailbox, claim_recent, Wanted::IfChanged);
-        };
-        if log.is_some() && log == s.log {
-            self.counts.unchanged += 1;
+        Ok(self
+            .sync_state(mailbox, kind, claim_recent)?
+            .map(|(state, selecting)| Self::view_from(state, selecting)))
+    }
+
+    fn sync_changes(
+        &mut self,
+        mailbox: &str,
+        kind: SyncKind,
+        claim_recent: bool,
+    ) -> Result<Option<ViewSync>> {
+        // the map of the view the session holds, before the sync replaces it
+        let base = self
+            .synced
+            .as_ref()
+            .filter(|s| s.name == mailbox)
+            .and_then(|s| s.map.clone());
+        let Some((state, selecting)) = self.sync_state(mailbox, kind, claim_recent)? else {
             return Ok(None);
+        };
+        if let Some(changed) = base.as_ref().and_then(|b| state.changes_since(b)) {
+            return Ok(Some(ViewSync::Changed {
+                changed,
+                uid_next: state.uid_next,
+                uid_validity: state.uid_validity,
+                highest_modseq: state.highest_modseq,
+            }));
         }
-        self.counts.fast += 1;
-        let mut snapshot = FlagsSnapshot::open(&mb)?;
-        if claim_recent && snapshot.shows_recent() {
-            // Dovecot's fast sync claims \Recent too (from the index alone):
-            // a message logged by another session is recent in one session only
-            snapshot = FlagsSnapshot::open_select(&mb)?;
-        }
-        s.unclaimed |= snapshot.shows_recent() && !claim_recent;
-        s.shows_recent = snapshot.shows_recent();
-        s.modseq_tracking = snapshot.modseq_tracking;
-        s.log = log;
-        Ok(Some(Self::view_of(snapshot)))
+        Ok(Some(ViewSync::Full(Self::view_from(state, selecting))))
     }
 
     fn status(&mut self, mailbox: &str, want_size: bool) -> Result<StatusInfo> {

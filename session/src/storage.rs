@@ -14,6 +14,27 @@ pub use columba_mail_store::store::{QresyncRequest, Resync};
 use crate::error::Result;
 pub use crate::view_messages::{Messages, ViewSummary};
 
+/// What a sync found ([`MailStorage::sync_changes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ViewSync {
+    /// The whole view, as [`MailStorage::sync_view`] gives it.
+    Full(MailboxView),
+    /// The same messages, in the same order, as the last view of the
+    /// mailbox this storage returned; only the messages whose flags,
+    /// keywords or MODSEQ may have changed since are listed, ascending by
+    /// UID. The counters are the current ones.
+    Changed {
+        /// The messages that may have changed.
+        changed: Vec<MessageMeta>,
+        /// UIDNEXT.
+        uid_next: u32,
+        /// UIDVALIDITY.
+        uid_validity: u32,
+        /// HIGHESTMODSEQ.
+        highest_modseq: u64,
+    },
+}
+
 /// A mailbox's messages and counters at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MailboxView {
@@ -115,6 +136,22 @@ pub trait MailStorage: Send {
     ) -> Result<Option<MailboxView>> {
         let _ = kind;
         self.view(mailbox, claim_recent).map(Some)
+    }
+    /// [`MailStorage::sync_view`], answered as what changed since the last
+    /// view of `mailbox` this storage returned where that is cheaper: after
+    /// a flag change in a mailbox of 100,000 messages, one message instead
+    /// of all of them. The session calls it only while it holds that last
+    /// view, with the changes it applied since. The default gives the
+    /// whole view.
+    fn sync_changes(
+        &mut self,
+        mailbox: &str,
+        kind: SyncKind,
+        claim_recent: bool,
+    ) -> Result<Option<ViewSync>> {
+        Ok(self
+            .sync_view(mailbox, kind, claim_recent)?
+            .map(ViewSync::Full))
     }
     /// SELECT (or EXAMINE) of `mailbox` while the session still holds its
     /// view from the last view this storage returned for it: the view as

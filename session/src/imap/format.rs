@@ -195,9 +195,105 @@ pub fn set_contains(set: &SequenceSet, n: u32, largest: u32) -> bool {
     })
 }
 
+/// The 0-based positions `set` names in a view's messages, ascending and
+/// each once: by sequence number, or by UID when `uid_of` is given (UIDs
+/// ascend with the positions). A few messages of a big mailbox cost a
+/// binary search per range, not a walk over every message.
+pub fn set_positions<T>(
+    set: &SequenceSet,
+    messages: &[T],
+    uid_of: Option<impl Fn(&T) -> u32>,
+) -> Vec<usize> {
+    let SequenceSet::Ranges(ranges) = set else {
+        return Vec::new();
+    };
+    let n = messages.len();
+    let largest = match &uid_of {
+        Some(f) => messages.last().map_or(0, f),
+        None => n as u32,
+    };
+    let value = |x: SeqNumber| match x {
+        SeqNumber::Value(v) => v,
+        SeqNumber::Largest => largest,
+    };
+    let mut spans: Vec<(usize, usize)> = ranges
+        .iter()
+        .filter_map(|r| {
+            let a = value(r.start);
+            let b = r.end.map_or(a, value);
+            let (lo, hi) = (a.min(b), a.max(b));
+            let (start, end) = match &uid_of {
+                Some(f) => (
+                    messages.partition_point(|m| f(m) < lo),
+                    messages.partition_point(|m| f(m) <= hi),
+                ),
+                None => ((lo.max(1) as usize - 1).min(n), (hi as usize).min(n)),
+            };
+            (start < end).then_some((start, end))
+        })
+        .collect();
+    spans.sort_unstable();
+    let mut out = Vec::new();
+    let mut next = 0;
+    for (start, end) in spans {
+        out.extend(start.max(next)..end);
+        next = next.max(end);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_positions_names_what_set_contains_names() {
+        use columba_imap_proto::SeqRange;
+        // UIDs with gaps, as after expunges
+        let uids: Vec<u32> = (1..=60u32).filter(|u| u % 7 != 0).map(|u| u * 3).collect();
+        let v = |x: u32| {
+            if x == 0 {
+                SeqNumber::Largest
+            } else {
+                SeqNumber::Value(x)
+            }
+        };
+        let mut seed = 12345u64;
+        let mut next = |m: u32| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) as u32) % m
+        };
+        for _ in 0..2000 {
+            let ranges: Vec<SeqRange> = (0..1 + next(4))
+                .map(|_| SeqRange {
+                    start: v(next(200)),
+                    end: (next(2) == 1).then(|| v(next(200))),
+                })
+                .collect();
+            let set = SequenceSet::Ranges(ranges);
+            for by_uid in [false, true] {
+                let largest = if by_uid {
+                    *uids.last().unwrap()
+                } else {
+                    uids.len() as u32
+                };
+                let want: Vec<usize> = (0..uids.len())
+                    .filter(|&i| {
+                        let n = if by_uid { uids[i] } else { i as u32 + 1 };
+                        set_contains(&set, n, largest)
+                    })
+                    .collect();
+                let got = if by_uid {
+                    set_positions(&set, &uids, Some(|u: &u32| *u))
+                } else {
+                    set_positions(&set, &uids, None::<fn(&u32) -> u32>)
+                };
+                assert_eq!(got, want, "{set:?} by uid {by_uid}");
+            }
+        }
+    }
 
     #[test]
     fn dates_and_sets() {

@@ -23,9 +23,9 @@ use crate::error::Error;
 use crate::handoff::ImapHandoff;
 use crate::storage::{
     AppendMeta, MailStorage, MailboxView, MessageFlags, MessageMeta, QresyncRequest, Resync,
-    StagedAppend, StagingSink, StoreMode, SyncKind,
+    StagedAppend, StagingSink, StoreMode, SyncKind, ViewSync,
 };
-use format::{compact_set, mailbox_name, ordered_set, set_contains};
+use format::{compact_set, mailbox_name, ordered_set, set_contains, set_positions};
 
 /// The most a client may send in one command before login, literals
 /// included (Dovecot's imap-login caps it at 8192 bytes too), so that an
@@ -1588,19 +1588,15 @@ impl ImapSession {
                     .collect(),
             );
         }
-        let largest = if uid {
-            msgs.last().map_or(0, |m| m.uid)
+        let positions = if uid {
+            set_positions(set, msgs, Some(|m: &MessageMeta| m.uid))
         } else {
-            msgs.len() as u32
+            set_positions(set, msgs, None::<fn(&MessageMeta) -> u32>)
         };
         Some(
-            msgs.iter()
-                .enumerate()
-                .filter(|(i, m)| {
-                    let n = if uid { m.uid } else { *i as u32 + 1 };
-                    set_contains(set, n, largest)
-                })
-                .map(|(i, m)| (i as u32 + 1, m.clone()))
+            positions
+                .into_iter()
+                .map(|i| (i as u32 + 1, msgs[i].clone()))
                 .collect(),
         )
     }
@@ -1906,10 +1902,7 @@ impl ImapSession {
         // Dovecot syncs fully after STORE (with expunges only after UID
         // STORE): that one view answers for the stored messages too
         let claim_recent = !self.selected.as_ref().is_some_and(|s| s.read_only);
-        let new = match self
-            .storage()
-            .sync_view(&name, SyncKind::Full, claim_recent)
-        {
+        let new = match self.sync_of_selected(&name, SyncKind::Full, claim_recent) {
             Ok(v) => v,
             Err(e) => return no(e),
         };
@@ -1930,7 +1923,7 @@ impl ImapSession {
             silent,
             send_uid: uid && (!silent || self.condstore),
         };
-        self.apply_sync(new, uid, &report);
+        self.apply_view_sync(new, uid, &report);
         if modified.is_empty() {
             Outcome::Ok("Store completed.".into())
         } else {
@@ -2118,12 +2111,158 @@ impl ImapSession {
             return;
         };
         let (name, read_only) = (sel.name.clone(), sel.read_only);
-        let Some(storage) = self.storage.as_deref_mut() else {
+        if self.storage.is_none() {
+            return;
+        }
+        if let Ok(new) = self.sync_of_selected(&name, kind, !read_only) {
+            self.apply_view_sync(new, allow_expunge, &Report::default());
+        }
+    }
+
+    /// The storage's sync of the selected mailbox `name`: as the changes
+    /// since the view the session holds, unless the session holds back
+    /// expunges (its view then differs from the storage's last one).
+    fn sync_of_selected(
+        &mut self,
+        name: &str,
+        kind: SyncKind,
+        claim_recent: bool,
+    ) -> Result<Option<ViewSync>, Error> {
+        let held_back = self
+            .selected
+            .as_ref()
+            .is_some_and(|s| !s.deferred.is_empty());
+        let storage = self.storage();
+        if held_back {
+            Ok(storage
+                .sync_view(name, kind, claim_recent)?
+                .map(ViewSync::Full))
+        } else {
+            storage.sync_changes(name, kind, claim_recent)
+        }
+    }
+
+    /// Applies what [`ImapSession::sync_of_selected`] found.
+    fn apply_view_sync(&mut self, sync: Option<ViewSync>, allow_expunge: bool, report: &Report) {
+        match sync {
+            // nothing logged: only this command's messages to report
+            None if !allow_expunge
+                || self
+                    .selected
+                    .as_ref()
+                    .is_some_and(|s| s.deferred.is_empty()) =>
+            {
+                let Some(v) = self.selected.as_ref().map(|s| &s.view) else {
+                    return;
+                };
+                let counters = (v.uid_next, v.uid_validity, v.highest_modseq);
+                self.apply_changes(Vec::new(), counters, report)
+            }
+            None => self.apply_sync(None, allow_expunge, report),
+            Some(ViewSync::Full(view)) => self.apply_sync(Some(view), allow_expunge, report),
+            Some(ViewSync::Changed {
+                changed,
+                uid_next,
+                uid_validity,
+                highest_modseq,
+            }) => {
+                let counters = (uid_next, uid_validity, highest_modseq);
+                self.apply_changes(changed, counters, report)
+            }
+        }
+    }
+
+    /// [`ImapSession::apply_view`] for a sync that found the same messages
+    /// with some of them changed: only those (and the ones this command
+    /// stored) are looked at, and the lines sent are the ones the whole
+    /// view would give.
+    fn apply_changes(
+        &mut self,
+        changed: Vec<MessageMeta>,
+        (uid_next, uid_validity, highest_modseq): (u32, u32, u64),
+        report: &Report,
+    ) {
+        let (rev2, qresync, condstore) = (self.rev2, self.qresync, self.condstore);
+        let send_uid = report.send_uid || qresync;
+        let Some(sel) = self.selected.as_mut() else {
             return;
         };
-        if let Ok(new) = storage.sync_view(&name, kind, !read_only) {
-            self.apply_sync(new, allow_expunge, &Report::default());
+        let msgs = &mut sel.view.messages;
+        let mut differs: Vec<usize> = Vec::new();
+        let mut new_keyword = false;
+        // \Recent gained minus \Recent lost
+        let mut recent_moved = 0i64;
+        for mut n in changed {
+            let Ok(i) = msgs.binary_search_by_key(&n.uid, |m| m.uid) else {
+                continue;
+            };
+            if n.flags.recent && !rev2 {
+                sel.recent.insert(n.uid);
+            }
+            n.flags.recent = !sel.recent.is_empty() && sel.recent.contains(&n.uid);
+            let o = &msgs[i];
+            recent_moved += i64::from(n.flags.recent) - i64::from(o.flags.recent);
+            if o.flags != n.flags || o.keywords != n.keywords {
+                differs.push(i);
+            }
+            for k in &n.keywords {
+                if !sel.keywords.contains(k) {
+                    sel.keywords.push(k.clone());
+                    new_keyword = true;
+                }
+            }
+            msgs[i] = n;
         }
+        // every message to report, in sequence order, as the walk over
+        // both views in apply_view finds them
+        let mut report_at: Vec<(usize, bool)> = report
+            .own
+            .iter()
+            .filter_map(|uid| msgs.binary_search_by_key(uid, |m| m.uid).ok())
+            .map(|i| (i, true))
+            .chain(differs.iter().map(|&i| (i, false)))
+            .collect();
+        report_at.sort_unstable();
+        report_at.dedup_by_key(|(i, _)| *i);
+        let mut out = String::new();
+        if new_keyword {
+            out.push_str(&flags_lines(&sel.keywords, sel.read_only));
+        }
+        for (i, own) in report_at {
+            let own = own || report.own.binary_search(&msgs[i].uid).is_ok();
+            let modseq_only = if own {
+                if !report.silent {
+                    false
+                } else if condstore {
+                    true
+                } else {
+                    continue;
+                }
+            } else {
+                false
+            };
+            let m = &msgs[i];
+            out.push_str(&format!("* {} FETCH (", i + 1));
+            if send_uid {
+                out.push_str(&format!("UID {} ", m.uid));
+            }
+            if modseq_only {
+                out.push_str(&format!("MODSEQ ({}))\r\n", m.modseq));
+                continue;
+            }
+            if condstore {
+                out.push_str(&format!("MODSEQ ({}) ", m.modseq));
+            }
+            out.push_str(&format!("FLAGS {})\r\n", format::flags_list(m)));
+        }
+        if recent_moved != 0 {
+            let recent = msgs.iter().filter(|m| m.flags.recent).count();
+            out.push_str(&format!("* {recent} RECENT\r\n"));
+        }
+        sel.view.uid_next = uid_next;
+        sel.view.uid_validity = uid_validity;
+        sel.view.highest_modseq = highest_modseq;
+        self.out.extend_from_slice(out.as_bytes());
     }
 
     /// Applies what a sync found: a new view, or none when nothing changed.

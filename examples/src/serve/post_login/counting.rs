@@ -107,6 +107,17 @@ impl<S: MailStorage> MailStorage for CountingStorage<S> {
         view
     }
 
+    fn sync_changes(
+        &mut self,
+        mailbox: &str,
+        kind: columba_session::SyncKind,
+        claim_recent: bool,
+    ) -> Result<Option<columba_session::ViewSync>> {
+        let sync = self.inner.sync_changes(mailbox, kind, claim_recent);
+        self.log_problems();
+        sync
+    }
+
     fn reselect(&mut self, mailbox: &str, claim_recent: bool) -> Result<Option<MailboxView>> {
         let view = self.inner.reselect(mailbox, claim_recent);
         self.log_problems();
