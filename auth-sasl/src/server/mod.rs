@@ -3,6 +3,7 @@
 //! sockets. [`unix`] serves it on Unix sockets the way Dovecot's auth
 //! process does; a mail server embeds an [`AuthServer`] and serves its own.
 
+mod bind;
 mod penalty;
 pub mod unix;
 mod verdict;

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
@@ -67,11 +67,10 @@ impl AuthService {
     }
 
     /// Binds each socket with its file mode (replacing stale files) and
-    /// starts serving. A socket is created accessible to its owner alone
-    /// (the process's umask is narrowed while it binds) and only then
-    /// given its mode, so it is never more open than configured, not even
-    /// for an instant. The umask is process-wide: bind before other
-    /// threads create files.
+    /// starts serving. A socket is bound in a directory only this user can
+    /// enter, given its mode there and renamed into place, so it is never
+    /// more open than configured, not even for an instant (the
+    /// process-wide umask is left alone).
     ///
     /// On an `auth-userdb` socket of mode 0666, a peer that is not the
     /// socket's owner (user and group) may look up only its own uid's
@@ -85,16 +84,7 @@ impl AuthService {
         let workers = Arc::new(WorkerPool::new(server.config().worker_threads));
         let mut listeners = Vec::new();
         for (path, kind, mode) in sockets {
-            let _ = std::fs::remove_file(path);
-            let narrowed = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o177));
-            let bound = UnixListener::bind(path);
-            rustix::process::umask(narrowed);
-            let listener = bound.map_err(|e| Error::io(format!("bind {}", path.display()), e))?;
-            {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(*mode & 0o7777))
-                    .map_err(|e| Error::io(format!("chmod {}", path.display()), e))?;
-            }
+            let listener = super::bind::bind_socket(path, *mode)?;
             let (server, stop, workers, kind, socket_path) = (
                 Arc::clone(&server),
                 Arc::clone(&stop),
