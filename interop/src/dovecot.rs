@@ -165,6 +165,9 @@ impl PrivateDovecot {
             .expect("writing to a String");
         }
         std::fs::write(root.join("users"), users)?;
+        // read by Dovecot's auth process as its own user, whatever the
+        // umask of the test process was
+        set_mode(&root.join("users"), 0o644)?;
         let r = root.display();
         let conf = format!(
             "base_dir = {r}/run\n\
