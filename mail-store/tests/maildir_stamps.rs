@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use columba_interop::{require_tool, DovecotConfig, PrivateDovecot};
 use columba_mail_store::search::MessageFlags;
-use columba_mail_store::store::{expunge, store_flags, sync, MailboxSnapshot, StoreMode};
+use columba_mail_store::store::{
+    append, expunge, store_flags, sync, IndexState, MailboxSnapshot, StoreMode,
+};
 use columba_maildir::Mailbox;
 use common::*;
 
@@ -266,6 +268,50 @@ fn dovecot_reads_the_stamps_columba_records() {
     assert!(imap.command("LOGIN alice alicepw").1.starts_with("OK"));
     assert!(imap.command("SELECT INBOX").1.starts_with("OK"));
     assert_eq!(sorted_words(dovecot_flags(&mut imap)), sorted_words(ours));
+    assert!(imap.command("LOGOUT").1.starts_with("OK"));
+    let problems = dovecot.log_problems();
+    assert!(problems.is_empty(), "{problems:?}");
+
+    // And Columba's APPEND (into new/) and SELECT's move of it into cur/:
+    // neither needs the directories listed again for what it did itself,
+    // and a file another process puts into new/ meanwhile is still found.
+    std::thread::sleep(SETTLE);
+    sync(&inbox).unwrap();
+    assert!(!sync(&inbox).unwrap().scanned);
+    let appended = append(
+        &inbox,
+        b"Subject: five\r\n\r\n5\r\n",
+        MessageFlags::default(),
+        &[],
+        None,
+    )
+    .unwrap();
+    assert!(appended.path.starts_with(maildir.join("new")));
+    let report = sync(&inbox).unwrap();
+    assert!(!report.scanned, "{report:?}");
+    let state = IndexState::open_select(&inbox).unwrap();
+    assert_eq!(state.recent_uids(), [appended.uid]);
+    assert_eq!(std::fs::read_dir(maildir.join("new")).unwrap().count(), 0);
+    let report = sync(&inbox).unwrap();
+    assert!(!report.scanned, "{report:?}");
+    std::fs::write(
+        maildir.join("new").join("1700000009.M9P1.elsewhere"),
+        "Subject: six\r\n\r\n6\r\n",
+    )
+    .unwrap();
+    let report = sync(&inbox).unwrap();
+    assert!(report.scanned, "{report:?}");
+    assert_eq!(report.appended, [appended.uid + 1]);
+    dovecot.fix_ownership("alice").unwrap();
+    let mut imap = ImapClient::connect(dovecot.imap_port);
+    assert!(imap.command("LOGIN alice alicepw").1.starts_with("OK"));
+    assert!(imap.command("SELECT INBOX").1.starts_with("OK"));
+    let theirs = sorted_words(dovecot_flags(&mut imap));
+    assert_eq!(
+        theirs.iter().map(|m| m.0).collect::<Vec<_>>(),
+        [1, 3, 4, appended.uid, appended.uid + 1]
+    );
+    assert_eq!(theirs, sorted_words(columba_flags(&inbox)));
     let problems = dovecot.log_problems();
     assert!(problems.is_empty(), "{problems:?}");
 }

@@ -215,49 +215,70 @@ impl DirStamps {
     }
 }
 
-/// `cur/`'s modification time before this process changes files in it
-/// (flag renames, expunges), and when; see [`CurChange::record`].
+/// The modification times of `new/` and `cur/` before this process
+/// changes files in them (appends, moves from `new/` to `cur/`, flag
+/// renames, expunges), and when; see [`DirChange::record`].
 #[derive(Debug, Clone, Copy)]
-pub(super) struct CurChange {
-    before: Option<(u32, u32)>,
+pub(super) struct DirChange {
+    new_before: Option<(u32, u32)>,
+    cur_before: Option<(u32, u32)>,
     time_before: u32,
 }
 
-impl CurChange {
-    /// Stats `cur/` of the Maildir at `dir`; call it under the log lock,
-    /// before the files are changed.
-    pub fn begin(dir: &Path) -> CurChange {
-        CurChange {
-            before: mtime_of(&dir.join("cur")),
+impl DirChange {
+    /// Stats `cur/` of the Maildir at `dir`, for a change of files in
+    /// `cur/` alone; call it before the files are changed (under the log
+    /// lock where the change is logged).
+    pub fn begin(dir: &Path) -> DirChange {
+        DirChange {
+            new_before: None,
+            cur_before: mtime_of(&dir.join("cur")),
             time_before: now_secs(),
         }
     }
 
-    /// After this process changed files in `cur/` (still under the log
-    /// lock): when the index's header showed `cur/` as it was before the
-    /// change, adds to `t` the header with `cur/`'s new stamp, as Dovecot
-    /// does at the end of its own index sync
-    /// (`maildir_sync_index_update_ext_header`): the check time is the
-    /// later of the time before the change and the new mtime, which puts
-    /// `cur/` in its delayed-refresh window, so that a change another
-    /// process made meanwhile is found by a scan once the window passes.
+    /// [`DirChange::begin`] for a change of `new/` and `cur/` (an append,
+    /// or SELECT's move of `new/` into `cur/`).
+    pub fn begin_both(dir: &Path) -> DirChange {
+        DirChange {
+            new_before: mtime_of(&dir.join("new")),
+            ..DirChange::begin(dir)
+        }
+    }
+
+    /// After this process changed files (still under the log lock): for
+    /// each directory watched whose stamp the index's header showed as it
+    /// was before the change, and that changed, adds to `t` the header
+    /// with the directory's new stamp, as Dovecot does after its own
+    /// changes (`maildir_sync_index_update_ext_header`). The check time
+    /// is the later of the time before the change and the new mtime,
+    /// which puts the directory in its delayed-refresh window, so that a
+    /// change another process made meanwhile is found by a scan once the
+    /// window passes.
     pub fn record(&self, dir: &Path, map: &IndexMap, t: &mut Transaction) {
         let (old, sized) = MaildirHeader::from_map(map);
-        let Some(before) = self.before else {
-            return;
-        };
-        if !sized || old.new_mtime == 0 || (old.cur_mtime, old.cur_mtime_nsecs) != before {
+        if !sized || old.new_mtime == 0 {
             return;
         }
-        let Some((mtime, nsecs)) = mtime_of(&dir.join("cur")) else {
-            return;
-        };
-        let new = MaildirHeader {
-            cur_check_time: self.time_before.max(mtime),
-            cur_mtime: mtime,
-            cur_mtime_nsecs: nsecs,
-            ..old
-        };
+        let mut new = old;
+        if let Some(before) = self.new_before {
+            if (old.new_mtime, old.new_mtime_nsecs) == before {
+                if let Some((mtime, nsecs)) = mtime_of(&dir.join("new")).filter(|a| *a != before) {
+                    new.new_check_time = self.time_before.max(mtime);
+                    new.new_mtime = mtime;
+                    new.new_mtime_nsecs = nsecs;
+                }
+            }
+        }
+        if let Some(before) = self.cur_before {
+            if (old.cur_mtime, old.cur_mtime_nsecs) == before {
+                if let Some((mtime, nsecs)) = mtime_of(&dir.join("cur")) {
+                    new.cur_check_time = self.time_before.max(mtime);
+                    new.cur_mtime = mtime;
+                    new.cur_mtime_nsecs = nsecs;
+                }
+            }
+        }
         if old.differs_for_check(&new) {
             t.ext_hdr_update(EXT_MAILDIR, 0, &new.encode());
         }

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use columba_mail_index::Transaction;
 use columba_maildir::Mailbox;
 
-use super::dir_stamps::CurChange;
+use super::dir_stamps::DirChange;
 use super::file_hint::FileHints;
 use super::index_io::{commit_measured, index_for_writing, maintain_if_due};
 
@@ -43,7 +43,7 @@ pub fn expunge(mailbox: &Mailbox, uids: &[u32]) -> Result<Vec<u32>> {
     // stale name is looked up by base name (Mailbox::expunge does), and a
     // UID the uidlist lacks by a listing.
     let hints = FileHints::read(mailbox)?;
-    let cur_change = CurChange::begin(dir);
+    let cur_change = DirChange::begin(dir);
     let mut listing = None;
     let mut removed = Vec::new();
     for &uid in uids {

@@ -11,7 +11,7 @@ use columba_mail_index::Transaction;
 use columba_maildir::{FlagOutcome, FlagUpdate, Mailbox};
 
 use super::append::{index_flags, maildir_flags};
-use super::dir_stamps::CurChange;
+use super::dir_stamps::DirChange;
 use super::file_hint::FileHints;
 use super::index_io::{commit_measured, index_for_writing, maintain_if_due};
 use crate::error::Result;
@@ -146,7 +146,7 @@ pub fn store_flags_unchanged_since(
         if !t.is_empty() {
             grown = Some(commit_measured(&index, &lock, &t)?);
         }
-        _held = Some((lock, index, CurChange::begin(dir)));
+        _held = Some((lock, index, DirChange::begin(dir)));
     }
     let update = match mode {
         StoreMode::Add => FlagUpdate::Add(maildir_flags(flags), keywords.to_vec()),

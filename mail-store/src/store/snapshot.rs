@@ -736,13 +736,14 @@ pub(super) fn open_select_view_of<T: FromIndexView>(mailbox: &Mailbox) -> Result
     // under the uidlist lock alone (it serialises new/ to cur/ moves);
     // never taken while the index lock is held, as Dovecot takes the
     // uidlist lock first and the index lock second
-    super::new_dir::move_new_to_cur(mailbox)?;
+    let dirs = super::dir_stamps::DirChange::begin_both(dir);
+    let moved = super::new_dir::move_new_to_cur(mailbox)?;
     let index = super::index_io::index_for_writing(dir);
     let turn = super::index_io::guard(dir);
     let view = index.open_view_without_cache()?;
     drop(turn);
     let (first_recent, next_uid) = (view.header().first_recent_uid, view.header().next_uid);
-    if super::modseq::tracks_modseqs(&view) && first_recent >= next_uid {
+    if super::modseq::tracks_modseqs(&view) && first_recent >= next_uid && moved == 0 {
         return T::from_view(mailbox, view);
     }
     drop(view);
@@ -754,10 +755,17 @@ pub(super) fn open_select_view_of<T: FromIndexView>(mailbox: &Mailbox) -> Result
         view = index.open_view_locked(&lock)?;
     }
     let (first_recent, next_uid) = (view.header().first_recent_uid, view.header().next_uid);
-    let state = T::from_view(mailbox, view)?;
+    let mut t = columba_mail_index::Transaction::new();
     if first_recent < next_uid {
-        let mut t = columba_mail_index::Transaction::new();
         t.update_header(FIRST_RECENT_UID_OFFSET, &next_uid.to_le_bytes());
+    }
+    if moved > 0 {
+        // the moves are this process's own: the next sync need not list
+        // the directories for them, as after Dovecot's own sync
+        dirs.record(dir, view.map(), &mut t);
+    }
+    let state = T::from_view(mailbox, view)?;
+    if !t.is_empty() {
         let (before, after) = super::index_io::commit_measured(&index, &lock, &t)?;
         drop(lock);
         super::index_io::maintain_if_due(dir, before, after);

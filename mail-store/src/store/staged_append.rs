@@ -342,7 +342,7 @@ pub fn commit_appends(mailbox: &Mailbox, mut staged: Vec<StagedMessage>) -> Resu
             }
         }
     }
-    drop(view);
+    let dirs = super::dir_stamps::DirChange::begin_both(dir);
     let (uids, paths) = publish(mailbox, &uidlist_lock, &list, &mut staged)?;
     drop(staged);
     for (meta, &uid) in paths.iter().map(|(m, _)| m).zip(&uids) {
@@ -351,6 +351,10 @@ pub fn commit_appends(mailbox: &Mailbox, mut staged: Vec<StagedMessage>) -> Resu
             t.add_keyword(k, &[(uid, uid)]);
         }
     }
+    // the index holds what was added: the next sync need not list the
+    // directories for it, as after Dovecot's own save
+    dirs.record(dir, view.map(), &mut t);
+    drop(view);
     // the UIDs are given: from here on the messages are delivered; a
     // failed index commit leaves them to the next sync
     let committed = super::index_io::commit_measured(&index, &lock, &t);
