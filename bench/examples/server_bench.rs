@@ -384,7 +384,51 @@ fn big_section(
     };
     row(format!("STORE 1 of {count}"), 30, med2(&mut store));
     row("FETCH BODY[] after a STORE".into(), 30, med2(&mut body));
-    // 6. SEARCH SUBJECT over the other folder: first ever (its index
+    // 6. a message appended by the session that has the mailbox
+    // selected, then a NOOP that reports it (EXISTS)
+    let mut appended = (Vec::new(), Vec::new());
+    let mut noop = (Vec::new(), Vec::new());
+    for run in 0..3 {
+        let (c, d) = both(run, columba, dovecot, |s| {
+            let go = || -> Result<(Vec<Duration>, Vec<Duration>), String> {
+                let mut c = big_mailbox::login(&s.target).map_err(e)?;
+                big_mailbox::timed_open(&mut c, "SELECT", "INBOX", count + run * 5).map_err(e)?;
+                let (mut appends, mut noops) = (Vec::new(), Vec::new());
+                for i in 0..5 {
+                    let message = format!("Subject: appended {run} {i}\r\n\r\nhello\r\n");
+                    let started = Instant::now();
+                    let r = c.append("INBOX", "", message.as_bytes()).map_err(e)?;
+                    if !r.is_ok() {
+                        return Err(format!("APPEND: {}", r.tagged));
+                    }
+                    appends.push(started.elapsed());
+                    // (Dovecot already reports it in the APPEND's answer)
+                    let told = r.untagged_number("EXISTS");
+                    let (t, r) = big_mailbox::timed(&mut c, "NOOP").map_err(e)?;
+                    let exists = r.untagged_number("EXISTS").or(told).unwrap_or(0) as usize;
+                    if exists != count + run * 5 + i + 1 {
+                        return Err(format!("NOOP after APPEND: EXISTS {exists}"));
+                    }
+                    noops.push(t);
+                }
+                c.logout().map_err(e)?;
+                Ok((appends, noops))
+            };
+            go().map_err(|m| format!("{}: {m}", s.kind.name()))
+        });
+        let (c, d) = (c?, d?);
+        appended.0.extend(c.0);
+        appended.1.extend(d.0);
+        noop.0.extend(c.1);
+        noop.1.extend(d.1);
+    }
+    row(
+        format!("APPEND to {count}, selected"),
+        15,
+        med2(&mut appended),
+    );
+    row("NOOP after that APPEND".into(), 15, med2(&mut noop));
+    // 7. SEARCH SUBJECT over the other folder: first ever (its index
     // removed, then SELECT untimed), then warm; hits checked
     let expected = big_mailbox::expected_hits(searched);
     let mut first = (Vec::new(), Vec::new());
