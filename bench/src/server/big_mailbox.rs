@@ -123,6 +123,17 @@ pub fn remove_index(root: &Path, mailbox: &str) -> io::Result<usize> {
     Ok(removed)
 }
 
+/// Delivers `message` into `new/` of the INBOX at `root` as another
+/// process would: written to `tmp/`, given the owner of `new/`, renamed.
+pub fn deliver_to_new(root: &Path, name: &str, message: &[u8]) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let owner = std::fs::metadata(root.join("new"))?;
+    let tmp = root.join("tmp").join(name);
+    std::fs::write(&tmp, message)?;
+    std::os::unix::fs::lchown(&tmp, Some(owner.uid()), Some(owner.gid()))?;
+    std::fs::rename(&tmp, root.join("new").join(name))
+}
+
 /// A timed command: the time from sending it to its tagged completion.
 pub fn timed(client: &mut ImapClient, command: &str) -> io::Result<(Duration, Response)> {
     let start = Instant::now();

@@ -139,7 +139,7 @@ fn now_secs() -> u32 {
         .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
 }
 
-fn mtime_of(path: &Path) -> Option<(u32, u32)> {
+pub(super) fn mtime_of(path: &Path) -> Option<(u32, u32)> {
     let m = std::fs::metadata(path).ok()?;
     let secs = u32::try_from(m.mtime()).unwrap_or(0);
     let nsecs = u32::try_from(m.mtime_nsec()).unwrap_or(0);
@@ -179,6 +179,26 @@ impl DirStamps {
         }
         self.new_mtime == hdr.new_mtime
             && self.new_mtime_nsecs == hdr.new_mtime_nsecs
+            && self.cur_mtime == hdr.cur_mtime
+            && self.cur_mtime_nsecs == hdr.cur_mtime_nsecs
+    }
+
+    /// `new/`'s mtime as stat()ed before the scan.
+    pub fn new_stamp(&self) -> (u32, u32) {
+        (self.new_mtime, self.new_mtime_nsecs)
+    }
+
+    /// Whether `cur/` is as the header recorded it (same mtime, out of its
+    /// delayed-refresh window) while `new/` is not: Dovecot then lists
+    /// `new/` alone (`maildir_sync_quick_check()` gives `cur_changed`
+    /// false, and the uidlist sync is partial).
+    pub fn only_new_changed(&self, hdr: &MaildirHeader) -> bool {
+        if hdr.new_mtime == 0 || self.unchanged_since(hdr) {
+            return false;
+        }
+        let cur_delayed = hdr.cur_unsettled()
+            && i64::from(hdr.cur_check_time) < i64::from(self.now) - i64::from(SYNC_SECS);
+        !cur_delayed
             && self.cur_mtime == hdr.cur_mtime
             && self.cur_mtime_nsecs == hdr.cur_mtime_nsecs
     }
@@ -223,6 +243,10 @@ pub(super) struct DirChange {
     new_before: Option<(u32, u32)>,
     cur_before: Option<(u32, u32)>,
     time_before: u32,
+    /// `new/`'s mtime after the change, when the caller stat()ed it
+    /// (and knows what `new/` held then); otherwise stat()ed by
+    /// [`DirChange::record`].
+    pub new_after: Option<(u32, u32)>,
 }
 
 impl DirChange {
@@ -234,6 +258,7 @@ impl DirChange {
             new_before: None,
             cur_before: mtime_of(&dir.join("cur")),
             time_before: now_secs(),
+            new_after: None,
         }
     }
 
@@ -263,7 +288,8 @@ impl DirChange {
         let mut new = old;
         if let Some(before) = self.new_before {
             if (old.new_mtime, old.new_mtime_nsecs) == before {
-                if let Some((mtime, nsecs)) = mtime_of(&dir.join("new")).filter(|a| *a != before) {
+                let after = self.new_after.or_else(|| mtime_of(&dir.join("new")));
+                if let Some((mtime, nsecs)) = after.filter(|a| *a != before) {
                     new.new_check_time = self.time_before.max(mtime);
                     new.new_mtime = mtime;
                     new.new_mtime_nsecs = nsecs;

@@ -29,6 +29,8 @@ mod maildir_header_memo;
 mod message_cache;
 mod modseq;
 mod new_dir;
+mod new_dir_memo;
+mod new_dir_sync;
 mod precache;
 mod resync;
 mod savedate;

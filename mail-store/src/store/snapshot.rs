@@ -736,8 +736,18 @@ pub(super) fn open_select_view_of<T: FromIndexView>(mailbox: &Mailbox) -> Result
     // under the uidlist lock alone (it serialises new/ to cur/ moves);
     // never taken while the index lock is held, as Dovecot takes the
     // uidlist lock first and the index lock second
-    let dirs = super::dir_stamps::DirChange::begin_both(dir);
+    let mut dirs = super::dir_stamps::DirChange::begin_both(dir);
     let moved = super::new_dir::move_new_to_cur(mailbox)?;
+    if moved > 0 {
+        // new/ as the header will record it: stat()ed, then found empty
+        // (a file delivered after the stat changes the mtime again)
+        let new_dir = dir.join("new");
+        dirs.new_after = super::dir_stamps::mtime_of(&new_dir);
+        let empty = std::fs::read_dir(&new_dir).is_ok_and(|mut d| d.next().is_none());
+        if let (Some(after), true) = (dirs.new_after, empty) {
+            super::new_dir_memo::remember(dir, after, Default::default());
+        }
+    }
     let index = super::index_io::index_for_writing(dir);
     let turn = super::index_io::guard(dir);
     let view = index.open_view_without_cache()?;

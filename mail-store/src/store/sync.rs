@@ -18,6 +18,10 @@
 //! scan that leaves every file it saw in the index records the stamps it
 //! began with, in the same commit.
 //!
+//! When only `new/` changed (a delivery) and `cur/` is as last recorded,
+//! only `new/` is listed, as in Dovecot's partial sync
+//! ([`super::new_dir_sync`]).
+//!
 //! A bad entry does not fail the sync, as it does not fail Dovecot's: a
 //! message whose file cannot be read (mode 000 for the mail user, a
 //! dangling symlink) keeps its UID and flags, and an entry that is no
@@ -111,7 +115,21 @@ pub fn sync(mailbox: &Mailbox) -> Result<SyncReport> {
             }
         };
         if let Some(hdr) = hdr {
-            if dirs.unchanged_since(&MaildirHeader::from_ext_header(hdr.as_deref()).0) {
+            let hdr = MaildirHeader::from_ext_header(hdr.as_deref()).0;
+            if dirs.unchanged_since(&hdr) {
+                return Ok(report);
+            }
+            // only new/ changed: it alone is listed, as in Dovecot
+            let recorded_new = (hdr.new_mtime, hdr.new_mtime_nsecs);
+            if dirs.only_new_changed(&hdr)
+                && super::new_dir_sync::sync_new_dir(
+                    mailbox,
+                    &index,
+                    dirs,
+                    recorded_new,
+                    &mut report,
+                )?
+            {
                 return Ok(report);
             }
         }
@@ -119,6 +137,17 @@ pub fn sync(mailbox: &Mailbox) -> Result<SyncReport> {
     report.scanned = true;
     // new files get UIDs under the uidlist lock, released on return
     let listing = mailbox.sync()?;
+    if let Some(dirs) = &dirs {
+        // what new/ held at the stamp this scan records, for the next
+        // partial sync
+        let held = listing
+            .messages
+            .iter()
+            .filter(|m| m.in_new)
+            .map(|m| super::new_dir_memo::base_of(m.file_name.as_str()).to_string())
+            .collect();
+        super::new_dir_memo::remember(dir, dirs.new_stamp(), held);
+    }
     report.skipped.clone_from(&listing.skipped);
     report.unreadable.clone_from(&listing.unreadable);
     if log_before.is_none() && !log_path.exists() {
