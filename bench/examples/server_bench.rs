@@ -428,7 +428,46 @@ fn big_section(
         med2(&mut appended),
     );
     row("NOOP after that APPEND".into(), 15, med2(&mut noop));
-    // 7. SEARCH SUBJECT over the other folder: first ever (its index
+    // 7. a message another process delivers into new/ (as an LDA or
+    // LMTP does), then the NOOP of the session that has the mailbox
+    // selected, which reports it
+    let mut delivered = (Vec::new(), Vec::new());
+    for run in 0..3 {
+        let (c, d) = both(run, columba, dovecot, |s| {
+            let go = || -> Result<Vec<Duration>, String> {
+                let root = s.maildir(BIG_USER);
+                let mut c = big_mailbox::login(&s.target).map_err(e)?;
+                let mut exists = count + 15 + run * 5;
+                big_mailbox::timed_open(&mut c, "SELECT", "INBOX", exists).map_err(e)?;
+                let mut noops = Vec::new();
+                for i in 0..5 {
+                    let name = format!("1800000000.M{run}{i}P1.elsewhere");
+                    let message = format!("Subject: delivered {run}{i}\r\n\r\nhi\r\n");
+                    big_mailbox::deliver_to_new(&root, &name, message.as_bytes()).map_err(e)?;
+                    exists += 1;
+                    let (t, r) = big_mailbox::timed(&mut c, "NOOP").map_err(e)?;
+                    let told = r.untagged_number("EXISTS").unwrap_or(0) as usize;
+                    if told != exists {
+                        return Err(format!(
+                            "NOOP after a delivery: EXISTS {told}, expected {exists}"
+                        ));
+                    }
+                    noops.push(t);
+                }
+                c.logout().map_err(e)?;
+                Ok(noops)
+            };
+            go().map_err(|m| format!("{}: {m}", s.kind.name()))
+        });
+        delivered.0.extend(c?);
+        delivered.1.extend(d?);
+    }
+    row(
+        "NOOP after a delivery to new/".into(),
+        15,
+        med2(&mut delivered),
+    );
+    // 8. SEARCH SUBJECT over the other folder: first ever (its index
     // removed, then SELECT untimed), then warm; hits checked
     let expected = big_mailbox::expected_hits(searched);
     let mut first = (Vec::new(), Vec::new());
