@@ -176,14 +176,14 @@ impl<T> ControlCache<T> {
         });
     }
 
-    /// The remembered value if it is the content of the file with `stamp`.
-    pub fn get_exact(&self, path: &Path, stamp: &FileStamp) -> Option<Arc<T>> {
-        self.with(|inner| {
-            inner
-                .entries
-                .get(path)
-                .filter(|e| e.stamp == *stamp)
-                .map(|e| e.value.clone())
+    /// The remembered value if it is the content of the file with `stamp`,
+    /// taken out of the cache: a caller that
+    /// holds the only other reference can then change it in place and
+    /// [`ControlCache::insert`] it again, instead of copying it.
+    pub fn take_exact(&self, path: &Path, stamp: &FileStamp) -> Option<Arc<T>> {
+        self.with(|inner| match inner.entries.get(path) {
+            Some(e) if e.stamp == *stamp => inner.entries.remove(path).map(|e| e.value),
+            _ => None,
         })
     }
 

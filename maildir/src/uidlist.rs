@@ -518,16 +518,17 @@ impl UidlistLock {
         // remembered one was exactly what we appended to (nobody writes
         // while we hold the lock) and parsing would give the same records.
         let after = f.metadata().map(|m| FileStamp::of(&m));
-        let updated = UIDLISTS.get_exact(&path, &before).and_then(|old| {
+        // taken out of the cache, so that it is changed in place when no
+        // reader holds it (a big uidlist is not copied for a few records)
+        let updated = UIDLISTS.take_exact(&path, &before).and_then(|mut old| {
             let after = after.ok()?;
             (after.ino == before.ino && after.size == before.size + s.len() as u64).then_some(())?;
             appends_as_parsed(&old, records).then_some(())?;
-            let mut list = (*old).clone();
-            list.records.extend_from_slice(records);
-            Some((list, after))
+            Arc::make_mut(&mut old).records.extend_from_slice(records);
+            Some((old, after))
         });
         match updated {
-            Some((list, after)) => UIDLISTS.insert(&path, f, after, Arc::new(list)),
+            Some((list, after)) => UIDLISTS.insert(&path, f, after, list),
             None => UIDLISTS.forget(&path),
         }
         Ok(())

@@ -65,19 +65,22 @@ pub(super) fn sync_new_dir(
         .filter(|f| unknown.contains(f.base.as_str()))
         .collect();
     fresh.sort_by_cached_key(|f| SortKey::new(&f.base));
+    let next_uid = list.next_uid();
+    // the parse is not held while records are appended to it
+    drop(list);
     let lock = super::index_io::lock(index, dir)?;
     let view = index.open_view_locked(&lock)?;
-    if view.header().next_uid != list.next_uid() {
+    if view.header().next_uid != next_uid {
         // numbered but not indexed (a killed sync or append): the full
         // sync carries that out
         return Ok(false);
     }
-    if u64::from(list.next_uid()) + fresh.len() as u64 >= u64::from(u32::MAX - 1) {
+    if u64::from(next_uid) + fresh.len() as u64 >= u64::from(u32::MAX - 1) {
         return Ok(false);
     }
     let mut records = Vec::with_capacity(fresh.len());
     let mut t = Transaction::new();
-    for (uid, f) in (list.next_uid()..).zip(&fresh) {
+    for (uid, f) in (next_uid..).zip(&fresh) {
         records.push(UidlistRecord {
             uid,
             extensions: Vec::new(),

@@ -23,6 +23,7 @@ use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use columba_mail_index::Transaction;
 use columba_maildir::filename::{generate_base, hostname};
@@ -315,9 +316,10 @@ pub fn commit_appends(mailbox: &Mailbox, mut staged: Vec<StagedMessage>) -> Resu
     // first, then the index log lock; both are held until the index commit
     let uidlist_lock = mailbox.uidlist_file().lock()?;
     let lock = super::index_io::lock(&index, dir)?;
-    let list = uidlist_lock.read()?.ok_or_else(|| Error::Append {
+    let list = uidlist_lock.read_shared()?.ok_or_else(|| Error::Append {
         reason: format!("{} has no dovecot-uidlist after a sync", dir.display()),
     })?;
+    let uid_validity = list.uid_validity;
     let view = index.open_view_locked(&lock)?;
     // external, as Dovecot's save writes it: the files are already there,
     // so a storage sync has nothing to carry out for these records
@@ -343,7 +345,7 @@ pub fn commit_appends(mailbox: &Mailbox, mut staged: Vec<StagedMessage>) -> Resu
         }
     }
     let dirs = super::dir_stamps::DirChange::begin_both(dir);
-    let (uids, paths) = publish(mailbox, &uidlist_lock, &list, &mut staged)?;
+    let (uids, paths) = publish(mailbox, &uidlist_lock, list, &mut staged)?;
     drop(staged);
     for (meta, &uid) in paths.iter().map(|(m, _)| m).zip(&uids) {
         t.append(uid, index_flags(meta.flags));
@@ -368,7 +370,7 @@ pub fn commit_appends(mailbox: &Mailbox, mut staged: Vec<StagedMessage>) -> Resu
         .map(|((_, path), uid)| Appended {
             uid,
             path,
-            uid_validity: list.uid_validity,
+            uid_validity,
             indexed: true,
         })
         .collect())
@@ -382,7 +384,7 @@ pub fn commit_appends(mailbox: &Mailbox, mut staged: Vec<StagedMessage>) -> Resu
 fn publish(
     mailbox: &Mailbox,
     uidlist_lock: &UidlistLock,
-    list: &Uidlist,
+    list: Arc<Uidlist>,
     staged: &mut [StagedMessage],
 ) -> Result<(Vec<u32>, Vec<(AppendMeta, PathBuf)>)> {
     let dir = mailbox.path();
@@ -454,6 +456,9 @@ fn publish(
                 fsync_dir(&dir.join(sub))?;
             }
         }
+        // the parse is not held while the records are appended to it, so
+        // the remembered copy grows in place
+        drop(list);
         uidlist_lock.append(&records)?;
         Ok(())
     })();
