@@ -1,7 +1,8 @@
 //! Logs in over a Maildir++ root given on the command line and times
 //! SELECT INBOX (twice) and FETCH 1:* (FLAGS), or the commands given
 //! after the root: for profiling a warm open of a big mailbox in a new
-//! process.
+//! process. A command `!deliver` puts a message into INBOX's `new/` as
+//! another process would.
 //!
 //! ```sh
 //! cargo run --release -p columba-session --example select_once -- ~/Maildir
@@ -31,7 +32,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         given.iter().map(String::as_str).collect()
     };
-    for line in lines {
+    for (n, line) in lines.into_iter().enumerate() {
+        if line == "!deliver" {
+            // another process's delivery into INBOX's new/
+            let name = format!("1800000000.M{n}P{}.elsewhere", std::process::id());
+            let tmp = std::path::Path::new(&root).join("tmp").join(&name);
+            std::fs::write(&tmp, format!("Subject: delivered {n}\r\n\r\nhi\r\n"))?;
+            std::fs::rename(&tmp, std::path::Path::new(&root).join("new").join(&name))?;
+            continue;
+        }
         let t = Instant::now();
         imap.feed(format!("{line}\r\n").as_bytes());
         let out = imap.take_output();
