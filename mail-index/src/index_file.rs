@@ -402,17 +402,19 @@ impl IndexMap {
     /// The 0-based positions whose records differ between `earlier` and
     /// this map, for a reader that keeps per-message state and wants to
     /// update only what changed (a flag change of one message of 100,000
-    /// touches one entry). `None` when the two cannot be compared record
-    /// by record: a different message count or record layout, or keyword
-    /// names that are not `earlier`'s with new ones appended. A position
-    /// whose UID changed is reported like any other change; the caller
-    /// compares UIDs.
+    /// touches one entry). Records this map has beyond `earlier`'s count
+    /// (appended messages) are all reported. `None` when the two cannot be
+    /// compared record by record: fewer messages than `earlier`, another
+    /// record layout, or keyword names that are not `earlier`'s with new
+    /// ones appended. A position whose UID changed is reported like any
+    /// other change; the caller compares UIDs.
     pub fn changed_positions(&self, earlier: &IndexMap) -> Option<Vec<usize>> {
         let rs = self.rec_size();
         let same_layout = rs > 0
             && rs == earlier.rec_size()
-            && self.messages_count() == earlier.messages_count()
-            && self.records.len() == earlier.records.len()
+            && self.messages_count() >= earlier.messages_count()
+            && self.records.len() == self.messages_count() * rs
+            && earlier.records.len() == earlier.messages_count() * rs
             && self.extensions.len() == earlier.extensions.len()
             && self
                 .extensions
@@ -434,8 +436,8 @@ impl IndexMap {
         // block that differs
         let block = rs * 64;
         let mut changed = Vec::new();
-        for (b, (new, old)) in self
-            .records
+        let common = &self.records[..earlier.records.len()];
+        for (b, (new, old)) in common
             .chunks(block)
             .zip(earlier.records.chunks(block))
             .enumerate()
@@ -449,6 +451,7 @@ impl IndexMap {
                 }
             }
         }
+        changed.extend(earlier.messages_count()..self.messages_count());
         Some(changed)
     }
 
@@ -1215,8 +1218,10 @@ mod tests {
         let mut other = earlier.clone();
         other.keywords.push("b".into());
         assert_eq!(other.changed_positions(&renamed), None);
-        // a message more, or another record size: no record-by-record answer
-        assert_eq!(map_of(1001).changed_positions(&earlier), None);
+        // a message more is reported; a message fewer, or another record
+        // size, gives no record-by-record answer
+        assert_eq!(map_of(1001).changed_positions(&earlier), Some(vec![1000]));
+        assert_eq!(map_of(999).changed_positions(&earlier), None);
         let mut wider = earlier.clone();
         wider.header.record_size = 16;
         assert_eq!(wider.changed_positions(&earlier), None);

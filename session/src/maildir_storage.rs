@@ -638,9 +638,10 @@ impl MailStorage for MaildirStorage {
         let Some((state, selecting)) = self.sync_state(mailbox, kind, claim_recent)? else {
             return Ok(None);
         };
-        if let Some(changed) = base.as_ref().and_then(|b| state.changes_since(b)) {
+        if let Some(changes) = base.as_ref().and_then(|b| state.changes_since(b)) {
             return Ok(Some(ViewSync::Changed {
-                changed,
+                changed: changes.changed,
+                appended: changes.appended,
                 uid_next: state.uid_next,
                 uid_validity: state.uid_validity,
                 highest_modseq: state.highest_modseq,

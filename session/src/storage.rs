@@ -19,13 +19,16 @@ pub use crate::view_messages::{Messages, ViewSummary};
 pub enum ViewSync {
     /// The whole view, as [`MailStorage::sync_view`] gives it.
     Full(MailboxView),
-    /// The same messages, in the same order, as the last view of the
-    /// mailbox this storage returned; only the messages whose flags,
-    /// keywords or MODSEQ may have changed since are listed, ascending by
-    /// UID. The counters are the current ones.
+    /// The messages of the last view of the mailbox this storage
+    /// returned, all still there in the same order, followed by
+    /// `appended`; of the earlier ones only those whose flags, keywords or
+    /// MODSEQ may have changed since are listed, ascending by UID. The
+    /// counters are the current ones.
     Changed {
         /// The messages that may have changed.
         changed: Vec<MessageMeta>,
+        /// The messages appended since (UIDs above every earlier one).
+        appended: Vec<MessageMeta>,
         /// UIDNEXT.
         uid_next: u32,
         /// UIDVALIDITY.

@@ -201,6 +201,18 @@ const SCRIPT: &[(bool, &str)] = &[
     (true, "n7 NOOP"),
     (true, "sb STORE 151 +FLAGS (\\Seen)"),
     (true, "n8 NOOP"),
+    (
+        true,
+        "a1 APPEND INBOX (\\Seen $New) {18+}\r\nSubject: late\r\n\r\nx",
+    ),
+    (true, "n9 NOOP"),
+    (
+        false,
+        "o8 APPEND INBOX ($Other) {18+}\r\nSubject: late\r\n\r\nx",
+    ),
+    (false, "o9 STORE 3 +FLAGS (\\Answered)"),
+    (true, "f3 FETCH 150:* (FLAGS)"),
+    (true, "na NOOP"),
 ];
 
 #[test]

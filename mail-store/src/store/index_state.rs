@@ -57,6 +57,15 @@ pub struct IndexState {
     pub modseq_tracking: bool,
 }
 
+/// What [`IndexState::changes_since`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateChanges {
+    /// Messages that were there before and may have changed.
+    pub changed: Vec<MessageMeta>,
+    /// Messages appended since (UIDs above every earlier one).
+    pub appended: Vec<MessageMeta>,
+}
+
 /// What the state is held as.
 #[derive(Debug)]
 enum Held {
@@ -206,17 +215,18 @@ impl IndexState {
         }
     }
 
-    /// The messages whose flags, keywords or MODSEQ may differ from what
-    /// `earlier` (the [`IndexState::index_map`] of an earlier state of the
-    /// same mailbox) showed, ascending by UID, when both hold the same
-    /// messages in the same order: a flag change of one message of
-    /// 100,000 gives one entry. `None` when messages came or went, when
-    /// the two cannot be compared record by record, or when the index
-    /// keeps no per-message modseqs (every MODSEQ is then HIGHESTMODSEQ,
-    /// which any change moves): then only [`IndexState::into_flags`] says
-    /// what changed. A message's `\Recent` is as the whole list would
-    /// show it.
-    pub fn changes_since(&self, earlier: &IndexMap) -> Option<Vec<MessageMeta>> {
+    /// What changed since `earlier` (the [`IndexState::index_map`] of an
+    /// earlier state of the same mailbox), when `earlier`'s messages are
+    /// all still here in the same order: the messages whose flags,
+    /// keywords or MODSEQ may differ, and the messages appended since,
+    /// each ascending by UID. A flag change of one message of 100,000, or
+    /// one new message, gives one entry. `None` when messages were
+    /// expunged, when the two cannot be compared record by record, or when
+    /// the index keeps no per-message modseqs (every MODSEQ is then
+    /// HIGHESTMODSEQ, which any change moves): then only
+    /// [`IndexState::into_flags`] says what changed. A message's `\Recent`
+    /// is as the whole list would show it.
+    pub fn changes_since(&self, earlier: &IndexMap) -> Option<StateChanges> {
         let Held::Index(view) = &self.held else {
             return None;
         };
@@ -224,11 +234,20 @@ impl IndexState {
             return None;
         }
         let map = view.map();
-        let changed = map.changed_positions(earlier)?;
-        if changed.iter().any(|&i| map.uid_at(i) != earlier.uid_at(i)) {
-            return None;
+        let old_count = earlier.messages_count();
+        let positions = map.changed_positions(earlier)?;
+        let mut changes = StateChanges::default();
+        for i in positions {
+            if i < old_count {
+                if map.uid_at(i) != earlier.uid_at(i) {
+                    return None;
+                }
+                changes.changed.push(message_at(view, i));
+            } else {
+                changes.appended.push(message_at(view, i));
+            }
         }
-        Some(changed.into_iter().map(|i| message_at(view, i)).collect())
+        Some(changes)
     }
 
     /// The per-message list: the state as a [`FlagsSnapshot`].

@@ -56,7 +56,7 @@ pub use folders::{
     create_mailbox, delete_mailbox, mailbox_guid, mailbox_guid_hex, mailbox_tree, rename_mailbox,
     subscribe, unsubscribe,
 };
-pub use index_state::IndexState;
+pub use index_state::{IndexState, StateChanges};
 pub use keywords::Keywords;
 pub use message_cache::{
     fields as cache_fields, header_field_name, MessageCache, ENVELOPE_HEADERS,

@@ -2156,29 +2156,31 @@ impl ImapSession {
                     return;
                 };
                 let counters = (v.uid_next, v.uid_validity, v.highest_modseq);
-                self.apply_changes(Vec::new(), counters, report)
+                self.apply_changes(Vec::new(), Vec::new(), counters, report)
             }
             None => self.apply_sync(None, allow_expunge, report),
             Some(ViewSync::Full(view)) => self.apply_sync(Some(view), allow_expunge, report),
             Some(ViewSync::Changed {
                 changed,
+                appended,
                 uid_next,
                 uid_validity,
                 highest_modseq,
             }) => {
                 let counters = (uid_next, uid_validity, highest_modseq);
-                self.apply_changes(changed, counters, report)
+                self.apply_changes(changed, appended, counters, report)
             }
         }
     }
 
-    /// [`ImapSession::apply_view`] for a sync that found the same messages
-    /// with some of them changed: only those (and the ones this command
-    /// stored) are looked at, and the lines sent are the ones the whole
-    /// view would give.
+    /// [`ImapSession::apply_view`] for a sync that found the same messages,
+    /// some of them changed, and maybe new ones after them: only those
+    /// (and the ones this command stored) are looked at, and the lines
+    /// sent are the ones the whole view would give.
     fn apply_changes(
         &mut self,
         changed: Vec<MessageMeta>,
+        appended: Vec<MessageMeta>,
         (uid_next, uid_validity, highest_modseq): (u32, u32, u64),
         report: &Report,
     ) {
@@ -2213,6 +2215,27 @@ impl ImapSession {
             }
             msgs[i] = n;
         }
+        // new messages: recent as apply_view makes them, after the others
+        let grew = !appended.is_empty();
+        if grew {
+            let mut all = std::mem::take(&mut sel.view.messages).into_vec();
+            for mut n in appended {
+                if n.flags.recent && !rev2 {
+                    sel.recent.insert(n.uid);
+                }
+                n.flags.recent = !sel.recent.is_empty() && sel.recent.contains(&n.uid);
+                recent_moved += i64::from(n.flags.recent);
+                for k in &n.keywords {
+                    if !sel.keywords.contains(k) {
+                        sel.keywords.push(k.clone());
+                        new_keyword = true;
+                    }
+                }
+                all.push(n);
+            }
+            sel.view.messages = all.into();
+        }
+        let msgs = &sel.view.messages;
         // every message to report, in sequence order, as the walk over
         // both views in apply_view finds them
         let mut report_at: Vec<(usize, bool)> = report
@@ -2254,6 +2277,9 @@ impl ImapSession {
                 out.push_str(&format!("MODSEQ ({}) ", m.modseq));
             }
             out.push_str(&format!("FLAGS {})\r\n", format::flags_list(m)));
+        }
+        if grew {
+            out.push_str(&format!("* {} EXISTS\r\n", msgs.len()));
         }
         if recent_moved != 0 {
             let recent = msgs.iter().filter(|m| m.flags.recent).count();
