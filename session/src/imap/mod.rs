@@ -297,6 +297,51 @@ struct Selected {
     deferred: Vec<u32>,
 }
 
+impl Selected {
+    /// Gives `m` the session's `\Recent` (a message a sync shows as recent
+    /// stays recent in this session; IMAP4rev2 has no `\Recent`) and
+    /// learns its keywords; true when one of them is new to the session.
+    fn take_in(&mut self, m: &mut MessageMeta, rev2: bool) -> bool {
+        if m.flags.recent && !rev2 {
+            self.recent.insert(m.uid);
+        }
+        m.flags.recent = !self.recent.is_empty() && self.recent.contains(&m.uid);
+        let mut new_keyword = false;
+        for k in m.keywords.iter() {
+            if !self.keywords.contains(k) {
+                self.keywords.push(k.clone());
+                new_keyword = true;
+            }
+        }
+        new_keyword
+    }
+}
+
+/// One untagged `FETCH` reporting a message's flags after a sync, as
+/// Dovecot words it: the UID when `send_uid`, the MODSEQ with CONDSTORE,
+/// and only the MODSEQ for a `.SILENT` STORE's own message.
+fn flags_fetch_line(
+    out: &mut String,
+    seq: u32,
+    m: &MessageMeta,
+    send_uid: bool,
+    condstore: bool,
+    modseq_only: bool,
+) {
+    out.push_str(&format!("* {seq} FETCH ("));
+    if send_uid {
+        out.push_str(&format!("UID {} ", m.uid));
+    }
+    if modseq_only {
+        out.push_str(&format!("MODSEQ ({}))\r\n", m.modseq));
+        return;
+    }
+    if condstore {
+        out.push_str(&format!("MODSEQ ({}) ", m.modseq));
+    }
+    out.push_str(&format!("FLAGS {})\r\n", format::flags_list(m)));
+}
+
 /// One IMAP connection's protocol state, sans-IO.
 pub struct ImapSession {
     config: ImapConfig,
@@ -2189,48 +2234,29 @@ impl ImapSession {
         let Some(sel) = self.selected.as_mut() else {
             return;
         };
-        let msgs = &mut sel.view.messages;
         let mut differs: Vec<usize> = Vec::new();
         let mut new_keyword = false;
         // \Recent gained minus \Recent lost
         let mut recent_moved = 0i64;
         for mut n in changed {
-            let Ok(i) = msgs.binary_search_by_key(&n.uid, |m| m.uid) else {
+            let Ok(i) = sel.view.messages.binary_search_by_key(&n.uid, |m| m.uid) else {
                 continue;
             };
-            if n.flags.recent && !rev2 {
-                sel.recent.insert(n.uid);
-            }
-            n.flags.recent = !sel.recent.is_empty() && sel.recent.contains(&n.uid);
-            let o = &msgs[i];
+            new_keyword |= sel.take_in(&mut n, rev2);
+            let o = &sel.view.messages[i];
             recent_moved += i64::from(n.flags.recent) - i64::from(o.flags.recent);
             if o.flags != n.flags || o.keywords != n.keywords {
                 differs.push(i);
             }
-            for k in &n.keywords {
-                if !sel.keywords.contains(k) {
-                    sel.keywords.push(k.clone());
-                    new_keyword = true;
-                }
-            }
-            msgs[i] = n;
+            sel.view.messages[i] = n;
         }
-        // new messages: recent as apply_view makes them, after the others
+        // new messages, after the others
         let grew = !appended.is_empty();
         if grew {
             let mut all = std::mem::take(&mut sel.view.messages).into_vec();
             for mut n in appended {
-                if n.flags.recent && !rev2 {
-                    sel.recent.insert(n.uid);
-                }
-                n.flags.recent = !sel.recent.is_empty() && sel.recent.contains(&n.uid);
+                new_keyword |= sel.take_in(&mut n, rev2);
                 recent_moved += i64::from(n.flags.recent);
-                for k in &n.keywords {
-                    if !sel.keywords.contains(k) {
-                        sel.keywords.push(k.clone());
-                        new_keyword = true;
-                    }
-                }
                 all.push(n);
             }
             sel.view.messages = all.into();
@@ -2264,19 +2290,8 @@ impl ImapSession {
             } else {
                 false
             };
-            let m = &msgs[i];
-            out.push_str(&format!("* {} FETCH (", i + 1));
-            if send_uid {
-                out.push_str(&format!("UID {} ", m.uid));
-            }
-            if modseq_only {
-                out.push_str(&format!("MODSEQ ({}))\r\n", m.modseq));
-                continue;
-            }
-            if condstore {
-                out.push_str(&format!("MODSEQ ({}) ", m.modseq));
-            }
-            out.push_str(&format!("FLAGS {})\r\n", format::flags_list(m)));
+            let seq = i as u32 + 1;
+            flags_fetch_line(&mut out, seq, &msgs[i], send_uid, condstore, modseq_only);
         }
         if grew {
             out.push_str(&format!("* {} EXISTS\r\n", msgs.len()));
@@ -2325,11 +2340,9 @@ impl ImapSession {
         let Some(sel) = self.selected.as_mut() else {
             return;
         };
+        let mut new_keyword = false;
         for m in new.messages.iter_mut() {
-            if m.flags.recent && !rev2 {
-                sel.recent.insert(m.uid);
-            }
-            m.flags.recent = !sel.recent.is_empty() && sel.recent.contains(&m.uid);
+            new_keyword |= sel.take_in(m, rev2);
         }
         let old = std::mem::take(&mut sel.view.messages);
         let old_max = old.last().map_or(0, |m| m.uid);
@@ -2396,32 +2409,11 @@ impl ImapSession {
             expunged.clear();
         }
         let mut out = String::new();
-        let mut new_keyword = false;
-        for m in &merged {
-            for k in &m.keywords {
-                if !sel.keywords.contains(k) {
-                    sel.keywords.push(k.clone());
-                    new_keyword = true;
-                }
-            }
-        }
         if new_keyword {
             out.push_str(&flags_lines(&sel.keywords, sel.read_only));
         }
         for &(seq, i, modseq_only) in &changed {
-            let m = &merged[i];
-            out.push_str(&format!("* {seq} FETCH ("));
-            if send_uid {
-                out.push_str(&format!("UID {} ", m.uid));
-            }
-            if modseq_only {
-                out.push_str(&format!("MODSEQ ({}))\r\n", m.modseq));
-                continue;
-            }
-            if condstore {
-                out.push_str(&format!("MODSEQ ({}) ", m.modseq));
-            }
-            out.push_str(&format!("FLAGS {})\r\n", format::flags_list(m)));
+            flags_fetch_line(&mut out, seq, &merged[i], send_uid, condstore, modseq_only);
         }
         if qresync && !expunged.is_empty() {
             // RFC 7162 3.2.10: after ENABLE QRESYNC, VANISHED replaces EXPUNGE
