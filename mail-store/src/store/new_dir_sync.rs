@@ -19,16 +19,18 @@ use super::dir_stamps::DirStamps;
 use super::sync::SyncReport;
 use crate::error::Result;
 
-/// One file of `new/`: its name, base name and flag bits.
+/// One file of `new/`: its base name and flag bits.
 struct NewFile {
     base: String,
     flags: u8,
 }
 
 /// Lists `new/` and indexes the files in it the uidlist does not know.
-/// Returns false, having changed nothing, when this needs a full scan
-/// instead: an entry that is not a plain message file, a name with
-/// keywords, or a uidlist or index that is not in step.
+/// `recorded_new` is `new/`'s stamp in the index's header. Returns false,
+/// having changed nothing, when this needs a full scan instead: the
+/// process does not know what `new/` held at that stamp, or a file it held
+/// is gone; an entry that is not a plain message file, or a name with
+/// keywords; a uidlist or index that is not in step.
 pub(super) fn sync_new_dir(
     mailbox: &Mailbox,
     index: &IndexDir,
