@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use columba_mail_index::{
-    IndexDir, IndexMap, View, FLAG_ANSWERED, FLAG_DELETED, FLAG_DRAFT, FLAG_FLAGGED, FLAG_SEEN,
+    IndexDir, IndexHeader, IndexMap, View, FLAG_ANSWERED, FLAG_DELETED, FLAG_DRAFT, FLAG_FLAGGED,
+    FLAG_SEEN,
 };
 use columba_maildir::{Flags, Mailbox};
 
@@ -684,16 +685,7 @@ impl ViewCounters {
     /// The counters of `view`; UIDNEXT and UIDVALIDITY from the uidlist
     /// where an index that never synced a message does not carry them yet.
     pub fn of(mailbox: &Mailbox, view: &View) -> Result<ViewCounters> {
-        let (mut uid_next, mut uid_validity) = (view.header().next_uid, view.header().uid_validity);
-        if uid_next == 0 || uid_validity == 0 {
-            let listing = mailbox.list()?;
-            if uid_next == 0 {
-                uid_next = listing.next_uid.max(1);
-            }
-            if uid_validity == 0 {
-                uid_validity = listing.uid_validity.unwrap_or(0);
-            }
-        }
+        let (uid_next, uid_validity) = uid_counters(mailbox, view.header())?;
         Ok(ViewCounters {
             uid_next,
             uid_validity,
@@ -705,6 +697,22 @@ impl ViewCounters {
             modseq_tracking: super::modseq::tracks_modseqs(view),
         })
     }
+}
+
+/// UIDNEXT and UIDVALIDITY of an index header, taken from the uidlist
+/// where an index that never synced a message does not carry them yet.
+pub(super) fn uid_counters(mailbox: &Mailbox, header: &IndexHeader) -> Result<(u32, u32)> {
+    let (mut uid_next, mut uid_validity) = (header.next_uid, header.uid_validity);
+    if uid_next == 0 || uid_validity == 0 {
+        let listing = mailbox.list()?;
+        if uid_next == 0 {
+            uid_next = listing.next_uid.max(1);
+        }
+        if uid_validity == 0 {
+            uid_validity = listing.uid_validity.unwrap_or(0);
+        }
+    }
+    Ok((uid_next, uid_validity))
 }
 
 /// [`MailboxSnapshot::open`] for any [`FromIndexView`].

@@ -74,17 +74,7 @@ fn status_of(map: &IndexMap, highest_modseq: u64, mailbox: &Mailbox) -> Result<S
             }
         }
     }
-    let (mut uid_next, mut uid_validity) = (h.next_uid, h.uid_validity);
-    if uid_next == 0 || uid_validity == 0 {
-        // an index that never synced a message may not carry them yet
-        let listing = mailbox.list()?;
-        if uid_next == 0 {
-            uid_next = listing.next_uid.max(1);
-        }
-        if uid_validity == 0 {
-            uid_validity = listing.uid_validity.unwrap_or(0);
-        }
-    }
+    let (uid_next, uid_validity) = super::snapshot::uid_counters(mailbox, h)?;
     Ok(Status {
         messages: map.messages_count() as u32,
         recent,
