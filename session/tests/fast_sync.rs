@@ -4,12 +4,14 @@
 //! (a full sync) or, once those 5 s passed, at the next FETCH; a change
 //! logged by another session shows up at the next FETCH at once.
 
+mod common;
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use columba_interop::{require_tool, DovecotConfig, PrivateDovecot};
-use columba_session::{ImapConfig, ImapSession, MaildirStorage};
+use columba_session::{ImapSession, MaildirStorage};
 
 const MESSAGE: &str = "From: a@example.com\r\nSubject: hi\r\n\r\nbody\r\n";
 
@@ -38,16 +40,7 @@ impl TestClock {
 }
 
 fn session(storage: MaildirStorage) -> ImapSession {
-    let mut s = ImapSession::new(ImapConfig {
-        plaintext_without_tls: true,
-        ..ImapConfig::default()
-    });
-    s.take_output();
-    s.feed(b"l LOGIN alice alicepw\r\n");
-    s.poll_event();
-    s.login_succeeded("alice", Box::new(storage));
-    s.take_output();
-    s
+    common::session_over(Box::new(storage))
 }
 
 fn session_with_clock(root: &Path, clock: &TestClock) -> ImapSession {

@@ -11,8 +11,8 @@ use columba_session::storage::{
     AppendSink, CopyOutcome, ListedMailbox, MailboxView, MessageFlags, Resync, SearchKey,
     StatusInfo, StoreMode,
 };
-use columba_session::{ImapConfig, ImapSession, MailStorage, MaildirStorage, Result, SyncKind};
-use common::{append_command, columba_session, run_in};
+use columba_session::{ImapSession, MailStorage, MaildirStorage, Result, SyncKind};
+use common::{append_command, columba_session, run_in, session_over};
 
 /// `MaildirStorage` with the trait's default `sync_changes`: every sync
 /// gives the whole view.
@@ -95,17 +95,7 @@ impl MailStorage for WholeViews {
 }
 
 fn whole_views_session(root: &std::path::Path) -> ImapSession {
-    let mut s = ImapSession::new(ImapConfig {
-        plaintext_without_tls: true,
-        ..ImapConfig::default()
-    });
-    s.take_output();
-    s.feed(b"l LOGIN alice alicepw\r\n");
-    s.poll_event();
-    let storage = WholeViews(MaildirStorage::open(root).unwrap());
-    s.login_succeeded("alice", Box::new(storage));
-    s.take_output();
-    s
+    session_over(Box::new(WholeViews(MaildirStorage::open(root).unwrap())))
 }
 
 /// A mailbox of 150 messages, some flagged, with its index.

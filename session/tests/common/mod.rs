@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 
-use columba_session::{ImapConfig, ImapSession, MaildirStorage};
+use columba_session::{ImapConfig, ImapSession, MailStorage, MaildirStorage};
 
 /// `tag APPEND INBOX` of `message` as a non-synchronizing literal, whole.
 pub fn append_command(tag: &str, message: &str) -> String {
@@ -54,6 +54,11 @@ impl DovecotClient {
 
 /// A Columba session over the Maildir++ root `root`, logged in as alice.
 pub fn columba_session(root: &std::path::Path) -> ImapSession {
+    session_over(Box::new(MaildirStorage::open(root).unwrap()))
+}
+
+/// A Columba session over `storage`, logged in as alice.
+pub fn session_over(storage: Box<dyn MailStorage>) -> ImapSession {
     let mut s = ImapSession::new(ImapConfig {
         plaintext_without_tls: true,
         ..ImapConfig::default()
@@ -61,7 +66,7 @@ pub fn columba_session(root: &std::path::Path) -> ImapSession {
     s.take_output();
     s.feed(b"l LOGIN alice alicepw\r\n");
     s.poll_event();
-    s.login_succeeded("alice", Box::new(MaildirStorage::open(root).unwrap()));
+    s.login_succeeded("alice", storage);
     s.take_output();
     s
 }
