@@ -2264,21 +2264,20 @@ impl ImapSession {
         let msgs = &sel.view.messages;
         // every message to report, in sequence order, as the walk over
         // both views in apply_view finds them
-        let mut report_at: Vec<(usize, bool)> = report
+        let mut report_at: Vec<usize> = report
             .own
             .iter()
             .filter_map(|uid| msgs.binary_search_by_key(uid, |m| m.uid).ok())
-            .map(|i| (i, true))
-            .chain(differs.iter().map(|&i| (i, false)))
+            .chain(differs)
             .collect();
         report_at.sort_unstable();
-        report_at.dedup_by_key(|(i, _)| *i);
+        report_at.dedup();
         let mut out = String::new();
         if new_keyword {
             out.push_str(&flags_lines(&sel.keywords, sel.read_only));
         }
-        for (i, own) in report_at {
-            let own = own || report.own.binary_search(&msgs[i].uid).is_ok();
+        for i in report_at {
+            let own = report.own.binary_search(&msgs[i].uid).is_ok();
             let modseq_only = if own {
                 if !report.silent {
                     false
