@@ -379,11 +379,15 @@ fn big_section(
         body.0.extend(c.1);
         body.1.extend(d.1);
     }
-    let med2 = |(c, d): &mut (Vec<Duration>, Vec<Duration>)| {
+    let both_medians = |(c, d): &mut (Vec<Duration>, Vec<Duration>)| {
         (big_mailbox::median(c), big_mailbox::median(d))
     };
-    row(format!("STORE 1 of {count}"), 30, med2(&mut store));
-    row("FETCH BODY[] after a STORE".into(), 30, med2(&mut body));
+    row(format!("STORE 1 of {count}"), 30, both_medians(&mut store));
+    row(
+        "FETCH BODY[] after a STORE".into(),
+        30,
+        both_medians(&mut body),
+    );
     // 6. a message appended by the session that has the mailbox
     // selected, then a NOOP that reports it (EXISTS)
     let mut appended = (Vec::new(), Vec::new());
@@ -425,9 +429,9 @@ fn big_section(
     row(
         format!("APPEND to {count}, selected"),
         15,
-        med2(&mut appended),
+        both_medians(&mut appended),
     );
-    row("NOOP after that APPEND".into(), 15, med2(&mut noop));
+    row("NOOP after that APPEND".into(), 15, both_medians(&mut noop));
     // 7. a message another process delivers into new/ (as an LDA or
     // LMTP does), then the NOOP of the session that has the mailbox
     // selected, which reports it
@@ -465,7 +469,7 @@ fn big_section(
     row(
         "NOOP after a delivery to new/".into(),
         15,
-        med2(&mut delivered),
+        both_medians(&mut delivered),
     );
     // 8. SEARCH SUBJECT over the other folder: first ever (its index
     // removed, then SELECT untimed), then warm; hits checked
@@ -502,18 +506,15 @@ fn big_section(
         again.0.extend(c.1);
         again.1.extend(d.1);
     }
-    let med = |(c, d): &mut (Vec<Duration>, Vec<Duration>)| {
-        (big_mailbox::median(c), big_mailbox::median(d))
-    };
     row(
         format!("SEARCH SUBJECT {searched}, first"),
         3,
-        med(&mut first),
+        both_medians(&mut first),
     );
     row(
         format!("SEARCH SUBJECT {searched}, again"),
         6,
-        med(&mut again),
+        both_medians(&mut again),
     );
     eprintln!("  SEARCH SUBJECT \"{SEARCH_WORD}\": {expected} hits on both servers");
     Ok(rows)
