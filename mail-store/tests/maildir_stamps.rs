@@ -58,6 +58,21 @@ fn columba_flags(inbox: &Mailbox) -> Vec<(u32, String)> {
         .collect()
 }
 
+/// alice's INBOX as Dovecot shows it over IMAP (UIDs and sorted flags),
+/// after handing her files to Dovecot's mail owner; Dovecot's log must
+/// report no problem.
+fn dovecot_view(dovecot: &PrivateDovecot) -> Vec<(u32, String)> {
+    dovecot.fix_ownership("alice").unwrap();
+    let mut imap = ImapClient::connect(dovecot.imap_port);
+    assert!(imap.command("LOGIN alice alicepw").1.starts_with("OK"));
+    assert!(imap.command("SELECT INBOX").1.starts_with("OK"));
+    let theirs = sorted_words(dovecot_flags(&mut imap));
+    assert!(imap.command("LOGOUT").1.starts_with("OK"));
+    let problems = dovecot.log_problems();
+    assert!(problems.is_empty(), "{problems:?}");
+    theirs
+}
+
 fn sorted_words(v: Vec<(u32, String)>) -> Vec<(u32, String)> {
     v.into_iter()
         .map(|(u, f)| {
@@ -134,19 +149,13 @@ fn a_sync_after_dovecots_skips_the_scan_until_a_directory_changes() {
     assert_eq!(report.flags_updated.len(), 1, "{report:?}");
 
     // Dovecot agrees with what Columba's index now shows.
-    dovecot.fix_ownership("alice").unwrap();
-    let mut imap = ImapClient::connect(dovecot.imap_port);
-    assert!(imap.command("LOGIN alice alicepw").1.starts_with("OK"));
-    assert!(imap.command("SELECT INBOX").1.starts_with("OK"));
-    let theirs = sorted_words(dovecot_flags(&mut imap));
+    let theirs = dovecot_view(&dovecot);
     assert_eq!(theirs.len(), 3);
     assert_eq!(theirs, sorted_words(columba_flags(&inbox)));
     assert!(
         theirs.iter().any(|(_, f)| f == "\\Flagged \\Seen"),
         "{theirs:?}"
     );
-    let problems = dovecot.log_problems();
-    assert!(problems.is_empty(), "{problems:?}");
 }
 
 #[test]
@@ -176,12 +185,7 @@ fn dovecot_reads_the_stamps_columba_records() {
         !report.scanned,
         "the recorded stamps were not used: {report:?}"
     );
-    dovecot.fix_ownership("alice").unwrap();
-
-    let mut imap = ImapClient::connect(dovecot.imap_port);
-    assert!(imap.command("LOGIN alice alicepw").1.starts_with("OK"));
-    assert!(imap.command("SELECT INBOX").1.starts_with("OK"));
-    let theirs = sorted_words(dovecot_flags(&mut imap));
+    let theirs = dovecot_view(&dovecot);
     assert_eq!(
         theirs,
         [
@@ -191,9 +195,6 @@ fn dovecot_reads_the_stamps_columba_records() {
         ]
     );
     assert_eq!(theirs, sorted_words(columba_flags(&inbox)));
-    assert!(imap.command("LOGOUT").1.starts_with("OK"));
-    let problems = dovecot.log_problems();
-    assert!(problems.is_empty(), "{problems:?}");
 
     // Dovecot delivers; Columba's next sync shows the message.
     let mut save = std::process::Command::new(
@@ -239,16 +240,9 @@ fn dovecot_reads_the_stamps_columba_records() {
     std::thread::sleep(SETTLE);
     let report = sync(&inbox).unwrap();
     assert!(report.scanned && report.changed_nothing(), "{report:?}");
-    dovecot.fix_ownership("alice").unwrap();
-    let mut imap = ImapClient::connect(dovecot.imap_port);
-    assert!(imap.command("LOGIN alice alicepw").1.starts_with("OK"));
-    assert!(imap.command("SELECT INBOX").1.starts_with("OK"));
-    let theirs = sorted_words(dovecot_flags(&mut imap));
+    let theirs = dovecot_view(&dovecot);
     assert_eq!(theirs[0], (1, "\\Flagged \\Seen".to_string()));
     assert_eq!(theirs, sorted_words(columba_flags(&inbox)));
-    assert!(imap.command("LOGOUT").1.starts_with("OK"));
-    let problems = dovecot.log_problems();
-    assert!(problems.is_empty(), "{problems:?}");
 
     // So does Columba's EXPUNGE (once Dovecot's own sync has settled).
     std::thread::sleep(SETTLE);
@@ -263,14 +257,7 @@ fn dovecot_reads_the_stamps_columba_records() {
         [1, 3, 4],
         "{ours:?}"
     );
-    dovecot.fix_ownership("alice").unwrap();
-    let mut imap = ImapClient::connect(dovecot.imap_port);
-    assert!(imap.command("LOGIN alice alicepw").1.starts_with("OK"));
-    assert!(imap.command("SELECT INBOX").1.starts_with("OK"));
-    assert_eq!(sorted_words(dovecot_flags(&mut imap)), sorted_words(ours));
-    assert!(imap.command("LOGOUT").1.starts_with("OK"));
-    let problems = dovecot.log_problems();
-    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(dovecot_view(&dovecot), sorted_words(ours));
 
     // And Columba's APPEND (into new/) and SELECT's move of it into cur/:
     // neither needs the directories listed again for what it did itself,
@@ -302,16 +289,10 @@ fn dovecot_reads_the_stamps_columba_records() {
     let report = sync(&inbox).unwrap();
     assert!(report.scanned, "{report:?}");
     assert_eq!(report.appended, [appended.uid + 1]);
-    dovecot.fix_ownership("alice").unwrap();
-    let mut imap = ImapClient::connect(dovecot.imap_port);
-    assert!(imap.command("LOGIN alice alicepw").1.starts_with("OK"));
-    assert!(imap.command("SELECT INBOX").1.starts_with("OK"));
-    let theirs = sorted_words(dovecot_flags(&mut imap));
+    let theirs = dovecot_view(&dovecot);
     assert_eq!(
         theirs.iter().map(|m| m.0).collect::<Vec<_>>(),
         [1, 3, 4, appended.uid, appended.uid + 1]
     );
     assert_eq!(theirs, sorted_words(columba_flags(&inbox)));
-    let problems = dovecot.log_problems();
-    assert!(problems.is_empty(), "{problems:?}");
 }
